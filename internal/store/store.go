@@ -1,0 +1,352 @@
+// Package store defines what the IPRS services need from the database: the
+// rows they read and write and one Store interface with two implementations,
+// store/postgres (pgx) and store/sqlite (pure-Go SQLite). Both pass the same
+// conformance suite, store/storetest. Services see only this package.
+//
+// Errors: a missing row is apperr.ErrNotFound (test with errors.Is); a clash
+// with stored state (immutable snapshot with other content, run id reused for
+// another request, a transition the state machine forbids, a lost lease) is
+// an *apperr.Error with code Conflict. Anything else is an internal failure,
+// wrapped with context.
+//
+// Times are stored and returned in UTC with microsecond precision.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Run statuses. The state machine is in docs/state_machine.md:
+// QUEUED → RUNNING → COMPLETED | FAILED; QUEUED/RUNNING → CANCELLING →
+// CANCELLED; COMPLETED → PUBLISHED.
+const (
+	RunQueued     = "QUEUED"
+	RunRunning    = "RUNNING"
+	RunCompleted  = "COMPLETED"
+	RunFailed     = "FAILED"
+	RunCancelling = "CANCELLING"
+	RunCancelled  = "CANCELLED"
+	RunPublished  = "PUBLISHED"
+)
+
+// Task statuses.
+const (
+	TaskQueued    = "QUEUED"
+	TaskRunning   = "RUNNING"
+	TaskSucceeded = "SUCCEEDED"
+	TaskDead      = "DEAD"
+	TaskCancelled = "CANCELLED"
+)
+
+// MeasureColumns returns the measures a result row can carry, in the order
+// of ResultRow.Values. The names are the API's measure names.
+func MeasureColumns() [NumMeasures]string {
+	return [NumMeasures]string{"PV", "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA"}
+}
+
+// NumMeasures is the number of measure columns of a result row.
+const NumMeasures = 5
+
+// Store is the whole persistence API of IPRS. Implementations are safe for
+// concurrent use by many goroutines; several processes may share one
+// PostgreSQL database.
+type Store interface {
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+
+	// MarketSnapshotCreate stores an immutable market snapshot. When a
+	// snapshot with the same id exists: the same PayloadHash returns the
+	// stored one with created=false; another hash is a Conflict.
+	MarketSnapshotCreate(ctx context.Context, s *MarketSnapshot) (stored *MarketSnapshot, created bool, err error)
+	MarketSnapshotGet(ctx context.Context, id string) (*MarketSnapshot, error)
+	// MarketSnapshotList lists newest AsOfTime first (ties by id), without
+	// payloads.
+	MarketSnapshotList(ctx context.Context, p ListParams) ([]*MarketSnapshot, error)
+
+	// PositionSnapshotBegin starts writing a position snapshot. Rows are
+	// added in batches while the request streams in; nothing is visible to
+	// readers until Commit, and Rollback (or a failed Commit) leaves the
+	// database as it was. The writer holds a transaction: always call
+	// Commit or Rollback.
+	PositionSnapshotBegin(ctx context.Context, id string) (PositionSnapshotWriter, error)
+	PositionSnapshotGet(ctx context.Context, id string) (*PositionSnapshot, error)
+	// PositionSnapshotLatest returns the node's snapshot with the greatest
+	// AsOfTime not after asOf (ties: the latest created), or ErrNotFound.
+	PositionSnapshotLatest(ctx context.Context, portfolioNodeID string, asOf time.Time) (*PositionSnapshot, error)
+	// PositionList pages through a snapshot's positions in upload order;
+	// the cursor is the Seq of the last row of the previous page.
+	PositionList(ctx context.Context, snapshotID string, afterSeq int64, limit int) ([]*Position, error)
+	// PositionBuckets counts the positions of the snapshots by product type
+	// and bucket = Position.Hash mod hashMod, ordered by product type then
+	// bucket. Empty buckets are absent.
+	PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod int) ([]BucketCount, error)
+	// PositionScan calls fn for every position of the snapshots in snapshot
+	// order then Seq order. It is used for pre-run checks and input hashes.
+	PositionScan(ctx context.Context, snapshotIDs []string, fn func(*Position) error) error
+
+	// RunCreate stores a run, the snapshots it values and its tasks in one
+	// transaction. When the run id exists: the same RequestHash returns the
+	// stored run with created=false; another hash is a Conflict. Concurrent
+	// duplicate submissions create exactly one run.
+	RunCreate(ctx context.Context, r *Run, tasks []*Task) (stored *Run, created bool, err error)
+	RunGet(ctx context.Context, id string) (*Run, error)
+	// RunList lists newest RequestedAt first (ties by id), optionally by
+	// status.
+	RunList(ctx context.Context, p RunListParams) ([]*Run, error)
+	// RunProgress counts the run's tasks by status and the positions done
+	// (the PositionCount of its SUCCEEDED tasks).
+	RunProgress(ctx context.Context, id string) (*Progress, error)
+	// RunCancel moves a QUEUED or RUNNING run to CANCELLING and its queued
+	// tasks to CANCELLED; with no task running the run is CANCELLED at once.
+	// Cancelling a CANCELLING or CANCELLED run changes nothing. Any other
+	// status is a Conflict.
+	RunCancel(ctx context.Context, id string, now time.Time) (*Run, error)
+	// RunPublish moves a COMPLETED run to PUBLISHED, recording the hash.
+	// Any other status is a Conflict.
+	RunPublish(ctx context.Context, p RunPublishParams) (*Run, error)
+	// RunTasks lists the run's tasks ordered by product type and bucket.
+	RunTasks(ctx context.Context, id string) ([]*Task, error)
+
+	// TaskClaim atomically claims one task whose run is QUEUED or RUNNING:
+	// a QUEUED task with AvailableAt ≤ now, or a RUNNING task whose lease
+	// expired. It increments Attempts, sets the lease and moves the run
+	// from QUEUED to RUNNING. It returns ErrNotFound when there is nothing
+	// to claim.
+	TaskClaim(ctx context.Context, p TaskClaimParams) (*Task, error)
+	// TaskRenewLease extends the lease; a Conflict means the lease was lost
+	// (expired and claimed by another owner, or the run was cancelled).
+	TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error
+	// TaskPositions calls fn for each position of the task (its run's
+	// snapshots, its product type, Hash mod the run's HashMod equal to its
+	// bucket), in snapshot order then Seq order.
+	TaskPositions(ctx context.Context, t *Task, fn func(*Position) error) error
+	// TaskComplete writes the task's results and marks it SUCCEEDED in one
+	// transaction, provided owner still holds the lease (else Conflict, and
+	// nothing is written). When it was the run's last open task, the run
+	// becomes COMPLETED (or FAILED if a task is DEAD, or CANCELLED if it was
+	// CANCELLING) in the same transaction.
+	TaskComplete(ctx context.Context, p TaskCompleteParams) error
+	// TaskFail records a failure. A permanent failure, or a transient one at
+	// MaxAttempts, makes the task DEAD; otherwise it is QUEUED again with
+	// AvailableAt = RetryAt. The run's status is settled as in TaskComplete.
+	TaskFail(ctx context.Context, p TaskFailParams) error
+	// TaskRelease gives a claimed task back without counting the attempt
+	// (used on shutdown).
+	TaskRelease(ctx context.Context, taskID int64, owner string) error
+
+	// ResultList pages through a run's results ordered by position
+	// (snapshot id, position id) then scenario id.
+	ResultList(ctx context.Context, p ResultListParams) ([]*ResultRow, error)
+	// ResultsForPosition returns one position's results under every
+	// scenario, ordered by snapshot id then scenario id.
+	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*ResultRow, error)
+	// ResultScan streams a run's results in ResultList order to fn, with the
+	// grouping key asked for by p.KeyBy. The row passed to fn is reused.
+	ResultScan(ctx context.Context, p ResultScanParams, fn func(row *ResultRow, key string) error) error
+}
+
+// PositionSnapshotWriter writes one position snapshot in a transaction.
+type PositionSnapshotWriter interface {
+	// Add appends rows; their Seq must continue the previous batch.
+	Add(ctx context.Context, rows []*Position) error
+	// Commit stores the header and commits. If the id already exists (or,
+	// for a server-made id, a snapshot with the same PayloadHash exists),
+	// the new rows are rolled back: the same hash returns the stored
+	// snapshot with created=false, another is a Conflict.
+	Commit(ctx context.Context, s *PositionSnapshot, serverID bool) (stored *PositionSnapshot, created bool, err error)
+	// Rollback discards everything; it is safe to call after Commit.
+	Rollback(ctx context.Context) error
+}
+
+// ListParams pages a list: rows strictly after the cursor position.
+type ListParams struct {
+	Limit int
+	// After is the cursor: the sort key of the last row of the previous
+	// page, zero for the first page.
+	AfterTime time.Time
+	AfterID   string
+}
+
+// MarketSnapshot is a stored market snapshot.
+type MarketSnapshot struct {
+	ID          string
+	AsOfTime    time.Time
+	Vendor      string
+	UniverseID  string
+	Payload     []byte // the canonical JSON of the snapshot as submitted
+	PayloadHash string // hex SHA-256 of Payload
+	DQStatus    string // PASS | WARN | FAIL
+	Issues      []byte // JSON array of data-quality issues
+	CreatedAt   time.Time
+}
+
+// PositionSnapshot is a stored position snapshot's header.
+type PositionSnapshot struct {
+	ID              string
+	AsOfTime        time.Time
+	PortfolioNodeID string
+	PayloadHash     string
+	PositionCount   int64
+	ProductTypes    []string // sorted, distinct
+	CreatedAt       time.Time
+}
+
+// Position is one stored position.
+type Position struct {
+	SnapshotID      string
+	PortfolioNodeID string // of the snapshot; filled on reads
+	Seq             int64  // 0-based order within the snapshot
+	PositionID      string
+	InstrumentID    string
+	ProductType     string
+	Quantity        *float64 // nil when the client gave none (pricing uses 1)
+	Attributes      []byte   // JSON object as submitted (canonical form)
+	// Hash is a stable non-negative hash of PositionID; the task bucket of a
+	// position is Hash mod the run's HashMod.
+	Hash int64
+}
+
+// BucketCount is the number of positions of one product type in one bucket.
+type BucketCount struct {
+	ProductType string
+	Bucket      int
+	Count       int64
+}
+
+// Run is a valuation run.
+type Run struct {
+	ID                  string
+	RunType             string
+	Status              string
+	AsOfTime            time.Time
+	MarketSnapshotID    string
+	PositionSnapshotIDs []string // sorted
+	PortfolioNodeIDs    []string // portfolio_scope.node_ids as requested, may be empty
+	ModelSetID          string
+	Measures            []string
+	Scenarios           []string
+	HashMod             int
+	MaxAttempts         int
+	// RequestHash identifies the normalized request for idempotency.
+	RequestHash string
+	// Request is the normalized request JSON, kept for the audit trail.
+	Request []byte
+	// EngineVersion names the pricing code that values the run.
+	EngineVersion  string
+	PositionsTotal int64
+	RequestedAt    time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	Error          string
+	PublishedAt    *time.Time
+	PublishHash    string
+}
+
+// RunListParams filters and pages the run list.
+type RunListParams struct {
+	Status string // "" for every status
+	ListParams
+}
+
+// Progress summarizes a run's tasks.
+type Progress struct {
+	TasksTotal     int64
+	TasksByStatus  map[string]int64
+	PositionsTotal int64
+	PositionsDone  int64
+}
+
+// RunPublishParams publishes a run.
+type RunPublishParams struct {
+	RunID       string
+	PublishHash string
+	PublishedAt time.Time
+}
+
+// Task is one unit of work: the positions of a run with one product type in
+// one hash bucket.
+type Task struct {
+	ID             int64
+	RunID          string
+	ProductType    string
+	Bucket         int
+	HashMod        int
+	Status         string
+	Attempts       int
+	MaxAttempts    int
+	PositionCount  int64
+	LeaseOwner     string
+	LeaseExpiresAt *time.Time
+	AvailableAt    time.Time
+	LastError      string
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+}
+
+// TaskClaimParams claims a task.
+type TaskClaimParams struct {
+	Owner string
+	Now   time.Time
+	Lease time.Duration
+}
+
+// TaskCompleteParams completes a task with its results.
+type TaskCompleteParams struct {
+	TaskID  int64
+	Owner   string
+	Now     time.Time
+	Results []*ResultRow
+}
+
+// TaskFailParams records a task failure.
+type TaskFailParams struct {
+	TaskID    int64
+	Owner     string
+	Now       time.Time
+	Error     string
+	Permanent bool
+	RetryAt   time.Time
+}
+
+// ResultRow is one position's measures under one scenario.
+type ResultRow struct {
+	RunID              string
+	ScenarioID         string
+	PositionSnapshotID string
+	PositionID         string
+	InstrumentID       string
+	ProductType        string
+	PortfolioNodeID    string
+	// Present has bit i set when Values[i] (measure MeasureColumns()[i])
+	// applies to the position; absent measures are NULL in the database.
+	Present uint8
+	Values  [NumMeasures]float64
+}
+
+// Has reports whether measure column i is present.
+func (r *ResultRow) Has(i int) bool { return r.Present&(1<<i) != 0 }
+
+// ResultListParams pages a run's results.
+type ResultListParams struct {
+	RunID      string
+	ScenarioID string // "" for every scenario
+	Limit      int
+	// Cursor: the last row of the previous page; empty for the first.
+	AfterSnapshotID string
+	AfterPositionID string
+	AfterScenarioID string
+}
+
+// ResultScanParams selects the results to stream.
+type ResultScanParams struct {
+	RunID      string
+	ScenarioID string // "" for every scenario
+	// KeyBy names the grouping key passed to fn: "" (none),
+	// "portfolio_node_id", "product_type", "instrument_id", or "attr:NAME"
+	// for the top-level position attribute NAME (its JSON text for
+	// non-string values, "" when absent).
+	KeyBy string
+}
