@@ -1,0 +1,324 @@
+// Package gen makes realistic, reproducible demo data: a market snapshot
+// with the curves and FX spots a mixed book needs, and loan books of any
+// size (consumer amortizing loans given by their terms, with FICO, state,
+// city and program), plus some fixed-rate bonds and FX forwards.
+//
+// Everything is a pure function of the Options: the same seed gives the
+// same bytes. Books are streamed to an io.Writer, so a million positions
+// need no more memory than one.
+package gen
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// Options describes a generated position snapshot.
+type Options struct {
+	// SnapshotID is the position_snapshot_id; empty lets the server make one.
+	SnapshotID string
+	// NodeID is the portfolio_node_id.
+	NodeID string
+	// AsOf is the snapshot's as-of time; payments are scheduled after it.
+	AsOf time.Time
+	// Loans, Bonds and FXForwards are how many positions of each to make.
+	Loans, Bonds, FXForwards int
+	// Seed makes the book reproducible.
+	Seed uint64
+}
+
+// Demo returns the options of the demo book: n loans, with a bond for every
+// 50 loans and an FX forward for every 100.
+func Demo(n int, asOf time.Time) Options {
+	return Options{
+		SnapshotID: "PS-DEMO-" + asOf.Format("20060102"),
+		NodeID:     "BOOK-CONSUMER-LOANS",
+		AsOf:       asOf,
+		Loans:      n,
+		Bonds:      n / 50,
+		FXForwards: n / 100,
+		Seed:       20260123,
+	}
+}
+
+type program struct {
+	name      string
+	termMin   int // months
+	termMax   int
+	rateBase  float64
+	principal [2]float64
+}
+
+// programs are consumer-lending programs with plausible terms.
+var programs = [...]program{
+	{"Unsec Std - 36", 24, 36, 0.089, [2]float64{3000, 25000}},
+	{"Unsec Std - 60", 48, 60, 0.109, [2]float64{5000, 40000}},
+	{"Unsec Std - 1190 - 180", 120, 180, 0.117, [2]float64{8000, 60000}},
+	{"NINP - 20 Mo", 60, 84, 0.195, [2]float64{5000, 90000}},
+	{"Home Improvement - 120", 84, 120, 0.079, [2]float64{10000, 100000}},
+	{"Auto Refi - 72", 36, 72, 0.064, [2]float64{7000, 55000}},
+}
+
+type place struct{ state, city string }
+
+var places = [...]place{
+	{"FL", "RUSKIN"}, {"FL", "MAITLAND"}, {"FL", "TAMPA"}, {"GA", "NEWNAN"}, {"GA", "ATLANTA"},
+	{"TX", "AUSTIN"}, {"TX", "PLANO"}, {"TX", "EL PASO"}, {"CA", "FRESNO"}, {"CA", "SAN DIEGO"},
+	{"NY", "BUFFALO"}, {"NY", "ALBANY"}, {"OH", "DAYTON"}, {"NC", "RALEIGH"}, {"AZ", "MESA"},
+	{"IL", "PEORIA"}, {"PA", "ERIE"}, {"WA", "SPOKANE"}, {"CO", "PUEBLO"}, {"MI", "FLINT"},
+}
+
+var platforms = [...]string{"PRIME", "NEAR-PRIME", "PARTNER"}
+
+var fxPairs = [...]struct {
+	pair  string
+	spot  float64
+	point float64 // forward points per year, roughly the rate differential
+}{
+	{"EURUSD", 1.0842, 0.012}, {"GBPUSD", 1.2710, 0.005}, {"JPYUSD", 0.0067, 0.00025},
+}
+
+// Position is one generated position, in the wire shape of the API.
+type Position struct {
+	PositionID   string         `json:"position_id"`
+	InstrumentID string         `json:"instrument_id"`
+	ProductType  string         `json:"product_type"`
+	Quantity     float64        `json:"quantity"`
+	Attributes   map[string]any `json:"attributes"`
+}
+
+// WritePositionSnapshot streams the position snapshot document to w and
+// returns how many positions it wrote.
+func WritePositionSnapshot(w io.Writer, o Options) (int, error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	head := map[string]any{
+		"as_of_time":        o.AsOf.UTC().Format(time.RFC3339),
+		"portfolio_node_id": o.NodeID,
+	}
+	if o.SnapshotID != "" {
+		head["position_snapshot_id"] = o.SnapshotID
+	}
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return 0, fmt.Errorf("encode snapshot header: %w", err)
+	}
+	// Open the header object and start the positions array.
+	bw.Write(hb[:len(hb)-1])
+	bw.WriteString(`,"positions":[`)
+	n := 0
+	err = Each(o, func(p *Position) error {
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode position %s: %w", p.PositionID, err)
+		}
+		n++
+		_, err = bw.Write(b)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	bw.WriteString("]}\n")
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("write position snapshot: %w", err)
+	}
+	return n, nil
+}
+
+// Each calls fn for every position of the book, loans first, then bonds,
+// then FX forwards. The Position passed to fn is fresh each call.
+func Each(o Options, fn func(*Position) error) error {
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	asOf := o.AsOf.UTC()
+	asOfDate := time.Date(asOf.Year(), asOf.Month(), asOf.Day(), 0, 0, 0, 0, time.UTC)
+	for i := range o.Loans {
+		if err := fn(loan(rng, asOfDate, i)); err != nil {
+			return err
+		}
+	}
+	for i := range o.Bonds {
+		if err := fn(bond(rng, asOfDate, i)); err != nil {
+			return err
+		}
+	}
+	for i := range o.FXForwards {
+		if err := fn(fxForward(rng, asOfDate, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+func loan(rng *rand.Rand, asOf time.Time, i int) *Position {
+	pr := programs[rng.IntN(len(programs))]
+	pl := places[rng.IntN(len(places))]
+	fico := 620 + rng.IntN(231) // 620..850
+	// Better credit, lower coupon: about 4 points between 620 and 850.
+	coupon := pr.rateBase + 0.04*float64(850-fico)/230 + 0.01*rng.Float64()
+	coupon = math.Round(coupon*1e6) / 1e6
+	term := pr.termMin + rng.IntN(pr.termMax-pr.termMin+1)
+	elapsed := rng.IntN(term / 2)
+	remaining := term - elapsed
+	original := pr.principal[0] + (pr.principal[1]-pr.principal[0])*rng.Float64()
+	r := coupon / 12
+	// Level payment of the original loan, rounded to the cent as servicers
+	// bill it; the balance after the elapsed payments follows from it.
+	payment := round2(original * r / (1 - math.Pow(1+r, -float64(term))))
+	balance := original*math.Pow(1+r, float64(elapsed)) - payment*(math.Pow(1+r, float64(elapsed))-1)/r
+	balance = round2(balance)
+	// Payments fall on the loan's payment day; the last one is within the
+	// past month and the next one within the coming month.
+	day := 1 + rng.IntN(28)
+	next := time.Date(asOf.Year(), asOf.Month(), day, 0, 0, 0, 0, time.UTC)
+	if !next.After(asOf) {
+		next = next.AddDate(0, 1, 0)
+	}
+	last := next.AddDate(0, -1, 0)
+	id := fmt.Sprintf("LN%08d", i+1)
+	return &Position{
+		PositionID:   "POS-" + id,
+		InstrumentID: id,
+		ProductType:  "AMORT_LOAN",
+		Quantity:     1,
+		Attributes: map[string]any{
+			"current_principal":     balance,
+			"coupon_rate":           coupon,
+			"remaining_term_months": remaining,
+			"next_payment_date":     next.Format(time.DateOnly),
+			"last_payment_date":     last.Format(time.DateOnly),
+			"monthly_payment":       payment,
+			"term_months":           term,
+			"fico":                  fico,
+			"state":                 pl.state,
+			"city":                  pl.city,
+			"loan_program":          pr.name,
+			"platform":              platforms[rng.IntN(len(platforms))],
+		},
+	}
+}
+
+func bond(rng *rand.Rand, asOf time.Time, i int) *Position {
+	years := 1 + rng.IntN(10)
+	coupon := math.Round((0.02+0.04*rng.Float64())*1e4) / 1e4
+	face := 1000.0
+	// Semi-annual coupons from the next coupon date to maturity.
+	first := asOf.AddDate(0, 1+rng.IntN(6), 0)
+	var flows []map[string]any
+	for k := range 2 * years {
+		amount := face * coupon / 2
+		if k == 2*years-1 {
+			amount += face
+		}
+		flows = append(flows, map[string]any{
+			"pay_date": first.AddDate(0, 6*k, 0).Format(time.DateOnly),
+			"amount":   amount,
+		})
+	}
+	daysSinceCoupon := int(asOf.Sub(first.AddDate(0, -6, 0)).Hours() / 24)
+	accrued := round2(face * coupon * float64(daysSinceCoupon) / 360)
+	id := fmt.Sprintf("BD%06d", i+1)
+	return &Position{
+		PositionID:   "POS-" + id,
+		InstrumentID: "US-CORP-" + id,
+		ProductType:  "FIXED_BOND",
+		Quantity:     float64(10 * (1 + rng.IntN(50))),
+		Attributes: map[string]any{
+			"cashflows":        flows,
+			"accrued_interest": accrued,
+			"coupon_rate":      coupon,
+			"issuer_rating":    []string{"AA", "A", "BBB", "BB"}[rng.IntN(4)],
+		},
+	}
+}
+
+func fxForward(rng *rand.Rand, asOf time.Time, i int) *Position {
+	fx := fxPairs[rng.IntN(len(fxPairs))]
+	months := 1 + rng.IntN(24)
+	maturity := asOf.AddDate(0, months, 0)
+	k := fx.spot + fx.point*float64(months)/12*(0.5+rng.Float64())
+	k = math.Round(k*1e6) / 1e6
+	notional := float64(100000 * (1 + rng.IntN(50)))
+	qty := 1.0
+	if rng.IntN(3) == 0 {
+		qty = -1 // sold forward
+	}
+	id := fmt.Sprintf("FX%06d", i+1)
+	return &Position{
+		PositionID:   "POS-" + id,
+		InstrumentID: id,
+		ProductType:  "FX_FWD",
+		Quantity:     qty,
+		Attributes: map[string]any{
+			"notional_base": notional,
+			"forward_rate":  k,
+			"maturity_date": maturity.Format(time.DateOnly),
+			"fx_pair":       fx.pair,
+			"desk":          "FX-HEDGE",
+		},
+	}
+}
+
+// MarketSnapshot returns a full market snapshot document for asOf: OIS
+// curves for USD, EUR, GBP and JPY, the loan and bond spread curves, and
+// the spots of every pair the generated FX forwards use.
+func MarketSnapshot(id string, asOf time.Time) map[string]any {
+	tenors := []string{"ON", "1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y", "15Y", "20Y", "30Y"}
+	years := []float64{1.0 / 365, 1.0 / 12, 0.25, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30}
+	curve := func(id, typ string, short, long float64) map[string]any {
+		nodes := make([]map[string]any, len(tenors))
+		for i, t := range tenors {
+			// A smooth upward-sloping curve between the short and long rate.
+			w := 1 - math.Exp(-years[i]/4)
+			rate := math.Round((short+(long-short)*w)*1e6) / 1e6
+			nodes[i] = map[string]any{"tenor": t, "zero_rate": rate}
+		}
+		return map[string]any{"curve_id": id, "curve_type": typ, "nodes": nodes}
+	}
+	ts := asOf.UTC().Format(time.RFC3339)
+	spots := make([]map[string]any, len(fxPairs))
+	for i, fx := range fxPairs {
+		spots[i] = map[string]any{"pair": fx.pair, "spot": fx.spot, "ts": ts}
+	}
+	return map[string]any{
+		"snapshot_id": id,
+		"as_of_time":  ts,
+		"vendor":      "IPRS-DEMO",
+		"universe_id": "EOD-OFFICIAL",
+		"fx_spots":    spots,
+		"curves": []map[string]any{
+			curve("USD-OIS", "DISCOUNT", 0.0400, 0.0440),
+			curve("EUR-OIS", "DISCOUNT", 0.0300, 0.0340),
+			curve("GBP-OIS", "DISCOUNT", 0.0450, 0.0420),
+			curve("JPY-OIS", "DISCOUNT", 0.0010, 0.0150),
+			curve("LOAN-SPREAD", "SPREAD", 0.0250, 0.0350),
+			curve("FI-SPREAD", "SPREAD", 0.0080, 0.0150),
+		},
+	}
+}
+
+// ParseCount reads a book size like "100000", "100k" or "1m".
+func ParseCount(s string) (int, error) {
+	mult := 1
+	switch {
+	case len(s) > 1 && (s[len(s)-1] == 'k' || s[len(s)-1] == 'K'):
+		mult, s = 1_000, s[:len(s)-1]
+	case len(s) > 1 && (s[len(s)-1] == 'm' || s[len(s)-1] == 'M'):
+		mult, s = 1_000_000, s[:len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("book size %q: want a non-negative count such as 100000, 100k or 1m", s)
+	}
+	return n * mult, nil
+}
