@@ -1,0 +1,257 @@
+package pricing
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+)
+
+// attrs reads a position's free-form attributes, recording a Problem for
+// every required attribute that is missing and every attribute of the wrong
+// type.
+type attrs struct {
+	fields map[string]json.RawMessage
+	probs  *problemList
+}
+
+// isAbsent reports whether a raw value is missing or JSON null.
+func isAbsent(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// rawString decodes a JSON string.
+func rawString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// rawNumber decodes a finite JSON number.
+func rawNumber(raw json.RawMessage) (float64, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// rawObject decodes a JSON object one level deep.
+func rawObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// rawArray decodes a JSON array one level deep.
+func rawArray(raw json.RawMessage) ([]json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, false
+	}
+	var a []json.RawMessage
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, false
+	}
+	return a, true
+}
+
+func attrPointer(name string) string { return "/attributes/" + name }
+
+// has reports whether the attribute is present and not null.
+func (a *attrs) has(name string) bool { return !isAbsent(a.fields[name]) }
+
+func (a *attrs) missing(name string) {
+	a.probs.addf(attrPointer(name), "required attribute %s is missing", name)
+}
+
+// number reads a finite number attribute.
+func (a *attrs) number(name string, required bool) (float64, bool) {
+	raw := a.fields[name]
+	if isAbsent(raw) {
+		if required {
+			a.missing(name)
+		}
+		return 0, false
+	}
+	f, ok := rawNumber(raw)
+	if !ok {
+		a.probs.addf(attrPointer(name), "attribute %s must be a finite number", name)
+		return 0, false
+	}
+	return f, true
+}
+
+// positiveInt reads an integer attribute that must be at least 1.
+func (a *attrs) positiveInt(name string, required bool) (int, bool) {
+	raw := a.fields[name]
+	if isAbsent(raw) {
+		if required {
+			a.missing(name)
+		}
+		return 0, false
+	}
+	f, ok := rawNumber(raw)
+	if !ok || f != math.Trunc(f) || f < 1 || f > 100000 {
+		a.probs.addf(attrPointer(name), "attribute %s must be a whole number from 1 to 100000", name)
+		return 0, false
+	}
+	return int(f), true
+}
+
+// str reads a non-empty string attribute.
+func (a *attrs) str(name string, required bool) (string, bool) {
+	return a.strAt(a.fields, attrPointer(name), name, required)
+}
+
+func (a *attrs) strAt(fields map[string]json.RawMessage, pointer, name string, required bool) (string, bool) {
+	raw := fields[name]
+	if isAbsent(raw) {
+		if required {
+			a.probs.addf(pointer, "required attribute %s is missing", name)
+		}
+		return "", false
+	}
+	s, ok := rawString(raw)
+	if !ok || s == "" {
+		a.probs.addf(pointer, "attribute %s must be a non-empty string", name)
+		return "", false
+	}
+	return s, true
+}
+
+// date reads a YYYY-MM-DD attribute as a day number.
+func (a *attrs) date(name string, required bool) (int32, bool) {
+	return a.dateAt(a.fields, attrPointer(name), name, name, required)
+}
+
+// dateAt reads fields[key] as a date; label names it in messages.
+func (a *attrs) dateAt(fields map[string]json.RawMessage, pointer, key, label string, required bool) (int32, bool) {
+	raw := fields[key]
+	if isAbsent(raw) {
+		if required {
+			a.probs.addf(pointer, "required attribute %s is missing", label)
+		}
+		return 0, false
+	}
+	s, ok := rawString(raw)
+	if !ok {
+		a.probs.addf(pointer, "%s must be a date string YYYY-MM-DD", label)
+		return 0, false
+	}
+	d, ok := parseDate(s)
+	if !ok {
+		a.probs.addf(pointer, "%s %q is not a calendar date YYYY-MM-DD", label, s)
+		return 0, false
+	}
+	return d, true
+}
+
+// nestedString reads an optional string at attributes/path[0]/…/path[n-1].
+// It returns the value, its pointer and whether it was given. An
+// intermediate value that is present but not an object is a problem.
+func (a *attrs) nestedString(path ...string) (string, string, bool) {
+	fields := a.fields
+	pointer := "/attributes"
+	for i, key := range path {
+		raw := fields[key]
+		pointer += "/" + key
+		if isAbsent(raw) {
+			return "", pointer, false
+		}
+		if i == len(path)-1 {
+			s, ok := a.strAt(fields, pointer, key, false)
+			return s, pointer, ok
+		}
+		obj, ok := rawObject(raw)
+		if !ok {
+			a.probs.addf(pointer, "attribute %s must be an object", key)
+			return "", pointer, false
+		}
+		fields = obj
+	}
+	return "", pointer, false
+}
+
+// list reads a required non-empty array attribute.
+func (a *attrs) list(name string) ([]json.RawMessage, bool) {
+	raw := a.fields[name]
+	if isAbsent(raw) {
+		a.missing(name)
+		return nil, false
+	}
+	items, ok := rawArray(raw)
+	if !ok {
+		a.probs.addf(attrPointer(name), "attribute %s must be a list", name)
+		return nil, false
+	}
+	if len(items) == 0 {
+		a.probs.addf(attrPointer(name), "attribute %s must not be empty", name)
+		return nil, false
+	}
+	return items, true
+}
+
+// item reads one object in a list attribute; fields are read with the
+// returned itemReader.
+func (a *attrs) item(list string, i int, raw json.RawMessage) (itemReader, bool) {
+	pointer := attrPointer(list) + "/" + strconv.Itoa(i)
+	obj, ok := rawObject(raw)
+	if !ok {
+		a.probs.addf(pointer, "%s[%d] must be an object", list, i)
+		return itemReader{}, false
+	}
+	return itemReader{a: a, fields: obj, pointer: pointer, label: list + "[" + strconv.Itoa(i) + "]"}, true
+}
+
+type itemReader struct {
+	a       *attrs
+	fields  map[string]json.RawMessage
+	pointer string
+	label   string
+}
+
+func (r itemReader) number(name string) (float64, bool) {
+	raw := r.fields[name]
+	p := r.pointer + "/" + name
+	if isAbsent(raw) {
+		r.a.probs.addf(p, "%s.%s is missing", r.label, name)
+		return 0, false
+	}
+	f, ok := rawNumber(raw)
+	if !ok {
+		r.a.probs.addf(p, "%s.%s must be a finite number", r.label, name)
+		return 0, false
+	}
+	return f, true
+}
+
+func (r itemReader) date(name string) (int32, bool) {
+	raw := r.fields[name]
+	p := r.pointer + "/" + name
+	if isAbsent(raw) {
+		r.a.probs.addf(p, "%s.%s is missing", r.label, name)
+		return 0, false
+	}
+	return r.a.dateAt(r.fields, p, name, r.label+"."+name, true)
+}

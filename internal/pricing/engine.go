@@ -1,0 +1,301 @@
+package pricing
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tableDays is how many days ahead the cached discount factor tables reach
+// (about 40 years). Dates further out are computed directly with the same
+// function, so the result does not depend on the cache.
+const tableDays = 366*40 + 1
+
+// The three markets of a scenario: the scenario's own market, the same with
+// every *-OIS curve +1bp (DV01), and the same with the position's spread
+// curve +1bp (CS01).
+const (
+	kindBase = iota
+	kindRatesUp
+	kindSpreadUp
+	numKinds
+)
+
+// Engine prices positions for one run: one base market, a list of
+// scenarios, a list of measures and the run's as-of time. Build it once; it
+// is safe for concurrent use by any number of goroutines, and its results do
+// not depend on the order of calls or on the number of goroutines.
+type Engine struct {
+	base       *Market
+	runAsOf    time.Time
+	runAsOfDay int32
+	measures   []Measure
+	want       uint8
+	scenarios  []*scenarioState
+}
+
+// scenarioState is one scenario's markets and its discount factor tables.
+type scenarioState struct {
+	id string
+	// markets by kind; for kindSpreadUp, spread curves come from
+	// spreadUp and discount curves from the scenario market.
+	market, ratesUp, spreadUp *Market
+	// rows[kind][discount curve index] is created on first use.
+	rows [numKinds][]atomic.Pointer[tableRow]
+}
+
+// tableRow holds one table per spread curve (cell 0: no spread).
+type tableRow struct {
+	cells []dfTable
+}
+
+// dfTable caches discountFactor(disc, spread, d) for d in [0, tableDays).
+type dfTable struct {
+	once   sync.Once
+	disc   *curve
+	spread *curve
+	vals   []float64
+}
+
+func (t *dfTable) fill() {
+	vals := make([]float64, tableDays)
+	for d := range vals {
+		vals[d] = discountFactor(t.disc, t.spread, d)
+	}
+	t.vals = vals
+}
+
+// values returns the filled table.
+func (t *dfTable) values() []float64 {
+	t.once.Do(t.fill)
+	return t.vals
+}
+
+// at returns the discount factor days after the as-of date (days ≥ 0).
+func (t *dfTable) at(vals []float64, days int) float64 {
+	if days < len(vals) {
+		return vals[days]
+	}
+	return discountFactor(t.disc, t.spread, days)
+}
+
+// NewEngine builds the scenario markets (each once) for a run. scenarioIDs
+// and measures must be known and not repeated; runAsOf gives the as-of date
+// (its UTC date) of positions without attributes.as_of_date.
+func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf time.Time) (*Engine, error) {
+	if base == nil {
+		return nil, fmt.Errorf("new engine: no market")
+	}
+	if len(scenarioIDs) == 0 {
+		return nil, fmt.Errorf("new engine: no scenarios")
+	}
+	if len(measures) == 0 {
+		return nil, fmt.Errorf("new engine: no measures")
+	}
+	e := &Engine{
+		base:       base,
+		runAsOf:    runAsOf,
+		runAsOfDay: dayOf(runAsOf),
+		measures:   append([]Measure(nil), measures...),
+	}
+	for _, m := range measures {
+		if !m.Valid() {
+			return nil, fmt.Errorf("new engine: unknown measure %d", m)
+		}
+		if e.want&(1<<m) != 0 {
+			return nil, fmt.Errorf("new engine: measure %s requested twice", m)
+		}
+		e.want |= 1 << m
+	}
+	seen := make(map[string]bool, len(scenarioIDs))
+	for _, id := range scenarioIDs {
+		def, ok := lookupScenario(id)
+		if !ok {
+			return nil, fmt.Errorf("new engine: unknown scenario %q", id)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("new engine: scenario %q requested twice", id)
+		}
+		seen[id] = true
+		sm := def.apply(base)
+		s := &scenarioState{
+			id:       id,
+			market:   sm,
+			ratesUp:  sm.withCurveShift(isOISCurve, oneBP),
+			spreadUp: sm.withCurveShift(func(string) bool { return true }, oneBP),
+		}
+		for k := range s.rows {
+			s.rows[k] = make([]atomic.Pointer[tableRow], len(sm.curves))
+		}
+		e.scenarios = append(e.scenarios, s)
+	}
+	return e, nil
+}
+
+// Market returns the base market.
+func (e *Engine) Market() *Market { return e.base }
+
+// RunAsOf returns the run's as-of time.
+func (e *Engine) RunAsOf() time.Time { return e.runAsOf }
+
+// Scenarios returns the scenario ids in the order of their indices.
+func (e *Engine) Scenarios() []string {
+	out := make([]string, len(e.scenarios))
+	for i, s := range e.scenarios {
+		out[i] = s.id
+	}
+	return out
+}
+
+// ScenarioIndex returns the index of a scenario id.
+func (e *Engine) ScenarioIndex(id string) (int, bool) {
+	for i, s := range e.scenarios {
+		if s.id == id {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Measures returns the requested measures.
+func (e *Engine) Measures() []Measure { return append([]Measure(nil), e.measures...) }
+
+// AsOfDate returns the as-of date used for a position: its own
+// attributes.as_of_date, else the UTC date of the run's as-of time.
+func (e *Engine) AsOfDate(p *Position) string { return formatDate(e.asOfDay(p)) }
+
+func (e *Engine) asOfDay(p *Position) int32 {
+	if p.hasAsOf {
+		return p.asOf
+	}
+	return e.runAsOfDay
+}
+
+// Check returns the problems of a position against this run's market and
+// as-of date: a curve or FX spot it needs that the market lacks, a loan's
+// last_payment_date after the as-of date, a loan payment not above the
+// first period's interest. The services report them as 422.
+func (e *Engine) Check(p *Position) []Problem {
+	probs := &problemList{positionID: p.ID}
+	for _, r := range p.prod.requirements() {
+		if r.fxPair {
+			if !e.base.HasFXSpot(r.id) {
+				probs.addf(r.pointer, "FX spot %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
+			}
+		} else if !e.base.HasCurve(r.id) {
+			probs.addf(r.pointer, "curve %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
+		}
+	}
+	p.prod.check(e.asOfDay(p), probs)
+	return probs.list
+}
+
+// priceCall carries one Price call to a product.
+type priceCall struct {
+	e    *Engine
+	s    *scenarioState
+	pos  *Position
+	asOf int32
+	qty  float64
+	want uint8
+}
+
+func (pc *priceCall) wants(m Measure) bool { return pc.want&(1<<m) != 0 }
+
+// curve resolves a curve id to its index in the markets.
+func (pc *priceCall) curve(id string) (int, error) {
+	i, ok := pc.e.base.curveIndex[id]
+	if !ok {
+		return 0, pc.problem("", "curve %s is not in market snapshot %q", id, pc.e.base.snapshotID)
+	}
+	return i, nil
+}
+
+// table returns the discount factor table of one kind for a discount curve
+// and a spread curve (spread −1 for none).
+func (pc *priceCall) table(kind, disc, spread int) *dfTable {
+	return pc.s.table(kind, disc, spread)
+}
+
+func (pc *priceCall) problem(pointer, format string, args ...any) error {
+	return Problem{PositionID: pc.pos.ID, Pointer: pointer, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (s *scenarioState) table(kind, disc, spread int) *dfTable {
+	slot := &s.rows[kind][disc]
+	row := slot.Load()
+	if row == nil {
+		row = s.newRow(kind, disc)
+		if !slot.CompareAndSwap(nil, row) {
+			row = slot.Load()
+		}
+	}
+	return &row.cells[spread+1]
+}
+
+func (s *scenarioState) newRow(kind, disc int) *tableRow {
+	discMkt, spreadMkt := s.market, s.market
+	switch kind {
+	case kindRatesUp:
+		discMkt, spreadMkt = s.ratesUp, s.ratesUp
+	case kindSpreadUp:
+		spreadMkt = s.spreadUp
+	}
+	row := &tableRow{cells: make([]dfTable, len(discMkt.curves)+1)}
+	for j := range row.cells {
+		row.cells[j].disc = discMkt.curves[disc]
+		if j > 0 {
+			row.cells[j].spread = spreadMkt.curves[j-1]
+		}
+	}
+	return row
+}
+
+// Price computes, into out, the engine's measures that apply to the
+// position under the scenario with the given index (see Scenarios). out is
+// reset first; measures that do not apply are absent. It allocates nothing
+// on success. The error, a Problem, names the position and why it cannot be
+// priced (market data missing, a data error that Check reports).
+func (e *Engine) Price(p *Position, scenarioIndex int, out *Values) error {
+	out.Reset()
+	if scenarioIndex < 0 || scenarioIndex >= len(e.scenarios) {
+		return Problem{PositionID: p.ID, Detail: "scenario index " + strconv.Itoa(scenarioIndex) + " out of range"}
+	}
+	pc := priceCall{
+		e:    e,
+		s:    e.scenarios[scenarioIndex],
+		pos:  p,
+		asOf: e.asOfDay(p),
+		qty:  p.Quantity,
+		want: e.want,
+	}
+	if err := p.prod.price(&pc, out); err != nil {
+		out.Reset()
+		return err
+	}
+	for m := Measure(0); m < numMeasures; m++ {
+		if x, ok := out.Get(m); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			out.Reset()
+			return Problem{PositionID: p.ID, Detail: m.String() + " is not finite under scenario " + e.scenarios[scenarioIndex].id}
+		}
+	}
+	return nil
+}
+
+// sumDiscounted returns Σ amounts[i]·df(days[i] − asOf) over the cashflows
+// dated on or after asOf, in the order given.
+func sumDiscounted(days []int32, amounts []float64, asOf int32, t *dfTable) float64 {
+	vals := t.values()
+	sum := 0.0
+	for i, d := range days {
+		off := int(d) - int(asOf)
+		if off < 0 {
+			continue
+		}
+		sum += float64(amounts[i] * t.at(vals, off))
+	}
+	return sum
+}

@@ -1,0 +1,126 @@
+package pricing
+
+// FX_FWD (SPEC §2): buy notional_base units of the base currency XXX for
+// forward_rate USD each at maturity_date. PV = N·(spot·df_foreign(t) −
+// K·df_domestic(t)) in USD; FX_DELTA = N·df_foreign(t).
+
+const productFXForward = "FX_FWD"
+
+func init() {
+	registerProduct(&productType{
+		name:     productFXForward,
+		measures: []Measure{PV, DV01, FXDelta},
+		parse:    parseFXForward,
+	})
+}
+
+type fxForward struct {
+	notional    float64
+	forwardRate float64
+	maturity    int32
+	pair        string
+	pairPtr     string
+	domestic    string
+	domesticPtr string
+	foreign     string
+	foreignPtr  string
+}
+
+// validFXPair reports whether pair is XXXUSD with XXX three upper-case
+// letters other than USD.
+func validFXPair(pair string) bool {
+	if len(pair) != 6 || pair[3:] != "USD" || pair[:3] == "USD" {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if pair[i] < 'A' || pair[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseFXForward(a *attrs) product {
+	f := &fxForward{pair: "EURUSD", domestic: "USD-OIS"}
+	f.notional, _ = a.number("notional_base", true)
+	f.forwardRate, _ = a.number("forward_rate", true)
+	f.maturity, _ = a.date("maturity_date", true)
+	if pair, ok := a.str("fx_pair", false); ok {
+		f.pair, f.pairPtr = pair, "/attributes/fx_pair"
+	} else if pair, ptr, ok := a.nestedString("instrument", "underlyings", "fx_pair"); ok {
+		f.pair, f.pairPtr = pair, ptr
+	}
+	if !validFXPair(f.pair) {
+		a.probs.addf(f.pairPtr, "FX pair %q must be a currency quoted against USD, like EURUSD", f.pair)
+	}
+	f.foreign = f.pair[:min(3, len(f.pair))] + "-OIS"
+	if id, ptr, ok := a.nestedString("instrument", "underlyings", "discount_curve_domestic"); ok {
+		f.domestic, f.domesticPtr = id, ptr
+	}
+	if id, ptr, ok := a.nestedString("instrument", "underlyings", "discount_curve_foreign"); ok {
+		f.foreign, f.foreignPtr = id, ptr
+	}
+	return f
+}
+
+func (f *fxForward) requirements() []requirement {
+	return []requirement{
+		{fxPair: true, id: f.pair, role: "FX spot", pointer: f.pairPtr},
+		{id: f.domestic, role: "domestic discount curve", pointer: f.domesticPtr},
+		{id: f.foreign, role: "foreign discount curve", pointer: f.foreignPtr},
+	}
+}
+
+func (f *fxForward) check(int32, *problemList) {}
+
+func (f *fxForward) price(pc *priceCall, out *Values) error {
+	wantPV, wantDV01, wantDelta := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta)
+	if !wantPV && !wantDV01 && !wantDelta {
+		return nil
+	}
+	spot, ok := pc.s.market.spots[f.pair]
+	if !ok {
+		return pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
+	}
+	di, err := pc.curve(f.domestic)
+	if err != nil {
+		return err
+	}
+	fi, err := pc.curve(f.foreign)
+	if err != nil {
+		return err
+	}
+	off := int(f.maturity) - int(pc.asOf)
+	if off < 0 {
+		// Expired: worth nothing, and so are its sensitivities.
+		for _, m := range [...]Measure{PV, DV01, FXDelta} {
+			if pc.wants(m) {
+				out.Set(m, 0)
+			}
+		}
+		return nil
+	}
+	dom := pc.table(kindBase, di, -1)
+	frn := pc.table(kindBase, fi, -1)
+	dfDom := dom.at(dom.values(), off)
+	dfFrn := frn.at(frn.values(), off)
+	pv := f.unitPV(spot, dfFrn, dfDom)
+	if wantPV {
+		out.Set(PV, pc.qty*pv)
+	}
+	if wantDV01 {
+		domUp := pc.table(kindRatesUp, di, -1)
+		frnUp := pc.table(kindRatesUp, fi, -1)
+		up := f.unitPV(spot, frnUp.at(frnUp.values(), off), domUp.at(domUp.values(), off))
+		out.Set(DV01, pc.qty*(up-pv))
+	}
+	if wantDelta {
+		out.Set(FXDelta, pc.qty*(f.notional*dfFrn))
+	}
+	return nil
+}
+
+// unitPV is N·(spot·df_foreign − K·df_domestic) for quantity 1.
+func (f *fxForward) unitPV(spot, dfForeign, dfDomestic float64) float64 {
+	return f.notional * (float64(spot*dfForeign) - float64(f.forwardRate*dfDomestic))
+}

@@ -1,0 +1,176 @@
+package pricing
+
+import "strconv"
+
+// AMORT_LOAN (SPEC §2): an amortizing loan given by explicit cashflows
+// {pay_date, interest, principal} or by its terms, discounted on USD-OIS
+// plus LOAN-SPREAD.
+
+const productAmortLoan = "AMORT_LOAN"
+
+func init() {
+	registerProduct(&productType{
+		name:     productAmortLoan,
+		measures: []Measure{PV, DV01, CS01, AccruedInterest},
+		parse:    parseLoan,
+	})
+}
+
+type loan struct {
+	principal float64
+	coupon    float64
+	lastPay   int32
+	curves    cashflowCurves
+	// days and amounts (interest + principal) of the cashflows, in the
+	// order given or generated.
+	days    []int32
+	amounts []float64
+	// For a schedule generated from terms: the payment and the first
+	// period's interest, and the attribute the payment came from.
+	fromTerms     bool
+	payment       float64
+	firstInterest float64
+	paymentPtr    string
+}
+
+// loanCashflow is one generated payment.
+type loanCashflow struct {
+	day       int32
+	interest  float64
+	principal float64
+}
+
+func parseLoan(a *attrs) product {
+	l := &loan{}
+	l.principal, _ = a.number("current_principal", true)
+	l.coupon, _ = a.number("coupon_rate", true)
+	l.lastPay, _ = a.date("last_payment_date", true)
+	switch {
+	case a.has("cashflows"):
+		items, ok := a.list("cashflows")
+		if !ok {
+			break
+		}
+		l.days = make([]int32, 0, len(items))
+		l.amounts = make([]float64, 0, len(items))
+		for i, raw := range items {
+			it, ok := a.item("cashflows", i, raw)
+			if !ok {
+				continue
+			}
+			d, _ := it.date("pay_date")
+			interest, _ := it.number("interest")
+			principal, _ := it.number("principal")
+			l.days = append(l.days, d)
+			l.amounts = append(l.amounts, interest+principal)
+		}
+	case a.has("remaining_term_months") || a.has("next_payment_date"):
+		n, _ := a.positiveInt("remaining_term_months", true)
+		next, _ := a.date("next_payment_date", true)
+		payment, hasPayment := a.number("monthly_payment", false)
+		if len(a.probs.list) > 0 {
+			break
+		}
+		l.fromTerms = true
+		l.paymentPtr = "/attributes/current_principal"
+		if hasPayment {
+			l.paymentPtr = "/attributes/monthly_payment"
+		} else {
+			payment = levelPayment(l.principal, l.coupon, n)
+		}
+		l.payment = payment
+		l.firstInterest = periodInterest(l.principal, l.coupon)
+		cfs := loanSchedule(l.principal, l.coupon, n, next, payment)
+		l.days = make([]int32, len(cfs))
+		l.amounts = make([]float64, len(cfs))
+		for i, cf := range cfs {
+			l.days[i] = cf.day
+			l.amounts[i] = cf.interest + cf.principal
+		}
+	default:
+		a.probs.addf("/attributes/cashflows", "required attribute cashflows is missing (or give the loan terms remaining_term_months and next_payment_date)")
+	}
+	l.curves = parseCashflowCurves(a, "LOAN-SPREAD")
+	return l
+}
+
+// periodInterest is one month's interest on a balance: balance ×
+// coupon_rate / 12.
+func periodInterest(balance, coupon float64) float64 { return balance * coupon / 12 }
+
+// levelPayment is P·r / (1 − (1 + r)^−n) with r = coupon/12, or P/n when
+// r = 0.
+func levelPayment(principal, coupon float64, n int) float64 {
+	r := coupon / 12
+	if r == 0 {
+		return principal / float64(n)
+	}
+	return principal * r / (1 - 1/powInt(1+r, n))
+}
+
+// powInt returns x^n for n ≥ 0 by repeated squaring (multiplications only,
+// so the result is the same on every platform).
+func powInt(x float64, n int) float64 {
+	result := 1.0
+	for n > 0 {
+		if n&1 == 1 {
+			result *= x
+		}
+		x *= x
+		n >>= 1
+	}
+	return result
+}
+
+// loanSchedule generates the payments of a loan from its terms (SPEC §2):
+// n monthly payments from the first payment date on the same day of the
+// month (the month's last day where that day is missing); each period's
+// interest is balance × coupon / 12; principal is payment − interest; the
+// last payment clears the balance; a payment that would overshoot pays just
+// balance + interest and ends the schedule early. No rounding.
+func loanSchedule(principal, coupon float64, n int, first int32, payment float64) []loanCashflow {
+	y, m, day := civilFromDays(first)
+	cfs := make([]loanCashflow, 0, n)
+	balance := principal
+	for k := 0; k < n; k++ {
+		d := addMonthsClamped(y, m, day, k)
+		interest := periodInterest(balance, coupon)
+		if k == n-1 || payment >= balance+interest {
+			cfs = append(cfs, loanCashflow{day: d, interest: interest, principal: balance})
+			break
+		}
+		principal := payment - interest
+		cfs = append(cfs, loanCashflow{day: d, interest: interest, principal: principal})
+		balance -= principal
+	}
+	return cfs
+}
+
+func (l *loan) requirements() []requirement { return l.curves.requirements() }
+
+func (l *loan) check(asOf int32, probs *problemList) {
+	if l.lastPay > asOf {
+		probs.addf("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(asOf))
+	}
+	if l.fromTerms && !(l.payment > l.firstInterest) {
+		probs.addf(l.paymentPtr, "payment %s is not above the first period's interest %s (current_principal × coupon_rate / 12), so the loan never amortizes",
+			strconv.FormatFloat(l.payment, 'g', -1, 64), strconv.FormatFloat(l.firstInterest, 'g', -1, 64))
+	}
+}
+
+func (l *loan) price(pc *priceCall, out *Values) error {
+	if l.lastPay > pc.asOf {
+		return pc.problem("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(pc.asOf))
+	}
+	if l.fromTerms && !(l.payment > l.firstInterest) {
+		return pc.problem(l.paymentPtr, "payment is not above the first period's interest")
+	}
+	if err := l.curves.price(pc, l.days, l.amounts, out); err != nil {
+		return err
+	}
+	if pc.wants(AccruedInterest) {
+		days := float64(pc.asOf - l.lastPay)
+		out.Set(AccruedInterest, pc.qty*(l.principal*l.coupon*days/360))
+	}
+	return nil
+}

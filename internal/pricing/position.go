@@ -1,0 +1,219 @@
+package pricing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"sort"
+)
+
+// PositionInput is one position object of a position snapshot:
+// {position_id, instrument_id, product_type, quantity?, attributes}.
+// Decoding is lenient: a field of the wrong JSON type does not fail the
+// decode but becomes a Problem reported by ParsePosition, so that one bad
+// position is reported with a pointer instead of failing a whole upload.
+// Unknown fields are ignored.
+type PositionInput struct {
+	PositionID   string          `json:"position_id"`
+	InstrumentID string          `json:"instrument_id"`
+	ProductType  string          `json:"product_type"`
+	Quantity     *float64        `json:"quantity,omitempty"` // nil means 1
+	Attributes   json.RawMessage `json:"attributes"`
+
+	decodeProblems []Problem
+}
+
+type positionWire struct {
+	PositionID   json.RawMessage `json:"position_id"`
+	InstrumentID json.RawMessage `json:"instrument_id"`
+	ProductType  json.RawMessage `json:"product_type"`
+	Quantity     json.RawMessage `json:"quantity"`
+	Attributes   json.RawMessage `json:"attributes"`
+}
+
+// UnmarshalJSON decodes a position object, keeping type problems for
+// ParsePosition.
+func (in *PositionInput) UnmarshalJSON(data []byte) error {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return errors.New("position must be a JSON object")
+	}
+	var w positionWire
+	if err := json.Unmarshal(trimmed, &w); err != nil {
+		return err
+	}
+	*in = PositionInput{}
+	var probs []Problem
+	str := func(raw json.RawMessage, name string) string {
+		if isAbsent(raw) {
+			return ""
+		}
+		s, ok := rawString(raw)
+		if !ok {
+			probs = append(probs, Problem{Pointer: "/" + name, Detail: name + " must be a string"})
+		}
+		return s
+	}
+	in.PositionID = str(w.PositionID, "position_id")
+	in.InstrumentID = str(w.InstrumentID, "instrument_id")
+	in.ProductType = str(w.ProductType, "product_type")
+	if !isAbsent(w.Quantity) {
+		q, ok := rawNumber(w.Quantity)
+		if ok {
+			in.Quantity = &q
+		} else {
+			probs = append(probs, Problem{Pointer: "/quantity", Detail: "quantity must be a finite number"})
+		}
+	}
+	if !isAbsent(w.Attributes) {
+		in.Attributes = append(json.RawMessage(nil), w.Attributes...)
+	}
+	for i := range probs {
+		probs[i].PositionID = in.PositionID
+	}
+	in.decodeProblems = probs
+	return nil
+}
+
+// Position is a parsed, market-independent position: its attributes are
+// decoded once into a typed product with dates as day numbers. It is
+// immutable and safe for concurrent use.
+type Position struct {
+	ID           string
+	InstrumentID string
+	ProductType  string
+	Quantity     float64
+
+	asOf    int32
+	hasAsOf bool
+	typ     *productType
+	prod    product
+}
+
+// AsOfDate returns the position's own attributes.as_of_date, if it has one.
+func (p *Position) AsOfDate() (string, bool) {
+	if !p.hasAsOf {
+		return "", false
+	}
+	return formatDate(p.asOf), true
+}
+
+// SupportedMeasures returns the measures that apply to the position's
+// product, in canonical order. Other measures are absent from its results.
+func (p *Position) SupportedMeasures() []Measure {
+	return append([]Measure(nil), p.typ.measures...)
+}
+
+// Supports reports whether measure m applies to the position's product.
+func (p *Position) Supports(m Measure) bool { return p.typ.supports(m) }
+
+// Requirements lists the market data a position needs.
+type Requirements struct {
+	Curves  []string // curve ids, sorted, without repeats
+	FXPairs []string // FX pairs, sorted, without repeats
+}
+
+// Requirements returns the curves and FX pairs the position needs.
+func (p *Position) Requirements() Requirements {
+	var r Requirements
+	for _, q := range p.prod.requirements() {
+		if q.fxPair {
+			r.FXPairs = appendUnique(r.FXPairs, q.id)
+		} else {
+			r.Curves = appendUnique(r.Curves, q.id)
+		}
+	}
+	sort.Strings(r.Curves)
+	sort.Strings(r.FXPairs)
+	return r
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// ParsePosition checks a position on its own (the upload rules of SPEC §1)
+// and decodes it. It reports every problem found: a missing position_id, a
+// missing or unknown product_type, a required attribute of SPEC §2 missing
+// or of the wrong type, an empty cashflows list, a date that is not
+// YYYY-MM-DD. Repeated ids across a snapshot are found with PositionIDs;
+// problems that depend on the market or the run are found by
+// (*Engine).Check. On any problem the position is nil.
+func ParsePosition(in PositionInput) (*Position, []Problem) {
+	probs := &problemList{positionID: in.PositionID}
+	probs.list = append(probs.list, in.decodeProblems...)
+	if in.PositionID == "" && !hasPointer(in.decodeProblems, "/position_id") {
+		probs.addf("/position_id", "position_id is missing")
+	}
+	qty := 1.0
+	if in.Quantity != nil {
+		qty = *in.Quantity
+		if math.IsNaN(qty) || math.IsInf(qty, 0) {
+			probs.addf("/quantity", "quantity must be a finite number")
+		}
+	}
+	var pt *productType
+	switch {
+	case in.ProductType == "":
+		if !hasPointer(in.decodeProblems, "/product_type") {
+			probs.addf("/product_type", "product_type is missing")
+		}
+	default:
+		var ok bool
+		pt, ok = lookupProductType(in.ProductType)
+		if !ok {
+			probs.addf("/product_type", "unknown product_type %q (known: %s)", in.ProductType, joinComma(ProductTypes()))
+		}
+	}
+	var a *attrs
+	if isAbsent(in.Attributes) {
+		probs.addf("/attributes", "attributes is missing")
+	} else if fields, ok := rawObject(in.Attributes); !ok {
+		probs.addf("/attributes", "attributes must be an object")
+	} else {
+		a = &attrs{fields: fields, probs: probs}
+	}
+	if a == nil || pt == nil {
+		return nil, probs.list
+	}
+	pos := &Position{
+		ID:           in.PositionID,
+		InstrumentID: in.InstrumentID,
+		ProductType:  in.ProductType,
+		Quantity:     qty,
+		typ:          pt,
+	}
+	pos.asOf, pos.hasAsOf = a.date("as_of_date", false)
+	prod := pt.parse(a)
+	if len(probs.list) > 0 {
+		return nil, probs.list
+	}
+	pos.prod = prod
+	return pos, nil
+}
+
+func hasPointer(list []Problem, pointer string) bool {
+	for _, p := range list {
+		if p.Pointer == pointer {
+			return true
+		}
+	}
+	return false
+}
+
+func joinComma(list []string) string {
+	out := ""
+	for i, s := range list {
+		if i > 0 {
+			out += ", "
+		}
+		out += s
+	}
+	return out
+}
