@@ -59,11 +59,12 @@ type Store interface {
 
 	// MarketSnapshotCreate stores an immutable market snapshot. When a
 	// snapshot with the same id exists: the same PayloadHash returns the
-	// stored one with created=false; another hash is a Conflict.
+	// stored one with created=false; another hash is a Conflict. A zero
+	// CreatedAt is set from the store's clock.
 	MarketSnapshotCreate(ctx context.Context, s *MarketSnapshot) (stored *MarketSnapshot, created bool, err error)
 	MarketSnapshotGet(ctx context.Context, id string) (*MarketSnapshot, error)
-	// MarketSnapshotList lists newest AsOfTime first (ties by id), without
-	// payloads.
+	// MarketSnapshotList lists newest AsOfTime first (ties by id,
+	// descending), without payloads.
 	MarketSnapshotList(ctx context.Context, p ListParams) ([]*MarketSnapshot, error)
 
 	// PositionSnapshotBegin starts writing a position snapshot. Rows are
@@ -77,32 +78,40 @@ type Store interface {
 	// AsOfTime not after asOf (ties: the latest created), or ErrNotFound.
 	PositionSnapshotLatest(ctx context.Context, portfolioNodeID string, asOf time.Time) (*PositionSnapshot, error)
 	// PositionList pages through a snapshot's positions in upload order;
-	// the cursor is the Seq of the last row of the previous page.
+	// the cursor is the Seq of the last row of the previous page, -1 for the
+	// first page. An unknown snapshot is ErrNotFound.
 	PositionList(ctx context.Context, snapshotID string, afterSeq int64, limit int) ([]*Position, error)
 	// PositionBuckets counts the positions of the snapshots by product type
 	// and bucket = Position.Hash mod hashMod, ordered by product type then
 	// bucket. Empty buckets are absent.
 	PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod int) ([]BucketCount, error)
 	// PositionScan calls fn for every position of the snapshots in snapshot
-	// order then Seq order. It is used for pre-run checks and input hashes.
+	// order (by id) then Seq order. It is used for pre-run checks and input
+	// hashes.
 	PositionScan(ctx context.Context, snapshotIDs []string, fn func(*Position) error) error
 
 	// RunCreate stores a run, the snapshots it values and its tasks in one
 	// transaction. When the run id exists: the same RequestHash returns the
 	// stored run with created=false; another hash is a Conflict. Concurrent
-	// duplicate submissions create exactly one run.
+	// duplicate submissions create exactly one run. The run starts QUEUED;
+	// each task starts QUEUED with no attempts, and its ID and Status are
+	// filled in. A run without tasks is COMPLETED at once (StartedAt and
+	// CompletedAt = RequestedAt).
 	RunCreate(ctx context.Context, r *Run, tasks []*Task) (stored *Run, created bool, err error)
 	RunGet(ctx context.Context, id string) (*Run, error)
-	// RunList lists newest RequestedAt first (ties by id), optionally by
-	// status.
+	// RunList lists newest RequestedAt first (ties by id, descending),
+	// optionally by status.
 	RunList(ctx context.Context, p RunListParams) ([]*Run, error)
-	// RunProgress counts the run's tasks by status and the positions done
-	// (the PositionCount of its SUCCEEDED tasks).
+	// RunProgress counts the run's tasks by status (TasksByStatus has an
+	// entry, maybe 0, for every task status) and the positions done (the
+	// PositionCount of its SUCCEEDED tasks).
 	RunProgress(ctx context.Context, id string) (*Progress, error)
 	// RunCancel moves a QUEUED or RUNNING run to CANCELLING and its queued
-	// tasks to CANCELLED; with no task running the run is CANCELLED at once.
-	// Cancelling a CANCELLING or CANCELLED run changes nothing. Any other
-	// status is a Conflict.
+	// tasks to CANCELLED; with no task running the run is CANCELLED at once
+	// (CompletedAt = now). A RUNNING task whose lease expired by now is
+	// abandoned and CANCELLED too. Cancelling a CANCELLING run only cancels
+	// its abandoned tasks (which may end the cancellation); a CANCELLED run
+	// is returned unchanged. Any other status is a Conflict.
 	RunCancel(ctx context.Context, id string, now time.Time) (*Run, error)
 	// RunPublish moves a COMPLETED run to PUBLISHED, recording the hash.
 	// Any other status is a Conflict.
@@ -112,33 +121,53 @@ type Store interface {
 
 	// TaskClaim atomically claims one task whose run is QUEUED or RUNNING:
 	// a QUEUED task with AvailableAt ≤ now, or a RUNNING task whose lease
-	// expired. It increments Attempts, sets the lease and moves the run
-	// from QUEUED to RUNNING. It returns ErrNotFound when there is nothing
-	// to claim.
+	// expired (lease expiry ≤ now), oldest AvailableAt first. It increments
+	// Attempts, sets Status RUNNING, the lease (LeaseOwner, LeaseExpiresAt =
+	// now+Lease) and StartedAt = now, and moves the run from QUEUED to
+	// RUNNING (StartedAt = now). It returns ErrNotFound when there is
+	// nothing to claim.
+	//
+	// Before claiming it settles abandoned work, so that a crashed worker
+	// cannot leave a run open forever: a RUNNING task whose lease expired
+	// becomes CANCELLED when its run is CANCELLING, and DEAD (LastError
+	// says the lease expired) when it was on its last attempt (Attempts ≥
+	// MaxAttempts); their runs settle as in TaskComplete.
 	TaskClaim(ctx context.Context, p TaskClaimParams) (*Task, error)
 	// TaskRenewLease extends the lease; a Conflict means the lease was lost
-	// (expired and claimed by another owner, or the run was cancelled).
+	// (expired and claimed by another owner, the task is no longer RUNNING,
+	// or the run was cancelled). An expired lease that nobody claimed yet is
+	// still held. An unknown task is ErrNotFound.
 	TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error
 	// TaskPositions calls fn for each position of the task (its run's
-	// snapshots, its product type, Hash mod the run's HashMod equal to its
-	// bucket), in snapshot order then Seq order.
+	// snapshots, its product type, Hash mod the task's HashMod equal to its
+	// bucket), in snapshot order (by id) then Seq order. It reads RunID,
+	// ProductType, Bucket and HashMod of t.
 	TaskPositions(ctx context.Context, t *Task, fn func(*Position) error) error
 	// TaskComplete writes the task's results and marks it SUCCEEDED in one
-	// transaction, provided owner still holds the lease (else Conflict, and
-	// nothing is written). When it was the run's last open task, the run
-	// becomes COMPLETED (or FAILED if a task is DEAD, or CANCELLED if it was
-	// CANCELLING) in the same transaction.
+	// transaction, provided owner still holds the lease (the task is RUNNING
+	// with that LeaseOwner; else Conflict, and nothing is written). It sets
+	// FinishedAt = Now and clears LeaseExpiresAt (LeaseOwner stays, for the
+	// record). When it was the run's last open (QUEUED or RUNNING) task, the
+	// run settles in the same transaction, with CompletedAt = Now: CANCELLED
+	// if it was CANCELLING, else FAILED if a task is DEAD (Error names the
+	// first dead task and its LastError), else COMPLETED. An unknown task is
+	// ErrNotFound.
 	TaskComplete(ctx context.Context, p TaskCompleteParams) error
-	// TaskFail records a failure. A permanent failure, or a transient one at
-	// MaxAttempts, makes the task DEAD; otherwise it is QUEUED again with
-	// AvailableAt = RetryAt. The run's status is settled as in TaskComplete.
+	// TaskFail records a failure in LastError, with the same lease check as
+	// TaskComplete. A permanent failure, or a transient one at MaxAttempts,
+	// makes the task DEAD; otherwise it is QUEUED again with AvailableAt =
+	// RetryAt and no lease, or CANCELLED when its run is CANCELLING. The
+	// run's status is settled as in TaskComplete.
 	TaskFail(ctx context.Context, p TaskFailParams) error
 	// TaskRelease gives a claimed task back without counting the attempt
-	// (used on shutdown).
+	// (used on shutdown): QUEUED with Attempts one less and no lease, or
+	// CANCELLED (settling the run) when its run is CANCELLING. Same lease
+	// check as TaskComplete.
 	TaskRelease(ctx context.Context, taskID int64, owner string) error
 
 	// ResultList pages through a run's results ordered by position
-	// (snapshot id, position id) then scenario id.
+	// (snapshot id, position id) then scenario id. The result methods do not
+	// check that the run exists: an unknown run has no results.
 	ResultList(ctx context.Context, p ResultListParams) ([]*ResultRow, error)
 	// ResultsForPosition returns one position's results under every
 	// scenario, ordered by snapshot id then scenario id.
@@ -161,11 +190,12 @@ type PositionSnapshotWriter interface {
 	Rollback(ctx context.Context) error
 }
 
-// ListParams pages a list: rows strictly after the cursor position.
+// ListParams pages a list: rows strictly after the cursor position in list
+// order.
 type ListParams struct {
 	Limit int
-	// After is the cursor: the sort key of the last row of the previous
-	// page, zero for the first page.
+	// After is the cursor: the sort key (time, id) of the last row of the
+	// previous page; a zero AfterTime for the first page.
 	AfterTime time.Time
 	AfterID   string
 }
@@ -190,8 +220,8 @@ type PositionSnapshot struct {
 	PortfolioNodeID string
 	PayloadHash     string
 	PositionCount   int64
-	ProductTypes    []string // sorted, distinct
-	CreatedAt       time.Time
+	ProductTypes    []string  // sorted, distinct
+	CreatedAt       time.Time // zero at Commit: set from the store's clock
 }
 
 // Position is one stored position.
@@ -347,6 +377,7 @@ type ResultScanParams struct {
 	// KeyBy names the grouping key passed to fn: "" (none),
 	// "portfolio_node_id", "product_type", "instrument_id", or "attr:NAME"
 	// for the top-level position attribute NAME (its JSON text for
-	// non-string values, "" when absent).
+	// non-string values, "" when absent or JSON null). NAME matches
+	// [A-Za-z_][A-Za-z0-9_]*; any other KeyBy is an apperr Invalid error.
 	KeyBy string
 }

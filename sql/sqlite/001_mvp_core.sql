@@ -1,0 +1,140 @@
+-- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
+-- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
+-- applies it in a transaction and records it in schema_migration.
+--
+-- Type mapping:
+--   timestamptz       INTEGER, microseconds since the Unix epoch (UTC); sorts
+--                     like the time it encodes.
+--   text[]            TEXT holding a JSON array of strings.
+--   jsonb             TEXT holding JSON, checked with json_valid.
+--   bytea             BLOB.
+--   double precision  declared BLOB (no type affinity) and checked to hold a
+--                     REAL: a REAL-affinity column stores integral values as
+--                     integers, which loses the sign of -0.0. Without affinity
+--                     the IEEE 754 value comes back bit for bit.
+--   identity          INTEGER PRIMARY KEY AUTOINCREMENT (never reused).
+
+CREATE TABLE IF NOT EXISTS schema_migration (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+);
+
+-- Immutable market data snapshots: the canonical JSON as submitted plus the
+-- server's data-quality verdict.
+CREATE TABLE IF NOT EXISTS market_snapshot (
+    snapshot_id   TEXT    PRIMARY KEY NOT NULL,
+    as_of_time    INTEGER NOT NULL,
+    vendor        TEXT    NOT NULL DEFAULT '',
+    universe_id   TEXT    NOT NULL DEFAULT '',
+    payload       BLOB    NOT NULL,
+    payload_hash  TEXT    NOT NULL,
+    dq_status     TEXT    NOT NULL CHECK (dq_status IN ('PASS', 'WARN', 'FAIL')),
+    issues        TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(issues)),
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS market_snapshot_as_of_idx ON market_snapshot (as_of_time DESC, snapshot_id DESC);
+
+-- Immutable position snapshots: a header and one row per position.
+CREATE TABLE IF NOT EXISTS position_snapshot (
+    position_snapshot_id  TEXT    PRIMARY KEY NOT NULL,
+    as_of_time            INTEGER NOT NULL,
+    portfolio_node_id     TEXT    NOT NULL,
+    payload_hash          TEXT    NOT NULL,
+    position_count        INTEGER NOT NULL,
+    product_types         TEXT    NOT NULL CHECK (json_valid(product_types)),
+    created_at            INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS position_snapshot_node_idx ON position_snapshot (portfolio_node_id, as_of_time DESC, created_at DESC);
+CREATE INDEX IF NOT EXISTS position_snapshot_hash_idx ON position_snapshot (payload_hash);
+
+-- Rows are written before their header inside one transaction, so there is
+-- no foreign key to the header; the header's commit makes them visible.
+CREATE TABLE IF NOT EXISTS position (
+    position_snapshot_id  TEXT    NOT NULL,
+    seq                   INTEGER NOT NULL,
+    position_id           TEXT    NOT NULL,
+    instrument_id         TEXT    NOT NULL DEFAULT '',
+    product_type          TEXT    NOT NULL,
+    quantity              BLOB    CHECK (quantity IS NULL OR typeof(quantity) = 'real'),
+    attributes            TEXT    NOT NULL CHECK (json_valid(attributes)),
+    position_hash         INTEGER NOT NULL CHECK (position_hash >= 0),
+    PRIMARY KEY (position_snapshot_id, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS position_id_idx ON position (position_snapshot_id, position_id);
+CREATE INDEX IF NOT EXISTS position_type_idx ON position (position_snapshot_id, product_type);
+
+CREATE TABLE IF NOT EXISTS run (
+    run_id              TEXT    PRIMARY KEY NOT NULL,
+    run_type            TEXT    NOT NULL CHECK (run_type IN ('EOD_OFFICIAL', 'INTRADAY', 'SANDBOX')),
+    status              TEXT    NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLING', 'CANCELLED', 'PUBLISHED')),
+    as_of_time          INTEGER NOT NULL,
+    market_snapshot_id  TEXT    NOT NULL REFERENCES market_snapshot (snapshot_id),
+    portfolio_node_ids  TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(portfolio_node_ids)),
+    model_set_id        TEXT    NOT NULL DEFAULT '',
+    measures            TEXT    NOT NULL CHECK (json_valid(measures)),
+    scenarios           TEXT    NOT NULL CHECK (json_valid(scenarios)),
+    hash_mod            INTEGER NOT NULL CHECK (hash_mod > 0),
+    max_attempts        INTEGER NOT NULL CHECK (max_attempts > 0),
+    request_hash        TEXT    NOT NULL,
+    request             TEXT    NOT NULL CHECK (json_valid(request)),
+    engine_version      TEXT    NOT NULL,
+    positions_total     INTEGER NOT NULL,
+    requested_at        INTEGER NOT NULL,
+    started_at          INTEGER,
+    completed_at        INTEGER,
+    error               TEXT    NOT NULL DEFAULT '',
+    published_at        INTEGER,
+    publish_hash        TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
+
+CREATE TABLE IF NOT EXISTS run_position_snapshot (
+    run_id                TEXT NOT NULL REFERENCES run (run_id),
+    position_snapshot_id  TEXT NOT NULL REFERENCES position_snapshot (position_snapshot_id),
+    PRIMARY KEY (run_id, position_snapshot_id)
+) WITHOUT ROWID;
+
+-- The task queue. Claimed by one UPDATE … WHERE task_id = (SELECT … LIMIT 1)
+-- RETURNING on the single writer connection.
+CREATE TABLE IF NOT EXISTS run_task (
+    task_id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id            TEXT    NOT NULL REFERENCES run (run_id),
+    product_type      TEXT    NOT NULL,
+    bucket            INTEGER NOT NULL CHECK (bucket >= 0),
+    hash_mod          INTEGER NOT NULL CHECK (hash_mod > 0),
+    status            TEXT    NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'DEAD', 'CANCELLED')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    max_attempts      INTEGER NOT NULL CHECK (max_attempts > 0),
+    position_count    INTEGER NOT NULL,
+    lease_owner       TEXT    NOT NULL DEFAULT '',
+    lease_expires_at  INTEGER,
+    available_at      INTEGER NOT NULL,
+    last_error        TEXT    NOT NULL DEFAULT '',
+    started_at        INTEGER,
+    finished_at       INTEGER,
+    UNIQUE (run_id, product_type, bucket)
+);
+CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');
+
+-- One row per (run, position, scenario); a NULL measure does not apply.
+-- WITHOUT ROWID: the primary key is the table's only B-tree, which halves
+-- the index work of a bulk result write.
+CREATE TABLE IF NOT EXISTS run_result (
+    run_id                TEXT    NOT NULL,
+    position_snapshot_id  TEXT    NOT NULL,
+    position_id           TEXT    NOT NULL,
+    scenario_id           TEXT    NOT NULL,
+    task_id               INTEGER NOT NULL,
+    instrument_id         TEXT    NOT NULL,
+    product_type          TEXT    NOT NULL,
+    portfolio_node_id     TEXT    NOT NULL,
+    pv                    BLOB    CHECK (pv IS NULL OR typeof(pv) = 'real'),
+    dv01                  BLOB    CHECK (dv01 IS NULL OR typeof(dv01) = 'real'),
+    cs01                  BLOB    CHECK (cs01 IS NULL OR typeof(cs01) = 'real'),
+    accrued_interest      BLOB    CHECK (accrued_interest IS NULL OR typeof(accrued_interest) = 'real'),
+    fx_delta              BLOB    CHECK (fx_delta IS NULL OR typeof(fx_delta) = 'real'),
+    PRIMARY KEY (run_id, position_snapshot_id, position_id, scenario_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_result_position_idx ON run_result (run_id, position_id);
