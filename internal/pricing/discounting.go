@@ -29,7 +29,7 @@ func (c cashflowCurves) requirements() []requirement {
 
 // cashflowMeasures sets PV, DV01 and CS01 of fixed cashflows discounted on
 // the discount curve plus the spread curve, scaled by quantity.
-func (c cashflowCurves) price(pc *priceCall, days []int32, amounts []float64, out *Values) error {
+func (c cashflowCurves) price(pc priceCall, days []int32, amounts []float64, out *Values) error {
 	wantPV, wantDV01, wantCS01 := pc.wants(PV), pc.wants(DV01), pc.wants(CS01)
 	if !wantPV && !wantDV01 && !wantCS01 {
 		return nil
@@ -42,7 +42,17 @@ func (c cashflowCurves) price(pc *priceCall, days []int32, amounts []float64, ou
 	if err != nil {
 		return err
 	}
-	pv := sumDiscounted(days, amounts, pc.asOf, pc.table(kindBase, di, si))
+	base := pc.table(kindBase, di, si)
+	if wantDV01 && wantCS01 {
+		pv, up, cs := sumDiscounted3(days, amounts, pc.asOf, base, pc.table(kindRatesUp, di, si), pc.table(kindSpreadUp, di, si))
+		if wantPV {
+			out.Set(PV, pc.qty*pv)
+		}
+		out.Set(DV01, pc.qty*(up-pv))
+		out.Set(CS01, pc.qty*(cs-pv))
+		return nil
+	}
+	pv := sumDiscounted(days, amounts, pc.asOf, base)
 	if wantPV {
 		out.Set(PV, pc.qty*pv)
 	}

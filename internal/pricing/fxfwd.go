@@ -73,22 +73,23 @@ func (f *fxForward) requirements() []requirement {
 
 func (f *fxForward) check(int32, *problemList) {}
 
-func (f *fxForward) price(pc *priceCall, out *Values) error {
+func (f *fxForward) price(pc priceCall) (Values, error) {
+	var out Values
 	wantPV, wantDV01, wantDelta := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta)
 	if !wantPV && !wantDV01 && !wantDelta {
-		return nil
+		return out, nil
 	}
 	spot, ok := pc.s.market.spots[f.pair]
 	if !ok {
-		return pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
+		return out, pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
 	}
 	di, err := pc.curve(f.domestic)
 	if err != nil {
-		return err
+		return out, err
 	}
 	fi, err := pc.curve(f.foreign)
 	if err != nil {
-		return err
+		return out, err
 	}
 	off := int(f.maturity) - int(pc.asOf)
 	if off < 0 {
@@ -98,7 +99,7 @@ func (f *fxForward) price(pc *priceCall, out *Values) error {
 				out.Set(m, 0)
 			}
 		}
-		return nil
+		return out, nil
 	}
 	dom := pc.table(kindBase, di, -1)
 	frn := pc.table(kindBase, fi, -1)
@@ -117,7 +118,7 @@ func (f *fxForward) price(pc *priceCall, out *Values) error {
 	if wantDelta {
 		out.Set(FXDelta, pc.qty*(f.notional*dfFrn))
 	}
-	return nil
+	return out, nil
 }
 
 // unitPV is N·(spot·df_foreign − K·df_domestic) for quantity 1.

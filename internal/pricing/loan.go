@@ -158,19 +158,20 @@ func (l *loan) check(asOf int32, probs *problemList) {
 	}
 }
 
-func (l *loan) price(pc *priceCall, out *Values) error {
+func (l *loan) price(pc priceCall) (Values, error) {
+	var out Values
 	if l.lastPay > pc.asOf {
-		return pc.problem("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(pc.asOf))
+		return out, pc.problem("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(pc.asOf))
 	}
 	if l.fromTerms && !(l.payment > l.firstInterest) {
-		return pc.problem(l.paymentPtr, "payment is not above the first period's interest")
+		return out, pc.problem(l.paymentPtr, "payment is not above the first period's interest")
 	}
-	if err := l.curves.price(pc, l.days, l.amounts, out); err != nil {
-		return err
+	if err := l.curves.price(pc, l.days, l.amounts, &out); err != nil {
+		return out, err
 	}
 	if pc.wants(AccruedInterest) {
 		days := float64(pc.asOf - l.lastPay)
 		out.Set(AccruedInterest, pc.qty*(l.principal*l.coupon*days/360))
 	}
-	return nil
+	return out, nil
 }

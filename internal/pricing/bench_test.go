@@ -1,0 +1,135 @@
+package pricing
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchMarket is a market with the curves a loan book needs, with nodes
+// out to 30 years.
+func benchMarket(tb testing.TB) *Market {
+	tb.Helper()
+	tenors := []string{"ON", "1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y", "15Y", "20Y", "30Y"}
+	mk := func(id, typ string, base float64) CurveData {
+		c := CurveData{CurveID: id, CurveType: typ}
+		for i, tn := range tenors {
+			c.Nodes = append(c.Nodes, CurveNode{Tenor: tn, ZeroRate: base + 0.0002*float64(i)})
+		}
+		return c
+	}
+	m, err := NewMarket(MarketData{
+		SnapshotID: "BENCH",
+		AsOfTime:   time.Date(2026, 1, 23, 17, 0, 0, 0, time.UTC),
+		FXSpots:    []FXSpot{{Pair: "EURUSD", Spot: 1.0842}},
+		Curves: []CurveData{
+			mk("USD-OIS", "DISCOUNT", 0.040), mk("EUR-OIS", "DISCOUNT", 0.030),
+			mk("LOAN-SPREAD", "SPREAD", 0.020), mk("FI-SPREAD", "SPREAD", 0.010),
+		},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// benchLoan is an AMORT_LOAN with 60 explicit monthly cashflows starting on
+// the given day of February 2026.
+func benchLoan(tb testing.TB, id string, day int) *Position {
+	tb.Helper()
+	type cf struct {
+		PayDate   string  `json:"pay_date"`
+		Interest  float64 `json:"interest"`
+		Principal float64 `json:"principal"`
+	}
+	bal, r := 25000.0, 0.12/12
+	pay := levelPayment(bal, 0.12, 60)
+	var cfs []cf
+	for k := range 60 {
+		d := addMonthsClamped(2026, 2, day, k)
+		in := bal * r
+		pr := pay - in
+		bal -= pr
+		cfs = append(cfs, cf{PayDate: formatDate(d), Interest: in, Principal: pr})
+	}
+	attrs, err := json.Marshal(map[string]any{
+		"as_of_date":        "2026-01-23",
+		"current_principal": 25000.0,
+		"coupon_rate":       0.12,
+		"last_payment_date": fmt.Sprintf("2026-01-%02d", min(day, 23)),
+		"cashflows":         cfs,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, probs := ParsePosition(PositionInput{PositionID: id, ProductType: "AMORT_LOAN", Attributes: attrs})
+	if len(probs) > 0 {
+		tb.Fatal(probs)
+	}
+	return p
+}
+
+var loanMeasures = []Measure{PV, DV01, CS01, AccruedInterest}
+
+func benchmarkLoan(b *testing.B, scenarios []string) {
+	m := benchMarket(b)
+	e, err := NewEngine(m, scenarios, loanMeasures, m.AsOfTime())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := benchLoan(b, "L1", 15)
+	var v Values
+	for s := range scenarios {
+		if err := e.Price(p, s, &v); err != nil { // warm the tables
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for s := range scenarios {
+			if err := e.Price(p, s, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(scenarios))/b.Elapsed().Seconds(), "valuations/s")
+}
+
+// BenchmarkLoan60OneScenario: one AMORT_LOAN with 60 monthly cashflows, PV,
+// DV01, CS01 and ACCRUED_INTEREST under BASE.
+func BenchmarkLoan60OneScenario(b *testing.B) { benchmarkLoan(b, []string{"BASE"}) }
+
+// BenchmarkLoan60FourScenarios: the same loan under all four scenarios.
+func BenchmarkLoan60FourScenarios(b *testing.B) { benchmarkLoan(b, ScenarioIDs()) }
+
+// BenchmarkLoanBook: 10,000 loans of 60 monthly cashflows paying on 28
+// different days of the month (so they share pay dates, as a real book
+// does), all four loan measures, under all four scenarios, on one
+// goroutine. The engine is built inside the loop, so table building counts.
+func BenchmarkLoanBook(b *testing.B) {
+	m := benchMarket(b)
+	scen := ScenarioIDs()
+	book := make([]*Position, 10000)
+	for i := range book {
+		book[i] = benchLoan(b, fmt.Sprintf("L%d", i), 1+i%28)
+	}
+	var v Values
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		e, err := NewEngine(m, scen, loanMeasures, m.AsOfTime())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range book {
+			for s := range scen {
+				if err := e.Price(p, s, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(book)*len(scen))/b.Elapsed().Seconds(), "valuations/s")
+}
