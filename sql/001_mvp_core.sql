@@ -1,8 +1,18 @@
 -- IPRS core schema for PostgreSQL (15+).
 -- Rerunnable: every statement is idempotent, so
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f sql/001_mvp_core.sql
--- may be run any number of times. `iprs migrate` applies the same file and
--- records it in schema_migration.
+-- may be run any number of times. `iprs migrate` applies the same file in
+-- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
+-- and records it in schema_migration.
+--
+-- Conventions:
+--   * Identifiers and grouping keys are text COLLATE "C", so every ordering
+--     (lists, cursors, result pages) is plain byte order whatever the
+--     database's default collation, the same as Go and SQLite.
+--   * JSON documents the client submitted are stored as `json`, which keeps
+--     the text exactly as written (jsonb would re-space and re-order it);
+--     reads return the bytes that were stored.
+--   * Times are timestamptz with microsecond precision.
 
 BEGIN;
 
@@ -15,23 +25,23 @@ CREATE TABLE IF NOT EXISTS schema_migration (
 -- Immutable market data snapshots: the canonical JSON as submitted plus the
 -- server's data-quality verdict.
 CREATE TABLE IF NOT EXISTS market_snapshot (
-    snapshot_id   text        PRIMARY KEY,
+    snapshot_id   text COLLATE "C" PRIMARY KEY,
     as_of_time    timestamptz NOT NULL,
     vendor        text        NOT NULL DEFAULT '',
     universe_id   text        NOT NULL DEFAULT '',
     payload       bytea       NOT NULL,
     payload_hash  text        NOT NULL,
     dq_status     text        NOT NULL CHECK (dq_status IN ('PASS', 'WARN', 'FAIL')),
-    issues        jsonb       NOT NULL DEFAULT '[]',
+    issues        json        NOT NULL DEFAULT '[]',
     created_at    timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS market_snapshot_as_of_idx ON market_snapshot (as_of_time DESC, snapshot_id DESC);
 
 -- Immutable position snapshots: a header and one row per position.
 CREATE TABLE IF NOT EXISTS position_snapshot (
-    position_snapshot_id  text        PRIMARY KEY,
+    position_snapshot_id  text COLLATE "C" PRIMARY KEY,
     as_of_time            timestamptz NOT NULL,
-    portfolio_node_id     text        NOT NULL,
+    portfolio_node_id     text COLLATE "C" NOT NULL,
     payload_hash          text        NOT NULL,
     position_count        bigint      NOT NULL,
     product_types         text[]      NOT NULL,
@@ -42,26 +52,32 @@ CREATE INDEX IF NOT EXISTS position_snapshot_hash_idx ON position_snapshot (payl
 
 -- Rows are written before their header inside one transaction, so there is
 -- no foreign key to the header; the header's commit makes them visible.
+-- Rows are bulk-loaded with COPY and never updated, so the table is tuned to
+-- be vacuumed after large inserts (setting the visibility map lets the
+-- task queries use index-only filtering on position_hash).
 CREATE TABLE IF NOT EXISTS position (
-    position_snapshot_id  text    NOT NULL,
+    position_snapshot_id  text COLLATE "C" NOT NULL,
     seq                   bigint  NOT NULL,
-    position_id           text    NOT NULL,
-    instrument_id         text    NOT NULL DEFAULT '',
-    product_type          text    NOT NULL,
+    position_id           text COLLATE "C" NOT NULL,
+    instrument_id         text COLLATE "C" NOT NULL DEFAULT '',
+    product_type          text COLLATE "C" NOT NULL,
     quantity              double precision,
-    attributes            jsonb   NOT NULL,
+    attributes            json    NOT NULL,
     position_hash         bigint  NOT NULL CHECK (position_hash >= 0),
     PRIMARY KEY (position_snapshot_id, seq)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS position_id_idx ON position (position_snapshot_id, position_id);
-CREATE INDEX IF NOT EXISTS position_type_idx ON position (position_snapshot_id, product_type);
+-- Serves PositionBuckets and TaskPositions (product type, hash mod bucket).
+CREATE INDEX IF NOT EXISTS position_type_hash_idx ON position (position_snapshot_id, product_type, position_hash);
+DROP INDEX IF EXISTS position_type_idx;
+ALTER TABLE position SET (autovacuum_vacuum_insert_threshold = 200000, autovacuum_vacuum_insert_scale_factor = 0.0);
 
 CREATE TABLE IF NOT EXISTS run (
-    run_id              text        PRIMARY KEY,
+    run_id              text COLLATE "C" PRIMARY KEY,
     run_type            text        NOT NULL CHECK (run_type IN ('EOD_OFFICIAL', 'INTRADAY', 'SANDBOX')),
     status              text        NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLING', 'CANCELLED', 'PUBLISHED')),
     as_of_time          timestamptz NOT NULL,
-    market_snapshot_id  text        NOT NULL REFERENCES market_snapshot (snapshot_id),
+    market_snapshot_id  text COLLATE "C" NOT NULL REFERENCES market_snapshot (snapshot_id),
     portfolio_node_ids  text[]      NOT NULL DEFAULT '{}',
     model_set_id        text        NOT NULL DEFAULT '',
     measures            text[]      NOT NULL,
@@ -69,7 +85,7 @@ CREATE TABLE IF NOT EXISTS run (
     hash_mod            integer     NOT NULL CHECK (hash_mod > 0),
     max_attempts        integer     NOT NULL CHECK (max_attempts > 0),
     request_hash        text        NOT NULL,
-    request             jsonb       NOT NULL,
+    request             json        NOT NULL,
     engine_version      text        NOT NULL,
     positions_total     bigint      NOT NULL,
     requested_at        timestamptz NOT NULL,
@@ -83,16 +99,16 @@ CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id D
 CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
 
 CREATE TABLE IF NOT EXISTS run_position_snapshot (
-    run_id                text NOT NULL REFERENCES run (run_id),
-    position_snapshot_id  text NOT NULL REFERENCES position_snapshot (position_snapshot_id),
+    run_id                text COLLATE "C" NOT NULL REFERENCES run (run_id),
+    position_snapshot_id  text COLLATE "C" NOT NULL REFERENCES position_snapshot (position_snapshot_id),
     PRIMARY KEY (run_id, position_snapshot_id)
 );
 
--- The task queue. Claimed with FOR UPDATE SKIP LOCKED.
+-- The task queue. Claimed with FOR UPDATE SKIP LOCKED in task_id order.
 CREATE TABLE IF NOT EXISTS run_task (
     task_id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    run_id            text        NOT NULL REFERENCES run (run_id),
-    product_type      text        NOT NULL,
+    run_id            text COLLATE "C" NOT NULL REFERENCES run (run_id),
+    product_type      text COLLATE "C" NOT NULL,
     bucket            integer     NOT NULL CHECK (bucket >= 0),
     hash_mod          integer     NOT NULL CHECK (hash_mod > 0),
     status            text        NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'DEAD', 'CANCELLED')),
@@ -107,18 +123,23 @@ CREATE TABLE IF NOT EXISTS run_task (
     finished_at       timestamptz,
     UNIQUE (run_id, product_type, bucket)
 );
-CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');
+DROP INDEX IF EXISTS run_task_claim_idx;
+-- Open tasks in claim order; small because finished tasks leave it.
+CREATE INDEX IF NOT EXISTS run_task_open_idx ON run_task (task_id) WHERE status IN ('QUEUED', 'RUNNING');
+-- Running tasks by lease expiry, for reclaiming and reaping.
+CREATE INDEX IF NOT EXISTS run_task_lease_idx ON run_task (lease_expires_at) WHERE status = 'RUNNING';
 
 -- One row per (run, position, scenario); a NULL measure does not apply.
+-- Written with COPY by the transaction that completes the task.
 CREATE TABLE IF NOT EXISTS run_result (
-    run_id                text    NOT NULL,
-    position_snapshot_id  text    NOT NULL,
-    position_id           text    NOT NULL,
-    scenario_id           text    NOT NULL,
+    run_id                text COLLATE "C" NOT NULL,
+    position_snapshot_id  text COLLATE "C" NOT NULL,
+    position_id           text COLLATE "C" NOT NULL,
+    scenario_id           text COLLATE "C" NOT NULL,
     task_id               bigint  NOT NULL,
-    instrument_id         text    NOT NULL,
-    product_type          text    NOT NULL,
-    portfolio_node_id     text    NOT NULL,
+    instrument_id         text COLLATE "C" NOT NULL,
+    product_type          text COLLATE "C" NOT NULL,
+    portfolio_node_id     text COLLATE "C" NOT NULL,
     pv                    double precision,
     dv01                  double precision,
     cs01                  double precision,
@@ -127,6 +148,29 @@ CREATE TABLE IF NOT EXISTS run_result (
     PRIMARY KEY (run_id, position_snapshot_id, position_id, scenario_id)
 );
 CREATE INDEX IF NOT EXISTS run_result_position_idx ON run_result (run_id, position_id);
+ALTER TABLE run_result SET (autovacuum_vacuum_insert_threshold = 200000, autovacuum_vacuum_insert_scale_factor = 0.0);
+
+-- Databases created by the first draft of this file stored client JSON as
+-- jsonb; convert those columns so reads return the bytes as submitted.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT table_name, column_name
+        FROM information_schema.columns
+        WHERE table_schema = current_schema()
+          AND data_type = 'jsonb'
+          AND (table_name, column_name) IN (('market_snapshot', 'issues'), ('position', 'attributes'), ('run', 'request'))
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I DROP DEFAULT', c.table_name, c.column_name);
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE json USING %I::json', c.table_name, c.column_name, c.column_name);
+        IF c.column_name = 'issues' THEN
+            ALTER TABLE market_snapshot ALTER COLUMN issues SET DEFAULT '[]';
+        END IF;
+    END LOOP;
+END
+$$;
 
 INSERT INTO schema_migration (version, name) VALUES (1, '001_mvp_core')
 ON CONFLICT (version) DO NOTHING;

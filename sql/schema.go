@@ -1,0 +1,77 @@
+// Package schema holds the PostgreSQL schema of IPRS as numbered migration
+// files, NNN_name.sql, embedded in the binary. Each file is rerunnable with
+// `psql -v ON_ERROR_STOP=1 -f` and wraps itself in BEGIN; … COMMIT; for that
+// use; `iprs migrate` (store/postgres.DB.Migrate) applies the pending ones in
+// version order, each in its own transaction, and records them in
+// schema_migration.
+package schema
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Migration is one numbered schema file.
+type Migration struct {
+	Version int    // the NNN prefix of the file name
+	Name    string // the file name without ".sql", e.g. "001_mvp_core"
+	SQL     string // the file's text as psql would run it
+}
+
+// Migrations returns the embedded migrations in version order. It panics
+// if the embedded files are misnamed, which a test of this package catches
+// at build time.
+func Migrations() []Migration {
+	ms, err := load(files)
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
+// Latest is the highest migration version this build knows.
+func Latest() int {
+	ms := Migrations()
+	return ms[len(ms)-1].Version
+}
+
+func load(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("schema: list migrations: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("schema: no migration files")
+	}
+	ms := make([]Migration, 0, len(names))
+	seen := make(map[int]string, len(names))
+	for _, file := range names {
+		name := strings.TrimSuffix(file, ".sql")
+		prefix, _, ok := strings.Cut(name, "_")
+		if !ok {
+			return nil, fmt.Errorf("schema: migration file %q is not named NNN_name.sql", file)
+		}
+		v, err := strconv.Atoi(prefix)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("schema: migration file %q does not start with a positive version number", file)
+		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("schema: migration files %q and %q share version %d", other, file, v)
+		}
+		seen[v] = file
+		b, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("schema: read %s: %w", file, err)
+		}
+		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	return ms, nil
+}
