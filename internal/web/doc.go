@@ -1,0 +1,129 @@
+// Package web is the HTTP plumbing shared by the IPRS services: RFC 9457
+// problems, JSON in and out, strict decoding with JSON Pointers, body
+// limits, pagination, request ids, access logging, panic recovery, bearer
+// auth, health, metrics hooks, and the route builder and server runner.
+// It uses only the standard library; the Prometheus side lives in
+// internal/web/metrics and plugs in through the Metrics interface.
+//
+// # Building a service
+//
+//	m := web.NewMux(web.Config{
+//		Service: "marketdata", Version: version, Prefix: "/mkt",
+//		Logger: logger, Tokens: cfg.APITokens, MaxBodyBytes: cfg.MaxBodyBytes,
+//		Ping: store.Ping, Metrics: metrics.New("marketdata"),
+//	})
+//	m.HandleFunc("POST /mkt/snapshots", h.createSnapshot)
+//	m.HandleFunc("GET /mkt/snapshots/{id}", h.getSnapshot)
+//	m.HandleFunc("POST /orch/position-snapshots", h.upload, web.MaxBody(cfg.MaxUploadBytes)) // (orchestrator)
+//	srv := web.NewServer(addr, m.Handler(), logger)
+//	err := web.Serve(ctx, srv, nil, 0) // returns after ctx is done and requests drained
+//
+// NewMux registers GET /health and GET <prefix>/health (HealthHandler: 200
+// {"status":"ok","service","version"}, 503 with "status":"unavailable" when
+// Ping fails within HealthTimeout) and, with Metrics, GET /metrics and GET
+// <prefix>/metrics. Every pattern given to Handle must name a method and lie
+// under the prefix (Handle panics otherwise, like http.ServeMux on a bad
+// pattern). Handler wraps the routes in, outermost first: RequestIDs,
+// Observe (access log + metrics), Recover, Auth (health paths exempt), and
+// the mux, whose plain-text 404 and 405 become problems (405 keeps Allow).
+// Every route's body is bounded by LimitBody: Config.MaxBodyBytes
+// (DefaultMaxBodyBytes when 0), or the route's MaxBody option.
+//
+// # Handlers
+//
+// A HandlerFunc returns an error instead of writing one:
+//
+//	func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) error {
+//		snap, err := h.store.SnapshotGetByID(r.Context(), r.PathValue("id"))
+//		if err != nil {
+//			return err // apperr codes map to statuses; anything else is a logged 500
+//		}
+//		return web.WriteJSON(w, http.StatusOK, snap)
+//	}
+//
+// A returned error is answered with WriteError, unless the handler already
+// started the response (then it is only logged). Handlers that are plain
+// http.Handlers call WriteError(w, r, logger, err) themselves; a nil logger
+// means the request-scoped one (Logger(ctx)).
+//
+// # Problems
+//
+// WriteError maps apperr codes to statuses in one table: Invalid 400,
+// Unauthorized 401, NotFound 404, Conflict 409, TooLarge 413, Unprocessable
+// 422, Unavailable 503, anything else (any error that is not an
+// *apperr.Error, and apperr.Internal) 500. The body is application/problem+json:
+//
+//	{"type": "https://iprs.dev/problems/not-found", "title": "Not found",
+//	 "status": 404, "detail": "<the apperr message>",
+//	 "errors": [{"pointer": "/positions/3/quantity", "detail": "..."}],
+//	 "instance": "/mkt/snapshots/X", "request_id": "..."}
+//
+// errors is omitted when there are none; an error about a query or path
+// parameter has "parameter" instead of a meaningful "pointer" (which is
+// then ""). The type URIs are ProblemTypeBase + one of invalid,
+// unauthorized, not-found, conflict, too-large, unprocessable, unavailable,
+// internal, method-not-allowed: stable identifiers to switch on, absolute
+// so that they mean the same wherever a body travels, not pages to fetch.
+// A 500 is logged at error level with method, path, request_id and the
+// real error; the client gets a fixed detail asking to quote the
+// request_id, never a stack trace, SQL or driver text. An error wrapping
+// context.Canceled on a request whose client went away is logged at debug
+// level only, and recorded with status 499 (StatusClientClosedRequest). A
+// 401 carries WWW-Authenticate: Bearer.
+//
+// # JSON
+//
+// WriteJSON(w, status, v) encodes v completely before writing (no HTML
+// escaping) and returns an internal error, writing nothing, for a value
+// that cannot be encoded; encoding/json refuses NaN and ±Inf, so numbers
+// on the wire are always finite. MarshalJSON is the same encoding for
+// callers that stream.
+//
+// DecodeJSON(r, dst) reads the bounded body and calls UnmarshalStrict,
+// which rejects, as apperr.Invalid with RFC 6901 pointers (EscapePointerToken
+// turns "~" into "~0" and "/" into "~1"):
+//   - an empty body (pointer "");
+//   - malformed JSON (pointer "", byte offset in the detail);
+//   - data after the value (pointer "", offset in the detail);
+//   - unknown object keys of a struct, at any depth (pointer to the key):
+//     declare free-form members such as "attributes" as json.RawMessage,
+//     map[string]any or any, which accept any key;
+//   - values of the wrong JSON type, integers out of range, and values a
+//     json.Unmarshaler or encoding.TextUnmarshaler (time.Time, say) refuses,
+//     each with a pointer that includes array indexes ("/positions/3/quantity"),
+//     every such problem reported (up to 100), in document order.
+//
+// encoding/json itself reports only the first problem and no array index;
+// UnmarshalStrict re-walks the document against the Go type on failure to
+// find them all. A body over its bound is apperr.TooLarge (413). Streaming
+// decoders (a million-position upload) can decode each element on its own
+// with UnmarshalStrict(raw, &elem, web.Pointer("positions", strconv.Itoa(i)))
+// and turn read failures into the right answer with BodyReadError.
+//
+// # Pagination
+//
+// ParsePage(r) reads limit (default DefaultPageLimit 100, at most
+// MaxPageLimit 1000; anything else is 400 naming the parameter "limit") and
+// cursor (400 naming "cursor" when malformed). EncodeCursor(values...) packs
+// the last item's sort key and id into an opaque base64url string;
+// DecodeCursor(s, n) unpacks it and checks there are n values. List[T]
+// renders {"items": [...], "next_cursor": "..."|null} with items never
+// null; NewList and PageOf (from limit+1 fetched rows) build one.
+//
+// # Request context
+//
+// RequestID(ctx) is the request's id: the client's X-Request-ID when it is
+// 1-128 characters of [A-Za-z0-9-_.:/+=], a random one otherwise; it is
+// echoed in the X-Request-ID response header and in every problem. Logger(ctx)
+// is the server's logger with request_id attached. Route(r) is the matched
+// pattern.
+//
+// # Access log and metrics
+//
+// Observe logs one "http request" line per request with method, path,
+// route, status, bytes, duration_ms and request_id (health and metrics
+// requests at debug level unless they fail), and reports method, route
+// pattern (never the raw path, so ids do not explode label sets), status
+// and duration to Config.Metrics. internal/web/metrics implements Metrics
+// with a per-service Prometheus registry.
+package web

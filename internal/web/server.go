@@ -1,0 +1,258 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Standard paths every service answers (see internal/service).
+const (
+	HealthPath  = "/health"
+	MetricsPath = "/metrics"
+)
+
+// Config describes the service a Mux serves.
+type Config struct {
+	// Service is the service name ("marketdata"); it labels health answers.
+	Service string
+	// Version is the build version reported by health.
+	Version string
+	// Prefix is the path prefix of every route ("/mkt"); "" allows any path.
+	Prefix string
+	// Logger receives access lines, failures and panics. nil discards.
+	Logger *slog.Logger
+	// Tokens, when not empty, are the accepted bearer tokens: every route
+	// but health then requires one.
+	Tokens []string
+	// MaxBodyBytes bounds every request body unless a route says otherwise
+	// with MaxBody. 0 means DefaultMaxBodyBytes; negative means no bound.
+	MaxBodyBytes int64
+	// Ping checks the service's dependencies for health; nil checks nothing.
+	Ping func(context.Context) error
+	// Metrics, when not nil, observes every request and is served at
+	// /metrics and <Prefix>/metrics.
+	Metrics Metrics
+}
+
+// Mux collects a service's routes and builds its handler. Register routes
+// with Handle or HandleFunc using Go 1.22 method patterns under the prefix
+// ("GET /mkt/snapshots/{id}"), then call Handler once.
+type Mux struct {
+	cfg     Config
+	mux     *http.ServeMux
+	exempt  []string
+	maxBody int64
+}
+
+// RouteOption adjusts one route.
+type RouteOption func(*routeOptions)
+
+type routeOptions struct {
+	maxBody int64
+	set     bool
+}
+
+// MaxBody sets the body bound of a route (position uploads take a larger
+// one than the default); n <= 0 removes the bound.
+func MaxBody(n int64) RouteOption {
+	return func(o *routeOptions) { o.maxBody, o.set = n, true }
+}
+
+// NewMux returns a Mux with the health routes (GET /health and GET
+// <Prefix>/health) and, with Config.Metrics, the metrics routes (GET
+// /metrics and GET <Prefix>/metrics) already registered.
+func NewMux(cfg Config) *Mux {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
+	m := &Mux{cfg: cfg, mux: http.NewServeMux(), maxBody: cfg.MaxBodyBytes}
+	if m.maxBody == 0 {
+		m.maxBody = DefaultMaxBodyBytes
+	}
+	health := HealthHandler(cfg.Service, cfg.Version, cfg.Ping)
+	m.register("GET "+HealthPath, health, nil)
+	m.exempt = append(m.exempt, HealthPath)
+	if cfg.Prefix != "" {
+		m.register("GET "+cfg.Prefix+HealthPath, health, nil)
+		m.exempt = append(m.exempt, cfg.Prefix+HealthPath)
+	}
+	if cfg.Metrics != nil {
+		mh := cfg.Metrics.Handler()
+		m.register("GET "+MetricsPath, mh, nil)
+		if cfg.Prefix != "" {
+			m.register("GET "+cfg.Prefix+MetricsPath, mh, nil)
+		}
+	}
+	return m
+}
+
+// Handle registers h for pattern, which must name a method and a path under
+// the prefix. It panics on a pattern that is malformed, outside the prefix
+// or in conflict with another, as http.ServeMux does: these are
+// programming errors.
+func (m *Mux) Handle(pattern string, h http.Handler, opts ...RouteOption) {
+	method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
+	if !ok || method == "" || !strings.HasPrefix(strings.TrimSpace(path), "/") {
+		panic(fmt.Sprintf("web: pattern %q must be \"METHOD /path\"", pattern))
+	}
+	path = strings.TrimSpace(path)
+	if p := m.cfg.Prefix; p != "" && path != p && !strings.HasPrefix(path, p+"/") {
+		panic(fmt.Sprintf("web: pattern %q is outside the service prefix %q", pattern, p))
+	}
+	m.register(pattern, h, opts)
+}
+
+// HandleFunc registers an error-returning handler; see HandlerFunc.
+func (m *Mux) HandleFunc(pattern string, h HandlerFunc, opts ...RouteOption) {
+	m.Handle(pattern, h, opts...)
+}
+
+func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
+	o := routeOptions{maxBody: m.maxBody}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m.mux.Handle(pattern, recordRoute(LimitBody(o.maxBody)(h)))
+}
+
+// Handler returns the service's handler: request ids, access log and
+// metrics, panic recovery, bearer auth (health exempt), then the routes,
+// with unknown paths answered 404 and known paths under another method
+// answered 405 (with Allow), both as problems.
+func (m *Mux) Handler() http.Handler {
+	quiet := append([]string{MetricsPath}, m.exempt...)
+	if m.cfg.Prefix != "" {
+		quiet = append(quiet, m.cfg.Prefix+MetricsPath)
+	}
+	return Chain(problemMux{m.mux},
+		RequestIDs(m.cfg.Logger),
+		Observe(m.cfg.Logger, m.cfg.Metrics, quiet...),
+		Recover(m.cfg.Logger),
+		Auth(m.cfg.Tokens, m.exempt...),
+	)
+}
+
+// problemMux answers the plain-text 404 and 405 of http.ServeMux as
+// problems, leaving its redirects (path cleaning, trailing slash) alone.
+type problemMux struct {
+	mux *http.ServeMux
+}
+
+func (p problemMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := p.mux.Handler(r); pattern != "" {
+		p.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &headerRecorder{header: http.Header{}}
+	p.mux.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusNotFound:
+		WriteError(w, r, nil, apperr.Errorf(apperr.NotFound, "no route matches %s %s", r.Method, r.URL.Path))
+	case http.StatusMethodNotAllowed:
+		allow := rec.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		WriteProblem(w, newProblem(r, methodNotAllowed,
+			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow), nil))
+	default:
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}
+}
+
+// headerRecorder captures the small answers http.ServeMux gives itself.
+type headerRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+// NewServer returns an *http.Server for h with timeouts suited to IPRS: a
+// bounded wait for request headers and idle connections, but no overall
+// read or write deadline, since position uploads and CSV exports may
+// legitimately stream for minutes. Its error log goes to logger.
+func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// DefaultShutdownTimeout is how long Serve waits for requests in flight.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// Serve runs srv on ln (on srv.Addr when ln is nil) until ctx is done, then
+// shuts it down gracefully: no new connections, requests in flight get up
+// to shutdownTimeout (0 means DefaultShutdownTimeout) to finish, after
+// which the remaining connections are closed. It returns nil after a
+// shutdown caused by ctx, or the error that stopped the server.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration) error {
+	if shutdownTimeout <= 0 {
+		shutdownTimeout = DefaultShutdownTimeout
+	}
+	if ln == nil {
+		var err error
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", srv.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %q: %w", srv.Addr, err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		closeErr := srv.Close()
+		return errors.Join(fmt.Errorf("shut down server on %s: %w", ln.Addr(), err), closeErr)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
