@@ -32,8 +32,10 @@
 package canon
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -98,7 +100,42 @@ func (o Options) Canonicalize(raw []byte) ([]byte, error) {
 
 // Append appends the canonical form of raw to dst with these options.
 func (o Options) Append(dst, raw []byte) ([]byte, error) {
-	p := parser{data: raw, opts: o}
+	p := parser{opts: o}
+	return p.run(dst, raw)
+}
+
+// pathSeg is one step of the path to the current value: a member name, or
+// an array index when isIndex.
+type pathSeg struct {
+	name    span // in parser.names
+	index   int
+	isIndex bool
+}
+
+// span is a byte range of a buffer.
+type span struct{ start, end int }
+
+type member struct {
+	name   span // decoded name in parser.names
+	offset int  // of the name in the input, for errors
+	value  span // the canonical value in the output buffer
+}
+
+type parser struct {
+	data    []byte
+	pos     int
+	opts    Options
+	path    []pathSeg
+	members [][]member // scratch per depth
+	names   []byte     // decoded member names of the open objects
+	scratch []byte     // decoded string scratch
+	tmp     []byte     // object reordering scratch
+}
+
+// run canonicalizes p.data onto dst, reusing the parser's scratch space.
+func (p *parser) run(dst, raw []byte) ([]byte, error) {
+	p.data, p.pos = raw, 0
+	p.path, p.names = p.path[:0], p.names[:0]
 	start := len(dst)
 	p.skipSpace()
 	out, err := p.value(dst)
@@ -114,30 +151,6 @@ func (o Options) Append(dst, raw []byte) ([]byte, error) {
 	return out, nil
 }
 
-// pathSeg is one step of the path to the current value: a member name, or
-// an array index when isIndex.
-type pathSeg struct {
-	name    string
-	index   int
-	isIndex bool
-}
-
-type member struct {
-	name       string
-	offset     int // of the name, for errors
-	start, end int // the canonical value in the output buffer
-}
-
-type parser struct {
-	data    []byte
-	pos     int
-	opts    Options
-	path    []pathSeg
-	members [][]member // scratch per depth
-	scratch []byte     // decoded string scratch
-	tmp     []byte     // object reordering scratch
-}
-
 func (p *parser) fail(kind error, format string, args ...any) *Error {
 	return &Error{Offset: p.pos, Pointer: p.pointer(), Detail: fmt.Sprintf(format, args...), Err: kind}
 }
@@ -150,14 +163,14 @@ func (p *parser) pointer() string {
 			b.WriteString(strconv.Itoa(s.index))
 			continue
 		}
-		for i := 0; i < len(s.name); i++ {
-			switch s.name[i] {
+		for _, c := range p.names[s.name.start:s.name.end] {
+			switch c {
 			case '~':
 				b.WriteString("~0")
 			case '/':
 				b.WriteString("~1")
 			default:
-				b.WriteByte(s.name[i])
+				b.WriteByte(c)
 			}
 		}
 	}
@@ -269,6 +282,7 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		p.members = append(p.members, make([][]member, depth+1-len(p.members))...)
 	}
 	ms := p.members[depth][:0]
+	namesStart := len(p.names)
 	start := len(dst)
 	p.path = append(p.path, pathSeg{})
 	seg := len(p.path) - 1
@@ -289,7 +303,9 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		p.path[seg].name = string(name)
+		ns := len(p.names)
+		p.names = append(p.names, name...)
+		p.path[seg].name = span{ns, len(p.names)}
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return dst, p.fail(ErrSyntax, "want : after the member name")
@@ -300,7 +316,7 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		if dst, err = p.value(dst); err != nil {
 			return dst, err
 		}
-		ms = append(ms, member{name: p.path[seg].name, offset: nameOff, start: vstart, end: len(dst)})
+		ms = append(ms, member{name: p.path[seg].name, offset: nameOff, value: span{vstart, len(dst)}})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return dst, p.fail(ErrSyntax, "unexpected end of input in object")
@@ -317,15 +333,17 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		break
 	}
 	p.members[depth] = ms
-	sortMembers(ms)
+	names := p.names
+	name := func(m member) []byte { return names[m.name.start:m.name.end] }
+	slices.SortStableFunc(ms, func(a, b member) int { return compareUTF16(name(a), name(b)) })
 	for i := 1; i < len(ms); i++ {
-		if ms[i].name == ms[i-1].name {
+		if bytes.Equal(name(ms[i]), name(ms[i-1])) {
 			p.path[seg].name = ms[i].name
 			later := ms[i].offset
 			if ms[i-1].offset > later {
 				later = ms[i-1].offset
 			}
-			e := p.fail(ErrDuplicateKey, "member %q appears more than once", ms[i].name)
+			e := p.fail(ErrDuplicateKey, "member %q appears more than once", name(ms[i]))
 			e.Offset = later
 			p.path = p.path[:seg]
 			return dst, e
@@ -339,12 +357,13 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		if i > 0 {
 			t = append(t, ',')
 		}
-		t = appendQuoted(t, []byte(m.name))
+		t = appendQuoted(t, name(m))
 		t = append(t, ':')
-		t = append(t, dst[m.start:m.end]...)
+		t = append(t, dst[m.value.start:m.value.end]...)
 	}
 	t = append(t, '}')
 	p.tmp = t
+	p.names = p.names[:namesStart]
 	return append(dst[:start], t...), nil
 }
 

@@ -181,19 +181,13 @@ func AppendString(dst []byte, s string) []byte {
 	return appendQuoted(dst, fixed)
 }
 
-// sortMembers orders object members by name as UTF-16 code units.
-func sortMembers(ms []member) {
-	if len(ms) < 2 {
-		return
-	}
-	slices.SortStableFunc(ms, func(a, b member) int { return CompareUTF16(a.name, b.name) })
-}
-
 // CompareUTF16 compares two valid UTF-8 strings by their UTF-16 code units,
 // the member order of RFC 8785 §3.2.3. It differs from byte order only
 // where a character above U+FFFF meets one from U+E000 to U+FFFF.
-func CompareUTF16(a, b string) int {
-	for a != "" && b != "" {
+func CompareUTF16(a, b string) int { return compareUTF16(a, b) }
+
+func compareUTF16[T string | []byte](a, b T) int {
+	for len(a) > 0 && len(b) > 0 {
 		if a[0] < utf8.RuneSelf && b[0] < utf8.RuneSelf {
 			if a[0] != b[0] {
 				return int(a[0]) - int(b[0])
@@ -201,8 +195,8 @@ func CompareUTF16(a, b string) int {
 			a, b = a[1:], b[1:]
 			continue
 		}
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
+		ra, na := decodeRune(a)
+		rb, nb := decodeRune(b)
 		if ra != rb {
 			// Different first units decide; equal first units mean two
 			// characters above U+FFFF with one high surrogate, whose low
@@ -215,6 +209,16 @@ func CompareUTF16(a, b string) int {
 		a, b = a[na:], b[nb:]
 	}
 	return len(a) - len(b)
+}
+
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	return utf8.RuneError, 1
 }
 
 // firstUnit is the first UTF-16 code unit of r.

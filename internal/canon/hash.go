@@ -42,6 +42,7 @@ func Marshal(v any) ([]byte, error) {
 type Hasher struct {
 	h   hash.Hash
 	buf []byte
+	p   parser
 }
 
 // NewHasher returns an empty Hasher.
@@ -67,7 +68,7 @@ func (h *Hasher) WriteName(name string) {
 // nothing is added.
 func (h *Hasher) WriteCanonical(raw []byte) error {
 	var err error
-	h.buf, err = AppendCanonical(h.buf[:0], raw)
+	h.buf, err = h.p.run(h.buf[:0], raw)
 	if err != nil {
 		return err
 	}
