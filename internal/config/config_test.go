@@ -1,0 +1,244 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Database.Driver != "" {
+		t.Errorf("Database.Driver = %q, want none", c.Database.Driver)
+	}
+	if c.APITokens != nil {
+		t.Errorf("APITokens = %q, want none", c.APITokens)
+	}
+	if c.MaxBodyBytes != 16*1024*1024 {
+		t.Errorf("MaxBodyBytes = %d, want 16 MiB", c.MaxBodyBytes)
+	}
+	if c.MaxUploadBytes != 2*1024*1024*1024 {
+		t.Errorf("MaxUploadBytes = %d, want 2 GiB", c.MaxUploadBytes)
+	}
+	if c.LogLevel != slog.LevelInfo || c.LogFormat != "json" {
+		t.Errorf("log = %v/%s, want info/json", c.LogLevel, c.LogFormat)
+	}
+	if c.LeaseSeconds != 60 || c.Lease() != time.Minute {
+		t.Errorf("lease = %d s (%v), want 60 s", c.LeaseSeconds, c.Lease())
+	}
+	if c.DBMaxConns != 10 {
+		t.Errorf("DBMaxConns = %d, want 10", c.DBMaxConns)
+	}
+	if c.WorkerConcurrency < 1 {
+		t.Errorf("WorkerConcurrency = %d, want >= 1", c.WorkerConcurrency)
+	}
+	if c.Addr != "" {
+		t.Errorf("Addr = %q, want empty", c.Addr)
+	}
+	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("RequireDatabase() = %v, want an error naming DATABASE_URL", err)
+	}
+}
+
+func TestLoadAll(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":            "postgres://iprs:s3cret@db.internal:5432/iprs?sslmode=require",
+		"IPRS_API_TOKENS":         " tok-a, ,tok-b ,, ",
+		"IPRS_MAX_BODY_BYTES":     "1MiB",
+		"IPRS_MAX_UPLOAD_BYTES":   "3 GB",
+		"IPRS_LOG_LEVEL":          "WARN",
+		"IPRS_LOG_FORMAT":         "text",
+		"IPRS_WORKER_CONCURRENCY": "7",
+		"IPRS_LEASE_SECONDS":      "90",
+		"IPRS_DB_MAX_CONNS":       "25",
+		"IPRS_ADDR":               "127.0.0.1:9000",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Database{Driver: DriverPostgres, DSN: "postgres://iprs:s3cret@db.internal:5432/iprs?sslmode=require"}
+	if c.Database != want {
+		t.Errorf("Database = %+v, want %+v", c.Database, want)
+	}
+	if strings.Join(c.APITokens, "|") != "tok-a|tok-b" {
+		t.Errorf("APITokens = %q, want [tok-a tok-b]", c.APITokens)
+	}
+	if c.MaxBodyBytes != 1<<20 || c.MaxUploadBytes != 3_000_000_000 {
+		t.Errorf("sizes = %d, %d; want 1048576, 3000000000", c.MaxBodyBytes, c.MaxUploadBytes)
+	}
+	if c.LogLevel != slog.LevelWarn || c.LogFormat != "text" {
+		t.Errorf("log = %v/%s, want warn/text", c.LogLevel, c.LogFormat)
+	}
+	if c.WorkerConcurrency != 7 || c.LeaseSeconds != 90 || c.DBMaxConns != 25 || c.Addr != "127.0.0.1:9000" {
+		t.Errorf("got %+v", c)
+	}
+	if err := c.RequireDatabase(); err != nil {
+		t.Errorf("RequireDatabase: %v", err)
+	}
+}
+
+func TestLoadReportsEveryBadVariable(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(map[string]string{
+		"DATABASE_URL":            "mysql://root@localhost/x",
+		"IPRS_MAX_BODY_BYTES":     "lots",
+		"IPRS_MAX_UPLOAD_BYTES":   "12",
+		"IPRS_LOG_LEVEL":          "verbose",
+		"IPRS_LOG_FORMAT":         "xml",
+		"IPRS_WORKER_CONCURRENCY": "0",
+		"IPRS_LEASE_SECONDS":      "sixty",
+		"IPRS_DB_MAX_CONNS":       "-1",
+		"IPRS_ADDR":               "localhost",
+	}))
+	if err == nil {
+		t.Fatal("Load accepted invalid variables")
+	}
+	for _, name := range Variables() {
+		if name == EnvAPITokens {
+			continue
+		}
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestParseDatabaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want Database
+	}{
+		{"postgres://u:p@h:5432/d", Database{Driver: DriverPostgres, DSN: "postgres://u:p@h:5432/d"}},
+		{"postgresql://h/d?sslmode=disable", Database{Driver: DriverPostgres, DSN: "postgresql://h/d?sslmode=disable"}},
+		{"sqlite:data/iprs.db", Database{Driver: DriverSQLite, Path: "data/iprs.db"}},
+		{"sqlite:///var/lib/iprs.db", Database{Driver: DriverSQLite, Path: "/var/lib/iprs.db"}},
+		{"sqlite://rel.db", Database{Driver: DriverSQLite, Path: "rel.db"}},
+		{"sqlite:x.db?_pragma=busy_timeout(5000)", Database{Driver: DriverSQLite, Path: "x.db", Query: "_pragma=busy_timeout(5000)"}},
+		{"sqlite::memory:", Database{Driver: DriverSQLite, Path: ":memory:"}},
+		{"file:x.db", Database{Driver: DriverSQLite, Path: "x.db"}},
+		{"/tmp/iprs.db", Database{Driver: DriverSQLite, Path: "/tmp/iprs.db"}},
+		{"iprs.db", Database{Driver: DriverSQLite, Path: "iprs.db"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseDatabaseURL(tt.in)
+		if err != nil {
+			t.Errorf("ParseDatabaseURL(%q): %v", tt.in, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseDatabaseURL(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "sqlite:", "mysql://h/d", "host=localhost dbname=iprs", "postgres:d"} {
+		if got, err := ParseDatabaseURL(bad); err == nil {
+			t.Errorf("ParseDatabaseURL(%q) = %+v, want an error", bad, got)
+		}
+	}
+}
+
+func TestParseDatabaseURLErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	_, err := ParseDatabaseURL("postgres://u:hunter2@h:99999999999/d%zz")
+	if err == nil {
+		t.Fatal("want an error for a malformed URL")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	tests := map[string]int64{
+		"0": 0, "1024": 1024, "16MiB": 16 << 20, "16 mib": 16 << 20, "2GiB": 2 << 30,
+		"5KB": 5000, "3GB": 3e9, "7B": 7, "1TiB": 1 << 40,
+	}
+	for in, want := range tests {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-5", "1.5GiB", "10 parsecs", "99999999999TiB"} {
+		if got, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}
+
+func TestDumpRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":    "postgres://iprs:s3cret@db:5432/iprs?password=other",
+		"IPRS_API_TOKENS": "tok-alpha,tok-beta",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := c.Dump(&buf); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	out := buf.String()
+	for _, secret := range []string{"s3cret", "other", "tok-alpha", "tok-beta"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("Dump leaks %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{
+		"DATABASE_URL=postgres://iprs:xxxxx@db:5432/iprs?password=xxxxx\n",
+		"IPRS_API_TOKENS=(2 redacted)\n",
+		"IPRS_MAX_BODY_BYTES=16777216\n",
+		"IPRS_LOG_LEVEL=info\n",
+		"IPRS_LEASE_SECONDS=60\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Dump lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n"); n != len(Variables()) {
+		t.Errorf("Dump has %d lines, want one per variable (%d)", n, len(Variables()))
+	}
+}
+
+func TestNewLogger(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := NewLogger(Config{LogLevel: slog.LevelWarn, LogFormat: "json"}, &buf)
+	log.Info("dropped")
+	log.Warn("kept", slog.String("run_id", "R1"))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1: %q", len(lines), buf.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if rec["msg"] != "kept" || rec["run_id"] != "R1" || rec["level"] != "WARN" {
+		t.Errorf("record = %v", rec)
+	}
+	ts, _ := rec["time"].(string)
+	if !strings.HasSuffix(ts, "Z") {
+		t.Errorf("time %q is not UTC", ts)
+	}
+
+	buf.Reset()
+	NewLogger(Config{LogLevel: slog.LevelDebug, LogFormat: "text"}, &buf).Debug("hello", slog.Int("n", 3))
+	if !strings.Contains(buf.String(), "msg=hello n=3") {
+		t.Errorf("text output = %q", buf.String())
+	}
+}
