@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	sqliteschema "github.com/iprs/iprs/sql/sqlite"
+)
+
+func TestOpenRefusesOldSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	_, err := Open(t.Context(), path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "iprs migrate") {
+		t.Fatalf("Open(empty database) err = %v, want a refusal telling to run iprs migrate", err)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := Open(ctx, path, Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("Open(Migrate): %v", err)
+	}
+	migrations, err := sqliteschema.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(migrations) == 0 || migrations[0].Version != 1 || migrations[0].Name != "001_mvp_core" {
+		t.Fatalf("migrations = %+v, want 001_mvp_core first", migrations)
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v != migrations[len(migrations)-1].Version {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, migrations[len(migrations)-1].Version)
+	}
+	n, err := db.Migrate(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("second Migrate applied %d, err %v; want 0, nil", n, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening a migrated database without Migrate works.
+	db, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk int
+	if err := db.reader.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

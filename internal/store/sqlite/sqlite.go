@@ -1,0 +1,336 @@
+// Package sqlite implements store.Store on an embedded SQLite database
+// (modernc.org/sqlite, pure Go), for a laptop or a single-host install.
+//
+// # Concurrency design
+//
+// SQLite allows one writer at a time per database file. Instead of letting
+// goroutines race for the write lock and retry on SQLITE_BUSY, a DB holds two
+// connection pools on the same file:
+//
+//   - the writer, a *sql.DB limited to ONE connection. Every write goes
+//     through it, so writers of this process queue in database/sql (in
+//     arrival order, honouring their contexts) and never meet SQLITE_BUSY
+//     among themselves. Its transactions start with BEGIN IMMEDIATE, which
+//     takes the write lock up front, so a transaction never has to upgrade
+//     a read lock later (the classic source of SQLITE_BUSY deadlocks when
+//     another process, such as `iprs migrate`, shares the file; the 10 s
+//     busy_timeout covers those).
+//   - the readers, a pool of query_only connections. The database runs in
+//     WAL mode, so readers see the last committed state and neither block
+//     nor are blocked by the writer.
+//
+// Consequences: a position snapshot upload holds the writer for the whole
+// upload (that is how its rows stay invisible until Commit and vanish on
+// Rollback), so other writes wait for it; a caller must never start a second
+// write while holding a PositionSnapshotWriter in the same goroutine. Task
+// claiming is a single UPDATE … WHERE task_id = (SELECT … LIMIT 1) RETURNING
+// on the writer, which is atomic because there is only one writer.
+//
+// # Storage
+//
+// Times are INTEGER microseconds since the Unix epoch (UTC), so they sort
+// like the times; text arrays are JSON text; measures and quantities are
+// stored as IEEE 754 doubles in columns without type affinity so that every
+// float64 (including -0.0) comes back bit for bit. The schema lives in
+// sql/sqlite and is applied by Migrate.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	sqliteschema "github.com/iprs/iprs/sql/sqlite"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configures a DB.
+type Options struct {
+	// Now is the clock for times the store sets itself (CreatedAt when the
+	// caller leaves it zero, applied_at of migrations). Default time.Now.
+	Now func() time.Time
+	// Logger receives migration and maintenance messages. Default: discard.
+	Logger *slog.Logger
+	// Migrate applies pending migrations during Open (dev mode and
+	// `iprs migrate`). Without it Open refuses a database whose schema is
+	// older than the code's.
+	Migrate bool
+	// ReadConns is the size of the read pool. Default 4.
+	ReadConns int
+}
+
+// DB is a store.Store on one SQLite database file.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+
+
+const busyTimeoutMillis = 10000
+
+// Open opens (creating if needed) the database at path. With opts.Migrate it
+// applies pending migrations; otherwise a database whose schema is older
+// than this code is refused with an error telling to run `iprs migrate`.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.ReadConns < 0 {
+		return nil, fmt.Errorf("sqlite: Options.ReadConns must not be negative, got %d", opts.ReadConns)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: resolve path %q: %w", path, err)
+	}
+	db := &DB{path: abs, now: opts.Now, log: opts.Logger}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	readConns := opts.ReadConns
+	if readConns == 0 {
+		readConns = 4
+	}
+
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	pragmas.Add("_pragma", "foreign_keys(1)")
+	pragmas.Add("_pragma", "synchronous(NORMAL)")
+	pragmas.Set("_txlock", "immediate")
+	writerDSN := (&url.URL{Scheme: "file", Path: abs, RawQuery: pragmas.Encode()}).String()
+	pragmas.Add("_pragma", "query_only(1)")
+	pragmas.Set("_txlock", "deferred")
+	readerDSN := (&url.URL{Scheme: "file", Path: abs, RawQuery: pragmas.Encode()}).String()
+
+	db.writer, err = sql.Open("sqlite", writerDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer on %s: %w", abs, err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+
+	// The writer connects first: it switches the file to WAL before any
+	// reader connection (query_only cannot change the journal mode).
+	if err := db.writer.PingContext(ctx); err != nil {
+		db.writer.Close()
+		return nil, fmt.Errorf("sqlite: connect to %s: %w", abs, err)
+	}
+	db.reader, err = sql.Open("sqlite", readerDSN)
+	if err != nil {
+		db.writer.Close()
+		return nil, fmt.Errorf("sqlite: open readers on %s: %w", abs, err)
+	}
+	db.reader.SetMaxOpenConns(readConns)
+	db.reader.SetMaxIdleConns(readConns)
+
+	if opts.Migrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if err := db.checkSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Path is the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		if err := db.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close readers: %w", err))
+		}
+	}
+	if db.writer != nil {
+		if err := db.writer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close writer: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Migrate applies the pending migrations of sql/sqlite in version order,
+// each in its own transaction that also records it in schema_migration. It
+// returns how many it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	migrations, err := sqliteschema.Migrations()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+)`); err != nil {
+		return 0, fmt.Errorf("sqlite: create schema_migration: %w", err)
+	}
+	applied := 0
+	for _, m := range migrations {
+		done, err := db.applyMigration(ctx, m)
+		if err != nil {
+			return applied, err
+		}
+		if done {
+			applied++
+			db.log.InfoContext(ctx, "applied migration", slog.Int("version", m.Version), slog.String("name", m.Name), slog.String("database", db.path))
+		}
+	}
+	return applied, nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, m sqliteschema.Migration) (applied bool, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration WHERE version = ?`, m.Version).Scan(&n); err != nil {
+			return fmt.Errorf("check migration %d: %w", m.Version, err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.Version, m.Name, toMicros(db.now())); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
+		}
+		applied = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the highest applied migration, 0 for an empty
+// database.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var exists int
+	if err := db.reader.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migration'`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("sqlite: look for schema_migration: %w", err)
+	}
+	if exists == 0 {
+		return 0, nil
+	}
+	var v sql.NullInt64
+	if err := db.reader.QueryRowContext(ctx, `SELECT max(version) FROM schema_migration`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+func (db *DB) checkSchema(ctx context.Context) error {
+	migrations, err := sqliteschema.Migrations()
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	want := 0
+	if len(migrations) > 0 {
+		want = migrations[len(migrations)-1].Version
+	}
+	have, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case have < want:
+		return fmt.Errorf("sqlite: database %s has schema version %d but this binary needs %d: run `iprs migrate`", db.path, have, want)
+	case have > want:
+		return fmt.Errorf("sqlite: database %s has schema version %d, newer than this binary's %d: upgrade iprs", db.path, have, want)
+	}
+	return nil
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on the single writer
+// connection) and commits it when fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction, so that its queries see one snapshot.
+func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction has nothing to lose
+	return fn(tx)
+}
+
+// notFound turns sql.ErrNoRows into apperr.ErrNotFound with context.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		e := apperr.Errorf(apperr.NotFound, format+" not found", args...)
+		e.Err = err
+		return e
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+func conflictf(format string, args ...any) error {
+	return apperr.Errorf(apperr.Conflict, format, args...)
+}
+
+// toMicros encodes a time as microseconds since the Unix epoch, truncating.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: toMicros(*t), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
