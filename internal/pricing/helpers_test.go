@@ -139,3 +139,10 @@ func readTestdata(tb testing.TB, name string) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func mustUnmarshal(tb testing.TB, b []byte, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		tb.Fatal(err)
+	}
+}
