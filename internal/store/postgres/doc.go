@@ -1,0 +1,83 @@
+// Package postgres implements store.Store on PostgreSQL 15+ with pgx v5 and
+// pgxpool. The schema is sql/001_mvp_core.sql (package schema).
+//
+// # Opening and migrating
+//
+// Open parses the URL, connects and compares the applied schema version
+// (max(version) of schema_migration) with the migrations embedded in the
+// binary. An older database is refused with an error telling the operator
+// to run `iprs migrate`; Options.Migrate applies the pending migrations at
+// Open instead (dev mode). Migrate runs each pending file in its own
+// transaction under pg_advisory_xact_lock, so concurrent migrators apply it
+// once; the files' own top-level BEGIN;/COMMIT; lines (there for psql) are
+// dropped and the body runs through the simple protocol.
+//
+// # RDS Proxy
+//
+// Nothing the driver does leaves session state behind, so RDS Proxy can
+// multiplex connections between transactions:
+//   - Queries run in QueryExecModeCacheDescribe: pgx caches statement
+//     descriptions on the client and executes each query as an unnamed
+//     statement, never a named server-side prepared statement (those pin).
+//     A default_query_exec_mode in the URL overrides the choice.
+//   - No SET, no temporary tables, no session advisory locks: locks are
+//     transaction-scoped (pg_advisory_xact_lock) and rows are locked with
+//     FOR UPDATE.
+//   - Timeouts come from contexts: short operations get Options.QueryTimeout
+//     (default 30 s) unless the caller's deadline is earlier; expiry sends a
+//     cancel request and closes the connection if the server does not stop.
+//     Bulk writes and streams are bounded by the caller's context only.
+//
+// # Errors
+//
+// pgx.ErrNoRows becomes an *apperr.Error with code NotFound naming the
+// missing row (errors.Is(err, apperr.ErrNotFound) holds). Unique clashes on
+// idempotent creates are resolved by INSERT … ON CONFLICT DO NOTHING, which
+// waits for a concurrent inserter, then re-reading the stored row and
+// comparing hashes: equal returns it with created=false, different is a
+// Conflict. Transactions that fail with a serialization failure (40001) or
+// a deadlock (40P01) are retried from the start, a few times with jitter.
+//
+// # Bulk paths
+//
+// Positions are copied with COPY (binary) inside the snapshot writer's
+// transaction, which also holds a transaction advisory lock on the snapshot
+// id: concurrent uploads of one id queue, and an upload of an id that is
+// already stored skips the copy and only compares hashes at Commit. For a
+// server-made id a second lock on the payload hash makes concurrent uploads
+// of the same content store it once. Result rows are copied by TaskComplete
+// in the transaction that locks the task row (SELECT … FOR UPDATE),
+// re-checks the lease, marks the task SUCCEEDED and settles the run.
+//
+// Client JSON (attributes, issues, the run request) is stored as json, not
+// jsonb: json keeps the submitted bytes, so reads return exactly what was
+// written, and it ingests faster. attr:NAME grouping extracts the value
+// with the -> operator and NAME bound as a parameter.
+//
+// # Task queue
+//
+// TaskClaim is one statement: a CTE picks the oldest claimable task (QUEUED
+// and available, or RUNNING with an expired lease and attempts left, of a
+// QUEUED or RUNNING run) FOR UPDATE SKIP LOCKED, an UPDATE … RETURNING
+// claims it, and a second data-modifying CTE moves its run from QUEUED to
+// RUNNING. Before claiming, expired tasks that may not be claimed again are
+// settled: DEAD when out of attempts, CANCELLED when their run is being
+// cancelled.
+//
+// Every path that finishes a task (complete, fail, release) locks the task
+// row, then the run row, and then settles the run: with no QUEUED or
+// RUNNING task left the run becomes CANCELLED (if CANCELLING), FAILED (if
+// a task is DEAD) or COMPLETED. Because the run row is locked before the
+// open tasks are counted, of two workers finishing a run's last two tasks
+// at once the second sees the first's committed task and settles the run.
+// RunCancel locks the run first and then its queued tasks; a deadlock with
+// a concurrent claim of the same run is resolved by PostgreSQL and the
+// retry.
+//
+// # Times and numbers
+//
+// Times are timestamptz, truncated to microseconds and converted to UTC on
+// the way in and returned in UTC. Measures are double precision sent and
+// received in binary, so every float64 (including -0 and subnormals)
+// round-trips bit for bit.
+package postgres

@@ -1,0 +1,350 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iprs/iprs/internal/store"
+)
+
+const positionSnapshotColumns = `position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at`
+
+func scanPositionSnapshot(r pgx.Row) (*store.PositionSnapshot, error) {
+	var s store.PositionSnapshot
+	if err := r.Scan(&s.ID, &s.AsOfTime, &s.PortfolioNodeID, &s.PayloadHash, &s.PositionCount, &s.ProductTypes, &s.CreatedAt); err != nil {
+		return nil, err
+	}
+	s.AsOfTime = s.AsOfTime.UTC()
+	s.CreatedAt = s.CreatedAt.UTC()
+	if s.ProductTypes == nil {
+		s.ProductTypes = []string{}
+	}
+	return &s, nil
+}
+
+func positionSnapshotGet(ctx context.Context, q querier, id string) (*store.PositionSnapshot, error) {
+	s, err := scanPositionSnapshot(q.QueryRow(ctx, "SELECT "+positionSnapshotColumns+" FROM position_snapshot WHERE position_snapshot_id = $1", id))
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("position snapshot %q", id))
+	}
+	return s, nil
+}
+
+// PositionSnapshotGet returns a snapshot's header.
+func (db *DB) PositionSnapshotGet(ctx context.Context, id string) (*store.PositionSnapshot, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return positionSnapshotGet(ctx, db.pool, id)
+}
+
+// PositionSnapshotLatest returns the node's snapshot with the greatest
+// AsOfTime not after asOf, ties by the latest CreatedAt then greatest id.
+func (db *DB) PositionSnapshotLatest(ctx context.Context, portfolioNodeID string, asOf time.Time) (*store.PositionSnapshot, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	s, err := scanPositionSnapshot(db.pool.QueryRow(ctx, "SELECT "+positionSnapshotColumns+` FROM position_snapshot
+WHERE portfolio_node_id = $1 AND as_of_time <= $2
+ORDER BY as_of_time DESC, created_at DESC, position_snapshot_id DESC LIMIT 1`, portfolioNodeID, stamp(asOf)))
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("position snapshot of node %q as of %s", portfolioNodeID, asOf.UTC().Format(time.RFC3339Nano)))
+	}
+	return s, nil
+}
+
+// positionSelect reads positions with their snapshot's node.
+const positionSelect = `SELECT p.position_snapshot_id, s.portfolio_node_id, p.seq, p.position_id, p.instrument_id,
+    p.product_type, p.quantity, p.attributes, p.position_hash
+FROM position p JOIN position_snapshot s ON s.position_snapshot_id = p.position_snapshot_id`
+
+// positionScanner scans rows of positionSelect, reusing its buffers.
+type positionScanner struct {
+	attrs []byte
+}
+
+func (ps *positionScanner) scan(r pgx.Rows, p *store.Position) error {
+	var q *float64
+	ps.attrs = ps.attrs[:0]
+	if err := r.Scan(&p.SnapshotID, &p.PortfolioNodeID, &p.Seq, &p.PositionID, &p.InstrumentID,
+		&p.ProductType, &q, &ps.attrs, &p.Hash); err != nil {
+		return fmt.Errorf("postgres: scan position: %w", err)
+	}
+	p.Quantity = q
+	// Each position owns its attributes: callers keep them.
+	p.Attributes = slices.Clone(ps.attrs)
+	return nil
+}
+
+// PositionList pages through a snapshot's positions in Seq order, after
+// the row with Seq afterSeq (pass -1 for the first page).
+func (db *DB) PositionList(ctx context.Context, snapshotID string, afterSeq int64, limit int) ([]*store.Position, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, positionSelect+`
+WHERE p.position_snapshot_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3`, snapshotID, afterSeq, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list positions of %q: %w", snapshotID, err)
+	}
+	defer rows.Close()
+	var ps positionScanner
+	out := []*store.Position{}
+	for rows.Next() {
+		p := new(store.Position)
+		if err := ps.scan(rows, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list positions of %q: %w", snapshotID, err)
+	}
+	return out, nil
+}
+
+// PositionBuckets counts positions by product type and Hash mod hashMod.
+func (db *DB) PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod int) ([]store.BucketCount, error) {
+	if hashMod <= 0 {
+		return nil, fmt.Errorf("postgres: position buckets: hash mod %d is not positive", hashMod)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT product_type, (position_hash % $2)::integer AS bucket, count(*)
+FROM position WHERE position_snapshot_id = ANY($1)
+GROUP BY 1, 2 ORDER BY 1, 2`, snapshotIDs, int64(hashMod))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: position buckets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.BucketCount, error) {
+		var b store.BucketCount
+		err := r.Scan(&b.ProductType, &b.Bucket, &b.Count)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: position buckets: %w", err)
+	}
+	return out, nil
+}
+
+// PositionScan streams the positions of the snapshots, one snapshot after
+// the other in the order given, each in Seq order.
+func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*store.Position) error) error {
+	for _, id := range snapshotIDs {
+		if err := db.streamPositions(ctx, fn, positionSelect+` WHERE p.position_snapshot_id = $1 ORDER BY p.seq`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TaskPositions streams the task's positions: its run's snapshots in id
+// order, its product type, Hash mod the run's HashMod equal to its bucket,
+// each snapshot in Seq order.
+func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
+	var (
+		snapIDs []string
+		hashMod int64
+	)
+	qctx, cancel := db.bound(ctx)
+	err := db.pool.QueryRow(qctx, `SELECT r.hash_mod,
+    ARRAY(SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = r.run_id ORDER BY 1)
+FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&hashMod, &snapIDs)
+	cancel()
+	if err != nil {
+		return noRows(err, fmt.Sprintf("run %q", t.RunID))
+	}
+	for _, id := range snapIDs {
+		err := db.streamPositions(ctx, fn, positionSelect+`
+WHERE p.position_snapshot_id = $1 AND p.product_type = $2 AND p.position_hash % $3 = $4
+ORDER BY p.seq`, id, t.ProductType, hashMod, int64(t.Bucket))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) streamPositions(ctx context.Context, fn func(*store.Position) error, sql string, args ...any) error {
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: scan positions: %w", err)
+	}
+	defer rows.Close()
+	var ps positionScanner
+	for rows.Next() {
+		p := new(store.Position)
+		if err := ps.scan(rows, p); err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: scan positions: %w", err)
+	}
+	return nil
+}
+
+// PositionSnapshotBegin starts writing a snapshot in a transaction that
+// holds an advisory lock on the id: concurrent uploads of one id queue up
+// behind each other. When the id is already stored the writer discards the
+// rows it is given and Commit compares hashes.
+func (db *DB) PositionSnapshotBegin(ctx context.Context, id string) (store.PositionSnapshotWriter, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin position snapshot %q: %w", id, err)
+	}
+	w := &positionWriter{db: db, tx: tx, id: id, types: map[string]struct{}{}}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockPositionSnapshotID, id); err != nil {
+		w.abort(ctx)
+		return nil, fmt.Errorf("postgres: lock position snapshot %q: %w", id, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM position_snapshot WHERE position_snapshot_id = $1)", id).Scan(&w.exists); err != nil {
+		w.abort(ctx)
+		return nil, fmt.Errorf("postgres: check position snapshot %q: %w", id, err)
+	}
+	return w, nil
+}
+
+type positionWriter struct {
+	db     *DB
+	tx     pgx.Tx
+	id     string
+	exists bool // the id was stored before this writer began
+	next   int64
+	types  map[string]struct{}
+	done   bool
+}
+
+func (w *positionWriter) abort(ctx context.Context) {
+	if w.done {
+		return
+	}
+	w.done = true
+	_ = w.tx.Rollback(context.WithoutCancel(ctx))
+}
+
+// positionColumns are the COPY columns of position.
+var positionColumns = []string{"position_snapshot_id", "seq", "position_id", "instrument_id", "product_type", "quantity", "attributes", "position_hash"}
+
+// Add copies a batch of rows into the snapshot.
+func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error {
+	if w.done {
+		return fmt.Errorf("postgres: add positions to %q: writer is closed", w.id)
+	}
+	for i, p := range rows {
+		if p.Seq != w.next+int64(i) {
+			return fmt.Errorf("postgres: add positions to %q: row %d has seq %d, want %d", w.id, i, p.Seq, w.next+int64(i))
+		}
+		if p.Hash < 0 {
+			return fmt.Errorf("postgres: add positions to %q: position %q has negative hash %d", w.id, p.PositionID, p.Hash)
+		}
+	}
+	for _, p := range rows {
+		w.types[p.ProductType] = struct{}{}
+	}
+	if !w.exists && len(rows) > 0 {
+		row := make([]any, len(positionColumns))
+		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			p := rows[i]
+			attrs := p.Attributes
+			if len(attrs) == 0 {
+				attrs = emptyObject
+			}
+			var q any
+			if p.Quantity != nil {
+				q = *p.Quantity
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] =
+				w.id, p.Seq, p.PositionID, p.InstrumentID, p.ProductType, q, attrs, p.Hash
+			return row, nil
+		})
+		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"position"}, positionColumns, src); err != nil {
+			w.abort(ctx)
+			if pgCode(err) == codeUniqueViolation {
+				return conflict("position snapshot %q repeats a position id", w.id)
+			}
+			return fmt.Errorf("postgres: copy positions into %q: %w", w.id, err)
+		}
+	}
+	w.next += int64(len(rows))
+	return nil
+}
+
+var emptyObject = []byte("{}")
+
+// Commit stores the header and commits, or resolves a duplicate.
+func (w *positionWriter) Commit(ctx context.Context, s *store.PositionSnapshot, serverID bool) (*store.PositionSnapshot, bool, error) {
+	if w.done {
+		return nil, false, fmt.Errorf("postgres: commit position snapshot %q: writer is closed", w.id)
+	}
+	defer w.abort(ctx)
+	if s.ID != w.id {
+		return nil, false, fmt.Errorf("postgres: commit position snapshot: header id %q, writer id %q", s.ID, w.id)
+	}
+	if s.PositionCount != 0 && s.PositionCount != w.next {
+		return nil, false, fmt.Errorf("postgres: commit position snapshot %q: header counts %d positions, %d were added", w.id, s.PositionCount, w.next)
+	}
+	if w.exists {
+		stored, err := positionSnapshotGet(ctx, w.tx, w.id)
+		if err != nil {
+			return nil, false, err
+		}
+		if stored.PayloadHash != s.PayloadHash {
+			return nil, false, conflict("position snapshot %q already exists with other content", w.id)
+		}
+		return stored, false, nil
+	}
+	if serverID {
+		// Same content uploaded without an id: the stored snapshot answers.
+		if _, err := w.tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockPositionPayloadHash, s.PayloadHash); err != nil {
+			return nil, false, fmt.Errorf("postgres: lock position payload hash: %w", err)
+		}
+		stored, err := scanPositionSnapshot(w.tx.QueryRow(ctx, "SELECT "+positionSnapshotColumns+` FROM position_snapshot
+WHERE payload_hash = $1 ORDER BY created_at, position_snapshot_id LIMIT 1`, s.PayloadHash))
+		switch {
+		case err == nil:
+			return stored, false, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return nil, false, fmt.Errorf("postgres: find position snapshot by hash: %w", err)
+		}
+	}
+	out := &store.PositionSnapshot{
+		ID:              w.id,
+		AsOfTime:        stamp(s.AsOfTime),
+		PortfolioNodeID: s.PortfolioNodeID,
+		PayloadHash:     s.PayloadHash,
+		PositionCount:   w.next,
+		ProductTypes:    make([]string, 0, len(w.types)),
+		CreatedAt:       w.db.stampOr(s.CreatedAt),
+	}
+	for t := range w.types {
+		out.ProductTypes = append(out.ProductTypes, t)
+	}
+	slices.Sort(out.ProductTypes)
+	if _, err := w.tx.Exec(ctx, `INSERT INTO position_snapshot
+    (position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		out.ID, out.AsOfTime, out.PortfolioNodeID, out.PayloadHash, out.PositionCount, out.ProductTypes, out.CreatedAt); err != nil {
+		return nil, false, fmt.Errorf("postgres: insert position snapshot %q: %w", w.id, err)
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return nil, false, fmt.Errorf("postgres: commit position snapshot %q: %w", w.id, err)
+	}
+	w.done = true
+	return out, true, nil
+}
+
+// Rollback discards the writer's work; it is a no-op after Commit.
+func (w *positionWriter) Rollback(ctx context.Context) error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.tx.Rollback(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("postgres: roll back position snapshot %q: %w", w.id, err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+)
+
+// resultSource feeds a task's result rows to COPY, reusing one row buffer.
+// Absent measures go in as NULL.
+type resultSource struct {
+	runID  string
+	taskID int64
+	rows   []*store.ResultRow
+	i      int
+	buf    []any
+}
+
+func newResultSource(runID string, taskID int64, rows []*store.ResultRow) *resultSource {
+	return &resultSource{runID: runID, taskID: taskID, rows: rows, i: -1, buf: make([]any, len(resultColumns))}
+}
+
+func (s *resultSource) Next() bool {
+	s.i++
+	return s.i < len(s.rows)
+}
+
+func (s *resultSource) Values() ([]any, error) {
+	r := s.rows[s.i]
+	b := s.buf
+	b[0], b[1], b[2], b[3], b[4] = s.runID, r.PositionSnapshotID, r.PositionID, r.ScenarioID, s.taskID
+	b[5], b[6], b[7] = r.InstrumentID, r.ProductType, r.PortfolioNodeID
+	for m := 0; m < store.NumMeasures; m++ {
+		if r.Has(m) {
+			b[8+m] = r.Values[m]
+		} else {
+			b[8+m] = nil
+		}
+	}
+	return b, nil
+}
+
+func (s *resultSource) Err() error { return nil }
+
+// resultSelect reads result rows; measures follow store.MeasureColumns.
+const resultSelect = `SELECT r.run_id, r.scenario_id, r.position_snapshot_id, r.position_id, r.instrument_id,
+    r.product_type, r.portfolio_node_id, r.pv, r.dv01, r.cs01, r.accrued_interest, r.fx_delta`
+
+// resultScanner scans rows of resultSelect (plus optional trailing
+// columns) into a ResultRow.
+type resultScanner struct {
+	m    [store.NumMeasures]pgtype.Float8
+	dest []any
+}
+
+func newResultScanner(row *store.ResultRow, extra ...any) *resultScanner {
+	s := &resultScanner{}
+	s.dest = []any{&row.RunID, &row.ScenarioID, &row.PositionSnapshotID, &row.PositionID, &row.InstrumentID,
+		&row.ProductType, &row.PortfolioNodeID}
+	for i := range s.m {
+		s.dest = append(s.dest, &s.m[i])
+	}
+	s.dest = append(s.dest, extra...)
+	return s
+}
+
+func (s *resultScanner) scan(rows pgx.Rows, row *store.ResultRow) error {
+	if err := rows.Scan(s.dest...); err != nil {
+		return fmt.Errorf("postgres: scan result: %w", err)
+	}
+	row.Present = 0
+	for i, f := range s.m {
+		if f.Valid {
+			row.Present |= 1 << i
+			row.Values[i] = f.Float64
+		} else {
+			row.Values[i] = 0
+		}
+	}
+	return nil
+}
+
+func collectResults(rows pgx.Rows) ([]*store.ResultRow, error) {
+	defer rows.Close()
+	out := []*store.ResultRow{}
+	var cur store.ResultRow
+	sc := newResultScanner(&cur)
+	for rows.Next() {
+		if err := sc.scan(rows, &cur); err != nil {
+			return nil, err
+		}
+		r := cur
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ResultList pages through a run's results by (snapshot id, position id,
+// scenario id).
+func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.ResultRow, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var sb strings.Builder
+	sb.WriteString(resultSelect + " FROM run_result r WHERE r.run_id = $1")
+	args := []any{p.RunID, limitOf(p.Limit)}
+	if p.ScenarioID != "" {
+		args = append(args, p.ScenarioID)
+		fmt.Fprintf(&sb, " AND r.scenario_id = $%d", len(args))
+	}
+	if p.AfterSnapshotID != "" || p.AfterPositionID != "" || p.AfterScenarioID != "" {
+		args = append(args, p.AfterSnapshotID, p.AfterPositionID, p.AfterScenarioID)
+		n := len(args)
+		fmt.Fprintf(&sb, " AND (r.position_snapshot_id, r.position_id, r.scenario_id) > ($%d, $%d, $%d)", n-2, n-1, n)
+	}
+	sb.WriteString(" ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id LIMIT $2")
+	rows, err := db.pool.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	}
+	out, err := collectResults(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	}
+	return out, nil
+}
+
+// ResultsForPosition returns one position's results under every scenario.
+func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, resultSelect+` FROM run_result r WHERE r.run_id = $1 AND r.position_id = $2
+ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
+	}
+	out, err := collectResults(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
+	}
+	return out, nil
+}
+
+// ResultScan streams a run's results in ResultList order with a grouping
+// key. attr:NAME reads the attribute from the position row, NAME passed as
+// a parameter.
+func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(row *store.ResultRow, key string) error) error {
+	args := []any{p.RunID}
+	var key, join string
+	switch {
+	case p.KeyBy == "":
+		key = "''"
+	case p.KeyBy == "portfolio_node_id", p.KeyBy == "product_type", p.KeyBy == "instrument_id":
+		key = "r." + p.KeyBy
+	case strings.HasPrefix(p.KeyBy, "attr:") && len(p.KeyBy) > len("attr:"):
+		args = append(args, strings.TrimPrefix(p.KeyBy, "attr:"))
+		key = `CASE WHEN a.v IS NULL THEN '' WHEN json_typeof(a.v) = 'string' THEN a.v #>> '{}' ELSE a.v::text END`
+		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id
+LEFT JOIN LATERAL (SELECT p.attributes -> $2::text AS v) a ON true`
+	default:
+		return apperr.WithFields(apperr.Invalid, fmt.Sprintf("cannot group results by %q", p.KeyBy),
+			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME"}})
+	}
+	sql := resultSelect + ", " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
+	if p.ScenarioID != "" {
+		args = append(args, p.ScenarioID)
+		sql += fmt.Sprintf(" AND r.scenario_id = $%d", len(args))
+	}
+	sql += " ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id"
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+	}
+	defer rows.Close()
+	var (
+		row store.ResultRow
+		k   string
+	)
+	sc := newResultScanner(&row, &k)
+	for rows.Next() {
+		if err := sc.scan(rows, &row); err != nil {
+			return err
+		}
+		if err := fn(&row, k); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+)
+
+const runColumns = `r.run_id, r.run_type, r.status, r.as_of_time, r.market_snapshot_id,
+    ARRAY(SELECT x.position_snapshot_id FROM run_position_snapshot x WHERE x.run_id = r.run_id ORDER BY 1),
+    r.portfolio_node_ids, r.model_set_id, r.measures, r.scenarios, r.hash_mod, r.max_attempts,
+    r.request_hash, r.request, r.engine_version, r.positions_total, r.requested_at,
+    r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash`
+
+func scanRun(row pgx.Row) (*store.Run, error) {
+	var r store.Run
+	var request string
+	err := row.Scan(&r.ID, &r.RunType, &r.Status, &r.AsOfTime, &r.MarketSnapshotID,
+		&r.PositionSnapshotIDs, &r.PortfolioNodeIDs, &r.ModelSetID, &r.Measures, &r.Scenarios, &r.HashMod, &r.MaxAttempts,
+		&r.RequestHash, &request, &r.EngineVersion, &r.PositionsTotal, &r.RequestedAt,
+		&r.StartedAt, &r.CompletedAt, &r.Error, &r.PublishedAt, &r.PublishHash)
+	if err != nil {
+		return nil, err
+	}
+	r.Request = []byte(request)
+	r.AsOfTime = r.AsOfTime.UTC()
+	r.RequestedAt = r.RequestedAt.UTC()
+	r.StartedAt = utcPtr(r.StartedAt)
+	r.CompletedAt = utcPtr(r.CompletedAt)
+	r.PublishedAt = utcPtr(r.PublishedAt)
+	return &r, nil
+}
+
+func runGet(ctx context.Context, q querier, id string) (*store.Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, "SELECT "+runColumns+" FROM run r WHERE r.run_id = $1", id))
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("run %q", id))
+	}
+	return r, nil
+}
+
+// RunGet returns a run.
+func (db *DB) RunGet(ctx context.Context, id string) (*store.Run, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return runGet(ctx, db.pool, id)
+}
+
+var taskCopyColumns = []string{"run_id", "product_type", "bucket", "hash_mod", "status", "attempts", "max_attempts",
+	"position_count", "lease_owner", "lease_expires_at", "available_at", "last_error", "started_at", "finished_at"}
+
+// RunCreate stores a run, its snapshots and its tasks in one transaction.
+// INSERT … ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the
+// first insert to commit, then compare request hashes.
+func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) (*store.Run, bool, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	in := *r
+	if in.Status == "" {
+		in.Status = store.RunQueued
+	}
+	in.AsOfTime = stamp(r.AsOfTime)
+	in.RequestedAt = db.stampOr(r.RequestedAt)
+	in.StartedAt = stampPtr(r.StartedAt)
+	in.CompletedAt = stampPtr(r.CompletedAt)
+	in.PublishedAt = stampPtr(r.PublishedAt)
+	request := string(r.Request)
+	if request == "" {
+		request = "{}"
+	}
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	var stored *store.Run
+	created := false
+	err := db.inTx(ctx, "RunCreate", func(tx pgx.Tx) error {
+		created = false
+		tag, err := tx.Exec(ctx, `INSERT INTO run (run_id, run_type, status, as_of_time, market_snapshot_id, portfolio_node_ids,
+    model_set_id, measures, scenarios, hash_mod, max_attempts, request_hash, request, engine_version, positions_total,
+    requested_at, started_at, completed_at, error, published_at, publish_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+ON CONFLICT (run_id) DO NOTHING`,
+			in.ID, in.RunType, in.Status, in.AsOfTime, in.MarketSnapshotID, nonNil(in.PortfolioNodeIDs),
+			in.ModelSetID, nonNil(in.Measures), nonNil(in.Scenarios), in.HashMod, in.MaxAttempts, in.RequestHash, request, in.EngineVersion, in.PositionsTotal,
+			in.RequestedAt, in.StartedAt, in.CompletedAt, in.Error, in.PublishedAt, in.PublishHash)
+		if err != nil {
+			return runWriteError(err, in.ID)
+		}
+		if tag.RowsAffected() == 0 {
+			stored, err = runGet(ctx, tx, in.ID)
+			if err != nil {
+				return err
+			}
+			if stored.RequestHash != in.RequestHash {
+				return conflict("run %q already exists for another request", in.ID)
+			}
+			return nil
+		}
+		created = true
+		if len(in.PositionSnapshotIDs) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO run_position_snapshot (run_id, position_snapshot_id)
+SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.PositionSnapshotIDs); err != nil {
+				return runWriteError(err, in.ID)
+			}
+		}
+		if len(tasks) > 0 {
+			row := make([]any, len(taskCopyColumns))
+			src := pgx.CopyFromSlice(len(tasks), func(i int) ([]any, error) {
+				t := tasks[i]
+				status, maxAttempts, hashMod, avail := t.Status, t.MaxAttempts, t.HashMod, t.AvailableAt
+				if status == "" {
+					status = store.TaskQueued
+				}
+				if maxAttempts == 0 {
+					maxAttempts = in.MaxAttempts
+				}
+				if hashMod == 0 {
+					hashMod = in.HashMod
+				}
+				if avail.IsZero() {
+					avail = in.RequestedAt
+				}
+				row[0], row[1], row[2], row[3], row[4], row[5], row[6] =
+					in.ID, t.ProductType, t.Bucket, hashMod, status, t.Attempts, maxAttempts
+				row[7], row[8], row[9], row[10], row[11], row[12], row[13] =
+					t.PositionCount, t.LeaseOwner, stampPtr(t.LeaseExpiresAt), stamp(avail), t.LastError, stampPtr(t.StartedAt), stampPtr(t.FinishedAt)
+				return row, nil
+			})
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_task"}, taskCopyColumns, src); err != nil {
+				return runWriteError(err, in.ID)
+			}
+		}
+		stored, err = runGet(ctx, tx, in.ID)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, created, nil
+}
+
+func runWriteError(err error, id string) error {
+	if pgCode(err) == codeForeignKeyViolation {
+		return &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("run %q refers to a snapshot that does not exist", id), Err: err}
+	}
+	return fmt.Errorf("postgres: create run %q: %w", id, err)
+}
+
+// RunList lists runs newest RequestedAt first, ties by id descending.
+func (db *DB) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	args := []any{limitOf(p.Limit), p.Status}
+	where := "WHERE ($2 = '' OR r.status = $2)"
+	if !p.AfterTime.IsZero() || p.AfterID != "" {
+		where += " AND (r.requested_at, r.run_id) < ($3, $4)"
+		args = append(args, stamp(p.AfterTime), p.AfterID)
+	}
+	rows, err := db.pool.Query(ctx, "SELECT "+runColumns+" FROM run r "+where+" ORDER BY r.requested_at DESC, r.run_id DESC LIMIT $1", args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Run, error) { return scanRun(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list runs: %w", err)
+	}
+	return out, nil
+}
+
+// RunProgress counts the run's tasks by status.
+func (db *DB) RunProgress(ctx context.Context, id string) (*store.Progress, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	p := &store.Progress{TasksByStatus: map[string]int64{}}
+	err := db.pool.QueryRow(ctx, `SELECT positions_total,
+    coalesce((SELECT sum(position_count) FROM run_task WHERE run_id = $1 AND status = 'SUCCEEDED'), 0)::bigint
+FROM run WHERE run_id = $1`, id).Scan(&p.PositionsTotal, &p.PositionsDone)
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("run %q", id))
+	}
+	rows, err := db.pool.Query(ctx, "SELECT status, count(*) FROM run_task WHERE run_id = $1 GROUP BY status", id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: run %q progress: %w", id, err)
+	}
+	var (
+		status string
+		n      int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+		p.TasksByStatus[status] = n
+		p.TasksTotal += n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: run %q progress: %w", id, err)
+	}
+	return p, nil
+}
+
+// RunTasks lists the run's tasks by product type then bucket.
+func (db *DB) RunTasks(ctx context.Context, id string) ([]*store.Task, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, "SELECT "+taskColumns+" FROM run_task t WHERE t.run_id = $1 ORDER BY t.product_type, t.bucket", id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tasks of run %q: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Task, error) { return scanTask(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tasks of run %q: %w", id, err)
+	}
+	if len(out) == 0 {
+		var exists bool
+		if err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM run WHERE run_id = $1)", id).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("postgres: tasks of run %q: %w", id, err)
+		}
+		if !exists {
+			return nil, notFound("run %q", id)
+		}
+	}
+	return out, nil
+}
+
+// RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
+// queued tasks, and finishes the cancellation at once when no task runs.
+func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	now = stamp(now)
+	var out *store.Run
+	err := db.inTx(ctx, "RunCancel", func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", id).Scan(&status); err != nil {
+			return noRows(err, fmt.Sprintf("run %q", id))
+		}
+		switch status {
+		case store.RunCancelling, store.RunCancelled:
+		case store.RunQueued, store.RunRunning:
+			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL
+WHERE run_id = $1 AND status = 'QUEUED'`, id, now); err != nil {
+				return fmt.Errorf("postgres: cancel tasks of run %q: %w", id, err)
+			}
+			if _, err := tx.Exec(ctx, "UPDATE run SET status = 'CANCELLING' WHERE run_id = $1", id); err != nil {
+				return fmt.Errorf("postgres: cancel run %q: %w", id, err)
+			}
+			if err := settleRun(ctx, tx, id, now); err != nil {
+				return err
+			}
+		default:
+			return conflict("run %q is %s and cannot be cancelled", id, status)
+		}
+		var err error
+		out, err = runGet(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RunPublish moves a COMPLETED run to PUBLISHED.
+func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.Run, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var out *store.Run
+	err := db.inTx(ctx, "RunPublish", func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", p.RunID).Scan(&status); err != nil {
+			return noRows(err, fmt.Sprintf("run %q", p.RunID))
+		}
+		if status != store.RunCompleted {
+			return conflict("run %q is %s; only a COMPLETED run can be published", p.RunID, status)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE run SET status = 'PUBLISHED', published_at = $2, publish_hash = $3 WHERE run_id = $1",
+			p.RunID, db.stampOr(p.PublishedAt), p.PublishHash); err != nil {
+			return fmt.Errorf("postgres: publish run %q: %w", p.RunID, err)
+		}
+		var err error
+		out, err = runGet(ctx, tx, p.RunID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,330 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iprs/iprs/internal/store"
+)
+
+const taskColumns = `t.task_id, t.run_id, t.product_type, t.bucket, t.hash_mod, t.status, t.attempts, t.max_attempts,
+    t.position_count, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
+
+func scanTask(row pgx.Row) (*store.Task, error) {
+	var t store.Task
+	err := row.Scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
+		&t.PositionCount, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
+	if err != nil {
+		return nil, err
+	}
+	t.LeaseExpiresAt = utcPtr(t.LeaseExpiresAt)
+	t.AvailableAt = t.AvailableAt.UTC()
+	t.StartedAt = utcPtr(t.StartedAt)
+	t.FinishedAt = utcPtr(t.FinishedAt)
+	return &t, nil
+}
+
+// claimSQL claims one task in one statement: the candidate is locked with
+// SKIP LOCKED so concurrent claimers never wait on each other or get the
+// same task, then updated, and its run moves from QUEUED to RUNNING. A
+// RUNNING task whose lease expired is claimable while it has attempts
+// left; reapExpired settles the others.
+const claimSQL = `WITH candidate AS (
+    SELECT t.task_id
+    FROM run_task t JOIN run r ON r.run_id = t.run_id
+    WHERE t.status IN ('QUEUED', 'RUNNING')
+      AND r.status IN ('QUEUED', 'RUNNING')
+      AND ((t.status = 'QUEUED' AND t.available_at <= $1)
+        OR (t.status = 'RUNNING' AND t.lease_expires_at <= $1 AND t.attempts < t.max_attempts))
+    ORDER BY t.task_id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+), claimed AS (
+    UPDATE run_task t
+    SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = $2, lease_expires_at = $3,
+        started_at = $1, finished_at = NULL
+    FROM candidate c
+    WHERE t.task_id = c.task_id
+    RETURNING t.*
+), started AS (
+    UPDATE run SET status = 'RUNNING', started_at = $1
+    WHERE run_id = (SELECT run_id FROM claimed) AND status = 'QUEUED'
+    RETURNING run_id
+)
+SELECT ` + taskColumns + ` FROM claimed t`
+
+// TaskClaim claims the oldest claimable task.
+func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Task, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	if p.Owner == "" {
+		return nil, fmt.Errorf("postgres: claim task: empty owner")
+	}
+	now := stamp(p.Now)
+	until := stamp(p.Now.Add(p.Lease))
+	if err := db.reapExpired(ctx, now); err != nil {
+		return nil, err
+	}
+	var t *store.Task
+	err := db.inTx(ctx, "TaskClaim", func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRow(ctx, claimSQL, now, p.Owner, until))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("claimable task")
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: claim task: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// reapExpired finishes RUNNING tasks whose lease expired and that nobody
+// may claim again: DEAD once they used their attempts (a lost worker is a
+// transient failure), CANCELLED when their run is being cancelled. It then
+// settles their runs, so a run never waits forever on a dead worker.
+func (db *DB) reapExpired(ctx context.Context, now time.Time) error {
+	return db.inTx(ctx, "reapExpired", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH expired AS (
+    SELECT t.task_id, r.status IN ('QUEUED', 'RUNNING') AS run_open
+    FROM run_task t JOIN run r ON r.run_id = t.run_id
+    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= $1
+      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING'))
+    ORDER BY t.task_id
+    FOR UPDATE OF t SKIP LOCKED
+)
+UPDATE run_task t
+SET status = CASE WHEN e.run_open THEN 'DEAD' ELSE 'CANCELLED' END,
+    finished_at = $1, lease_expires_at = NULL,
+    last_error = CASE WHEN e.run_open
+        THEN format('lease of %s expired on attempt %s of %s', t.lease_owner, t.attempts, t.max_attempts)
+        ELSE t.last_error END
+FROM expired e
+WHERE t.task_id = e.task_id
+RETURNING t.run_id`, now)
+		if err != nil {
+			return fmt.Errorf("postgres: reap expired tasks: %w", err)
+		}
+		runIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("postgres: reap expired tasks: %w", err)
+		}
+		seen := map[string]bool{}
+		for _, id := range runIDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			db.log.Warn("task lease expired with no attempt left", "run_id", id)
+			if err := settleRun(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TaskRenewLease extends the lease of a task the owner still holds, while
+// its run is not being cancelled.
+func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `UPDATE run_task t SET lease_expires_at = $3
+FROM run r
+WHERE t.task_id = $1 AND r.run_id = t.run_id
+  AND t.status = 'RUNNING' AND t.lease_owner = $2 AND r.status IN ('QUEUED', 'RUNNING')`, taskID, owner, stamp(until))
+	if err != nil {
+		return fmt.Errorf("postgres: renew lease of task %d: %w", taskID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var exists bool
+	if err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM run_task WHERE task_id = $1)", taskID).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: renew lease of task %d: %w", taskID, err)
+	}
+	if !exists {
+		return notFound("task %d", taskID)
+	}
+	return conflict("task %d: lease of %s lost", taskID, owner)
+}
+
+// heldTask is a task row locked FOR UPDATE by the transaction of its
+// current lease holder, with its run's status locked too.
+type heldTask struct {
+	runID       string
+	attempts    int
+	maxAttempts int
+	runStatus   string
+}
+
+// lockHeldTask locks the task, checks that owner holds it, then locks the
+// run row. Every path that finishes a task locks task then run; the run
+// row lock serializes the settling of the run's status.
+func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string) (*heldTask, error) {
+	var (
+		h             heldTask
+		status, lease string
+	)
+	err := tx.QueryRow(ctx, "SELECT run_id, status, lease_owner, attempts, max_attempts FROM run_task WHERE task_id = $1 FOR UPDATE",
+		taskID).Scan(&h.runID, &status, &lease, &h.attempts, &h.maxAttempts)
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("task %d", taskID))
+	}
+	if status != store.TaskRunning || lease != owner {
+		return nil, conflict("task %d: lease of %s lost (task is %s)", taskID, owner, status)
+	}
+	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", h.runID).Scan(&h.runStatus); err != nil {
+		return nil, noRows(err, fmt.Sprintf("run %q", h.runID))
+	}
+	return &h, nil
+}
+
+// resultColumns are the COPY columns of run_result.
+var resultColumns = []string{"run_id", "position_snapshot_id", "position_id", "scenario_id", "task_id",
+	"instrument_id", "product_type", "portfolio_node_id", "pv", "dv01", "cs01", "accrued_interest", "fx_delta"}
+
+// TaskComplete copies the task's results and marks it SUCCEEDED in one
+// transaction, after re-checking the lease under a row lock.
+func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) error {
+	now := stamp(p.Now)
+	return db.inTx(ctx, "TaskComplete", func(tx pgx.Tx) error {
+		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner)
+		if err != nil {
+			return err
+		}
+		if len(p.Results) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_result"}, resultColumns, newResultSource(h.runID, p.TaskID, p.Results)); err != nil {
+				if pgCode(err) == codeUniqueViolation {
+					return fmt.Errorf("postgres: complete task %d: results repeat a (position, scenario): %w", p.TaskID, err)
+				}
+				return fmt.Errorf("postgres: complete task %d: copy results: %w", p.TaskID, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = $2, lease_expires_at = NULL
+WHERE task_id = $1`, p.TaskID, now); err != nil {
+			return fmt.Errorf("postgres: complete task %d: %w", p.TaskID, err)
+		}
+		return settleRun(ctx, tx, h.runID, now)
+	})
+}
+
+// TaskFail records a failure: DEAD when permanent or out of attempts,
+// CANCELLED when the run is being cancelled, else QUEUED for RetryAt.
+func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	now := stamp(p.Now)
+	retryAt := now
+	if !p.RetryAt.IsZero() {
+		retryAt = stamp(p.RetryAt)
+	}
+	return db.inTx(ctx, "TaskFail", func(tx pgx.Tx) error {
+		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner)
+		if err != nil {
+			return err
+		}
+		next := store.TaskQueued
+		switch {
+		case p.Permanent || h.attempts >= h.maxAttempts:
+			next = store.TaskDead
+		case h.runStatus != store.RunQueued && h.runStatus != store.RunRunning:
+			next = store.TaskCancelled
+		}
+		if err := finishHeldTask(ctx, tx, p.TaskID, next, now, retryAt, p.Error, false); err != nil {
+			return fmt.Errorf("postgres: fail task %d: %w", p.TaskID, err)
+		}
+		return settleRun(ctx, tx, h.runID, now)
+	})
+}
+
+// finishHeldTask moves a held task to next: a terminal status stamps
+// finished_at; QUEUED clears the lease and waits until availableAt, giving
+// the attempt back when uncount is set.
+func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, now, availableAt time.Time, lastError string, uncount bool) error {
+	_, err := tx.Exec(ctx, `UPDATE run_task SET
+    status = $2::text,
+    finished_at = CASE WHEN $2::text = 'QUEUED' THEN NULL ELSE $3 END,
+    available_at = CASE WHEN $2::text = 'QUEUED' THEN $4 ELSE available_at END,
+    lease_owner = CASE WHEN $2::text = 'QUEUED' THEN '' ELSE lease_owner END,
+    attempts = CASE WHEN $6 THEN greatest(attempts - 1, 0) ELSE attempts END,
+    lease_expires_at = NULL,
+    last_error = CASE WHEN $5::text = '' THEN last_error ELSE $5::text END
+WHERE task_id = $1`, taskID, next, now, availableAt, lastError, uncount)
+	return err
+}
+
+// TaskRelease gives a held task back without counting the attempt; in a
+// run being cancelled the task is cancelled instead.
+func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	now := stamp(db.now())
+	return db.inTx(ctx, "TaskRelease", func(tx pgx.Tx) error {
+		h, err := lockHeldTask(ctx, tx, taskID, owner)
+		if err != nil {
+			return err
+		}
+		next := store.TaskQueued
+		if h.runStatus != store.RunQueued && h.runStatus != store.RunRunning {
+			next = store.TaskCancelled
+		}
+		if err := finishHeldTask(ctx, tx, taskID, next, now, now, "", true); err != nil {
+			return fmt.Errorf("postgres: release task %d: %w", taskID, err)
+		}
+		return settleRun(ctx, tx, h.runID, now)
+	})
+}
+
+// settleRun decides a run's status once it has no open (QUEUED or
+// RUNNING) task: CANCELLED if it was CANCELLING, else FAILED with a DEAD
+// task, else COMPLETED. It locks the run row first, so of two transactions
+// finishing the last two tasks the second to get the lock sees the first's
+// committed task and settles the run.
+func settleRun(ctx context.Context, tx pgx.Tx, runID string, now time.Time) error {
+	var status string
+	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", runID).Scan(&status); err != nil {
+		return noRows(err, fmt.Sprintf("run %q", runID))
+	}
+	if status != store.RunQueued && status != store.RunRunning && status != store.RunCancelling {
+		return nil
+	}
+	var (
+		open, dead int64
+		firstDead  string
+	)
+	err := tx.QueryRow(ctx, `SELECT
+    count(*) FILTER (WHERE status IN ('QUEUED', 'RUNNING')),
+    count(*) FILTER (WHERE status = 'DEAD'),
+    coalesce((SELECT format('task %s (%s, bucket %s): %s', task_id, product_type, bucket, last_error)
+        FROM run_task WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1), '')
+FROM run_task WHERE run_id = $1`, runID).Scan(&open, &dead, &firstDead)
+	if err != nil {
+		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
+	}
+	if open > 0 {
+		return nil
+	}
+	next, msg := store.RunCompleted, ""
+	switch {
+	case status == store.RunCancelling:
+		next = store.RunCancelled
+	case dead > 0:
+		next = store.RunFailed
+		msg = fmt.Sprintf("%d task(s) failed; first: %s", dead, firstDead)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE run SET status = $2, completed_at = $3,
+    error = CASE WHEN $4::text = '' THEN error ELSE $4::text END
+WHERE run_id = $1`, runID, next, now, msg); err != nil {
+		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
+	}
+	return nil
+}
