@@ -137,7 +137,9 @@ func decodeError(data []byte, dst any, base string, err error) error {
 	case errors.As(err, &inv):
 		return fmt.Errorf("decode JSON: %w", err)
 	case errors.As(err, &syn):
-		return malformed(base, fmt.Sprintf("malformed JSON at byte offset %d: %s", syn.Offset, syn.Error()), err)
+		// Offset counts the bytes read, the offending one included; report
+		// the 0-based offset of that byte.
+		return malformed(base, fmt.Sprintf("malformed JSON at byte offset %d: %s", max(syn.Offset-1, 0), syn.Error()), err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return malformed(base, fmt.Sprintf("malformed JSON: the document ends early at byte offset %d", len(data)), err)
 	}

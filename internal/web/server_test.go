@@ -1,0 +1,396 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/web"
+)
+
+// fakeMetrics records observations.
+type fakeMetrics struct {
+	mu  sync.Mutex
+	obs []string
+}
+
+func (f *fakeMetrics) ObserveRequest(method, route string, status int, _ time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.obs = append(f.obs, fmt.Sprintf("%s|%s|%d", method, route, status))
+}
+
+func (f *fakeMetrics) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "# metrics\n")
+	})
+}
+
+func (f *fakeMetrics) observations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.obs...)
+}
+
+type testService struct {
+	handler http.Handler
+	logs    *logBuffer
+	metrics *fakeMetrics
+}
+
+func newTestService(t *testing.T, tokens []string, ping func(context.Context) error) testService {
+	t.Helper()
+	logger, logs := newLogger()
+	metrics := &fakeMetrics{}
+	m := web.NewMux(web.Config{
+		Service: "marketdata", Version: "1.2.3", Prefix: "/mkt",
+		Logger: logger, Tokens: tokens, Ping: ping, Metrics: metrics,
+	})
+	m.HandleFunc("GET /mkt/snapshots/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if id == "missing" {
+			return apperr.Errorf(apperr.NotFound, "no snapshot %q", id)
+		}
+		return web.WriteJSON(w, http.StatusOK, map[string]string{
+			"snapshot_id": id,
+			"request_id":  web.RequestID(r.Context()),
+			"route":       web.Route(r),
+		})
+	})
+	m.HandleFunc("POST /mkt/snapshots", func(w http.ResponseWriter, r *http.Request) error {
+		return web.WriteJSON(w, http.StatusCreated, map[string]string{})
+	})
+	m.Handle("GET /mkt/panic", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic("secret panic value 0xdeadbeef")
+	}))
+	return testService{handler: m.Handler(), logs: logs, metrics: metrics}
+}
+
+func TestRoutesAndProblems(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, nil, nil)
+
+	res := serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil))
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	var body map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body["snapshot_id"] != "S1" || body["route"] != "GET /mkt/snapshots/{id}" {
+		t.Errorf("body = %v", body)
+	}
+
+	p, _ := MustProblem(t, serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/missing", nil)), 404)
+	if p.Detail != `no snapshot "missing"` {
+		t.Errorf("detail = %q", p.Detail)
+	}
+
+	p, _ = MustProblem(t, serve(s.handler, httptest.NewRequest("GET", "/mkt/nothing/here", nil)), 404)
+	if p.Type != "https://iprs.dev/problems/not-found" || p.Instance != "/mkt/nothing/here" {
+		t.Errorf("404 problem = %+v", p)
+	}
+
+	res = serve(s.handler, httptest.NewRequest("DELETE", "/mkt/snapshots/S1", nil))
+	p, _ = MustProblem(t, res, 405)
+	if allow := res.Header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "HEAD") {
+		t.Errorf("Allow = %q, want GET and HEAD", allow)
+	}
+	if p.Type != "https://iprs.dev/problems/method-not-allowed" {
+		t.Errorf("405 type = %q", p.Type)
+	}
+	res = serve(s.handler, httptest.NewRequest("PUT", "/mkt/snapshots", nil))
+	MustProblem(t, res, 405)
+	if allow := res.Header.Get("Allow"); allow != "POST" {
+		t.Errorf("Allow = %q, want POST", allow)
+	}
+
+	// The mux's own redirects (path cleaning) pass through untouched.
+	res = serve(s.handler, httptest.NewRequest("GET", "/mkt//snapshots/S1", nil))
+	if res.StatusCode != http.StatusTemporaryRedirect && res.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("unclean path: status %d, want a redirect", res.StatusCode)
+	}
+}
+
+func TestHandlePanicsOutsidePrefix(t *testing.T) {
+	t.Parallel()
+	m := web.NewMux(web.Config{Service: "results", Prefix: "/results"})
+	for _, pattern := range []string{"GET /mkt/x", "GET /resultsx", "/results/no-method", "GET"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Handle(%q) did not panic", pattern)
+				}
+			}()
+			m.Handle(pattern, http.NotFoundHandler())
+		}()
+	}
+	m.Handle("GET /results", http.NotFoundHandler()) // the prefix itself is fine
+}
+
+func TestPanicRecovery(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, nil, nil)
+	res := serve(s.handler, httptest.NewRequest("GET", "/mkt/panic", nil))
+	p, raw := MustProblem(t, res, 500)
+	b, _ := json.Marshal(raw)
+	if strings.Contains(string(b), "deadbeef") || strings.Contains(string(b), "goroutine") {
+		t.Errorf("panic leaks into the body: %s", b)
+	}
+	if p.RequestID == "" || p.RequestID != res.Header.Get("X-Request-ID") {
+		t.Errorf("request_id %q, header %q", p.RequestID, res.Header.Get("X-Request-ID"))
+	}
+	var logged bool
+	for _, rec := range s.logs.records(t) {
+		if rec["msg"] == "panic serving request" {
+			logged = true
+			if !strings.Contains(fmt.Sprint(rec["panic"]), "deadbeef") || !strings.Contains(fmt.Sprint(rec["stack"]), "goroutine") {
+				t.Errorf("panic log lacks value or stack: %v", rec)
+			}
+		}
+	}
+	if !logged {
+		t.Errorf("panic not logged:\n%s", s.logs.String())
+	}
+	// The service keeps serving.
+	if res := serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)); res.StatusCode != 200 {
+		t.Errorf("after a panic: status %d", res.StatusCode)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, []string{"alpha-token", "beta-token"}, nil)
+	get := func(path, auth string) *http.Response {
+		req := httptest.NewRequest("GET", path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		return serve(s.handler, req)
+	}
+	for _, auth := range []string{"", "Bearer wrong", "Basic YWxwaGEtdG9rZW4=", "Bearer ", "alpha-token", "Bearer alpha-token2"} {
+		res := get("/mkt/snapshots/S1", auth)
+		MustProblem(t, res, 401)
+		if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("auth %q: WWW-Authenticate = %q", auth, res.Header.Get("WWW-Authenticate"))
+		}
+	}
+	for _, auth := range []string{"Bearer alpha-token", "Bearer beta-token", "bearer beta-token"} {
+		if res := get("/mkt/snapshots/S1", auth); res.StatusCode != 200 {
+			t.Errorf("auth %q: status %d", auth, res.StatusCode)
+		}
+	}
+	// Health is exempt, metrics and unknown routes are not.
+	for _, path := range []string{"/health", "/mkt/health"} {
+		if res := get(path, ""); res.StatusCode != 200 {
+			t.Errorf("%s without a token: status %d", path, res.StatusCode)
+		}
+	}
+	for _, path := range []string{"/metrics", "/mkt/metrics", "/mkt/unknown", "/mkt/health/x"} {
+		MustProblem(t, get(path, ""), 401)
+	}
+
+	// Without tokens nothing is required.
+	open := newTestService(t, nil, nil)
+	if res := serve(open.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)); res.StatusCode != 200 {
+		t.Errorf("auth off: status %d", res.StatusCode)
+	}
+	blank := newTestService(t, []string{"", "  "}, nil)
+	if res := serve(blank.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)); res.StatusCode != 200 {
+		t.Errorf("blank tokens: status %d, want auth off", res.StatusCode)
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, nil, nil)
+
+	req := httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)
+	req.Header.Set("X-Request-ID", "client-id-42")
+	res := serve(s.handler, req)
+	var body map[string]string
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	if res.Header.Get("X-Request-ID") != "client-id-42" || body["request_id"] != "client-id-42" {
+		t.Errorf("header %q, context %q, want client-id-42", res.Header.Get("X-Request-ID"), body["request_id"])
+	}
+	var logged bool
+	for _, rec := range s.logs.records(t) {
+		if rec["msg"] == "http request" && rec["request_id"] == "client-id-42" {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Errorf("access log lacks the request id:\n%s", s.logs.String())
+	}
+
+	seen := map[string]bool{}
+	for _, bad := range []string{"", "has space", "new\nline", strings.Repeat("x", 129), "<script>"} {
+		req := httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)
+		if bad != "" {
+			req.Header.Set("X-Request-ID", bad)
+		}
+		id := serve(s.handler, req).Header.Get("X-Request-ID")
+		if id == bad || len(id) != 32 || seen[id] {
+			t.Errorf("X-Request-ID %q: answered %q, want a fresh 32-hex id", bad, id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestAccessLogAndMetricsObservations(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, nil, nil)
+	serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil))
+	serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/S2", nil))
+	serve(s.handler, httptest.NewRequest("GET", "/mkt/snapshots/missing", nil))
+	serve(s.handler, httptest.NewRequest("GET", "/mkt/panic", nil))
+	serve(s.handler, httptest.NewRequest("GET", "/mkt/zzz", nil))
+	serve(s.handler, httptest.NewRequest("PATCH", "/mkt/snapshots", nil))
+	want := []string{
+		"GET|GET /mkt/snapshots/{id}|200",
+		"GET|GET /mkt/snapshots/{id}|200",
+		"GET|GET /mkt/snapshots/{id}|404",
+		"GET|GET /mkt/panic|500",
+		"GET||404",
+		"PATCH||405",
+	}
+	if got := s.metrics.observations(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("observations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var lines []map[string]any
+	for _, rec := range s.logs.records(t) {
+		if rec["msg"] == "http request" {
+			lines = append(lines, rec)
+		}
+	}
+	if len(lines) != 6 {
+		t.Fatalf("%d access lines, want 6", len(lines))
+	}
+	first := lines[0]
+	for _, key := range []string{"method", "path", "route", "status", "bytes", "duration_ms", "request_id"} {
+		if _, ok := first[key]; !ok {
+			t.Errorf("access line lacks %q: %v", key, first)
+		}
+	}
+	if first["path"] != "/mkt/snapshots/S1" || first["status"] != float64(200) || first["bytes"].(float64) <= 0 {
+		t.Errorf("access line = %v", first)
+	}
+
+	res := serve(s.handler, httptest.NewRequest("GET", "/metrics", nil))
+	if b, _ := io.ReadAll(res.Body); res.StatusCode != 200 || string(b) != "# metrics\n" {
+		t.Errorf("/metrics: %d %q", res.StatusCode, b)
+	}
+	if res := serve(s.handler, httptest.NewRequest("GET", "/mkt/metrics", nil)); res.StatusCode != 200 {
+		t.Errorf("/mkt/metrics: %d", res.StatusCode)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	s := newTestService(t, nil, func(ctx context.Context) error { return nil })
+	for _, path := range []string{"/health", "/mkt/health"} {
+		res := serve(s.handler, httptest.NewRequest("GET", path, nil))
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		if res.StatusCode != 200 || body["status"] != "ok" || body["service"] != "marketdata" || body["version"] != "1.2.3" {
+			t.Errorf("%s: %d %v", path, res.StatusCode, body)
+		}
+	}
+
+	down := newTestService(t, nil, func(ctx context.Context) error {
+		return errors.New("dial tcp 10.0.0.5:5432: connection refused password=hunter2")
+	})
+	res := serve(down.handler, httptest.NewRequest("GET", "/health", nil))
+	b, _ := io.ReadAll(res.Body)
+	var body map[string]any
+	_ = json.Unmarshal(b, &body)
+	if res.StatusCode != 503 || body["status"] != "unavailable" || body["service"] != "marketdata" || body["type"] != "https://iprs.dev/problems/unavailable" {
+		t.Errorf("down: %d %s", res.StatusCode, b)
+	}
+	if strings.Contains(string(b), "10.0.0.5") || strings.Contains(string(b), "hunter2") {
+		t.Errorf("health body leaks the cause: %s", b)
+	}
+	if !strings.Contains(down.logs.String(), "connection refused") {
+		t.Errorf("cause not logged: %s", down.logs.String())
+	}
+
+	// A ping that hangs is cut off by the health timeout.
+	start := time.Now()
+	hang := web.HealthHandler("worker", "v", func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	rec := httptest.NewRecorder()
+	hang.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
+	if rec.Code != 503 || time.Since(start) > web.HealthTimeout+time.Second {
+		t.Errorf("hanging ping: status %d after %v", rec.Code, time.Since(start))
+	}
+}
+
+func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := web.NewServer("", h, nil)
+	if srv.ReadHeaderTimeout <= 0 {
+		t.Error("ReadHeaderTimeout not set")
+	}
+	served := make(chan error, 1)
+	go func() { served <- web.Serve(ctx, srv, ln, 5*time.Second) }()
+
+	got := make(chan string, 1)
+	go func() {
+		res, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		got <- string(b)
+	}()
+	<-started
+	cancel() // shutdown begins while the request is in flight
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v before the request finished", err)
+	default:
+	}
+	close(release)
+	if body := <-got; body != "done" {
+		t.Errorf("in-flight request got %q, want done", body)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v, want nil after a graceful shutdown", err)
+	}
+}
+
+func TestServeListenError(t *testing.T) {
+	t.Parallel()
+	err := web.Serve(context.Background(), web.NewServer("256.0.0.1:bad", http.NotFoundHandler(), nil), nil, 0)
+	if err == nil || !strings.Contains(err.Error(), "256.0.0.1:bad") {
+		t.Errorf("Serve on a bad address = %v", err)
+	}
+}
