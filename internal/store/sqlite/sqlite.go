@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
 	sqliteschema "github.com/iprs/iprs/sql/sqlite"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -75,7 +76,7 @@ type DB struct {
 	log    *slog.Logger
 }
 
-
+var _ store.Store = (*DB)(nil)
 
 const busyTimeoutMillis = 10000
 

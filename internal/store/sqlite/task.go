@@ -1,0 +1,257 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+)
+
+// TaskClaim claims one task atomically (see store.Store). The whole claim is
+// one write transaction on the single writer connection: the sweep of
+// abandoned tasks, then UPDATE … WHERE task_id = (SELECT … LIMIT 1)
+// RETURNING, then the run's move to RUNNING.
+func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Task, error) {
+	if p.Owner == "" {
+		return nil, errors.New("sqlite: claim task: empty owner")
+	}
+	if p.Lease <= 0 {
+		return nil, fmt.Errorf("sqlite: claim task: lease %s is not positive", p.Lease)
+	}
+	now := toMicros(p.Now)
+	var claimed *store.Task
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := sweepAbandoned(ctx, tx, p.Now); err != nil {
+			return err
+		}
+		row := tx.QueryRowContext(ctx, `UPDATE run_task
+SET status = 'RUNNING', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+WHERE task_id = (
+    SELECT t.task_id FROM run_task t JOIN run r ON r.run_id = t.run_id
+    WHERE r.status IN ('QUEUED', 'RUNNING')
+      AND ((t.status = 'QUEUED' AND t.available_at <= ?) OR (t.status = 'RUNNING' AND t.lease_expires_at <= ?))
+    ORDER BY t.available_at, t.task_id
+    LIMIT 1)
+RETURNING `+taskColumns, p.Owner, toMicros(p.Now.Add(p.Lease)), now, now, now)
+		t, err := scanTask(row.Scan)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // commit the sweep; nothing to claim
+		}
+		if err != nil {
+			return fmt.Errorf("claim task: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE run SET status = 'RUNNING', started_at = coalesce(started_at, ?)
+WHERE run_id = ? AND status = 'QUEUED'`, now, t.RunID); err != nil {
+			return fmt.Errorf("start run %q: %w", t.RunID, err)
+		}
+		claimed = t
+		return nil
+	})
+	if err != nil {
+		return nil, sqliteErr("claim task", err)
+	}
+	if claimed == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "no task to claim")
+	}
+	return claimed, nil
+}
+
+// sweepAbandoned settles RUNNING tasks whose lease expired and that nobody
+// may claim again: CANCELLED in a CANCELLING run, DEAD on their last
+// attempt. Their runs are settled.
+func sweepAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	at := toMicros(now)
+	var runs []string
+	collect := func(what, query string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			runs = append(runs, id)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	if err := collect("cancel abandoned tasks", `UPDATE run_task
+SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL
+WHERE status = 'RUNNING' AND lease_expires_at <= ?
+  AND run_id IN (SELECT run_id FROM run WHERE status = 'CANCELLING')
+RETURNING run_id`, at, at); err != nil {
+		return err
+	}
+	if err := collect("end abandoned last attempts", `UPDATE run_task
+SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL,
+    last_error = 'lease expired on the last attempt (' || attempts || ' of ' || max_attempts || ', owner ' || lease_owner || ')'
+WHERE status = 'RUNNING' AND lease_expires_at <= ? AND attempts >= max_attempts
+  AND run_id IN (SELECT run_id FROM run WHERE status IN ('QUEUED', 'RUNNING'))
+RETURNING run_id`, at, at); err != nil {
+		return err
+	}
+	slices.Sort(runs)
+	for _, id := range slices.Compact(runs) {
+		if err := settleRun(ctx, tx, id, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseState is a task held by its owner, with its run's status.
+type leaseState struct {
+	runID       string
+	runStatus   string
+	attempts    int
+	maxAttempts int
+}
+
+// holdLease checks that owner holds the task's lease: ErrNotFound for an
+// unknown task, Conflict when it is not RUNNING under owner.
+func holdLease(ctx context.Context, tx *sql.Tx, taskID int64, owner string) (*leaseState, error) {
+	var (
+		s           leaseState
+		status, cur string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT t.run_id, r.status, t.status, t.lease_owner, t.attempts, t.max_attempts
+FROM run_task t JOIN run r ON r.run_id = t.run_id WHERE t.task_id = ?`, taskID).
+		Scan(&s.runID, &s.runStatus, &status, &cur, &s.attempts, &s.maxAttempts)
+	if err != nil {
+		return nil, notFound(err, "task %d", taskID)
+	}
+	if status != store.TaskRunning || cur != owner {
+		return nil, conflictf("task %d: lease lost by %q (task is %s, lease owner %q)", taskID, owner, status, cur)
+	}
+	return &s, nil
+}
+
+// TaskRenewLease extends the lease of a task its owner still holds.
+func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		s, err := holdLease(ctx, tx, taskID, owner)
+		if err != nil {
+			return err
+		}
+		if s.runStatus != store.RunQueued && s.runStatus != store.RunRunning {
+			return conflictf("task %d: run %q is %s", taskID, s.runID, s.runStatus)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET lease_expires_at = ? WHERE task_id = ?`, toMicros(until), taskID); err != nil {
+			return fmt.Errorf("renew lease of task %d: %w", taskID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return sqliteErr("renew lease", err)
+	}
+	return nil
+}
+
+// TaskPositions streams the task's positions in snapshot id then Seq order.
+func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
+	if t.HashMod <= 0 {
+		return fmt.Errorf("sqlite: positions of task %d: hash mod %d is not positive", t.ID, t.HashMod)
+	}
+	return db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+positionColumns+`
+FROM position p JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
+WHERE p.position_snapshot_id IN (SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = ?)
+  AND p.product_type = ? AND p.position_hash % ? = ?
+ORDER BY p.position_snapshot_id, p.seq`, t.RunID, t.ProductType, t.HashMod, t.Bucket)
+		if err != nil {
+			return fmt.Errorf("sqlite: positions of task %d: %w", t.ID, err)
+		}
+		return eachPosition(rows, fn)
+	})
+}
+
+// TaskComplete writes the results and marks the task SUCCEEDED.
+func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		s, err := holdLease(ctx, tx, p.TaskID, p.Owner)
+		if err != nil {
+			return err
+		}
+		if err := insertResults(ctx, tx, s.runID, p.TaskID, p.Results); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL
+WHERE task_id = ?`, toMicros(p.Now), p.TaskID); err != nil {
+			return fmt.Errorf("mark task %d succeeded: %w", p.TaskID, err)
+		}
+		return settleRun(ctx, tx, s.runID, p.Now)
+	})
+	if err != nil {
+		return sqliteErr("complete task", err)
+	}
+	return nil
+}
+
+// TaskFail records a failure: DEAD, QUEUED again, or CANCELLED.
+func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		s, err := holdLease(ctx, tx, p.TaskID, p.Owner)
+		if err != nil {
+			return err
+		}
+		now := toMicros(p.Now)
+		var q string
+		var args []any
+		switch {
+		case p.Permanent || s.attempts >= s.maxAttempts:
+			q = `UPDATE run_task SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
+			args = []any{now, p.Error, p.TaskID}
+		case s.runStatus == store.RunCancelling:
+			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
+			args = []any{now, p.Error, p.TaskID}
+		default:
+			q = `UPDATE run_task SET status = 'QUEUED', available_at = ?, lease_owner = '', lease_expires_at = NULL, last_error = ?
+WHERE task_id = ?`
+			args = []any{toMicros(p.RetryAt), p.Error, p.TaskID}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("record failure of task %d: %w", p.TaskID, err)
+		}
+		return settleRun(ctx, tx, s.runID, p.Now)
+	})
+	if err != nil {
+		return sqliteErr("fail task", err)
+	}
+	return nil
+}
+
+// TaskRelease gives a claimed task back without counting the attempt.
+func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error {
+	now := db.now()
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		s, err := holdLease(ctx, tx, taskID, owner)
+		if err != nil {
+			return err
+		}
+		q := `UPDATE run_task SET status = 'QUEUED', attempts = max(attempts - 1, 0), lease_owner = '', lease_expires_at = NULL
+WHERE task_id = ?`
+		args := []any{taskID}
+		if s.runStatus == store.RunCancelling {
+			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL WHERE task_id = ?`
+			args = []any{toMicros(now), taskID}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("release task %d: %w", taskID, err)
+		}
+		return settleRun(ctx, tx, s.runID, now)
+	})
+	if err != nil {
+		return sqliteErr("release task", err)
+	}
+	return nil
+}
