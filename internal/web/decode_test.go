@@ -126,7 +126,7 @@ func TestUnmarshalStrictUnmarshalerErrors(t *testing.T) {
 	if len(got) != 1 || got[0].Pointer != "/as_of_time" {
 		t.Fatalf("fields = %+v", got)
 	}
-	if !strings.Contains(got[0].Detail, "yesterday") {
+	if !strings.Contains(got[0].Detail, "yesterday") || !strings.Contains(got[0].Detail, "RFC 3339") {
 		t.Errorf("detail %q should quote the bad value", got[0].Detail)
 	}
 	got = fields(t, `{"as_of_time":12}`)

@@ -18,6 +18,11 @@
 //	srv := web.NewServer(addr, m.Handler(), logger)
 //	err := web.Serve(ctx, srv, nil, 0) // returns after ctx is done and requests drained
 //
+// To serve several services on one listener (iprs dev), build each with
+// its own Mux and route by prefix as the load balancer does:
+//
+//	h := web.ByPrefix(map[string]http.Handler{"/mkt": mkt, "/orch": orch, "/results": res}, mkt)
+//
 // NewMux registers GET /health and GET <prefix>/health (HealthHandler: 200
 // {"status":"ok","service","version"}, 503 with "status":"unavailable" when
 // Ping fails within HealthTimeout) and, with Metrics, GET /metrics and GET

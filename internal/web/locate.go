@@ -4,10 +4,12 @@ import (
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
 )
@@ -400,6 +402,10 @@ func fitsNumber(s string, t reflect.Type) bool {
 }
 
 func unmarshalerDetail(err error) string {
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("expected an RFC 3339 time such as 2026-01-23T00:00:00Z, got %q", pe.Value)
+	}
 	if ae, ok := apperr.As(err); ok {
 		if len(ae.Fields) > 0 && ae.Fields[0].Detail != "" {
 			return ae.Fields[0].Detail

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -255,4 +256,37 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// ByPrefix returns a handler that routes like the load balancer: a request
+// whose path is a prefix ("/mkt") or lies under it ("/mkt/...") goes to
+// that prefix's handler, the longest prefix winning; every other request
+// (GET /health, GET /metrics, unknown paths) goes to fallback. It lets one
+// listener serve several services' handlers, each built by its own Mux.
+func ByPrefix(routes map[string]http.Handler, fallback http.Handler) http.Handler {
+	type route struct {
+		prefix string
+		h      http.Handler
+	}
+	var rs []route
+	for p, h := range routes {
+		p = strings.TrimSuffix(p, "/")
+		if p == "" || !strings.HasPrefix(p, "/") {
+			panic(fmt.Sprintf("web: ByPrefix prefix %q must start with / and not be the root", p))
+		}
+		rs = append(rs, route{p, h})
+	}
+	// Longest prefix first, so "/results" does not swallow "/results-x/"
+	// routes of another service and nested prefixes work.
+	slices.SortFunc(rs, func(a, b route) int { return len(b.prefix) - len(a.prefix) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		for _, rt := range rs {
+			if path == rt.prefix || strings.HasPrefix(path, rt.prefix+"/") {
+				rt.h.ServeHTTP(w, r)
+				return
+			}
+		}
+		fallback.ServeHTTP(w, r)
+	})
 }

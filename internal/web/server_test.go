@@ -394,3 +394,30 @@ func TestServeListenError(t *testing.T) {
 		t.Errorf("Serve on a bad address = %v", err)
 	}
 }
+
+func TestByPrefix(t *testing.T) {
+	t.Parallel()
+	named := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, name) })
+	}
+	h := web.ByPrefix(map[string]http.Handler{
+		"/mkt":     named("mkt"),
+		"/orch/":   named("orch"),
+		"/results": named("results"),
+	}, named("fallback"))
+	for path, want := range map[string]string{
+		"/mkt":              "mkt",
+		"/mkt/snapshots/X":  "mkt",
+		"/orch/runs":        "orch",
+		"/results/runs/R/x": "results",
+		"/resultsx":         "fallback",
+		"/health":           "fallback",
+		"/metrics":          "fallback",
+		"/":                 "fallback",
+	} {
+		res := serve(h, httptest.NewRequest("GET", path, nil))
+		if b, _ := io.ReadAll(res.Body); string(b) != want {
+			t.Errorf("%s went to %q, want %q", path, b, want)
+		}
+	}
+}
