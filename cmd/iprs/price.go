@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iprs/iprs/internal/pricing"
+	"github.com/spf13/cobra"
+)
+
+// maxReportedProblems bounds how many position problems `iprs price` prints.
+const maxReportedProblems = 1000
+
+// priceBatchSize is how many positions one pricing goroutine takes at once.
+const priceBatchSize = 256
+
+func newPriceCmd() *cobra.Command {
+	var (
+		marketPath, positionsPath string
+		measuresFlag, scenarios   string
+		asOfFlag                  string
+	)
+	cmd := &cobra.Command{
+		Use:   "price --market M.json --positions P.json [--measures PV,DV01,…] [--scenarios BASE,…] [--as-of RFC3339]",
+		Short: "Value a position snapshot offline, without a database",
+		Long: `price values every position of a position snapshot under each scenario, with
+the market of a market snapshot, exactly as a run does (SPEC §2), and writes one
+JSON object per line to stdout: {"position_id":…,"scenario_id":…,"measures":{…}},
+positions in file order, scenarios in the order given.
+
+The files are the documents the services accept: a market snapshot
+{snapshot_id, as_of_time, fx_spots, curves, …} and a position snapshot
+{as_of_time, portfolio_node_id, positions:[…]} (a bare JSON array of positions
+is accepted too). The positions file is streamed, so it may be large.
+
+Positions without attributes.as_of_date are valued as of the UTC date of
+--as-of, which plays the run's as_of_time; without --as-of, the market
+snapshot's as_of_time is used.
+
+Every position is checked before anything is written. If any position is
+invalid (the checks of an upload) or cannot be valued with this market and
+as-of date (the checks of a run), every problem goes to stderr, nothing to
+stdout, and the exit status is non-zero.
+
+  iprs price --market market.json --positions book.json --measures PV,DV01,CS01 --scenarios BASE,RATES_PARALLEL_1BP`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			measures, err := parseMeasureList(measuresFlag)
+			if err != nil {
+				return err
+			}
+			scenarioIDs, err := parseScenarioList(scenarios)
+			if err != nil {
+				return err
+			}
+			if marketPath == "" || positionsPath == "" {
+				return errors.New("--market and --positions are required")
+			}
+			market, err := readMarket(marketPath)
+			if err != nil {
+				return err
+			}
+			asOf := market.AsOfTime()
+			if asOfFlag != "" {
+				asOf, err = time.Parse(time.RFC3339, asOfFlag)
+				if err != nil {
+					return fmt.Errorf("--as-of %q: want RFC 3339, like 2026-01-23T17:00:00Z", asOfFlag)
+				}
+			} else if asOf.IsZero() {
+				return fmt.Errorf("market snapshot %s has no as_of_time: give --as-of", marketPath)
+			}
+			engine, err := pricing.NewEngine(market, scenarioIDs, measures, asOf)
+			if err != nil {
+				return fmt.Errorf("price: %w", err)
+			}
+			return pricePositions(cmd.Context(), engine, positionsPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&marketPath, "market", "", "market snapshot JSON file (required)")
+	f.StringVar(&positionsPath, "positions", "", "position snapshot JSON file (required)")
+	f.StringVar(&measuresFlag, "measures", "PV", "comma-separated measures: "+strings.Join(measureNames(), ","))
+	f.StringVar(&scenarios, "scenarios", "BASE", "comma-separated scenarios: "+strings.Join(pricing.ScenarioIDs(), ","))
+	f.StringVar(&asOfFlag, "as-of", "", "the run's as-of time, RFC 3339 (default: the market snapshot's as_of_time)")
+	return cmd
+}
+
+func measureNames() []string {
+	var names []string
+	for _, m := range pricing.Measures() {
+		names = append(names, m.String())
+	}
+	return names
+}
+
+// splitList splits a comma-separated flag value, trimming blanks and
+// refusing empty items and repeats.
+func splitList(flag, value string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, item := range strings.Split(value, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, fmt.Errorf("--%s %q: empty item", flag, value)
+		}
+		if seen[item] {
+			return nil, fmt.Errorf("--%s: %s is given twice", flag, item)
+		}
+		seen[item] = true
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+func parseMeasureList(value string) ([]pricing.Measure, error) {
+	items, err := splitList("measures", value)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pricing.Measure, 0, len(items))
+	for _, s := range items {
+		m, ok := pricing.ParseMeasure(s)
+		if !ok {
+			return nil, fmt.Errorf("--measures: unknown measure %q (known: %s)", s, strings.Join(measureNames(), ", "))
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func parseScenarioList(value string) ([]string, error) {
+	items, err := splitList("scenarios", value)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range items {
+		if !pricing.IsScenario(s) {
+			return nil, fmt.Errorf("--scenarios: unknown scenario %q (known: %s)", s, strings.Join(pricing.ScenarioIDs(), ", "))
+		}
+	}
+	return items, nil
+}
+
+func readMarket(path string) (*pricing.Market, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("market snapshot: %w", err)
+	}
+	defer f.Close()
+	var d pricing.MarketData
+	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&d); err != nil {
+		return nil, fmt.Errorf("market snapshot %s: %w", path, err)
+	}
+	m, err := pricing.NewMarket(d)
+	if err != nil {
+		return nil, fmt.Errorf("market snapshot %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// eachPosition streams the positions of a position snapshot file (or of a
+// bare JSON array) to fn with their index.
+func eachPosition(ctx context.Context, path string, fn func(i int, in pricing.PositionInput) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("positions: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<16))
+	wrap := func(err error) error { return fmt.Errorf("positions file %s: %w", path, err) }
+	tok, err := dec.Token()
+	if err != nil {
+		return wrap(err)
+	}
+	readArray := func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return errors.New(`"positions" must be a list`)
+		}
+		for i := 0; dec.More(); i++ {
+			if i%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var in pricing.PositionInput
+			if err := dec.Decode(&in); err != nil {
+				return fmt.Errorf("positions[%d]: %w", i, err)
+			}
+			if err := fn(i, in); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return err
+	}
+	switch tok {
+	case json.Delim('['):
+		// A bare array: put the token back by reading items directly.
+		for i := 0; dec.More(); i++ {
+			var in pricing.PositionInput
+			if err := dec.Decode(&in); err != nil {
+				return wrap(fmt.Errorf("positions[%d]: %w", i, err))
+			}
+			if err := fn(i, in); err != nil {
+				return err
+			}
+		}
+		return nil
+	case json.Delim('{'):
+	default:
+		return wrap(errors.New("want a position snapshot object or a list of positions"))
+	}
+	found := false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return wrap(err)
+		}
+		if key == "positions" {
+			found = true
+			if err := readArray(); err != nil {
+				return wrap(err)
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return wrap(err)
+		}
+	}
+	if !found {
+		return wrap(errors.New(`no "positions" list`))
+	}
+	return nil
+}
+
+// pricePositions checks every position, then prices them in file order.
+func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout, stderr io.Writer) error {
+	// Pass 1: check everything before writing anything.
+	ids := pricing.NewPositionIDs()
+	problems, count := 0, 0
+	report := func(i int, p pricing.Problem) {
+		problems++
+		if problems <= maxReportedProblems {
+			fmt.Fprintf(stderr, "positions[%d]: %s\n", i, p.Error())
+		}
+	}
+	err := eachPosition(ctx, path, func(i int, in pricing.PositionInput) error {
+		count++
+		if p, dup := ids.Add(i, in.PositionID); dup {
+			report(i, p)
+		}
+		pos, probs := pricing.ParsePosition(in)
+		for _, p := range probs {
+			report(i, p)
+		}
+		if pos != nil {
+			for _, p := range e.Check(pos) {
+				report(i, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if problems > 0 {
+		if problems > maxReportedProblems {
+			fmt.Fprintf(stderr, "… and %d more problems\n", problems-maxReportedProblems)
+		}
+		noun := "problems"
+		if problems == 1 {
+			noun = "problem"
+		}
+		return fmt.Errorf("%d %s in %d positions of %s; nothing priced", problems, noun, count, path)
+	}
+
+	// Pass 2: price in batches on every core, writing in file order.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type batch struct {
+		seq    int
+		inputs []pricing.PositionInput
+		out    []byte
+	}
+	todo := make(chan *batch)
+	done := make(chan *batch)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v pricing.Values
+			scen := e.Scenarios()
+			for b := range todo {
+				for _, in := range b.inputs {
+					pos, probs := pricing.ParsePosition(in)
+					if pos == nil {
+						cancel(probs[0])
+						return
+					}
+					id, err := json.Marshal(pos.ID)
+					if err != nil {
+						cancel(fmt.Errorf("encode position id: %w", err))
+						return
+					}
+					for s, sid := range scen {
+						if err := e.Price(pos, s, &v); err != nil {
+							cancel(err)
+							return
+						}
+						b.out = append(b.out, `{"position_id":`...)
+						b.out = append(b.out, id...)
+						b.out = append(b.out, `,"scenario_id":"`...)
+						b.out = append(b.out, sid...)
+						b.out = append(b.out, `","measures":`...)
+						b.out = v.AppendJSON(b.out)
+						b.out = append(b.out, '}', '\n')
+					}
+				}
+				select {
+				case done <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+
+	// The reader feeds batches; the writer below puts them back in order.
+	go func() {
+		defer close(todo)
+		seq := 0
+		cur := &batch{}
+		send := func() bool {
+			select {
+			case todo <- cur:
+				seq++
+				cur = &batch{seq: seq}
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		err := eachPosition(ctx, path, func(_ int, in pricing.PositionInput) error {
+			cur.inputs = append(cur.inputs, in)
+			if len(cur.inputs) == priceBatchSize && !send() {
+				return context.Cause(ctx)
+			}
+			return nil
+		})
+		if err != nil {
+			cancel(err)
+			return
+		}
+		if len(cur.inputs) > 0 {
+			send()
+		}
+	}()
+
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	pending := map[int]*batch{}
+	next := 0
+	var writeErr error
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			nb, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if writeErr == nil {
+				if _, err := w.Write(nb.out); err != nil {
+					writeErr = fmt.Errorf("write results: %w", err)
+					cancel(writeErr)
+				}
+			}
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("price: %w", err)
+	}
+	if writeErr != nil {
+		return writeErr
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
