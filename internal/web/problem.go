@@ -117,8 +117,9 @@ func ProblemFor(r *http.Request, err error) Problem {
 // not an *apperr.Error of a client code) is logged at error level with the
 // request's method, path and id, and answered with a short generic detail. A
 // request whose client went away (its context was cancelled) is logged at
-// debug level and gets no body. logger may be nil, in which case the logger
-// the middleware put in the request context is used.
+// debug level and gets no body. logger may be nil, in which case the
+// server's logger from the request context is used; the request_id is added
+// to every line, so pass the service's logger, not Logger(ctx).
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	if err == nil {
 		err = errors.New("web.WriteError called with a nil error")

@@ -35,11 +35,22 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey, id)
 }
 
-// Logger returns the request-scoped logger the middleware stored in ctx
-// (the server's logger with the request_id attribute), or nil.
+// Logger returns the request-scoped logger: the server's logger, as given
+// to RequestIDs, with the request_id attribute. Outside of the middleware it
+// returns a logger that discards, so it is always safe to call.
 func Logger(ctx context.Context) *slog.Logger {
-	return loggerFrom(ctx)
+	l := loggerFrom(ctx)
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	if id := RequestID(ctx); id != "" {
+		return l.With(slog.String("request_id", id))
+	}
+	return l
 }
+
+// loggerFrom returns the server's logger stored in ctx, without the
+// request_id attribute (internal log calls add it with requestAttrs).
 
 func loggerFrom(ctx context.Context) *slog.Logger {
 	l, _ := ctx.Value(loggerKey).(*slog.Logger)
@@ -77,8 +88,8 @@ func saneRequestID(id string) bool {
 // RequestIDs is middleware giving every request an id: the client's
 // X-Request-ID when it is sane, a fresh random one otherwise. The id is set
 // on the response header, stored in the context (RequestID) and added as
-// request_id to a request-scoped logger derived from logger (Logger). A nil
-// logger discards.
+// request_id to the request-scoped logger (Logger) derived from logger. A
+// nil logger discards.
 func RequestIDs(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -91,7 +102,7 @@ func RequestIDs(logger *slog.Logger) func(http.Handler) http.Handler {
 			}
 			w.Header().Set(RequestIDHeader, id)
 			ctx := WithRequestID(r.Context(), id)
-			ctx = context.WithValue(ctx, loggerKey, logger.With(slog.String("request_id", id)))
+			ctx = context.WithValue(ctx, loggerKey, logger)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

@@ -49,6 +49,9 @@ func (b *logBuffer) records(tb testing.TB) []map[string]any {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			tb.Fatalf("log line is not JSON: %q", line)
 		}
+		if n := strings.Count(line, `"request_id":`); n > 1 {
+			tb.Errorf("log line has request_id %d times: %s", n, line)
+		}
 		out = append(out, rec)
 	}
 	return out
@@ -304,4 +307,21 @@ func TestProblemForWithoutRequest(t *testing.T) {
 	if web.ProblemType(apperr.NotFound) != "https://iprs.dev/problems/not-found" {
 		t.Errorf("ProblemType(NotFound) = %q", web.ProblemType(apperr.NotFound))
 	}
+}
+
+func TestRequestLogger(t *testing.T) {
+	t.Parallel()
+	logger, logs := newLogger()
+	h := web.Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.Logger(r.Context()).Info("pricing", slog.String("run_id", "R1"))
+	}), web.RequestIDs(logger))
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Header.Set("X-Request-ID", "rid-7")
+	serve(h, req)
+	recs := logs.records(t)
+	if len(recs) != 1 || recs[0]["request_id"] != "rid-7" || recs[0]["run_id"] != "R1" {
+		t.Errorf("records = %v", recs)
+	}
+	// Outside the middleware the logger discards instead of failing.
+	web.Logger(context.Background()).Info("nowhere")
 }
