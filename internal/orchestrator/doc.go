@@ -1,0 +1,130 @@
+// Package orchestrator is the orchestrator service of IPRS (SPEC §1): it
+// takes position snapshots, checks and creates runs, fans them out into
+// tasks for the workers, and moves runs through cancel and publish.
+//
+//	svc := orchestrator.New(st, logger, orchestrator.Options{EngineVersion: version, MaxUploadBytes: cfg.MaxUploadBytes, Registerer: m.Registry()})
+//	svc.Register(mux) // a web.Mux with prefix "/orch"
+//
+// # Routes
+//
+//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 409 | 413
+//	GET  /orch/position-snapshots/{id}             metadata
+//	GET  /orch/position-snapshots/{id}/positions   ?limit=&cursor=, in upload order
+//	POST /orch/runs                                201 created | 200 replay | 400 | 409 | 422
+//	GET  /orch/runs                                ?status=&limit=&cursor=, newest first
+//	GET  /orch/runs/{id}                           the run with its progress
+//	GET  /orch/runs/{id}/tasks                     every task, by product type then bucket
+//	POST /orch/runs/{id}/cancel                    202 | 409 from a final state
+//	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
+//
+// The upload route's body bound is Options.MaxUploadBytes; the others have
+// the Mux's normal bound.
+//
+// # Position snapshot uploads
+//
+// The body {position_snapshot_id?, as_of_time, portfolio_node_id,
+// positions} is read as a stream of JSON tokens, its members in any order:
+// each position is decoded on its own into a pricing.PositionInput, checked
+// with pricing.ParsePosition, hashed and queued as a row; rows go to the
+// store in batches (Options.BatchSize) inside one PositionSnapshotWriter
+// transaction. Memory holds one batch and the set of position ids, so a
+// million positions fit in one request. Any problem (a pointer per problem,
+// "/positions/{i}/…", at most Options.MaxProblems listed and the rest
+// counted) rolls everything back and answers 400. A repeated position_id is
+// reported at the repeat and names the index of the first use.
+//
+// When position_snapshot_id comes after the positions, the rows written
+// meanwhile under a provisional id are rolled back and written again from a
+// temporary copy of the body (Options.SpoolDir) that is kept, from the
+// positions on, whenever the positions start before any id was seen.
+// Without an id the server makes one, "PS-<UTC time to the ms>-<random>",
+// and an upload identical to a stored one answers that snapshot (200).
+//
+// Each row stores the position's attributes in canonical form (RFC 8785)
+// and Hash = PositionHash(position_id): the first 8 bytes of
+// SHA-256(position_id) read big-endian with the top bit cleared, a
+// non-negative 63-bit integer. A task bucket is Hash mod hash_mod, so this
+// function is fixed for good.
+//
+// # Snapshot payload hash
+//
+// payload_hash is the lower-case hex SHA-256 of the RFC 8785 canonical
+// JSON of
+//
+//	{"as_of_time": T, "portfolio_node_id": N, "position_count": n, "positions_sha256": P}
+//
+// where T is as_of_time in UTC written as Go's time.RFC3339Nano (no
+// fractional part when it is zero: "2026-01-23T00:00:00Z"), after truncation
+// to microseconds, and P is the hex SHA-256 of the canonical JSON array of
+// the positions in upload order, each position being
+//
+//	{"attributes": A, "instrument_id": I, "position_id": ID, "product_type": PT, "quantity": Q}
+//
+// with A the canonical attributes, I "" when absent, and "quantity" only
+// when the client gave one. These are exactly the rows GET
+// …/positions answers, so the hash can be recomputed from the API. The
+// position_snapshot_id is not part of the content.
+//
+// # Runs
+//
+// A run request is decoded strictly (unknown members, wrong types: 400 with
+// pointers) and normalized: measures, scenarios and node ids lose repeats
+// but keep their first order, {"scenario_set_id": "X"} becomes "X", the
+// as-of time becomes UTC, execution.max_attempts defaults to 3 and
+// execution.hash_mod stays null when the server is to choose. RequestHash
+// is the hex SHA-256 of the canonical JSON of that normalized request
+// (without run_id); a run id names one request: the same request again
+// answers the stored run (200), another answers 409, atomically in the
+// store. A replay is answered before any check, from the stored run.
+//
+// Before anything is queued the pre-run check collects every problem into
+// one 422: the market snapshot exists, is not FAIL and builds a pricing
+// market (pointer /market_snapshot_id); every measure and scenario is known
+// (/measures/i, /scenarios/i); the position snapshot exists
+// (/position_snapshot_id), or each portfolio_scope node has a snapshot with
+// as_of_time at or before the run's (/portfolio_scope/node_ids/i); every
+// curve and FX pair the positions need is in the market (one problem per
+// missing curve or pair, with the number of positions needing it, at
+// /market_snapshot_id); and every position passes pricing.Engine.Check (a
+// last payment after the as-of date, a payment not above the first
+// interest…), reported at the pointer of the member that brought its
+// snapshot in, the detail naming snapshot, position and attribute.
+//
+// Fan-out: hash_mod is the request's, or DefaultHashMod(positions): the
+// next power of two at or above ceil(positions/5000), clamped to [1, 256],
+// so that a task holds about 5,000 positions. One QUEUED task is made per
+// non-empty (product type, Hash mod hash_mod) from store.PositionBuckets,
+// and the run, its snapshots and tasks are stored in one transaction.
+//
+// # Publish hash
+//
+// POST …/publish publishes a COMPLETED run once; publishing a PUBLISHED run
+// again is 409 (the answer names the stored hash, which never changes). The
+// publish hash is the lower-case hex SHA-256 of these lines, each ending in
+// "\n":
+//
+//  1. iprs-publish-v1
+//  2. the canonical JSON of {"engine_version": E, "market_snapshot": {"id",
+//     "payload_hash"}, "position_snapshots": [{"id", "payload_hash"}, …]
+//     (sorted by id), "request": R, "run_id": RUN}, where R is the run's
+//     normalized request (the "request" member of the run answer) in
+//     canonical form;
+//  3. one line per result row, in the store's result order (position
+//     snapshot id, position id, scenario id): the canonical JSON of
+//     {"measures": {NAME: value, …}, "position_id", "position_snapshot_id",
+//     "scenario_id"} with only the measures present, each value written as
+//     RFC 8785 writes a double (the shortest decimal that reads back to the
+//     same bits; -0 is written 0).
+//
+// An auditor can rebuild it from GET /orch/runs/{id},
+// GET /mkt/snapshots/{id}, GET /orch/position-snapshots/{id} and the
+// results API.
+//
+// # Metrics
+//
+// On Options.Registerer: iprs_orchestrator_runs_created_total{run_type},
+// iprs_orchestrator_positions_uploaded_total,
+// iprs_orchestrator_position_snapshots_total{outcome},
+// iprs_orchestrator_prerun_check_failures_total and
+// iprs_orchestrator_prerun_check_problems_total.
+package orchestrator

@@ -1,0 +1,236 @@
+package orchestrator
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/web"
+)
+
+// handleUpload serves POST /orch/position-snapshots.
+func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		s.metrics.snapshots.WithLabelValues("refused").Inc()
+		return apperr.WithFields(apperr.Invalid, "the request body is empty",
+			[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
+	}
+	snap, created, err := s.uploadSnapshot(r.Context(), r.Body)
+	if err != nil {
+		switch apperr.CodeOf(err) {
+		case apperr.Invalid, apperr.Conflict, apperr.TooLarge:
+			s.metrics.snapshots.WithLabelValues("refused").Inc()
+		}
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.metrics.snapshots.WithLabelValues("created").Inc()
+		s.metrics.positionsUploaded.Add(float64(snap.PositionCount))
+		s.logger.InfoContext(r.Context(), "position snapshot stored",
+			"position_snapshot_id", snap.ID, "positions", snap.PositionCount, "portfolio_node_id", snap.PortfolioNodeID)
+	} else {
+		s.metrics.snapshots.WithLabelValues("existing").Inc()
+	}
+	return web.WriteJSON(w, status, snapshotView(snap))
+}
+
+// handleGetSnapshot serves GET /orch/position-snapshots/{id}.
+func (s *Service) handleGetSnapshot(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	snap, err := s.store.PositionSnapshotGet(r.Context(), id)
+	if err != nil {
+		return notFoundOr(err, "position snapshot", id)
+	}
+	return web.WriteJSON(w, http.StatusOK, snapshotView(snap))
+}
+
+// handleListPositions serves GET /orch/position-snapshots/{id}/positions,
+// in upload order; the cursor holds the last row's place in the upload.
+func (s *Service) handleListPositions(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	page, err := web.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	afterSeq := int64(-1)
+	if page.Cursor != "" {
+		vals, err := web.DecodeCursor(page.Cursor, 1)
+		if err != nil {
+			return err
+		}
+		afterSeq, err = strconv.ParseInt(vals[0], 10, 64)
+		if err != nil || afterSeq < 0 {
+			return web.ParamError("cursor", "the cursor does not come from this list")
+		}
+	}
+	if _, err := s.store.PositionSnapshotGet(r.Context(), id); err != nil {
+		return notFoundOr(err, "position snapshot", id)
+	}
+	rows, err := s.store.PositionList(r.Context(), id, afterSeq, page.Limit+1)
+	if err != nil {
+		return fmt.Errorf("list positions of snapshot %s: %w", id, err)
+	}
+	list := web.PageOf(rows, page.Limit, func(p *store.Position) []string {
+		return []string{strconv.FormatInt(p.Seq, 10)}
+	})
+	items := make([]PositionView, len(list.Items))
+	for i, p := range list.Items {
+		items[i] = positionView(p)
+	}
+	return web.WriteJSON(w, http.StatusOK, web.List[PositionView]{Items: items, NextCursor: list.NextCursor})
+}
+
+// handleCreateRun serves POST /orch/runs.
+func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error {
+	var wire runRequestWire
+	if err := web.DecodeJSON(r, &wire); err != nil {
+		return err
+	}
+	req, err := parseRunRequest(&wire, s.opts.MaxProblems)
+	if err != nil {
+		return err
+	}
+	run, created, err := s.createRun(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return s.writeRun(w, r, status, run)
+}
+
+// handleListRuns serves GET /orch/runs, newest request first.
+func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
+	page, err := web.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	status := r.URL.Query().Get("status")
+	if status != "" && !isRunStatus(status) {
+		return web.ParamError("status", fmt.Sprintf("status %q is not one of %s", status, strings.Join(runStatuses, ", ")))
+	}
+	p := store.RunListParams{Status: status, ListParams: store.ListParams{Limit: page.Limit + 1}}
+	if page.Cursor != "" {
+		vals, err := web.DecodeCursor(page.Cursor, 2)
+		if err != nil {
+			return err
+		}
+		t, err := time.Parse(time.RFC3339Nano, vals[0])
+		if err != nil {
+			return web.ParamError("cursor", "the cursor does not come from this list")
+		}
+		p.AfterTime, p.AfterID = t, vals[1]
+	}
+	runs, err := s.store.RunList(r.Context(), p)
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	list := web.PageOf(runs, page.Limit, func(run *store.Run) []string {
+		return []string{formatTime(run.RequestedAt), run.ID}
+	})
+	items := make([]RunView, len(list.Items))
+	for i, run := range list.Items {
+		prog, err := s.store.RunProgress(r.Context(), run.ID)
+		if err != nil {
+			return fmt.Errorf("progress of run %s: %w", run.ID, err)
+		}
+		items[i] = runView(run, prog)
+	}
+	return web.WriteJSON(w, http.StatusOK, web.List[RunView]{Items: items, NextCursor: list.NextCursor})
+}
+
+// handleGetRun serves GET /orch/runs/{id}.
+func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	run, err := s.store.RunGet(r.Context(), id)
+	if err != nil {
+		return notFoundOr(err, "run", id)
+	}
+	return s.writeRun(w, r, http.StatusOK, run)
+}
+
+// handleRunTasks serves GET /orch/runs/{id}/tasks: every task of the run,
+// by product type then bucket, in one page.
+func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.store.RunGet(r.Context(), id); err != nil {
+		return notFoundOr(err, "run", id)
+	}
+	tasks, err := s.store.RunTasks(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("list tasks of run %s: %w", id, err)
+	}
+	items := make([]TaskView, len(tasks))
+	for i, t := range tasks {
+		items[i] = taskView(t)
+	}
+	return web.WriteJSON(w, http.StatusOK, web.NewList(items, ""))
+}
+
+// handleCancelRun serves POST /orch/runs/{id}/cancel: 202 with the run,
+// which is CANCELLING until its running tasks stop, or CANCELLED.
+func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	run, err := s.store.RunCancel(r.Context(), id, s.now())
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return err
+		}
+		return notFoundOr(err, "run", id)
+	}
+	s.logger.InfoContext(r.Context(), "run cancel requested", "run_id", id, "status", run.Status)
+	return s.writeRun(w, r, http.StatusAccepted, run)
+}
+
+// handlePublishRun serves POST /orch/runs/{id}/publish.
+func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	run, err := s.publishRun(r.Context(), id)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return err
+		}
+		return notFoundOr(err, "run", id)
+	}
+	return s.writeRun(w, r, http.StatusOK, run)
+}
+
+func (s *Service) writeRun(w http.ResponseWriter, r *http.Request, status int, run *store.Run) error {
+	prog, err := s.store.RunProgress(r.Context(), run.ID)
+	if err != nil {
+		return fmt.Errorf("progress of run %s: %w", run.ID, err)
+	}
+	return web.WriteJSON(w, status, runView(run, prog))
+}
+
+// notFoundOr answers a missing row with a 404 naming it, and wraps any
+// other error.
+func notFoundOr(err error, what, id string) error {
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("%s %s does not exist", what, id), Err: err}
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return fmt.Errorf("load %s %s: %w", what, id, err)
+}
+
+var runStatuses = []string{store.RunQueued, store.RunRunning, store.RunCompleted, store.RunFailed,
+	store.RunCancelling, store.RunCancelled, store.RunPublished}
+
+func isRunStatus(s string) bool {
+	for _, st := range runStatuses {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,395 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/store"
+)
+
+// DefaultHashMod is the hash_mod the server picks for a run of total
+// positions when the request gives none: the next power of two at or above
+// ceil(total/taskSize), clamped to [1, MaxDefaultHashMod]. Tasks then hold
+// about taskSize positions of one product type each (fewer when a type has
+// few positions); a power of two keeps bucket counts comparable between
+// runs of similar size.
+func DefaultHashMod(total int64, taskSize int) int {
+	if taskSize <= 0 {
+		taskSize = DefaultTaskSize
+	}
+	if total <= int64(taskSize) {
+		return 1
+	}
+	need := (total + int64(taskSize) - 1) / int64(taskSize)
+	if need >= MaxDefaultHashMod {
+		return MaxDefaultHashMod
+	}
+	return 1 << bits.Len64(uint64(need-1))
+}
+
+// fanOut makes one QUEUED task per non-empty (product type, bucket).
+func fanOut(runID string, buckets []store.BucketCount, hashMod, maxAttempts int, now time.Time) []*store.Task {
+	tasks := make([]*store.Task, 0, len(buckets))
+	for _, b := range buckets {
+		if b.Count == 0 {
+			continue
+		}
+		tasks = append(tasks, &store.Task{
+			RunID:         runID,
+			ProductType:   b.ProductType,
+			Bucket:        b.Bucket,
+			HashMod:       hashMod,
+			Status:        store.TaskQueued,
+			MaxAttempts:   maxAttempts,
+			PositionCount: b.Count,
+			AvailableAt:   now,
+		})
+	}
+	return tasks
+}
+
+// createRun checks a normalized run request, fans it out and stores the
+// run with its tasks. It returns the stored run and whether it was created
+// now (false: the same request was submitted before under the same id).
+func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, bool, error) {
+	canonical, requestHash, err := req.Canonical()
+	if err != nil {
+		return nil, false, err
+	}
+	runID := req.runID
+	if runID == "" {
+		runID = newID("RUN-", s.now())
+	} else if existing, err := s.store.RunGet(ctx, runID); err == nil {
+		// A replay: answer without checking or scanning anything again.
+		if existing.RequestHash != requestHash {
+			return nil, false, runConflict(existing)
+		}
+		return existing, false, nil
+	} else if !errors.Is(err, apperr.ErrNotFound) {
+		return nil, false, fmt.Errorf("look up run %s: %w", runID, err)
+	}
+
+	res, err := s.preRunCheck(ctx, req)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Unprocessable {
+			s.metrics.checkFailures.Inc()
+		}
+		return nil, false, err
+	}
+	hashMod := DefaultHashMod(res.total, s.opts.TaskSize)
+	if req.Execution.HashMod != nil {
+		hashMod = *req.Execution.HashMod
+	}
+	buckets, err := s.store.PositionBuckets(ctx, res.snapshotIDs, hashMod)
+	if err != nil {
+		return nil, false, fmt.Errorf("count positions by bucket for run %s: %w", runID, err)
+	}
+	now := s.now()
+	var nodeIDs []string
+	if req.PortfolioScope != nil {
+		nodeIDs = req.PortfolioScope.NodeIDs
+	}
+	run := &store.Run{
+		ID:                  runID,
+		RunType:             req.RunType,
+		Status:              store.RunQueued,
+		AsOfTime:            req.asOf,
+		MarketSnapshotID:    req.MarketSnapshotID,
+		PositionSnapshotIDs: res.snapshotIDs,
+		PortfolioNodeIDs:    nodeIDs,
+		ModelSetID:          req.ModelSetID,
+		Measures:            req.Measures,
+		Scenarios:           req.Scenarios,
+		HashMod:             hashMod,
+		MaxAttempts:         req.Execution.MaxAttempts,
+		RequestHash:         requestHash,
+		Request:             canonical,
+		EngineVersion:       s.opts.EngineVersion,
+		PositionsTotal:      res.total,
+		RequestedAt:         now,
+	}
+	tasks := fanOut(runID, buckets, hashMod, req.Execution.MaxAttempts, now)
+	stored, created, err := s.store.RunCreate(ctx, run, tasks)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return nil, false, err
+		}
+		return nil, false, fmt.Errorf("create run %s: %w", runID, err)
+	}
+	if created {
+		s.metrics.runsCreated.WithLabelValues(run.RunType).Inc()
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "run created",
+			slog.String("run_id", runID), slog.String("run_type", run.RunType),
+			slog.Int64("positions", res.total), slog.Int("tasks", len(tasks)), slog.Int("hash_mod", hashMod))
+	}
+	return stored, created, nil
+}
+
+func runConflict(existing *store.Run) error {
+	return apperr.Errorf(apperr.Conflict,
+		"run %s already exists for another request (request_hash %s); a run id names one request", existing.ID, existing.RequestHash)
+}
+
+// checked is what a passed pre-run check resolved.
+type checked struct {
+	snapshotIDs []string // sorted
+	total       int64
+}
+
+// preRunCheck checks everything a run needs before anything is queued and
+// reports every problem in one apperr.Unprocessable: the market snapshot
+// exists, is not FAIL and can be priced with; the position snapshots exist
+// (each portfolio_scope node has one at or before the run's as-of time);
+// every measure and scenario is known; every curve and FX pair the
+// positions need is in the market; and no position has a problem against
+// that market and as-of date (pricing.Engine.Check).
+func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, error) {
+	probs := newProblems(s.opts.MaxProblems)
+
+	market, err := s.checkMarket(ctx, req.MarketSnapshotID, probs)
+	if err != nil {
+		return nil, err
+	}
+
+	measures := make([]pricing.Measure, 0, len(req.Measures))
+	for i, name := range req.Measures {
+		m, ok := pricing.ParseMeasure(name)
+		if !ok {
+			probs.addf(req.pointer.measures[i], "unknown measure %q (known: %s)", name, strings.Join(measureNames(), ", "))
+			continue
+		}
+		measures = append(measures, m)
+	}
+	scenarios := make([]string, 0, len(req.Scenarios))
+	for i, id := range req.Scenarios {
+		if !pricing.IsScenario(id) {
+			probs.addf(req.pointer.scenarios[i], "unknown scenario %q (known: %s)", id, strings.Join(pricing.ScenarioIDs(), ", "))
+			continue
+		}
+		scenarios = append(scenarios, id)
+	}
+
+	snaps, pointers, err := s.resolveSnapshots(ctx, req, probs)
+	if err != nil {
+		return nil, err
+	}
+	res := &checked{}
+	for _, sn := range snaps {
+		res.snapshotIDs = append(res.snapshotIDs, sn.ID)
+		res.total += sn.PositionCount
+	}
+	sort.Strings(res.snapshotIDs)
+	if len(snaps) > 0 && res.total == 0 {
+		ptr := "/position_snapshot_id"
+		if req.PortfolioScope != nil {
+			ptr = "/portfolio_scope"
+		}
+		probs.add(ptr, "the run would value no positions: its position snapshots are empty")
+	}
+
+	if market != nil && len(snaps) > 0 && res.total > 0 {
+		if len(scenarios) == 0 {
+			scenarios = []string{pricing.ScenarioIDs()[0]}
+		}
+		if len(measures) == 0 {
+			measures = []pricing.Measure{pricing.PV}
+		}
+		eng, err := pricing.NewEngine(market, scenarios, measures, req.asOf)
+		if err != nil {
+			return nil, fmt.Errorf("build pricing engine for the pre-run check: %w", err)
+		}
+		if err := s.checkPositions(ctx, eng, res.snapshotIDs, pointers, probs); err != nil {
+			return nil, err
+		}
+	}
+	if n := probs.count(); n > 0 {
+		s.metrics.checkProblems.Add(float64(n))
+		return nil, probs.err(apperr.Unprocessable, "the run cannot be started")
+	}
+	return res, nil
+}
+
+// checkMarket loads the market snapshot; problems with it are recorded and
+// leave the market nil.
+func (s *Service) checkMarket(ctx context.Context, id string, probs *problems) (*pricing.Market, error) {
+	const ptr = "/market_snapshot_id"
+	ms, err := s.store.MarketSnapshotGet(ctx, id)
+	if errors.Is(err, apperr.ErrNotFound) {
+		probs.addf(ptr, "market snapshot %s does not exist", id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load market snapshot %s: %w", id, err)
+	}
+	if ms.DQStatus == "FAIL" {
+		probs.addf(ptr, "market snapshot %s failed its data-quality checks (dq_status FAIL); a run may not use it", id)
+	}
+	var data pricing.MarketData
+	if err := json.Unmarshal(ms.Payload, &data); err != nil {
+		probs.addf(ptr, "market snapshot %s cannot be read for pricing: %v", id, err)
+		return nil, nil
+	}
+	market, err := pricing.NewMarket(data)
+	if err != nil {
+		if ms.DQStatus != "FAIL" {
+			probs.addf(ptr, "market snapshot %s cannot be used for pricing: %v", id, err)
+		}
+		return nil, nil
+	}
+	return market, nil
+}
+
+// resolveSnapshots finds the run's position snapshots. pointers maps each
+// snapshot id to the request member that brought it in.
+func (s *Service) resolveSnapshots(ctx context.Context, req *RunRequest, probs *problems) ([]*store.PositionSnapshot, map[string]string, error) {
+	pointers := make(map[string]string)
+	var out []*store.PositionSnapshot
+	if req.PositionSnapshotID != nil {
+		id := *req.PositionSnapshotID
+		sn, err := s.store.PositionSnapshotGet(ctx, id)
+		if errors.Is(err, apperr.ErrNotFound) {
+			probs.addf("/position_snapshot_id", "position snapshot %s does not exist", id)
+			return nil, pointers, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("load position snapshot %s: %w", id, err)
+		}
+		pointers[sn.ID] = "/position_snapshot_id"
+		return []*store.PositionSnapshot{sn}, pointers, nil
+	}
+	for i, node := range req.PortfolioScope.NodeIDs {
+		ptr := req.pointer.nodes[i]
+		sn, err := s.store.PositionSnapshotLatest(ctx, node, req.asOf)
+		if errors.Is(err, apperr.ErrNotFound) {
+			probs.addf(ptr, "portfolio node %s has no position snapshot with as_of_time at or before %s", node, req.AsOfTime)
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("find the latest position snapshot of node %s: %w", node, err)
+		}
+		if _, dup := pointers[sn.ID]; dup {
+			continue
+		}
+		pointers[sn.ID] = ptr
+		out = append(out, sn)
+	}
+	return out, pointers, nil
+}
+
+// missingData counts the positions that need a curve or FX pair the market
+// lacks.
+type missingData struct {
+	kind       string // "curve" or "FX spot"
+	id         string
+	count      int64
+	positionID string
+	snapshotID string
+}
+
+// checkPositions scans every position of the run against the market.
+// A curve or FX pair the market lacks is one problem however many
+// positions need it; other problems are listed per position.
+func (s *Service) checkPositions(ctx context.Context, eng *pricing.Engine, snapshotIDs []string, pointers map[string]string, probs *problems) error {
+	market := eng.Market()
+	missing := make(map[string]*missingData)
+	need := func(kind, id string, p *store.Position) {
+		key := kind + "\x00" + id
+		m := missing[key]
+		if m == nil {
+			m = &missingData{kind: kind, id: id, positionID: p.PositionID, snapshotID: p.SnapshotID}
+			missing[key] = m
+		}
+		m.count++
+	}
+	err := s.store.PositionScan(ctx, snapshotIDs, func(p *store.Position) error {
+		ptr := pointers[p.SnapshotID]
+		pos, pprobs := pricing.ParsePosition(pricing.PositionInput{
+			PositionID:   p.PositionID,
+			InstrumentID: p.InstrumentID,
+			ProductType:  p.ProductType,
+			Quantity:     p.Quantity,
+			Attributes:   p.Attributes,
+		})
+		for _, pr := range pprobs {
+			probs.add(ptr, positionDetail(p, pr))
+		}
+		if pos == nil {
+			return nil
+		}
+		reqs := pos.Requirements()
+		lacks := false
+		for _, c := range reqs.Curves {
+			if !market.HasCurve(c) {
+				need("curve", c, p)
+				lacks = true
+			}
+		}
+		for _, pair := range reqs.FXPairs {
+			if !market.HasFXSpot(pair) {
+				need("FX spot", pair, p)
+				lacks = true
+			}
+		}
+		for _, pr := range eng.Check(pos) {
+			if lacks && isMissingMarketData(pr) {
+				continue // reported once per curve or pair below
+			}
+			probs.add(ptr, positionDetail(p, pr))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan positions for the pre-run check: %w", err)
+	}
+	list := make([]*missingData, 0, len(missing))
+	for _, m := range missing {
+		list = append(list, m)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].kind != list[j].kind {
+			return list[i].kind < list[j].kind
+		}
+		return list[i].id < list[j].id
+	})
+	for _, m := range list {
+		probs.addf("/market_snapshot_id", "%s %s is not in market snapshot %s; %d position(s) need it, the first being position %s of position snapshot %s",
+			m.kind, m.id, market.SnapshotID(), m.count, m.positionID, m.snapshotID)
+	}
+	return nil
+}
+
+// isMissingMarketData reports whether a problem of Engine.Check is about a
+// curve or FX spot absent from the market, which checkPositions reports
+// once per curve or pair instead of once per position.
+func isMissingMarketData(p pricing.Problem) bool {
+	return (strings.HasPrefix(p.Detail, "curve ") || strings.HasPrefix(p.Detail, "FX spot ")) &&
+		strings.Contains(p.Detail, " is not in market snapshot ")
+}
+
+// positionDetail names the position snapshot, the position and the place
+// in the position of a problem.
+func positionDetail(p *store.Position, pr pricing.Problem) string {
+	where := ""
+	if pr.Pointer != "" {
+		where = " at " + pr.Pointer
+	}
+	return fmt.Sprintf("position snapshot %s, position %s%s: %s", p.SnapshotID, p.PositionID, where, pr.Detail)
+}
+
+func measureNames() []string {
+	all := pricing.Measures()
+	out := make([]string, len(all))
+	for i, m := range all {
+		out[i] = m.String()
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package orchestrator
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/web"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxUploadBytes bounds a position snapshot upload: room for a
+	// million positions with their cashflow schedules.
+	DefaultMaxUploadBytes = 2 << 30
+	// DefaultBatchSize is the number of position rows added to the store
+	// at a time during an upload.
+	DefaultBatchSize = 5000
+	// DefaultTaskSize is the number of positions a task aims at when the
+	// server picks hash_mod.
+	DefaultTaskSize = 5000
+	// MaxDefaultHashMod caps the hash_mod the server picks.
+	MaxDefaultHashMod = 256
+	// DefaultMaxAttempts is a task's attempt budget when the run request
+	// does not give execution.max_attempts.
+	DefaultMaxAttempts = 3
+)
+
+// Bounds of a run request's execution settings.
+const (
+	MinHashMod     = 1
+	MaxHashMod     = 4096
+	MinMaxAttempts = 1
+	MaxMaxAttempts = 20
+)
+
+// Options configure a Service. The zero value of each field picks its
+// default.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// EngineVersion names the pricing code that values runs; it is stored
+	// with every run and enters its publish hash.
+	EngineVersion string
+	// MaxUploadBytes bounds the body of POST /orch/position-snapshots; 0
+	// means DefaultMaxUploadBytes, negative means no bound. Every other
+	// route has the Mux's normal bound.
+	MaxUploadBytes int64
+	// BatchSize is the number of rows per store Add; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// TaskSize is the positions per task aimed at when the server picks
+	// hash_mod; 0 means DefaultTaskSize.
+	TaskSize int
+	// MaxProblems caps the problems listed in a 400 or 422 answer; 0 means
+	// DefaultMaxProblems.
+	MaxProblems int
+	// SpoolDir holds the temporary copy of an upload whose
+	// position_snapshot_id follows its positions; "" means os.TempDir().
+	SpoolDir string
+	// Registerer receives the service's metrics (the registry of
+	// internal/web/metrics); nil leaves them unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Service is the orchestrator: position snapshots, runs, pre-run checks,
+// task fan-out and the run lifecycle. It is safe for concurrent use.
+type Service struct {
+	store   store.Store
+	logger  *slog.Logger
+	opts    Options
+	metrics *serviceMetrics
+}
+
+// New returns the orchestrator over st. It panics only when the metrics
+// cannot be registered (a second Service on one registry), a programming
+// error.
+func New(st store.Store, logger *slog.Logger, opts Options) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxUploadBytes == 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.TaskSize <= 0 {
+		opts.TaskSize = DefaultTaskSize
+	}
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = DefaultMaxProblems
+	}
+	if opts.SpoolDir == "" {
+		opts.SpoolDir = os.TempDir()
+	}
+	m := newServiceMetrics()
+	if opts.Registerer != nil {
+		if err := m.register(opts.Registerer); err != nil {
+			panic(fmt.Sprintf("orchestrator: register metrics: %v", err))
+		}
+	}
+	return &Service{store: st, logger: logger, opts: opts, metrics: m}
+}
+
+// Register adds the orchestrator's routes to m, whose prefix must be
+// "/orch" (or "" in a combined router).
+func (s *Service) Register(m *web.Mux) {
+	m.HandleFunc("POST /orch/position-snapshots", s.handleUpload, web.MaxBody(s.opts.MaxUploadBytes))
+	m.HandleFunc("GET /orch/position-snapshots/{id}", s.handleGetSnapshot)
+	m.HandleFunc("GET /orch/position-snapshots/{id}/positions", s.handleListPositions)
+	m.HandleFunc("POST /orch/runs", s.handleCreateRun)
+	m.HandleFunc("GET /orch/runs", s.handleListRuns)
+	m.HandleFunc("GET /orch/runs/{id}", s.handleGetRun)
+	m.HandleFunc("GET /orch/runs/{id}/tasks", s.handleRunTasks)
+	m.HandleFunc("POST /orch/runs/{id}/cancel", s.handleCancelRun)
+	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun)
+}
+
+// now returns the clock's time in UTC at the store's microsecond
+// precision.
+func (s *Service) now() time.Time {
+	return s.opts.Now().UTC().Truncate(time.Microsecond)
+}
