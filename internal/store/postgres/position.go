@@ -102,6 +102,12 @@ WHERE p.position_snapshot_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3`, snaps
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: list positions of %q: %w", snapshotID, err)
 	}
+	if len(out) == 0 {
+		// An empty page of a committed snapshot, or no snapshot at all.
+		if _, err := positionSnapshotGet(ctx, db.pool, snapshotID); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -128,9 +134,11 @@ GROUP BY 1, 2 ORDER BY 1, 2`, snapshotIDs, int64(hashMod))
 }
 
 // PositionScan streams the positions of the snapshots, one snapshot after
-// the other in the order given, each in Seq order.
+// the other in id order, each in Seq order.
 func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*store.Position) error) error {
-	for _, id := range snapshotIDs {
+	ids := slices.Clone(snapshotIDs)
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
 		if err := db.streamPositions(ctx, fn, positionSelect+` WHERE p.position_snapshot_id = $1 ORDER BY p.seq`, id); err != nil {
 			return err
 		}

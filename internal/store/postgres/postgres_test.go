@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
@@ -61,6 +64,43 @@ func MustOpen(tb testing.TB, opts postgres.Options) *postgres.DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// MustOpenIsolated opens a store on a schema of its own, migrated, and
+// drops the schema at cleanup. The task queue is global to a schema, so
+// tests that claim tasks use one to never claim (or be claimed by) the
+// tasks of tests running at the same time.
+func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
+	tb.Helper()
+	base := testURL(tb)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	name := fmt.Sprintf("iprs_test_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		admin.Close(ctx)
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	opts.Migrate = true
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 8
+	}
+	db, err := postgres.Open(ctx, withSearchPath(tb, base, name), opts)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var schemaSeq atomic.Int64
 
 func TestConformance(t *testing.T) {
 	testURL(t)

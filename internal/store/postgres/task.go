@@ -252,10 +252,10 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, now, availableAt time.Time, lastError string, uncount bool) error {
 	_, err := tx.Exec(ctx, `UPDATE run_task SET
     status = $2::text,
-    finished_at = CASE WHEN $2::text = 'QUEUED' THEN NULL ELSE $3 END,
-    available_at = CASE WHEN $2::text = 'QUEUED' THEN $4 ELSE available_at END,
+    finished_at = CASE WHEN $2::text = 'QUEUED' THEN NULL ELSE $3::timestamptz END,
+    available_at = CASE WHEN $2::text = 'QUEUED' THEN $4::timestamptz ELSE available_at END,
     lease_owner = CASE WHEN $2::text = 'QUEUED' THEN '' ELSE lease_owner END,
-    attempts = CASE WHEN $6 THEN greatest(attempts - 1, 0) ELSE attempts END,
+    attempts = CASE WHEN $6::boolean THEN greatest(attempts - 1, 0) ELSE attempts END,
     lease_expires_at = NULL,
     last_error = CASE WHEN $5::text = '' THEN last_error ELSE $5::text END
 WHERE task_id = $1`, taskID, next, now, availableAt, lastError, uncount)

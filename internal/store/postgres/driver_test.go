@@ -1,0 +1,696 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/store/postgres"
+	"github.com/iprs/iprs/internal/store/storetest"
+	schema "github.com/iprs/iprs/sql"
+)
+
+var t0 = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+
+// withSearchPath points the test URL at a schema of its own.
+func withSearchPath(tb testing.TB, raw, schemaName string) string {
+	tb.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", envURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schemaName)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestMigrate runs the migrations in an empty schema: Open refuses it until
+// migrated, concurrent migrators apply each file once, and a second run
+// changes nothing.
+func TestMigrate(t *testing.T) {
+	base := testURL(t)
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	schemaName := fmt.Sprintf("iprs_migrate_test_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schemaName); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schemaName+" CASCADE")
+	})
+	u := withSearchPath(t, base, schemaName)
+
+	_, err = postgres.Open(ctx, u, postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "iprs migrate") {
+		t.Fatalf("Open(empty schema) = %v, want an error saying to run `iprs migrate`", err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(ctx, u, postgres.Options{Migrate: true})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			db.Close()
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open(Migrate) #%d: %v", i, err)
+		}
+	}
+	db, err := postgres.Open(ctx, u, postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open after migrate: %v", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v != schema.Latest() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schema.Latest())
+	}
+	var n int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+schemaName+".schema_migration").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(schema.Migrations()) {
+		t.Fatalf("schema_migration has %d rows, want %d", n, len(schema.Migrations()))
+	}
+	// The tables landed in the test schema, not elsewhere.
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+schemaName+".run_task").Scan(&n); err != nil {
+		t.Fatalf("run_task in %s: %v", schemaName, err)
+	}
+}
+
+// mustResultRun makes a run over one snapshot with one product type and
+// hashMod buckets, and returns its tasks.
+func mustResultRun(tb testing.TB, ctx context.Context, s store.Store, name string, n, hashMod int) (*store.Run, []*store.Task, []*store.Position) {
+	tb.Helper()
+	id := uid(tb, name)
+	pos := make([]*store.Position, n)
+	for i := range pos {
+		pid := fmt.Sprintf("P%06d", i)
+		pos[i] = storetest.Pos(pid, "LOAN", int64(i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	snap := storetest.MustPositionSnapshot(tb, ctx, s, &store.PositionSnapshot{ID: id + "-ps"}, pos, 0)
+	r, tasks := storetest.MustRun(tb, ctx, s, storetest.RunOpts{
+		Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: hashMod},
+	})
+	return r, tasks, pos
+}
+
+// TestFloatRoundTrip stores awkward float64 values through TaskComplete's
+// COPY and reads them back bit for bit.
+func TestFloatRoundTrip(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	r, _, pos := mustResultRun(t, ctx, db, "floats", 1, 1)
+	negZero := math.Copysign(0, -1)
+	values := [][store.NumMeasures]float64{
+		{negZero, 0, math.SmallestNonzeroFloat64, -math.SmallestNonzeroFloat64, math.MaxFloat64},
+		{0.1 + 0.2, 1.0 / 3.0, math.Float64frombits(0x000fffffffffffff), -math.MaxFloat64, math.Nextafter(1, 2)},
+		{1e-310, -2.2250738585072014e-308, 123456789.123456789, math.Pi, -math.E},
+	}
+	task := storetest.MustClaim(t, ctx, db, "w1", t0, time.Minute)
+	var rows []*store.ResultRow
+	for i, v := range values {
+		rows = append(rows, &store.ResultRow{
+			RunID: r.ID, ScenarioID: fmt.Sprintf("S%d", i), PositionSnapshotID: pos[0].SnapshotID,
+			PositionID: pos[0].PositionID, InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A",
+			Present: 0b11111, Values: v,
+		})
+	}
+	// One row with gaps: absent measures come back absent.
+	rows = append(rows, &store.ResultRow{
+		RunID: r.ID, ScenarioID: "SZ", PositionSnapshotID: pos[0].SnapshotID, PositionID: pos[0].PositionID,
+		InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 0b00101, Values: [5]float64{negZero, 0, 7},
+	})
+	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: t0, Results: rows}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) {
+		t.Fatalf("got %d rows, want %d", len(got), len(rows))
+	}
+	for i, g := range got {
+		w := rows[i]
+		if g.ScenarioID != w.ScenarioID || g.Present != w.Present {
+			t.Fatalf("row %d = %s present %05b, want %s present %05b", i, g.ScenarioID, g.Present, w.ScenarioID, w.Present)
+		}
+		for m := range store.NumMeasures {
+			if !w.Has(m) {
+				if g.Values[m] != 0 {
+					t.Errorf("row %s measure %d absent but value %v", g.ScenarioID, m, g.Values[m])
+				}
+				continue
+			}
+			if math.Float64bits(g.Values[m]) != math.Float64bits(w.Values[m]) {
+				t.Errorf("row %s measure %d = %v (%#x), want %v (%#x)", g.ScenarioID, m,
+					g.Values[m], math.Float64bits(g.Values[m]), w.Values[m], math.Float64bits(w.Values[m]))
+			}
+		}
+	}
+	if !math.Signbit(got[0].Values[0]) {
+		t.Error("-0 lost its sign")
+	}
+	// The streamed path reads the same bits.
+	i := 0
+	err = db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID}, func(g *store.ResultRow, _ string) error {
+		for m := range store.NumMeasures {
+			if math.Float64bits(g.Values[m]) != math.Float64bits(got[i].Values[m]) {
+				t.Errorf("scan row %d measure %d = %v, want %v", i, m, g.Values[m], got[i].Values[m])
+			}
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(rows) {
+		t.Fatalf("ResultScan: %d rows, %v", i, err)
+	}
+}
+
+// TestTaskClaimConcurrent has many workers drain a queue at once: each task
+// is claimed exactly once and nobody waits on anybody's row lock.
+func TestTaskClaimConcurrent(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 10})
+	ctx := t.Context()
+	const nTasks = 60
+	r, _, _ := mustResultRun(t, ctx, db, "claims", nTasks, nTasks)
+	want := map[int64]bool{}
+	tasks, err := db.RunTasks(ctx, r.ID)
+	if err != nil || len(tasks) != nTasks {
+		t.Fatalf("RunTasks = %d tasks, %v; want %d", len(tasks), err, nTasks)
+	}
+	for _, tk := range tasks {
+		want[tk.ID] = true
+	}
+	var (
+		mu      sync.Mutex
+		claimed = map[int64]string{}
+		wg      sync.WaitGroup
+	)
+	// Other tests share the database: count only this run's tasks, and
+	// complete whatever is claimed so that no foreign task is left leased.
+	for w := range 8 {
+		owner := fmt.Sprintf("%s-w%d", r.ID, w)
+		wg.Go(func() {
+			for {
+				tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+				if errors.Is(err, apperr.ErrNotFound) {
+					return
+				}
+				if err != nil {
+					t.Errorf("TaskClaim: %v", err)
+					return
+				}
+				if tk.LeaseOwner != owner || tk.Status != store.TaskRunning || tk.Attempts != 1 {
+					t.Errorf("claimed %+v", tk)
+				}
+				if want[tk.ID] {
+					mu.Lock()
+					if prev, dup := claimed[tk.ID]; dup {
+						t.Errorf("task %d claimed by %s and %s", tk.ID, prev, owner)
+					}
+					claimed[tk.ID] = owner
+					mu.Unlock()
+				}
+				if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0}); err != nil {
+					t.Errorf("TaskComplete(%d): %v", tk.ID, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != nTasks {
+		t.Fatalf("claimed %d of %d tasks", len(claimed), nTasks)
+	}
+	got := storetest.MustRunGet(t, ctx, db, r.ID)
+	if got.Status != store.RunCompleted || got.StartedAt == nil || got.CompletedAt == nil {
+		t.Fatalf("run after draining = %s started %v completed %v", got.Status, got.StartedAt, got.CompletedAt)
+	}
+}
+
+// TestRunCreateConcurrentDuplicates submits one run id many times at once.
+func TestRunCreateConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 10})
+	ctx := t.Context()
+	id := uid(t, "dup")
+	mkt := storetest.MustMarketSnapshot(t, ctx, db, &store.MarketSnapshot{ID: id + "-mkt"})
+	newRun := func(hash string) *store.Run {
+		return &store.Run{
+			ID: id, RunType: "SANDBOX", AsOfTime: t0, MarketSnapshotID: mkt.ID, Measures: []string{"PV"},
+			Scenarios: []string{"BASE"}, HashMod: 1, MaxAttempts: 3, RequestHash: hash, Request: []byte(`{"a":1}`),
+			EngineVersion: "test", RequestedAt: t0,
+		}
+	}
+	tasks := func() []*store.Task {
+		return []*store.Task{{ProductType: "LOAN", Bucket: 0, PositionCount: 0}, {ProductType: "BOND", Bucket: 0}}
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	created := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			hash := "h1"
+			if i%4 == 3 {
+				hash = "h2"
+			}
+			_, created[i], errs[i] = db.RunCreate(ctx, newRun(hash), tasks())
+		})
+	}
+	wg.Wait()
+	nCreated, nConflict := 0, 0
+	winnerHash := ""
+	for i := range n {
+		switch {
+		case errs[i] == nil && created[i]:
+			nCreated++
+			winnerHash = map[bool]string{true: "h2", false: "h1"}[i%4 == 3]
+		case errs[i] == nil:
+		case errors.Is(errs[i], apperr.ErrConflict):
+			nConflict++
+		default:
+			t.Errorf("RunCreate #%d: %v", i, errs[i])
+		}
+	}
+	if nCreated != 1 {
+		t.Fatalf("%d submissions created the run, want exactly 1", nCreated)
+	}
+	// Those with the other hash conflict, the rest see the stored run.
+	wantConflicts := 2
+	if winnerHash == "h2" {
+		wantConflicts = 6
+	}
+	if nConflict != wantConflicts {
+		t.Errorf("%d conflicts, want %d (winner %s)", nConflict, wantConflicts, winnerHash)
+	}
+	ts, err := db.RunTasks(ctx, id)
+	if err != nil || len(ts) != 2 {
+		t.Fatalf("RunTasks = %d, %v; want the 2 tasks once", len(ts), err)
+	}
+}
+
+// TestLastTwoTasksSettleRun finishes a run's last two tasks at the same
+// time, many times over: the run always ends COMPLETED (or FAILED with a
+// DEAD task), never stuck RUNNING.
+func TestLastTwoTasksSettleRun(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 10})
+	ctx := t.Context()
+	for round := range 15 {
+		r, _, _ := mustResultRun(t, ctx, db, fmt.Sprintf("settle%d", round), 2, 2)
+		tasks, err := db.RunTasks(ctx, r.ID)
+		if err != nil || len(tasks) != 2 {
+			t.Fatalf("RunTasks: %d, %v", len(tasks), err)
+		}
+		owners := []string{r.ID + "-a", r.ID + "-b"}
+		var held []*store.Task
+		for _, o := range owners {
+			// Claim this run's tasks only: drain foreign ones to other owners.
+			for {
+				tk := storetest.MustClaim(t, ctx, db, o, t0, time.Hour)
+				if tk.RunID == r.ID {
+					held = append(held, tk)
+					break
+				}
+				if err := db.TaskRelease(ctx, tk.ID, o); err != nil {
+					t.Fatal(err)
+				}
+				t.Fatalf("claimed foreign task %d of run %s", tk.ID, tk.RunID)
+			}
+		}
+		fail := round%3 == 0
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, tk := range held {
+			wg.Go(func() {
+				<-start
+				var err error
+				if fail && i == 0 {
+					err = db.TaskFail(ctx, store.TaskFailParams{TaskID: tk.ID, Owner: owners[i], Now: t0, Error: "bad position", Permanent: true})
+				} else {
+					err = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owners[i], Now: t0})
+				}
+				if err != nil {
+					t.Errorf("finish task %d: %v", tk.ID, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		got := storetest.MustRunGet(t, ctx, db, r.ID)
+		want := store.RunCompleted
+		if fail {
+			want = store.RunFailed
+		}
+		if got.Status != want || got.CompletedAt == nil {
+			t.Fatalf("round %d: run %s completed_at %v, want %s", round, got.Status, got.CompletedAt, want)
+		}
+		if fail && !strings.Contains(got.Error, "bad position") {
+			t.Errorf("round %d: run error %q does not name the task's failure", round, got.Error)
+		}
+	}
+}
+
+// TestPositionWriter covers the COPY path: batches, rollback, concurrent
+// uploads of one id, and server-made ids deduplicated by payload hash.
+func TestPositionWriter(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 10})
+	ctx := t.Context()
+	id := uid(t, "ps")
+	mk := func(n int, tag string) []*store.Position {
+		out := make([]*store.Position, n)
+		for i := range out {
+			q := float64(i) * 1.5
+			out[i] = storetest.Pos(fmt.Sprintf("P%05d", i), []string{"LOAN", "BOND", "FX_FORWARD"}[i%3], storetest.PositionHash(fmt.Sprint(i)),
+				fmt.Sprintf(`{"tag":%q,"n":%d,"nested":{"a":[1,2.50,"x"]}}`, tag, i))
+			out[i].SnapshotID, out[i].Seq = id, int64(i)
+			if i%2 == 0 {
+				out[i].Quantity = &q
+			}
+		}
+		return out
+	}
+
+	// Rolled back: nothing visible, and the id stays free.
+	w, err := db.PositionSnapshotBegin(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(ctx, mk(10, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PositionSnapshotGet(ctx, id); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("after rollback: %v, want not found", err)
+	}
+	if _, err := db.PositionList(ctx, id, -1, 10); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("PositionList after rollback: %v, want not found", err)
+	}
+	if b, err := db.PositionBuckets(ctx, []string{id}, 1); err != nil || len(b) != 0 {
+		t.Fatalf("PositionBuckets after rollback: %v, %v; want none", b, err)
+	}
+
+	// Seq must continue.
+	w, err = db.PositionSnapshotBegin(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := mk(3, "x")
+	bad[0].Seq = 5
+	if err := w.Add(ctx, bad); err == nil {
+		t.Fatal("Add accepted a seq gap")
+	}
+	_ = w.Rollback(ctx)
+
+	// Two uploads of the same id at once, in batches: one stores, the
+	// other gets the stored snapshot back.
+	rows := mk(2500, "a")
+	hdr := func() *store.PositionSnapshot {
+		return &store.PositionSnapshot{ID: id, AsOfTime: t0, PortfolioNodeID: "NODE-W", PayloadHash: "hash-a", PositionCount: int64(len(rows))}
+	}
+	var wg sync.WaitGroup
+	created := make([]bool, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			w, err := db.PositionSnapshotBegin(ctx, id)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer w.Rollback(ctx) //nolint:errcheck
+			for s := 0; s < len(rows); s += 1000 {
+				if err := w.Add(ctx, rows[s:min(s+1000, len(rows))]); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			_, created[i], errs[i] = w.Commit(ctx, hdr(), false)
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || created[0] == created[1] {
+		t.Fatalf("concurrent uploads: created %v, errs %v", created, errs)
+	}
+	got, err := db.PositionSnapshotGet(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PositionCount != 2500 || !slices.Equal(got.ProductTypes, []string{"BOND", "FX_FORWARD", "LOAN"}) || got.PortfolioNodeID != "NODE-W" {
+		t.Fatalf("stored header %+v", got)
+	}
+	var all []*store.Position
+	for after := int64(-1); ; {
+		page, err := db.PositionList(ctx, id, after, 700)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].Seq
+	}
+	if len(all) != len(rows) {
+		t.Fatalf("listed %d positions, want %d", len(all), len(rows))
+	}
+	for i, p := range all {
+		w := rows[i]
+		if p.Seq != int64(i) || p.PositionID != w.PositionID || p.ProductType != w.ProductType || p.Hash != w.Hash ||
+			string(p.Attributes) != string(w.Attributes) || p.PortfolioNodeID != "NODE-W" || p.SnapshotID != id ||
+			(p.Quantity == nil) != (w.Quantity == nil) || (p.Quantity != nil && *p.Quantity != *w.Quantity) {
+			t.Fatalf("position %d = %+v, want %+v", i, p, w)
+		}
+	}
+
+	// Same id, other content: Conflict.
+	w, err = db.PositionSnapshotBegin(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(ctx, mk(1, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Commit(ctx, &store.PositionSnapshot{ID: id, AsOfTime: t0, PortfolioNodeID: "NODE-W", PayloadHash: "hash-b", PositionCount: 1}, false); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("other content under the same id: %v, want Conflict", err)
+	}
+
+	// Server-made ids: the second upload of the same content at once
+	// returns the first snapshot.
+	hash := "hash-" + uid(t, "server")
+	ids := []string{uid(t, "srv1"), uid(t, "srv2")}
+	stored := make([]*store.PositionSnapshot, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			w, err := db.PositionSnapshotBegin(ctx, ids[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer w.Rollback(ctx) //nolint:errcheck
+			if err := w.Add(ctx, mk(50, "s")); err != nil {
+				errs[i] = err
+				return
+			}
+			stored[i], created[i], errs[i] = w.Commit(ctx, &store.PositionSnapshot{ID: ids[i], AsOfTime: t0, PortfolioNodeID: "NODE-S", PayloadHash: hash, PositionCount: 50}, true)
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || created[0] == created[1] || stored[0].ID != stored[1].ID {
+		t.Fatalf("server-id uploads: created %v, errs %v, stored %v / %v", created, errs, stored[0], stored[1])
+	}
+	loser := ids[0]
+	if stored[0].ID == ids[0] {
+		loser = ids[1]
+	}
+	if b, err := db.PositionBuckets(ctx, []string{loser}, 1); err != nil || len(b) != 0 {
+		t.Fatalf("the duplicate upload left rows: %v, %v", b, err)
+	}
+}
+
+// TestResultScanAttr groups by a position attribute of every JSON kind,
+// with a NAME that would break a query built by string concatenation.
+func TestResultScanAttr(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	id := uid(t, "attr")
+	attrs := []string{
+		`{"k":"plain"}`,
+		`{"k":"quo\"te \u00e9"}`,
+		`{"k":12.50}`,
+		`{"k":{"a":[1,true]}}`,
+		`{"k":null}`,
+		`{"other":1}`,
+		`{"k'); DROP TABLE run_result; --":"x","k":true}`,
+	}
+	wantKey := []string{"plain", "quo\"te é", "12.50", `{"a":[1,true]}`, "null", "", "true"}
+	pos := make([]*store.Position, len(attrs))
+	for i, a := range attrs {
+		pos[i] = storetest.Pos(fmt.Sprintf("P%d", i), "LOAN", 0, a)
+	}
+	snap := storetest.MustPositionSnapshot(t, ctx, db, &store.PositionSnapshot{ID: id + "-ps"}, pos, 3)
+	r, _ := storetest.MustRun(t, ctx, db, storetest.RunOpts{Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: 1}})
+	tk := storetest.MustClaim(t, ctx, db, id, t0, time.Minute)
+	if tk.RunID != r.ID {
+		t.Fatalf("claimed foreign task of run %s", tk.RunID)
+	}
+	var res []*store.ResultRow
+	for _, p := range pos {
+		for _, sc := range []string{"BASE", "UP"} {
+			res = append(res, &store.ResultRow{RunID: r.ID, ScenarioID: sc, PositionSnapshotID: snap.ID, PositionID: p.PositionID,
+				InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 1, Values: [5]float64{1}})
+		}
+	}
+	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: id, Now: t0, Results: res}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	n := 0
+	err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, ScenarioID: "UP", KeyBy: "attr:k"}, func(row *store.ResultRow, key string) error {
+		n++
+		if row.ScenarioID != "UP" {
+			t.Errorf("scenario filter let %s through", row.ScenarioID)
+		}
+		got[row.PositionID] = key
+		return nil
+	})
+	if err != nil || n != len(pos) {
+		t.Fatalf("ResultScan: %d rows, %v", n, err)
+	}
+	for i := range pos {
+		if k := got[fmt.Sprintf("P%d", i)]; k != wantKey[i] {
+			t.Errorf("attr:k of %s = %q, want %q", attrs[i], k, wantKey[i])
+		}
+	}
+	if err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, KeyBy: "attr:k'); DROP TABLE run_result; --"}, func(*store.ResultRow, string) error { return nil }); err != nil {
+		t.Fatalf("odd attribute name: %v", err)
+	}
+	if err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, KeyBy: "pv; --"}, func(*store.ResultRow, string) error { return nil }); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("unknown key: %v, want Invalid", err)
+	}
+}
+
+// TestLeaseLostAndExpiry: a stale worker cannot write results; an expired
+// lease is reclaimed while attempts remain and reaped DEAD after that.
+func TestLeaseLostAndExpiry(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	id := uid(t, "lease")
+	pos := []*store.Position{storetest.Pos("P1", "LOAN", 0, "")}
+	snap := storetest.MustPositionSnapshot(t, ctx, db, &store.PositionSnapshot{ID: id + "-ps"}, pos, 0)
+	r, _ := storetest.MustRun(t, ctx, db, storetest.RunOpts{Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: 1, MaxAttempts: 2}})
+	// Far-future clock so that only this test's expired task qualifies.
+	at := time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(time.Now().UnixNano() % int64(1000*time.Hour)))
+	claim := func(owner string, now time.Time) *store.Task {
+		for {
+			tk := storetest.MustClaim(t, ctx, db, owner, now, time.Minute)
+			if tk.RunID == r.ID {
+				return tk
+			}
+			if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
+				t.Fatal(err)
+			}
+			t.Fatalf("claimed foreign task %d", tk.ID)
+		}
+	}
+	a := claim(id+"-a", t0)
+	b := claim(id+"-b", at) // lease of a expired long ago
+	if b.ID != a.ID || b.Attempts != 2 {
+		t.Fatalf("reclaim = task %d attempts %d, want task %d attempts 2", b.ID, b.Attempts, a.ID)
+	}
+	row := &store.ResultRow{RunID: r.ID, ScenarioID: "BASE", PositionSnapshotID: snap.ID, PositionID: "P1", ProductType: "LOAN", Present: 1}
+	err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: a.ID, Owner: id + "-a", Now: at, Results: []*store.ResultRow{row}})
+	if !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("stale TaskComplete: %v, want Conflict", err)
+	}
+	if err := db.TaskRenewLease(ctx, a.ID, id+"-a", at.Add(time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("stale TaskRenewLease: %v, want Conflict", err)
+	}
+	if rs, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID}); err != nil || len(rs) != 0 {
+		t.Fatalf("stale completion wrote %d rows, %v", len(rs), err)
+	}
+	// b dies too; with no attempt left the next claimer reaps the task.
+	later := at.Add(time.Hour)
+	_, err = db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-c", Now: later, Lease: time.Minute})
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatal(err)
+	}
+	tk := storetest.MustTask(t, ctx, db, r.ID, a.ID)
+	got := storetest.MustRunGet(t, ctx, db, r.ID)
+	if tk.Status != store.TaskDead || got.Status != store.RunFailed {
+		t.Fatalf("after the last lease expired: task %s, run %s; want DEAD, FAILED", tk.Status, got.Status)
+	}
+}
+
+// TestCancelWhileRunning: the running task keeps its lease until its
+// worker learns of the cancel; releasing it finishes the cancellation.
+func TestCancelWhileRunning(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	r, _, _ := mustResultRun(t, ctx, db, "cancel", 3, 3)
+	owner := r.ID + "-w"
+	var tk *store.Task
+	for tk == nil || tk.RunID != r.ID {
+		tk = storetest.MustClaim(t, ctx, db, owner, t0, time.Hour)
+		if tk.RunID != r.ID {
+			t.Fatalf("claimed foreign task %d", tk.ID)
+		}
+	}
+	got, err := db.RunCancel(ctx, r.ID, t0)
+	if err != nil || got.Status != store.RunCancelling {
+		t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
+	}
+	if err := db.TaskRenewLease(ctx, tk.ID, owner, t0.Add(2*time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("renew after cancel: %v, want Conflict", err)
+	}
+	if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
+		t.Fatal(err)
+	}
+	got = storetest.MustRunGet(t, ctx, db, r.ID)
+	if got.Status != store.RunCancelled {
+		t.Fatalf("after release: run %s, want CANCELLED", got.Status)
+	}
+	p, err := db.RunProgress(ctx, r.ID)
+	if err != nil || p.TasksByStatus[store.TaskCancelled] != 3 || p.TasksTotal != 3 {
+		t.Fatalf("progress %+v, %v; want 3 CANCELLED", p, err)
+	}
+	if again, err := db.RunCancel(ctx, r.ID, t0); err != nil || again.Status != store.RunCancelled {
+		t.Fatalf("cancel again = %v, %v", again, err)
+	}
+}
