@@ -31,7 +31,16 @@ func (db *DB) PositionSnapshotBegin(ctx context.Context, id string) (store.Posit
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin position snapshot %q: %w", id, err)
 	}
-	return &positionWriter{db: db, id: id, tx: tx}, nil
+	// The transaction holds the write lock, so whether the id exists cannot
+	// change until Commit. A snapshot that exists already (a client retry)
+	// only has its rows counted: they would clash with the stored ones, and
+	// Commit discards them anyway.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM position_snapshot WHERE position_snapshot_id = ?`, id).Scan(&n); err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("sqlite: begin position snapshot %q: look up id: %w", id, err)
+	}
+	return &positionWriter{db: db, id: id, tx: tx, exists: n > 0}, nil
 }
 
 type positionWriter struct {
@@ -41,6 +50,9 @@ type positionWriter struct {
 	full *sql.Stmt // INSERT of positionBatch rows, prepared on first use
 	n    int64     // rows added so far
 	done bool
+	// exists: the id was taken when the writer began; rows are counted,
+	// not written.
+	exists bool
 }
 
 func insertPositionsSQL(rows int) string {
@@ -77,6 +89,10 @@ func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error 
 				attrs = "{}"
 			}
 			args = append(args, w.id, p.Seq, p.PositionID, p.InstrumentID, p.ProductType, qty, attrs, p.Hash)
+		}
+		if w.exists {
+			w.n += int64(len(chunk))
+			continue
 		}
 		var err error
 		if len(chunk) == positionBatch {

@@ -37,6 +37,7 @@ func Exercise(t *testing.T, open Opener) {
 		run  func(t *testing.T, open Opener)
 	}{
 		{"MarketSnapshot", testMarketSnapshot},
+		{"PositionSnapshot", testPositionSnapshot},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
