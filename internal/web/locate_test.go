@@ -1,0 +1,146 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+)
+
+func TestDotPathPointer(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"":                     "",
+		"quantity":             "/quantity",
+		"positions.3.quantity": "/positions/3/quantity",
+		"a/b.c~d":              "/a~1b/c~0d",
+	}
+	for in, want := range tests {
+		if got := dotPathPointer(in); got != want {
+			t.Errorf("dotPathPointer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// What encoding/json itself reports for a type error inside a slice: the
+// reason the locator exists. If a future Go records indexes, the fallback
+// becomes exact too.
+func TestEncodingJSONFieldHasNoIndex(t *testing.T) {
+	t.Parallel()
+	var v struct {
+		Positions []struct {
+			Quantity float64 `json:"quantity"`
+		} `json:"positions"`
+	}
+	err := json.Unmarshal([]byte(`{"positions":[{},{"quantity":"x"}]}`), &v)
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v", err)
+	}
+	if te.Field != "positions.quantity" && te.Field != "positions.1.quantity" {
+		t.Errorf("Field = %q", te.Field)
+	}
+}
+
+func TestValidJSONNumber(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"0", "-0", "1", "-12", "1.5", "0.25", "1e9", "1E+9", "2.5e-3"} {
+		if !validJSONNumber(ok) {
+			t.Errorf("validJSONNumber(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "-", "01", "1.", ".5", "+1", "1e", "0x10", "Inf", "NaN", "1_000", " 1", "1 "} {
+		if validJSONNumber(bad) {
+			t.Errorf("validJSONNumber(%q) = true", bad)
+		}
+	}
+}
+
+func TestParserKeys(t *testing.T) {
+	t.Parallel()
+	p := &jsonParser{data: []byte(` {"a\"b": [1, "x\\", {"\u00e9/~": null}], "t": true} `)}
+	n, ok := p.value()
+	if !ok || n.kind != '{' || len(n.keys) != 2 {
+		t.Fatalf("parsed %+v, %v", n, ok)
+	}
+	if n.keys[0] != `a"b` || n.keys[1] != "t" {
+		t.Errorf("keys = %q", n.keys)
+	}
+	arr := n.vals[0]
+	if arr.kind != '[' || len(arr.vals) != 3 || string(arr.vals[1].raw) != `"x\\"` || arr.vals[2].keys[0] != "é/~" {
+		t.Errorf("array = %+v", arr)
+	}
+	var l locator
+	var dst struct {
+		T bool `json:"t"`
+	}
+	l.walk(n, reflect.TypeOf(&dst).Elem(), "")
+	if len(l.fields) != 1 || l.fields[0].Pointer != `/a"b` {
+		t.Errorf("fields = %+v", l.fields)
+	}
+}
+
+// FuzzUnmarshalStrict checks UnmarshalStrict against encoding/json: it
+// succeeds exactly when a strict decoder takes the whole input, and every
+// failure is an apperr.Invalid with at least one field problem, never a
+// panic or an internal error.
+func FuzzUnmarshalStrict(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"position_id":"P","quantity":1}`, `{"position_id":1}`, `{"cashflows":[{"amount":"x"}]}`,
+		`{"attributes":{"a":[1,2,{"b":null}]}}`, `{"unknown":true}`, `{"n":300}`, `{"when":"2026-01-01T00:00:00Z"}`,
+		`{"when":"nope"}`, `[]`, `"s"`, `{"position_id":"P"} x`, `{`, ``, `{"tags":{"k":1}}`, `{"ids":[1,"a"]}`,
+		`{"nested":{"deep":{"x":1}}}`, `{"POSITION_ID":"case"}`, `{"quantity":1e999}`, `{"n":-1}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	type cash struct {
+		Amount float64 `json:"amount"`
+	}
+	type target struct {
+		PositionID string          `json:"position_id"`
+		Quantity   *float64        `json:"quantity"`
+		Attributes json.RawMessage `json:"attributes"`
+		Cashflows  []cash          `json:"cashflows"`
+		N          uint8           `json:"n"`
+		When       *time.Time      `json:"when"`
+		Tags       map[string]string
+		IDs        []int `json:"ids"`
+		Nested     *struct {
+			Deep struct {
+				X int `json:"x"`
+			} `json:"deep"`
+		} `json:"nested"`
+		Any any `json:"any"`
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a, b target
+		err := UnmarshalStrict(data, &a, "")
+
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		stdErr := dec.Decode(&b)
+		if stdErr == nil && len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+			stdErr = errors.New("trailing data")
+		}
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("UnmarshalStrict(%q) = %v, encoding/json = %v", data, err, stdErr)
+		}
+		if err == nil {
+			return
+		}
+		e, ok := apperr.As(err)
+		if !ok || e.Code != apperr.Invalid || len(e.Fields) == 0 {
+			t.Fatalf("UnmarshalStrict(%q) = %v, want apperr.Invalid with fields", data, err)
+		}
+		for _, fe := range e.Fields {
+			if fe.Pointer != "" && !strings.HasPrefix(fe.Pointer, "/") {
+				t.Fatalf("pointer %q is not a JSON Pointer", fe.Pointer)
+			}
+		}
+	})
+}
