@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -117,7 +118,13 @@ func (l List[T]) MarshalJSON() ([]byte, error) {
 	if l.Items == nil {
 		l.Items = []T{}
 	}
-	return json.Marshal(plain(l))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as MarshalJSON: an item's "<" stays "<"
+	if err := enc.Encode(plain(l)); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // NewList returns a list page; next == "" marks the last page.

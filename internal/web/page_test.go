@@ -101,6 +101,7 @@ func TestListJSON(t *testing.T) {
 		{web.NewList([]string{"a"}, ""), `{"items":["a"],"next_cursor":null}`},
 		{web.NewList([]int{1, 2}, "CUR"), `{"items":[1,2],"next_cursor":"CUR"}`},
 		{&web.List[int]{Items: []int{}}, `{"items":[],"next_cursor":null}`},
+		{web.NewList([]string{"<a&b>"}, ""), `{"items":["<a&b>"],"next_cursor":null}`},
 	}
 	for _, tt := range tests {
 		b, err := web.MarshalJSON(tt.list)

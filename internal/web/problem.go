@@ -160,7 +160,12 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	h := w.Header()
 	h.Set("Content-Type", ProblemContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
+	// Drop what a handler may have set for the answer it meant to give.
 	h.Del("Content-Length")
+	h.Del("Content-Disposition")
+	h.Del("Content-Encoding")
+	h.Del("ETag")
+	h.Del("Last-Modified")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(buf.Bytes())
 }

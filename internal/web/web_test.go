@@ -325,3 +325,18 @@ func TestRequestLogger(t *testing.T) {
 	// Outside the middleware the logger discards instead of failing.
 	web.Logger(context.Background()).Info("nowhere")
 }
+
+func TestProblemDropsHeadersOfTheIntendedAnswer(t *testing.T) {
+	t.Parallel()
+	h := web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "text/csv")
+		w.Header().Set("Content-Disposition", `attachment; filename="run.csv"`)
+		w.Header().Set("Content-Length", "1234")
+		return apperr.Errorf(apperr.NotFound, "no run R")
+	})
+	res := serve(h, httptest.NewRequest("GET", "/results/runs/R/export.csv", nil))
+	MustProblem(t, res, 404)
+	if cd := res.Header.Get("Content-Disposition"); cd != "" {
+		t.Errorf("Content-Disposition = %q on a problem", cd)
+	}
+}
