@@ -362,10 +362,10 @@ func ParseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("%q is not one of debug, info, warn, error", s)
 }
 
-// Dump writes the effective configuration, one NAME=value line per
+// Dump returns the effective configuration, one NAME=value line per
 // variable in a fixed order, with secrets redacted: the database password
 // and every API token.
-func (c Config) Dump(w io.Writer) error {
+func (c Config) Dump() string {
 	tokens := "(none: authentication disabled)"
 	if n := len(c.APITokens); n > 0 {
 		tokens = fmt.Sprintf("(%d redacted)", n)
@@ -390,12 +390,26 @@ func (c Config) Dump(w io.Writer) error {
 		{EnvDBMaxConns, strconv.Itoa(c.DBMaxConns)},
 		{EnvAddr, addr},
 	}
+	var b strings.Builder
 	for _, l := range lines {
-		if _, err := fmt.Fprintf(w, "%s=%s\n", l[0], l[1]); err != nil {
-			return fmt.Errorf("dump configuration: %w", err)
-		}
+		b.WriteString(l[0])
+		b.WriteByte('=')
+		b.WriteString(l[1])
+		b.WriteByte('\n')
 	}
-	return nil
+	return b.String()
+}
+
+// LogValue lets a Config be logged as one attribute group with secrets
+// redacted, the same values Dump shows:
+// logger.Info("configuration", slog.Any("config", cfg)).
+func (c Config) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, line := range strings.Split(strings.TrimSuffix(c.Dump(), "\n"), "\n") {
+		name, value, _ := strings.Cut(line, "=")
+		attrs = append(attrs, slog.String(strings.ToLower(name), value))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // NewLogger returns the one slog logger of the process, writing to w in

@@ -188,11 +188,7 @@ func TestDumpRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	var buf bytes.Buffer
-	if err := c.Dump(&buf); err != nil {
-		t.Fatalf("Dump: %v", err)
-	}
-	out := buf.String()
+	out := c.Dump()
 	for _, secret := range []string{"s3cret", "other", "tok-alpha", "tok-beta"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("Dump leaks %q:\n%s", secret, out)
@@ -211,6 +207,18 @@ func TestDumpRedactsSecrets(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n"); n != len(Variables()) {
 		t.Errorf("Dump has %d lines, want one per variable (%d)", n, len(Variables()))
+	}
+
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("configuration", slog.Any("config", c))
+	logged := buf.String()
+	for _, secret := range []string{"s3cret", "tok-alpha"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("logged configuration leaks %q: %s", secret, logged)
+		}
+	}
+	if !strings.Contains(logged, `"iprs_lease_seconds":"60"`) {
+		t.Errorf("logged configuration = %s", logged)
 	}
 }
 
