@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,15 +219,62 @@ func MustRun(tb testing.TB, ctx context.Context, s store.Store, o RunOpts) (*sto
 	if !created {
 		tb.Fatalf("RunCreate(%q): created = false for a new id", r.ID)
 	}
+	CancelAtCleanup(tb, s, r.ID)
 	return stored, tasks
 }
 
-// MustClaim claims a task and fails the test when there is none.
-func MustClaim(tb testing.TB, ctx context.Context, s store.Store, owner string, now time.Time, lease time.Duration) *store.Task {
+// FarFuture is a time after every lease of the suite.
+var FarFuture = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CancelAtCleanup cancels the run when the test ends, at FarFuture, so that
+// it leaves no claimable or running task behind in a shared database.
+func CancelAtCleanup(tb testing.TB, s store.Store, runID string) {
+	tb.Cleanup(func() {
+		_, err := s.RunCancel(context.Background(), runID, FarFuture)
+		if err != nil && !isCode(err, apperr.Conflict) {
+			tb.Errorf("cleanup: RunCancel(%q): %v", runID, err)
+		}
+	})
+}
+
+// suiteRunID matches the ids of the suite's own runs (see fixture.id).
+var suiteRunID = regexp.MustCompile(`^t[0-9a-f]{16}-`)
+
+// Claim claims a task for the subtest whose ids start with prefix; nil when
+// there is nothing to claim. A shared database may hold claimable tasks
+// left by an earlier, interrupted run of the suite: those are cancelled and
+// the claim retried. A claimable task that is not the suite's fails the
+// test (use a dedicated database).
+func Claim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, now time.Time, lease time.Duration) *store.Task {
 	tb.Helper()
-	t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: now, Lease: lease})
-	if err != nil {
-		tb.Fatalf("TaskClaim(%s at %s): %v", owner, now.Format(time.RFC3339), err)
+	for range 1000 {
+		t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: now, Lease: lease})
+		if errors.Is(err, apperr.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			tb.Fatalf("TaskClaim(%s at %s): %v", owner, now.Format(time.RFC3339), err)
+		}
+		if strings.HasPrefix(t.RunID, prefix+"-") {
+			return t
+		}
+		if !suiteRunID.MatchString(t.RunID) {
+			tb.Fatalf("TaskClaim returned task %d of run %q, which this suite did not make: run the suite on a dedicated database", t.ID, t.RunID)
+		}
+		if _, err := s.RunCancel(ctx, t.RunID, FarFuture); err != nil {
+			tb.Fatalf("cancel leftover run %q: %v", t.RunID, err)
+		}
+	}
+	tb.Fatal("TaskClaim keeps returning leftover tasks")
+	return nil
+}
+
+// MustClaim is Claim failing the test when there is nothing to claim.
+func MustClaim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, now time.Time, lease time.Duration) *store.Task {
+	tb.Helper()
+	t := Claim(tb, ctx, s, prefix, owner, now, lease)
+	if t == nil {
+		tb.Fatalf("TaskClaim(%s at %s): nothing to claim", owner, now.Format(time.RFC3339))
 	}
 	return t
 }

@@ -38,6 +38,7 @@ func Exercise(t *testing.T, open Opener) {
 	}{
 		{"MarketSnapshot", testMarketSnapshot},
 		{"PositionSnapshot", testPositionSnapshot},
+		{"Run", testRun},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
