@@ -184,7 +184,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	for _, is := range server {
 		s.metrics.issues.WithLabelValues(is.Severity, is.Code).Inc()
 	}
-	web.Logger(ctx).LogAttrs(ctx, slog.LevelInfo, "market snapshot created",
+	logger := web.Logger(ctx)
+	if logger == nil {
+		logger = s.logger
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "market snapshot created",
 		slog.String("snapshot_id", stored.ID), slog.String("dq_status", stored.DQStatus),
 		slog.Int("issues", len(issues)), slog.String("payload_hash", stored.PayloadHash))
 	w.Header().Set("Location", Prefix+"/snapshots/"+stored.ID)
