@@ -421,3 +421,46 @@ func TestByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Over a real connection, an upload larger than its route's bound is
+// answered 413 whether or not its length was announced.
+func TestOversizeUploadOverTheWire(t *testing.T) {
+	t.Parallel()
+	m := web.NewMux(web.Config{Service: "orchestrator", Prefix: "/orch", MaxBodyBytes: 1 << 10})
+	m.HandleFunc("POST /orch/position-snapshots", func(w http.ResponseWriter, r *http.Request) error {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			return web.BodyReadError(err)
+		}
+		return web.WriteJSON(w, http.StatusCreated, map[string]int64{"bytes": n})
+	}, web.MaxBody(1<<20))
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+
+	post := func(size int, announce bool) int {
+		t.Helper()
+		var body io.Reader = strings.NewReader(strings.Repeat("p", size))
+		if !announce {
+			body = io.MultiReader(body) // hides the length: chunked encoding
+		}
+		req, err := http.NewRequest("POST", srv.URL+"/orch/position-snapshots", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("POST %d bytes: %v", size, err)
+		}
+		defer res.Body.Close()
+		_, _ = io.Copy(io.Discard, res.Body)
+		return res.StatusCode
+	}
+	for _, announce := range []bool{true, false} {
+		if got := post(512<<10, announce); got != 201 {
+			t.Errorf("512 KiB (announced %v): status %d, want 201 (the route allows 1 MiB)", announce, got)
+		}
+		if got := post(2<<20, announce); got != 413 {
+			t.Errorf("2 MiB (announced %v): status %d, want 413", announce, got)
+		}
+	}
+}
