@@ -1,7 +1,6 @@
 package pricing
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -11,24 +10,55 @@ import (
 // every required attribute that is missing and every attribute of the wrong
 // type.
 type attrs struct {
-	fields map[string]json.RawMessage
+	fields fields
 	probs  *problemList
+	// itemBuf is reused for the members of one list item at a time.
+	itemBuf fields
+}
+
+// trimSpace drops JSON whitespace around a raw value.
+func trimSpace(raw []byte) []byte {
+	i, j := 0, len(raw)
+	for i < j && isSpace(raw[i]) {
+		i++
+	}
+	for j > i && isSpace(raw[j-1]) {
+		j--
+	}
+	return raw[i:j]
 }
 
 // isAbsent reports whether a raw value is missing or JSON null.
 func isAbsent(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
+	raw = trimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
+}
+
+// plainString returns the contents of a JSON string of plain ASCII without
+// escapes, and whether raw is one; it allocates nothing. Other strings go
+// through encoding/json, which also replaces invalid UTF-8.
+func plainString(raw []byte) ([]byte, bool) {
+	raw = trimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return nil, false
+		}
+	}
+	return body, true
 }
 
 // rawString decodes a JSON string.
 func rawString(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
+	if body, ok := plainString(raw); ok {
+		return string(body), true
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), true
+	raw = trimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -39,8 +69,8 @@ func rawString(raw json.RawMessage) (string, bool) {
 
 // rawNumber decodes a finite JSON number.
 func rawNumber(raw json.RawMessage) (float64, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+	raw = trimSpace(raw)
+	if !isJSONNumber(raw) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
@@ -51,35 +81,21 @@ func rawNumber(raw json.RawMessage) (float64, bool) {
 }
 
 // rawObject decodes a JSON object one level deep.
-func rawObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, false
-	}
-	return m, true
+func rawObject(raw json.RawMessage) (fields, bool) {
+	f, ok, err := scanMembers(raw, nil)
+	return f, ok && err == nil
 }
 
 // rawArray decodes a JSON array one level deep.
 func rawArray(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, false
-	}
-	var a []json.RawMessage
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, false
-	}
-	return a, true
+	a, ok, err := scanElements(raw, nil)
+	return a, ok && err == nil
 }
 
 func attrPointer(name string) string { return "/attributes/" + name }
 
 // has reports whether the attribute is present and not null.
-func (a *attrs) has(name string) bool { return !isAbsent(a.fields[name]) }
+func (a *attrs) has(name string) bool { return !isAbsent(a.fields.get(name)) }
 
 func (a *attrs) missing(name string) {
 	a.probs.addf(attrPointer(name), "required attribute %s is missing", name)
@@ -87,7 +103,7 @@ func (a *attrs) missing(name string) {
 
 // number reads a finite number attribute.
 func (a *attrs) number(name string, required bool) (float64, bool) {
-	raw := a.fields[name]
+	raw := a.fields.get(name)
 	if isAbsent(raw) {
 		if required {
 			a.missing(name)
@@ -104,7 +120,7 @@ func (a *attrs) number(name string, required bool) (float64, bool) {
 
 // positiveInt reads an integer attribute that must be at least 1.
 func (a *attrs) positiveInt(name string, required bool) (int, bool) {
-	raw := a.fields[name]
+	raw := a.fields.get(name)
 	if isAbsent(raw) {
 		if required {
 			a.missing(name)
@@ -124,8 +140,8 @@ func (a *attrs) str(name string, required bool) (string, bool) {
 	return a.strAt(a.fields, attrPointer(name), name, required)
 }
 
-func (a *attrs) strAt(fields map[string]json.RawMessage, pointer, name string, required bool) (string, bool) {
-	raw := fields[name]
+func (a *attrs) strAt(fields fields, pointer, name string, required bool) (string, bool) {
+	raw := fields.get(name)
 	if isAbsent(raw) {
 		if required {
 			a.probs.addf(pointer, "required attribute %s is missing", name)
@@ -146,13 +162,18 @@ func (a *attrs) date(name string, required bool) (int32, bool) {
 }
 
 // dateAt reads fields[key] as a date; label names it in messages.
-func (a *attrs) dateAt(fields map[string]json.RawMessage, pointer, key, label string, required bool) (int32, bool) {
-	raw := fields[key]
+func (a *attrs) dateAt(fields fields, pointer, key, label string, required bool) (int32, bool) {
+	raw := fields.get(key)
 	if isAbsent(raw) {
 		if required {
 			a.probs.addf(pointer, "required attribute %s is missing", label)
 		}
 		return 0, false
+	}
+	if body, ok := plainString(raw); ok {
+		if d, ok := parseDate(body); ok {
+			return d, true
+		}
 	}
 	s, ok := rawString(raw)
 	if !ok {
@@ -174,7 +195,7 @@ func (a *attrs) nestedString(path ...string) (string, string, bool) {
 	fields := a.fields
 	pointer := "/attributes"
 	for i, key := range path {
-		raw := fields[key]
+		raw := fields.get(key)
 		pointer += "/" + key
 		if isAbsent(raw) {
 			return "", pointer, false
@@ -195,7 +216,7 @@ func (a *attrs) nestedString(path ...string) (string, string, bool) {
 
 // list reads a required non-empty array attribute.
 func (a *attrs) list(name string) ([]json.RawMessage, bool) {
-	raw := a.fields[name]
+	raw := a.fields.get(name)
 	if isAbsent(raw) {
 		a.missing(name)
 		return nil, false
@@ -215,43 +236,56 @@ func (a *attrs) list(name string) ([]json.RawMessage, bool) {
 // item reads one object in a list attribute; fields are read with the
 // returned itemReader.
 func (a *attrs) item(list string, i int, raw json.RawMessage) (itemReader, bool) {
-	pointer := attrPointer(list) + "/" + strconv.Itoa(i)
-	obj, ok := rawObject(raw)
-	if !ok {
-		a.probs.addf(pointer, "%s[%d] must be an object", list, i)
+	obj, ok, err := scanMembers(raw, a.itemBuf)
+	if !ok || err != nil {
+		a.probs.addf(attrPointer(list)+"/"+strconv.Itoa(i), "%s[%d] must be an object", list, i)
 		return itemReader{}, false
 	}
-	return itemReader{a: a, fields: obj, pointer: pointer, label: list + "[" + strconv.Itoa(i) + "]"}, true
+	a.itemBuf = obj
+	return itemReader{a: a, fields: obj, list: list, index: i}, true
 }
 
+// itemReader reads the fields of one list item. Its pointer and label are
+// built only when a problem is reported.
 type itemReader struct {
-	a       *attrs
-	fields  map[string]json.RawMessage
-	pointer string
-	label   string
+	a      *attrs
+	fields fields
+	list   string
+	index  int
+}
+
+func (r itemReader) pointer(name string) string {
+	return attrPointer(r.list) + "/" + strconv.Itoa(r.index) + "/" + name
+}
+
+func (r itemReader) label(name string) string {
+	return r.list + "[" + strconv.Itoa(r.index) + "]." + name
 }
 
 func (r itemReader) number(name string) (float64, bool) {
-	raw := r.fields[name]
-	p := r.pointer + "/" + name
+	raw := r.fields.get(name)
 	if isAbsent(raw) {
-		r.a.probs.addf(p, "%s.%s is missing", r.label, name)
+		r.a.probs.addf(r.pointer(name), "%s is missing", r.label(name))
 		return 0, false
 	}
 	f, ok := rawNumber(raw)
 	if !ok {
-		r.a.probs.addf(p, "%s.%s must be a finite number", r.label, name)
+		r.a.probs.addf(r.pointer(name), "%s must be a finite number", r.label(name))
 		return 0, false
 	}
 	return f, true
 }
 
 func (r itemReader) date(name string) (int32, bool) {
-	raw := r.fields[name]
-	p := r.pointer + "/" + name
+	raw := r.fields.get(name)
 	if isAbsent(raw) {
-		r.a.probs.addf(p, "%s.%s is missing", r.label, name)
+		r.a.probs.addf(r.pointer(name), "%s is missing", r.label(name))
 		return 0, false
 	}
-	return r.a.dateAt(r.fields, p, name, r.label+"."+name, true)
+	if body, ok := plainString(raw); ok {
+		if d, ok := parseDate(body); ok {
+			return d, true
+		}
+	}
+	return r.a.dateAt(r.fields, r.pointer(name), name, r.label(name), true)
 }

@@ -104,17 +104,48 @@ func BenchmarkLoan60OneScenario(b *testing.B) { benchmarkLoan(b, []string{"BASE"
 // BenchmarkLoan60FourScenarios: the same loan under all four scenarios.
 func BenchmarkLoan60FourScenarios(b *testing.B) { benchmarkLoan(b, ScenarioIDs()) }
 
-// BenchmarkLoanBook: 10,000 loans of 60 monthly cashflows paying on 28
-// different days of the month (so they share pay dates, as a real book
-// does), all four loan measures, under all four scenarios, on one
-// goroutine. The engine is built inside the loop, so table building counts.
-func BenchmarkLoanBook(b *testing.B) {
-	m := benchMarket(b)
-	scen := ScenarioIDs()
+// benchBook is 10,000 loans of 60 monthly cashflows paying on 28
+// different days of the month, so that they share pay dates as a real book
+// does.
+func benchBook(b *testing.B) []*Position {
 	book := make([]*Position, 10000)
 	for i := range book {
 		book[i] = benchLoan(b, fmt.Sprintf("L%d", i), 1+i%28)
 	}
+	return book
+}
+
+// BenchmarkLoanBook prices the book (all four loan measures, all four
+// scenarios) on one goroutine with a warm engine: one op is the whole book.
+func BenchmarkLoanBook(b *testing.B) {
+	m := benchMarket(b)
+	scen := ScenarioIDs()
+	book := benchBook(b)
+	e, err := NewEngine(m, scen, loanMeasures, m.AsOfTime())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var v Values
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, p := range book {
+			for s := range scen {
+				if err := e.Price(p, s, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(book)*len(scen))/b.Elapsed().Seconds(), "valuations/s")
+}
+
+// BenchmarkLoanBookColdEngine is BenchmarkLoanBook with a new engine each
+// op, so building the scenario markets and discount factor tables counts.
+func BenchmarkLoanBookColdEngine(b *testing.B) {
+	m := benchMarket(b)
+	scen := ScenarioIDs()
+	book := benchBook(b)
 	var v Values
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -132,4 +163,70 @@ func BenchmarkLoanBook(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(book)*len(scen))/b.Elapsed().Seconds(), "valuations/s")
+}
+
+// BenchmarkLoanBookParallel shares one engine between GOMAXPROCS
+// goroutines; one op is one position under all four scenarios.
+func BenchmarkLoanBookParallel(b *testing.B) {
+	m := benchMarket(b)
+	scen := ScenarioIDs()
+	book := benchBook(b)
+	e, err := NewEngine(m, scen, loanMeasures, m.AsOfTime())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var v Values
+		i := 0
+		for pb.Next() {
+			p := book[i%len(book)]
+			i++
+			for s := range scen {
+				if err := e.Price(p, s, &v); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*len(scen))/b.Elapsed().Seconds(), "valuations/s")
+}
+
+// BenchmarkParsePosition decodes and parses one loan position with 60
+// explicit cashflows from its JSON text, as an upload does.
+func BenchmarkParsePosition(b *testing.B) {
+	p := benchLoan(b, "L1", 15)
+	l := p.prod.(*loan)
+	type cf struct {
+		PayDate   string  `json:"pay_date"`
+		Interest  float64 `json:"interest"`
+		Principal float64 `json:"principal"`
+	}
+	var cfs []cf
+	for i, d := range l.days {
+		cfs = append(cfs, cf{PayDate: formatDate(d), Interest: l.amounts[i] / 3, Principal: l.amounts[i] * 2 / 3})
+	}
+	raw, err := json.Marshal(map[string]any{
+		"position_id": "L1", "instrument_id": "I1", "product_type": "AMORT_LOAN", "quantity": 1,
+		"attributes": map[string]any{
+			"as_of_date": "2026-01-23", "current_principal": 25000.0, "coupon_rate": 0.12,
+			"last_payment_date": "2026-01-15", "cashflows": cfs, "fico": 731, "state": "GA",
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		var in PositionInput
+		if err := json.Unmarshal(raw, &in); err != nil {
+			b.Fatal(err)
+		}
+		if _, probs := ParsePosition(in); len(probs) > 0 {
+			b.Fatal(probs)
+		}
+	}
 }

@@ -6,7 +6,7 @@ import "time"
 // two dates is an integer subtraction and t = days/365 exactly.
 
 // parseDate parses a YYYY-MM-DD calendar date into a day number.
-func parseDate(s string) (int32, bool) {
+func parseDate[T string | []byte](s T) (int32, bool) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return 0, false
 	}
@@ -19,7 +19,7 @@ func parseDate(s string) (int32, bool) {
 	return daysFromCivil(y, m, d), true
 }
 
-func digits(s string) (int, bool) {
+func digits[T string | []byte](s T) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -1,9 +1,9 @@
 package pricing
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 )
@@ -24,28 +24,20 @@ type PositionInput struct {
 	decodeProblems []Problem
 }
 
-type positionWire struct {
-	PositionID   json.RawMessage `json:"position_id"`
-	InstrumentID json.RawMessage `json:"instrument_id"`
-	ProductType  json.RawMessage `json:"product_type"`
-	Quantity     json.RawMessage `json:"quantity"`
-	Attributes   json.RawMessage `json:"attributes"`
-}
-
 // UnmarshalJSON decodes a position object, keeping type problems for
 // ParsePosition.
 func (in *PositionInput) UnmarshalJSON(data []byte) error {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return errors.New("position must be a JSON object")
+	f, ok, err := scanMembers(data, nil)
+	if err != nil {
+		return fmt.Errorf("position: %w", err)
 	}
-	var w positionWire
-	if err := json.Unmarshal(trimmed, &w); err != nil {
-		return err
+	if !ok {
+		return errors.New("position must be a JSON object")
 	}
 	*in = PositionInput{}
 	var probs []Problem
-	str := func(raw json.RawMessage, name string) string {
+	str := func(name string) string {
+		raw := f.get(name)
 		if isAbsent(raw) {
 			return ""
 		}
@@ -55,19 +47,19 @@ func (in *PositionInput) UnmarshalJSON(data []byte) error {
 		}
 		return s
 	}
-	in.PositionID = str(w.PositionID, "position_id")
-	in.InstrumentID = str(w.InstrumentID, "instrument_id")
-	in.ProductType = str(w.ProductType, "product_type")
-	if !isAbsent(w.Quantity) {
-		q, ok := rawNumber(w.Quantity)
+	in.PositionID = str("position_id")
+	in.InstrumentID = str("instrument_id")
+	in.ProductType = str("product_type")
+	if raw := f.get("quantity"); !isAbsent(raw) {
+		q, ok := rawNumber(raw)
 		if ok {
 			in.Quantity = &q
 		} else {
 			probs = append(probs, Problem{Pointer: "/quantity", Detail: "quantity must be a finite number"})
 		}
 	}
-	if !isAbsent(w.Attributes) {
-		in.Attributes = append(json.RawMessage(nil), w.Attributes...)
+	if raw := f.get("attributes"); !isAbsent(raw) {
+		in.Attributes = append(json.RawMessage(nil), raw...)
 	}
 	for i := range probs {
 		probs[i].PositionID = in.PositionID
@@ -174,10 +166,12 @@ func ParsePosition(in PositionInput) (*Position, []Problem) {
 	var a *attrs
 	if isAbsent(in.Attributes) {
 		probs.addf("/attributes", "attributes is missing")
-	} else if fields, ok := rawObject(in.Attributes); !ok {
+	} else if f, ok, err := scanMembers(in.Attributes, nil); err != nil {
+		probs.addf("/attributes", "attributes is not valid JSON")
+	} else if !ok {
 		probs.addf("/attributes", "attributes must be an object")
 	} else {
-		a = &attrs{fields: fields, probs: probs}
+		a = &attrs{fields: f, probs: probs}
 	}
 	if a == nil || pt == nil {
 		return nil, probs.list

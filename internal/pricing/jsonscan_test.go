@@ -1,0 +1,108 @@
+package pricing
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var jsonSeeds = []string{
+	`{}`, `[]`, `{"a":1}`, ` { "a" : [1, 2.5e-3, -0, true, false, null, "x\"y", {"b":{}}] , "c":"\u00e9"} `,
+	`{"a":1,}`, `{"a" 1}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a":-}`, `{"a":tru}`, `{"a":"x}`,
+	`{"a":"\x01"}`, `{"a":"\u00g1"}`, `{"a":"\u00"}`, "{\"a\":\"\x01\"}", `{"a":"\`, `[1,]`, `[,1]`, `{"a":1}}`, `{"a":1} x`, `{"a":+1}`, `{"a":0x10}`, `{"a":Infinity}`, `{"a":NaN}`,
+	`{"a":[[[[[[]]]]]]}`, `"s"`, `12`, `null`, ``, `{`, `{"a":`, `{"k\"ey":2}`, `{"a":1,"a":2}`,
+	strings.Repeat("[", 600) + strings.Repeat("]", 600),
+}
+
+func TestScannerAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range jsonSeeds {
+		checkScanner(t, []byte(s))
+	}
+}
+
+// checkScanner compares scanMembers and scanElements with encoding/json on b.
+func checkScanner(t *testing.T, b []byte) {
+	t.Helper()
+	valid := json.Valid(b)
+	_, werr := wholeValue(b)
+	deep := bytes.Count(b, []byte("[")) > 500 || bytes.Count(b, []byte("{")) > 500
+	if valid != (werr == nil) && !(valid && deep) {
+		t.Errorf("%q: json.Valid %v, scanner error %v", b, valid, werr)
+	}
+	f, isObj, err := scanMembers(b, nil)
+	var m map[string]json.RawMessage
+	// encoding/json replaces invalid UTF-8 in keys; attribute names are ASCII.
+	if json.Unmarshal(b, &m) == nil && m != nil && utf8.Valid(b) {
+		if err != nil || !isObj {
+			t.Errorf("%q: object not scanned: %v", b, err)
+			return
+		}
+		for k, v := range m {
+			got := f.get(k)
+			if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(v)) {
+				t.Errorf("%q: member %q = %q, encoding/json %q", b, k, got, v)
+			}
+		}
+	} else if isObj && err == nil && !deep && m == nil {
+		t.Errorf("%q: scanner accepted an object encoding/json refuses", b)
+	}
+	elems, isArr, err := scanElements(b, nil)
+	var a []json.RawMessage
+	if json.Unmarshal(b, &a) == nil && a != nil && !deep {
+		if err != nil || !isArr || len(elems) != len(a) {
+			t.Errorf("%q: array scanned as %d elements, %v", b, len(elems), err)
+			return
+		}
+		for i := range a {
+			if !bytes.Equal(elems[i], bytes.TrimSpace(a[i])) {
+				t.Errorf("%q: element %d = %q, encoding/json %q", b, i, elems[i], a[i])
+			}
+		}
+	}
+}
+
+func FuzzScanner(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkScanner(t, b)
+	})
+}
+
+func TestIsJSONNumber(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"0", "-0", "1", "-12.5", "1e10", "1E+2", "2.5e-3", "0.0"} {
+		if !isJSONNumber([]byte(s)) {
+			t.Errorf("%s refused", s)
+		}
+	}
+	for _, s := range []string{"", "-", "01", "1.", ".1", "1e", "+1", "0x1", "Inf", "NaN", "1_0", "--1", "1e+"} {
+		if isJSONNumber([]byte(s)) {
+			t.Errorf("%s accepted", s)
+		}
+	}
+}
+
+func TestRepeatedKeysTakeTheLastValue(t *testing.T) {
+	t.Parallel()
+	var in PositionInput
+	if err := json.Unmarshal([]byte(`{"position_id":"A","position_id":"B","product_type":"FIXED_BOND","attributes":{"cashflows":[],"cashflows":[{"pay_date":"2026-06-01","amount":5}]}}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	p, probs := ParsePosition(in)
+	if len(probs) > 0 || p.ID != "B" {
+		t.Fatalf("%v %v", p, probs)
+	}
+}
+
+func TestAttributesNotValidJSON(t *testing.T) {
+	t.Parallel()
+	_, probs := ParsePosition(PositionInput{PositionID: "P", ProductType: "FIXED_BOND", Attributes: json.RawMessage(`{"cashflows":[`)})
+	if !problemAt(probs, "/attributes", "not valid JSON") {
+		t.Errorf("problems %v", probs)
+	}
+}
