@@ -464,3 +464,34 @@ func TestOversizeUploadOverTheWire(t *testing.T) {
 		}
 	}
 }
+
+// A panic after the response started cannot become a problem: the
+// connection is cut so the client cannot take the partial body as whole.
+func TestPanicAfterResponseStarted(t *testing.T) {
+	t.Parallel()
+	logger, logs := newLogger()
+	m := web.NewMux(web.Config{Service: "results", Prefix: "/results", Logger: logger})
+	m.Handle("GET /results/runs/{id}/export.csv", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		_, _ = io.WriteString(w, strings.Repeat("row\n", 10000))
+		w.(http.Flusher).Flush()
+		panic("lost the cursor")
+	}))
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + "/results/runs/R/export.csv")
+	if err == nil {
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	if err == nil {
+		t.Error("the client read a complete response although the handler panicked midway")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(logs.String(), "lost the cursor") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "lost the cursor") {
+		t.Errorf("panic not logged: %s", logs.String())
+	}
+}
