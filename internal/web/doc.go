@@ -26,7 +26,11 @@
 // NewMux registers GET /health and GET <prefix>/health (HealthHandler: 200
 // {"status":"ok","service","version"}, 503 with "status":"unavailable" when
 // Ping fails within HealthTimeout) and, with Metrics, GET /metrics and GET
-// <prefix>/metrics. Every pattern given to Handle must name a method and lie
+// <prefix>/metrics. The health answer's 503 body is
+// application/problem+json whose "status" member is the string
+// "unavailable" (health checkers read it; RFC 9457 consumers ignore a
+// member of the wrong type). Only the health paths are exempt from Auth:
+// /metrics needs the bearer token too when tokens are set. Every pattern given to Handle must name a method and lie
 // under the prefix (Handle panics otherwise, like http.ServeMux on a bad
 // pattern). Handler wraps the routes in, outermost first: RequestIDs,
 // Observe (access log + metrics), Recover, Auth (health paths exempt), and
@@ -49,7 +53,10 @@
 // A returned error is answered with WriteError, unless the handler already
 // started the response (then it is only logged). Handlers that are plain
 // http.Handlers call WriteError(w, r, logger, err) themselves; a nil logger
-// means the request-scoped one (Logger(ctx)).
+// means the server's logger from the request context. WriteError adds
+// method, path and request_id to its lines, so give it the service's
+// logger, not Logger(ctx). Handlers log their own events with
+// Logger(r.Context()), which carries request_id.
 //
 // # Problems
 //
@@ -69,9 +76,11 @@
 // unauthorized, not-found, conflict, too-large, unprocessable, unavailable,
 // internal, method-not-allowed: stable identifiers to switch on, absolute
 // so that they mean the same wherever a body travels, not pages to fetch.
-// A 500 is logged at error level with method, path, request_id and the
-// real error; the client gets a fixed detail asking to quote the
-// request_id, never a stack trace, SQL or driver text. An error wrapping
+// Every 5xx (503 included) is logged at error level with method, path,
+// request_id and the real error chain; 4xx answers are logged at debug
+// level only (the access line records them). For a 500 the client gets a
+// fixed detail asking to quote the request_id, never a stack trace, SQL or
+// driver text. An error wrapping
 // context.Canceled on a request whose client went away is logged at debug
 // level only, and recorded with status 499 (StatusClientClosedRequest). A
 // 401 carries WWW-Authenticate: Bearer.
@@ -88,7 +97,8 @@
 // which rejects, as apperr.Invalid with RFC 6901 pointers (EscapePointerToken
 // turns "~" into "~0" and "/" into "~1"):
 //   - an empty body (pointer "");
-//   - malformed JSON (pointer "", byte offset in the detail);
+//   - malformed JSON (pointer "", the 0-based offset of the offending
+//     byte in the detail);
 //   - data after the value (pointer "", offset in the detail);
 //   - unknown object keys of a struct, at any depth (pointer to the key):
 //     declare free-form members such as "attributes" as json.RawMessage,
