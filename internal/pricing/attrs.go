@@ -118,7 +118,10 @@ func (a *attrs) number(name string, required bool) (float64, bool) {
 	return f, true
 }
 
-// positiveInt reads an integer attribute that must be at least 1.
+// maxTermMonths bounds remaining_term_months (100 years).
+const maxTermMonths = 1200
+
+// positiveInt reads a whole-number attribute from 1 to maxTermMonths.
 func (a *attrs) positiveInt(name string, required bool) (int, bool) {
 	raw := a.fields.get(name)
 	if isAbsent(raw) {
@@ -128,8 +131,8 @@ func (a *attrs) positiveInt(name string, required bool) (int, bool) {
 		return 0, false
 	}
 	f, ok := rawNumber(raw)
-	if !ok || f != math.Trunc(f) || f < 1 || f > 100000 {
-		a.probs.addf(attrPointer(name), "attribute %s must be a whole number from 1 to 100000", name)
+	if !ok || f != math.Trunc(f) || f < 1 || f > maxTermMonths {
+		a.probs.addf(attrPointer(name), "attribute %s must be a whole number from 1 to %d", name, maxTermMonths)
 		return 0, false
 	}
 	return int(f), true

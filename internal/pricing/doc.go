@@ -41,8 +41,22 @@
 //   - Problem{PositionID, Pointer, Detail}: Pointer is a JSON Pointer
 //     relative to the position object ("/attributes/cashflows/2/pay_date"),
 //     "" for the position as a whole. Problem implements error.
-//   - NewEngine, (*Engine).Check, (*Engine).Price, Scenarios, ScenarioIndex,
-//     Measures, AsOfDate.
+//   - PositionIDs (NewPositionIDs, Add(index, id)) reports a repeated
+//     position_id across one snapshot as a Problem at "/position_id".
+//   - NewEngine(base, scenarioIDs, measures, runAsOf) builds every scenario
+//     market once; (*Engine).Check(p) returns the market- and run-dependent
+//     problems (a missing curve or FX spot, a loan's last_payment_date after
+//     the as-of date, a loan payment not above the first period's
+//     interest); (*Engine).Price(p, scenarioIndex, &values) fills one
+//     result, allocating nothing, or returns a Problem naming the position
+//     and the reason. Scenarios (index order), ScenarioIndex, Measures,
+//     Market, RunAsOf and AsOfDate describe the engine.
+//
+// Decoding: PositionInput.UnmarshalJSON and ParsePosition use a small
+// single-pass JSON scanner instead of decoding every level into a
+// json.RawMessage, so that an upload of a million positions is not
+// dominated by re-scanning the same bytes. A field of the wrong JSON type
+// becomes a Problem, not a decode error; unknown fields are ignored.
 //
 // # Conventions
 //
@@ -55,6 +69,20 @@
 // curve by +1bp; both are computed on the market of the scenario being
 // priced. Every measure is multiplied by the position's quantity. A measure
 // that does not apply to a product is absent from its Values.
+//
+// Products: AMORT_LOAN (PV, DV01, CS01, ACCRUED_INTEREST; explicit
+// cashflows, or a level-payment schedule generated from its terms),
+// FIXED_BOND (PV, DV01, CS01, ACCRUED_INTEREST) and FX_FWD (PV, DV01,
+// FX_DELTA). Each lives in its own file and registers itself; a new
+// product is one new file with its parser and pricer, plus its tests.
+//
+// Decisions where SPEC §2 is silent: a curve override (for example
+// risk_modeling.discount_curve = "USD-SOFR") is priced on the named curve,
+// and DV01 bumps it only if its id ends in -OIS, as the spec's definition
+// says; CS01 bumps whatever curve the position uses as its spread curve. A
+// loan by terms must have remaining_term_months of at least 1. An FX pair
+// must be XXXUSD. A result that is not finite (say, from an absurd rate)
+// is refused by Price, since the platform only stores finite numbers.
 //
 // # Determinism and speed
 //
