@@ -31,7 +31,10 @@
 // million positions fit in one request. Any problem (a pointer per problem,
 // "/positions/{i}/…", at most Options.MaxProblems listed and the rest
 // counted) rolls everything back and answers 400. A repeated position_id is
-// reported at the repeat and names the index of the first use.
+// reported at the repeat and names the index of the first use. A position
+// object has only position_id, instrument_id, product_type, quantity and
+// attributes: any other member is refused (a misspelt "quantity" must not
+// value a position at 1); free-form data belongs in attributes.
 //
 // When position_snapshot_id comes after the positions, the rows written
 // meanwhile under a provisional id are rolled back and written again from a

@@ -287,6 +287,15 @@ func TestUploadRefused(t *testing.T) {
 			p[1]["quantity"] = "two"
 			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
 		}, "/positions/1/quantity", "number"},
+		{"unknown position member", func() []byte {
+			p := good()
+			p[1]["quantiy"] = 3
+			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+		}, "/positions/1/quantiy", "unknown member"},
+		{"repeated position member", func() []byte {
+			return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","positions":[` +
+				`{"position_id":"B1","product_type":"FIXED_BOND","quantity":1,"quantity":2,"attributes":{"cashflows":[{"pay_date":"2026-07-23","amount":25}]}}]}`)
+		}, "/positions/0/quantity", "more than once"},
 		{"missing position_id", func() []byte {
 			p := good()
 			delete(p[2], "position_id")

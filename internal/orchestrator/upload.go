@@ -307,16 +307,22 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 		u.probs.add("/positions", "positions must be a list of position objects")
 		return u.skipRestWith(dec, tok)
 	}
+	var raw json.RawMessage
 	for i := 0; dec.More(); i++ {
-		var in pricing.PositionInput
-		if err := dec.Decode(&in); err != nil {
+		raw = raw[:0]
+		if err := dec.Decode(&raw); err != nil {
 			if ferr := u.fatal(err); ferr != nil {
 				return ferr
 			}
+			return fmt.Errorf("read position %d: %w", i, err)
+		}
+		var in pricing.PositionInput
+		if err := in.UnmarshalJSON(raw); err != nil {
 			u.probs.add(web.Pointer("positions", strconv.Itoa(i)), "each position must be a JSON object {position_id, instrument_id, product_type, quantity?, attributes}")
 			pass.count++
 			continue
 		}
+		u.checkPositionMembers(i, raw)
 		if err := u.position(pass, i, in); err != nil {
 			return err
 		}
