@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"MarketSnapshot", testMarketSnapshot},
 		{"PositionSnapshot", testPositionSnapshot},
 		{"Run", testRun},
+		{"Task", testTask},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })

@@ -1,0 +1,399 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/store"
+)
+
+func testTask(t *testing.T, open Opener) {
+	t.Run("ClaimSetsLeaseAndStartsRun", func(t *testing.T) {
+		f := setup(t, open)
+		tasks := taskSpec(3, "FIXED_BOND", T0, 3)
+		tasks[0].AvailableAt = T0.Add(-time.Second)
+		tasks[1].AvailableAt = T0.Add(-time.Minute) // oldest: claimed first
+		r, _ := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: 3}, Tasks: tasks})
+		now := T0.Add(123456789 * time.Nanosecond)
+		got := f.mustClaim(t, "worker-1", now)
+		if got.ID != tasks[1].ID {
+			t.Errorf("claimed task %d, want the oldest available %d", got.ID, tasks[1].ID)
+		}
+		if got.Status != store.TaskRunning || got.Attempts != 1 || got.LeaseOwner != "worker-1" || got.RunID != r.ID ||
+			got.ProductType != "FIXED_BOND" || got.Bucket != 1 || got.HashMod != 3 || got.MaxAttempts != 3 || got.PositionCount != 2 {
+			t.Errorf("claimed task = %+v", got)
+		}
+		checkTimePtr(t, "LeaseExpiresAt", got.LeaseExpiresAt, ptr(now.Add(Lease)))
+		checkTimePtr(t, "StartedAt", got.StartedAt, &now)
+		stored := checkTaskStatus(t, f, r.ID, got.ID, store.TaskRunning)
+		checkTimePtr(t, "stored LeaseExpiresAt", stored.LeaseExpiresAt, ptr(now.Add(Lease)))
+		run := checkRunStatus(t, f, r.ID, store.RunRunning)
+		checkTimePtr(t, "run StartedAt", run.StartedAt, &now)
+
+		next := f.mustClaim(t, "worker-2", now.Add(time.Second))
+		if next.ID != tasks[0].ID {
+			t.Errorf("second claim got task %d, want %d", next.ID, tasks[0].ID)
+		}
+		run = checkRunStatus(t, f, r.ID, store.RunRunning)
+		checkTimePtr(t, "run StartedAt after a second claim", run.StartedAt, &now)
+	})
+
+	t.Run("ClaimRespectsAvailableAt", func(t *testing.T) {
+		f := setup(t, open)
+		r, tasks := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: 1},
+			Tasks: taskSpec(1, "FX_FWD", T0.Add(time.Hour), 3)})
+		if task := f.claim(t, "w", T0.Add(time.Hour-time.Microsecond)); task != nil {
+			t.Fatalf("claimed task %d before its AvailableAt", task.ID)
+		}
+		checkRunStatus(t, f, r.ID, store.RunQueued)
+		if task := f.claim(t, "w", T0.Add(time.Hour)); task == nil || task.ID != tasks[0].ID {
+			t.Fatalf("claim at AvailableAt = %v, want task %d", task, tasks[0].ID)
+		}
+		if task := f.claim(t, "w", T0.Add(time.Hour+Lease/2)); task != nil {
+			t.Errorf("claimed task %d twice", task.ID)
+		}
+	})
+
+	t.Run("ConcurrentClaimsTakeEachTaskOnce", func(t *testing.T) {
+		f := setup(t, open)
+		const nTasks, nWorkers = 60, 8
+		_, tasks := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: nTasks},
+			Tasks: taskSpec(nTasks, "AMORT_LOAN", T0, 3)})
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			claimed = map[int64]string{}
+			dups    []string
+			errs    []error
+		)
+		for w := range nWorkers {
+			owner := fmt.Sprintf("worker-%d", w)
+			wg.Go(func() {
+				for {
+					task, err := f.s.TaskClaim(f.ctx, store.TaskClaimParams{Owner: owner, Now: T0, Lease: Lease})
+					if errors.Is(err, apperr.ErrNotFound) {
+						return
+					}
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+					if prev, dup := claimed[task.ID]; dup {
+						dups = append(dups, fmt.Sprintf("task %d by %s and %s", task.ID, prev, owner))
+					}
+					claimed[task.ID] = owner
+					if task.Attempts != 1 || task.LeaseOwner != owner {
+						errs = append(errs, fmt.Errorf("task %d claimed by %s: attempts %d, owner %s", task.ID, owner, task.Attempts, task.LeaseOwner))
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(errs) > 0 || len(dups) > 0 {
+			t.Fatalf("concurrent claims: errors %v, claimed twice %v", errs, dups)
+		}
+		if len(claimed) != nTasks {
+			t.Errorf("%d tasks claimed, want %d", len(claimed), nTasks)
+		}
+		for _, task := range tasks {
+			if _, ok := claimed[task.ID]; !ok {
+				t.Errorf("task %d never claimed (a claimed task belongs to another run?)", task.ID)
+			}
+		}
+	})
+
+	t.Run("ExpiredLeaseIsReclaimed", func(t *testing.T) {
+		f := setup(t, open)
+		r, tasks := f.simpleRun(t, "run", 1, 3)
+		first := f.mustClaim(t, "w1", T0)
+		if task := f.claim(t, "w2", T0.Add(Lease-time.Microsecond)); task != nil {
+			t.Fatalf("claimed task %d while its lease holds", task.ID)
+		}
+		// The holder may renew a lease that expired while nobody claimed it.
+		if err := f.s.TaskRenewLease(f.ctx, first.ID, "w1", T0.Add(Lease+time.Second)); err != nil {
+			t.Fatalf("TaskRenewLease by the holder: %v", err)
+		}
+		checkTimePtr(t, "renewed LeaseExpiresAt", MustTask(t, f.ctx, f.s, r.ID, first.ID).LeaseExpiresAt, ptr(T0.Add(Lease+time.Second)))
+		if task := f.claim(t, "w2", T0.Add(Lease)); task != nil {
+			t.Fatalf("claimed task %d while its renewed lease holds", task.ID)
+		}
+		now := T0.Add(Lease + time.Second)
+		second := f.mustClaim(t, "w2", now)
+		if second.ID != tasks[0].ID || second.Attempts != 2 || second.LeaseOwner != "w2" {
+			t.Fatalf("re-claim = %+v, want task %d attempt 2 owned by w2", second, tasks[0].ID)
+		}
+		checkTimePtr(t, "LeaseExpiresAt", second.LeaseExpiresAt, ptr(now.Add(Lease)))
+
+		// w1 lost the lease: every call with it is a Conflict and changes nothing.
+		rows := resultRowsFor(r.ID, "N", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-p", "FIXED_BOND", 1, "")}, f.id("ps"))
+		for name, err := range map[string]error{
+			"TaskRenewLease": f.s.TaskRenewLease(f.ctx, first.ID, "w1", now.Add(time.Hour)),
+			"TaskComplete":   f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: first.ID, Owner: "w1", Now: now, Results: rows}),
+			"TaskFail":       f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: first.ID, Owner: "w1", Now: now, Error: "x", Permanent: true}),
+			"TaskRelease":    f.s.TaskRelease(f.ctx, first.ID, "w1"),
+		} {
+			if !errors.Is(err, apperr.ErrConflict) {
+				t.Errorf("%s by the lost owner: %v, want Conflict", name, err)
+			}
+		}
+		if got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 10}); err != nil || len(got) != 0 {
+			t.Errorf("results after a stale completion = %d, %v; want none", len(got), err)
+		}
+		task := checkTaskStatus(t, f, r.ID, first.ID, store.TaskRunning)
+		if task.LeaseOwner != "w2" || task.Attempts != 2 {
+			t.Errorf("after the stale calls: %+v, want w2's attempt 2", task)
+		}
+		if err := f.s.TaskRenewLease(f.ctx, first.ID, "w2", now.Add(2*Lease)); err != nil {
+			t.Errorf("TaskRenewLease by the new owner: %v", err)
+		}
+		if err := f.s.TaskRenewLease(f.ctx, 1<<62, "w2", now); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("TaskRenewLease(unknown task): %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CompleteWritesResultsAndSettlesRun", func(t *testing.T) {
+		f := setup(t, open)
+		positions := manyPositions(f.prefix, 12)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("ps")}, positions, 0)
+		r, tasks := f.simpleRun(t, "run", 2, 3)
+		t1 := f.mustClaim(t, "w1", T0)
+		t2 := f.mustClaim(t, "w2", T0)
+		rows1 := resultRowsFor(r.ID, "NODE-A", []string{"BASE", "SPREAD_25BP"}, positions[:6], f.id("ps"))
+		rows2 := resultRowsFor(r.ID, "NODE-A", []string{"BASE", "SPREAD_25BP"}, positions[6:], f.id("ps"))
+
+		// A failing write (the same key twice) leaves nothing behind.
+		bad := append(slices.Clone(rows1), rows1[0])
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: T0, Results: bad}); err == nil {
+			t.Fatal("TaskComplete with a duplicate result row succeeded")
+		}
+		if got, _ := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 100}); len(got) != 0 {
+			t.Errorf("a failed TaskComplete left %d result rows", len(got))
+		}
+		checkTaskStatus(t, f, r.ID, t1.ID, store.TaskRunning)
+
+		done1 := T0.Add(time.Second)
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: done1, Results: rows1}); err != nil {
+			t.Fatalf("TaskComplete(t1): %v", err)
+		}
+		task := checkTaskStatus(t, f, r.ID, t1.ID, store.TaskSucceeded)
+		checkTimePtr(t, "FinishedAt", task.FinishedAt, &done1)
+		if task.LeaseExpiresAt != nil {
+			t.Errorf("SUCCEEDED task keeps LeaseExpiresAt %v", task.LeaseExpiresAt)
+		}
+		run := checkRunStatus(t, f, r.ID, store.RunRunning)
+		if run.CompletedAt != nil {
+			t.Errorf("run with an open task has CompletedAt %v", run.CompletedAt)
+		}
+		p, err := f.s.RunProgress(f.ctx, r.ID)
+		wantDone := tasks[0].PositionCount
+		if t1.ID == tasks[1].ID {
+			wantDone = tasks[1].PositionCount
+		}
+		if err != nil || p.TasksTotal != 2 || p.TasksByStatus[store.TaskSucceeded] != 1 || p.TasksByStatus[store.TaskRunning] != 1 ||
+			p.TasksByStatus[store.TaskQueued] != 0 || p.PositionsDone != wantDone {
+			t.Errorf("RunProgress = %+v, %v; want 1 succeeded, 1 running, %d positions done", p, err, wantDone)
+		}
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: done1, Results: rows1}); !errors.Is(err, apperr.ErrConflict) {
+			t.Errorf("completing a SUCCEEDED task again: %v, want Conflict", err)
+		}
+
+		done2 := T0.Add(2 * time.Second)
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t2.ID, Owner: "w2", Now: done2, Results: rows2}); err != nil {
+			t.Fatalf("TaskComplete(t2): %v", err)
+		}
+		run = checkRunStatus(t, f, r.ID, store.RunCompleted)
+		checkTimePtr(t, "run CompletedAt", run.CompletedAt, &done2)
+		if run.Error != "" {
+			t.Errorf("COMPLETED run has error %q", run.Error)
+		}
+		got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 1000})
+		if err != nil || len(got) != 24 {
+			t.Fatalf("ResultList = %d rows, %v; want 24", len(got), err)
+		}
+		p, err = f.s.RunProgress(f.ctx, r.ID)
+		if err != nil || p.PositionsDone != tasks[0].PositionCount+tasks[1].PositionCount || p.TasksByStatus[store.TaskSucceeded] != 2 {
+			t.Errorf("final RunProgress = %+v, %v", p, err)
+		}
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: 1 << 62, Owner: "w", Now: T0}); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("TaskComplete(unknown task): %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("TransientFailuresRetryThenDie", func(t *testing.T) {
+		f := setup(t, open)
+		r, tasks := f.simpleRun(t, "run", 1, 3)
+		now := T0
+		for attempt := 1; attempt <= 3; attempt++ {
+			task := f.mustClaim(t, "w", now)
+			if task.ID != tasks[0].ID || task.Attempts != attempt {
+				t.Fatalf("claim %d = task %d attempt %d", attempt, task.ID, task.Attempts)
+			}
+			retryAt := now.Add(time.Duration(attempt) * 10 * time.Second)
+			msg := fmt.Sprintf("timeout on attempt %d", attempt)
+			if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: task.ID, Owner: "w", Now: now.Add(time.Second),
+				Error: msg, RetryAt: retryAt}); err != nil {
+				t.Fatalf("TaskFail(attempt %d): %v", attempt, err)
+			}
+			stored := MustTask(t, f.ctx, f.s, r.ID, task.ID)
+			if stored.LastError != msg {
+				t.Errorf("LastError = %q, want %q", stored.LastError, msg)
+			}
+			if attempt < 3 {
+				if stored.Status != store.TaskQueued || stored.LeaseExpiresAt != nil || stored.LeaseOwner != "" || stored.Attempts != attempt {
+					t.Errorf("after transient failure %d: %+v, want QUEUED without lease", attempt, stored)
+				}
+				checkTime(t, "AvailableAt", stored.AvailableAt, retryAt)
+				checkRunStatus(t, f, r.ID, store.RunRunning)
+				if task := f.claim(t, "w", retryAt.Add(-time.Microsecond)); task != nil {
+					t.Fatalf("claimed task %d before RetryAt", task.ID)
+				}
+				now = retryAt
+				continue
+			}
+			if stored.Status != store.TaskDead {
+				t.Errorf("after transient failure at MaxAttempts: %s, want DEAD", stored.Status)
+			}
+			checkTimePtr(t, "FinishedAt", stored.FinishedAt, ptr(now.Add(time.Second)))
+			run := checkRunStatus(t, f, r.ID, store.RunFailed)
+			checkTimePtr(t, "run CompletedAt", run.CompletedAt, ptr(now.Add(time.Second)))
+			if !strings.Contains(run.Error, msg) {
+				t.Errorf("run error %q does not carry the task's %q", run.Error, msg)
+			}
+		}
+		if task := f.claim(t, "w", now.Add(time.Hour)); task != nil {
+			t.Errorf("claimed task %d of a FAILED run", task.ID)
+		}
+	})
+
+	t.Run("PermanentFailureDiesAtOnceRunFailsWhenOthersEnd", func(t *testing.T) {
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 3, 5)
+		a := f.mustClaim(t, "w1", T0)
+		b := f.mustClaim(t, "w2", T0)
+		msg := "position P-7: cashflow date 2026-02-30 does not parse"
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: a.ID, Owner: "w1", Now: T0.Add(time.Second), Error: msg,
+			Permanent: true, RetryAt: T0.Add(time.Minute)}); err != nil {
+			t.Fatalf("TaskFail(permanent): %v", err)
+		}
+		dead := checkTaskStatus(t, f, r.ID, a.ID, store.TaskDead)
+		if dead.LastError != msg || dead.Attempts != 1 {
+			t.Errorf("dead task = %+v, want LastError %q after 1 attempt", dead, msg)
+		}
+		// One task RUNNING and one QUEUED: the run goes on.
+		checkRunStatus(t, f, r.ID, store.RunRunning)
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: b.ID, Owner: "w2", Now: T0.Add(2 * time.Second)}); err != nil {
+			t.Fatalf("TaskComplete: %v", err)
+		}
+		checkRunStatus(t, f, r.ID, store.RunRunning)
+		c := f.mustClaim(t, "w3", T0.Add(3*time.Second))
+		done := T0.Add(4 * time.Second)
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: c.ID, Owner: "w3", Now: done}); err != nil {
+			t.Fatalf("TaskComplete: %v", err)
+		}
+		run := checkRunStatus(t, f, r.ID, store.RunFailed)
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, &done)
+		if !strings.Contains(run.Error, msg) {
+			t.Errorf("run error %q does not carry %q", run.Error, msg)
+		}
+		p, err := f.s.RunProgress(f.ctx, r.ID)
+		if err != nil || p.TasksByStatus[store.TaskDead] != 1 || p.TasksByStatus[store.TaskSucceeded] != 2 || p.TasksTotal != 3 {
+			t.Errorf("RunProgress = %+v, %v", p, err)
+		}
+	})
+
+	t.Run("ReleaseDoesNotCountAttempt", func(t *testing.T) {
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 1)
+		task := f.mustClaim(t, "w1", T0)
+		if err := f.s.TaskRelease(f.ctx, task.ID, "w1"); err != nil {
+			t.Fatalf("TaskRelease: %v", err)
+		}
+		stored := checkTaskStatus(t, f, r.ID, task.ID, store.TaskQueued)
+		if stored.Attempts != 0 || stored.LeaseExpiresAt != nil || stored.LeaseOwner != "" {
+			t.Errorf("released task = %+v, want 0 attempts and no lease", stored)
+		}
+		again := f.mustClaim(t, "w2", T0.Add(time.Second))
+		if again.ID != task.ID || again.Attempts != 1 {
+			t.Errorf("re-claim after release = task %d attempt %d, want %d attempt 1", again.ID, again.Attempts, task.ID)
+		}
+		// MaxAttempts is 1, so had the release counted, a transient
+		// failure now would be the second attempt; it is the first, and
+		// the last: DEAD.
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: again.ID, Owner: "w2", Now: T0.Add(2 * time.Second),
+			Error: "db gone", RetryAt: T0.Add(time.Minute)}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
+		checkRunStatus(t, f, r.ID, store.RunFailed)
+	})
+
+	t.Run("ExpiredLastAttemptIsDead", func(t *testing.T) {
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 1)
+		task := f.mustClaim(t, "w1", T0)
+		if got := f.claim(t, "w2", T0.Add(Lease)); got != nil {
+			t.Fatalf("re-claimed task %d past its MaxAttempts", got.ID)
+		}
+		dead := checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
+		if !strings.Contains(dead.LastError, "lease") || !strings.Contains(dead.LastError, "expired") {
+			t.Errorf("LastError = %q, want it to say the lease expired", dead.LastError)
+		}
+		run := checkRunStatus(t, f, r.ID, store.RunFailed)
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, ptr(T0.Add(Lease)))
+	})
+
+	t.Run("TaskPositions", func(t *testing.T) {
+		f := setup(t, open)
+		a := manyPositions(f.prefix+"a", 90)
+		b := manyPositions(f.prefix+"b", 45)
+		other := manyPositions(f.prefix+"o", 20)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("b"), PortfolioNodeID: "NB"}, b, 0)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("a"), PortfolioNodeID: "NA"}, a, 0)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("o")}, other, 0)
+		_, tasks := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: 5,
+			PositionSnapshotIDs: []string{f.id("b"), f.id("a")}}})
+		seen := 0
+		for _, task := range tasks {
+			var want []*store.Position
+			var nodes []string
+			for _, s := range []struct {
+				node string
+				ps   []*store.Position
+			}{{"NA", a}, {"NB", b}} {
+				for _, p := range s.ps {
+					if p.ProductType == task.ProductType && int(p.Hash%5) == task.Bucket {
+						want = append(want, p)
+						nodes = append(nodes, s.node)
+					}
+				}
+			}
+			var got []*store.Position
+			if err := f.s.TaskPositions(f.ctx, task, func(p *store.Position) error {
+				got = append(got, p)
+				return nil
+			}); err != nil {
+				t.Fatalf("TaskPositions(%d): %v", task.ID, err)
+			}
+			if int64(len(got)) != task.PositionCount || len(got) != len(want) {
+				t.Errorf("task %s/%d: %d positions, want %d (PositionCount %d)", task.ProductType, task.Bucket, len(got), len(want), task.PositionCount)
+				continue
+			}
+			for i := range got {
+				checkPosition(t, got[i], want[i], nodes[i])
+			}
+			seen += len(got)
+		}
+		if seen != len(a)+len(b) {
+			t.Errorf("tasks cover %d positions, want %d", seen, len(a)+len(b))
+		}
+	})
+}
