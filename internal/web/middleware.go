@@ -219,8 +219,9 @@ func Recover(logger *slog.Logger) Middleware {
 }
 
 // Auth is middleware requiring "Authorization: Bearer <token>" with one of
-// tokens on every request except those whose path is one of exempt (the
-// health paths). With no tokens it lets everything through. A missing or
+// tokens on every request except those for HealthPath and the paths in
+// exempt (a service's <prefix>/health). With no tokens (or only blank ones)
+// it lets everything through. A missing or
 // wrong token is a 401 problem with "WWW-Authenticate: Bearer". Tokens are
 // compared in constant time.
 func Auth(tokens []string, exempt ...string) Middleware {
@@ -230,7 +231,7 @@ func Auth(tokens []string, exempt ...string) Middleware {
 			digests = append(digests, sha256.Sum256([]byte(t)))
 		}
 	}
-	exemptSet := map[string]bool{}
+	exemptSet := map[string]bool{HealthPath: true}
 	for _, p := range exempt {
 		exemptSet[p] = true
 	}

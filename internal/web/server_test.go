@@ -495,3 +495,19 @@ func TestPanicAfterResponseStarted(t *testing.T) {
 		t.Errorf("panic not logged: %s", logs.String())
 	}
 }
+
+func TestAuthStandalone(t *testing.T) {
+	t.Parallel()
+	h := web.Auth([]string{"tok"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if res := serve(h, httptest.NewRequest("GET", "/health", nil)); res.StatusCode != 204 {
+		t.Errorf("/health: status %d, want it exempt", res.StatusCode)
+	}
+	MustProblem(t, serve(h, httptest.NewRequest("GET", "/mkt/health", nil)), 401)
+	req := httptest.NewRequest("GET", "/anything", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	if res := serve(h, req); res.StatusCode != 204 {
+		t.Errorf("good token: status %d", res.StatusCode)
+	}
+}
