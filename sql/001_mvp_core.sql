@@ -104,7 +104,8 @@ CREATE TABLE IF NOT EXISTS run_position_snapshot (
     PRIMARY KEY (run_id, position_snapshot_id)
 );
 
--- The task queue. Claimed with FOR UPDATE SKIP LOCKED in task_id order.
+-- The task queue. Claimed with FOR UPDATE SKIP LOCKED, earliest
+-- available_at first, then task_id.
 CREATE TABLE IF NOT EXISTS run_task (
     task_id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id            text COLLATE "C" NOT NULL REFERENCES run (run_id),
@@ -124,8 +125,9 @@ CREATE TABLE IF NOT EXISTS run_task (
     UNIQUE (run_id, product_type, bucket)
 );
 DROP INDEX IF EXISTS run_task_claim_idx;
+DROP INDEX IF EXISTS run_task_open_idx;
 -- Open tasks in claim order; small because finished tasks leave it.
-CREATE INDEX IF NOT EXISTS run_task_open_idx ON run_task (task_id) WHERE status IN ('QUEUED', 'RUNNING');
+CREATE INDEX IF NOT EXISTS run_task_queue_idx ON run_task (available_at, task_id) WHERE status IN ('QUEUED', 'RUNNING');
 -- Running tasks by lease expiry, for reclaiming and reaping.
 CREATE INDEX IF NOT EXISTS run_task_lease_idx ON run_task (lease_expires_at) WHERE status = 'RUNNING';
 
@@ -147,7 +149,10 @@ CREATE TABLE IF NOT EXISTS run_result (
     fx_delta              double precision,
     PRIMARY KEY (run_id, position_snapshot_id, position_id, scenario_id)
 );
-CREATE INDEX IF NOT EXISTS run_result_position_idx ON run_result (run_id, position_id);
+-- Only the primary key is indexed: every extra index slows the COPY of a
+-- task's results. One position's results are found through the primary key
+-- with the run's snapshot ids (see ResultsForPosition).
+DROP INDEX IF EXISTS run_result_position_idx;
 ALTER TABLE run_result SET (autovacuum_vacuum_insert_threshold = 200000, autovacuum_vacuum_insert_scale_factor = 0.0);
 
 -- Databases created by the first draft of this file stored client JSON as

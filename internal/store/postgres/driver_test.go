@@ -17,7 +17,6 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
-	"github.com/iprs/iprs/internal/store/storetest"
 	schema "github.com/iprs/iprs/sql"
 )
 
@@ -109,16 +108,18 @@ func TestMigrate(t *testing.T) {
 func mustResultRun(tb testing.TB, ctx context.Context, s store.Store, name string, n, hashMod int) (*store.Run, []*store.Task, []*store.Position) {
 	tb.Helper()
 	id := uid(tb, name)
-	pos := make([]*store.Position, n)
-	for i := range pos {
+	ps := make([]*store.Position, n)
+	for i := range ps {
 		pid := fmt.Sprintf("P%06d", i)
-		pos[i] = storetest.Pos(pid, "LOAN", int64(i), fmt.Sprintf(`{"i":%d}`, i))
+		ps[i] = pos(pid, "LOAN", int64(i), fmt.Sprintf(`{"i":%d}`, i))
 	}
-	snap := storetest.MustPositionSnapshot(tb, ctx, s, &store.PositionSnapshot{ID: id + "-ps"}, pos, 0)
-	r, tasks := storetest.MustRun(tb, ctx, s, storetest.RunOpts{
-		Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: hashMod},
-	})
-	return r, tasks, pos
+	snap := mustSnapshot(tb, ctx, s, id+"-ps", "NODE-A", ps, 0)
+	r := mustRun(tb, ctx, s, id, []string{snap.ID}, hashMod, 3, nil)
+	tasks, err := s.RunTasks(ctx, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, tasks, ps
 }
 
 // TestFloatRoundTrip stores awkward float64 values through TaskComplete's
@@ -127,25 +128,25 @@ func TestFloatRoundTrip(t *testing.T) {
 	t.Parallel()
 	db := MustOpenIsolated(t, postgres.Options{})
 	ctx := t.Context()
-	r, _, pos := mustResultRun(t, ctx, db, "floats", 1, 1)
+	r, _, ps := mustResultRun(t, ctx, db, "floats", 1, 1)
 	negZero := math.Copysign(0, -1)
 	values := [][store.NumMeasures]float64{
 		{negZero, 0, math.SmallestNonzeroFloat64, -math.SmallestNonzeroFloat64, math.MaxFloat64},
 		{0.1 + 0.2, 1.0 / 3.0, math.Float64frombits(0x000fffffffffffff), -math.MaxFloat64, math.Nextafter(1, 2)},
 		{1e-310, -2.2250738585072014e-308, 123456789.123456789, math.Pi, -math.E},
 	}
-	task := storetest.MustClaim(t, ctx, db, "w1", t0, time.Minute)
+	task := mustClaim(t, ctx, db, "w1", t0, time.Minute)
 	var rows []*store.ResultRow
 	for i, v := range values {
 		rows = append(rows, &store.ResultRow{
-			RunID: r.ID, ScenarioID: fmt.Sprintf("S%d", i), PositionSnapshotID: pos[0].SnapshotID,
-			PositionID: pos[0].PositionID, InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A",
+			RunID: r.ID, ScenarioID: fmt.Sprintf("S%d", i), PositionSnapshotID: ps[0].SnapshotID,
+			PositionID: ps[0].PositionID, InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A",
 			Present: 0b11111, Values: v,
 		})
 	}
 	// One row with gaps: absent measures come back absent.
 	rows = append(rows, &store.ResultRow{
-		RunID: r.ID, ScenarioID: "SZ", PositionSnapshotID: pos[0].SnapshotID, PositionID: pos[0].PositionID,
+		RunID: r.ID, ScenarioID: "SZ", PositionSnapshotID: ps[0].SnapshotID, PositionID: ps[0].PositionID,
 		InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 0b00101, Values: [5]float64{negZero, 0, 7},
 	})
 	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: t0, Results: rows}); err != nil {
@@ -216,8 +217,6 @@ func TestTaskClaimConcurrent(t *testing.T) {
 		claimed = map[int64]string{}
 		wg      sync.WaitGroup
 	)
-	// Other tests share the database: count only this run's tasks, and
-	// complete whatever is claimed so that no foreign task is left leased.
 	for w := range 8 {
 		owner := fmt.Sprintf("%s-w%d", r.ID, w)
 		wg.Go(func() {
@@ -233,14 +232,15 @@ func TestTaskClaimConcurrent(t *testing.T) {
 				if tk.LeaseOwner != owner || tk.Status != store.TaskRunning || tk.Attempts != 1 {
 					t.Errorf("claimed %+v", tk)
 				}
-				if want[tk.ID] {
-					mu.Lock()
-					if prev, dup := claimed[tk.ID]; dup {
-						t.Errorf("task %d claimed by %s and %s", tk.ID, prev, owner)
-					}
-					claimed[tk.ID] = owner
-					mu.Unlock()
+				if !want[tk.ID] {
+					t.Errorf("claimed unknown task %d", tk.ID)
 				}
+				mu.Lock()
+				if prev, dup := claimed[tk.ID]; dup {
+					t.Errorf("task %d claimed by %s and %s", tk.ID, prev, owner)
+				}
+				claimed[tk.ID] = owner
+				mu.Unlock()
 				if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0}); err != nil {
 					t.Errorf("TaskComplete(%d): %v", tk.ID, err)
 				}
@@ -251,7 +251,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 	if len(claimed) != nTasks {
 		t.Fatalf("claimed %d of %d tasks", len(claimed), nTasks)
 	}
-	got := storetest.MustRunGet(t, ctx, db, r.ID)
+	got := mustRunGet(t, ctx, db, r.ID)
 	if got.Status != store.RunCompleted || got.StartedAt == nil || got.CompletedAt == nil {
 		t.Fatalf("run after draining = %s started %v completed %v", got.Status, got.StartedAt, got.CompletedAt)
 	}
@@ -263,7 +263,7 @@ func TestRunCreateConcurrentDuplicates(t *testing.T) {
 	db := MustOpenIsolated(t, postgres.Options{MaxConns: 10})
 	ctx := t.Context()
 	id := uid(t, "dup")
-	mkt := storetest.MustMarketSnapshot(t, ctx, db, &store.MarketSnapshot{ID: id + "-mkt"})
+	mkt := mustMarket(t, ctx, db, id+"-mkt")
 	newRun := func(hash string) *store.Run {
 		return &store.Run{
 			ID: id, RunType: "SANDBOX", AsOfTime: t0, MarketSnapshotID: mkt.ID, Measures: []string{"PV"},
@@ -335,18 +335,7 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 		owners := []string{r.ID + "-a", r.ID + "-b"}
 		var held []*store.Task
 		for _, o := range owners {
-			// Claim this run's tasks only: drain foreign ones to other owners.
-			for {
-				tk := storetest.MustClaim(t, ctx, db, o, t0, time.Hour)
-				if tk.RunID == r.ID {
-					held = append(held, tk)
-					break
-				}
-				if err := db.TaskRelease(ctx, tk.ID, o); err != nil {
-					t.Fatal(err)
-				}
-				t.Fatalf("claimed foreign task %d of run %s", tk.ID, tk.RunID)
-			}
+			held = append(held, mustClaim(t, ctx, db, o, t0, time.Hour))
 		}
 		fail := round%3 == 0
 		var wg sync.WaitGroup
@@ -367,7 +356,7 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		got := storetest.MustRunGet(t, ctx, db, r.ID)
+		got := mustRunGet(t, ctx, db, r.ID)
 		want := store.RunCompleted
 		if fail {
 			want = store.RunFailed
@@ -392,7 +381,7 @@ func TestPositionWriter(t *testing.T) {
 		out := make([]*store.Position, n)
 		for i := range out {
 			q := float64(i) * 1.5
-			out[i] = storetest.Pos(fmt.Sprintf("P%05d", i), []string{"LOAN", "BOND", "FX_FORWARD"}[i%3], storetest.PositionHash(fmt.Sprint(i)),
+			out[i] = pos(fmt.Sprintf("P%05d", i), []string{"LOAN", "BOND", "FX_FORWARD"}[i%3], positionHash(fmt.Sprint(i)),
 				fmt.Sprintf(`{"tag":%q,"n":%d,"nested":{"a":[1,2.50,"x"]}}`, tag, i))
 			out[i].SnapshotID, out[i].Seq = id, int64(i)
 			if i%2 == 0 {
@@ -557,19 +546,16 @@ func TestResultScanAttr(t *testing.T) {
 		`{"other":1}`,
 		`{"k'); DROP TABLE run_result; --":"x","k":true}`,
 	}
-	wantKey := []string{"plain", "quo\"te é", "12.50", `{"a":[1,true]}`, "null", "", "true"}
-	pos := make([]*store.Position, len(attrs))
+	wantKey := []string{"plain", "quo\"te é", "12.50", `{"a":[1,true]}`, "", "", "true"}
+	ps := make([]*store.Position, len(attrs))
 	for i, a := range attrs {
-		pos[i] = storetest.Pos(fmt.Sprintf("P%d", i), "LOAN", 0, a)
+		ps[i] = pos(fmt.Sprintf("P%d", i), "LOAN", 0, a)
 	}
-	snap := storetest.MustPositionSnapshot(t, ctx, db, &store.PositionSnapshot{ID: id + "-ps"}, pos, 3)
-	r, _ := storetest.MustRun(t, ctx, db, storetest.RunOpts{Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: 1}})
-	tk := storetest.MustClaim(t, ctx, db, id, t0, time.Minute)
-	if tk.RunID != r.ID {
-		t.Fatalf("claimed foreign task of run %s", tk.RunID)
-	}
+	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", ps, 3)
+	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 3, nil)
+	tk := mustClaim(t, ctx, db, id, t0, time.Minute)
 	var res []*store.ResultRow
-	for _, p := range pos {
+	for _, p := range ps {
 		for _, sc := range []string{"BASE", "UP"} {
 			res = append(res, &store.ResultRow{RunID: r.ID, ScenarioID: sc, PositionSnapshotID: snap.ID, PositionID: p.PositionID,
 				InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 1, Values: [5]float64{1}})
@@ -588,10 +574,10 @@ func TestResultScanAttr(t *testing.T) {
 		got[row.PositionID] = key
 		return nil
 	})
-	if err != nil || n != len(pos) {
+	if err != nil || n != len(ps) {
 		t.Fatalf("ResultScan: %d rows, %v", n, err)
 	}
-	for i := range pos {
+	for i := range ps {
 		if k := got[fmt.Sprintf("P%d", i)]; k != wantKey[i] {
 			t.Errorf("attr:k of %s = %q, want %q", attrs[i], k, wantKey[i])
 		}
@@ -611,25 +597,14 @@ func TestLeaseLostAndExpiry(t *testing.T) {
 	db := MustOpenIsolated(t, postgres.Options{})
 	ctx := t.Context()
 	id := uid(t, "lease")
-	pos := []*store.Position{storetest.Pos("P1", "LOAN", 0, "")}
-	snap := storetest.MustPositionSnapshot(t, ctx, db, &store.PositionSnapshot{ID: id + "-ps"}, pos, 0)
-	r, _ := storetest.MustRun(t, ctx, db, storetest.RunOpts{Run: &store.Run{ID: id, PositionSnapshotIDs: []string{snap.ID}, HashMod: 1, MaxAttempts: 2}})
-	// Far-future clock so that only this test's expired task qualifies.
-	at := time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(time.Now().UnixNano() % int64(1000*time.Hour)))
-	claim := func(owner string, now time.Time) *store.Task {
-		for {
-			tk := storetest.MustClaim(t, ctx, db, owner, now, time.Minute)
-			if tk.RunID == r.ID {
-				return tk
-			}
-			if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
-				t.Fatal(err)
-			}
-			t.Fatalf("claimed foreign task %d", tk.ID)
-		}
+	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", []*store.Position{pos("P1", "LOAN", 0, "")}, 0)
+	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 2, nil)
+	at := t0.Add(time.Hour)
+	a := mustClaim(t, ctx, db, id+"-a", t0, time.Minute)
+	if _, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-b", Now: t0.Add(time.Minute - time.Microsecond), Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("claim before the lease expired: %v, want not found", err)
 	}
-	a := claim(id+"-a", t0)
-	b := claim(id+"-b", at) // lease of a expired long ago
+	b := mustClaim(t, ctx, db, id+"-b", at, time.Minute) // a's lease expired
 	if b.ID != a.ID || b.Attempts != 2 {
 		t.Fatalf("reclaim = task %d attempts %d, want task %d attempts 2", b.ID, b.Attempts, a.ID)
 	}
@@ -650,8 +625,8 @@ func TestLeaseLostAndExpiry(t *testing.T) {
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatal(err)
 	}
-	tk := storetest.MustTask(t, ctx, db, r.ID, a.ID)
-	got := storetest.MustRunGet(t, ctx, db, r.ID)
+	tk := mustTask(t, ctx, db, r.ID, a.ID)
+	got := mustRunGet(t, ctx, db, r.ID)
 	if tk.Status != store.TaskDead || got.Status != store.RunFailed {
 		t.Fatalf("after the last lease expired: task %s, run %s; want DEAD, FAILED", tk.Status, got.Status)
 	}
@@ -665,13 +640,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	ctx := t.Context()
 	r, _, _ := mustResultRun(t, ctx, db, "cancel", 3, 3)
 	owner := r.ID + "-w"
-	var tk *store.Task
-	for tk == nil || tk.RunID != r.ID {
-		tk = storetest.MustClaim(t, ctx, db, owner, t0, time.Hour)
-		if tk.RunID != r.ID {
-			t.Fatalf("claimed foreign task %d", tk.ID)
-		}
-	}
+	tk := mustClaim(t, ctx, db, owner, t0, time.Hour)
 	got, err := db.RunCancel(ctx, r.ID, t0)
 	if err != nil || got.Status != store.RunCancelling {
 		t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
@@ -682,7 +651,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
 		t.Fatal(err)
 	}
-	got = storetest.MustRunGet(t, ctx, db, r.ID)
+	got = mustRunGet(t, ctx, db, r.ID)
 	if got.Status != store.RunCancelled {
 		t.Fatalf("after release: run %s, want CANCELLED", got.Status)
 	}

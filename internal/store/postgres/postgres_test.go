@@ -65,11 +65,11 @@ func MustOpen(tb testing.TB, opts postgres.Options) *postgres.DB {
 	return db
 }
 
-// MustOpenIsolated opens a store on a schema of its own, migrated, and
-// drops the schema at cleanup. The task queue is global to a schema, so
-// tests that claim tasks use one to never claim (or be claimed by) the
-// tasks of tests running at the same time.
-func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
+// isolatedURL creates a schema of its own, dropped at cleanup, and returns
+// the test URL pointing at it (search_path). The task queue is global to a
+// schema, so tests that claim tasks use one never to claim, or be claimed
+// by, the tasks of tests running at the same time in other packages.
+func isolatedURL(tb testing.TB) string {
 	tb.Helper()
 	base := testURL(tb)
 	ctx := context.Background()
@@ -77,7 +77,7 @@ func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
 	if err != nil {
 		tb.Fatalf("connect: %v", err)
 	}
-	name := fmt.Sprintf("iprs_test_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	name := fmt.Sprintf("iprs_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
 		admin.Close(ctx)
 		tb.Fatalf("create schema: %v", err)
@@ -88,11 +88,25 @@ func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
 			tb.Errorf("drop schema %s: %v", name, err)
 		}
 	})
-	opts.Migrate = true
+	u := withSearchPath(tb, base, name)
+	db, err := postgres.Open(ctx, u, postgres.Options{Migrate: true})
+	if err != nil {
+		tb.Fatalf("migrate schema %s: %v", name, err)
+	}
+	db.Close()
+	return u
+}
+
+var schemaSeq atomic.Int64
+
+// MustOpenIsolated opens a store on a fresh schema of its own.
+func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
+	tb.Helper()
+	u := isolatedURL(tb)
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 8
 	}
-	db, err := postgres.Open(ctx, withSearchPath(tb, base, name), opts)
+	db, err := postgres.Open(context.Background(), u, opts)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -100,12 +114,18 @@ func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
 	return db
 }
 
-var schemaSeq atomic.Int64
-
+// TestConformance runs the shared suite on a schema dedicated to it (the
+// suite wants every claimable task in the database to be its own); its
+// subtests share that schema, each opening its own store.
 func TestConformance(t *testing.T) {
-	testURL(t)
+	u := isolatedURL(t)
 	storetest.Exercise(t, func(t *testing.T) store.Store {
-		return MustOpen(t, postgres.Options{MaxConns: 4})
+		db, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
 	})
 }
 

@@ -137,7 +137,11 @@ func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*stor
 func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, resultSelect+` FROM run_result r WHERE r.run_id = $1 AND r.position_id = $2
+	// The primary key (run_id, position_snapshot_id, position_id, …)
+	// serves this with the run's snapshot ids as the second key column.
+	rows, err := db.pool.Query(ctx, resultSelect+` FROM run_position_snapshot x
+JOIN run_result r ON r.run_id = x.run_id AND r.position_snapshot_id = x.position_snapshot_id
+WHERE x.run_id = $1 AND r.position_id = $2
 ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
@@ -162,7 +166,7 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		key = "r." + p.KeyBy
 	case strings.HasPrefix(p.KeyBy, "attr:") && len(p.KeyBy) > len("attr:"):
 		args = append(args, strings.TrimPrefix(p.KeyBy, "attr:"))
-		key = `CASE WHEN a.v IS NULL THEN '' WHEN json_typeof(a.v) = 'string' THEN a.v #>> '{}' ELSE a.v::text END`
+		key = `CASE coalesce(json_typeof(a.v), 'null') WHEN 'null' THEN '' WHEN 'string' THEN a.v #>> '{}' ELSE a.v::text END`
 		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id
 LEFT JOIN LATERAL (SELECT p.attributes -> $2::text AS v) a ON true`
 	default:

@@ -51,9 +51,6 @@ func (db *DB) RunGet(ctx context.Context, id string) (*store.Run, error) {
 	return runGet(ctx, db.pool, id)
 }
 
-var taskCopyColumns = []string{"run_id", "product_type", "bucket", "hash_mod", "status", "attempts", "max_attempts",
-	"position_count", "lease_owner", "lease_expires_at", "available_at", "last_error", "started_at", "finished_at"}
-
 // RunCreate stores a run, its snapshots and its tasks in one transaction.
 // INSERT … ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the
 // first insert to commit, then compare request hashes.
@@ -112,30 +109,14 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 			}
 		}
 		if len(tasks) > 0 {
-			row := make([]any, len(taskCopyColumns))
-			src := pgx.CopyFromSlice(len(tasks), func(i int) ([]any, error) {
-				t := tasks[i]
-				status, maxAttempts, hashMod, avail := t.Status, t.MaxAttempts, t.HashMod, t.AvailableAt
-				if status == "" {
-					status = store.TaskQueued
-				}
-				if maxAttempts == 0 {
-					maxAttempts = in.MaxAttempts
-				}
-				if hashMod == 0 {
-					hashMod = in.HashMod
-				}
-				if avail.IsZero() {
-					avail = in.RequestedAt
-				}
-				row[0], row[1], row[2], row[3], row[4], row[5], row[6] =
-					in.ID, t.ProductType, t.Bucket, hashMod, status, t.Attempts, maxAttempts
-				row[7], row[8], row[9], row[10], row[11], row[12], row[13] =
-					t.PositionCount, t.LeaseOwner, stampPtr(t.LeaseExpiresAt), stamp(avail), t.LastError, stampPtr(t.StartedAt), stampPtr(t.FinishedAt)
-				return row, nil
-			})
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_task"}, taskCopyColumns, src); err != nil {
-				return runWriteError(err, in.ID)
+			if err := insertTasks(ctx, tx, &in, tasks); err != nil {
+				return err
+			}
+		} else if in.Status == store.RunQueued {
+			// Nothing to do: the run is complete as soon as it exists.
+			if _, err := tx.Exec(ctx, `UPDATE run SET status = 'COMPLETED', started_at = requested_at, completed_at = requested_at
+WHERE run_id = $1`, in.ID); err != nil {
+				return fmt.Errorf("postgres: complete empty run %q: %w", in.ID, err)
 			}
 		}
 		stored, err = runGet(ctx, tx, in.ID)
@@ -145,6 +126,71 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 		return nil, false, err
 	}
 	return stored, created, nil
+}
+
+// insertTasks inserts the run's tasks in one statement and fills in their
+// ids, run id and defaults (status QUEUED, the run's HashMod and
+// MaxAttempts, AvailableAt the run's RequestedAt).
+func insertTasks(ctx context.Context, tx pgx.Tx, r *store.Run, tasks []*store.Task) error {
+	n := len(tasks)
+	var (
+		types    = make([]string, n)
+		buckets  = make([]int32, n)
+		mods     = make([]int32, n)
+		statuses = make([]string, n)
+		attempts = make([]int32, n)
+		maxes    = make([]int32, n)
+		counts   = make([]int64, n)
+		avail    = make([]time.Time, n)
+		byKey    = make(map[taskKey]*store.Task, n)
+	)
+	for i, t := range tasks {
+		t.RunID = r.ID
+		if t.Status == "" {
+			t.Status = store.TaskQueued
+		}
+		if t.MaxAttempts == 0 {
+			t.MaxAttempts = r.MaxAttempts
+		}
+		if t.HashMod == 0 {
+			t.HashMod = r.HashMod
+		}
+		if t.AvailableAt.IsZero() {
+			t.AvailableAt = r.RequestedAt
+		}
+		t.AvailableAt = stamp(t.AvailableAt)
+		types[i], buckets[i], mods[i], statuses[i] = t.ProductType, int32(t.Bucket), int32(t.HashMod), t.Status
+		attempts[i], maxes[i], counts[i], avail[i] = int32(t.Attempts), int32(t.MaxAttempts), t.PositionCount, t.AvailableAt
+		byKey[taskKey{t.ProductType, t.Bucket}] = t
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO run_task
+    (run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, position_count, available_at)
+SELECT $1, u.product_type, u.bucket, u.hash_mod, u.status, u.attempts, u.max_attempts, u.position_count, u.available_at
+FROM unnest($2::text[], $3::integer[], $4::integer[], $5::text[], $6::integer[], $7::integer[], $8::bigint[], $9::timestamptz[])
+    AS u(product_type, bucket, hash_mod, status, attempts, max_attempts, position_count, available_at)
+RETURNING task_id, product_type, bucket`, r.ID, types, buckets, mods, statuses, attempts, maxes, counts, avail)
+	if err != nil {
+		return runWriteError(err, r.ID)
+	}
+	var (
+		id  int64
+		key taskKey
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &key.productType, &key.bucket}, func() error {
+		if t := byKey[key]; t != nil {
+			t.ID = id
+		}
+		return nil
+	})
+	if err != nil {
+		return runWriteError(err, r.ID)
+	}
+	return nil
+}
+
+type taskKey struct {
+	productType string
+	bucket      int
 }
 
 func runWriteError(err error, id string) error {
@@ -179,7 +225,9 @@ func (db *DB) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run,
 func (db *DB) RunProgress(ctx context.Context, id string) (*store.Progress, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	p := &store.Progress{TasksByStatus: map[string]int64{}}
+	p := &store.Progress{TasksByStatus: map[string]int64{
+		store.TaskQueued: 0, store.TaskRunning: 0, store.TaskSucceeded: 0, store.TaskDead: 0, store.TaskCancelled: 0,
+	}}
 	err := db.pool.QueryRow(ctx, `SELECT positions_total,
     coalesce((SELECT sum(position_count) FROM run_task WHERE run_id = $1 AND status = 'SUCCEEDED'), 0)::bigint
 FROM run WHERE run_id = $1`, id).Scan(&p.PositionsTotal, &p.PositionsDone)
@@ -230,7 +278,9 @@ func (db *DB) RunTasks(ctx context.Context, id string) ([]*store.Task, error) {
 }
 
 // RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
-// queued tasks, and finishes the cancellation at once when no task runs.
+// queued tasks and its running tasks whose lease expired by now, and
+// finishes the cancellation at once when no task runs. A CANCELLING run
+// gets the same sweep; a CANCELLED one is returned as is.
 func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
@@ -242,10 +292,13 @@ func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.R
 			return noRows(err, fmt.Sprintf("run %q", id))
 		}
 		switch status {
-		case store.RunCancelling, store.RunCancelled:
-		case store.RunQueued, store.RunRunning:
+		case store.RunCancelled:
+		case store.RunQueued, store.RunRunning, store.RunCancelling:
+			// Queued tasks, and running ones whose worker is gone (lease
+			// expired), are cancelled now; a live worker finishes or
+			// releases its task and settles the run.
 			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL
-WHERE run_id = $1 AND status = 'QUEUED'`, id, now); err != nil {
+WHERE run_id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at <= $2))`, id, now); err != nil {
 				return fmt.Errorf("postgres: cancel tasks of run %q: %w", id, err)
 			}
 			if _, err := tx.Exec(ctx, "UPDATE run SET status = 'CANCELLING' WHERE run_id = $1", id); err != nil {

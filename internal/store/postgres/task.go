@@ -40,7 +40,7 @@ const claimSQL = `WITH candidate AS (
       AND r.status IN ('QUEUED', 'RUNNING')
       AND ((t.status = 'QUEUED' AND t.available_at <= $1)
         OR (t.status = 'RUNNING' AND t.lease_expires_at <= $1 AND t.attempts < t.max_attempts))
-    ORDER BY t.task_id
+    ORDER BY t.available_at, t.task_id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
@@ -57,7 +57,7 @@ const claimSQL = `WITH candidate AS (
 )
 SELECT ` + taskColumns + ` FROM claimed t`
 
-// TaskClaim claims the oldest claimable task.
+// TaskClaim claims the claimable task that became available first.
 func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Task, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
@@ -247,18 +247,18 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 }
 
 // finishHeldTask moves a held task to next: a terminal status stamps
-// finished_at; QUEUED clears the lease and waits until availableAt, giving
-// the attempt back when uncount is set.
+// finished_at; QUEUED clears the lease and waits until availableAt (zero:
+// keeps its AvailableAt), giving the attempt back when uncount is set.
 func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, now, availableAt time.Time, lastError string, uncount bool) error {
 	_, err := tx.Exec(ctx, `UPDATE run_task SET
     status = $2::text,
     finished_at = CASE WHEN $2::text = 'QUEUED' THEN NULL ELSE $3::timestamptz END,
-    available_at = CASE WHEN $2::text = 'QUEUED' THEN $4::timestamptz ELSE available_at END,
+    available_at = CASE WHEN $2::text = 'QUEUED' THEN coalesce($4::timestamptz, available_at) ELSE available_at END,
     lease_owner = CASE WHEN $2::text = 'QUEUED' THEN '' ELSE lease_owner END,
     attempts = CASE WHEN $6::boolean THEN greatest(attempts - 1, 0) ELSE attempts END,
     lease_expires_at = NULL,
     last_error = CASE WHEN $5::text = '' THEN last_error ELSE $5::text END
-WHERE task_id = $1`, taskID, next, now, availableAt, lastError, uncount)
+WHERE task_id = $1`, taskID, next, now, nullTime(availableAt), lastError, uncount)
 	return err
 }
 
@@ -277,7 +277,7 @@ func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error
 		if h.runStatus != store.RunQueued && h.runStatus != store.RunRunning {
 			next = store.TaskCancelled
 		}
-		if err := finishHeldTask(ctx, tx, taskID, next, now, now, "", true); err != nil {
+		if err := finishHeldTask(ctx, tx, taskID, next, now, time.Time{}, "", true); err != nil {
 			return fmt.Errorf("postgres: release task %d: %w", taskID, err)
 		}
 		return settleRun(ctx, tx, h.runID, now)
@@ -304,7 +304,7 @@ func settleRun(ctx context.Context, tx pgx.Tx, runID string, now time.Time) erro
 	err := tx.QueryRow(ctx, `SELECT
     count(*) FILTER (WHERE status IN ('QUEUED', 'RUNNING')),
     count(*) FILTER (WHERE status = 'DEAD'),
-    coalesce((SELECT format('task %s (%s, bucket %s): %s', task_id, product_type, bucket, last_error)
+    coalesce((SELECT format('task %s (%s, bucket %s) failed: %s', task_id, product_type, bucket, last_error)
         FROM run_task WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1), '')
 FROM run_task WHERE run_id = $1`, runID).Scan(&open, &dead, &firstDead)
 	if err != nil {
@@ -317,9 +317,12 @@ FROM run_task WHERE run_id = $1`, runID).Scan(&open, &dead, &firstDead)
 	switch {
 	case status == store.RunCancelling:
 		next = store.RunCancelled
-	case dead > 0:
+	case dead > 1:
 		next = store.RunFailed
-		msg = fmt.Sprintf("%d task(s) failed; first: %s", dead, firstDead)
+		msg = fmt.Sprintf("%d tasks failed; first: %s", dead, firstDead)
+	case dead == 1:
+		next = store.RunFailed
+		msg = firstDead
 	}
 	if _, err := tx.Exec(ctx, `UPDATE run SET status = $2, completed_at = $3,
     error = CASE WHEN $4::text = '' THEN error ELSE $4::text END
@@ -327,4 +330,12 @@ WHERE run_id = $1`, runID, next, now, msg); err != nil {
 		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
 	}
 	return nil
+}
+
+// nullTime is nil for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
