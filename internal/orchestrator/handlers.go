@@ -30,6 +30,7 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/orch/position-snapshots/"+snap.ID)
 		s.metrics.snapshots.WithLabelValues("created").Inc()
 		s.metrics.positionsUploaded.Add(float64(snap.PositionCount))
 		s.logger.InfoContext(r.Context(), "position snapshot stored",
@@ -103,6 +104,7 @@ func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error 
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/orch/runs/"+run.ID)
 	}
 	return s.writeRun(w, r, status, run)
 }

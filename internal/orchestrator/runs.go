@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 )
@@ -233,8 +233,8 @@ func (s *Service) checkMarket(ctx context.Context, id string, probs *problems) (
 	if ms.DQStatus == "FAIL" {
 		probs.addf(ptr, "market snapshot %s failed its data-quality checks (dq_status FAIL); a run may not use it", id)
 	}
-	var data pricing.MarketData
-	if err := json.Unmarshal(ms.Payload, &data); err != nil {
+	data, err := marketdata.LoadMarketData(ms.Payload)
+	if err != nil {
 		probs.addf(ptr, "market snapshot %s cannot be read for pricing: %v", id, err)
 		return nil, nil
 	}

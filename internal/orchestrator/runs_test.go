@@ -139,6 +139,9 @@ func TestRunCreateFanOutAndReplay(t *testing.T) {
 	body["model_set_id"] = "MS-1"
 	r := e.postRun(body)
 	e.mustStatus(r, http.StatusCreated)
+	if loc := r.header.Get("Location"); loc != "/orch/runs/RUN-1" {
+		t.Fatalf("Location %q", loc)
+	}
 	run := r.json(t)
 	if run["run_id"] != "RUN-1" || run["status"] != "QUEUED" || run["run_type"] != "SANDBOX" ||
 		run["position_snapshot_id"] != "PS-1" || run["market_snapshot_id"] != "MKT-1" ||

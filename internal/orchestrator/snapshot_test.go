@@ -216,6 +216,13 @@ func TestUploadClientIDIdempotentAndImmutable(t *testing.T) {
 		t.Fatalf("quantities %v %v", rows[0].Quantity, rows[1].Quantity)
 	}
 
+	// Location of a created snapshot.
+	r = e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-BOOK-A-2", "BOOK-A", "2026-01-23T00:00:00Z", positions)))
+	e.mustStatus(r, http.StatusCreated)
+	if loc := r.header.Get("Location"); loc != "/orch/position-snapshots/PS-BOOK-A-2" {
+		t.Fatalf("Location %q", loc)
+	}
+
 	// 404s.
 	e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE", nil), http.StatusNotFound)
 	e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE/positions", nil), http.StatusNotFound)
