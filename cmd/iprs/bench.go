@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iprs/iprs/internal/client"
+	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/gen"
+	"github.com/spf13/cobra"
+)
+
+func newBenchCmd(a *app) *cobra.Command {
+	var (
+		loans      string
+		database   string
+		workers    int
+		concurrent int
+		scenarios  []string
+		measures   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Time a generated book end to end: upload, run, results",
+		Long: `bench starts the platform in this process on a fresh database (a temporary
+SQLite file, or --database / DATABASE_URL for PostgreSQL), generates a book of
+loans given by their terms, and times each phase through the HTTP API exactly as a
+client sees it: market upload, position upload (streamed), run submission (pre-run
+check and fan-out), valuation until COMPLETED, and the summary.
+
+  iprs bench --loans 100k
+  iprs bench --loans 100k --database postgres://postgres@127.0.0.1:5432/iprs_bench`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := gen.ParseCount(loans)
+			if err != nil {
+				return fmt.Errorf("--loans: %w", err)
+			}
+			getenv := devEnv(a.getenv)
+			cfg, err := config.Load(getenv)
+			if err != nil {
+				return err
+			}
+			db := cfg.Database
+			if database != "" {
+				if db, err = config.ParseDatabaseURL(database); err != nil {
+					return fmt.Errorf("--database: %w", err)
+				}
+			}
+			if db.Driver == "" {
+				dir, err := os.MkdirTemp("", "iprs-bench-")
+				if err != nil {
+					return fmt.Errorf("temporary directory: %w", err)
+				}
+				defer os.RemoveAll(dir)
+				db = config.Database{Driver: config.DriverSQLite, Path: dir + "/bench.db"}
+			}
+			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
+				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
+				Scenarios: scenarios, Measures: measures,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&loans, "loans", "100000", "loans in the book (100000, 100k, 1m)")
+	f.StringVar(&database, "database", "", "database URL (default DATABASE_URL, else a temporary SQLite file)")
+	f.IntVar(&workers, "workers", 2, "worker instances")
+	f.IntVar(&concurrent, "worker-concurrency", 0, "tasks each worker prices at once (default: CPUs / workers)")
+	f.StringSliceVar(&scenarios, "scenarios", []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}, "scenarios to run")
+	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
+	return cmd
+}
+
+type benchOptions struct {
+	Loans       int
+	DB          config.Database
+	Cfg         config.Config
+	Workers     int
+	Concurrency int
+	Scenarios   []string
+	Measures    []string
+}
+
+// benchPhase is one timed step.
+type benchPhase struct {
+	name  string
+	took  time.Duration
+	items int64
+	unit  string
+}
+
+func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
+	logger := config.NewLogger(o.Cfg, os.Stderr)
+	d, err := startDev(ctx, devOptions{
+		Addr: "127.0.0.1:0", DB: o.DB, Cfg: o.Cfg, Workers: o.Workers, Concurrency: o.Concurrency,
+		Logger: logger, Version: buildVersion(),
+	})
+	if err != nil {
+		return err
+	}
+	phases, err := benchPhases(ctx, client.New(d.URL, firstToken(o.Cfg), nil), o)
+	d.Stop()
+	err = errors.Join(err, d.Wait())
+	fmt.Fprintf(out, "iprs bench: %s loans × %d scenarios (%v) on %s, %d CPUs, %d workers\n",
+		client.FormatCount(int64(o.Loans)), len(o.Scenarios), o.Measures, o.DB.Driver, runtime.NumCPU(), max(o.Workers, 1))
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "phase\ttime\tthroughput\t")
+	var total time.Duration
+	for _, p := range phases {
+		rate := ""
+		if p.items > 0 && p.took > 0 {
+			rate = fmt.Sprintf("%s %s/s", client.FormatCount(int64(float64(p.items)/p.took.Seconds())), p.unit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", p.name, p.took.Round(time.Millisecond), rate)
+		if p.name != "summary" && p.name != "market upload" {
+			total += p.took
+		}
+	}
+	fmt.Fprintf(tw, "upload → COMPLETED\t%s\t\t\n", total.Round(time.Millisecond))
+	tw.Flush()
+	return err
+}
+
+func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, error) {
+	var phases []benchPhase
+	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	asOf := demoAsOf
+
+	start := time.Now()
+	marketID := "MKT-BENCH-" + stamp
+	mkt, err := jsonReader(gen.MarketSnapshot(marketID, asOf))
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := c.PushMarketSnapshot(ctx, mkt); err != nil {
+		return phases, fmt.Errorf("market snapshot: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "market upload", took: time.Since(start)})
+
+	// A node id of its own makes the book's content, and so its snapshot,
+	// new on every bench run against a shared database.
+	book := gen.Options{NodeID: "BENCH-" + stamp, AsOf: asOf, Loans: o.Loans, Seed: 1}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := gen.WritePositionSnapshot(pw, book)
+		pw.CloseWithError(err)
+	}()
+	start = time.Now()
+	rec, _, err := c.PushPositionSnapshot(ctx, pr)
+	pr.Close()
+	if err != nil {
+		return phases, fmt.Errorf("position snapshot: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "position upload", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+
+	start = time.Now()
+	run, _, err := c.SubmitRun(ctx, map[string]any{
+		"run_id":               "RUN-BENCH-" + stamp,
+		"run_type":             "SANDBOX",
+		"as_of_time":           asOf.Format(time.RFC3339),
+		"market_snapshot_id":   marketID,
+		"position_snapshot_id": rec.PositionSnapshotID,
+		"measures":             o.Measures,
+		"scenarios":            o.Scenarios,
+	})
+	if err != nil {
+		return phases, fmt.Errorf("submit run: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "run submit (checks, fan-out)", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+
+	start = time.Now()
+	done, err := c.WaitRun(ctx, run.RunID, 50*time.Millisecond, nil)
+	if err != nil {
+		return phases, fmt.Errorf("wait for run: %w", err)
+	}
+	if done.Status != "COMPLETED" {
+		msg := ""
+		if done.Error != nil {
+			msg = ": " + *done.Error
+		}
+		return phases, fmt.Errorf("run %s ended %s%s", done.RunID, done.Status, msg)
+	}
+	phases = append(phases, benchPhase{name: "valuation (queued → COMPLETED)", took: time.Since(start),
+		items: rec.PositionCount * int64(len(o.Scenarios)), unit: "valuations"})
+
+	start = time.Now()
+	if _, err := c.Summary(ctx, run.RunID); err != nil {
+		return phases, fmt.Errorf("summary: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount * int64(len(o.Scenarios)), unit: "rows"})
+	return phases, nil
+}

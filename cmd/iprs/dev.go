@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/iprs/iprs/internal/client"
+	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/gen"
+	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/service"
+	"github.com/iprs/iprs/internal/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+// demoAsOf is the as-of time of the demo data, the close of 2026-01-23.
+var demoAsOf = time.Date(2026, 1, 23, 17, 0, 0, 0, time.UTC)
+
+func newDevCmd(a *app) *cobra.Command {
+	var (
+		addr       string
+		dataDir    string
+		noDemo     bool
+		demoLoans  int
+		workers    int
+		concurrent int
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole platform in one process on a laptop, with a demo",
+		Long: `dev runs marketdata, orchestrator, results and several workers in one process,
+behind one listener that routes /mkt, /orch and /results as the load balancer does.
+It stores everything in an embedded SQLite database under --data-dir unless
+DATABASE_URL names PostgreSQL, applies the schema, and (unless --no-demo) loads a
+demo: a market snapshot, a generated loan book with bonds and FX forwards, and a
+run over every scenario and measure.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			getenv := devEnv(a.getenv)
+			cfg, err := config.Load(getenv)
+			if err != nil {
+				return err
+			}
+			if cfg.Addr != "" && !cmd.Flags().Changed("addr") {
+				addr = cfg.Addr
+			}
+			db := cfg.Database
+			if db.Driver == "" {
+				if err := os.MkdirAll(dataDir, 0o755); err != nil {
+					return fmt.Errorf("create data directory: %w", err)
+				}
+				db = config.Database{Driver: config.DriverSQLite, Path: filepath.Join(dataDir, "iprs.db")}
+			}
+			logger := config.NewLogger(cfg, a.stderr)
+			ctx := cmd.Context()
+			d, err := startDev(ctx, devOptions{
+				Addr: addr, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
+				Logger: logger, Version: buildVersion(),
+			})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
+			if !noDemo {
+				runID, err := loadDemo(ctx, client.New(d.URL, firstToken(cfg), nil), demoLoans, out)
+				if err != nil && ctx.Err() == nil {
+					d.Stop()
+					return errors.Join(fmt.Errorf("load the demo: %w", err), d.Wait())
+				}
+				if err == nil {
+					printTryThis(out, d.URL, runID)
+				}
+			}
+			fmt.Fprintln(out, "Press Ctrl+C to stop.")
+			return d.Wait()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", ":8080", "listen address")
+	f.StringVar(&dataDir, "data-dir", ".iprs", "directory of the embedded SQLite database (when DATABASE_URL is unset)")
+	f.BoolVar(&noDemo, "no-demo", false, "do not load the demo data and run")
+	f.IntVar(&demoLoans, "demo-loans", 5000, "loans in the demo book")
+	f.IntVar(&workers, "workers", 2, "worker instances in the process (each claims tasks like a separate worker service)")
+	f.IntVar(&concurrent, "worker-concurrency", 0, "tasks each worker prices at once (default: CPUs / workers, at least 1)")
+	return cmd
+}
+
+// devEnv gives dev mode friendlier logging defaults: text lines at warn
+// level, unless the environment chooses.
+func devEnv(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		v := getenv(k)
+		if v != "" {
+			return v
+		}
+		switch k {
+		case config.EnvLogFormat:
+			return "text"
+		case config.EnvLogLevel:
+			return "warn"
+		}
+		return v
+	}
+}
+
+func firstToken(cfg config.Config) string {
+	if len(cfg.APITokens) > 0 {
+		return cfg.APITokens[0]
+	}
+	return ""
+}
+
+// devOptions configure an in-process platform.
+type devOptions struct {
+	Addr        string
+	DB          config.Database
+	Cfg         config.Config
+	Workers     int
+	Concurrency int
+	Logger      *slog.Logger
+	Version     string
+}
+
+// devPlatform is every service and several workers in one process.
+type devPlatform struct {
+	URL     string
+	version string
+	st      openedStore
+	cancel  context.CancelFunc
+	g       *errgroup.Group
+}
+
+// startDev opens (and migrates) the database, listens on o.Addr and starts
+// the services and workers. It returns once the listener accepts
+// connections; Stop and Wait end it.
+func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
+	st, err := openStore(ctx, o.DB, o.Cfg, true, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version}
+	routes := map[string]http.Handler{}
+	for _, spec := range service.All() {
+		if spec.Prefix == "" {
+			continue
+		}
+		h, err := p.handler(spec)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		routes[spec.Prefix] = h
+	}
+	root, reg := p.rootHandler()
+	handler := web.ByPrefix(routes, root)
+
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return web.Serve(gctx, web.NewServer(o.Addr, handler, o.Logger), ln, shutdownGrace) })
+	workers := max(o.Workers, 1)
+	conc := o.Concurrency
+	if conc <= 0 {
+		conc = max(runtime.GOMAXPROCS(0)/workers, 1)
+	}
+	for i := range workers {
+		w := p.newWorker(reg, fmt.Sprintf("dev-worker-%d", i+1), conc)
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	return &devPlatform{URL: listenURL(ln.Addr()), version: o.Version, st: st, cancel: cancel, g: g}, nil
+}
+
+// Stop begins a graceful shutdown.
+func (d *devPlatform) Stop() { d.cancel() }
+
+// Wait blocks until the platform has stopped (after Stop or when the
+// context given to startDev ends) and closes the database.
+func (d *devPlatform) Wait() error {
+	err := d.g.Wait()
+	d.cancel()
+	return errors.Join(err, d.st.Close())
+}
+
+// listenURL is a URL a local client can reach the listener at.
+func listenURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		port := 0
+		if ok {
+			port = tcp.Port
+		}
+		return fmt.Sprintf("http://localhost:%d", port)
+	}
+	return "http://" + tcp.String()
+}
+
+// rootHandler answers what is not under a service prefix: GET / (an index
+// of what to open), /health for the whole process and /metrics of the
+// workers.
+func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
+	return p.workerHealth(func(m *web.Mux) {
+		m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, err := io.WriteString(w, indexText)
+			return err
+		})
+	})
+}
+
+const indexText = `IPRS — Institutional Portfolio Risk & analytics System (dev mode)
+
+Services, routed by prefix as the load balancer does:
+  /mkt/…       marketdata:   GET /mkt/snapshots, GET /mkt/snapshots/{id}, POST /mkt/snapshots
+  /orch/…      orchestrator: GET /orch/runs, GET /orch/runs/{id}, /orch/runs/{id}/tasks,
+                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish
+  /results/…   results:      /results/runs/{id}/summary, /cube?measure=PV&by=product_type,
+                             /positions, /positions/{position_id}, /export.csv
+Health: /health, /mkt/health, /orch/health, /results/health. Metrics: /metrics (workers),
+/mkt/metrics, /orch/metrics, /results/metrics.
+`
+
+// loadDemo uploads the demo market and book and runs every scenario over
+// them, printing progress to out. Reloading into the same database is
+// harmless: snapshots and the run are idempotent.
+func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (string, error) {
+	marketID := "MKT-DEMO-" + demoAsOf.Format("20060102-1504Z")
+	mkt, err := jsonReader(gen.MarketSnapshot(marketID, demoAsOf))
+	if err != nil {
+		return "", err
+	}
+	rec, _, err := c.PushMarketSnapshot(ctx, mkt)
+	if err != nil {
+		return "", fmt.Errorf("market snapshot: %w", err)
+	}
+	fmt.Fprintf(out, "demo: market snapshot %s (%s)\n", rec.SnapshotID, rec.DQStatus)
+
+	book := gen.Demo(loans, demoAsOf)
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := gen.WritePositionSnapshot(pw, book)
+		pw.CloseWithError(err)
+	}()
+	start := time.Now()
+	prec, _, err := c.PushPositionSnapshot(ctx, pr)
+	pr.Close()
+	if err != nil {
+		return "", fmt.Errorf("position snapshot: %w", err)
+	}
+	fmt.Fprintf(out, "demo: position snapshot %s: %s positions (%s) in %s\n", prec.PositionSnapshotID,
+		client.FormatCount(prec.PositionCount), strings.Join(prec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond))
+
+	measures := make([]string, 0, 5)
+	for _, m := range pricing.Measures() {
+		measures = append(measures, m.String())
+	}
+	runID := fmt.Sprintf("RUN-DEMO-%s-%d", demoAsOf.Format("20060102"), loans)
+	run, _, err := c.SubmitRun(ctx, map[string]any{
+		"run_id":             runID,
+		"run_type":           "EOD_OFFICIAL",
+		"as_of_time":         demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id": rec.SnapshotID,
+		"portfolio_scope":    map[string]any{"node_ids": []string{book.NodeID}},
+		"measures":           measures,
+		"scenarios":          pricing.ScenarioIDs(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("run: %w", err)
+	}
+	if err := watchRun(ctx, out, c, run.RunID); err != nil {
+		return "", err
+	}
+	s, err := c.Summary(ctx, run.RunID)
+	if err != nil {
+		return "", fmt.Errorf("summary: %w", err)
+	}
+	printSummary(out, s)
+	return run.RunID, nil
+}
+
+func printTryThis(out io.Writer, url, runID string) {
+	fmt.Fprintf(out, `
+Open %[1]s/ for the list of routes. Try:
+  curl -s %[1]s/orch/runs/%[2]s
+  curl -s '%[1]s/results/runs/%[2]s/summary'
+  curl -s '%[1]s/results/runs/%[2]s/cube?measure=PV&by=attr:state&scenario=BASE'
+  curl -s '%[1]s/results/runs/%[2]s/export.csv?scenario=BASE' | head
+  go run ./cmd/iprs run summary %[2]s
+  go run ./cmd/iprs run cube %[2]s --measure DV01 --by attr:loan_program
+  go run ./cmd/iprs gen --loans 100k --market market.json -o book.json && \
+    go run ./cmd/iprs push market market.json && go run ./cmd/iprs push positions book.json
+`, url, runID)
+}

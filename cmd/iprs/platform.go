@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/marketdata"
+	"github.com/iprs/iprs/internal/orchestrator"
+	"github.com/iprs/iprs/internal/results"
+	"github.com/iprs/iprs/internal/service"
+	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/store/postgres"
+	"github.com/iprs/iprs/internal/store/sqlite"
+	"github.com/iprs/iprs/internal/web"
+	"github.com/iprs/iprs/internal/web/metrics"
+	"github.com/iprs/iprs/internal/worker"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// openedStore is a store with the driver-specific calls the commands need.
+type openedStore interface {
+	store.Store
+	SchemaVersion(ctx context.Context) (int, error)
+}
+
+// openStore opens the database that db names, picking the driver from the
+// URL scheme. With migrate, pending migrations are applied first; without
+// it, a database whose schema is older than this build is refused.
+func openStore(ctx context.Context, db config.Database, cfg config.Config, migrate bool, logger *slog.Logger) (openedStore, error) {
+	switch db.Driver {
+	case config.DriverPostgres:
+		st, err := postgres.Open(ctx, db.DSN, postgres.Options{
+			Logger:   logger,
+			MaxConns: int32(cfg.DBMaxConns),
+			Migrate:  migrate,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL %s: %w", db.Redacted(), err)
+		}
+		return st, nil
+	case config.DriverSQLite:
+		st, err := sqlite.Open(ctx, db.Path, sqlite.Options{Logger: logger, Migrate: migrate})
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite %s: %w", db.Path, err)
+		}
+		return st, nil
+	case "":
+		return nil, errors.New("no database: set DATABASE_URL (postgres://… or sqlite:PATH)")
+	default:
+		return nil, fmt.Errorf("unsupported database driver %q", db.Driver)
+	}
+}
+
+// platform builds the services on one store.
+type platform struct {
+	st      store.Store
+	cfg     config.Config
+	logger  *slog.Logger
+	version string
+}
+
+// handler builds the HTTP handler of a service that serves an API.
+func (p *platform) handler(spec service.Spec) (http.Handler, error) {
+	m := metrics.New(string(spec.Name))
+	mux := web.NewMux(web.Config{
+		Service:      string(spec.Name),
+		Version:      p.version,
+		Prefix:       spec.Prefix,
+		Logger:       p.logger.With("service", string(spec.Name)),
+		Tokens:       p.cfg.APITokens,
+		MaxBodyBytes: p.cfg.MaxBodyBytes,
+		Ping:         p.st.Ping,
+		Metrics:      m,
+	})
+	logger := p.logger.With("service", string(spec.Name))
+	switch spec.Name {
+	case service.Marketdata:
+		marketdata.New(p.st, logger, marketdata.Options{Registerer: m.Registry()}).Register(mux)
+	case service.Orchestrator:
+		orchestrator.New(p.st, logger, orchestrator.Options{
+			EngineVersion:  engineVersion(p.version),
+			MaxUploadBytes: p.cfg.MaxUploadBytes,
+			Registerer:     m.Registry(),
+		}).Register(mux)
+	case service.Results:
+		results.New(p.st, logger, results.Options{}).Register(mux)
+	default:
+		return nil, fmt.Errorf("service %q serves no API", spec.Name)
+	}
+	return mux.Handler(), nil
+}
+
+// workerHealth builds the worker's own HTTP handler: health and metrics,
+// plus whatever routes extra (when not nil) registers.
+func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus.Registry) {
+	m := metrics.New(string(service.Worker))
+	mux := web.NewMux(web.Config{
+		Service: string(service.Worker),
+		Version: p.version,
+		Logger:  p.logger.With("service", string(service.Worker)),
+		Tokens:  p.cfg.APITokens,
+		Ping:    p.st.Ping,
+		Metrics: m,
+	})
+	if extra != nil {
+		extra(mux)
+	}
+	return mux.Handler(), m.Registry()
+}
+
+// newWorker makes a worker. A named worker's metrics carry its owner as a
+// label, so that several workers in one process share one registry; an
+// empty owner lets the worker name itself.
+func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency int) *worker.Worker {
+	opts := worker.Options{
+		Owner:       owner,
+		Concurrency: concurrency,
+		Lease:       p.cfg.Lease(),
+	}
+	switch {
+	case reg != nil && owner != "":
+		opts.Registry = prometheus.WrapRegistererWith(prometheus.Labels{"worker": owner}, reg)
+	case reg != nil:
+		opts.Registry = reg
+	}
+	return worker.New(p.st, p.logger.With("service", string(service.Worker), "worker", owner), opts)
+}
+
+// engineVersion names the pricing code of this build, stored with every
+// run so that a number can be traced to the code that made it.
+func engineVersion(version string) string { return "iprs-pricing/" + version }
+
+// shutdownGrace bounds how long servers wait for requests in flight.
+const shutdownGrace = 20 * time.Second
+
+// jsonReader encodes v for a request body.
+func jsonReader(v any) (io.Reader, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return bytes.NewReader(b), nil
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/service"
+	"github.com/iprs/iprs/internal/web"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	names := make([]string, 0, 4)
+	for _, s := range service.All() {
+		names = append(names, string(s.Name))
+	}
+	return &cobra.Command{
+		Use:       "serve " + strings.Join(names, "|"),
+		Short:     "Run one service (one ECS task); DATABASE_URL is required",
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, _ := service.Lookup(args[0])
+			cfg, err := config.Load(a.getenv)
+			if err != nil {
+				return err
+			}
+			if err := cfg.RequireDatabase(); err != nil {
+				return err
+			}
+			logger := config.NewLogger(cfg, a.stderr).With("service", string(spec.Name))
+			return serve(cmd.Context(), cfg, spec, logger)
+		},
+	}
+}
+
+// serve runs one service until ctx is done (SIGTERM or SIGINT), then stops
+// gracefully: the HTTP server drains; a worker stops claiming and finishes
+// or releases the tasks in hand.
+func serve(ctx context.Context, cfg config.Config, spec service.Spec, logger *slog.Logger) error {
+	st, err := openStore(ctx, cfg.Database, cfg, false, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p := &platform{st: st, cfg: cfg, logger: logger, version: buildVersion()}
+	addr := spec.Addr()
+	if cfg.Addr != "" {
+		addr = cfg.Addr
+	}
+	logger.Info("starting", "addr", addr, "version", p.version, "database", cfg.Database.Redacted())
+
+	g, ctx := errgroup.WithContext(ctx)
+	if spec.Name == service.Worker {
+		h, reg := p.workerHealth(nil)
+		w := p.newWorker(reg, "", cfg.WorkerConcurrency)
+		g.Go(func() error { return w.Run(ctx) })
+		g.Go(func() error { return web.Serve(ctx, web.NewServer(addr, h, logger), nil, shutdownGrace) })
+	} else {
+		h, err := p.handler(spec)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return web.Serve(ctx, web.NewServer(addr, h, logger), nil, shutdownGrace) })
+	}
+	err = g.Wait()
+	logger.Info("stopped", "error", err)
+	return err
+}
+
+// buildVersion is the version string of this build: the -ldflags version
+// when set, else the VCS revision Go recorded, marked dirty when the tree
+// had uncommitted changes.
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	return "dev+" + rev + dirty
+}
