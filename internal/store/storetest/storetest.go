@@ -40,6 +40,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"PositionSnapshot", testPositionSnapshot},
 		{"Run", testRun},
 		{"Task", testTask},
+		{"Result", testResult},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
