@@ -234,3 +234,25 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+func TestPriceThroughTheRootCommand(t *testing.T) {
+	t.Parallel()
+	getenv := func(string) string { return "" }
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"price", "--market", fixtures + "market_snapshot_demo.json",
+		"--positions", fixtures + "positions_snapshot_demo.json", "--measures", "PV,DV01", "--scenarios", "BASE"},
+		getenv, strings.NewReader(""), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if lines := decodeLines(t, out.String()); len(lines) != 3 || len(lines[0].Measures) != 2 {
+		t.Errorf("output:\n%s", out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code = run(context.Background(), []string{"price", "--market", fixtures + "market_snapshot_demo.json",
+		"--positions", fixtures + "positions_snapshot_demo.json", "--scenarios", "SOMETHING"}, getenv, strings.NewReader(""), &out, &errb)
+	if code == 0 || out.Len() != 0 || !strings.Contains(errb.String(), "unknown scenario \"SOMETHING\"") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
