@@ -19,6 +19,15 @@ locals {
     awslogs-group  = aws_cloudwatch_log_group.ecs.name
     awslogs-region = var.aws_region
   }
+
+  # The containers' root filesystem is read-only; /tmp is task storage.
+  tmp_mount = [
+    {
+      sourceVolume  = "tmp"
+      containerPath = "/tmp"
+      readOnly      = false
+    },
+  ]
 }
 
 resource "aws_cloudwatch_log_group" "ecs" {
@@ -145,6 +154,11 @@ resource "aws_ecs_task_definition" "service" {
     cpu_architecture        = var.cpu_architecture
   }
 
+  # Task storage for /tmp: the root filesystem is read-only.
+  volume {
+    name = "tmp"
+  }
+
   container_definitions = jsonencode([
     {
       name      = each.key
@@ -160,6 +174,7 @@ resource "aws_ecs_task_definition" "service" {
       ]
       secrets                = local.container_secrets
       readonlyRootFilesystem = true
+      mountPoints            = local.tmp_mount
       # On SIGTERM a worker finishes or releases its task; give it the
       # longest grace Fargate allows.
       stopTimeout = each.value.public ? 30 : 120
@@ -188,6 +203,10 @@ resource "aws_ecs_task_definition" "migrate" {
     cpu_architecture        = var.cpu_architecture
   }
 
+  volume {
+    name = "tmp"
+  }
+
   container_definitions = jsonencode([
     {
       name      = "migrate"
@@ -201,6 +220,7 @@ resource "aws_ecs_task_definition" "migrate" {
         },
       ]
       readonlyRootFilesystem = true
+      mountPoints            = local.tmp_mount
       logConfiguration = {
         logDriver = "awslogs"
         options   = merge(local.log_options, { awslogs-stream-prefix = "migrate" })

@@ -342,6 +342,7 @@ func TestTerraformTaskDefinitions(t *testing.T) {
 		checkImage(t, m, td, c, spec.Name)
 		checkFargate(t, td)
 		checkLogging(t, m, td, c)
+		checkReadOnlyRoot(t, td, c)
 	}
 	for _, spec := range service.All() {
 		if found[spec.Name] != 1 {
@@ -392,6 +393,26 @@ func checkFargate(t *testing.T, td tfInstance) {
 	}
 }
 
+// checkReadOnlyRoot checks that a container's root filesystem is read-only
+// and that what it mounts is a volume of the task.
+func checkReadOnlyRoot(t *testing.T, td tfInstance, c map[string]any) {
+	t.Helper()
+	if c["readonlyRootFilesystem"] != true {
+		t.Errorf("%s: readonlyRootFilesystem %v, want true", td.address(), c["readonlyRootFilesystem"])
+	}
+	volumes := map[any]bool{}
+	for _, v := range td.blocks("volume") {
+		volumes[v.attr("name")] = true
+	}
+	mounts, _ := c["mountPoints"].([]any)
+	for _, mp := range mounts {
+		kv, _ := mp.(map[string]any)
+		if !volumes[kv["sourceVolume"]] {
+			t.Errorf("%s: mount %v of no volume of the task", td.address(), mp)
+		}
+	}
+}
+
 // checkLogging checks that a container logs to the /ecs/iprs-dev group.
 func checkLogging(t *testing.T, m *tfModule, td tfInstance, c map[string]any) {
 	t.Helper()
@@ -428,6 +449,7 @@ func TestTerraformMigrationTask(t *testing.T) {
 				migrate = append(migrate, td)
 				checkFargate(t, td)
 				checkLogging(t, m, td, c)
+				checkReadOnlyRoot(t, td, c)
 				image, _ := c["image"].(string)
 				repoRef, _, _ := strings.Cut(image, "}:")
 				repo, _, err := m.resolve(ref(strings.TrimPrefix(repoRef, "${")))
