@@ -25,14 +25,14 @@ func (u *upload) checkPositionMembers(i int, raw []byte) {
 	var seen [8]string
 	n := 0
 	eachMember(raw, func(key string) {
-		ptr := web.Pointer("positions", strconv.Itoa(i), key)
 		if !positionMembers[key] {
-			u.probs.addf(ptr, "unknown member %q of a position (a position has position_id, instrument_id, product_type, quantity, attributes; free-form data goes in attributes)", key)
+			u.probs.addf(web.Pointer("positions", strconv.Itoa(i), key),
+				"unknown member %q of a position (a position has position_id, instrument_id, product_type, quantity, attributes; free-form data goes in attributes)", key)
 			return
 		}
 		for _, k := range seen[:n] {
 			if k == key {
-				u.probs.addf(ptr, "member %s appears more than once in the position", key)
+				u.probs.addf(web.Pointer("positions", strconv.Itoa(i), key), "member %s appears more than once in the position", key)
 				return
 			}
 		}
@@ -81,7 +81,7 @@ func eachMember(raw []byte, fn func(key string)) {
 		case c == '"':
 			end, esc := str()
 			if depth == 1 && expectKey {
-				key := string(raw[i+1 : end-1])
+				key := internName(raw[i+1 : end-1])
 				if esc {
 					var s string
 					if json.Unmarshal(raw[i:end], &s) == nil {
@@ -102,4 +102,22 @@ func eachMember(raw []byte, fn func(key string)) {
 		}
 		i++
 	}
+}
+
+// internName returns the member name b, without allocating for the names a
+// position is expected to have.
+func internName(b []byte) string {
+	switch string(b) {
+	case "position_id":
+		return "position_id"
+	case "instrument_id":
+		return "instrument_id"
+	case "product_type":
+		return "product_type"
+	case "quantity":
+		return "quantity"
+	case "attributes":
+		return "attributes"
+	}
+	return string(b)
 }
