@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 )
@@ -71,11 +71,7 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 		}
 		return nil, fmt.Errorf("get market snapshot %s: %w", run.MarketSnapshotID, err)
 	}
-	var data pricing.MarketData
-	if err := json.Unmarshal(snap.Payload, &data); err != nil {
-		return nil, permanentf("market snapshot %s: stored payload does not decode: %w", snap.ID, err)
-	}
-	market, err := pricing.NewMarket(data)
+	market, err := marketdata.LoadMarket(snap.Payload)
 	if err != nil {
 		return nil, permanentf("market snapshot %s cannot be used: %w", snap.ID, err)
 	}
