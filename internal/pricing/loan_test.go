@@ -459,3 +459,53 @@ func TestLoanQuantityAndShortPositions(t *testing.T) {
 		t.Errorf("short loan: %s", short.AppendJSON(nil))
 	}
 }
+
+func TestLoanLeapYearDayCount(t *testing.T) {
+	t.Parallel()
+	d := flatMarketData(0.04, 0.02, 0.03)
+	d.AsOfTime = time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)
+	m := MustMarket(t, d)
+	e := MustEngine(t, m, []string{"BASE"}, allLoanMeasures, d.AsOfTime)
+	attrs := loanAttrs(cf("2029-03-01", 0, 1000))
+	attrs["as_of_date"] = "2027-02-28"
+	attrs["last_payment_date"] = "2027-01-31"
+	// 2027-02-28 → 2029-03-01 spans 29 February 2028: 732 days, t = 732/365
+	// (Actual/365 Fixed), not 2.
+	if got := daysBetween(t, "2027-02-28", "2029-03-01"); got != 732 {
+		t.Fatalf("days = %d", got)
+	}
+	v := MustPrice(t, e, MustPosition(t, "Leap", "AMORT_LOAN", nil, attrs), "BASE")
+	assertClose(t, "PV", mustGet(t, v, PV), 1000*math.Exp(-0.06*732/365), 1e-14)
+
+	// Accrued interest over February of a leap year: 2028-01-31 → 2028-03-01 is 30 days.
+	attrs = loanAttrs(cf("2028-03-31", 0, 1000))
+	delete(attrs, "as_of_date")
+	attrs["last_payment_date"] = "2028-01-31"
+	v = MustPrice(t, e, MustPosition(t, "LeapAccrued", "AMORT_LOAN", nil, attrs), "BASE")
+	assertClose(t, "accrued", mustGet(t, v, AccruedInterest), 1000*0.05*30/360, 1e-15)
+}
+
+func TestLoanInterpolationRegimes(t *testing.T) {
+	t.Parallel()
+	// USD-OIS 3M 3%, 1Y 4%, 5Y 5%; LOAN-SPREAD 6M 1%, 2Y 2%.
+	d := MarketData{SnapshotID: "SLOPE", AsOfTime: asOf0, Curves: []CurveData{
+		{CurveID: "USD-OIS", Nodes: []CurveNode{{Tenor: "5Y", ZeroRate: 0.05}, {Tenor: "3M", ZeroRate: 0.03}, {Tenor: "1Y", ZeroRate: 0.04}}},
+		{CurveID: "LOAN-SPREAD", Nodes: []CurveNode{{Tenor: "6M", ZeroRate: 0.01}, {Tenor: "2Y", ZeroRate: 0.02}}},
+	}}
+	e := MustEngine(t, MustMarket(t, d), []string{"BASE"}, []Measure{PV}, asOf0)
+	ois := func(x float64) float64 { return interp([]float64{0.25, 1, 5}, []float64{0.03, 0.04, 0.05}, x) }
+	spr := func(x float64) float64 { return interp([]float64{0.5, 2}, []float64{0.01, 0.02}, x) }
+	for _, date := range []string{
+		"2026-02-10", // before both first nodes: flat 3% and 1%
+		"2026-04-23", // t = 90/365, just before 3M
+		"2026-07-23", // between 3M and 1Y; before the spread's first node
+		"2027-01-23", // exactly 1Y (t = 1)
+		"2028-06-30", // between 1Y and 5Y; beyond the spread's last node
+		"2033-01-23", // beyond 5Y: flat 5%
+	} {
+		p := MustPosition(t, "I"+date, "AMORT_LOAN", nil, loanAttrs(cf(date, 0, 100)))
+		x := yf(daysBetween(t, "2026-01-23", date))
+		want := 100 * math.Exp(-ois(x)*x) * math.Exp(-spr(x)*x)
+		assertClose(t, "PV on "+date, mustGet(t, MustPrice(t, e, p, "BASE"), PV), want, 1e-14)
+	}
+}
