@@ -41,7 +41,7 @@ variable "vpc_cidr" {
   default     = "10.0.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && tonumber(split("/", var.vpc_cidr)[1]) <= 20
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && can(regex("/([0-9]|1[0-9]|20)$", var.vpc_cidr))
     error_message = "vpc_cidr must be a valid IPv4 CIDR block of size /20 or larger."
   }
 }
