@@ -17,8 +17,13 @@ import (
 // cached), reading and parsing the positions, pricing 20,000
 // (position, scenario) pairs and writing the rows in one transaction.
 func BenchmarkTask5000LoansByTerms(b *testing.B) {
+	for _, o := range openers {
+		b.Run(o.name, func(b *testing.B) { benchmarkTask(b, o.open(b)) })
+	}
+}
+
+func benchmarkTask(b *testing.B, st store.Store) {
 	const n = 5000
-	st := MustOpen(b)
 	ctx := context.Background()
 	md := MustMarket(b, st, "BENCH-MKT")
 	positions := make([]*store.Position, n)

@@ -19,7 +19,15 @@ import (
 
 func TestThreeWorkersPriceARunExactlyOnce(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	for _, o := range openers {
+		t.Run(o.name, func(t *testing.T) {
+			t.Parallel()
+			testThreeWorkers(t, o.open(t))
+		})
+	}
+}
+
+func testThreeWorkers(t *testing.T, st store.Store) {
 	f := MustFixture(t, st, "RUN-MIXED", mixedBook(t, "P", 320), 4, 3)
 	if len(f.tasks) != 12 {
 		t.Fatalf("fixture has %d tasks, want 12 (3 product types × 4 buckets)", len(f.tasks))
@@ -168,7 +176,15 @@ func TestShutdownLetsATaskFinishWithinGrace(t *testing.T) {
 
 func TestExpiredLeaseIsReclaimedWithoutDuplicates(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	for _, o := range openers {
+		t.Run(o.name, func(t *testing.T) {
+			t.Parallel()
+			testExpiredLease(t, o.open(t))
+		})
+	}
+}
+
+func testExpiredLease(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	f := MustFixture(t, st, "RUN-CRASH", mixedBook(t, "C", 60), 2, 3)
 
