@@ -71,6 +71,24 @@ func loadModule(dir string) (*tfModule, error) {
 		return nil, fmt.Errorf("no .tf files in %s", dir)
 	}
 	sort.Strings(paths)
+	files := make(map[string][]byte, len(paths))
+	for _, path := range paths {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		files[filepath.Base(path)] = src
+	}
+	return parseModule(files)
+}
+
+// parseModule parses the files of a module, by file name.
+func parseModule(files map[string][]byte) (*tfModule, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	m := &tfModule{
 		files:     map[string][]byte{},
 		variables: map[string]*tfVariable{},
@@ -80,20 +98,16 @@ func loadModule(dir string) (*tfModule, error) {
 		outputs:   map[string]*tfOutput{},
 	}
 	parser := hclparse.NewParser()
-	for _, path := range paths {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		f, diags := parser.ParseHCL(src, filepath.Base(path))
+	for _, name := range names {
+		src := files[name]
+		f, diags := parser.ParseHCL(src, name)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("parse %s: %s", path, diags.Error())
+			return nil, fmt.Errorf("parse %s: %s", name, diags.Error())
 		}
-		name := filepath.Base(path)
 		m.files[name] = src
 		body, ok := f.Body.(*hclsyntax.Body)
 		if !ok {
-			return nil, fmt.Errorf("%s: not native HCL syntax", path)
+			return nil, fmt.Errorf("%s: not native HCL syntax", name)
 		}
 		if err := m.addBlocks(name, body); err != nil {
 			return nil, err
