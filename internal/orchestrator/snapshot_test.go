@@ -86,379 +86,386 @@ func expectedPayloadHash(t *testing.T, body []byte) string {
 
 func TestUploadCompatFixture(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	body := readFixture(t, "positions_snapshot_demo.json")
-	got := e.upload(body, http.StatusCreated)
-	id := str(got["position_snapshot_id"])
-	if !strings.HasPrefix(id, "PS-") {
-		t.Fatalf("server id %q", id)
-	}
-	if num(got["position_count"]) != 3 {
-		t.Fatalf("position_count %v", got["position_count"])
-	}
-	if !reflect.DeepEqual(got["product_types"], []any{"AMORT_LOAN"}) {
-		t.Fatalf("product_types %v", got["product_types"])
-	}
-	if want := expectedPayloadHash(t, body); got["payload_hash"] != want {
-		t.Fatalf("payload_hash %v, want %s", got["payload_hash"], want)
-	}
-
-	// The same content again, without an id: the stored snapshot, 200.
-	again := e.upload(body, http.StatusOK)
-	if again["position_snapshot_id"] != id || again["payload_hash"] != got["payload_hash"] {
-		t.Fatalf("replay answered %v, want snapshot %s", again, id)
-	}
-
-	// Metadata.
-	r := e.do(http.MethodGet, "/orch/position-snapshots/"+id, nil)
-	e.mustStatus(r, http.StatusOK)
-	meta := r.json(t)
-	if meta["as_of_time"] != "2026-01-23T00:00:00Z" || meta["portfolio_node_id"] != "BOOK-PRIME-LOANS" ||
-		meta["created_at"] == nil || num(meta["position_count"]) != 3 {
-		t.Fatalf("metadata %v", meta)
-	}
-
-	// Positions, two pages, in upload order, attributes as sent.
-	var sent struct {
-		Positions []struct {
-			PositionID string          `json:"position_id"`
-			Quantity   *float64        `json:"quantity"`
-			Attributes json.RawMessage `json:"attributes"`
-		} `json:"positions"`
-	}
-	if err := json.Unmarshal(body, &sent); err != nil {
-		t.Fatal(err)
-	}
-	r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=2", nil)
-	e.mustStatus(r, http.StatusOK)
-	var page struct {
-		Items []struct {
-			PositionID   string          `json:"position_id"`
-			InstrumentID string          `json:"instrument_id"`
-			ProductType  string          `json:"product_type"`
-			Quantity     *float64        `json:"quantity"`
-			Attributes   json.RawMessage `json:"attributes"`
-		} `json:"items"`
-		NextCursor *string `json:"next_cursor"`
-	}
-	if err := json.Unmarshal(r.body, &page); err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Items) != 2 || page.NextCursor == nil {
-		t.Fatalf("first page %s", r.body)
-	}
-	first := page.Items
-	r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=2&cursor="+*page.NextCursor, nil)
-	e.mustStatus(r, http.StatusOK)
-	page.Items, page.NextCursor = nil, nil
-	if err := json.Unmarshal(r.body, &page); err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Items) != 1 || page.NextCursor != nil {
-		t.Fatalf("second page %s", r.body)
-	}
-	all := append(first, page.Items...)
-	for i, p := range all {
-		if p.PositionID != sent.Positions[i].PositionID || p.ProductType != "AMORT_LOAN" || p.Quantity == nil || *p.Quantity != 1 {
-			t.Fatalf("position %d: %+v", i, p)
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		body := readFixture(t, "positions_snapshot_demo.json")
+		got := e.upload(body, http.StatusCreated)
+		id := str(got["position_snapshot_id"])
+		if !strings.HasPrefix(id, "PS-") {
+			t.Fatalf("server id %q", id)
 		}
-		var a, b any
-		_ = json.Unmarshal(p.Attributes, &a)
-		_ = json.Unmarshal(sent.Positions[i].Attributes, &b)
-		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("position %d attributes differ:\n%s\n%s", i, p.Attributes, sent.Positions[i].Attributes)
+		if num(got["position_count"]) != 3 {
+			t.Fatalf("position_count %v", got["position_count"])
 		}
-	}
+		if !reflect.DeepEqual(got["product_types"], []any{"AMORT_LOAN"}) {
+			t.Fatalf("product_types %v", got["product_types"])
+		}
+		if want := expectedPayloadHash(t, body); got["payload_hash"] != want {
+			t.Fatalf("payload_hash %v, want %s", got["payload_hash"], want)
+		}
 
-	// Bad cursor and limit.
-	r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=0", nil)
-	e.mustStatus(r, http.StatusBadRequest)
-	r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?cursor=%21%21", nil)
-	e.mustStatus(r, http.StatusBadRequest)
+		// The same content again, without an id: the stored snapshot, 200.
+		again := e.upload(body, http.StatusOK)
+		if again["position_snapshot_id"] != id || again["payload_hash"] != got["payload_hash"] {
+			t.Fatalf("replay answered %v, want snapshot %s", again, id)
+		}
+
+		// Metadata.
+		r := e.do(http.MethodGet, "/orch/position-snapshots/"+id, nil)
+		e.mustStatus(r, http.StatusOK)
+		meta := r.json(t)
+		if meta["as_of_time"] != "2026-01-23T00:00:00Z" || meta["portfolio_node_id"] != "BOOK-PRIME-LOANS" ||
+			meta["created_at"] == nil || num(meta["position_count"]) != 3 {
+			t.Fatalf("metadata %v", meta)
+		}
+
+		// Positions, two pages, in upload order, attributes as sent.
+		var sent struct {
+			Positions []struct {
+				PositionID string          `json:"position_id"`
+				Quantity   *float64        `json:"quantity"`
+				Attributes json.RawMessage `json:"attributes"`
+			} `json:"positions"`
+		}
+		if err := json.Unmarshal(body, &sent); err != nil {
+			t.Fatal(err)
+		}
+		r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=2", nil)
+		e.mustStatus(r, http.StatusOK)
+		var page struct {
+			Items []struct {
+				PositionID   string          `json:"position_id"`
+				InstrumentID string          `json:"instrument_id"`
+				ProductType  string          `json:"product_type"`
+				Quantity     *float64        `json:"quantity"`
+				Attributes   json.RawMessage `json:"attributes"`
+			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 2 || page.NextCursor == nil {
+			t.Fatalf("first page %s", r.body)
+		}
+		first := page.Items
+		r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=2&cursor="+*page.NextCursor, nil)
+		e.mustStatus(r, http.StatusOK)
+		page.Items, page.NextCursor = nil, nil
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 || page.NextCursor != nil {
+			t.Fatalf("second page %s", r.body)
+		}
+		all := append(first, page.Items...)
+		for i, p := range all {
+			if p.PositionID != sent.Positions[i].PositionID || p.ProductType != "AMORT_LOAN" || p.Quantity == nil || *p.Quantity != 1 {
+				t.Fatalf("position %d: %+v", i, p)
+			}
+			var a, b any
+			_ = json.Unmarshal(p.Attributes, &a)
+			_ = json.Unmarshal(sent.Positions[i].Attributes, &b)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("position %d attributes differ:\n%s\n%s", i, p.Attributes, sent.Positions[i].Attributes)
+			}
+		}
+
+		// Bad cursor and limit.
+		r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?limit=0", nil)
+		e.mustStatus(r, http.StatusBadRequest)
+		r = e.do(http.MethodGet, "/orch/position-snapshots/"+id+"/positions?cursor=%21%21", nil)
+		e.mustStatus(r, http.StatusBadRequest)
+	})
 }
 
 func TestUploadClientIDIdempotentAndImmutable(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	positions := []map[string]any{loanByTerms("L1", 10000), bond("B1"), fxForward("F1")}
-	body := snapshotBody("PS-BOOK-A-1", "BOOK-A", "2026-01-23T00:00:00Z", positions)
-	got := e.upload(body, http.StatusCreated)
-	if got["position_snapshot_id"] != "PS-BOOK-A-1" {
-		t.Fatalf("id %v", got["position_snapshot_id"])
-	}
-	if !reflect.DeepEqual(got["product_types"], []any{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}) {
-		t.Fatalf("product types %v", got["product_types"])
-	}
-	again := e.upload(body, http.StatusOK)
-	if again["payload_hash"] != got["payload_hash"] {
-		t.Fatalf("replay hash %v vs %v", again["payload_hash"], got["payload_hash"])
-	}
-	// The same positions in another member order and spelling: same content.
-	reordered := []byte(`{"positions":` + string(mustJSON(t, positions)) + `,"portfolio_node_id":"BOOK-A","as_of_time":"2026-01-22T19:00:00-05:00","position_snapshot_id":"PS-BOOK-A-1"}`)
-	e.upload(reordered, http.StatusOK)
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		positions := []map[string]any{loanByTerms("L1", 10000), bond("B1"), fxForward("F1")}
+		body := snapshotBody("PS-BOOK-A-1", "BOOK-A", "2026-01-23T00:00:00Z", positions)
+		got := e.upload(body, http.StatusCreated)
+		if got["position_snapshot_id"] != "PS-BOOK-A-1" {
+			t.Fatalf("id %v", got["position_snapshot_id"])
+		}
+		if !reflect.DeepEqual(got["product_types"], []any{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}) {
+			t.Fatalf("product types %v", got["product_types"])
+		}
+		again := e.upload(body, http.StatusOK)
+		if again["payload_hash"] != got["payload_hash"] {
+			t.Fatalf("replay hash %v vs %v", again["payload_hash"], got["payload_hash"])
+		}
+		// The same positions in another member order and spelling: same content.
+		reordered := []byte(`{"positions":` + string(mustJSON(t, positions)) + `,"portfolio_node_id":"BOOK-A","as_of_time":"2026-01-22T19:00:00-05:00","position_snapshot_id":"PS-BOOK-A-1"}`)
+		e.upload(reordered, http.StatusOK)
 
-	// Other content under the same id: 409, nothing changes.
-	positions[0] = loanByTerms("L1", 10001)
-	r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-BOOK-A-1", "BOOK-A", "2026-01-23T00:00:00Z", positions)))
-	e.mustStatus(r, http.StatusConflict)
-	snap, err := e.store.PositionSnapshotGet(e.ctx, "PS-BOOK-A-1")
-	if err != nil || snap.PayloadHash != got["payload_hash"] {
-		t.Fatalf("stored snapshot changed: %+v %v", snap, err)
-	}
-	rows, err := e.store.PositionList(e.ctx, "PS-BOOK-A-1", -1, 10)
-	if err != nil || len(rows) != 3 {
-		t.Fatalf("rows %d %v", len(rows), err)
-	}
-	if rows[0].Hash != orchestrator.PositionHash("L1") || rows[0].Seq != 0 || rows[2].Seq != 2 {
-		t.Fatalf("row 0 %+v", rows[0])
-	}
-	if rows[1].Quantity == nil || *rows[1].Quantity != 2 || rows[0].Quantity != nil {
-		t.Fatalf("quantities %v %v", rows[0].Quantity, rows[1].Quantity)
-	}
+		// Other content under the same id: 409, nothing changes.
+		positions[0] = loanByTerms("L1", 10001)
+		r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-BOOK-A-1", "BOOK-A", "2026-01-23T00:00:00Z", positions)))
+		e.mustStatus(r, http.StatusConflict)
+		snap, err := e.store.PositionSnapshotGet(e.ctx, "PS-BOOK-A-1")
+		if err != nil || snap.PayloadHash != got["payload_hash"] {
+			t.Fatalf("stored snapshot changed: %+v %v", snap, err)
+		}
+		rows, err := e.store.PositionList(e.ctx, "PS-BOOK-A-1", -1, 10)
+		if err != nil || len(rows) != 3 {
+			t.Fatalf("rows %d %v", len(rows), err)
+		}
+		if rows[0].Hash != orchestrator.PositionHash("L1") || rows[0].Seq != 0 || rows[2].Seq != 2 {
+			t.Fatalf("row 0 %+v", rows[0])
+		}
+		if rows[1].Quantity == nil || *rows[1].Quantity != 2 || rows[0].Quantity != nil {
+			t.Fatalf("quantities %v %v", rows[0].Quantity, rows[1].Quantity)
+		}
 
-	// Location of a created snapshot.
-	r = e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-BOOK-A-2", "BOOK-A", "2026-01-23T00:00:00Z", positions)))
-	e.mustStatus(r, http.StatusCreated)
-	if loc := r.header.Get("Location"); loc != "/orch/position-snapshots/PS-BOOK-A-2" {
-		t.Fatalf("Location %q", loc)
-	}
+		// Location of a created snapshot.
+		r = e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-BOOK-A-2", "BOOK-A", "2026-01-23T00:00:00Z", positions)))
+		e.mustStatus(r, http.StatusCreated)
+		if loc := r.header.Get("Location"); loc != "/orch/position-snapshots/PS-BOOK-A-2" {
+			t.Fatalf("Location %q", loc)
+		}
 
-	// 404s.
-	e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE", nil), http.StatusNotFound)
-	e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE/positions", nil), http.StatusNotFound)
+		// 404s.
+		e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE", nil), http.StatusNotFound)
+		e.mustStatus(e.do(http.MethodGet, "/orch/position-snapshots/NOPE/positions", nil), http.StatusNotFound)
+	})
 }
 
 func TestUploadIDAfterPositions(t *testing.T) {
 	t.Parallel()
-	e := setup(t, envOpts{batchSize: 2})
-	positions := []map[string]any{loanByTerms("L1", 100), loanByTerms("L2", 200), loanByTerms("L3", 300), bond("B1"), bond("B2")}
-	late := []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":` + string(mustJSON(t, positions)) +
-		` , "portfolio_node_id":"BOOK-LATE", "position_snapshot_id" : "PS-LATE"}`)
-	got := e.upload(late, http.StatusCreated)
-	if got["position_snapshot_id"] != "PS-LATE" || num(got["position_count"]) != 5 {
-		t.Fatalf("answer %v", got)
-	}
-	if want := expectedPayloadHash(t, late); got["payload_hash"] != want {
-		t.Fatalf("payload_hash %v, want %s", got["payload_hash"], want)
-	}
-	rows, err := e.store.PositionList(e.ctx, "PS-LATE", -1, 100)
-	if err != nil || len(rows) != 5 || rows[4].PositionID != "B2" || rows[4].SnapshotID != "PS-LATE" {
-		t.Fatalf("rows %d %v", len(rows), err)
-	}
-	// Nothing else was stored (no provisional snapshot).
-	latest, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-LATE", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil || latest.ID != "PS-LATE" {
-		t.Fatalf("latest %+v %v", latest, err)
-	}
-	// Again, late id and same content: 200.
-	e.upload(late, http.StatusOK)
-	// Early id, same content: 200.
-	e.upload(snapshotBody("PS-LATE", "BOOK-LATE", "2026-01-23T00:00:00Z", positions), http.StatusOK)
+	eachStore(t, envOpts{batchSize: 2}, func(t *testing.T, e *env) {
+		positions := []map[string]any{loanByTerms("L1", 100), loanByTerms("L2", 200), loanByTerms("L3", 300), bond("B1"), bond("B2")}
+		late := []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":` + string(mustJSON(t, positions)) +
+			` , "portfolio_node_id":"BOOK-LATE", "position_snapshot_id" : "PS-LATE"}`)
+		got := e.upload(late, http.StatusCreated)
+		if got["position_snapshot_id"] != "PS-LATE" || num(got["position_count"]) != 5 {
+			t.Fatalf("answer %v", got)
+		}
+		if want := expectedPayloadHash(t, late); got["payload_hash"] != want {
+			t.Fatalf("payload_hash %v, want %s", got["payload_hash"], want)
+		}
+		rows, err := e.store.PositionList(e.ctx, "PS-LATE", -1, 100)
+		if err != nil || len(rows) != 5 || rows[4].PositionID != "B2" || rows[4].SnapshotID != "PS-LATE" {
+			t.Fatalf("rows %d %v", len(rows), err)
+		}
+		// Nothing else was stored (no provisional snapshot).
+		latest, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-LATE", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil || latest.ID != "PS-LATE" {
+			t.Fatalf("latest %+v %v", latest, err)
+		}
+		// Again, late id and same content: 200.
+		e.upload(late, http.StatusOK)
+		// Early id, same content: 200.
+		e.upload(snapshotBody("PS-LATE", "BOOK-LATE", "2026-01-23T00:00:00Z", positions), http.StatusOK)
+	})
 }
 
 func TestUploadRefused(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	good := func() []map[string]any {
-		return []map[string]any{loanByTerms("L1", 1000), bond("B1"), fxForward("F1")}
-	}
-	cases := []struct {
-		name    string
-		body    func() []byte
-		pointer string
-		detail  string
-	}{
-		{"unknown top-level field", func() []byte {
-			b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
-			b["colour"] = map[string]any{"nested": []any{1, 2, 3}}
-			return mustJSON(t, b)
-		}, "/colour", "unknown"},
-		{"as_of_time of the wrong type", func() []byte {
-			b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
-			b["as_of_time"] = 20260123
-			return mustJSON(t, b)
-		}, "/as_of_time", "string"},
-		{"as_of_time not RFC 3339", func() []byte {
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23", good()))
-		}, "/as_of_time", "RFC 3339"},
-		{"missing portfolio node", func() []byte {
-			b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
-			delete(b, "portfolio_node_id")
-			return mustJSON(t, b)
-		}, "/portfolio_node_id", "required"},
-		{"bad snapshot id", func() []byte {
-			return mustJSON(t, snapshotBody("PS/X", "BOOK-X", "2026-01-23T00:00:00Z", good()))
-		}, "/position_snapshot_id", "letters"},
-		{"quantity of the wrong type", func() []byte {
-			p := good()
-			p[1]["quantity"] = "two"
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/1/quantity", "number"},
-		{"unknown position member", func() []byte {
-			p := good()
-			p[1]["quantiy"] = 3
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/1/quantiy", "unknown member"},
-		{"repeated position member", func() []byte {
-			return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","positions":[` +
-				`{"position_id":"B1","product_type":"FIXED_BOND","quantity":1,"quantity":2,"attributes":{"cashflows":[{"pay_date":"2026-07-23","amount":25}]}}]}`)
-		}, "/positions/0/quantity", "more than once"},
-		{"missing position_id", func() []byte {
-			p := good()
-			delete(p[2], "position_id")
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/2/position_id", "missing"},
-		{"repeated position_id", func() []byte {
-			p := append(good(), loanByTerms("L1", 5))
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/3/position_id", "index 0"},
-		{"unknown product_type", func() []byte {
-			p := good()
-			p[0]["product_type"] = "SWAPTION"
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/0/product_type", "SWAPTION"},
-		{"bad date", func() []byte {
-			p := good()
-			p[0]["attributes"].(map[string]any)["last_payment_date"] = "2025-13-40"
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/0/attributes/last_payment_date", "date"},
-		{"empty cashflows", func() []byte {
-			p := good()
-			p[1]["attributes"].(map[string]any)["cashflows"] = []any{}
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/1/attributes/cashflows", "empty"},
-		{"missing required attribute", func() []byte {
-			p := good()
-			delete(p[2]["attributes"].(map[string]any), "forward_rate")
-			return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
-		}, "/positions/2/attributes/forward_rate", "missing"},
-		{"position not an object", func() []byte {
-			b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", nil)
-			b["positions"] = []any{loanByTerms("L1", 1), 42}
-			return mustJSON(t, b)
-		}, "/positions/1", "object"},
-		{"positions not a list", func() []byte {
-			b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", nil)
-			b["positions"] = map[string]any{"L1": loanByTerms("L1", 1)}
-			return mustJSON(t, b)
-		}, "/positions", "list"},
-		{"member twice", func() []byte {
-			return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","portfolio_node_id":"BOOK-Y","positions":[]}`)
-		}, "/portfolio_node_id", "more than once"},
-		{"malformed JSON", func() []byte {
-			return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":[{"position_id":"L1",}]}`)
-		}, "", "malformed"},
-		{"truncated JSON", func() []byte {
-			return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":[{"position_id":"L1"`)
-		}, "", "ends"},
-		{"not an object", func() []byte { return []byte(`[1,2]`) }, "", "JSON object"},
-		{"trailing data", func() []byte {
-			return append(mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())), []byte(` {}`)...)
-		}, "", "after"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := e.do(http.MethodPost, "/orch/position-snapshots", c.body())
-			if r.status != http.StatusBadRequest {
-				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			requirePointer(t, r.problems(t), c.pointer, c.detail)
-		})
-	}
-	// Nothing was stored by any of them.
-	if _, err := e.store.PositionSnapshotGet(e.ctx, "PS-X"); !errors.Is(err, apperr.ErrNotFound) {
-		t.Fatalf("PS-X stored: %v", err)
-	}
-	for _, node := range []string{"BOOK-X", "BOOK-Y"} {
-		if _, err := e.store.PositionSnapshotLatest(e.ctx, node, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
-			t.Fatalf("a snapshot of %s was stored: %v", node, err)
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		good := func() []map[string]any {
+			return []map[string]any{loanByTerms("L1", 1000), bond("B1"), fxForward("F1")}
 		}
-	}
-	// The empty body.
-	e.mustStatus(e.do(http.MethodPost, "/orch/position-snapshots", nil), http.StatusBadRequest)
+		cases := []struct {
+			name    string
+			body    func() []byte
+			pointer string
+			detail  string
+		}{
+			{"unknown top-level field", func() []byte {
+				b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
+				b["colour"] = map[string]any{"nested": []any{1, 2, 3}}
+				return mustJSON(t, b)
+			}, "/colour", "unknown"},
+			{"as_of_time of the wrong type", func() []byte {
+				b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
+				b["as_of_time"] = 20260123
+				return mustJSON(t, b)
+			}, "/as_of_time", "string"},
+			{"as_of_time not RFC 3339", func() []byte {
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23", good()))
+			}, "/as_of_time", "RFC 3339"},
+			{"missing portfolio node", func() []byte {
+				b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())
+				delete(b, "portfolio_node_id")
+				return mustJSON(t, b)
+			}, "/portfolio_node_id", "required"},
+			{"bad snapshot id", func() []byte {
+				return mustJSON(t, snapshotBody("PS/X", "BOOK-X", "2026-01-23T00:00:00Z", good()))
+			}, "/position_snapshot_id", "letters"},
+			{"quantity of the wrong type", func() []byte {
+				p := good()
+				p[1]["quantity"] = "two"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/1/quantity", "number"},
+			{"unknown position member", func() []byte {
+				p := good()
+				p[1]["quantiy"] = 3
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/1/quantiy", "unknown member"},
+			{"repeated position member", func() []byte {
+				return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","positions":[` +
+					`{"position_id":"B1","product_type":"FIXED_BOND","quantity":1,"quantity":2,"attributes":{"cashflows":[{"pay_date":"2026-07-23","amount":25}]}}]}`)
+			}, "/positions/0/quantity", "more than once"},
+			{"missing position_id", func() []byte {
+				p := good()
+				delete(p[2], "position_id")
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/2/position_id", "missing"},
+			{"repeated position_id", func() []byte {
+				p := append(good(), loanByTerms("L1", 5))
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/3/position_id", "index 0"},
+			{"unknown product_type", func() []byte {
+				p := good()
+				p[0]["product_type"] = "SWAPTION"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/0/product_type", "SWAPTION"},
+			{"bad date", func() []byte {
+				p := good()
+				p[0]["attributes"].(map[string]any)["last_payment_date"] = "2025-13-40"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/0/attributes/last_payment_date", "date"},
+			{"empty cashflows", func() []byte {
+				p := good()
+				p[1]["attributes"].(map[string]any)["cashflows"] = []any{}
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/1/attributes/cashflows", "empty"},
+			{"missing required attribute", func() []byte {
+				p := good()
+				delete(p[2]["attributes"].(map[string]any), "forward_rate")
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/2/attributes/forward_rate", "missing"},
+			{"position not an object", func() []byte {
+				b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", nil)
+				b["positions"] = []any{loanByTerms("L1", 1), 42}
+				return mustJSON(t, b)
+			}, "/positions/1", "object"},
+			{"positions not a list", func() []byte {
+				b := snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", nil)
+				b["positions"] = map[string]any{"L1": loanByTerms("L1", 1)}
+				return mustJSON(t, b)
+			}, "/positions", "list"},
+			{"member twice", func() []byte {
+				return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","portfolio_node_id":"BOOK-Y","positions":[]}`)
+			}, "/portfolio_node_id", "more than once"},
+			{"malformed JSON", func() []byte {
+				return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":[{"position_id":"L1",}]}`)
+			}, "", "malformed"},
+			{"truncated JSON", func() []byte {
+				return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":[{"position_id":"L1"`)
+			}, "", "ends"},
+			{"not an object", func() []byte { return []byte(`[1,2]`) }, "", "JSON object"},
+			{"trailing data", func() []byte {
+				return append(mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", good())), []byte(` {}`)...)
+			}, "", "after"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.do(http.MethodPost, "/orch/position-snapshots", c.body())
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				requirePointer(t, r.problems(t), c.pointer, c.detail)
+			})
+		}
+		// Nothing was stored by any of them.
+		if _, err := e.store.PositionSnapshotGet(e.ctx, "PS-X"); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("PS-X stored: %v", err)
+		}
+		for _, node := range []string{"BOOK-X", "BOOK-Y"} {
+			if _, err := e.store.PositionSnapshotLatest(e.ctx, node, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
+				t.Fatalf("a snapshot of %s was stored: %v", node, err)
+			}
+		}
+		// The empty body.
+		e.mustStatus(e.do(http.MethodPost, "/orch/position-snapshots", nil), http.StatusBadRequest)
+	})
 }
 
 func TestUploadListsEveryProblemUpToTheCap(t *testing.T) {
 	t.Parallel()
-	e := setup(t, envOpts{maxProblems: 50, batchSize: 7})
-	var positions []map[string]any
-	for i := 0; i < 80; i++ {
-		p := loanByTerms("L"+strconv.Itoa(i), 1000)
-		if i%2 == 1 {
-			p["product_type"] = "NOPE" // 40 problems
+	eachStore(t, envOpts{maxProblems: 50, batchSize: 7}, func(t *testing.T, e *env) {
+		var positions []map[string]any
+		for i := 0; i < 80; i++ {
+			p := loanByTerms("L"+strconv.Itoa(i), 1000)
+			if i%2 == 1 {
+				p["product_type"] = "NOPE" // 40 problems
+			}
+			positions = append(positions, p)
 		}
-		positions = append(positions, p)
-	}
-	positions = append(positions, loanByTerms("L0", 1)) // a repeat: 41
-	for i := 0; i < 20; i++ {                           // 20 bad dates: 61
-		p := loanByTerms("D"+strconv.Itoa(i), 1000)
-		p["attributes"].(map[string]any)["next_payment_date"] = "15/02/2026"
-		positions = append(positions, p)
-	}
-	r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-MANY", "BOOK-M", "2026-01-23T00:00:00Z", positions)))
-	e.mustStatus(r, http.StatusBadRequest)
-	probs := r.problems(t)
-	if len(probs) != 51 {
-		t.Fatalf("%d problems listed, want 50 and a note", len(probs))
-	}
-	requirePointer(t, probs, "/positions/1/product_type", "NOPE")
-	requirePointer(t, probs, "/positions/80/position_id", "index 0")
-	if last := probs[50]; last.Pointer != "" || !strings.Contains(last.Detail, "11 more") {
-		t.Fatalf("last entry %+v", last)
-	}
-	if !strings.Contains(string(r.body), "61 problems") {
-		t.Fatalf("detail does not count 61 problems: %s", r.body)
-	}
-	if _, err := e.store.PositionSnapshotGet(e.ctx, "PS-MANY"); !errors.Is(err, apperr.ErrNotFound) {
-		t.Fatalf("refused snapshot stored: %v", err)
-	}
+		positions = append(positions, loanByTerms("L0", 1)) // a repeat: 41
+		for i := 0; i < 20; i++ {                           // 20 bad dates: 61
+			p := loanByTerms("D"+strconv.Itoa(i), 1000)
+			p["attributes"].(map[string]any)["next_payment_date"] = "15/02/2026"
+			positions = append(positions, p)
+		}
+		r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody("PS-MANY", "BOOK-M", "2026-01-23T00:00:00Z", positions)))
+		e.mustStatus(r, http.StatusBadRequest)
+		probs := r.problems(t)
+		if len(probs) != 51 {
+			t.Fatalf("%d problems listed, want 50 and a note", len(probs))
+		}
+		requirePointer(t, probs, "/positions/1/product_type", "NOPE")
+		requirePointer(t, probs, "/positions/80/position_id", "index 0")
+		if last := probs[50]; last.Pointer != "" || !strings.Contains(last.Detail, "11 more") {
+			t.Fatalf("last entry %+v", last)
+		}
+		if !strings.Contains(string(r.body), "61 problems") {
+			t.Fatalf("detail does not count 61 problems: %s", r.body)
+		}
+		if _, err := e.store.PositionSnapshotGet(e.ctx, "PS-MANY"); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("refused snapshot stored: %v", err)
+		}
+	})
 }
 
 func TestUploadTooLarge(t *testing.T) {
 	t.Parallel()
-	e := setup(t, envOpts{maxUpload: 4000})
-	var positions []map[string]any
-	for i := 0; i < 40; i++ {
-		positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))
-	}
-	body := mustJSON(t, snapshotBody("PS-BIG", "BOOK-BIG", "2026-01-23T00:00:00Z", positions))
-	// Announced length over the bound.
-	r := e.do(http.MethodPost, "/orch/position-snapshots", body)
-	e.mustStatus(r, http.StatusRequestEntityTooLarge)
-	// Streamed without a length: the bound is hit while reading, after some
-	// rows may have been added; nothing stays.
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL+"/orch/position-snapshots", io.MultiReader(strings.NewReader(string(body))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.ContentLength = -1
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("streamed status %d", res.StatusCode)
-	}
-	if _, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-BIG", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
-		t.Fatalf("oversize upload stored: %v", err)
-	}
-	// A small upload passes the same bound.
-	e.upload(snapshotBody("PS-SMALL", "BOOK-BIG", "2026-01-23T00:00:00Z", positions[:2]), http.StatusCreated)
-	// Other routes have the normal bound (64 KiB here), not the upload's.
-	big := mustJSON(t, map[string]any{"run_type": "SANDBOX", "model_set_id": strings.Repeat("x", testMaxBody)})
-	e.mustStatus(e.do(http.MethodPost, "/orch/runs", big), http.StatusRequestEntityTooLarge)
+	eachStore(t, envOpts{maxUpload: 4000}, func(t *testing.T, e *env) {
+		var positions []map[string]any
+		for i := 0; i < 40; i++ {
+			positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))
+		}
+		body := mustJSON(t, snapshotBody("PS-BIG", "BOOK-BIG", "2026-01-23T00:00:00Z", positions))
+		// Announced length over the bound.
+		r := e.do(http.MethodPost, "/orch/position-snapshots", body)
+		e.mustStatus(r, http.StatusRequestEntityTooLarge)
+		// Streamed without a length: the bound is hit while reading, after some
+		// rows may have been added; nothing stays.
+		req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL+"/orch/position-snapshots", io.MultiReader(strings.NewReader(string(body))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1
+		res, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("streamed status %d", res.StatusCode)
+		}
+		if _, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-BIG", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("oversize upload stored: %v", err)
+		}
+		// A small upload passes the same bound.
+		e.upload(snapshotBody("PS-SMALL", "BOOK-BIG", "2026-01-23T00:00:00Z", positions[:2]), http.StatusCreated)
+		// Other routes have the normal bound (64 KiB here), not the upload's.
+		big := mustJSON(t, map[string]any{"run_type": "SANDBOX", "model_set_id": strings.Repeat("x", testMaxBody)})
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs", big), http.StatusRequestEntityTooLarge)
+	})
 }
 
 func TestUploadEmptySnapshot(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	got := e.upload(snapshotBody("", "BOOK-EMPTY", "2026-01-23T00:00:00Z", []map[string]any{}), http.StatusCreated)
-	if num(got["position_count"]) != 0 || !reflect.DeepEqual(got["product_types"], []any{}) {
-		t.Fatalf("empty snapshot %v", got)
-	}
-	snap, err := e.store.PositionSnapshotGet(e.ctx, str(got["position_snapshot_id"]))
-	if err != nil || snap.PositionCount != 0 {
-		t.Fatalf("stored %+v %v", snap, err)
-	}
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		got := e.upload(snapshotBody("", "BOOK-EMPTY", "2026-01-23T00:00:00Z", []map[string]any{}), http.StatusCreated)
+		if num(got["position_count"]) != 0 || !reflect.DeepEqual(got["product_types"], []any{}) {
+			t.Fatalf("empty snapshot %v", got)
+		}
+		snap, err := e.store.PositionSnapshotGet(e.ctx, str(got["position_snapshot_id"]))
+		if err != nil || snap.PositionCount != 0 {
+			t.Fatalf("stored %+v %v", snap, err)
+		}
+	})
 }
