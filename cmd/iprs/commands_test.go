@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iprs/iprs/internal/client"
+	"github.com/iprs/iprs/internal/config"
+)
+
+// runIPRS runs the command line in-process with env as the environment.
+func runIPRS(ctx context.Context, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestServeRequiresDatabaseURL(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := runIPRS(context.Background(), nil, "serve", "marketdata")
+	if code == 0 || !strings.Contains(stderr, "DATABASE_URL") {
+		t.Fatalf("exit %d, stderr %q: want a failure naming DATABASE_URL", code, stderr)
+	}
+	code, _, stderr = runIPRS(context.Background(), nil, "serve", "billing")
+	if code == 0 || !strings.Contains(stderr, "billing") {
+		t.Fatalf("exit %d, stderr %q: want an unknown service refused", code, stderr)
+	}
+}
+
+func TestMigrateThenServe(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "iprs.db")}
+
+	// serve refuses a database without the schema, naming the fix.
+	code, _, stderr := runIPRS(context.Background(), env, "serve", "results")
+	if code == 0 || !strings.Contains(stderr, "migrate") {
+		t.Fatalf("serve on an empty database: exit %d, stderr %q", code, stderr)
+	}
+	for range 2 { // migrate twice: the second run changes nothing
+		code, stdout, stderr := runIPRS(context.Background(), env, "migrate")
+		if code != 0 || !strings.Contains(stdout, "version") {
+			t.Fatalf("migrate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	}
+
+	addr := freeAddr(t)
+	env["IPRS_ADDR"] = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runIPRS(ctx, env, "serve", "marketdata")
+		done <- code
+	}()
+	url := "http://" + addr
+	waitHealthy(t, url+"/mkt/health")
+	resp, err := http.Get(url + "/mkt/snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /mkt/snapshots: %d", resp.StatusCode)
+	}
+	cancel() // as SIGTERM does
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d after shutdown", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+}
+
+func TestDevRequiresTokensWhenConfigured(t *testing.T) {
+	t.Parallel()
+	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
+	d := MustStartDev(t, db, map[string]string{"IPRS_API_TOKENS": "alpha, beta"})
+	for _, path := range []string{"/health", "/mkt/health", "/orch/health", "/results/health"} {
+		resp, err := http.Get(d.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s without a token: %d, want 200 (health is exempt)", path, resp.StatusCode)
+		}
+	}
+	ctx := context.Background()
+	if _, err := client.New(d.URL, "", nil).GetRun(ctx, "nope"); client.StatusOf(err) != http.StatusUnauthorized {
+		t.Errorf("no token: %v, want 401", err)
+	}
+	if _, err := client.New(d.URL, "gamma", nil).GetRun(ctx, "nope"); client.StatusOf(err) != http.StatusUnauthorized {
+		t.Errorf("wrong token: %v, want 401", err)
+	}
+	if _, err := client.New(d.URL, "beta", nil).GetRun(ctx, "nope"); client.StatusOf(err) != http.StatusNotFound {
+		t.Errorf("good token: %v, want 404 for an unknown run", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered 200", url)
+}
