@@ -14,7 +14,7 @@
 //	GET  /orch/runs                                ?status=&limit=&cursor=, newest first
 //	GET  /orch/runs/{id}                           the run with its progress
 //	GET  /orch/runs/{id}/tasks                     every task, by product type then bucket
-//	POST /orch/runs/{id}/cancel                    202 | 409 from a final state
+//	POST /orch/runs/{id}/cancel                    202 | 409 from COMPLETED, FAILED or PUBLISHED
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
 //
 // The upload route's body bound is Options.MaxUploadBytes; the others have
@@ -98,6 +98,14 @@
 // so that a task holds about 5,000 positions. One QUEUED task is made per
 // non-empty (product type, Hash mod hash_mod) from store.PositionBuckets,
 // and the run, its snapshots and tasks are stored in one transaction.
+//
+// # Cancel
+//
+// Cancelling a QUEUED or RUNNING run moves it to CANCELLING and its queued
+// tasks to CANCELLED; with no task running it is CANCELLED at once. The
+// answer is 202 with the run. Cancelling a CANCELLING or CANCELLED run
+// again is 202 with the run unchanged; a COMPLETED, FAILED or PUBLISHED run
+// cannot be cancelled (409).
 //
 // # Publish hash
 //

@@ -712,6 +712,11 @@ func TestRunCancelAndPublish(t *testing.T) {
 				t.Fatalf("task %+v", tk)
 			}
 		}
+		r = e.do(http.MethodPost, "/orch/runs/RUN-C/cancel", nil) // again: unchanged
+		e.mustStatus(r, http.StatusAccepted)
+		if got := r.json(t); got["status"] != "CANCELLED" {
+			t.Fatalf("cancelled twice %s", r.body)
+		}
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-C/publish", nil), http.StatusConflict)
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/NOPE/cancel", nil), http.StatusNotFound)
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/NOPE/publish", nil), http.StatusNotFound)

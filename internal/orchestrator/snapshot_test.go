@@ -108,6 +108,16 @@ func TestUploadCompatFixture(t *testing.T) {
 		if again["position_snapshot_id"] != id || again["payload_hash"] != got["payload_hash"] {
 			t.Fatalf("replay answered %v, want snapshot %s", again, id)
 		}
+		for series, want := range map[string]float64{
+			"iprs_orchestrator_positions_uploaded_total":                     3,
+			`iprs_orchestrator_position_snapshots_total{outcome="created"}`:  1,
+			`iprs_orchestrator_position_snapshots_total{outcome="existing"}`: 1,
+			`iprs_orchestrator_position_snapshots_total{outcome="refused"}`:  0,
+		} {
+			if got := metricValue(t, e, series); got != want {
+				t.Fatalf("%s = %v, want %v", series, got, want)
+			}
+		}
 
 		// Metadata.
 		r := e.do(http.MethodGet, "/orch/position-snapshots/"+id, nil)
