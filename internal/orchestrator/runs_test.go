@@ -64,14 +64,15 @@ func (e *env) postRun(body any) response {
 }
 
 type taskRow struct {
-	TaskID        int64  `json:"task_id"`
-	ProductType   string `json:"product_type"`
-	Bucket        int    `json:"bucket"`
-	HashMod       int    `json:"hash_mod"`
-	Status        string `json:"status"`
-	Attempts      int    `json:"attempts"`
-	MaxAttempts   int    `json:"max_attempts"`
-	PositionCount int64  `json:"position_count"`
+	TaskID        int64   `json:"task_id"`
+	ProductType   string  `json:"product_type"`
+	Bucket        int     `json:"bucket"`
+	HashMod       int     `json:"hash_mod"`
+	Status        string  `json:"status"`
+	Attempts      int     `json:"attempts"`
+	MaxAttempts   int     `json:"max_attempts"`
+	PositionCount int64   `json:"position_count"`
+	LastError     *string `json:"last_error"`
 }
 
 func (e *env) tasks(runID string) []taskRow {
@@ -795,4 +796,79 @@ func metricValue(t *testing.T, e *env, series string) float64 {
 	}
 	t.Fatalf("series %s not found", series)
 	return 0
+}
+
+func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		e.addFullMarket("MKT-1")
+		e.upload(snapshotBody("PS-1", "BOOK-1", "2026-01-23T00:00:00Z", mixedBook(6)), http.StatusCreated)
+		now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
+
+		// A run with a running task: cancel leaves it CANCELLING until the
+		// task ends.
+		e.mustStatus(e.postRun(runBody("RUN-X", "MKT-1", "PS-1")), http.StatusCreated)
+		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w1", Now: now, Lease: time.Minute})
+		if err != nil {
+			t.Fatalf("claim: %v", err)
+		}
+		r := e.do(http.MethodPost, "/orch/runs/RUN-X/cancel", nil)
+		e.mustStatus(r, http.StatusAccepted)
+		if got := r.json(t); got["status"] != "CANCELLING" || got["started_at"] == nil {
+			t.Fatalf("cancelling run %s", r.body)
+		}
+		byStatus := map[string]int{}
+		for _, tk := range e.tasks("RUN-X") {
+			byStatus[tk.Status]++
+		}
+		if !reflect.DeepEqual(byStatus, map[string]int{"RUNNING": 1, "CANCELLED": 2}) {
+			t.Fatalf("tasks by status %v", byStatus)
+		}
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-X/cancel", nil), http.StatusAccepted)
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: now}); err != nil {
+			t.Fatalf("complete: %v", err)
+		}
+		r = e.do(http.MethodGet, "/orch/runs/RUN-X", nil)
+		e.mustStatus(r, http.StatusOK)
+		if got := r.json(t); got["status"] != "CANCELLED" {
+			t.Fatalf("run after its last task %s", r.body)
+		}
+
+		// A run with a dead task ends FAILED: no cancel, no publish.
+		e.mustStatus(e.postRun(runBody("RUN-F", "MKT-1", "PS-1")), http.StatusCreated)
+		for i := 0; ; i++ {
+			tk, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w2", Now: now, Lease: time.Minute})
+			if errors.Is(err, apperr.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("claim: %v", err)
+			}
+			if i == 0 {
+				err = e.store.TaskFail(e.ctx, store.TaskFailParams{TaskID: tk.ID, Owner: "w2", Now: now, Error: "position L0: cannot be priced", Permanent: true})
+			} else {
+				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w2", Now: now})
+			}
+			if err != nil {
+				t.Fatalf("settle task: %v", err)
+			}
+		}
+		r = e.do(http.MethodGet, "/orch/runs/RUN-F", nil)
+		e.mustStatus(r, http.StatusOK)
+		run := r.json(t)
+		if run["status"] != "FAILED" || num(run["progress"].(map[string]any)["tasks_by_status"].(map[string]any)["DEAD"]) != 1 {
+			t.Fatalf("failed run %s", r.body)
+		}
+		var dead []taskRow
+		for _, tk := range e.tasks("RUN-F") {
+			if tk.Status == "DEAD" {
+				dead = append(dead, tk)
+			}
+		}
+		if len(dead) != 1 || dead[0].LastError == nil || !strings.Contains(*dead[0].LastError, "cannot be priced") || dead[0].Attempts != 1 {
+			t.Fatalf("dead tasks %+v", dead)
+		}
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-F/cancel", nil), http.StatusConflict)
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-F/publish", nil), http.StatusConflict)
+	})
 }
