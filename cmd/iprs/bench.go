@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +25,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		concurrent int
 		scenarios  []string
 		measures   []string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -61,6 +63,17 @@ check and fan-out), valuation until COMPLETED, and the summary.
 				defer os.RemoveAll(dir)
 				db = config.Database{Driver: config.DriverSQLite, Path: dir + "/bench.db"}
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("start CPU profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures,
@@ -73,6 +86,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.IntVar(&workers, "workers", 2, "worker instances")
 	f.IntVar(&concurrent, "worker-concurrency", 0, "tasks each worker prices at once (default: CPUs / workers)")
 	f.StringSliceVar(&scenarios, "scenarios", []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}, "scenarios to run")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
 	return cmd
 }
