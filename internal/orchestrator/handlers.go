@@ -33,7 +33,7 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", "/orch/position-snapshots/"+snap.ID)
 		s.metrics.snapshots.WithLabelValues("created").Inc()
 		s.metrics.positionsUploaded.Add(float64(snap.PositionCount))
-		s.logger.InfoContext(r.Context(), "position snapshot stored",
+		s.log(r.Context()).InfoContext(r.Context(), "position snapshot stored",
 			"position_snapshot_id", snap.ID, "positions", snap.PositionCount, "portfolio_node_id", snap.PortfolioNodeID)
 	} else {
 		s.metrics.snapshots.WithLabelValues("existing").Inc()
@@ -188,7 +188,7 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 		}
 		return notFoundOr(err, "run", id)
 	}
-	s.logger.InfoContext(r.Context(), "run cancel requested", "run_id", id, "status", run.Status)
+	s.log(r.Context()).InfoContext(r.Context(), "run cancel requested", "run_id", id, "status", run.Status)
 	return s.writeRun(w, r, http.StatusAccepted, run)
 }
 

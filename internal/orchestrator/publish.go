@@ -42,7 +42,7 @@ func (s *Service) publishRun(ctx context.Context, id string) (*store.Run, error)
 		}
 		return nil, fmt.Errorf("publish run %s: %w", run.ID, err)
 	}
-	s.logger.InfoContext(ctx, "run published", "run_id", run.ID, "publish_hash", sum)
+	s.log(ctx).InfoContext(ctx, "run published", "run_id", run.ID, "publish_hash", sum)
 	return published, nil
 }
 

@@ -127,7 +127,7 @@ func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, b
 	}
 	if created {
 		s.metrics.runsCreated.WithLabelValues(run.RunType).Inc()
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "run created",
+		s.log(ctx).LogAttrs(ctx, slog.LevelInfo, "run created",
 			slog.String("run_id", runID), slog.String("run_type", run.RunType),
 			slog.Int64("positions", res.total), slog.Int("tasks", len(tasks)), slog.Int("hash_mod", hashMod))
 	}

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -122,6 +123,14 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET /orch/runs/{id}/tasks", s.handleRunTasks)
 	m.HandleFunc("POST /orch/runs/{id}/cancel", s.handleCancelRun)
 	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun)
+}
+
+// log returns the service's logger with the request id of ctx, if any.
+func (s *Service) log(ctx context.Context) *slog.Logger {
+	if id := web.RequestID(ctx); id != "" {
+		return s.logger.With(slog.String("request_id", id))
+	}
+	return s.logger
 }
 
 // now returns the clock's time in UTC at the store's microsecond
