@@ -18,6 +18,7 @@ type bond struct {
 	curves  cashflowCurves
 	days    []int32
 	amounts []float64
+	lastDay int32 // the latest of days
 	accrued float64
 }
 
@@ -37,6 +38,7 @@ func parseBond(a *attrs) product {
 			b.amounts = append(b.amounts, amount)
 		}
 	}
+	b.lastDay = latestDay(b.days)
 	b.accrued, _ = a.number("accrued_interest", false)
 	b.curves = parseCashflowCurves(a, "FI-SPREAD")
 	return b
@@ -48,7 +50,7 @@ func (b *bond) check(int32, *problemList) {}
 
 func (b *bond) price(pc priceCall) (Values, error) {
 	var out Values
-	if err := b.curves.price(pc, b.days, b.amounts, &out); err != nil {
+	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, &out); err != nil {
 		return out, err
 	}
 	if pc.wants(AccruedInterest) {

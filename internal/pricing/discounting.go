@@ -29,7 +29,7 @@ func (c cashflowCurves) requirements() []requirement {
 
 // cashflowMeasures sets PV, DV01 and CS01 of fixed cashflows discounted on
 // the discount curve plus the spread curve, scaled by quantity.
-func (c cashflowCurves) price(pc priceCall, days []int32, amounts []float64, out *Values) error {
+func (c cashflowCurves) price(pc priceCall, days []int32, amounts []float64, lastDay int32, out *Values) error {
 	wantPV, wantDV01, wantCS01 := pc.wants(PV), pc.wants(DV01), pc.wants(CS01)
 	if !wantPV && !wantDV01 && !wantCS01 {
 		return nil
@@ -44,7 +44,7 @@ func (c cashflowCurves) price(pc priceCall, days []int32, amounts []float64, out
 	}
 	base := pc.table(kindBase, di, si)
 	if wantDV01 && wantCS01 {
-		pv, up, cs := sumDiscounted3(days, amounts, pc.asOf, base, pc.table(kindRatesUp, di, si), pc.table(kindSpreadUp, di, si))
+		pv, up, cs := sumDiscounted3(days, amounts, pc.asOf, lastDay, base, pc.table(kindRatesUp, di, si), pc.table(kindSpreadUp, di, si))
 		if wantPV {
 			out.Set(PV, pc.qty*pv)
 		}
@@ -52,17 +52,28 @@ func (c cashflowCurves) price(pc priceCall, days []int32, amounts []float64, out
 		out.Set(CS01, pc.qty*(cs-pv))
 		return nil
 	}
-	pv := sumDiscounted(days, amounts, pc.asOf, base)
+	pv := sumDiscounted(days, amounts, pc.asOf, lastDay, base)
 	if wantPV {
 		out.Set(PV, pc.qty*pv)
 	}
 	if wantDV01 {
-		up := sumDiscounted(days, amounts, pc.asOf, pc.table(kindRatesUp, di, si))
+		up := sumDiscounted(days, amounts, pc.asOf, lastDay, pc.table(kindRatesUp, di, si))
 		out.Set(DV01, pc.qty*(up-pv))
 	}
 	if wantCS01 {
-		up := sumDiscounted(days, amounts, pc.asOf, pc.table(kindSpreadUp, di, si))
+		up := sumDiscounted(days, amounts, pc.asOf, lastDay, pc.table(kindSpreadUp, di, si))
 		out.Set(CS01, pc.qty*(up-pv))
 	}
 	return nil
+}
+
+// latestDay returns the latest of days (0 for none).
+func latestDay(days []int32) int32 {
+	var last int32
+	for i, d := range days {
+		if i == 0 || d > last {
+			last = d
+		}
+	}
+	return last
 }

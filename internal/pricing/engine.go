@@ -9,10 +9,15 @@ import (
 	"time"
 )
 
-// tableDays is how many days ahead the cached discount factor tables reach
-// (about 40 years). Dates further out are computed directly with the same
-// function, so the result does not depend on the cache.
+// tableDays is how many days ahead the cached discount factor tables may
+// reach (about 40 years). Dates further out are computed directly with the
+// same function, so the result does not depend on the cache.
 const tableDays = 366*40 + 1
+
+// tableChunk is the step in which a table grows: it covers only as many days
+// as the positions priced so far have needed, so a book of five-year loans
+// does not pay for forty years of exponentials.
+const tableChunk = 1024
 
 // The three markets of a scenario: the scenario's own market, the same with
 // every *-OIS curve +1bp (DV01), and the same with the position's spread
@@ -52,26 +57,46 @@ type tableRow struct {
 	cells []dfTable
 }
 
-// dfTable caches discountFactor(disc, spread, d) for d in [0, tableDays).
+// dfTable caches discountFactor(disc, spread, d) for d from 0 up to the
+// length of the published slice. A slice, once published, never changes:
+// growing copies it into a longer one under the mutex and publishes that, so
+// readers need no lock and every value is the one a direct computation
+// gives.
 type dfTable struct {
-	once   sync.Once
 	disc   *curve
 	spread *curve
-	vals   []float64
+	mu     sync.Mutex
+	vals   atomic.Pointer[[]float64]
 }
 
-func (t *dfTable) fill() {
-	vals := make([]float64, tableDays)
-	for d := range vals {
+// upTo returns the table covering at least days [0, n), or all of
+// [0, tableDays) when n is larger.
+func (t *dfTable) upTo(n int) []float64 {
+	if p := t.vals.Load(); p != nil && (len(*p) >= n || len(*p) == tableDays) {
+		return *p
+	}
+	return t.grow(n)
+}
+
+func (t *dfTable) grow(n int) []float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var old []float64
+	if p := t.vals.Load(); p != nil {
+		old = *p
+		if len(old) >= n || len(old) == tableDays {
+			return old
+		}
+	}
+	size := max(n, 2*len(old), tableChunk)
+	size = min((size+tableChunk-1)/tableChunk*tableChunk, tableDays)
+	vals := make([]float64, size)
+	copy(vals, old)
+	for d := len(old); d < size; d++ {
 		vals[d] = discountFactor(t.disc, t.spread, d)
 	}
-	t.vals = vals
-}
-
-// values returns the filled table.
-func (t *dfTable) values() []float64 {
-	t.once.Do(t.fill)
-	return t.vals
+	t.vals.Store(&vals)
+	return vals
 }
 
 // at returns the discount factor days after the as-of date (days ≥ 0).
@@ -288,8 +313,9 @@ func (e *Engine) Price(p *Position, scenarioIndex int, out *Values) error {
 // sumDiscounted3 returns the sums of sumDiscounted on three tables in one
 // pass; each sum is accumulated in the same order as sumDiscounted, so the
 // results are the same bits.
-func sumDiscounted3(days []int32, amounts []float64, asOf int32, t0, t1, t2 *dfTable) (s0, s1, s2 float64) {
-	v0, v1, v2 := t0.values(), t1.values(), t2.values()
+func sumDiscounted3(days []int32, amounts []float64, asOf, lastDay int32, t0, t1, t2 *dfTable) (s0, s1, s2 float64) {
+	n := int(lastDay) - int(asOf) + 1
+	v0, v1, v2 := t0.upTo(n), t1.upTo(n), t2.upTo(n)
 	amounts = amounts[:len(days)]
 	for i, d := range days {
 		off := int(d) - int(asOf)
@@ -311,9 +337,10 @@ func sumDiscounted3(days []int32, amounts []float64, asOf int32, t0, t1, t2 *dfT
 }
 
 // sumDiscounted returns Σ amounts[i]·df(days[i] − asOf) over the cashflows
-// dated on or after asOf, in the order given.
-func sumDiscounted(days []int32, amounts []float64, asOf int32, t *dfTable) float64 {
-	vals := t.values()
+// dated on or after asOf, in the order given; lastDay is the latest of
+// days.
+func sumDiscounted(days []int32, amounts []float64, asOf, lastDay int32, t *dfTable) float64 {
+	vals := t.upTo(int(lastDay) - int(asOf) + 1)
 	sum := 0.0
 	for i, d := range days {
 		off := int(d) - int(asOf)

@@ -110,11 +110,21 @@ func TestCachedDiscountFactorsAreDirectBits(t *testing.T) {
 	di, si := m.curveIndex["USD-OIS"], m.curveIndex["LOAN-SPREAD"]
 	for kind := range numKinds {
 		tab := s.table(kind, di, si)
-		vals := tab.values()
-		for _, d := range []int{0, 1, 30, 365, 1826, 10000, tableDays - 1, tableDays, tableDays + 400} {
-			direct := discountFactor(tab.disc, tab.spread, d)
-			if got := tab.at(vals, d); math.Float64bits(got) != math.Float64bits(direct) {
-				t.Errorf("kind %d day %d: table %v, direct %v", kind, d, got, direct)
+		// Grow in steps, as pricing does, and check every value each time.
+		for _, n := range []int{0, 10, 1500, 1400, 5000, tableDays, tableDays + 10} {
+			vals := tab.upTo(n)
+			if len(vals) < min(n, tableDays) || len(vals) > tableDays {
+				t.Fatalf("upTo(%d) has %d days", n, len(vals))
+			}
+			for d, x := range vals {
+				if direct := discountFactor(tab.disc, tab.spread, d); math.Float64bits(x) != math.Float64bits(direct) {
+					t.Fatalf("kind %d day %d: table %v, direct %v", kind, d, x, direct)
+				}
+			}
+			for _, d := range []int{len(vals), tableDays + 400} {
+				if got, direct := tab.at(vals, d), discountFactor(tab.disc, tab.spread, d); math.Float64bits(got) != math.Float64bits(direct) {
+					t.Errorf("kind %d day %d beyond the table: %v, direct %v", kind, d, got, direct)
+				}
 			}
 		}
 	}
@@ -417,4 +427,33 @@ func TestPriceAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Price allocates %v times per run", allocs)
 	}
+}
+
+func TestTablesGrowConcurrently(t *testing.T) {
+	t.Parallel()
+	m := MustMarket(t, randomMarketData(rand.New(rand.NewPCG(11, 12))))
+	e := MustEngine(t, m, []string{"BASE"}, []Measure{PV}, asOf0)
+	tab := e.scenarios[0].table(kindSpreadUp, m.curveIndex["USD-OIS"], m.curveIndex["LOAN-SPREAD"])
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 99))
+			for range 50 {
+				n := rng.IntN(tableDays + 100)
+				vals := tab.upTo(n)
+				if len(vals) < min(n, tableDays) {
+					t.Errorf("upTo(%d) has %d days", n, len(vals))
+					return
+				}
+				d := rng.IntN(len(vals))
+				if want := discountFactor(tab.disc, tab.spread, d); math.Float64bits(vals[d]) != math.Float64bits(want) {
+					t.Errorf("day %d: %v, want %v", d, vals[d], want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

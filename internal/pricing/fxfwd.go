@@ -103,8 +103,8 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 	}
 	dom := pc.table(kindBase, di, -1)
 	frn := pc.table(kindBase, fi, -1)
-	dfDom := dom.at(dom.values(), off)
-	dfFrn := frn.at(frn.values(), off)
+	dfDom := dom.at(dom.upTo(off+1), off)
+	dfFrn := frn.at(frn.upTo(off+1), off)
 	pv := f.unitPV(spot, dfFrn, dfDom)
 	if wantPV {
 		out.Set(PV, pc.qty*pv)
@@ -112,7 +112,7 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 	if wantDV01 {
 		domUp := pc.table(kindRatesUp, di, -1)
 		frnUp := pc.table(kindRatesUp, fi, -1)
-		up := f.unitPV(spot, frnUp.at(frnUp.values(), off), domUp.at(domUp.values(), off))
+		up := f.unitPV(spot, frnUp.at(frnUp.upTo(off+1), off), domUp.at(domUp.upTo(off+1), off))
 		out.Set(DV01, pc.qty*(up-pv))
 	}
 	if wantDelta {

@@ -25,6 +25,7 @@ type loan struct {
 	// order given or generated.
 	days    []int32
 	amounts []float64
+	lastDay int32 // the latest of days
 	// For a schedule generated from terms: the payment and the first
 	// period's interest, and the attribute the payment came from.
 	fromTerms     bool
@@ -90,6 +91,7 @@ func parseLoan(a *attrs) product {
 	default:
 		a.probs.addf("/attributes/cashflows", "required attribute cashflows is missing (or give the loan terms remaining_term_months and next_payment_date)")
 	}
+	l.lastDay = latestDay(l.days)
 	l.curves = parseCashflowCurves(a, "LOAN-SPREAD")
 	return l
 }
@@ -166,7 +168,7 @@ func (l *loan) price(pc priceCall) (Values, error) {
 	if l.fromTerms && !(l.payment > l.firstInterest) {
 		return out, pc.problem(l.paymentPtr, "payment is not above the first period's interest")
 	}
-	if err := l.curves.price(pc, l.days, l.amounts, &out); err != nil {
+	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, &out); err != nil {
 		return out, err
 	}
 	if pc.wants(AccruedInterest) {
