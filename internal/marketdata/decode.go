@@ -213,8 +213,18 @@ func underReported(ptr string, reported map[string]bool) bool {
 	return false
 }
 
+// MaxProblems bounds the problems listed in one 400 answer; a last entry
+// then says how many more there were.
+const MaxProblems = 100
+
 func invalid(problems []apperr.FieldError) error {
 	sortProblems(problems)
+	if n := len(problems); n > MaxProblems {
+		problems = append(problems[:MaxProblems:MaxProblems], apperr.FieldError{
+			Pointer: "",
+			Detail:  fmt.Sprintf("%d more problems not listed", n-MaxProblems),
+		})
+	}
 	return apperr.WithFields(apperr.Invalid, "the market snapshot is not valid; see errors", problems)
 }
 

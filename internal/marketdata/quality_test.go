@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -531,4 +532,49 @@ func abs(x float64) float64 {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+func TestProblemsAreCapped(t *testing.T) {
+	d := validDoc()
+	nodes := make([]any, 250)
+	for i := range nodes {
+		nodes[i] = map[string]any{"tenor": fmt.Sprintf("%dM", i+1)} // zero_rate missing
+	}
+	curve(d, 0)["nodes"] = nodes
+	fs := problemsOf(t, string(mustJSON(t, d)))
+	if len(fs) != MaxProblems+1 {
+		t.Fatalf("%d problems, want %d", len(fs), MaxProblems+1)
+	}
+	if fs[0].Pointer != "/curves/0/nodes/0/zero_rate" || fs[MaxProblems-1].Pointer != "/curves/0/nodes/99/zero_rate" {
+		t.Fatalf("first %s, last listed %s", fs[0].Pointer, fs[MaxProblems-1].Pointer)
+	}
+	if last := fs[MaxProblems]; last.Pointer != "" || last.Detail != "150 more problems not listed" {
+		t.Fatalf("last %+v", last)
+	}
+}
+
+func FuzzDecodeSnapshot(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "market_snapshot_demo.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"snapshot_id":"X","as_of_time":"2026-01-01T00:00:00Z","vendor":"","universe_id":"","fx_spots":[{"pair":"A","spot":1e400}],"curves":[{"curve_id":"C","curve_type":"SPREAD","nodes":[{"tenor":"1Y","zero_rate":-1}]}]}`))
+	f.Add([]byte(`{"curves":[null,{"nodes":"x"}],"fx_spots":[{"spot":"1"}],"quality":{"dq_status":1}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := decodeSnapshot(body)
+		if err != nil {
+			if ae, ok := apperr.As(err); !ok || ae.Code != apperr.Invalid || len(ae.Fields) == 0 {
+				t.Fatalf("error %v is not a 400 with problems", err)
+			}
+			return
+		}
+		issues := check(&d.doc, d.asOf, testNow, DefaultFutureTolerance)
+		if _, err := json.Marshal(issues); err != nil {
+			t.Fatalf("issues do not encode: %v", err)
+		}
+		if !json.Valid(d.canonical) { // 1e+400 is valid JSON syntax too
+			t.Fatalf("canonical payload %q is not JSON", d.canonical)
+		}
+	})
 }

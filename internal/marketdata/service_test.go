@@ -475,6 +475,9 @@ func TestCreateFailAndWarnSnapshots(t *testing.T) {
 		if rec.DQStatus != "WARN" || len(rec.Issues) != 1 || rec.Issues[0].Code != CodeAsOfInFuture || rec.Issues[0].Pointer != "/as_of_time" {
 			t.Fatalf("future receipt %s", resp.body)
 		}
+		if got := counterValue(t, f.reg, "marketdata_dq_issues_total", "code", CodeNonFiniteRate); got != 1 {
+			t.Errorf("NON_FINITE_RATE issues counted %v, want 1", got)
+		}
 		for status, want := range map[string]float64{"PASS": 0, "WARN": 2, "FAIL": 1} {
 			if got := counterValue(t, f.reg, "marketdata_snapshots_dq_status_total", "dq_status", status); got != want {
 				t.Errorf("dq_status %s counted %v, want %v", status, got, want)
