@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/sqlite"
 	"github.com/iprs/iprs/internal/store/storetest"
 	"github.com/iprs/iprs/internal/web"
@@ -37,6 +41,65 @@ func MustOpen(tb testing.TB) store.Store {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// envPostgresURL names the PostgreSQL database the tests may use.
+const envPostgresURL = "IPRS_TEST_DATABASE_URL"
+
+// MustOpenPostgres opens a migrated PostgreSQL store in a schema of its own
+// (dropped at cleanup), or skips the test when IPRS_TEST_DATABASE_URL is
+// not set.
+func MustOpenPostgres(tb testing.TB) store.Store {
+	tb.Helper()
+	raw := os.Getenv(envPostgresURL)
+	if raw == "" {
+		tb.Skipf("%s is not set: skipping the PostgreSQL variant", envPostgresURL)
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		tb.Fatalf("connect to %s: %v", envPostgresURL, err)
+	}
+	defer admin.Close(ctx)
+	schema := fmt.Sprintf("iprs_results_test_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), raw)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := postgres.Open(ctx, u.String(), postgres.Options{Migrate: true})
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// eachStore runs test on SQLite and, when configured, PostgreSQL.
+func eachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
+	t.Helper()
+	for _, o := range []struct {
+		name string
+		open func(testing.TB) store.Store
+	}{{"sqlite", MustOpen}, {"postgres", MustOpenPostgres}} {
+		t.Run(o.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, o.open(t))
+		})
+	}
 }
 
 // MustServer serves the results routes over st.
@@ -238,7 +301,10 @@ func wantProblem(tb testing.TB, srv *httptest.Server, path string, status int, p
 
 func TestSummaryIsExactWithPnL(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testSummaryIsExactWithPnL)
+}
+
+func testSummaryIsExactWithPnL(t *testing.T, st store.Store) {
 	MustRunWithResults(t, st, "RUN1", handMeasures, handScenarios, handBook(), 2, false, nil)
 	srv := MustServer(t, st)
 
@@ -318,7 +384,10 @@ func TestUnfinishedRunAnswersWhatIsThere(t *testing.T) {
 
 func TestSummaryDoesNotDependOnRowOrderOrTasks(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testSummaryDoesNotDependOnRowOrderOrTasks)
+}
+
+func testSummaryDoesNotDependOnRowOrderOrTasks(t *testing.T, st store.Store) {
 	rng := rand.New(rand.NewPCG(42, 7))
 	var book []bookPosition
 	products := []string{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}
@@ -359,7 +428,10 @@ func TestSummaryDoesNotDependOnRowOrderOrTasks(t *testing.T) {
 
 func TestCube(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testCube)
+}
+
+func testCube(t *testing.T, st store.Store) {
 	MustRunWithResults(t, st, "CUBE", handMeasures, handScenarios, handBook(), 3, true, nil)
 	srv := MustServer(t, st)
 	cases := []struct {
@@ -392,7 +464,10 @@ func TestCube(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testBadRequests)
+}
+
+func testBadRequests(t *testing.T, st store.Store) {
 	MustRunWithResults(t, st, "R", handMeasures, handScenarios, handBook(), 1, false, nil)
 	MustRunWithResults(t, st, "NOBASE", []string{"PV"}, []string{"RATES_PARALLEL_1BP"}, handBook()[:1], 1, false, nil)
 	srv := MustServer(t, st)
@@ -440,7 +515,10 @@ func TestBadRequests(t *testing.T) {
 
 func TestPositionsPagination(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testPositionsPagination)
+}
+
+func testPositionsPagination(t *testing.T, st store.Store) {
 	MustRunWithResults(t, st, "PAGES", handMeasures, handScenarios, handBook(), 2, false, nil)
 	srv := MustServer(t, st)
 
@@ -546,7 +624,10 @@ func TestPositionUnderEveryScenario(t *testing.T) {
 
 func TestExportCSV(t *testing.T) {
 	t.Parallel()
-	st := MustOpen(t)
+	eachStore(t, testExportCSV)
+}
+
+func testExportCSV(t *testing.T, st store.Store) {
 	book := handBook()
 	// A value whose shortest round-trip form has 17 digits (computed at
 	// run time: constant arithmetic would be exact).
