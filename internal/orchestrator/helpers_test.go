@@ -307,24 +307,33 @@ func marketJSON(id string, curves []string, pairs map[string]float64) []byte {
 	return b
 }
 
-// addMarket stores a market snapshot through the store.
-func (e *env) addMarket(id, dq string, payload []byte) *store.MarketSnapshot {
-	e.t.Helper()
-	canonical, sum, err := canon.Hash(payload)
-	if err != nil {
-		e.t.Fatalf("canonicalize market: %v", err)
-	}
-	ms, _, err := e.store.MarketSnapshotCreate(e.ctx, &store.MarketSnapshot{
+func canonHash(payload []byte) ([]byte, string, error) { return canon.Hash(payload) }
+
+// marketRow is a PASS market snapshot row for a canonical payload.
+func marketRow(id string, canonical []byte, sum string) *store.MarketSnapshot {
+	return &store.MarketSnapshot{
 		ID:          id,
 		AsOfTime:    time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC),
 		Vendor:      "TEST",
 		UniverseID:  "USD",
 		Payload:     canonical,
 		PayloadHash: sum,
-		DQStatus:    dq,
+		DQStatus:    "PASS",
 		Issues:      []byte("[]"),
 		CreatedAt:   time.Date(2026, 1, 23, 1, 0, 0, 0, time.UTC),
-	})
+	}
+}
+
+// addMarket stores a market snapshot through the store.
+func (e *env) addMarket(id, dq string, payload []byte) *store.MarketSnapshot {
+	e.t.Helper()
+	canonical, sum, err := canonHash(payload)
+	if err != nil {
+		e.t.Fatalf("canonicalize market: %v", err)
+	}
+	row := marketRow(id, canonical, sum)
+	row.DQStatus = dq
+	ms, _, err := e.store.MarketSnapshotCreate(e.ctx, row)
 	if err != nil {
 		e.t.Fatalf("store market snapshot: %v", err)
 	}
