@@ -167,7 +167,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Worker {
 	}
 	w := &Worker{
 		st:      st,
-		logger:  logger.With(slog.String("worker", opts.Owner)),
+		logger:  logger.With(slog.String("owner", opts.Owner)),
 		opts:    opts,
 		metrics: newMetrics(opts.Registry),
 	}
