@@ -31,7 +31,7 @@ type priceLine struct {
 	Measures   map[string]float64 `json:"measures"`
 }
 
-func decodeLines(t *testing.T, out string) []priceLine {
+func priceDecodeLines(t *testing.T, out string) []priceLine {
 	t.Helper()
 	var lines []priceLine
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
@@ -49,7 +49,7 @@ func decodeLines(t *testing.T, out string) []priceLine {
 	return lines
 }
 
-func writeFile(t *testing.T, name, content string) string {
+func priceWriteFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -58,16 +58,16 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-const fixtures = "testdata/price/"
+const priceFixtures = "testdata/price/"
 
 func TestPriceCompatFixtures(t *testing.T) {
 	t.Parallel()
-	out, stderr, err := runPrice(t, "--market", fixtures+"market_snapshot_demo.json", "--positions", fixtures+"positions_snapshot_demo.json",
+	out, stderr, err := runPrice(t, "--market", priceFixtures+"market_snapshot_demo.json", "--positions", priceFixtures+"positions_snapshot_demo.json",
 		"--measures", "PV,DV01,CS01,ACCRUED_INTEREST,FX_DELTA", "--scenarios", "BASE,RATES_PARALLEL_1BP")
 	if err != nil {
 		t.Fatalf("err %v, stderr %s", err, stderr)
 	}
-	lines := decodeLines(t, out)
+	lines := priceDecodeLines(t, out)
 	if len(lines) != 6 {
 		t.Fatalf("%d lines, want 3 positions × 2 scenarios:\n%s", len(lines), out)
 	}
@@ -92,12 +92,12 @@ func TestPriceCompatFixtures(t *testing.T) {
 		t.Errorf("PV(+1bp) − PV = %v, DV01 = %v", d, lines[0].Measures["DV01"])
 	}
 	// The EOD market works too.
-	if _, stderr, err := runPrice(t, "--market", fixtures+"marketdata_snapshot_eod.json", "--positions", fixtures+"positions_snapshot_demo.json"); err != nil {
+	if _, stderr, err := runPrice(t, "--market", priceFixtures+"marketdata_snapshot_eod.json", "--positions", priceFixtures+"positions_snapshot_demo.json"); err != nil {
 		t.Fatalf("EOD market: %v %s", err, stderr)
 	}
 }
 
-const flatMarket = `{"snapshot_id":"FLAT","as_of_time":"2026-01-23T17:00:00Z","fx_spots":[{"pair":"EURUSD","spot":1.1}],
+const priceFlatMarket = `{"snapshot_id":"FLAT","as_of_time":"2026-01-23T17:00:00Z","fx_spots":[{"pair":"EURUSD","spot":1.1}],
 "curves":[{"curve_id":"USD-OIS","curve_type":"DISCOUNT","nodes":[{"tenor":"1Y","zero_rate":0.04}]},
 {"curve_id":"EUR-OIS","curve_type":"DISCOUNT","nodes":[{"tenor":"1Y","zero_rate":0.03}]},
 {"curve_id":"LOAN-SPREAD","curve_type":"SPREAD","nodes":[{"tenor":"1Y","zero_rate":0.02}]},
@@ -105,9 +105,9 @@ const flatMarket = `{"snapshot_id":"FLAT","as_of_time":"2026-01-23T17:00:00Z","f
 
 func TestPriceHandComputedAndAsOf(t *testing.T) {
 	t.Parallel()
-	market := writeFile(t, "m.json", flatMarket)
+	market := priceWriteFile(t, "m.json", priceFlatMarket)
 	// No as_of_date: the run's as-of applies. 2027-01-23 is t = 1 from 2026-01-23.
-	positions := writeFile(t, "p.json", `[
+	positions := priceWriteFile(t, "p.json", `[
 {"position_id":"L1","instrument_id":"I1","product_type":"AMORT_LOAN","quantity":2,"attributes":{"current_principal":1000,"coupon_rate":0.06,
  "last_payment_date":"2026-01-03","cashflows":[{"pay_date":"2027-01-23","interest":60,"principal":1000}]}},
 {"position_id":"F1","instrument_id":"I2","product_type":"FX_FWD","attributes":{"notional_base":1000000,"forward_rate":1.12,"maturity_date":"2027-01-23"}}]`)
@@ -115,7 +115,7 @@ func TestPriceHandComputedAndAsOf(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v %s", err, stderr)
 	}
-	lines := decodeLines(t, out)
+	lines := priceDecodeLines(t, out)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines", len(lines))
 	}
@@ -139,14 +139,14 @@ func TestPriceHandComputedAndAsOf(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v %s", err, stderr)
 	}
-	lines = decodeLines(t, out)
+	lines = priceDecodeLines(t, out)
 	check("loan accrued at --as-of", lines[0].Measures["ACCRUED_INTEREST"], 2*1000*0.06*30/360, 1e-12)
 }
 
 func TestPriceRefusesBadInput(t *testing.T) {
 	t.Parallel()
-	market := writeFile(t, "m.json", flatMarket)
-	good := fixtures + "positions_snapshot_demo.json"
+	market := priceWriteFile(t, "m.json", priceFlatMarket)
+	good := priceFixtures + "positions_snapshot_demo.json"
 	cases := []struct {
 		name   string
 		args   []string
@@ -159,16 +159,16 @@ func TestPriceRefusesBadInput(t *testing.T) {
 		{"missing market flag", []string{"--positions", good}, "--market", nil},
 		{"bad as-of", []string{"--market", market, "--positions", good, "--as-of", "2026-01-23"}, "RFC 3339", nil},
 		{"market file missing", []string{"--market", filepath.Join(t.TempDir(), "none.json"), "--positions", good}, "market snapshot", nil},
-		{"broken market", []string{"--market", writeFile(t, "bad.json", `{"snapshot_id":"B","curves":[{"curve_id":"X","nodes":[]}]}`), "--positions", good}, "no nodes", nil},
-		{"positions not JSON", []string{"--market", market, "--positions", writeFile(t, "p.json", `{"positions":[{"position_id":`)}, "positions", nil},
-		{"invalid positions", []string{"--market", market, "--positions", writeFile(t, "p.json", `{"positions":[
+		{"broken market", []string{"--market", priceWriteFile(t, "bad.json", `{"snapshot_id":"B","curves":[{"curve_id":"X","nodes":[]}]}`), "--positions", good}, "no nodes", nil},
+		{"positions not JSON", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":[{"position_id":`)}, "positions", nil},
+		{"invalid positions", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":[
 			{"position_id":"A","product_type":"AMORT_LOAN","attributes":{"current_principal":1,"coupon_rate":0.1,"last_payment_date":"2025-12-01","cashflows":[{"pay_date":"2026-13-01","interest":1,"principal":1}]}},
 			{"position_id":"A","product_type":"BOND","attributes":{}}]}`)},
 			"3 problems", []string{"positions[0]: position A /attributes/cashflows/0/pay_date", "positions[1]: position A /position_id", "positions[1]: position A /product_type: unknown product_type \"BOND\""}},
-		{"missing curve", []string{"--market", market, "--positions", writeFile(t, "p.json", `{"positions":[
+		{"missing curve", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":[
 			{"position_id":"F","product_type":"FX_FWD","attributes":{"notional_base":1,"forward_rate":1,"maturity_date":"2026-06-01","fx_pair":"GBPUSD"}}]}`)},
 			"2 problems", []string{"FX spot GBPUSD", "curve GBP-OIS"}},
-		{"last payment after as-of", []string{"--market", market, "--as-of", "2025-11-01T00:00:00Z", "--positions", writeFile(t, "p.json", `[
+		{"last payment after as-of", []string{"--market", market, "--as-of", "2025-11-01T00:00:00Z", "--positions", priceWriteFile(t, "p.json", `[
 			{"position_id":"L","product_type":"AMORT_LOAN","attributes":{"current_principal":1,"coupon_rate":0.1,"last_payment_date":"2025-12-23","cashflows":[{"pay_date":"2026-01-23","interest":1,"principal":1}]}}]`)},
 			"1 problem in", []string{"positions[0]: position L /attributes/last_payment_date: last_payment_date 2025-12-23 is after the as-of date 2025-11-01"}},
 	}
@@ -193,7 +193,7 @@ func TestPriceRefusesBadInput(t *testing.T) {
 
 func TestPriceManyPositionsKeepsFileOrder(t *testing.T) {
 	t.Parallel()
-	market := writeFile(t, "m.json", flatMarket)
+	market := priceWriteFile(t, "m.json", priceFlatMarket)
 	var b strings.Builder
 	b.WriteString(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"N","positions":[`)
 	const n = 2000
@@ -202,21 +202,21 @@ func TestPriceManyPositionsKeepsFileOrder(t *testing.T) {
 			b.WriteByte(',')
 		}
 		// Position i pays 1000 + i in one year.
-		b.WriteString(`{"position_id":"P` + itoa(i) + `","product_type":"FIXED_BOND","attributes":{"cashflows":[{"pay_date":"2027-01-23","amount":` + itoa(1000+i) + `}]}}`)
+		b.WriteString(`{"position_id":"P` + priceItoa(i) + `","product_type":"FIXED_BOND","attributes":{"cashflows":[{"pay_date":"2027-01-23","amount":` + priceItoa(1000+i) + `}]}}`)
 	}
 	b.WriteString(`],"extra":{"ignored":true}}`)
-	positions := writeFile(t, "p.json", b.String())
+	positions := priceWriteFile(t, "p.json", b.String())
 	out, stderr, err := runPrice(t, "--market", market, "--positions", positions, "--scenarios", "BASE,SPREAD_25BP")
 	if err != nil {
 		t.Fatalf("%v %s", err, stderr)
 	}
-	lines := decodeLines(t, out)
+	lines := priceDecodeLines(t, out)
 	if len(lines) != 2*n {
 		t.Fatalf("%d lines", len(lines))
 	}
 	for i := range n {
 		l := lines[2*i]
-		if l.PositionID != "P"+itoa(i) || l.ScenarioID != "BASE" || lines[2*i+1].ScenarioID != "SPREAD_25BP" {
+		if l.PositionID != "P"+priceItoa(i) || l.ScenarioID != "BASE" || lines[2*i+1].ScenarioID != "SPREAD_25BP" {
 			t.Fatalf("line %d is %s/%s", 2*i, l.PositionID, l.ScenarioID)
 		}
 		if want := float64(1000+i) * math.Exp(-0.05); math.Abs(l.Measures["PV"]-want) > 1e-9 {
@@ -230,7 +230,7 @@ func TestPriceManyPositionsKeepsFileOrder(t *testing.T) {
 	}
 }
 
-func itoa(i int) string {
+func priceItoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
@@ -239,19 +239,19 @@ func TestPriceThroughTheRootCommand(t *testing.T) {
 	t.Parallel()
 	getenv := func(string) string { return "" }
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"price", "--market", fixtures + "market_snapshot_demo.json",
-		"--positions", fixtures + "positions_snapshot_demo.json", "--measures", "PV,DV01", "--scenarios", "BASE"},
+	code := run(context.Background(), []string{"price", "--market", priceFixtures + "market_snapshot_demo.json",
+		"--positions", priceFixtures + "positions_snapshot_demo.json", "--measures", "PV,DV01", "--scenarios", "BASE"},
 		getenv, strings.NewReader(""), &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if lines := decodeLines(t, out.String()); len(lines) != 3 || len(lines[0].Measures) != 2 {
+	if lines := priceDecodeLines(t, out.String()); len(lines) != 3 || len(lines[0].Measures) != 2 {
 		t.Errorf("output:\n%s", out.String())
 	}
 	out.Reset()
 	errb.Reset()
-	code = run(context.Background(), []string{"price", "--market", fixtures + "market_snapshot_demo.json",
-		"--positions", fixtures + "positions_snapshot_demo.json", "--scenarios", "SOMETHING"}, getenv, strings.NewReader(""), &out, &errb)
+	code = run(context.Background(), []string{"price", "--market", priceFixtures + "market_snapshot_demo.json",
+		"--positions", priceFixtures + "positions_snapshot_demo.json", "--scenarios", "SOMETHING"}, getenv, strings.NewReader(""), &out, &errb)
 	if code == 0 || out.Len() != 0 || !strings.Contains(errb.String(), "unknown scenario \"SOMETHING\"") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}

@@ -69,8 +69,9 @@ func (in *PositionInput) UnmarshalJSON(data []byte) error {
 }
 
 // Position is a parsed, market-independent position: its attributes are
-// decoded once into a typed product with dates as day numbers. It is
-// immutable and safe for concurrent use.
+// decoded once into a typed product with dates as day numbers. Make one with
+// ParsePosition and treat it as read-only; it is then safe for concurrent
+// use.
 type Position struct {
 	ID           string
 	InstrumentID string
