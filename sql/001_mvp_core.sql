@@ -67,9 +67,13 @@ CREATE TABLE IF NOT EXISTS position (
     PRIMARY KEY (position_snapshot_id, seq)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS position_id_idx ON position (position_snapshot_id, position_id);
--- Serves PositionBuckets and TaskPositions (product type, hash mod bucket).
-CREATE INDEX IF NOT EXISTS position_type_hash_idx ON position (position_snapshot_id, product_type, position_hash);
+-- Serves PositionBuckets and TaskPositions (product type, hash mod bucket)
+-- with index-only scans. The hash and seq are INCLUDE columns, not keys:
+-- a COPY then appends to the end of each product type's range instead of
+-- inserting at random places (a key on the hash made uploads ~2x slower).
+CREATE INDEX IF NOT EXISTS position_task_idx ON position (position_snapshot_id, product_type) INCLUDE (position_hash, seq);
 DROP INDEX IF EXISTS position_type_idx;
+DROP INDEX IF EXISTS position_type_hash_idx;
 ALTER TABLE position SET (autovacuum_vacuum_insert_threshold = 200000, autovacuum_vacuum_insert_scale_factor = 0.0);
 
 CREATE TABLE IF NOT EXISTS run (

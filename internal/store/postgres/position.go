@@ -163,8 +163,12 @@ FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&hashMod, &snapIDs)
 		return noRows(err, fmt.Sprintf("run %q", t.RunID))
 	}
 	for _, id := range snapIDs {
+		// The seqs come from an index-only scan of position_task_idx;
+		// only the task's rows are then read from the table.
 		err := db.streamPositions(ctx, fn, positionSelect+`
-WHERE p.position_snapshot_id = $1 AND p.product_type = $2 AND p.position_hash % $3 = $4
+WHERE p.position_snapshot_id = $1 AND p.seq IN (
+    SELECT b.seq FROM position b
+    WHERE b.position_snapshot_id = $1 AND b.product_type = $2 AND b.position_hash % $3 = $4)
 ORDER BY p.seq`, id, t.ProductType, hashMod, int64(t.Bucket))
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -137,11 +138,20 @@ func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*stor
 func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	// The primary key (run_id, position_snapshot_id, position_id, …)
-	// serves this with the run's snapshot ids as the second key column.
-	rows, err := db.pool.Query(ctx, resultSelect+` FROM run_position_snapshot x
-JOIN run_result r ON r.run_id = x.run_id AND r.position_snapshot_id = x.position_snapshot_id
-WHERE x.run_id = $1 AND r.position_id = $2
+	// run_result has only its primary key (run_id, position_snapshot_id,
+	// position_id, scenario_id). A loose index scan (the recursive CTE)
+	// walks the run's distinct snapshot ids, one index descent each, and
+	// each is then probed for the position.
+	rows, err := db.pool.Query(ctx, `WITH RECURSIVE snap AS (
+    (SELECT position_snapshot_id AS id FROM run_result WHERE run_id = $1 ORDER BY position_snapshot_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT n.position_snapshot_id FROM run_result n
+            WHERE n.run_id = $1 AND n.position_snapshot_id > snap.id
+            ORDER BY n.position_snapshot_id LIMIT 1)
+    FROM snap WHERE snap.id IS NOT NULL
+)
+`+resultSelect+` FROM snap
+JOIN run_result r ON r.run_id = $1 AND r.position_snapshot_id = snap.id AND r.position_id = $2
 ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
@@ -152,6 +162,9 @@ ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
 	}
 	return out, nil
 }
+
+// attrName is the form of NAME in KeyBy attr:NAME.
+var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ResultScan streams a run's results in ResultList order with a grouping
 // key. attr:NAME reads the attribute from the position row, NAME passed as
@@ -164,14 +177,15 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		key = "''"
 	case p.KeyBy == "portfolio_node_id", p.KeyBy == "product_type", p.KeyBy == "instrument_id":
 		key = "r." + p.KeyBy
-	case strings.HasPrefix(p.KeyBy, "attr:") && len(p.KeyBy) > len("attr:"):
+	case strings.HasPrefix(p.KeyBy, "attr:") && attrName.MatchString(strings.TrimPrefix(p.KeyBy, "attr:")):
+		// The name is checked, and still bound as a parameter.
 		args = append(args, strings.TrimPrefix(p.KeyBy, "attr:"))
 		key = `CASE coalesce(json_typeof(a.v), 'null') WHEN 'null' THEN '' WHEN 'string' THEN a.v #>> '{}' ELSE a.v::text END`
 		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id
 LEFT JOIN LATERAL (SELECT p.attributes -> $2::text AS v) a ON true`
 	default:
 		return apperr.WithFields(apperr.Invalid, fmt.Sprintf("cannot group results by %q", p.KeyBy),
-			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME"}})
+			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME (NAME a letter or _ then letters, digits or _)"}})
 	}
 	sql := resultSelect + ", " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
 	if p.ScenarioID != "" {
