@@ -170,7 +170,9 @@ type Store interface {
 	// check that the run exists: an unknown run has no results.
 	ResultList(ctx context.Context, p ResultListParams) ([]*ResultRow, error)
 	// ResultsForPosition returns one position's results under every
-	// scenario, ordered by snapshot id then scenario id.
+	// scenario, ordered by snapshot id then scenario id. (Results are
+	// always of the run's position snapshots; drivers may look them up
+	// through the run's snapshot ids.)
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*ResultRow, error)
 	// ResultScan streams a run's results in ResultList order to fn, with the
 	// grouping key asked for by p.KeyBy. The row passed to fn is reused.

@@ -125,8 +125,10 @@ CREATE TABLE IF NOT EXISTS run_task (
 CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');
 
 -- One row per (run, position, scenario); a NULL measure does not apply.
--- WITHOUT ROWID: the primary key is the table's only B-tree, which halves
--- the index work of a bulk result write.
+-- WITHOUT ROWID and no other index: the primary key is the table's only
+-- B-tree, which keeps a bulk result write cheap. One position's results are
+-- found through the key too, by the run's snapshot ids (run_position_snapshot)
+-- as its second column.
 CREATE TABLE IF NOT EXISTS run_result (
     run_id                TEXT    NOT NULL,
     position_snapshot_id  TEXT    NOT NULL,
@@ -143,4 +145,3 @@ CREATE TABLE IF NOT EXISTS run_result (
     fx_delta              BLOB,
     PRIMARY KEY (run_id, position_snapshot_id, position_id, scenario_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_result_position_idx ON run_result (run_id, position_id);

@@ -132,8 +132,11 @@ WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id, rr.scenario_id
 
 // ResultsForPosition returns one position's results under every scenario.
 func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM run_result rr
-WHERE rr.run_id = ? AND rr.position_id = ? ORDER BY rr.position_snapshot_id, rr.scenario_id`, runID, positionID)
+	// The primary key serves this, with the run's snapshot ids as its
+	// second column.
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM run_position_snapshot x
+JOIN run_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id
+WHERE x.run_id = ? AND rr.position_id = ? ORDER BY rr.position_snapshot_id, rr.scenario_id`, runID, positionID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: results of position %q in run %q: %w", positionID, runID, err)
 	}

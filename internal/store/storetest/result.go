@@ -13,11 +13,15 @@ import (
 	"github.com/iprs/iprs/internal/store"
 )
 
-// completeWith makes a one-task run, claims its task and completes it with
-// the rows (their RunID set to the run's). It returns the run id.
-func (f *fixture) completeWith(t *testing.T, name string, rows func(runID string) []*store.ResultRow) string {
+// completeWith makes a one-task run of the snapshots, claims its task and
+// completes it with the rows (which must be of those snapshots). It returns
+// the run id.
+func (f *fixture) completeWith(t *testing.T, name string, snapshotIDs []string, rows func(runID string) []*store.ResultRow) string {
 	t.Helper()
-	r, _ := f.simpleRun(t, name, 1, 3)
+	r, _ := MustRun(t, f.ctx, f.s, RunOpts{
+		Run:   &store.Run{ID: f.id(name), HashMod: 1, PositionSnapshotIDs: snapshotIDs},
+		Tasks: taskSpec(1, "FIXED_BOND", T0, 3),
+	})
 	task := f.mustClaim(t, "w-"+name, T0)
 	if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w-" + name, Now: T0.Add(time.Second), Results: rows(r.ID)}); err != nil {
 		t.Fatalf("TaskComplete: %v", err)
@@ -99,7 +103,7 @@ func newResultFixture(t *testing.T, f *fixture) *resultFixture {
 		rf.attrs[[2]string{snapB, p.PositionID}] = keys[i%len(keys)]
 	}
 	scenarios := []string{"SPREAD_25BP", "BASE", "RATES_PARALLEL_1BP"}
-	rf.runID = f.completeWith(t, "run", func(runID string) []*store.ResultRow {
+	rf.runID = f.completeWith(t, "run", []string{snapA, snapB}, func(runID string) []*store.ResultRow {
 		var rows []*store.ResultRow
 		n := 0
 		for _, s := range []struct {
@@ -141,8 +145,13 @@ func testResult(t *testing.T, open Opener) {
 	t.Run("ExactFloatRoundTripAndAbsentMeasures", func(t *testing.T) {
 		f := setup(t, open)
 		values := append(slices.Clone(trickyFloats), math.Nextafter(0, -1), -math.MaxFloat64, 1e300, -1e-300, 0.1+0.2)
+		var positions []*store.Position
+		for i := 0; i < len(values); i += 2 {
+			positions = append(positions, Pos(fmt.Sprintf("P-%03d", i), "FIXED_BOND", int64(i), ""))
+		}
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("ps")}, positions, 0)
 		var want []*store.ResultRow
-		runID := f.completeWith(t, "run", func(runID string) []*store.ResultRow {
+		runID := f.completeWith(t, "run", []string{f.id("ps")}, func(runID string) []*store.ResultRow {
 			for i := 0; i < len(values); i += 2 {
 				r := &store.ResultRow{RunID: runID, ScenarioID: "BASE", PositionSnapshotID: f.id("ps"),
 					PositionID: fmt.Sprintf("P-%03d", i), InstrumentID: "I", ProductType: "FIXED_BOND", PortfolioNodeID: "N"}
