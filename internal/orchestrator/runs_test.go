@@ -388,22 +388,38 @@ func TestRunPreRunCheckListsEveryProblem(t *testing.T) {
 
 func TestRunPreRunCheckCapsProblems(t *testing.T) {
 	t.Parallel()
-	eachStore(t, envOpts{maxProblems: 10}, func(t *testing.T, e *env) {
-		e.addFullMarket("MKT-1")
-		var positions []map[string]any
-		for i := 0; i < 25; i++ {
-			p := loanByTerms("L"+strconv.Itoa(i), 1000)
-			p["attributes"].(map[string]any)["last_payment_date"] = "2026-03-01"
-			positions = append(positions, p)
-		}
-		e.upload(snapshotBody("PS-1", "BOOK-1", "2026-01-23T00:00:00Z", positions), http.StatusCreated)
-		r := e.postRun(runBody("RUN-1", "MKT-1", "PS-1"))
-		e.mustStatus(r, http.StatusUnprocessableEntity)
-		probs := r.problems(t)
-		if len(probs) != 11 || !strings.Contains(probs[10].Detail, "15 more") {
-			t.Fatalf("problems %+v", probs)
-		}
-	})
+	for _, c := range []struct {
+		max, positions int
+	}{{10, 25}, {700, 600}} {
+		eachStore(t, envOpts{maxProblems: c.max}, func(t *testing.T, e *env) {
+			e.addFullMarket("MKT-1")
+			var positions []map[string]any
+			for i := 0; i < c.positions; i++ {
+				p := loanByTerms(fmt.Sprintf("L%04d", i), 1000)
+				p["attributes"].(map[string]any)["last_payment_date"] = "2026-03-01"
+				positions = append(positions, p)
+			}
+			e.upload(snapshotBody("PS-1", "BOOK-1", "2026-01-23T00:00:00Z", positions), http.StatusCreated)
+			r := e.postRun(runBody("RUN-1", "MKT-1", "PS-1"))
+			e.mustStatus(r, http.StatusUnprocessableEntity)
+			probs := r.problems(t)
+			listed := min(c.max, c.positions)
+			if c.positions > c.max {
+				if len(probs) != listed+1 || !strings.Contains(probs[listed].Detail, fmt.Sprintf("%d more", c.positions-c.max)) {
+					t.Fatalf("problems %+v", probs)
+				}
+			} else if len(probs) != listed {
+				t.Fatalf("%d problems, want %d", len(probs), listed)
+			}
+			// Listed in upload order, whatever the number of check workers.
+			for i := 0; i < listed; i++ {
+				want := fmt.Sprintf("position snapshot PS-1, position L%04d at /attributes/last_payment_date", i)
+				if probs[i].Pointer != "/position_snapshot_id" || !strings.HasPrefix(probs[i].Detail, want) {
+					t.Fatalf("problem %d: %+v, want %q", i, probs[i], want)
+				}
+			}
+		})
+	}
 }
 
 func TestRunPortfolioScope(t *testing.T) {
