@@ -3,6 +3,7 @@ package pricing
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -105,4 +106,43 @@ func TestAttributesNotValidJSON(t *testing.T) {
 	if !problemAt(probs, "/attributes", "not valid JSON") {
 		t.Errorf("problems %v", probs)
 	}
+}
+
+// FuzzParsePosition feeds arbitrary attributes to every product type: no
+// panic, a position xor problems, and a parsed position prices or fails
+// with a Problem.
+func FuzzParsePosition(f *testing.F) {
+	f.Add("AMORT_LOAN", []byte(`{"current_principal":1000,"coupon_rate":0.1,"last_payment_date":"2025-12-23","remaining_term_months":12,"next_payment_date":"2026-01-31"}`))
+	f.Add("AMORT_LOAN", []byte(`{"current_principal":1,"coupon_rate":0.1,"last_payment_date":"2025-12-23","cashflows":[{"pay_date":"2026-02-23","interest":1,"principal":1}]}`))
+	f.Add("FIXED_BOND", []byte(`{"cashflows":[{"pay_date":"2026-06-01","amount":5}],"accrued_interest":1}`))
+	f.Add("FX_FWD", []byte(`{"notional_base":1,"forward_rate":1.1,"maturity_date":"2026-06-01","instrument":{"underlyings":{"fx_pair":"GBPUSD"}}}`))
+	m, err := NewMarket(flatMarketData(0.04, 0.02, 0.03))
+	if err != nil {
+		f.Fatal(err)
+	}
+	e, err := NewEngine(m, ScenarioIDs(), Measures(), asOf0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, productType string, attrs []byte) {
+		p, probs := ParsePosition(PositionInput{PositionID: "F", ProductType: productType, Attributes: attrs})
+		if (p == nil) == (len(probs) == 0) {
+			t.Fatalf("position %v with problems %v", p, probs)
+		}
+		if p == nil {
+			return
+		}
+		checkProbs := e.Check(p)
+		var v Values
+		for s := range e.Scenarios() {
+			err := e.Price(p, s, &v)
+			var prob Problem
+			if err != nil && !errors.As(err, &prob) {
+				t.Fatalf("Price error %v is not a Problem", err)
+			}
+			if err == nil && len(checkProbs) > 0 {
+				t.Fatalf("priced a position Check refuses: %v", checkProbs)
+			}
+		}
+	})
 }
