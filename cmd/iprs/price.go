@@ -40,7 +40,8 @@ positions in file order, scenarios in the order given.
 The files are the documents the services accept: a market snapshot
 {snapshot_id, as_of_time, fx_spots, curves, …} and a position snapshot
 {as_of_time, portfolio_node_id, positions:[…]} (a bare JSON array of positions
-is accepted too). The positions file is streamed, so it may be large.
+is accepted too); --positions - reads it from standard input. The positions
+file is streamed, so it may be large.
 
 Positions without attributes.as_of_date are valued as of the UTC date of
 --as-of, which plays the run's as_of_time; without --as-of, the market
@@ -82,16 +83,44 @@ stdout, and the exit status is non-zero.
 			if err != nil {
 				return fmt.Errorf("price: %w", err)
 			}
+			if positionsPath == "-" {
+				// Positions are read twice (checked, then priced), so
+				// standard input is kept in a temporary file.
+				spool, err := spoolToFile(cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				defer os.Remove(spool)
+				positionsPath = spool
+			}
 			return pricePositions(cmd.Context(), engine, positionsPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&marketPath, "market", "", "market snapshot JSON file (required)")
-	f.StringVar(&positionsPath, "positions", "", "position snapshot JSON file (required)")
+	f.StringVar(&positionsPath, "positions", "", "position snapshot JSON file, - for standard input (required)")
 	f.StringVar(&measuresFlag, "measures", "PV", "comma-separated measures: "+strings.Join(measureNames(), ","))
 	f.StringVar(&scenarios, "scenarios", "BASE", "comma-separated scenarios: "+strings.Join(pricing.ScenarioIDs(), ","))
 	f.StringVar(&asOfFlag, "as-of", "", "the run's as-of time, RFC 3339 (default: the market snapshot's as_of_time)")
 	return cmd
+}
+
+// spoolToFile copies r to a new temporary file and returns its path.
+func spoolToFile(r io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "iprs-positions-*.json")
+	if err != nil {
+		return "", fmt.Errorf("spool positions: %w", err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("spool positions: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("spool positions: %w", err)
+	}
+	return f.Name(), nil
 }
 
 func measureNames() []string {

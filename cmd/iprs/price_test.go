@@ -235,6 +235,27 @@ func priceItoa(i int) string {
 	return string(b)
 }
 
+func TestPricePositionsFromStdin(t *testing.T) {
+	t.Parallel()
+	positions, err := os.ReadFile(priceFixtures + "positions_snapshot_demo.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	cmd := newPriceCmd()
+	cmd.SetArgs([]string{"--market", priceFixtures + "market_snapshot_demo.json", "--positions", "-", "--scenarios", "BASE,SPREAD_25BP"})
+	cmd.SetIn(bytes.NewReader(positions))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("%v %s", err, errb.String())
+	}
+	fromFile, _, err := runPrice(t, "--market", priceFixtures+"market_snapshot_demo.json", "--positions", priceFixtures+"positions_snapshot_demo.json", "--scenarios", "BASE,SPREAD_25BP")
+	if err != nil || out.String() != fromFile || len(priceDecodeLines(t, fromFile)) != 6 {
+		t.Errorf("stdin gave\n%s\nthe file gave\n%s", out.String(), fromFile)
+	}
+}
+
 func TestPriceThroughTheRootCommand(t *testing.T) {
 	t.Parallel()
 	getenv := func(string) string { return "" }
