@@ -120,6 +120,9 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 	if len(measures) == 0 {
 		return nil, fmt.Errorf("new engine: no measures")
 	}
+	if runAsOf.IsZero() {
+		return nil, fmt.Errorf("new engine: no run as-of time")
+	}
 	e := &Engine{
 		base:       base,
 		runAsOf:    runAsOf,

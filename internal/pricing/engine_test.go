@@ -34,6 +34,9 @@ func TestNewEngineRejects(t *testing.T) {
 			t.Errorf("%s: err = %v, want mention of %q", c.name, err, c.want)
 		}
 	}
+	if _, err := NewEngine(m, []string{"BASE"}, []Measure{PV}, time.Time{}); err == nil {
+		t.Error("NewEngine accepted a zero run as-of time")
+	}
 	e := MustEngine(t, m, []string{"SPREAD_25BP", "BASE"}, []Measure{DV01, PV}, asOf0)
 	if got := strings.Join(e.Scenarios(), ","); got != "SPREAD_25BP,BASE" {
 		t.Errorf("Scenarios = %s", got)
