@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 )
@@ -47,6 +48,25 @@ func ParseMeasure(s string) (Measure, bool) {
 		}
 	}
 	return 0, false
+}
+
+// MarshalText encodes a measure as its wire name, so that JSON carries
+// "PV" rather than a number.
+func (m Measure) MarshalText() ([]byte, error) {
+	if !m.Valid() {
+		return nil, fmt.Errorf("pricing: unknown measure %d", m)
+	}
+	return []byte(measureNames[m]), nil
+}
+
+// UnmarshalText decodes a measure from its wire name.
+func (m *Measure) UnmarshalText(b []byte) error {
+	x, ok := ParseMeasure(string(b))
+	if !ok {
+		return fmt.Errorf("pricing: unknown measure %q", b)
+	}
+	*m = x
+	return nil
 }
 
 // Measures returns every known measure in canonical order.

@@ -89,3 +89,21 @@ func TestValues(t *testing.T) {
 		t.Error("Reset left measures")
 	}
 }
+
+func TestMeasureJSON(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal([]Measure{PV, FXDelta})
+	if err != nil || string(b) != `["PV","FX_DELTA"]` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var ms []Measure
+	if err := json.Unmarshal([]byte(`["ACCRUED_INTEREST","CS01"]`), &ms); err != nil || len(ms) != 2 || ms[0] != AccruedInterest || ms[1] != CS01 {
+		t.Fatalf("Unmarshal = %v, %v", ms, err)
+	}
+	if err := json.Unmarshal([]byte(`["GAMMA"]`), &ms); err == nil {
+		t.Error("Unmarshal accepted GAMMA")
+	}
+	if _, err := json.Marshal(Measure(42)); err == nil {
+		t.Error("Marshal accepted an unknown measure")
+	}
+}
