@@ -24,7 +24,7 @@
 //
 //   - Measure (PV, DV01, CS01, AccruedInterest, FXDelta), ParseMeasure,
 //     Measure.String (wire names "PV", "DV01", "CS01", "ACCRUED_INTEREST",
-//     "FX_DELTA"), Measures.
+//     "FX_DELTA"; also its JSON/text encoding), Measure.Valid, Measures.
 //   - Values: the measures of one position under one scenario, fixed size,
 //     no maps; Get, Has, Set, Reset, Present, Map, AppendJSON, MarshalJSON.
 //   - MarketData (with FXSpot, CurveData, CurveNode, Quality) decodes a
