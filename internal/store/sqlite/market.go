@@ -53,7 +53,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, sqliteErr("create market snapshot", err)
 	}
 	if created {
 		stored.Payload = bytes.Clone(stored.Payload)

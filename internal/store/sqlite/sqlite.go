@@ -19,20 +19,39 @@
 //     WAL mode, so readers see the last committed state and neither block
 //     nor are blocked by the writer.
 //
-// Consequences: a position snapshot upload holds the writer for the whole
-// upload (that is how its rows stay invisible until Commit and vanish on
-// Rollback), so other writes wait for it; a caller must never start a second
-// write while holding a PositionSnapshotWriter in the same goroutine. Task
-// claiming is a single UPDATE … WHERE task_id = (SELECT … LIMIT 1) RETURNING
-// on the writer, which is atomic because there is only one writer.
+// Consequences:
+//
+//   - Every write method is one short transaction on the writer, so the
+//     store's invariants (idempotent creates, the run and task state
+//     machine, lease checks) are checked and applied without races: there
+//     is no other writer to race with. A claim is one transaction: the sweep
+//     of abandoned tasks, then UPDATE run_task … WHERE task_id = (SELECT …
+//     LIMIT 1) RETURNING …, then the run's move to RUNNING.
+//   - A position snapshot upload holds the writer for the whole upload
+//     (that is how its rows stay invisible until Commit and vanish on
+//     Rollback), so other writes wait for it, up to their context's
+//     deadline. A caller must not start another write while it holds a
+//     PositionSnapshotWriter in the same goroutine: it would wait for
+//     itself.
+//   - Scans (PositionScan, TaskPositions, ResultScan) hold one read
+//     connection and stream rows; their callbacks may write, but should not
+//     nest more reads than the read pool (Options.ReadConns) holds.
+//   - Several processes may open the same file (say `iprs migrate` beside a
+//     running `iprs dev`); SQLite's file lock and the busy timeout then
+//     serialize their writers.
 //
 // # Storage
 //
 // Times are INTEGER microseconds since the Unix epoch (UTC), so they sort
 // like the times; text arrays are JSON text; measures and quantities are
 // stored as IEEE 754 doubles in columns without type affinity so that every
-// float64 (including -0.0) comes back bit for bit. The schema lives in
-// sql/sqlite and is applied by Migrate.
+// float64 (including -0.0) comes back bit for bit. Bulk rows (positions,
+// results) go in multi-row INSERTs of 500 rows through a statement prepared
+// once per transaction; position and run_result are WITHOUT ROWID tables and
+// run_result has no index besides its key. On a shared two-core machine,
+// BenchmarkTaskComplete writes 400,000 result rows in about 2 s and
+// BenchmarkPositionUpload 1,000,000 positions in about 10 s. The schema
+// lives in sql/sqlite and is applied by Migrate.
 package sqlite
 
 import (
