@@ -126,16 +126,26 @@ type parser struct {
 	pos     int
 	opts    Options
 	path    []pathSeg
-	members [][]member // scratch per depth
-	names   []byte     // decoded member names of the open objects
-	scratch []byte     // decoded string scratch
-	tmp     []byte     // object reordering scratch
+	ms      []member // members of the open objects, innermost last
+	names   []byte   // decoded member names of the open objects
+	scratch []byte   // decoded string scratch
+	tmp     []byte   // object reordering scratch
+
+	// Initial backing for the slices above, so that small documents
+	// allocate nothing more.
+	pathBuf    [8]pathSeg
+	msBuf      [16]member
+	namesBuf   [128]byte
+	scratchBuf [64]byte
 }
 
 // run canonicalizes p.data onto dst, reusing the parser's scratch space.
 func (p *parser) run(dst, raw []byte) ([]byte, error) {
 	p.data, p.pos = raw, 0
-	p.path, p.names = p.path[:0], p.names[:0]
+	if p.path == nil {
+		p.path, p.ms, p.names, p.scratch = p.pathBuf[:0], p.msBuf[:0], p.namesBuf[:0], p.scratchBuf[:0]
+	}
+	p.path, p.ms, p.names = p.path[:0], p.ms[:0], p.names[:0]
 	start := len(dst)
 	p.skipSpace()
 	out, err := p.value(dst)
@@ -277,25 +287,24 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		return dst, err
 	}
 	p.pos++ // '{'
-	depth := len(p.path)
-	if len(p.members) <= depth {
-		p.members = append(p.members, make([][]member, depth+1-len(p.members))...)
-	}
-	ms := p.members[depth][:0]
+	msBase := len(p.ms)
 	namesStart := len(p.names)
 	start := len(dst)
+	dst = append(dst, '{')
 	p.path = append(p.path, pathSeg{})
 	seg := len(p.path) - 1
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		p.path = p.path[:seg]
-		return append(dst, '{', '}'), nil
+		return append(dst, '}'), nil
 	}
+	// Each member is written as it comes, "name":value, and remembered;
+	// members that arrive out of order are rearranged at the end.
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			p.path = p.path[:seg]
+			p.path = p.path[:seg] // the object is at fault
 			return dst, p.fail(ErrSyntax, "want a member name string")
 		}
 		nameOff := p.pos
@@ -312,11 +321,16 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		}
 		p.pos++
 		p.skipSpace()
-		vstart := len(dst)
+		if len(p.ms) > msBase {
+			dst = append(dst, ',')
+		}
+		mstart := len(dst)
+		dst = appendQuoted(dst, name)
+		dst = append(dst, ':')
 		if dst, err = p.value(dst); err != nil {
 			return dst, err
 		}
-		ms = append(ms, member{name: p.path[seg].name, offset: nameOff, value: span{vstart, len(dst)}})
+		p.ms = append(p.ms, member{name: p.path[seg].name, offset: nameOff, value: span{mstart, len(dst)}})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return dst, p.fail(ErrSyntax, "unexpected end of input in object")
@@ -332,10 +346,14 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		}
 		break
 	}
-	p.members[depth] = ms
+	ms := p.ms[msBase:]
 	names := p.names
 	name := func(m member) []byte { return names[m.name.start:m.name.end] }
-	slices.SortStableFunc(ms, func(a, b member) int { return compareUTF16(name(a), name(b)) })
+	cmp := func(a, b member) int { return compareUTF16(name(a), name(b)) }
+	sorted := slices.IsSortedFunc(ms, cmp)
+	if !sorted {
+		slices.SortStableFunc(ms, cmp)
+	}
 	for i := 1; i < len(ms); i++ {
 		if bytes.Equal(name(ms[i]), name(ms[i-1])) {
 			p.path[seg].name = ms[i].name
@@ -345,25 +363,25 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 			}
 			e := p.fail(ErrDuplicateKey, "member %q appears more than once", name(ms[i]))
 			e.Offset = later
-			p.path = p.path[:seg]
 			return dst, e
 		}
 	}
 	p.path = p.path[:seg]
-	// The values sit in dst[start:] in input order; rebuild the object with
-	// names in canonical order.
+	p.names = p.names[:namesStart]
+	p.ms = p.ms[:msBase]
+	if sorted {
+		return append(dst, '}'), nil
+	}
+	// Rearrange the members, which sit in dst[start+1:] in input order.
 	t := append(p.tmp[:0], '{')
 	for i, m := range ms {
 		if i > 0 {
 			t = append(t, ',')
 		}
-		t = appendQuoted(t, name(m))
-		t = append(t, ':')
 		t = append(t, dst[m.value.start:m.value.end]...)
 	}
 	t = append(t, '}')
 	p.tmp = t
-	p.names = p.names[:namesStart]
 	return append(dst[:start], t...), nil
 }
 
