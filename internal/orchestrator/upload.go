@@ -337,13 +337,13 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 // hashes it and queues its row.
 func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) error {
 	pass.count++
-	base := web.Pointer("positions", strconv.Itoa(i))
+	base := func() string { return web.Pointer("positions", strconv.Itoa(i)) }
 	_, probs := pricing.ParsePosition(in)
 	for _, p := range probs {
-		u.probs.add(base+p.Pointer, p.Detail)
+		u.probs.add(base()+p.Pointer, p.Detail)
 	}
 	if p, dup := pass.ids.Add(i, in.PositionID); dup {
-		u.probs.add(base+p.Pointer, p.Detail)
+		u.probs.add(base()+p.Pointer, p.Detail)
 	}
 	if u.probs.count() > 0 {
 		return nil // the upload is refused: no need to hash or write
@@ -352,7 +352,7 @@ func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) 
 	if err != nil {
 		var ce *canon.Error
 		if errors.As(err, &ce) {
-			u.probs.add(base+"/attributes"+ce.Pointer, ce.Detail)
+			u.probs.add(base()+"/attributes"+ce.Pointer, ce.Detail)
 			return nil
 		}
 		return fmt.Errorf("canonicalize attributes of position %d: %w", i, err)
