@@ -258,22 +258,28 @@ func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error 
 		w.types[p.ProductType] = struct{}{}
 	}
 	if !w.exists && len(rows) > 0 {
-		row := make([]any, len(positionColumns))
-		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		_, err := copyIn(ctx, w.tx, "position", positionColumns, len(rows), func(c *copyBuf, i int) error {
 			p := rows[i]
 			attrs := p.Attributes
 			if len(attrs) == 0 {
 				attrs = emptyObject
 			}
-			var q any
+			c.tuple(len(positionColumns))
+			c.text(w.id)
+			c.int8(p.Seq)
+			c.text(p.PositionID)
+			c.text(p.InstrumentID)
+			c.text(p.ProductType)
 			if p.Quantity != nil {
-				q = *p.Quantity
+				c.float8(*p.Quantity)
+			} else {
+				c.null()
 			}
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] =
-				w.id, p.Seq, p.PositionID, p.InstrumentID, p.ProductType, q, attrs, p.Hash
-			return row, nil
+			c.raw(attrs)
+			c.int8(p.Hash)
+			return nil
 		})
-		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"position"}, positionColumns, src); err != nil {
+		if err != nil {
 			w.abort(ctx)
 			if pgCode(err) == codeUniqueViolation {
 				return conflict("position snapshot %q repeats a position id", w.id)

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -13,41 +15,41 @@ import (
 	"github.com/iprs/iprs/internal/store"
 )
 
-// resultSource feeds a task's result rows to COPY, reusing one row buffer.
-// Absent measures go in as NULL.
-type resultSource struct {
-	runID  string
-	taskID int64
-	rows   []*store.ResultRow
-	i      int
-	buf    []any
-}
-
-func newResultSource(runID string, taskID int64, rows []*store.ResultRow) *resultSource {
-	return &resultSource{runID: runID, taskID: taskID, rows: rows, i: -1, buf: make([]any, len(resultColumns))}
-}
-
-func (s *resultSource) Next() bool {
-	s.i++
-	return s.i < len(s.rows)
-}
-
-func (s *resultSource) Values() ([]any, error) {
-	r := s.rows[s.i]
-	b := s.buf
-	b[0], b[1], b[2], b[3], b[4] = s.runID, r.PositionSnapshotID, r.PositionID, r.ScenarioID, s.taskID
-	b[5], b[6], b[7] = r.InstrumentID, r.ProductType, r.PortfolioNodeID
-	for m := 0; m < store.NumMeasures; m++ {
-		if r.Has(m) {
-			b[8+m] = r.Values[m]
-		} else {
-			b[8+m] = nil
-		}
+// copyResults copies a task's result rows into run_result in primary key
+// order (sorting a copy of the slice when needed), so that the index
+// inserts of one task land next to each other. Absent measures are NULL.
+func copyResults(ctx context.Context, tx pgx.Tx, runID string, taskID int64, rows []*store.ResultRow) error {
+	if !slices.IsSortedFunc(rows, compareResultKeys) {
+		rows = slices.Clone(rows)
+		slices.SortFunc(rows, compareResultKeys)
 	}
-	return b, nil
+	_, err := copyIn(ctx, tx, "run_result", resultColumns, len(rows), func(c *copyBuf, i int) error {
+		r := rows[i]
+		c.tuple(len(resultColumns))
+		c.text(runID)
+		c.text(r.PositionSnapshotID)
+		c.text(r.PositionID)
+		c.text(r.ScenarioID)
+		c.int8(taskID)
+		c.text(r.InstrumentID)
+		c.text(r.ProductType)
+		c.text(r.PortfolioNodeID)
+		for m := 0; m < store.NumMeasures; m++ {
+			if r.Has(m) {
+				c.float8(r.Values[m])
+			} else {
+				c.null()
+			}
+		}
+		return nil
+	})
+	return err
 }
 
-func (s *resultSource) Err() error { return nil }
+func compareResultKeys(a, b *store.ResultRow) int {
+	return cmp.Or(strings.Compare(a.PositionSnapshotID, b.PositionSnapshotID),
+		strings.Compare(a.PositionID, b.PositionID), strings.Compare(a.ScenarioID, b.ScenarioID))
+}
 
 // resultSelect reads result rows; measures follow store.MeasureColumns.
 const resultSelect = `SELECT r.run_id, r.scenario_id, r.position_snapshot_id, r.position_id, r.instrument_id,

@@ -202,7 +202,7 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 			return err
 		}
 		if len(p.Results) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_result"}, resultColumns, newResultSource(h.runID, p.TaskID, p.Results)); err != nil {
+			if err := copyResults(ctx, tx, h.runID, p.TaskID, p.Results); err != nil {
 				if pgCode(err) == codeUniqueViolation {
 					return fmt.Errorf("postgres: complete task %d: results repeat a (position, scenario): %w", p.TaskID, err)
 				}
