@@ -149,14 +149,14 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	row := &store.MarketSnapshot{
 		ID:          *d.doc.SnapshotID,
-		AsOfTime:    d.asOf.UTC(),
+		AsOfTime:    d.asOf.UTC().Truncate(time.Microsecond), // the stores' precision
 		Vendor:      str(d.doc.Vendor),
 		UniverseID:  str(d.doc.UniverseID),
 		Payload:     d.canonical,
 		PayloadHash: d.hash,
 		DQStatus:    status,
 		Issues:      issuesJSON,
-		CreatedAt:   s.now().UTC(),
+		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
 	}
 	stored, created, err := s.store.MarketSnapshotCreate(ctx, row)
 	if err != nil {

@@ -233,8 +233,14 @@ func TestCreateCompatFixtures(t *testing.T) {
 
 func TestCreateReplayConflict(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
+		// A clock finer than the stores' microseconds: the receipt of the
+		// creation and of a replay must still agree.
+		f.clock.Advance(123456789 * time.Nanosecond)
 		body := mustJSON(t, validDoc())
 		first := f.post(t, body)
+		if got := first.json(t)["created_at"]; got != "2026-01-24T12:00:00.123456Z" {
+			t.Fatalf("created_at %v", got)
+		}
 		if first.status != http.StatusCreated {
 			t.Fatalf("status %d %s", first.status, first.body)
 		}
