@@ -28,8 +28,8 @@ type Options struct {
 	// Logger receives migration progress and retried transactions.
 	// Default: discard.
 	Logger *slog.Logger
-	// MaxConns bounds the pool; 0 keeps pgxpool's default (or pool_max_conns
-	// from the URL).
+	// MaxConns bounds the pool (at least 2); 0 keeps pgxpool's default, or
+	// pool_max_conns from the URL.
 	MaxConns int32
 	// Migrate applies pending migrations at Open (dev mode). Without it Open
 	// refuses a database whose schema is older than this build's.
@@ -74,10 +74,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	if cfg.MaxConns < 4 {
-		// Streaming reads hold a connection while their callback may
+	if cfg.MaxConns < 2 {
+		// A streaming read holds a connection while its callback may
 		// query the store again.
-		cfg.MaxConns = 4
+		cfg.MaxConns = 2
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

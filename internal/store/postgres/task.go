@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,13 +118,10 @@ RETURNING t.run_id`, now)
 		if err != nil {
 			return fmt.Errorf("postgres: reap expired tasks: %w", err)
 		}
-		seen := map[string]bool{}
-		for _, id := range runIDs {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			db.log.Warn("task lease expired with no attempt left", "run_id", id)
+		// Lock the runs in id order, so that two reapers cannot deadlock.
+		slices.Sort(runIDs)
+		for _, id := range slices.Compact(runIDs) {
+			db.log.Warn("settling tasks whose lease expired for good", "run_id", id)
 			if err := settleRun(ctx, tx, id, now); err != nil {
 				return err
 			}
