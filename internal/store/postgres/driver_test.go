@@ -663,3 +663,60 @@ func TestCancelWhileRunning(t *testing.T) {
 		t.Fatalf("cancel again = %v, %v", again, err)
 	}
 }
+
+// TestCancelRacesClaims cancels runs while workers claim and finish their
+// tasks: every call succeeds or reports a documented error (deadlocks
+// between a claim and a cancel are retried inside the driver), and every
+// run ends CANCELLED or COMPLETED with no task left open.
+func TestCancelRacesClaims(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 12})
+	ctx := t.Context()
+	for round := range 10 {
+		r, _, _ := mustResultRun(t, ctx, db, fmt.Sprintf("race%d", round), 8, 8)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range 4 {
+			owner := fmt.Sprintf("%s-w%d", r.ID, w)
+			wg.Go(func() {
+				<-start
+				for {
+					tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+					if errors.Is(err, apperr.ErrNotFound) {
+						return
+					}
+					if err != nil {
+						t.Errorf("TaskClaim: %v", err)
+						return
+					}
+					var ferr error
+					if tk.ID%2 == 0 {
+						ferr = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0})
+					} else {
+						ferr = db.TaskRelease(ctx, tk.ID, owner)
+					}
+					if ferr != nil {
+						t.Errorf("finish task %d: %v", tk.ID, ferr)
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			if _, err := db.RunCancel(ctx, r.ID, t0); err != nil && !errors.Is(err, apperr.ErrConflict) {
+				t.Errorf("RunCancel: %v", err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		got := mustRunGet(t, ctx, db, r.ID)
+		p, err := db.RunProgress(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open := p.TasksByStatus[store.TaskQueued] + p.TasksByStatus[store.TaskRunning]; open != 0 || got.CompletedAt == nil ||
+			(got.Status != store.RunCancelled && got.Status != store.RunCompleted) {
+			t.Fatalf("round %d: run %s with %d open tasks (%v)", round, got.Status, open, p.TasksByStatus)
+		}
+	}
+}
