@@ -208,6 +208,9 @@ func scanMembers(b []byte, buf fields) (f fields, ok bool, err error) {
 		return nil, false, nil
 	}
 	f = buf[:0]
+	if cap(f) == 0 {
+		f = make(fields, 0, 16)
+	}
 	end, err := scanObject(b, i, 1, func(key, val []byte) {
 		f = append(f, member{key: key, val: val})
 	})
