@@ -249,15 +249,30 @@ func BenchmarkParsePosition(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
+	b.Run("decode+parse", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			var in PositionInput
+			if err := json.Unmarshal(raw, &in); err != nil {
+				b.Fatal(err)
+			}
+			if _, probs := ParsePosition(in); len(probs) > 0 {
+				b.Fatal(probs)
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
 		var in PositionInput
 		if err := json.Unmarshal(raw, &in); err != nil {
 			b.Fatal(err)
 		}
-		if _, probs := ParsePosition(in); len(probs) > 0 {
-			b.Fatal(probs)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if _, probs := ParsePosition(in); len(probs) > 0 {
+				b.Fatal(probs)
+			}
 		}
-	}
+	})
 }
