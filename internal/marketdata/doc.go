@@ -72,7 +72,7 @@
 //	FAIL DUPLICATE_FX_PAIR  /fx_spots/i/pair          a pair seen before
 //	WARN RATE_OUT_OF_RANGE  /curves/i/nodes/j/zero_rate   outside [-5%, 30%] (bounds included)
 //	WARN NEGATIVE_SPREAD    /curves/i/nodes/j/zero_rate   below 0 on a spread curve
-//	WARN SINGLE_NODE_CURVE  /curves/i/nodes           a non-spread curve with one node
+//	WARN SINGLE_NODE_CURVE  /curves/i/nodes           a curve with one node
 //	WARN AS_OF_IN_FUTURE    /as_of_time               more than a day after the server's clock
 //
 // Tenors are year fractions (ON = 1/365, nD = n/365, nW = n/52, nM = n/12,
@@ -80,9 +80,9 @@
 // so 12M and 1Y clash, as do 365D and 1Y, or 24M and 2Y; 7D and 1W do not
 // (7/365 ≠ 1/52). The second occurrence is flagged and the detail names
 // the first. A spread curve is one whose curve_type is SPREAD or whose id
-// ends in -SPREAD. A spread curve with a single node is a flat spread, the
-// usual way to quote one, and is not flagged; a single-node discount curve
-// is. A negative spread that is also below -5% gets both warnings.
+// ends in -SPREAD. Every curve with a single node is flagged, a flat
+// spread curve too (so the compat fixtures, whose spread curves have one
+// node, are stored WARN: usable by runs, but visibly flat). A negative spread that is also below -5% gets both warnings.
 //
 // JSON has no NaN or Infinity, so a non-finite rate or spot can only be a
 // literal too large for a double, such as 1e400. Such a literal is not a

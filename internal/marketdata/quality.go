@@ -167,9 +167,9 @@ func check(d *snapshotDoc, asOf time.Time, now time.Time, futureTolerance time.D
 		switch {
 		case len(nodes) == 0:
 			add(SeverityFail, CodeEmptyCurve, base+"/nodes", "curve %s has no nodes", id)
-		case len(nodes) == 1 && !spread:
-			// A spread curve with one node is a flat spread, the usual way
-			// to quote one; a single-node discount curve is suspicious.
+		case len(nodes) == 1:
+			// SPEC: any single-node curve is WARN, flat spreads included:
+			// the run may use it, but someone should look at it.
 			add(SeverityWarn, CodeSingleNodeCurve, base+"/nodes", "curve %s has a single node, so it is flat at %s", id, nodes[0].ZeroRate.text)
 		}
 		type seen struct {

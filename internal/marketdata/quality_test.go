@@ -39,6 +39,7 @@ func validDoc() map[string]any {
 			}},
 			map[string]any{"curve_id": "LOAN-SPREAD", "curve_type": "SPREAD", "nodes": []any{
 				map[string]any{"tenor": "1Y", "zero_rate": 0.012},
+				map[string]any{"tenor": "5Y", "zero_rate": 0.014},
 			}},
 		},
 	}
@@ -93,14 +94,27 @@ func TestValidDocPasses(t *testing.T) {
 	}
 }
 
-func TestCompatFixturesPass(t *testing.T) {
-	for _, name := range []string{"market_snapshot_demo.json", "marketdata_snapshot_eod.json"} {
+// TestCompatFixturesOnlyWarnOfFlatSpreads: the compat fixtures are sound
+// but quote their spread curves with one node each, which SPEC §1 makes a
+// WARN (usable by a run), and nothing else.
+func TestCompatFixturesOnlyWarnOfFlatSpreads(t *testing.T) {
+	for name, flat := range map[string][]string{
+		"market_snapshot_demo.json":    {"/curves/2/nodes"},
+		"marketdata_snapshot_eod.json": {"/curves/2/nodes", "/curves/3/nodes"},
+	} {
 		body, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if issues := checkBody(t, body); len(issues) != 0 {
-			t.Errorf("%s: issues %+v", name, issues)
+		issues := checkBody(t, body)
+		if len(issues) != len(flat) {
+			t.Errorf("%s: issues %+v, want one SINGLE_NODE_CURVE warning at each of %v", name, issues, flat)
+			continue
+		}
+		for i, is := range issues {
+			if is.Severity != SeverityWarn || is.Code != CodeSingleNodeCurve || is.Pointer != flat[i] {
+				t.Errorf("%s: issue %d is %+v, want WARN SINGLE_NODE_CURVE at %s", name, i, is, flat[i])
+			}
 		}
 	}
 }
@@ -158,7 +172,6 @@ func TestQualityRules(t *testing.T) {
 			mutate: func(d map[string]any) { curve(d, 1)["curve_id"] = "USD-OIS"; curve(d, 1)["curve_type"] = "DISCOUNT" },
 			want: []want{
 				{"FAIL", CodeDuplicateCurve, "/curves/1/curve_id"},
-				{"WARN", CodeSingleNodeCurve, "/curves/1/nodes"},
 			},
 		},
 		{

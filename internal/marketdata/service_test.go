@@ -211,9 +211,17 @@ func TestCreateCompatFixtures(t *testing.T) {
 			if err := json.Unmarshal(body, &doc); err != nil {
 				t.Fatal(err)
 			}
-			if m["snapshot_id"] != doc["snapshot_id"] || m["dq_status"] != "PASS" ||
-				!reflect.DeepEqual(m["issues"], []any{}) || m["created_at"] != "2026-01-24T12:00:00Z" {
+			// Sound data; the only issues are the one-node spread curves
+			// SPEC §1 warns of, so the stored status is WARN.
+			issues, _ := m["issues"].([]any)
+			if m["snapshot_id"] != doc["snapshot_id"] || m["dq_status"] != "WARN" || len(issues) == 0 ||
+				m["created_at"] != "2026-01-24T12:00:00Z" {
 				t.Fatalf("%s: receipt %s", name, resp.body)
+			}
+			for _, is := range issues {
+				if is.(map[string]any)["code"] != CodeSingleNodeCurve {
+					t.Fatalf("%s: unexpected issue %v", name, is)
+				}
 			}
 			if h, _ := m["payload_hash"].(string); len(h) != 64 {
 				t.Fatalf("%s: payload_hash %v", name, m["payload_hash"])
@@ -421,7 +429,7 @@ func TestGetSnapshot(t *testing.T) {
 			delete(doc, k)
 		}
 		canonical := fmt.Sprintf(`{"as_of_time":"2026-01-23T17:00:00Z","curves":%s,"fx_spots":%s,"quality":{"dq_status":"PASS","issues":["looked fine to us"]},"snapshot_id":"MKT-T-1","universe_id":"USD","vendor":"TEST"}`,
-			`[{"curve_id":"USD-OIS","curve_type":"DISCOUNT","nodes":[{"tenor":"ON","zero_rate":0.039},{"tenor":"1M","zero_rate":0.04},{"tenor":"1Y","zero_rate":0.35}]},{"curve_id":"LOAN-SPREAD","curve_type":"SPREAD","nodes":[{"tenor":"1Y","zero_rate":0.012}]}]`,
+			`[{"curve_id":"USD-OIS","curve_type":"DISCOUNT","nodes":[{"tenor":"ON","zero_rate":0.039},{"tenor":"1M","zero_rate":0.04},{"tenor":"1Y","zero_rate":0.35}]},{"curve_id":"LOAN-SPREAD","curve_type":"SPREAD","nodes":[{"tenor":"1Y","zero_rate":0.012},{"tenor":"5Y","zero_rate":0.014}]}]`,
 			`[{"pair":"EURUSD","spot":1.0842,"ts":"2026-01-23T16:59:30Z"},{"pair":"GBPUSD","spot":1.27}]`)
 		if got.PayloadHash != sha256Hex(canonical) {
 			t.Fatalf("payload_hash %s, want sha256 of %s = %s", got.PayloadHash, canonical, sha256Hex(canonical))
