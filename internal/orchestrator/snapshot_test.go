@@ -1,6 +1,7 @@
 package orchestrator_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/orchestrator"
+	"github.com/iprs/iprs/internal/store"
 )
 
 func TestPositionHashKnownValues(t *testing.T) {
@@ -478,4 +480,55 @@ func TestUploadEmptySnapshot(t *testing.T) {
 			t.Fatalf("stored %+v %v", snap, err)
 		}
 	})
+}
+
+// failingStore fails the second batch of every position snapshot upload.
+type failingStore struct {
+	store.Store
+}
+
+func (f failingStore) PositionSnapshotBegin(ctx context.Context, id string) (store.PositionSnapshotWriter, error) {
+	w, err := f.Store.PositionSnapshotBegin(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &failingWriter{PositionSnapshotWriter: w}, nil
+}
+
+type failingWriter struct {
+	store.PositionSnapshotWriter
+	adds int
+}
+
+func (w *failingWriter) Add(ctx context.Context, rows []*store.Position) error {
+	w.adds++
+	if w.adds == 2 {
+		return errors.New("disk I/O error: SELECT secret FROM position")
+	}
+	return w.PositionSnapshotWriter.Add(ctx, rows)
+}
+
+func TestUploadStoreFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			e := setup(t, failingStore{b.open(t)}, envOpts{batchSize: 3})
+			var positions []map[string]any
+			for i := 0; i < 20; i++ {
+				positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))
+			}
+			for _, id := range []string{"PS-FAIL", ""} {
+				r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody(id, "BOOK-F", "2026-01-23T00:00:00Z", positions)))
+				e.mustStatus(r, http.StatusInternalServerError)
+				if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "SELECT") {
+					t.Fatalf("500 leaks the cause: %s", r.body)
+				}
+			}
+			if _, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-F", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
+				t.Fatalf("failed upload stored: %v", err)
+			}
+			// The store is usable afterwards (the writer was released).
+			e.upload(snapshotBody("PS-OK", "BOOK-F", "2026-01-23T00:00:00Z", positions[:2]), http.StatusCreated)
+		})
+	}
 }

@@ -61,6 +61,7 @@ type upload struct {
 type positionsPass struct {
 	snapshotID string
 	writer     store.PositionSnapshotWriter // nil: check and hash only
+	adder      *batchAdder                  // adds batches to writer
 	count      int64
 	ids        *pricing.PositionIDs
 	types      map[string]struct{}
@@ -69,12 +70,17 @@ type positionsPass struct {
 	buf        []byte
 }
 
-func (s *Service) newPass(snapshotID string, w store.PositionSnapshotWriter) *positionsPass {
+func (s *Service) newPass(ctx context.Context, snapshotID string, w store.PositionSnapshotWriter) *positionsPass {
 	h := canon.NewHasher()
 	_, _ = h.WriteString("[")
+	var adder *batchAdder
+	if w != nil {
+		adder = startBatchAdder(ctx, snapshotID, w)
+	}
 	return &positionsPass{
 		snapshotID: snapshotID,
 		writer:     w,
+		adder:      adder,
 		ids:        pricing.NewPositionIDs(),
 		types:      make(map[string]struct{}),
 		hasher:     h,
@@ -96,6 +102,7 @@ func (s *Service) uploadSnapshot(ctx context.Context, body io.Reader) (snap *sto
 	u.dec = json.NewDecoder(u.src)
 	defer func() {
 		if u.pass != nil && u.pass.writer != nil {
+			u.pass.adder.wait()
 			if rerr := u.pass.writer.Rollback(context.WithoutCancel(ctx)); rerr != nil && err == nil {
 				err = fmt.Errorf("roll back position snapshot: %w", rerr)
 			}
@@ -287,7 +294,7 @@ func (u *upload) readPositionsMember() error {
 			return fmt.Errorf("begin position snapshot %s: %w", id, err)
 		}
 	}
-	u.pass = u.s.newPass(id, w)
+	u.pass = u.s.newPass(u.ctx, id, w)
 	if err := u.readPositions(u.dec, u.pass); err != nil {
 		return err
 	}
@@ -330,7 +337,13 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 	if _, err := dec.Token(); err != nil { // the closing bracket
 		return u.fatal(err)
 	}
-	return u.flush(pass)
+	if err := u.flush(pass); err != nil {
+		return err
+	}
+	if pass.adder != nil {
+		return pass.adder.wait()
+	}
+	return nil
 }
 
 // position checks one position and, while the upload has no problem,
@@ -397,11 +410,80 @@ func (u *upload) flush(pass *positionsPass) error {
 		pass.batch = pass.batch[:0]
 		return nil
 	}
-	if err := pass.writer.Add(u.ctx, pass.batch); err != nil {
-		return fmt.Errorf("add %d positions to snapshot %s: %w", len(pass.batch), pass.snapshotID, err)
+	if err := pass.adder.add(pass.batch); err != nil {
+		return err
 	}
 	pass.batch = make([]*store.Position, 0, u.s.opts.BatchSize)
 	return nil
+}
+
+// batchAdder adds batches of rows to a snapshot writer on a goroutine of
+// its own, so that the store writes one batch while the next is decoded
+// and checked. Batches are added one at a time, in order; the writer is
+// used by no one else until wait returns.
+type batchAdder struct {
+	batches chan []*store.Position
+	errc    chan error // the first failure, once
+	done    chan struct{}
+	err     error // the failure, as seen by the sending goroutine
+	closed  bool
+}
+
+func startBatchAdder(ctx context.Context, snapshotID string, w store.PositionSnapshotWriter) *batchAdder {
+	a := &batchAdder{
+		batches: make(chan []*store.Position, 1),
+		errc:    make(chan error, 1),
+		done:    make(chan struct{}),
+	}
+	go func() {
+		defer close(a.done)
+		failed := false
+		for rows := range a.batches {
+			if failed {
+				continue // drain: the upload fails anyway
+			}
+			if err := w.Add(ctx, rows); err != nil {
+				failed = true
+				a.errc <- fmt.Errorf("add %d positions to snapshot %s: %w", len(rows), snapshotID, err)
+			}
+		}
+	}()
+	return a
+}
+
+// add queues a batch; it reports an earlier batch's failure.
+func (a *batchAdder) add(rows []*store.Position) error {
+	if a.err == nil {
+		select {
+		case a.err = <-a.errc:
+		default:
+		}
+	}
+	if a.err != nil {
+		return a.err
+	}
+	a.batches <- rows
+	return nil
+}
+
+// wait lets the queued batches be added and stops the goroutine; it
+// reports the first failure. It may be called more than once.
+func (a *batchAdder) wait() error {
+	if a == nil {
+		return nil
+	}
+	if !a.closed {
+		a.closed = true
+		close(a.batches)
+		<-a.done
+		if a.err == nil {
+			select {
+			case a.err = <-a.errc:
+			default:
+			}
+		}
+	}
+	return a.err
 }
 
 // appendCanonicalPosition appends the RFC 8785 form of a position as
@@ -432,6 +514,9 @@ func appendCanonicalPosition(b []byte, in *pricing.PositionInput, attrs []byte) 
 // positions are read again from the spooled body, under the client's id.
 func (u *upload) replayUnderClientID() error {
 	w := u.pass.writer
+	if err := u.pass.adder.wait(); err != nil {
+		return err
+	}
 	u.pass = nil
 	if err := w.Rollback(u.ctx); err != nil {
 		return fmt.Errorf("roll back provisional snapshot %s: %w", u.provisional, err)
@@ -448,7 +533,7 @@ func (u *upload) replayUnderClientID() error {
 	default:
 		return fmt.Errorf("look up position snapshot %s: %w", u.clientID, err)
 	}
-	u.pass = u.s.newPass(u.clientID, w)
+	u.pass = u.s.newPass(u.ctx, u.clientID, w)
 	dec, err := u.spool.replay()
 	if err != nil {
 		return err
