@@ -182,9 +182,11 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	case strings.HasPrefix(p.KeyBy, "attr:") && attrName.MatchString(strings.TrimPrefix(p.KeyBy, "attr:")):
 		// The name is checked, and still bound as a parameter.
 		args = append(args, strings.TrimPrefix(p.KeyBy, "attr:"))
-		key = `CASE coalesce(json_typeof(a.v), 'null') WHEN 'null' THEN '' WHEN 'string' THEN a.v #>> '{}' ELSE a.v::text END`
-		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id
-LEFT JOIN LATERAL (SELECT p.attributes -> $2::text AS v) a ON true`
+		// ->> on json gives a string unquoted and any other value as its
+		// JSON text, NULL for JSON null or an absent key: one parse of
+		// the attributes per row.
+		key = `coalesce(p.attributes ->> $2::text, '')`
+		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id`
 	default:
 		return apperr.WithFields(apperr.Invalid, fmt.Sprintf("cannot group results by %q", p.KeyBy),
 			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME (NAME a letter or _ then letters, digits or _)"}})
