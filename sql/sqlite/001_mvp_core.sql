@@ -68,7 +68,10 @@ CREATE TABLE IF NOT EXISTS position (
     PRIMARY KEY (position_snapshot_id, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS position_id_idx ON position (position_snapshot_id, position_id);
-CREATE INDEX IF NOT EXISTS position_type_idx ON position (position_snapshot_id, product_type);
+-- Serves PositionBuckets (index only) and TaskPositions: within a product
+-- type the entries run in seq order, so an upload appends to each type's
+-- range, and the hash is at hand to pick a bucket without reading the row.
+CREATE INDEX IF NOT EXISTS position_task_idx ON position (position_snapshot_id, product_type, seq, position_hash);
 
 CREATE TABLE IF NOT EXISTS run (
     run_id              TEXT    PRIMARY KEY NOT NULL,

@@ -106,3 +106,35 @@ func BenchmarkPositionUpload(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "positions/s")
 	b.ReportMetric(cpu.stop(b)/float64(b.N), "cpu-s/op")
 }
+
+// BenchmarkTaskPositions reads every task's positions of a 300,000-position
+// run split into 3 product types × 16 buckets.
+func BenchmarkTaskPositions(b *testing.B) {
+	const n, mod = 300_000, 16
+	db := openTestDB(b)
+	ctx := b.Context()
+	types := []string{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}
+	positions := make([]*store.Position, n)
+	for i := range positions {
+		id := fmt.Sprintf("POS-%07d", i)
+		positions[i] = &store.Position{Seq: int64(i), PositionID: id, InstrumentID: "INS-" + id, ProductType: types[i%3],
+			Hash: storetest.PositionHash(id), Attributes: []byte(`{"coupon_rate":0.0525,"desk":"MORTGAGES"}`)}
+	}
+	storetest.MustPositionSnapshot(b, ctx, db, &store.PositionSnapshot{ID: "ps-tp"}, positions, 10_000)
+	_, tasks := storetest.MustRun(b, ctx, db, storetest.RunOpts{Run: &store.Run{ID: "run-tp", HashMod: mod, PositionSnapshotIDs: []string{"ps-tp"}}})
+	var cpu cpuClock
+	cpu.start(b)
+	b.ResetTimer()
+	for range b.N {
+		total := 0
+		for _, t := range tasks {
+			if err := db.TaskPositions(ctx, t, func(*store.Position) error { total++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if total != n {
+			b.Fatalf("tasks cover %d positions, want %d", total, n)
+		}
+	}
+	b.ReportMetric(cpu.stop(b)/float64(b.N), "cpu-s/op")
+}

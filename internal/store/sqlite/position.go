@@ -328,7 +328,8 @@ func (db *DB) PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod
 		return nil, fmt.Errorf("sqlite: position buckets: %w", err)
 	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT p.product_type, p.position_hash % ? AS bucket, count(*)
-FROM position p JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
+FROM position p INDEXED BY position_task_idx
+JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
 WHERE p.position_snapshot_id IN (SELECT value FROM json_each(?))
 GROUP BY p.product_type, bucket ORDER BY p.product_type, bucket`, hashMod, ids)
 	if err != nil {

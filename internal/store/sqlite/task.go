@@ -158,15 +158,24 @@ func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, un
 }
 
 // TaskPositions streams the task's positions in snapshot id then Seq order.
+// The keys of the task's rows come from position_task_idx (snapshot,
+// product type, seq, hash) alone, and only those rows are read from the
+// table. The CTE is materialized and the index named because otherwise the
+// planner reads every row of the snapshot (a WITHOUT ROWID table cannot
+// defer the row lookup until the bucket test passed).
 func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
 	if t.HashMod <= 0 {
 		return fmt.Errorf("sqlite: positions of task %d: hash mod %d is not positive", t.ID, t.HashMod)
 	}
 	return db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+positionColumns+`
-FROM position p JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
-WHERE p.position_snapshot_id IN (SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = ?)
-  AND p.product_type = ? AND p.position_hash % ? = ?
+		rows, err := tx.QueryContext(ctx, `WITH task_key AS MATERIALIZED (
+    SELECT k.position_snapshot_id, k.seq FROM position k INDEXED BY position_task_idx
+    WHERE k.position_snapshot_id IN (SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = ?)
+      AND k.product_type = ? AND k.position_hash % ? = ?)
+SELECT `+positionColumns+`
+FROM task_key m
+JOIN position p ON p.position_snapshot_id = m.position_snapshot_id AND p.seq = m.seq
+JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
 ORDER BY p.position_snapshot_id, p.seq`, t.RunID, t.ProductType, t.HashMod, t.Bucket)
 		if err != nil {
 			return fmt.Errorf("sqlite: positions of task %d: %w", t.ID, err)
