@@ -93,6 +93,13 @@ func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, b
 	if err != nil {
 		return nil, false, fmt.Errorf("count positions by bucket for run %s: %w", runID, err)
 	}
+	var bucketed int64
+	for _, b := range buckets {
+		bucketed += b.Count
+	}
+	if bucketed != res.total {
+		return nil, false, fmt.Errorf("run %s: the snapshots count %d positions but their buckets hold %d", runID, res.total, bucketed)
+	}
 	now := s.now()
 	var nodeIDs []string
 	if req.PortfolioScope != nil {
