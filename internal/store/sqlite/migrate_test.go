@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +60,24 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenPathWithURIMetacharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a dir?with#odd%20chars")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "iprs.db")
+	db, err := Open(t.Context(), path, Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file not at %q: %v", path, err)
+	}
+	if db.Path() != path {
+		t.Errorf("Path() = %q, want %q", db.Path(), path)
 	}
 }

@@ -136,6 +136,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// position upload) then rarely spills pages to the WAL mid-transaction.
 	pragmas.Add("_pragma", "cache_size(-65536)")
 	pragmas.Add("_pragma", "temp_store(MEMORY)")
+	// After a big upload the WAL is truncated back to 64 MiB once checkpointed.
+	pragmas.Add("_pragma", "journal_size_limit(67108864)")
 	pragmas.Set("_txlock", "immediate")
 	writerDSN := (&url.URL{Scheme: "file", Path: abs, RawQuery: pragmas.Encode()}).String()
 	pragmas.Add("_pragma", "query_only(1)")
