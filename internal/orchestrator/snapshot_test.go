@@ -532,3 +532,68 @@ func TestUploadStoreFailureLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestPayloadHashRecomputableFromAPI rebuilds a snapshot's payload_hash
+// from what GET …/positions and GET …/{id} answer, as an auditor would.
+func TestPayloadHashRecomputableFromAPI(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		positions := mixedBook(250)
+		positions[7]["attributes"].(map[string]any)["note"] = "caf\u00e9 \u2603 \"quoted\" 1e21"
+		positions[8]["attributes"].(map[string]any)["big"] = 1e21
+		positions[9]["attributes"].(map[string]any)["tiny"] = 1e-7
+		got := e.upload(snapshotBody("PS-AUDIT", "BOOK-AUDIT", "2026-01-23T10:11:12.345678Z", positions), http.StatusCreated)
+
+		r := e.do(http.MethodGet, "/orch/position-snapshots/PS-AUDIT", nil)
+		e.mustStatus(r, http.StatusOK)
+		meta := r.json(t)
+		var parts []string
+		cursor := ""
+		for {
+			path := "/orch/position-snapshots/PS-AUDIT/positions?limit=100"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			r := e.do(http.MethodGet, path, nil)
+			e.mustStatus(r, http.StatusOK)
+			var page struct {
+				Items      []json.RawMessage `json:"items"`
+				NextCursor *string           `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(r.body, &page); err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range page.Items {
+				c, err := canon.Canonicalize(it)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, string(c))
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = *page.NextCursor
+		}
+		if len(parts) != 250 {
+			t.Fatalf("%d positions listed", len(parts))
+		}
+		arr := sha256.Sum256([]byte("[" + strings.Join(parts, ",") + "]"))
+		header, err := canon.Marshal(map[string]any{
+			"as_of_time":        meta["as_of_time"],
+			"portfolio_node_id": meta["portfolio_node_id"],
+			"position_count":    meta["position_count"],
+			"positions_sha256":  hex.EncodeToString(arr[:]),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(header)
+		if want := hex.EncodeToString(sum[:]); got["payload_hash"] != want || meta["payload_hash"] != want {
+			t.Fatalf("payload_hash %v / %v, recomputed %s", got["payload_hash"], meta["payload_hash"], want)
+		}
+		if meta["as_of_time"] != "2026-01-23T10:11:12.345678Z" {
+			t.Fatalf("as_of_time %v", meta["as_of_time"])
+		}
+	})
+}
