@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
@@ -718,5 +719,58 @@ func TestCancelRacesClaims(t *testing.T) {
 			(got.Status != store.RunCancelled && got.Status != store.RunCompleted) {
 			t.Fatalf("round %d: run %s with %d open tasks (%v)", round, got.Status, open, p.TasksByStatus)
 		}
+	}
+}
+
+// TestNoSessionState checks what RDS Proxy needs to multiplex: after a
+// workload, no connection holds a named prepared statement or a session
+// advisory lock.
+func TestNoSessionState(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{MaxConns: 2})
+	ctx := t.Context()
+	r, _, ps := mustResultRun(t, ctx, db, "state", 20, 2)
+	for {
+		tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: "w", Now: t0, Lease: time.Minute})
+		if errors.Is(err, apperr.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.TaskRenewLease(ctx, tk.ID, "w", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w", Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.PositionList(ctx, ps[0].SnapshotID, -1, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RunGet(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Check every connection of the pool (two, held at once).
+	var conns []*pgxpool.Conn
+	for range 2 {
+		c, err := db.Pool().Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		var prepared, locks int
+		err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_prepared_statements),
+    (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())`,
+			pgx.QueryExecModeSimpleProtocol).Scan(&prepared, &locks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prepared != 0 || locks != 0 {
+			t.Errorf("connection keeps %d prepared statements and %d advisory locks", prepared, locks)
+		}
+		c.Release()
 	}
 }
