@@ -317,13 +317,6 @@ func isCode(err error, code apperr.Code) bool {
 	return err != nil && apperr.CodeOf(err) == code
 }
 
-func wantCode(tb testing.TB, what string, err error, code apperr.Code) {
-	tb.Helper()
-	if !isCode(err, code) {
-		tb.Fatalf("%s: err = %v, want code %s", what, err, code)
-	}
-}
-
 // jsonEqual compares two JSON documents by meaning (a database may reformat
 // them).
 func jsonEqual(tb testing.TB, a, b []byte) bool {

@@ -6,9 +6,20 @@
 //	}
 //
 // Each subtest opens its own store and uses ids unique to itself (derived
-// from the test name), so subtests neither share nor depend on each other's
-// data, and the suite may run against a database that already holds rows.
-// Fixtures come from the MustX factories, which fail the test on error.
+// from the test name and the process), so subtests neither share nor depend
+// on each other's data, and the suite may run against a database that
+// already holds rows (lists are checked within time ranges of the test's
+// own). Fixtures come from the MustX factories, which fail the test on
+// error.
+//
+// A driver may hand every subtest the same database. Market and position
+// subtests then run in parallel; subtests that make runs do not, because a
+// claim takes any run's task, and each cancels its runs at cleanup so that
+// no claimable task outlives it. Claimable tasks left by an interrupted run
+// of the suite are cancelled when met; any other claimable task fails the
+// suite, which wants a database of its own. Orders are compared with Go's
+// byte-wise string order, so text keys must sort byte-wise (PostgreSQL:
+// COLLATE "C").
 package storetest
 
 import (
@@ -18,7 +29,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +63,6 @@ type fixture struct {
 	s      store.Store
 	ctx    context.Context
 	prefix string
-	n      atomic.Int64
 }
 
 var runNonce = time.Now().UnixNano()
@@ -68,11 +77,6 @@ func setup(t *testing.T, open Opener) *fixture {
 
 // id returns an id unique to the subtest: prefix-name.
 func (f *fixture) id(name string) string { return f.prefix + "-" + name }
-
-// seq returns a fresh id unique to the subtest.
-func (f *fixture) seq(kind string) string {
-	return fmt.Sprintf("%s-%s%06d", f.prefix, kind, f.n.Add(1))
-}
 
 // T0 is a fixed reference time with a sub-microsecond part, in a non-UTC
 // zone, so that tests check truncation and UTC conversion.
