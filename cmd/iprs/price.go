@@ -210,17 +210,14 @@ func eachPosition(ctx context.Context, path string, fn func(i int, in pricing.Po
 	if err != nil {
 		return wrap(err)
 	}
-	readArray := func() error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return errors.New(`"positions" must be a list`)
-		}
+	// items reads the elements of the positions array, whose '[' has
+	// been read, and its closing ']'.
+	items := func() error {
 		for i := 0; dec.More(); i++ {
-			if i%1024 == 0 && ctx.Err() != nil {
-				return ctx.Err()
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
 			var in pricing.PositionInput
 			if err := dec.Decode(&in); err != nil {
@@ -230,20 +227,13 @@ func eachPosition(ctx context.Context, path string, fn func(i int, in pricing.Po
 				return err
 			}
 		}
-		_, err = dec.Token() // ']'
+		_, err := dec.Token()
 		return err
 	}
 	switch tok {
 	case json.Delim('['):
-		// A bare array: put the token back by reading items directly.
-		for i := 0; dec.More(); i++ {
-			var in pricing.PositionInput
-			if err := dec.Decode(&in); err != nil {
-				return wrap(fmt.Errorf("positions[%d]: %w", i, err))
-			}
-			if err := fn(i, in); err != nil {
-				return err
-			}
+		if err := items(); err != nil {
+			return wrap(err)
 		}
 		return nil
 	case json.Delim('{'):
@@ -258,7 +248,14 @@ func eachPosition(ctx context.Context, path string, fn func(i int, in pricing.Po
 		}
 		if key == "positions" {
 			found = true
-			if err := readArray(); err != nil {
+			tok, err := dec.Token()
+			if err != nil {
+				return wrap(err)
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '[' {
+				return wrap(errors.New(`"positions" must be a list`))
+			}
+			if err := items(); err != nil {
 				return wrap(err)
 			}
 			continue

@@ -160,6 +160,9 @@ func TestPriceRefusesBadInput(t *testing.T) {
 		{"bad as-of", []string{"--market", market, "--positions", good, "--as-of", "2026-01-23"}, "RFC 3339", nil},
 		{"market file missing", []string{"--market", filepath.Join(t.TempDir(), "none.json"), "--positions", good}, "market snapshot", nil},
 		{"broken market", []string{"--market", priceWriteFile(t, "bad.json", `{"snapshot_id":"B","curves":[{"curve_id":"X","nodes":[]}]}`), "--positions", good}, "no nodes", nil},
+		{"positions not a list", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":{}}`)}, "must be a list", nil},
+		{"no positions", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"as_of_time":"2026-01-23T00:00:00Z"}`)}, "no \"positions\"", nil},
+		{"positions file a number", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `7`)}, "want a position snapshot", nil},
 		{"positions not JSON", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":[{"position_id":`)}, "positions", nil},
 		{"invalid positions", []string{"--market", market, "--positions", priceWriteFile(t, "p.json", `{"positions":[
 			{"position_id":"A","product_type":"AMORT_LOAN","attributes":{"current_principal":1,"coupon_rate":0.1,"last_payment_date":"2025-12-01","cashflows":[{"pay_date":"2026-13-01","interest":1,"principal":1}]}},
