@@ -92,84 +92,79 @@ func rawArray(raw json.RawMessage) ([]json.RawMessage, bool) {
 	return a, ok && err == nil
 }
 
+// place says where a value sits in the position, for problem messages. The
+// strings are built only when there is a problem.
+type place struct {
+	pointer string // a full pointer, for nested attributes; else built
+	list    string // the list attribute of an item, "" for none
+	index   int    // the item's index in list
+	name    string // the attribute or item field
+}
+
+func (p place) ptr() string {
+	switch {
+	case p.pointer != "":
+		return p.pointer
+	case p.list != "":
+		return "/attributes/" + p.list + "/" + strconv.Itoa(p.index) + "/" + p.name
+	}
+	return "/attributes/" + p.name
+}
+
+func (p place) label() string {
+	if p.list != "" {
+		return p.list + "[" + strconv.Itoa(p.index) + "]." + p.name
+	}
+	return "attribute " + p.name
+}
+
 func attrPointer(name string) string { return "/attributes/" + name }
 
 // has reports whether the attribute is present and not null.
 func (a *attrs) has(name string) bool { return !isAbsent(a.fields.get(name)) }
 
-func (a *attrs) missing(name string) {
-	a.probs.addf(attrPointer(name), "required attribute %s is missing", name)
+func (a *attrs) problem(at place, detail string) {
+	a.probs.addf(at.ptr(), "%s %s", at.label(), detail)
 }
 
-// number reads a finite number attribute.
-func (a *attrs) number(name string, required bool) (float64, bool) {
-	raw := a.fields.get(name)
+// readNumber reads a finite number.
+func (a *attrs) readNumber(raw json.RawMessage, at place, required bool) (float64, bool) {
 	if isAbsent(raw) {
 		if required {
-			a.missing(name)
+			a.problem(at, "is missing")
 		}
 		return 0, false
 	}
 	f, ok := rawNumber(raw)
 	if !ok {
-		a.probs.addf(attrPointer(name), "attribute %s must be a finite number", name)
+		a.problem(at, "must be a finite number")
 		return 0, false
 	}
 	return f, true
 }
 
-// maxTermMonths bounds remaining_term_months (100 years).
-const maxTermMonths = 1200
-
-// positiveInt reads a whole-number attribute from 1 to maxTermMonths.
-func (a *attrs) positiveInt(name string, required bool) (int, bool) {
-	raw := a.fields.get(name)
+// readString reads a non-empty string.
+func (a *attrs) readString(raw json.RawMessage, at place, required bool) (string, bool) {
 	if isAbsent(raw) {
 		if required {
-			a.missing(name)
-		}
-		return 0, false
-	}
-	f, ok := rawNumber(raw)
-	if !ok || f != math.Trunc(f) || f < 1 || f > maxTermMonths {
-		a.probs.addf(attrPointer(name), "attribute %s must be a whole number from 1 to %d", name, maxTermMonths)
-		return 0, false
-	}
-	return int(f), true
-}
-
-// str reads a non-empty string attribute.
-func (a *attrs) str(name string, required bool) (string, bool) {
-	return a.strAt(a.fields, attrPointer(name), name, required)
-}
-
-func (a *attrs) strAt(fields fields, pointer, name string, required bool) (string, bool) {
-	raw := fields.get(name)
-	if isAbsent(raw) {
-		if required {
-			a.probs.addf(pointer, "required attribute %s is missing", name)
+			a.problem(at, "is missing")
 		}
 		return "", false
 	}
 	s, ok := rawString(raw)
 	if !ok || s == "" {
-		a.probs.addf(pointer, "attribute %s must be a non-empty string", name)
+		a.problem(at, "must be a non-empty string")
 		return "", false
 	}
 	return s, true
 }
 
-// date reads a YYYY-MM-DD attribute as a day number.
-func (a *attrs) date(name string, required bool) (int32, bool) {
-	return a.dateAt(a.fields, attrPointer(name), name, name, required)
-}
-
-// dateAt reads fields[key] as a date; label names it in messages.
-func (a *attrs) dateAt(fields fields, pointer, key, label string, required bool) (int32, bool) {
-	raw := fields.get(key)
+// readDate reads a YYYY-MM-DD date as a day number, without allocating
+// when it is well formed.
+func (a *attrs) readDate(raw json.RawMessage, at place, required bool) (int32, bool) {
 	if isAbsent(raw) {
 		if required {
-			a.probs.addf(pointer, "required attribute %s is missing", label)
+			a.problem(at, "is missing")
 		}
 		return 0, false
 	}
@@ -180,15 +175,46 @@ func (a *attrs) dateAt(fields fields, pointer, key, label string, required bool)
 	}
 	s, ok := rawString(raw)
 	if !ok {
-		a.probs.addf(pointer, "%s must be a date string YYYY-MM-DD", label)
+		a.problem(at, "must be a date string YYYY-MM-DD")
 		return 0, false
 	}
 	d, ok := parseDate(s)
 	if !ok {
-		a.probs.addf(pointer, "%s %q is not a calendar date YYYY-MM-DD", label, s)
+		a.problem(at, strconv.Quote(s)+" is not a calendar date YYYY-MM-DD")
 		return 0, false
 	}
 	return d, true
+}
+
+// number reads a finite number attribute.
+func (a *attrs) number(name string, required bool) (float64, bool) {
+	return a.readNumber(a.fields.get(name), place{name: name}, required)
+}
+
+// str reads a non-empty string attribute.
+func (a *attrs) str(name string, required bool) (string, bool) {
+	return a.readString(a.fields.get(name), place{name: name}, required)
+}
+
+// date reads a YYYY-MM-DD attribute as a day number.
+func (a *attrs) date(name string, required bool) (int32, bool) {
+	return a.readDate(a.fields.get(name), place{name: name}, required)
+}
+
+// maxTermMonths bounds remaining_term_months (100 years).
+const maxTermMonths = 1200
+
+// termMonths reads a whole number of months from 1 to maxTermMonths.
+func (a *attrs) termMonths(name string, required bool) (int, bool) {
+	f, ok := a.readNumber(a.fields.get(name), place{name: name}, required)
+	if !ok {
+		return 0, false
+	}
+	if f != math.Trunc(f) || f < 1 || f > maxTermMonths {
+		a.problem(place{name: name}, "must be a whole number from 1 to "+strconv.Itoa(maxTermMonths))
+		return 0, false
+	}
+	return int(f), true
 }
 
 // nestedString reads an optional string at attributes/path[0]/…/path[n-1].
@@ -204,12 +230,12 @@ func (a *attrs) nestedString(path ...string) (string, string, bool) {
 			return "", pointer, false
 		}
 		if i == len(path)-1 {
-			s, ok := a.strAt(fields, pointer, key, false)
+			s, ok := a.readString(raw, place{pointer: pointer, name: key}, false)
 			return s, pointer, ok
 		}
 		obj, ok := rawObject(raw)
 		if !ok {
-			a.probs.addf(pointer, "attribute %s must be an object", key)
+			a.problem(place{pointer: pointer, name: key}, "must be an object")
 			return "", pointer, false
 		}
 		fields = obj
@@ -221,23 +247,23 @@ func (a *attrs) nestedString(path ...string) (string, string, bool) {
 func (a *attrs) list(name string) ([]json.RawMessage, bool) {
 	raw := a.fields.get(name)
 	if isAbsent(raw) {
-		a.missing(name)
+		a.problem(place{name: name}, "is missing")
 		return nil, false
 	}
 	items, ok := rawArray(raw)
 	if !ok {
-		a.probs.addf(attrPointer(name), "attribute %s must be a list", name)
+		a.problem(place{name: name}, "must be a list")
 		return nil, false
 	}
 	if len(items) == 0 {
-		a.probs.addf(attrPointer(name), "attribute %s must not be empty", name)
+		a.problem(place{name: name}, "must not be empty")
 		return nil, false
 	}
 	return items, true
 }
 
-// item reads one object in a list attribute; fields are read with the
-// returned itemReader.
+// item reads one object in a list attribute; its fields are read with the
+// returned itemReader, which is valid until the next call of item.
 func (a *attrs) item(list string, i int, raw json.RawMessage) (itemReader, bool) {
 	obj, ok, err := scanMembers(raw, a.itemBuf)
 	if !ok || err != nil {
@@ -248,8 +274,7 @@ func (a *attrs) item(list string, i int, raw json.RawMessage) (itemReader, bool)
 	return itemReader{a: a, fields: obj, list: list, index: i}, true
 }
 
-// itemReader reads the fields of one list item. Its pointer and label are
-// built only when a problem is reported.
+// itemReader reads the required fields of one list item.
 type itemReader struct {
 	a      *attrs
 	fields fields
@@ -257,38 +282,14 @@ type itemReader struct {
 	index  int
 }
 
-func (r itemReader) pointer(name string) string {
-	return attrPointer(r.list) + "/" + strconv.Itoa(r.index) + "/" + name
-}
-
-func (r itemReader) label(name string) string {
-	return r.list + "[" + strconv.Itoa(r.index) + "]." + name
+func (r itemReader) place(name string) place {
+	return place{list: r.list, index: r.index, name: name}
 }
 
 func (r itemReader) number(name string) (float64, bool) {
-	raw := r.fields.get(name)
-	if isAbsent(raw) {
-		r.a.probs.addf(r.pointer(name), "%s is missing", r.label(name))
-		return 0, false
-	}
-	f, ok := rawNumber(raw)
-	if !ok {
-		r.a.probs.addf(r.pointer(name), "%s must be a finite number", r.label(name))
-		return 0, false
-	}
-	return f, true
+	return r.a.readNumber(r.fields.get(name), r.place(name), true)
 }
 
 func (r itemReader) date(name string) (int32, bool) {
-	raw := r.fields.get(name)
-	if isAbsent(raw) {
-		r.a.probs.addf(r.pointer(name), "%s is missing", r.label(name))
-		return 0, false
-	}
-	if body, ok := plainString(raw); ok {
-		if d, ok := parseDate(body); ok {
-			return d, true
-		}
-	}
-	return r.a.dateAt(r.fields, r.pointer(name), name, r.label(name), true)
+	return r.a.readDate(r.fields.get(name), r.place(name), true)
 }

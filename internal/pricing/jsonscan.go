@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -221,7 +222,7 @@ func scanMembers(b []byte, buf fields) (f fields, ok bool, err error) {
 		return nil, true, errBadJSON
 	}
 	for k := range f {
-		if containsByte(f[k].key, '\\') {
+		if bytes.IndexByte(f[k].key, '\\') >= 0 {
 			var s string
 			if err := json.Unmarshal(append(append([]byte{'"'}, f[k].key...), '"'), &s); err != nil {
 				return nil, true, errBadJSON
@@ -266,15 +267,6 @@ func wholeValue(b []byte) (int, error) {
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
 
 // isJSONNumber reports whether b is a number in JSON's grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

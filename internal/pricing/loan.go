@@ -1,6 +1,9 @@
 package pricing
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // AMORT_LOAN (SPEC §2): an amortizing loan given by explicit cashflows
 // {pay_date, interest, principal} or by its terms, discounted on USD-OIS
@@ -66,7 +69,7 @@ func parseLoan(a *attrs) product {
 			l.amounts = append(l.amounts, interest+principal)
 		}
 	case a.has("remaining_term_months") || a.has("next_payment_date"):
-		n, _ := a.positiveInt("remaining_term_months", true)
+		n, _ := a.termMonths("remaining_term_months", true)
 		next, _ := a.date("next_payment_date", true)
 		payment, hasPayment := a.number("monthly_payment", false)
 		if len(a.probs.list) > 0 {
@@ -151,22 +154,38 @@ func loanSchedule(principal, coupon float64, n int, first int32, payment float64
 func (l *loan) requirements() []requirement { return l.curves.requirements() }
 
 func (l *loan) check(asOf int32, probs *problemList) {
+	errs, n := l.dataErrors(asOf)
+	for _, e := range errs[:n] {
+		probs.addf(e.pointer, "%s", e.detail)
+	}
+}
+
+// loanDataError is one reason a loan cannot be valued.
+type loanDataError struct{ pointer, detail string }
+
+// dataErrors reports what makes the loan impossible to value as of asOf
+// (SPEC §2: the run is refused with 422): a last payment after it, or a
+// payment not above the first period's interest. It allocates nothing when
+// there is none.
+func (l *loan) dataErrors(asOf int32) (errs [2]loanDataError, n int) {
 	if l.lastPay > asOf {
-		probs.addf("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(asOf))
+		errs[n] = loanDataError{"/attributes/last_payment_date",
+			fmt.Sprintf("last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(asOf))}
+		n++
 	}
 	if l.fromTerms && !(l.payment > l.firstInterest) {
-		probs.addf(l.paymentPtr, "payment %s is not above the first period's interest %s (current_principal × coupon_rate / 12), so the loan never amortizes",
-			strconv.FormatFloat(l.payment, 'g', -1, 64), strconv.FormatFloat(l.firstInterest, 'g', -1, 64))
+		errs[n] = loanDataError{l.paymentPtr,
+			fmt.Sprintf("payment %s is not above the first period's interest %s (current_principal × coupon_rate / 12), so the loan never amortizes",
+				strconv.FormatFloat(l.payment, 'g', -1, 64), strconv.FormatFloat(l.firstInterest, 'g', -1, 64))}
+		n++
 	}
+	return errs, n
 }
 
 func (l *loan) price(pc priceCall) (Values, error) {
 	var out Values
-	if l.lastPay > pc.asOf {
-		return out, pc.problem("/attributes/last_payment_date", "last_payment_date %s is after the as-of date %s", formatDate(l.lastPay), formatDate(pc.asOf))
-	}
-	if l.fromTerms && !(l.payment > l.firstInterest) {
-		return out, pc.problem(l.paymentPtr, "payment is not above the first period's interest")
+	if errs, n := l.dataErrors(pc.asOf); n > 0 {
+		return out, pc.problem(errs[0].pointer, "%s", errs[0].detail)
 	}
 	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, &out); err != nil {
 		return out, err

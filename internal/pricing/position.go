@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // PositionInput is one position object of a position snapshot:
@@ -161,7 +162,7 @@ func ParsePosition(in PositionInput) (*Position, []Problem) {
 		var ok bool
 		pt, ok = lookupProductType(in.ProductType)
 		if !ok {
-			probs.addf("/product_type", "unknown product_type %q (known: %s)", in.ProductType, joinComma(ProductTypes()))
+			probs.addf("/product_type", "unknown product_type %q (known: %s)", in.ProductType, strings.Join(ProductTypes(), ", "))
 		}
 	}
 	var a *attrs
@@ -200,15 +201,4 @@ func hasPointer(list []Problem, pointer string) bool {
 		}
 	}
 	return false
-}
-
-func joinComma(list []string) string {
-	out := ""
-	for i, s := range list {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }
