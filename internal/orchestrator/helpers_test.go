@@ -273,11 +273,6 @@ func requirePointer(t *testing.T, list []problemField, pointer, detailPart strin
 
 // Market data.
 
-type curve struct {
-	id    string
-	rates [][2]any // tenor, rate
-}
-
 // marketJSON is a market snapshot payload.
 func marketJSON(id string, curves []string, pairs map[string]float64) []byte {
 	var cs []map[string]any
@@ -438,5 +433,3 @@ func num(v any) float64 {
 	f, _ := v.(float64)
 	return f
 }
-
-func sprint(v any) string { return fmt.Sprint(v) }
