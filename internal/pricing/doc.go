@@ -91,7 +91,9 @@
 // every product that feeds a sum is rounded explicitly so no compiler fuses
 // it into a multiply-add. Because t is a whole number of days over 365, each
 // scenario caches discount factors by day offset per (discount curve, spread
-// curve, bump), computed on first use under a sync.Once with the same
-// function as a direct computation, so cached and uncached values are the
-// same bits. Price allocates nothing.
+// curve, bump). A table is computed with the same function as a direct
+// computation, so cached and uncached values are the same bits; it grows on
+// demand (under a mutex, into a new slice published atomically, so readers
+// take no lock) up to about 40 years, beyond which factors are computed
+// directly. Price allocates nothing.
 package pricing
