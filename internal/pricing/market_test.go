@@ -136,3 +136,34 @@ func TestScenarioMarkets(t *testing.T) {
 		t.Error("ScenarioMarket accepted an unknown id")
 	}
 }
+
+func TestMarketDiscountFactor(t *testing.T) {
+	t.Parallel()
+	m := MustMarket(t, flatMarketData(0.04, 0.02, 0.03))
+	// 730 days: t = 2.
+	df, err := m.DiscountFactor("USD-OIS", "", 730)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "df without spread", df, math.Exp(-0.08), 1e-15)
+	df, err = m.DiscountFactor("USD-OIS", "LOAN-SPREAD", 730)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "df with spread", df, math.Exp(-0.08)*math.Exp(-0.04), 1e-15)
+	if _, err := m.DiscountFactor("NOPE", "", 1); err == nil || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("missing discount curve: %v", err)
+	}
+	if _, err := m.DiscountFactor("USD-OIS", "NOPE-SPREAD", 1); err == nil || !strings.Contains(err.Error(), "NOPE-SPREAD") {
+		t.Errorf("missing spread curve: %v", err)
+	}
+	if got := strings.Join(m.CurveIDs(), ","); got != "EUR-OIS,FI-SPREAD,GBP-OIS,LOAN-SPREAD,USD-OIS" {
+		t.Errorf("CurveIDs = %s", got)
+	}
+	if got := strings.Join(m.FXPairs(), ","); got != "EURUSD,GBPUSD" {
+		t.Errorf("FXPairs = %s", got)
+	}
+	if _, ok := m.ZeroRate("NOPE", 1); ok {
+		t.Error("ZeroRate of a missing curve")
+	}
+}
