@@ -272,6 +272,7 @@ func eachPosition(ctx context.Context, path string, fn func(i int, in pricing.Po
 }
 
 // pricePositions checks every position, then prices them in file order.
+// Both passes parse on every core.
 func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout, stderr io.Writer) error {
 	// Pass 1: check everything before writing anything.
 	ids := pricing.NewPositionIDs()
@@ -282,22 +283,31 @@ func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout,
 			fmt.Fprintf(stderr, "positions[%d]: %s\n", i, p.Error())
 		}
 	}
-	err := eachPosition(ctx, path, func(i int, in pricing.PositionInput) error {
-		count++
-		if p, dup := ids.Add(i, in.PositionID); dup {
-			report(i, p)
-		}
-		pos, probs := pricing.ParsePosition(in)
-		for _, p := range probs {
-			report(i, p)
-		}
-		if pos != nil {
-			for _, p := range e.Check(pos) {
-				report(i, p)
+	err := inBatches(ctx, path,
+		func(b *batch) error {
+			b.problems = make([][]pricing.Problem, len(b.inputs))
+			for k, in := range b.inputs {
+				pos, probs := pricing.ParsePosition(in)
+				if pos != nil {
+					probs = e.Check(pos)
+				}
+				b.problems[k] = probs
 			}
-		}
-		return nil
-	})
+			return nil
+		},
+		func(b *batch) error {
+			for k, in := range b.inputs {
+				i := b.first + k
+				count++
+				if p, dup := ids.Add(i, in.PositionID); dup {
+					report(i, p)
+				}
+				for _, p := range b.problems[k] {
+					report(i, p)
+				}
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -312,49 +322,77 @@ func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout,
 		return fmt.Errorf("%d %s in %d positions of %s; nothing priced", problems, noun, count, path)
 	}
 
-	// Pass 2: price in batches on every core, writing in file order.
+	// Pass 2: price, writing in file order.
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	scenarios := e.Scenarios()
+	err = inBatches(ctx, path,
+		func(b *batch) error {
+			var v pricing.Values
+			for _, in := range b.inputs {
+				pos, probs := pricing.ParsePosition(in)
+				if pos == nil {
+					return probs[0]
+				}
+				id, err := json.Marshal(pos.ID)
+				if err != nil {
+					return fmt.Errorf("encode position id: %w", err)
+				}
+				for s, sid := range scenarios {
+					if err := e.Price(pos, s, &v); err != nil {
+						return err
+					}
+					b.out = append(b.out, `{"position_id":`...)
+					b.out = append(b.out, id...)
+					b.out = append(b.out, `,"scenario_id":"`...)
+					b.out = append(b.out, sid...)
+					b.out = append(b.out, `","measures":`...)
+					b.out = v.AppendJSON(b.out)
+					b.out = append(b.out, '}', '\n')
+				}
+			}
+			return nil
+		},
+		func(b *batch) error {
+			if _, err := w.Write(b.out); err != nil {
+				return fmt.Errorf("write results: %w", err)
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("price: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// batch is a run of consecutive positions of the file.
+type batch struct {
+	seq      int
+	first    int // index in the file of inputs[0]
+	inputs   []pricing.PositionInput
+	problems [][]pricing.Problem // pass 1: each input's problems
+	out      []byte              // pass 2: the result lines
+}
+
+// inBatches streams the positions file in batches to work, run on every
+// core, and hands the batches to emit one at a time in file order. The
+// first error of work or emit stops it and is returned.
+func inBatches(ctx context.Context, path string, work, emit func(*batch) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	type batch struct {
-		seq    int
-		inputs []pricing.PositionInput
-		out    []byte
-	}
 	todo := make(chan *batch)
 	done := make(chan *batch)
 	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for range workers {
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var v pricing.Values
-			scen := e.Scenarios()
 			for b := range todo {
-				for _, in := range b.inputs {
-					pos, probs := pricing.ParsePosition(in)
-					if pos == nil {
-						cancel(probs[0])
-						return
-					}
-					id, err := json.Marshal(pos.ID)
-					if err != nil {
-						cancel(fmt.Errorf("encode position id: %w", err))
-						return
-					}
-					for s, sid := range scen {
-						if err := e.Price(pos, s, &v); err != nil {
-							cancel(err)
-							return
-						}
-						b.out = append(b.out, `{"position_id":`...)
-						b.out = append(b.out, id...)
-						b.out = append(b.out, `,"scenario_id":"`...)
-						b.out = append(b.out, sid...)
-						b.out = append(b.out, `","measures":`...)
-						b.out = v.AppendJSON(b.out)
-						b.out = append(b.out, '}', '\n')
-					}
+				if err := work(b); err != nil {
+					cancel(err)
+					return
 				}
 				select {
 				case done <- b:
@@ -368,23 +406,22 @@ func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout,
 		wg.Wait()
 		close(done)
 	}()
-
-	// The reader feeds batches; the writer below puts them back in order.
 	go func() {
 		defer close(todo)
-		seq := 0
 		cur := &batch{}
 		send := func() bool {
 			select {
 			case todo <- cur:
-				seq++
-				cur = &batch{seq: seq}
+				cur = &batch{seq: cur.seq + 1}
 				return true
 			case <-ctx.Done():
 				return false
 			}
 		}
-		err := eachPosition(ctx, path, func(_ int, in pricing.PositionInput) error {
+		err := eachPosition(ctx, path, func(i int, in pricing.PositionInput) error {
+			if len(cur.inputs) == 0 {
+				cur.first = i
+			}
 			cur.inputs = append(cur.inputs, in)
 			if len(cur.inputs) == priceBatchSize && !send() {
 				return context.Cause(ctx)
@@ -400,35 +437,19 @@ func pricePositions(ctx context.Context, e *pricing.Engine, path string, stdout,
 		}
 	}()
 
-	w := bufio.NewWriterSize(stdout, 1<<16)
 	pending := map[int]*batch{}
 	next := 0
-	var writeErr error
 	for b := range done {
 		pending[b.seq] = b
-		for {
-			nb, ok := pending[next]
-			if !ok {
-				break
-			}
+		for nb, ok := pending[next]; ok; nb, ok = pending[next] {
 			delete(pending, next)
 			next++
-			if writeErr == nil {
-				if _, err := w.Write(nb.out); err != nil {
-					writeErr = fmt.Errorf("write results: %w", err)
-					cancel(writeErr)
+			if ctx.Err() == nil {
+				if err := emit(nb); err != nil {
+					cancel(err)
 				}
 			}
 		}
 	}
-	if err := context.Cause(ctx); err != nil {
-		return fmt.Errorf("price: %w", err)
-	}
-	if writeErr != nil {
-		return writeErr
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	return nil
+	return context.Cause(ctx)
 }
