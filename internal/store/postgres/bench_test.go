@@ -100,3 +100,45 @@ func BenchmarkTaskComplete(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(results)*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkTaskPositions reads every task's positions of a 300,000-position
+// snapshot split into 3 product types × 32 buckets, right after the upload
+// (before any vacuum has set the visibility map) and after a vacuum.
+func BenchmarkTaskPositions(b *testing.B) {
+	for _, vacuum := range []bool{false, true} {
+		b.Run(fmt.Sprintf("vacuumed=%v", vacuum), func(b *testing.B) { benchTaskPositions(b, vacuum) })
+	}
+}
+
+func benchTaskPositions(b *testing.B, vacuum bool) {
+	db := MustOpenIsolated(b, postgres.Options{})
+	ctx := b.Context()
+	const n, hashMod = 300_000, 32
+	rows := make([]*store.Position, n)
+	for i := range rows {
+		id := fmt.Sprintf("POS-%08d", i)
+		rows[i] = &store.Position{PositionID: id, InstrumentID: "INS-" + id, ProductType: []string{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}[i%3],
+			Attributes: benchAttributes(i), Hash: positionHash(id)}
+	}
+	snap := mustSnapshot(b, ctx, db, "bench-tp", "NODE", rows, 10_000)
+	mustRun(b, ctx, db, "bench-tp-run", []string{snap.ID}, hashMod, 3, nil)
+	tasks, err := db.RunTasks(ctx, "bench-tp-run")
+	if err != nil || len(tasks) != 3*hashMod {
+		b.Fatalf("RunTasks = %d, %v", len(tasks), err)
+	}
+	if vacuum {
+		if _, err := db.Pool().Exec(ctx, "VACUUM position"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	read := 0
+	for it := range b.N {
+		for _, tk := range tasks[it%2:] {
+			if err := db.TaskPositions(ctx, tk, func(*store.Position) error { read++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "positions/s")
+}
