@@ -65,6 +65,9 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 	if p.Owner == "" {
 		return nil, fmt.Errorf("postgres: claim task: empty owner")
 	}
+	if p.Lease <= 0 {
+		return nil, fmt.Errorf("postgres: claim task: lease %s is not positive", p.Lease)
+	}
 	now := stamp(p.Now)
 	until := stamp(p.Now.Add(p.Lease))
 	if err := db.reapExpired(ctx, now); err != nil {
