@@ -68,10 +68,15 @@ CREATE TABLE IF NOT EXISTS position (
     PRIMARY KEY (position_snapshot_id, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS position_id_idx ON position (position_snapshot_id, position_id);
--- Serves PositionBuckets (index only) and TaskPositions: within a product
--- type the entries run in seq order, so an upload appends to each type's
--- range, and the hash is at hand to pick a bucket without reading the row.
-CREATE INDEX IF NOT EXISTS position_task_idx ON position (position_snapshot_id, product_type, seq, position_hash);
+-- Serves PositionBuckets (index only) and TaskPositions. Entries are grouped
+-- by a fine bucket, position_hash % 64, so that a task of a run whose
+-- hash_mod shares factors with 64 (the default hash_mod is a power of two)
+-- reads only the fine buckets its bucket can be in: with hash_mod 256 a task
+-- reads 1/64 of its product type instead of all of it. 64 insertion points
+-- per product type keep uploads nearly sequential (a key on the full hash
+-- made them 2.5x slower). position_hash is there for the bucket test
+-- without reading the row.
+CREATE INDEX IF NOT EXISTS position_task_idx ON position (position_snapshot_id, product_type, (position_hash % 64), seq, position_hash);
 
 CREATE TABLE IF NOT EXISTS run (
     run_id              TEXT    PRIMARY KEY NOT NULL,

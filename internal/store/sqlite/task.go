@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -157,26 +158,57 @@ func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, un
 	return nil
 }
 
+// fineBuckets is the modulus of the fine bucket of position_task_idx; it
+// must match the index's expression (position_hash % 64).
+const fineBuckets = 64
+
+// taskFineBuckets lists the fine buckets (position_hash % 64) that a
+// position of bucket b under hashMod can fall in: with g = gcd(hashMod, 64),
+// hash ≡ b (mod hashMod) implies hash ≡ b (mod g), so exactly the fine
+// buckets r with r ≡ b (mod g).
+func taskFineBuckets(hashMod, bucket int) []int {
+	g := gcd(hashMod, fineBuckets)
+	out := make([]int, 0, fineBuckets/g)
+	for r := bucket % g; r < fineBuckets; r += g {
+		out = append(out, r)
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // TaskPositions streams the task's positions in snapshot id then Seq order.
-// The keys of the task's rows come from position_task_idx (snapshot,
-// product type, seq, hash) alone, and only those rows are read from the
-// table. The CTE is materialized and the index named because otherwise the
-// planner reads every row of the snapshot (a WITHOUT ROWID table cannot
-// defer the row lookup until the bucket test passed).
+// The keys of the task's rows come from position_task_idx alone: only the
+// fine buckets the task's bucket can be in are read, the bucket test uses
+// the hash in the index, and only the task's own rows are read from the
+// table. (The CTE is materialized and the index named because otherwise
+// the planner reads every row of the snapshot: a WITHOUT ROWID table cannot
+// defer the row lookup until the bucket test passed.)
 func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
-	if t.HashMod <= 0 {
-		return fmt.Errorf("sqlite: positions of task %d: hash mod %d is not positive", t.ID, t.HashMod)
+	if t.HashMod <= 0 || t.Bucket < 0 || t.Bucket >= t.HashMod {
+		return fmt.Errorf("sqlite: positions of task %d: bucket %d is not in [0, hash mod %d)", t.ID, t.Bucket, t.HashMod)
+	}
+	fine, err := json.Marshal(taskFineBuckets(t.HashMod, t.Bucket))
+	if err != nil {
+		return fmt.Errorf("sqlite: positions of task %d: %w", t.ID, err)
 	}
 	return db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `WITH task_key AS MATERIALIZED (
     SELECT k.position_snapshot_id, k.seq FROM position k INDEXED BY position_task_idx
     WHERE k.position_snapshot_id IN (SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = ?)
-      AND k.product_type = ? AND k.position_hash % ? = ?)
+      AND k.product_type = ?
+      AND (k.position_hash % 64) IN (SELECT value FROM json_each(?))
+      AND k.position_hash % ? = ?)
 SELECT `+positionColumns+`
 FROM task_key m
 JOIN position p ON p.position_snapshot_id = m.position_snapshot_id AND p.seq = m.seq
 JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
-ORDER BY p.position_snapshot_id, p.seq`, t.RunID, t.ProductType, t.HashMod, t.Bucket)
+ORDER BY p.position_snapshot_id, p.seq`, t.RunID, t.ProductType, string(fine), t.HashMod, t.Bucket)
 		if err != nil {
 			return fmt.Errorf("sqlite: positions of task %d: %w", t.ID, err)
 		}

@@ -359,41 +359,52 @@ func testTask(t *testing.T, open Opener) {
 		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("b"), PortfolioNodeID: "NB"}, b, 0)
 		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("a"), PortfolioNodeID: "NA"}, a, 0)
 		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("o")}, other, 0)
-		_, tasks := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: 5,
-			PositionSnapshotIDs: []string{f.id("b"), f.id("a")}}})
-		seen := 0
-		for _, task := range tasks {
-			var want []*store.Position
-			var nodes []string
-			for _, s := range []struct {
-				node string
-				ps   []*store.Position
-			}{{"NA", a}, {"NB", b}} {
-				for _, p := range s.ps {
-					if p.ProductType == task.ProductType && int(p.Hash%5) == task.Bucket {
-						want = append(want, p)
-						nodes = append(nodes, s.node)
-					}
-				}
-			}
-			var got []*store.Position
-			if err := f.s.TaskPositions(f.ctx, task, func(p *store.Position) error {
-				got = append(got, p)
-				return nil
-			}); err != nil {
-				t.Fatalf("TaskPositions(%d): %v", task.ID, err)
-			}
-			if int64(len(got)) != task.PositionCount || len(got) != len(want) {
-				t.Errorf("task %s/%d: %d positions, want %d (PositionCount %d)", task.ProductType, task.Bucket, len(got), len(want), task.PositionCount)
-				continue
-			}
-			for i := range got {
-				checkPosition(t, got[i], want[i], nodes[i])
-			}
-			seen += len(got)
-		}
-		if seen != len(a)+len(b) {
-			t.Errorf("tasks cover %d positions, want %d", seen, len(a)+len(b))
+		// Odd, small power of two, and beyond 64 (drivers may index a
+		// fine bucket of the hash).
+		for _, mod := range []int{5, 8, 128, 1} {
+			_, tasks := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id(fmt.Sprintf("run-%d", mod)), HashMod: mod,
+				PositionSnapshotIDs: []string{f.id("b"), f.id("a")}}})
+			checkTaskPositions(t, f, tasks, mod, a, b)
 		}
 	})
+}
+
+// checkTaskPositions checks that each task reads exactly its positions of
+// a (node NA) and b (node NB), in that order.
+func checkTaskPositions(t *testing.T, f *fixture, tasks []*store.Task, mod int, a, b []*store.Position) {
+	t.Helper()
+	seen := 0
+	for _, task := range tasks {
+		var want []*store.Position
+		var nodes []string
+		for _, s := range []struct {
+			node string
+			ps   []*store.Position
+		}{{"NA", a}, {"NB", b}} {
+			for _, p := range s.ps {
+				if p.ProductType == task.ProductType && int(p.Hash%int64(mod)) == task.Bucket {
+					want = append(want, p)
+					nodes = append(nodes, s.node)
+				}
+			}
+		}
+		var got []*store.Position
+		if err := f.s.TaskPositions(f.ctx, task, func(p *store.Position) error {
+			got = append(got, p)
+			return nil
+		}); err != nil {
+			t.Fatalf("TaskPositions(%d): %v", task.ID, err)
+		}
+		if int64(len(got)) != task.PositionCount || len(got) != len(want) {
+			t.Errorf("task %s/%d: %d positions, want %d (PositionCount %d)", task.ProductType, task.Bucket, len(got), len(want), task.PositionCount)
+			continue
+		}
+		for i := range got {
+			checkPosition(t, got[i], want[i], nodes[i])
+		}
+		seen += len(got)
+	}
+	if seen != len(a)+len(b) {
+		t.Errorf("hash mod %d: tasks cover %d positions, want %d", mod, seen, len(a)+len(b))
+	}
 }
