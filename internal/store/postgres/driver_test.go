@@ -46,14 +46,16 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
 	schemaName := fmt.Sprintf("iprs_migrate_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		defer admin.Close(context.Background())
+		if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schemaName+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schemaName, err)
+		}
+	})
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schemaName); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schemaName+" CASCADE")
-	})
 	u := withSearchPath(t, base, schemaName)
 
 	_, err = postgres.Open(ctx, u, postgres.Options{})
