@@ -295,10 +295,7 @@ func (s *Service) resolveSnapshots(ctx context.Context, req *RunRequest, probs *
 // isMissingMarketData reports whether a problem of Engine.Check is about a
 // curve or FX spot absent from the market, which checkPositions reports
 // once per curve or pair instead of once per position.
-func isMissingMarketData(p pricing.Problem) bool {
-	return (strings.HasPrefix(p.Detail, "curve ") || strings.HasPrefix(p.Detail, "FX spot ")) &&
-		strings.Contains(p.Detail, " is not in market snapshot ")
-}
+func isMissingMarketData(p pricing.Problem) bool { return p.Missing != "" }
 
 // positionDetail names the position snapshot, the position and the place
 // in the position of a problem.

@@ -54,7 +54,7 @@ func TestBondNeedsFISpread(t *testing.T) {
 	e := MustEngine(t, MustMarket(t, d), []string{"BASE"}, []Measure{PV}, asOf0)
 	p := MustPosition(t, "B", "FIXED_BOND", nil, map[string]any{"cashflows": []any{map[string]any{"pay_date": "2026-06-01", "amount": 1.0}}})
 	probs := e.Check(p)
-	if len(probs) != 1 || !problemAt(probs, "", "FI-SPREAD", "spread curve") {
+	if len(probs) != 1 || !problemAt(probs, "", "FI-SPREAD", "spread curve") || probs[0].Missing != "FI-SPREAD" {
 		t.Errorf("Check = %v", probs)
 	}
 }

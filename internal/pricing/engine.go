@@ -211,10 +211,10 @@ func (e *Engine) Check(p *Position) []Problem {
 	for _, r := range p.prod.requirements() {
 		if r.fxPair {
 			if !e.base.HasFXSpot(r.id) {
-				probs.addf(r.pointer, "FX spot %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
+				probs.addMissing(r.pointer, r.id, "FX spot %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
 			}
 		} else if !e.base.HasCurve(r.id) {
-			probs.addf(r.pointer, "curve %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
+			probs.addMissing(r.pointer, r.id, "curve %s (%s) is not in market snapshot %q", r.id, r.role, e.base.snapshotID)
 		}
 	}
 	p.prod.check(e.asOfDay(p), probs)

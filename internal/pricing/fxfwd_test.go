@@ -73,6 +73,11 @@ func TestFXForwardOtherPairAndCurves(t *testing.T) {
 	if len(probs) != 2 || !problemAt(probs, "/attributes/fx_pair", "JPYUSD", "FX spot") || !problemAt(probs, "", "JPY-OIS") {
 		t.Errorf("Check = %v", probs)
 	}
+	for _, p := range probs {
+		if p.Missing != "JPYUSD" && p.Missing != "JPY-OIS" {
+			t.Errorf("problem %v does not name what the market lacks in Missing", p)
+		}
+	}
 	var out Values
 	if err := e.Price(jpy, 0, &out); err == nil {
 		t.Error("Price of a forward without its spot succeeded")

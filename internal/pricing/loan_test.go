@@ -374,7 +374,7 @@ func TestLoanPaymentTooSmall(t *testing.T) {
 	// First period's interest: 10,000 × 12% / 12 = 100.
 	p := terms(100)
 	probs := e.Check(p)
-	if !problemAt(probs, "/attributes/monthly_payment", "not above", "100") || probs[0].PositionID != "S" {
+	if !problemAt(probs, "/attributes/monthly_payment", "not above", "100") || probs[0].PositionID != "S" || probs[0].Missing != "" {
 		t.Errorf("Check = %v", probs)
 	}
 	var v Values

@@ -15,6 +15,11 @@ type Problem struct {
 	PositionID string `json:"position_id"`
 	Pointer    string `json:"pointer"`
 	Detail     string `json:"detail"`
+	// Missing names the curve id or FX pair the market lacks, for the
+	// problems of that kind (Engine.Check); empty for every other problem.
+	// Callers use it to report a missing curve once rather than once per
+	// position that needs it.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Error renders the problem as one line.
@@ -69,4 +74,9 @@ type problemList struct {
 
 func (l *problemList) addf(pointer, format string, args ...any) {
 	l.list = append(l.list, Problem{PositionID: l.positionID, Pointer: pointer, Detail: fmt.Sprintf(format, args...)})
+}
+
+// addMissing records that the market lacks the curve or FX pair id.
+func (l *problemList) addMissing(pointer, id, format string, args ...any) {
+	l.list = append(l.list, Problem{PositionID: l.positionID, Pointer: pointer, Detail: fmt.Sprintf(format, args...), Missing: id})
 }
