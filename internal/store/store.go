@@ -181,12 +181,15 @@ type Store interface {
 
 // PositionSnapshotWriter writes one position snapshot in a transaction.
 type PositionSnapshotWriter interface {
-	// Add appends rows; their Seq must continue the previous batch.
+	// Add appends rows; their Seq must continue the previous batch. It
+	// must not fail because the id is taken already (a client's retry):
+	// Commit decides.
 	Add(ctx context.Context, rows []*Position) error
 	// Commit stores the header and commits. If the id already exists (or,
 	// for a server-made id, a snapshot with the same PayloadHash exists),
 	// the new rows are rolled back: the same hash returns the stored
-	// snapshot with created=false, another is a Conflict.
+	// snapshot with created=false, another is a Conflict. s.ID is the id
+	// given to Begin and s.PositionCount the number of rows added.
 	Commit(ctx context.Context, s *PositionSnapshot, serverID bool) (stored *PositionSnapshot, created bool, err error)
 	// Rollback discards everything; it is safe to call after Commit.
 	Rollback(ctx context.Context) error
