@@ -217,8 +217,15 @@ const maxTxAttempts = 8
 // the whole transaction when PostgreSQL reports a serialization failure or
 // a deadlock (both mean: nothing was written, try again).
 func (db *DB) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
+	return db.retry(ctx, name, func() error { return db.tryTx(ctx, fn) })
+}
+
+// retry runs fn again after a serialization failure or a deadlock, a few
+// times with growing jittered pauses. fn must be one transaction (or one
+// statement, which is its own transaction).
+func (db *DB) retry(ctx context.Context, name string, fn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.tryTx(ctx, fn)
+		err := fn()
 		if err == nil {
 			return nil
 		}

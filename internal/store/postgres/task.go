@@ -58,7 +58,8 @@ const claimSQL = `WITH candidate AS (
 )
 SELECT ` + taskColumns + ` FROM claimed t`
 
-// TaskClaim claims the claimable task that became available first.
+// TaskClaim claims the claimable task that became available first, after
+// reaping expired tasks that may not be claimed again.
 func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Task, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
@@ -73,10 +74,11 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 	if err := db.reapExpired(ctx, now); err != nil {
 		return nil, err
 	}
+	// One statement: its own transaction, no BEGIN/COMMIT round trips.
 	var t *store.Task
-	err := db.inTx(ctx, "TaskClaim", func(tx pgx.Tx) error {
+	err := db.retry(ctx, "TaskClaim", func() error {
 		var err error
-		t, err = scanTask(tx.QueryRow(ctx, claimSQL, now, p.Owner, until))
+		t, err = scanTask(db.pool.QueryRow(ctx, claimSQL, now, p.Owner, until))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("claimable task")
 		}
@@ -96,6 +98,18 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 // transient failure), CANCELLED when their run is being cancelled. It then
 // settles their runs, so a run never waits forever on a dead worker.
 func (db *DB) reapExpired(ctx context.Context, now time.Time) error {
+	// Usually there is nothing to reap: find out with one indexed read
+	// (run_task_lease_idx) before opening a transaction.
+	var found bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (
+    SELECT 1 FROM run_task t JOIN run r ON r.run_id = t.run_id
+    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= $1
+      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING')))`, now).Scan(&found); err != nil {
+		return fmt.Errorf("postgres: look for expired tasks: %w", err)
+	}
+	if !found {
+		return nil
+	}
 	return db.inTx(ctx, "reapExpired", func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH expired AS (
     SELECT t.task_id, r.status IN ('QUEUED', 'RUNNING') AS run_open
