@@ -107,7 +107,7 @@ func (db *DB) MarketSnapshotList(ctx context.Context, p store.ListParams) ([]*st
 	defer cancel()
 	args := []any{limitOf(p.Limit)}
 	where := ""
-	if !p.AfterTime.IsZero() || p.AfterID != "" {
+	if !p.AfterTime.IsZero() {
 		where = "WHERE (as_of_time, snapshot_id) < ($2, $3)"
 		args = append(args, stamp(p.AfterTime), p.AfterID)
 	}

@@ -147,17 +147,17 @@ func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*s
 }
 
 // TaskPositions streams the task's positions: its run's snapshots in id
-// order, its product type, Hash mod the run's HashMod equal to its bucket,
+// order, its product type, Hash mod the task's HashMod equal to its bucket,
 // each snapshot in Seq order.
 func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
-	var (
-		snapIDs []string
-		hashMod int64
-	)
+	if t.HashMod <= 0 {
+		return fmt.Errorf("postgres: positions of task %d: hash mod %d is not positive", t.ID, t.HashMod)
+	}
+	var snapIDs []string
 	qctx, cancel := db.bound(ctx)
-	err := db.pool.QueryRow(qctx, `SELECT r.hash_mod,
+	err := db.pool.QueryRow(qctx, `SELECT
     ARRAY(SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = r.run_id ORDER BY 1)
-FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&hashMod, &snapIDs)
+FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&snapIDs)
 	cancel()
 	if err != nil {
 		return noRows(err, fmt.Sprintf("run %q", t.RunID))
@@ -169,7 +169,7 @@ FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&hashMod, &snapIDs)
 WHERE p.position_snapshot_id = $1 AND p.seq IN (
     SELECT b.seq FROM position b
     WHERE b.position_snapshot_id = $1 AND b.product_type = $2 AND b.position_hash % $3 = $4)
-ORDER BY p.seq`, id, t.ProductType, hashMod, int64(t.Bucket))
+ORDER BY p.seq`, id, t.ProductType, int64(t.HashMod), int64(t.Bucket))
 		if err != nil {
 			return err
 		}

@@ -158,14 +158,6 @@ func (db *DB) stampOr(t time.Time) time.Time {
 	return stamp(t)
 }
 
-func stampPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	s := stamp(*t)
-	return &s
-}
-
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -58,14 +58,11 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	in := *r
-	if in.Status == "" {
-		in.Status = store.RunQueued
-	}
+	in.Status = store.RunQueued
 	in.AsOfTime = stamp(r.AsOfTime)
 	in.RequestedAt = db.stampOr(r.RequestedAt)
-	in.StartedAt = stampPtr(r.StartedAt)
-	in.CompletedAt = stampPtr(r.CompletedAt)
-	in.PublishedAt = stampPtr(r.PublishedAt)
+	// A new run has not started, ended or been published.
+	in.StartedAt, in.CompletedAt, in.PublishedAt, in.Error, in.PublishHash = nil, nil, nil, "", ""
 	request := string(r.Request)
 	if request == "" {
 		request = "{}"
@@ -112,7 +109,7 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 			if err := insertTasks(ctx, tx, &in, tasks); err != nil {
 				return err
 			}
-		} else if in.Status == store.RunQueued {
+		} else {
 			// Nothing to do: the run is complete as soon as it exists.
 			if _, err := tx.Exec(ctx, `UPDATE run SET status = 'COMPLETED', started_at = requested_at, completed_at = requested_at
 WHERE run_id = $1`, in.ID); err != nil {
@@ -129,8 +126,8 @@ WHERE run_id = $1`, in.ID); err != nil {
 }
 
 // insertTasks inserts the run's tasks in one statement and fills in their
-// ids, run id and defaults (status QUEUED, the run's HashMod and
-// MaxAttempts, AvailableAt the run's RequestedAt).
+// ids, run id, status QUEUED with no attempts, and defaults for zero fields
+// (the run's HashMod and MaxAttempts, AvailableAt the run's RequestedAt).
 func insertTasks(ctx context.Context, tx pgx.Tx, r *store.Run, tasks []*store.Task) error {
 	n := len(tasks)
 	var (
@@ -145,10 +142,7 @@ func insertTasks(ctx context.Context, tx pgx.Tx, r *store.Run, tasks []*store.Ta
 		byKey    = make(map[taskKey]*store.Task, n)
 	)
 	for i, t := range tasks {
-		t.RunID = r.ID
-		if t.Status == "" {
-			t.Status = store.TaskQueued
-		}
+		t.RunID, t.Status, t.Attempts = r.ID, store.TaskQueued, 0
 		if t.MaxAttempts == 0 {
 			t.MaxAttempts = r.MaxAttempts
 		}
@@ -206,7 +200,7 @@ func (db *DB) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run,
 	defer cancel()
 	args := []any{limitOf(p.Limit), p.Status}
 	where := "WHERE ($2 = '' OR r.status = $2)"
-	if !p.AfterTime.IsZero() || p.AfterID != "" {
+	if !p.AfterTime.IsZero() {
 		where += " AND (r.requested_at, r.run_id) < ($3, $4)"
 		args = append(args, stamp(p.AfterTime), p.AfterID)
 	}
