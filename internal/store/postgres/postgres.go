@@ -158,6 +158,7 @@ func (db *DB) stampOr(t time.Time) time.Time {
 	return stamp(t)
 }
 
+// utcPtr converts a scanned nullable time to UTC.
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
