@@ -20,6 +20,7 @@ import (
 	"github.com/iprs/iprs/internal/config"
 	"github.com/iprs/iprs/internal/gen"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 // testDatabase is one database the end-to-end tests run on.
@@ -28,13 +29,15 @@ type testDatabase struct {
 	db   config.Database
 }
 
-// testDatabases returns a fresh SQLite database, and PostgreSQL when
-// IPRS_TEST_DATABASE_URL names one.
+// testDatabases returns a fresh SQLite database, and a fresh PostgreSQL
+// schema when IPRS_TEST_DATABASE_URL names a database: the platform's
+// workers claim any task in their schema, so they must not share one with
+// other packages' tests.
 func testDatabases(t *testing.T) []testDatabase {
 	t.Helper()
 	dbs := []testDatabase{{"sqlite", config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}}}
-	if url := os.Getenv("IPRS_TEST_DATABASE_URL"); url != "" {
-		db, err := config.ParseDatabaseURL(url)
+	if os.Getenv(teststore.EnvURL) != "" {
+		db, err := config.ParseDatabaseURL(teststore.PostgresURL(t))
 		if err != nil {
 			t.Fatalf("IPRS_TEST_DATABASE_URL: %v", err)
 		}

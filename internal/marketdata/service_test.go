@@ -8,22 +8,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iprs/iprs/internal/store"
-	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/sqlite"
+	"github.com/iprs/iprs/internal/store/teststore"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -52,79 +49,17 @@ type fixture struct {
 	clock *clock
 }
 
-// backend is a store the end-to-end tests run on.
-type backend struct {
-	name string
-	open func(t *testing.T) store.Store
-}
-
-// backends returns SQLite, always, and PostgreSQL when
-// IPRS_TEST_DATABASE_URL names a database the tests may write to (each
-// test gets a schema of its own, dropped at cleanup).
-func backends() []backend {
-	bs := []backend{{"sqlite", openSQLite}}
-	if url := os.Getenv("IPRS_TEST_DATABASE_URL"); url != "" {
-		bs = append(bs, backend{"postgres", func(t *testing.T) store.Store { return openPostgres(t, url) }})
-	}
-	return bs
-}
-
-func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-var schemaSeq atomic.Int64
-
-func openPostgres(t *testing.T, base string) store.Store {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	schema := fmt.Sprintf("iprs_mkt_test_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", base, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(ctx, u.String(), postgres.Options{Migrate: true, MaxConns: 8})
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // eachStore runs fn on a fresh service for every backend.
 func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { fn(t, newFixture(t, b.open(t))) })
+	for _, b := range teststore.Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, newFixture(t, b.Open(t))) })
 	}
 }
 
 // setup starts the service on a fresh SQLite database.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	return newFixture(t, openSQLite(t))
+	return newFixture(t, teststore.SQLite(t))
 }
 
 func newFixture(t *testing.T, db store.Store) *fixture {

@@ -6,28 +6,23 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/orchestrator"
 	"github.com/iprs/iprs/internal/store"
-	"github.com/iprs/iprs/internal/store/postgres"
-	"github.com/iprs/iprs/internal/store/sqlite"
+	"github.com/iprs/iprs/internal/store/teststore"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -64,73 +59,11 @@ type envOpts struct {
 	batchSize   int
 }
 
-// backend opens a fresh, migrated store for one test.
-type backend struct {
-	name string
-	open func(t *testing.T) store.Store
-}
-
-// backends returns SQLite, always, and PostgreSQL when
-// IPRS_TEST_DATABASE_URL names a database the tests may write to (each test
-// gets a schema of its own, dropped at cleanup).
-func backends() []backend {
-	bs := []backend{{"sqlite", openSQLite}}
-	if u := os.Getenv("IPRS_TEST_DATABASE_URL"); u != "" {
-		bs = append(bs, backend{"postgres", func(t *testing.T) store.Store { return openPostgres(t, u) }})
-	}
-	return bs
-}
-
-func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatalf("open sqlite store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
-var schemaSeq atomic.Int64
-
-func openPostgres(t *testing.T, base string) store.Store {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	schema := fmt.Sprintf("iprs_orch_test_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create schema: %v", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", base, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String(), postgres.Options{Migrate: true, MaxConns: 8})
-	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = st.Close()
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return st
-}
-
 // eachStore runs fn on a fresh orchestrator for every backend.
 func eachStore(t *testing.T, opt envOpts, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { fn(t, setup(t, b.open(t), opt)) })
+	for _, b := range teststore.Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, setup(t, b.Open(t), opt)) })
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/orchestrator"
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 func TestPositionHashKnownValues(t *testing.T) {
@@ -510,9 +511,9 @@ func (w *failingWriter) Add(ctx context.Context, rows []*store.Position) error {
 
 func TestUploadStoreFailureLeavesNothing(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			e := setup(t, failingStore{b.open(t)}, envOpts{batchSize: 3})
+	for _, b := range teststore.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := setup(t, failingStore{b.Open(t)}, envOpts{batchSize: 3})
 			var positions []map[string]any
 			for i := 0; i < 20; i++ {
 				positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))

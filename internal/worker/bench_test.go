@@ -8,6 +8,7 @@ import (
 
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/storetest"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 // BenchmarkTask5000LoansByTerms measures one task of 5,000 AMORT_LOAN
@@ -17,8 +18,8 @@ import (
 // cached), reading and parsing the positions, pricing 20,000
 // (position, scenario) pairs and writing the rows in one transaction.
 func BenchmarkTask5000LoansByTerms(b *testing.B) {
-	for _, o := range openers {
-		b.Run(o.name, func(b *testing.B) { benchmarkTask(b, o.open(b)) })
+	for _, o := range teststore.Backends() {
+		b.Run(o.Name, func(b *testing.B) { benchmarkTask(b, o.Open(b)) })
 	}
 }
 

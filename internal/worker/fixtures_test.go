@@ -6,20 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
-	"github.com/iprs/iprs/internal/store/postgres"
-	"github.com/iprs/iprs/internal/store/sqlite"
 	"github.com/iprs/iprs/internal/store/storetest"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 // asOf is the valuation time of the test runs.
@@ -33,67 +27,7 @@ var (
 // MustOpen opens a migrated SQLite store in a temporary directory.
 func MustOpen(tb testing.TB) store.Store {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "iprs.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
-// envPostgresURL names the PostgreSQL database the tests may use.
-const envPostgresURL = "IPRS_TEST_DATABASE_URL"
-
-// MustOpenPostgres opens a migrated PostgreSQL store in a schema of its own
-// (dropped at cleanup), or skips the test when IPRS_TEST_DATABASE_URL is
-// not set.
-func MustOpenPostgres(tb testing.TB) store.Store {
-	tb.Helper()
-	raw := os.Getenv(envPostgresURL)
-	if raw == "" {
-		tb.Skipf("%s is not set: skipping the PostgreSQL variant", envPostgresURL)
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, raw)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", envPostgresURL, err)
-	}
-	defer admin.Close(ctx)
-	schema := fmt.Sprintf("iprs_worker_test_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), raw)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(raw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(ctx, u.String(), postgres.Options{Migrate: true})
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
-// openers are the store implementations the main scenarios run on.
-var openers = []struct {
-	name string
-	open func(testing.TB) store.Store
-}{
-	{"sqlite", MustOpen},
-	{"postgres", MustOpenPostgres},
+	return teststore.SQLite(tb)
 }
 
 // testMarket is a market with every curve and spot the test positions use.

@@ -15,14 +15,15 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/storetest"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 func TestThreeWorkersPriceARunExactlyOnce(t *testing.T) {
 	t.Parallel()
-	for _, o := range openers {
-		t.Run(o.name, func(t *testing.T) {
+	for _, o := range teststore.Backends() {
+		t.Run(o.Name, func(t *testing.T) {
 			t.Parallel()
-			testThreeWorkers(t, o.open(t))
+			testThreeWorkers(t, o.Open(t))
 		})
 	}
 }
@@ -176,10 +177,10 @@ func TestShutdownLetsATaskFinishWithinGrace(t *testing.T) {
 
 func TestExpiredLeaseIsReclaimedWithoutDuplicates(t *testing.T) {
 	t.Parallel()
-	for _, o := range openers {
-		t.Run(o.name, func(t *testing.T) {
+	for _, o := range teststore.Backends() {
+		t.Run(o.Name, func(t *testing.T) {
 			t.Parallel()
-			testExpiredLease(t, o.open(t))
+			testExpiredLease(t, o.Open(t))
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,47 +17,21 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
+	"github.com/iprs/iprs/internal/store/teststore"
 	schema "github.com/iprs/iprs/sql"
 )
 
 var t0 = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
 
-// withSearchPath points the test URL at a schema of its own.
-func withSearchPath(tb testing.TB, raw, schemaName string) string {
-	tb.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schemaName)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestMigrate runs the migrations in an empty schema: Open refuses it until
 // migrated, concurrent migrators apply each file once, and a second run
 // changes nothing.
 func TestMigrate(t *testing.T) {
-	base := testURL(t)
+	testURL(t) // skips without a database
 	ctx := t.Context()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemaName := fmt.Sprintf("iprs_migrate_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		defer admin.Close(context.Background())
-		if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schemaName+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schemaName, err)
-		}
-	})
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schemaName); err != nil {
-		t.Fatal(err)
-	}
-	u := withSearchPath(t, base, schemaName)
+	u := teststore.PostgresURL(t)
 
-	_, err = postgres.Open(ctx, u, postgres.Options{})
+	_, err := postgres.Open(ctx, u, postgres.Options{})
 	if err == nil || !strings.Contains(err.Error(), "iprs migrate") {
 		t.Fatalf("Open(empty schema) = %v, want an error saying to run `iprs migrate`", err)
 	}
@@ -94,15 +67,19 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schema.Latest())
 	}
 	var n int
-	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+schemaName+".schema_migration").Scan(&n); err != nil {
+	if err := db.Pool().QueryRow(ctx, "SELECT count(*) FROM schema_migration").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != len(schema.Migrations()) {
 		t.Fatalf("schema_migration has %d rows, want %d", n, len(schema.Migrations()))
 	}
 	// The tables landed in the test schema, not elsewhere.
-	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+schemaName+".run_task").Scan(&n); err != nil {
-		t.Fatalf("run_task in %s: %v", schemaName, err)
+	var where string
+	if err := db.Pool().QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'run_task' AND table_schema = current_schema()`).Scan(&where); err != nil {
+		t.Fatalf("run_task in the test schema: %v", err)
+	}
+	if where == "public" {
+		t.Fatalf("migrations ran in the public schema")
 	}
 }
 

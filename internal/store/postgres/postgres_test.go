@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/storetest"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 // The tests need a PostgreSQL database they may write to; they create rows
@@ -71,33 +69,14 @@ func MustOpen(tb testing.TB, opts postgres.Options) *postgres.DB {
 // by, the tasks of tests running at the same time in other packages.
 func isolatedURL(tb testing.TB) string {
 	tb.Helper()
-	base := testURL(tb)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
+	u := teststore.PostgresURL(tb)
+	db, err := postgres.Open(context.Background(), u, postgres.Options{Migrate: true})
 	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	name := fmt.Sprintf("iprs_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		admin.Close(ctx)
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	u := withSearchPath(tb, base, name)
-	db, err := postgres.Open(ctx, u, postgres.Options{Migrate: true})
-	if err != nil {
-		tb.Fatalf("migrate schema %s: %v", name, err)
+		tb.Fatalf("migrate an isolated schema: %v", err)
 	}
 	db.Close()
 	return u
 }
-
-var schemaSeq atomic.Int64
 
 // MustOpenIsolated opens a store on a fresh schema of its own.
 func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
