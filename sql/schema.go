@@ -29,7 +29,7 @@ type Migration struct {
 // if the embedded files are misnamed, which a test of this package catches
 // at build time.
 func Migrations() []Migration {
-	ms, err := load(files)
+	ms, err := Load(files)
 	if err != nil {
 		panic(err)
 	}
@@ -42,7 +42,10 @@ func Latest() int {
 	return ms[len(ms)-1].Version
 }
 
-func load(fsys fs.FS) ([]Migration, error) {
+// Load reads the migrations NNN_name.sql at the top of fsys, in version
+// order. It fails when a name has no positive numeric prefix or two files
+// share a version. The SQLite twin in sql/sqlite loads its files with it.
+func Load(fsys fs.FS) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("schema: list migrations: %w", err)

@@ -28,7 +28,7 @@ func TestMigrationsEmbedded(t *testing.T) {
 }
 
 func TestLoadOrdersAndRejectsBadNames(t *testing.T) {
-	ms, err := load(fstest.MapFS{
+	ms, err := Load(fstest.MapFS{
 		"010_b.sql": {Data: []byte("b")},
 		"002_a.sql": {Data: []byte("a")},
 	})
@@ -45,8 +45,8 @@ func TestLoadOrdersAndRejectsBadNames(t *testing.T) {
 		{"001_a.sql": {}, "1_b.sql": {}},
 		{},
 	} {
-		if _, err := load(bad); err == nil {
-			t.Errorf("load(%v) succeeded, want an error", bad)
+		if _, err := Load(bad); err == nil {
+			t.Errorf("Load(%v) succeeded, want an error", bad)
 		}
 	}
 }
