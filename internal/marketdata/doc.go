@@ -89,8 +89,11 @@
 // 400: the snapshot is stored with a FAIL issue (NON_FINITE_RATE or
 // INVALID_SPOT) and its payload keeps the number as its exact decimal
 // value in exponent form (1e400 → 1e+400, see canon.Options), so the
-// stored document says what was sent. LoadMarketData refuses such a
-// payload; runs refuse FAIL snapshots anyway. A literal too small for a
+// stored document says what was sent (and payload_hash covers it).
+// GET /mkt/snapshots/{id} answers such a number as null, since numbers on
+// the wire are always finite (SPEC §1); the issue's detail quotes the
+// literal. LoadMarketData refuses such a payload; runs refuse FAIL
+// snapshots anyway. A literal too small for a
 // double (1e-400) is 0, as IEEE 754 rounding makes it, and is fine.
 //
 // The stored dq_status is the worse (PASS < WARN < FAIL) of the server's

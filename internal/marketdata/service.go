@@ -1,17 +1,21 @@
 package marketdata
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -230,6 +234,11 @@ func snapshotView(snap *store.MarketSnapshot) ([]byte, error) {
 		return nil, fmt.Errorf("encode metadata of market snapshot %q: %w", snap.ID, err)
 	}
 	p := snap.Payload
+	if snap.DQStatus == "FAIL" {
+		if p, err = finitePayload(p); err != nil {
+			return nil, fmt.Errorf("market snapshot %q: %w", snap.ID, err)
+		}
+	}
 	if len(p) < 2 || p[0] != '{' || p[len(p)-1] != '}' {
 		return nil, fmt.Errorf("market snapshot %q: stored payload is not a JSON object", snap.ID)
 	}
@@ -239,6 +248,54 @@ func snapshotView(snap *store.MarketSnapshot) ([]byte, error) {
 		out = append(out, ',')
 	}
 	return append(out, meta[1:]...), nil
+}
+
+// finitePayload returns the stored payload with every number too large
+// for a double (a NON_FINITE_RATE or INVALID_SPOT literal such as 1e400,
+// kept in the stored document) answered as null: SPEC §1 "Numbers are JSON
+// numbers and always finite", and such a literal breaks clients' decoders.
+// The issue at the same pointer says what was sent. A payload without such
+// a number is returned as it is.
+func finitePayload(p []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(p))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("decode stored payload: %w", err)
+	}
+	if !dropNonFinite(&doc) {
+		return p, nil
+	}
+	out, err := web.MarshalJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode stored payload: %w", err)
+	}
+	return canon.Canonicalize(out)
+}
+
+// dropNonFinite replaces, in place, every number of v that is beyond the
+// range of a double with nil, and reports whether it found one.
+func dropNonFinite(v *any) bool {
+	found := false
+	switch x := (*v).(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err != nil || math.IsInf(f, 0) {
+			*v = nil
+			return true
+		}
+	case map[string]any:
+		for k, e := range x {
+			if dropNonFinite(&e) {
+				x[k] = e
+				found = true
+			}
+		}
+	case []any:
+		for i := range x {
+			found = dropNonFinite(&x[i]) || found
+		}
+	}
+	return found
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
