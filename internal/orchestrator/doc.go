@@ -18,7 +18,9 @@
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
 //
 // The upload route's body bound is Options.MaxUploadBytes; the others have
-// the Mux's normal bound.
+// the Mux's normal bound. Cancel and publish take no members: their body
+// may be empty or {}, and any member is refused like an unknown member of
+// any other request (400 with its pointer).
 //
 // # Position snapshot uploads
 //

@@ -1,7 +1,9 @@
 package orchestrator
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -180,6 +182,9 @@ func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
 // handleCancelRun serves POST /orch/runs/{id}/cancel: 202 with the run,
 // which is CANCELLING until its running tasks stop, or CANCELLED.
 func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseMembers(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	run, err := s.store.RunCancel(r.Context(), id, s.now())
 	if err != nil {
@@ -194,6 +199,9 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 
 // handlePublishRun serves POST /orch/runs/{id}/publish.
 func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseMembers(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	run, err := s.publishRun(r.Context(), id)
 	if err != nil {
@@ -203,6 +211,25 @@ func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error
 		return notFoundOr(err, "run", id)
 	}
 	return s.writeRun(w, r, http.StatusOK, run)
+}
+
+// refuseMembers checks the body of a route whose request has no members
+// (cancel, publish): none, or {}, is fine; any member is unknown and is
+// refused with a pointer to it, as on every other POST (SPEC §1 "Unknown
+// top-level fields are rejected").
+func refuseMembers(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return web.BodyReadError(err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	var none struct{}
+	return web.UnmarshalStrict(data, &none, "")
 }
 
 func (s *Service) writeRun(w http.ResponseWriter, r *http.Request, status int, run *store.Run) error {

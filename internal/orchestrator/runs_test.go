@@ -719,7 +719,19 @@ func TestRunCancelAndPublish(t *testing.T) {
 
 		// Cancel a queued run: no task runs, so it is CANCELLED at once.
 		e.mustStatus(e.postRun(runBody("RUN-C", "MKT-1", "PS-A")), http.StatusCreated)
-		r := e.do(http.MethodPost, "/orch/runs/RUN-C/cancel", nil)
+		// Cancel and publish take no members: one is unknown (400), and
+		// the run is left as it was.
+		for _, route := range []string{"cancel", "publish"} {
+			r := e.do(http.MethodPost, "/orch/runs/RUN-C/"+route, []byte(`{"reason": "x"}`))
+			e.mustStatus(r, http.StatusBadRequest)
+			if !strings.Contains(string(r.body), `"pointer":"/reason"`) {
+				t.Fatalf("%s with a member: %s", route, r.body)
+			}
+		}
+		if r := e.do(http.MethodGet, "/orch/runs/RUN-C", nil); r.json(t)["status"] != "QUEUED" {
+			t.Fatalf("run after refused cancel: %s", r.body)
+		}
+		r := e.do(http.MethodPost, "/orch/runs/RUN-C/cancel", []byte(`{}`))
 		e.mustStatus(r, http.StatusAccepted)
 		if got := r.json(t); got["status"] != "CANCELLED" {
 			t.Fatalf("cancelled run %s", r.body)
