@@ -86,6 +86,8 @@ func (a api) do(t *testing.T, method, path string, body any) *wire {
 	case nil:
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader: // sent chunked: no Content-Length
+		rd = b
 	default:
 		enc, err := json.Marshal(b)
 		if err != nil {
@@ -1065,8 +1067,18 @@ var specClauses = []specClause{
 			t.Fatalf("tasks: %d, next_cursor %q", len(tasks), next)
 		}
 		types := map[string]bool{}
+		buckets := map[string]bool{}
 		var positions float64
 		for _, tk := range tasks {
+			// One task per (product type, hash bucket).
+			b := fmt.Sprint(tk["product_type"], "/", tk["bucket"])
+			if buckets[b] {
+				t.Errorf("two tasks for %s", b)
+			}
+			buckets[b] = true
+			if tk["bucket"].(float64) >= requireNumber(t, "task", tk, "hash_mod") {
+				t.Errorf("task %v: bucket not below hash_mod", tk)
+			}
 			if tk["run_id"] != s.runID || tk["status"] != "SUCCEEDED" {
 				t.Errorf("task %v", tk)
 			}
@@ -1467,6 +1479,93 @@ var specClauses = []specClause{
 		s.do(t, http.MethodPost, "/orch/runs/RUN-NOPE-"+s.sfx+"/publish", nil).problemOf(t, http.StatusNotFound)
 		s.do(t, http.MethodPost, "/orch/runs/RUN-NOPE-"+s.sfx+"/cancel", nil).problemOf(t, http.StatusNotFound)
 	}},
+	{"idempotency holds under concurrent identical requests: one 201, the rest 200", func(t *testing.T, s *specState) {
+		mkt, err := json.Marshal(specMarket("MKT-SPEC-RACE-"+s.sfx, specAsOf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		book, err := json.Marshal(specBook("PS-SPEC-RACE-"+s.sfx, s.nodeID+"-RACE", specAsOf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := specRun("RUN-SPEC-RACE-"+s.sfx, s.marketID, s.snapshotID)
+		req["measures"] = []string{"PV"}
+		run, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			path string
+			body []byte
+			id   string
+		}{
+			{"/mkt/snapshots", mkt, "snapshot_id"},
+			{"/orch/position-snapshots", book, "position_snapshot_id"},
+			{"/orch/runs", run, "run_id"},
+		} {
+			const n = 6
+			type answer struct {
+				status int
+				id     any
+				err    string
+			}
+			answers := make(chan answer, n)
+			for range n {
+				go func() {
+					resp, err := http.Post(s.url+c.path, "application/json", bytes.NewReader(c.body))
+					if err != nil {
+						answers <- answer{err: err.Error()}
+						return
+					}
+					defer resp.Body.Close()
+					var m map[string]any
+					if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+						answers <- answer{status: resp.StatusCode, err: err.Error()}
+						return
+					}
+					answers <- answer{status: resp.StatusCode, id: m[c.id]}
+				}()
+			}
+			counts := map[int]int{}
+			for range n {
+				a := <-answers
+				if a.err != "" {
+					t.Fatalf("POST %s: %d %s", c.path, a.status, a.err)
+				}
+				counts[a.status]++
+				if a.id == nil {
+					t.Errorf("POST %s: answer without %s", c.path, c.id)
+				}
+			}
+			if counts[http.StatusCreated] != 1 || counts[http.StatusOK] != n-1 {
+				t.Errorf("POST %s %d times at once: statuses %v, want one 201 and %d 200", c.path, n, counts, n-1)
+			}
+		}
+		if done, _ := s.waitRun(t, "RUN-SPEC-RACE-"+s.sfx); done["status"] != "COMPLETED" {
+			t.Errorf("raced run ended %v", done["status"])
+		}
+	}},
+	{"times in another offset are answered in UTC (position snapshot, run)", func(t *testing.T, s *specState) {
+		id := "PS-SPEC-TZ-" + s.sfx
+		doc := specBook(id, s.nodeID+"-TZ", specAsOf)
+		doc["positions"] = doc["positions"].([]any)[3:5]
+		doc["as_of_time"] = "2026-01-23T12:00:00-05:00"
+		s.do(t, http.MethodPost, "/orch/position-snapshots", doc).object(t, http.StatusCreated)
+		meta := s.do(t, http.MethodGet, "/orch/position-snapshots/"+id, nil).object(t, http.StatusOK)
+		if at := requireTime(t, "snapshot", meta, "as_of_time"); !at.Equal(specAsOf) {
+			t.Errorf("as_of_time %v, want %v", at, specAsOf)
+		}
+		req := specRun("RUN-SPEC-TZ-"+s.sfx, s.marketID, id)
+		req["as_of_time"] = "2026-01-24T02:00:00+09:00"
+		req["measures"] = []string{"PV"}
+		run := s.do(t, http.MethodPost, "/orch/runs", req).object(t, http.StatusCreated)
+		if at := requireTime(t, "run", run, "as_of_time"); !at.Equal(specAsOf) {
+			t.Errorf("run as_of_time %v, want %v", at, specAsOf)
+		}
+		if done, _ := s.waitRun(t, "RUN-SPEC-TZ-"+s.sfx); done["status"] != "COMPLETED" {
+			t.Errorf("run ended %v", done["status"])
+		}
+	}},
 	{"lists: limit defaults to 100, at most 1000 (1001 → 400 naming limit), a bad cursor → 400", func(t *testing.T, s *specState) {
 		for _, path := range []string{
 			"/mkt/snapshots",
@@ -1586,6 +1685,18 @@ var guardedClauses = []specClause{
 		// Position uploads have their own (larger) bound.
 		book := specBook("PS-SPEC-BIG-"+s.sfx, s.nodeID+"-BIG", specAsOf)
 		s.do(t, http.MethodPost, "/orch/position-snapshots", book).problemOf(t, http.StatusRequestEntityTooLarge)
+		// A body without Content-Length (chunked) is cut at the bound too.
+		chunked, err := json.Marshal(specBook("PS-SPEC-CHUNKED-"+s.sfx, s.nodeID+"-BIG", specAsOf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.do(t, http.MethodPost, "/orch/position-snapshots", io.MultiReader(bytes.NewReader(chunked))).problemOf(t, http.StatusRequestEntityTooLarge)
+		chunkedMkt, err := json.Marshal(mkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.do(t, http.MethodPost, "/mkt/snapshots", io.MultiReader(bytes.NewReader(chunkedMkt))).problemOf(t, http.StatusRequestEntityTooLarge)
+		s.do(t, http.MethodGet, "/orch/position-snapshots/PS-SPEC-CHUNKED-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
 		small := specBook("PS-SPEC-SMALL-"+s.sfx, s.nodeID+"-SMALL", specAsOf)
 		small["positions"] = small["positions"].([]any)[3:17]
 		if b, _ := json.Marshal(small); len(b) <= 2<<10 || len(b) > 4<<10 {
