@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iprs/iprs/internal/config"
 )
 
 // The conformance test walks SPEC §1 clause by clause through the HTTP
@@ -1713,4 +1716,97 @@ var guardedClauses = []specClause{
 			t.Errorf("snapshots %d → %d, runs %d → %d across refused requests", len(mktBefore), len(mktAfter), len(runsBefore), len(runsAfter))
 		}
 	}},
+}
+
+// specDatabaseURL is the DATABASE_URL naming db.
+func specDatabaseURL(db config.Database) string {
+	if db.Driver == config.DriverPostgres {
+		return db.DSN
+	}
+	return "sqlite:" + db.Path
+}
+
+// TestSpecServeModes runs the four services as `iprs serve` does, each on
+// its own listener over one database (SPEC §1 table, §3): each answers
+// GET /health and GET <prefix>/health with its name, /metrics, its own
+// routes under its prefix and no other service's; together they take a
+// snapshot, a book and a run to results; and each stops cleanly.
+func TestSpecServeModes(t *testing.T) {
+	for _, tdb := range testDatabases(t) {
+		t.Run(tdb.name, func(t *testing.T) {
+			dbURL := specDatabaseURL(tdb.db)
+			if code, out, errOut := runIPRS(context.Background(), map[string]string{"DATABASE_URL": dbURL}, "migrate"); code != 0 {
+				t.Fatalf("migrate: exit %d %s %s", code, out, errOut)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			urls := map[string]string{}
+			exits := map[string]chan int{}
+			for _, name := range []string{"marketdata", "orchestrator", "results", "worker"} {
+				addr := freeAddr(t)
+				urls[name] = "http://" + addr
+				exits[name] = make(chan int, 1)
+				env := map[string]string{"DATABASE_URL": dbURL, "IPRS_ADDR": addr, "IPRS_LOG_LEVEL": "error"}
+				go func() {
+					code, _, _ := runIPRS(ctx, env, "serve", name)
+					exits[name] <- code
+				}()
+			}
+			for name, u := range urls {
+				waitHealthy(t, u+"/health")
+				a := api{url: u}
+				m := a.do(t, http.MethodGet, "/health", nil).object(t, http.StatusOK)
+				if m["status"] != "ok" || m["service"] != name {
+					t.Errorf("%s GET /health: %v", name, m)
+				}
+				requireString(t, name+" health", m, "version")
+				if w := a.do(t, http.MethodGet, "/metrics", nil); w.status != http.StatusOK || !strings.Contains(string(w.body), "# TYPE ") {
+					t.Errorf("%s /metrics: %v", name, w)
+				}
+			}
+			prefixes := map[string]string{"marketdata": "/mkt", "orchestrator": "/orch", "results": "/results"}
+			for name, prefix := range prefixes {
+				a := api{url: urls[name]}
+				m := a.do(t, http.MethodGet, prefix+"/health", nil).object(t, http.StatusOK)
+				if m["service"] != name {
+					t.Errorf("GET %s/health on %s: %v", prefix, name, m)
+				}
+				for other, op := range prefixes {
+					if other != name {
+						a.do(t, http.MethodGet, op+"/health", nil).problemOf(t, http.StatusNotFound)
+					}
+				}
+			}
+			api{url: urls["worker"]}.do(t, http.MethodGet, "/orch/runs", nil).problemOf(t, http.StatusNotFound)
+
+			sfx := uniqueSuffix()
+			mkt, orch, res := api{url: urls["marketdata"]}, api{url: urls["orchestrator"]}, api{url: urls["results"]}
+			mkt.do(t, http.MethodPost, "/mkt/snapshots", specMarket("MKT-SERVE-"+sfx, specAsOf)).object(t, http.StatusCreated)
+			book := specBook("PS-SERVE-"+sfx, "BOOK-SERVE-"+sfx, specAsOf)
+			book["positions"] = book["positions"].([]any)[:6]
+			orch.do(t, http.MethodPost, "/orch/position-snapshots", book).object(t, http.StatusCreated)
+			runID := "RUN-SERVE-" + sfx
+			orch.do(t, http.MethodPost, "/orch/runs", specRun(runID, "MKT-SERVE-"+sfx, "PS-SERVE-"+sfx)).object(t, http.StatusCreated)
+			if done, _ := orch.waitRun(t, runID); done["status"] != "COMPLETED" {
+				t.Fatalf("run ended %v: %v", done["status"], done["error"])
+			}
+			sum := res.do(t, http.MethodGet, "/results/runs/"+runID+"/summary", nil).object(t, http.StatusOK)
+			base := sum["scenarios"].(map[string]any)["BASE"].(map[string]any)
+			if base["position_count"] != float64(6) {
+				t.Errorf("summary BASE %v", base)
+			}
+
+			cancel() // as SIGTERM does
+			for name, ch := range exits {
+				select {
+				case code := <-ch:
+					if code != 0 {
+						t.Errorf("serve %s exited %d after shutdown", name, code)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("serve %s did not stop", name)
+				}
+			}
+		})
+	}
 }
