@@ -274,3 +274,20 @@ func TestIsTooLarge(t *testing.T) {
 		t.Error("BodyReadError(unexpected EOF) is not 400")
 	}
 }
+
+// TestUnmarshalStrictRefusesNUL: a string or member name holding U+0000 is
+// refused with its pointer (PostgreSQL text cannot store it), wherever it
+// sits, free-form members included; an escaped backslash before "u0000"
+// is not a NUL.
+func TestUnmarshalStrictRefusesNUL(t *testing.T) {
+	t.Parallel()
+	got := pointers(fields(t, `{"portfolio_node_id": "B\u0000", "positions": [{"position_id": "P"}, {"position_id": "x\u0000y"}], "tags": {"k\u0000": "v"}, "extra": ["\u0000"]}`))
+	want := []string{"/portfolio_node_id", "/positions/1/position_id", "/tags/k\u0000", "/extra/0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pointers %q, want %q", got, want)
+	}
+	var u upload
+	if err := web.UnmarshalStrict([]byte(`{"portfolio_node_id": "a\\u0000"}`), &u, ""); err != nil || u.NodeID != `a\u0000` {
+		t.Errorf("escaped backslash: %v, %q", err, u.NodeID)
+	}
+}

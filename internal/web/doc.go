@@ -106,7 +106,10 @@
 //   - values of the wrong JSON type, integers out of range, and values a
 //     json.Unmarshaler or encoding.TextUnmarshaler (time.Time, say) refuses,
 //     each with a pointer that includes array indexes ("/positions/3/quantity"),
-//     every such problem reported (up to 100), in document order.
+//     every such problem reported (up to 100), in document order;
+//   - a string or member name holding U+0000 (NUL), anywhere in the
+//     document: PostgreSQL text cannot store it, and SQLite would, so it
+//     is refused on every store alike rather than failing (500) on one.
 //
 // encoding/json itself reports only the first problem and no array index;
 // UnmarshalStrict re-walks the document against the Go type on failure to
@@ -115,11 +118,14 @@
 // with UnmarshalStrict(raw, &elem, web.Pointer("positions", strconv.Itoa(i)))
 // and turn read failures into the right answer with BodyReadError.
 //
+// A request path holding NUL or invalid UTF-8 is a 404 problem before any
+// route sees it: no stored name holds such bytes.
+//
 // # Pagination
 //
 // ParsePage(r) reads limit (default DefaultPageLimit 100, at most
 // MaxPageLimit 1000; anything else is 400 naming the parameter "limit") and
-// cursor (400 naming "cursor" when malformed). EncodeCursor(values...) packs
+// cursor (400 naming "cursor" when malformed or holding NUL). EncodeCursor(values...) packs
 // the last item's sort key and id into an opaque base64url string;
 // DecodeCursor(s, n) unpacks it and checks there are n values. List[T]
 // renders {"items": [...], "next_cursor": "..."|null} with items never

@@ -121,9 +121,57 @@ func UnmarshalStrict(data []byte, dst any, base string) error {
 			return apperr.WithFields(apperr.Invalid, "the request body is not a single JSON document",
 				[]apperr.FieldError{{Pointer: base, Detail: fmt.Sprintf("unexpected data after the JSON value at byte offset %d", off)}})
 		}
+		if probs := nulProblems(data, base); len(probs) > 0 {
+			return apperr.WithFields(apperr.Invalid, "the request holds the NUL character (U+0000)", probs)
+		}
 		return nil
 	}
 	return decodeError(data, dst, base, err)
+}
+
+// nulDetail explains a NUL problem: PostgreSQL text cannot hold U+0000,
+// so a request holding one is refused on every store alike.
+const nulDetail = "must not contain the NUL character (U+0000)"
+
+// nulProblems points at every member name and string value of the valid
+// JSON in data that holds U+0000 (written \u0000), prefixed by base.
+func nulProblems(data []byte, base string) []apperr.FieldError {
+	if !bytes.Contains(data, []byte(`\u0000`)) {
+		return nil
+	}
+	p := &jsonParser{data: data}
+	root, ok := p.value()
+	if !ok {
+		return nil
+	}
+	var out []apperr.FieldError
+	var walk func(n *jnode, ptr string)
+	walk = func(n *jnode, ptr string) {
+		if len(out) >= maxLocatedProblems {
+			return
+		}
+		switch n.kind {
+		case '"':
+			var s string
+			if json.Unmarshal(n.raw, &s) == nil && strings.IndexByte(s, 0) >= 0 {
+				out = append(out, apperr.FieldError{Pointer: ptr, Detail: "a string " + nulDetail})
+			}
+		case '{':
+			for i, k := range n.keys {
+				kp := ptr + "/" + EscapePointerToken(k)
+				if strings.IndexByte(k, 0) >= 0 {
+					out = append(out, apperr.FieldError{Pointer: kp, Detail: "a member name " + nulDetail})
+				}
+				walk(n.vals[i], kp)
+			}
+		case '[':
+			for i, v := range n.vals {
+				walk(v, ptr+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(root, base)
+	return out
 }
 
 // decodeError explains a failure of encoding/json on data.

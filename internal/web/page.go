@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/iprs/iprs/internal/apperr"
 )
@@ -100,6 +101,12 @@ func decodeCursor(s string) ([]string, error) {
 	if err := json.Unmarshal(b, &vals); err != nil || vals == nil {
 		bad.Err = err
 		return nil, bad
+	}
+	for _, v := range vals {
+		// No list gives out a NUL (no stored name holds one).
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, bad
+		}
 	}
 	return vals, nil
 }

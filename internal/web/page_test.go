@@ -72,7 +72,8 @@ func TestMalformedCursor(t *testing.T) {
 	t.Parallel()
 	notArray := base64.RawURLEncoding.EncodeToString([]byte(`{"a":1}`))
 	numbers := base64.RawURLEncoding.EncodeToString([]byte(`[1,2]`))
-	for _, c := range []string{"!!!", "abc", notArray, numbers, strings.Repeat("A", 5000)} {
+	nul := web.EncodeCursor("2026-01-23T00:00:00Z", "a\x00b") // no list gives out a NUL
+	for _, c := range []string{"!!!", "abc", notArray, numbers, strings.Repeat("A", 5000), nul} {
 		_, err := web.ParsePage(httptest.NewRequest("GET", "/mkt/snapshots?cursor="+c, nil))
 		if got := paramOf(t, err); got != "cursor" {
 			t.Errorf("cursor %q: parameter %q", c, got)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iprs/iprs/internal/apperr"
 )
@@ -153,6 +154,12 @@ type problemMux struct {
 }
 
 func (p problemMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.IndexByte(r.URL.Path, 0) >= 0 || !utf8.ValidString(r.URL.Path) {
+		// No stored name holds NUL or invalid UTF-8 (PostgreSQL text cannot),
+		// so such a path names nothing, on every store alike.
+		WriteError(w, r, nil, apperr.Errorf(apperr.NotFound, "no resource has a name with the NUL character or invalid UTF-8: %q", r.URL.Path))
+		return
+	}
 	if _, pattern := p.mux.Handler(r); pattern != "" {
 		p.mux.ServeHTTP(w, r)
 		return

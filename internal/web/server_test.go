@@ -116,6 +116,12 @@ func TestRoutesAndProblems(t *testing.T) {
 		t.Errorf("Allow = %q, want POST", allow)
 	}
 
+	// A path with NUL or invalid UTF-8 names nothing (no store holds such
+	// a name): 404 before any handler sees it.
+	for _, path := range []string{"/mkt/snapshots/a%00b", "/mkt/snapshots/%FF%FE"} {
+		MustProblem(t, serve(s.handler, httptest.NewRequest("GET", path, nil)), 404)
+	}
+
 	// The mux's own redirects (path cleaning) pass through untouched.
 	res = serve(s.handler, httptest.NewRequest("GET", "/mkt//snapshots/S1", nil))
 	if res.StatusCode != http.StatusTemporaryRedirect && res.StatusCode != http.StatusMovedPermanently {
