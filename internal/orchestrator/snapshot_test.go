@@ -328,6 +328,20 @@ func TestUploadRefused(t *testing.T) {
 				p := append(good(), loanByTerms("L1", 5))
 				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
 			}, "/positions/3/position_id", "index 0"},
+			// PostgreSQL text cannot hold U+0000: refused on every store.
+			{"NUL in portfolio_node_id", func() []byte {
+				return mustJSON(t, snapshotBody("PS-X", "BOOK\x00X", "2026-01-23T00:00:00Z", good()))
+			}, "/portfolio_node_id", "NUL"},
+			{"NUL in position_id", func() []byte {
+				p := good()
+				p[1]["position_id"] = "B\x001"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/1/position_id", "NUL"},
+			{"NUL in instrument_id", func() []byte {
+				p := good()
+				p[2]["instrument_id"] = "\x00"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/2/instrument_id", "NUL"},
 			{"unknown product_type", func() []byte {
 				p := good()
 				p[0]["product_type"] = "SWAPTION"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
@@ -176,8 +177,11 @@ func (u *upload) readDocument() error {
 				return err
 			}
 			if ok {
-				if s == "" {
+				switch {
+				case s == "":
 					u.probs.add(ptr, "portfolio_node_id must not be empty")
+				case strings.IndexByte(s, 0) >= 0:
+					u.probs.add(ptr, "portfolio_node_id "+nulRule)
 				}
 				u.nodeID = s
 			}
@@ -253,6 +257,11 @@ func (u *upload) readString(ptr, name string) (string, bool, error) {
 
 // readPositionsMember starts the positions array: it picks the id the rows
 // are written under and reads the array.
+// nulRule refuses U+0000 in the names stored as text: PostgreSQL text
+// cannot hold it, so it is refused on every store alike (as web's strict
+// decoding does). Attributes are stored as escaped JSON and may hold it.
+const nulRule = "must not contain the NUL character (U+0000)"
+
 func (u *upload) readPositionsMember() error {
 	var (
 		id string
@@ -357,6 +366,12 @@ func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) 
 	}
 	if p, dup := pass.ids.Add(i, in.PositionID); dup {
 		u.probs.add(base()+p.Pointer, p.Detail)
+	}
+	if strings.IndexByte(in.PositionID, 0) >= 0 {
+		u.probs.add(base()+"/position_id", "position_id "+nulRule)
+	}
+	if strings.IndexByte(in.InstrumentID, 0) >= 0 {
+		u.probs.add(base()+"/instrument_id", "instrument_id "+nulRule)
 	}
 	if u.probs.count() > 0 {
 		return nil // the upload is refused: no need to hash or write
