@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,12 @@ import (
 //     stored snapshot" as the client sent it, so that its payload_hash can
 //     be recomputed; a time given there with an offset keeps it (same
 //     instant), while the snapshot's metadata in the list is in UTC.
+//   - "Numbers are JSON numbers and always finite" holds for stored
+//     documents too: a rate or spot literal beyond a double (1e400, kept in
+//     the stored snapshot with its FAIL issue) is answered as null.
+//   - Client input that a store cannot hold (U+0000 in a name; a path with
+//     NUL or invalid UTF-8) is input at fault: 400 with a pointer (a path:
+//     404, it names nothing), the same on every store, never a 500.
 //   - "every route except health requires a token" includes /metrics and
 //     paths that match no route (401 before 404, so nothing is disclosed).
 
@@ -1627,11 +1634,47 @@ var specClauses = []specClause{
 		}
 		s.do(t, http.MethodGet, "/orch/nothing-here", nil).problemOf(t, http.StatusNotFound)
 		s.do(t, http.MethodGet, "/nothing-here", nil).problemOf(t, http.StatusNotFound)
+		s.do(t, http.MethodDelete, "/orch/runs/"+s.runID, nil).problemOf(t, http.StatusMethodNotAllowed)
 		for _, route := range []string{"summary", "cube?measure=PV&by=product_type", "positions", "positions/BOND-000", "export.csv"} {
 			s.do(t, http.MethodGet, "/results/runs/RUN-NOPE-"+s.sfx+"/"+route, nil).problemOf(t, http.StatusNotFound)
 		}
 		s.do(t, http.MethodGet, "/results/runs/"+s.runID, nil).problemOf(t, http.StatusNotFound)
-		s.do(t, http.MethodDelete, "/orch/runs/"+s.runID, nil).problemOf(t, http.StatusMethodNotAllowed)
+	}},
+	{"errors: input PostgreSQL text cannot hold (NUL, invalid UTF-8) is a 4xx problem on every store, never a 500", func(t *testing.T, s *specState) {
+		mkt := specMarket("MKT-SPEC-NUL-"+s.sfx, specAsOf)
+		mkt["vendor"] = "V\x00"
+		p := s.do(t, http.MethodPost, "/mkt/snapshots", mkt).problemOf(t, http.StatusBadRequest)
+		if !p.pointed("/vendor", "NUL") {
+			t.Errorf("NUL vendor: %+v", p.Errors)
+		}
+		s.do(t, http.MethodGet, "/mkt/snapshots/MKT-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
+		book := specBook("PS-SPEC-NUL-"+s.sfx, s.nodeID, specAsOf)
+		book["positions"].([]any)[1].(map[string]any)["position_id"] = "L\x00T"
+		p = s.do(t, http.MethodPost, "/orch/position-snapshots", book).problemOf(t, http.StatusBadRequest)
+		if !p.pointed("/positions/1/position_id", "NUL") {
+			t.Errorf("NUL position_id: %+v", p.Errors)
+		}
+		s.do(t, http.MethodGet, "/orch/position-snapshots/PS-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
+		run := specRun("RUN-SPEC-NUL-"+s.sfx, s.marketID, s.snapshotID)
+		run["model_set_id"] = "\x00"
+		p = s.do(t, http.MethodPost, "/orch/runs", run).problemOf(t, http.StatusBadRequest)
+		if !p.pointed("/model_set_id", "NUL") {
+			t.Errorf("NUL model_set_id: %+v", p.Errors)
+		}
+		s.do(t, http.MethodGet, "/orch/runs/RUN-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
+		for _, id := range []string{"a%00b", "%FF%FE"} {
+			for _, path := range []string{"/mkt/snapshots/" + id, "/orch/position-snapshots/" + id, "/orch/position-snapshots/" + id + "/positions",
+				"/orch/runs/" + id, "/orch/runs/" + id + "/tasks", "/results/runs/" + id + "/summary", "/results/runs/" + s.runID + "/positions/" + id} {
+				s.do(t, http.MethodGet, path, nil).problemOf(t, http.StatusNotFound)
+			}
+		}
+		nul := base64.RawURLEncoding.EncodeToString([]byte(`["2026-01-23T00:00:00Z","a\u0000"]`))
+		nul3 := base64.RawURLEncoding.EncodeToString([]byte(`["PS\u0000","a","BASE"]`))
+		for _, path := range []string{"/mkt/snapshots?cursor=" + nul, "/orch/runs?cursor=" + nul, "/results/runs/" + s.runID + "/positions?cursor=" + nul3} {
+			if p := s.do(t, http.MethodGet, path, nil).problemOf(t, http.StatusBadRequest); !p.parameter("cursor") {
+				t.Errorf("GET %s: %+v", path, p.Errors)
+			}
+		}
 	}},
 }
 
