@@ -146,12 +146,38 @@ func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*s
 	return nil
 }
 
+// fineBuckets is the modulus of the fine bucket that position_task_fine_idx
+// keys on; it must match the index expression (position_hash % 4096) of
+// sql/002_task_fine_bucket.sql.
+const fineBuckets = 4096
+
+// taskFineBuckets lists the fine buckets (position_hash % 4096) that a
+// position of bucket b under hashMod can fall in: with g = gcd(hashMod,
+// 4096), hash ≡ b (mod hashMod) implies hash ≡ b (mod g), so exactly the
+// fine buckets r with r ≡ b (mod g). When hashMod divides 4096 (g =
+// hashMod) every position of those fine buckets is in the task.
+func taskFineBuckets(hashMod, bucket int) []int64 {
+	g := gcd(hashMod, fineBuckets)
+	out := make([]int64, 0, fineBuckets/g)
+	for r := bucket % g; r < fineBuckets; r += g {
+		out = append(out, int64(r))
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // TaskPositions streams the task's positions: its run's snapshots in id
 // order, its product type, Hash mod the task's HashMod equal to its bucket,
 // each snapshot in Seq order.
 func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.Position) error) error {
-	if t.HashMod <= 0 {
-		return fmt.Errorf("postgres: positions of task %d: hash mod %d is not positive", t.ID, t.HashMod)
+	if t.HashMod <= 0 || t.Bucket < 0 || t.Bucket >= t.HashMod {
+		return fmt.Errorf("postgres: positions of task %d: bucket %d is not in [0, hash mod %d)", t.ID, t.Bucket, t.HashMod)
 	}
 	var snapIDs []string
 	qctx, cancel := db.bound(ctx)
@@ -162,14 +188,16 @@ FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&snapIDs)
 	if err != nil {
 		return noRows(err, fmt.Sprintf("run %q", t.RunID))
 	}
+	fine := taskFineBuckets(t.HashMod, t.Bucket)
 	for _, id := range snapIDs {
-		// The seqs come from an index-only scan of position_task_idx;
-		// only the task's rows are then read from the table.
+		// An index scan of the task's fine buckets in
+		// position_task_fine_idx finds exactly the task's rows when
+		// HashMod divides 4096 (the bucket test on the hash is then
+		// always true), and a superset to filter otherwise.
 		err := db.streamPositions(ctx, fn, positionSelect+`
-WHERE p.position_snapshot_id = $1 AND p.seq IN (
-    SELECT b.seq FROM position b
-    WHERE b.position_snapshot_id = $1 AND b.product_type = $2 AND b.position_hash % $3 = $4)
-ORDER BY p.seq`, id, t.ProductType, int64(t.HashMod), int64(t.Bucket))
+WHERE p.position_snapshot_id = $1 AND p.product_type = $2
+  AND p.position_hash % 4096 = ANY($5::bigint[]) AND p.position_hash % $3 = $4
+ORDER BY p.seq`, id, t.ProductType, int64(t.HashMod), int64(t.Bucket), fine)
 		if err != nil {
 			return err
 		}
