@@ -129,7 +129,11 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	}
 	cells := make([]CubeCell, 0, len(groups))
 	for key, g := range groups {
-		cells = append(cells, CubeCell{Key: key, Value: g.sum.Sum(), Count: g.count})
+		v := g.sum.Sum()
+		if err := finiteSum(v, r.URL.Query().Get("measure")+" for "+quote(key), cq.scenario); err != nil {
+			return err
+		}
+		cells = append(cells, CubeCell{Key: key, Value: v, Count: g.count})
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].Key < cells[j].Key })
 	return web.WriteJSON(w, http.StatusOK, cells)

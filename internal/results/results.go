@@ -19,7 +19,9 @@
 // order of the rows, the number of tasks or the number of workers. A
 // measure contributes only where it is present; a measure present for no
 // position is absent from a summary, and a group with no position having
-// the measure is absent from a cube.
+// the measure is absent from a cube. An exact sum beyond the range of a
+// double cannot be answered as a finite number: the summary or cube is
+// then a 422 naming it.
 package results
 
 import (

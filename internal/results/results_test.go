@@ -662,3 +662,26 @@ func TestExportOfRunWithoutResultsIsJustTheHeader(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 }
+
+// TestSumBeyondDoubleIs422: two finite PVs whose exact sum is beyond the
+// largest double cannot be answered as a finite number (SPEC §1), so the
+// summary and the cube refuse with a 422 naming the sum instead of
+// failing with a 500; sums that fit are still answered.
+func TestSumBeyondDoubleIs422(t *testing.T) {
+	t.Parallel()
+	st := MustOpen(t)
+	book := []bookPosition{
+		{snapshot: "SA", id: "B1", product: "FIXED_BOND", attrs: `{}`, values: map[string]vals{"BASE": {"PV": 1e308}}},
+		{snapshot: "SA", id: "B2", product: "FIXED_BOND", attrs: `{}`, values: map[string]vals{"BASE": {"PV": 1e308}}},
+		{snapshot: "SA", id: "L1", product: "AMORT_LOAN", attrs: `{}`, values: map[string]vals{"BASE": {"PV": 1}}},
+	}
+	MustRunWithResults(t, st, "HUGE", []string{"PV"}, []string{"BASE"}, book, 1, false, nil)
+	srv := MustServer(t, st)
+	wantProblem(t, srv, "/results/runs/HUGE/summary", http.StatusUnprocessableEntity, "")
+	wantProblem(t, srv, "/results/runs/HUGE/cube?measure=PV&by=portfolio_node_id", http.StatusUnprocessableEntity, "")
+	var cells []CubeCell
+	getJSON(t, srv, "/results/runs/HUGE/cube?measure=PV&by=instrument_id", 200, &cells)
+	if len(cells) != 3 {
+		t.Errorf("cube by instrument: %v", cells)
+	}
+}

@@ -1,9 +1,11 @@
 package results
 
 import (
+	"math"
 	"net/http"
 	"slices"
 
+	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/exactsum"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
@@ -75,7 +77,11 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) error {
 		ss := &ScenarioSummary{PositionCount: acc.count, Measures: make(map[string]float64)}
 		for i := range acc.sums {
 			if acc.sums[i].Count() > 0 {
-				ss.Measures[cols[i]] = acc.sums[i].Sum()
+				sum := acc.sums[i].Sum()
+				if err := finiteSum(sum, cols[i], sc); err != nil {
+					return err
+				}
+				ss.Measures[cols[i]] = sum
 			}
 		}
 		if withPnL {
@@ -83,9 +89,22 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) error {
 			d.AddAcc(&acc.sums[pv])
 			d.SubAcc(&base.sums[pv])
 			pnl := d.Sum()
+			if err := finiteSum(pnl, "P&L", sc); err != nil {
+				return err
+			}
 			ss.PnL = &pnl
 		}
 		out.Scenarios[sc] = ss
 	}
 	return web.WriteJSON(w, http.StatusOK, out)
+}
+
+// finiteSum refuses an aggregate beyond the range of a double (finite
+// values whose exact sum overflows): numbers on the wire are always finite
+// (SPEC §1), so the answer is a 422 naming the aggregate, not a 500.
+func finiteSum(v float64, what, scenario string) error {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return apperr.Errorf(apperr.Unprocessable, "the sum of %s under %s is beyond the range of a double", what, scenario)
+	}
+	return nil
 }
