@@ -1489,6 +1489,62 @@ var specClauses = []specClause{
 		s.do(t, http.MethodPost, "/orch/runs/RUN-NOPE-"+s.sfx+"/publish", nil).problemOf(t, http.StatusNotFound)
 		s.do(t, http.MethodPost, "/orch/runs/RUN-NOPE-"+s.sfx+"/cancel", nil).problemOf(t, http.StatusNotFound)
 	}},
+	{"worker: a position that cannot be priced makes its task DEAD at once, naming it; the run ends FAILED", func(t *testing.T, s *specState) {
+		bond := func(id string, amount, qty float64) map[string]any {
+			return map[string]any{"position_id": id, "product_type": "FIXED_BOND", "quantity": qty,
+				"attributes": map[string]any{"cashflows": []any{map[string]any{"pay_date": "2027-01-23", "amount": amount}}}}
+		}
+		// 10 × 1e308 discounted is beyond a double: PV is not finite.
+		bad := map[string]any{"position_snapshot_id": "PS-SPEC-INF-" + s.sfx, "as_of_time": "2026-01-23T00:00:00Z",
+			"portfolio_node_id": s.nodeID + "-INF", "positions": []any{bond("HUGE-1", 1e308, 10), bond("OK-1", 100, 1)}}
+		s.do(t, http.MethodPost, "/orch/position-snapshots", bad).object(t, http.StatusCreated)
+		id := "RUN-SPEC-FAILED-" + s.sfx
+		req := specRun(id, s.marketID, "PS-SPEC-INF-"+s.sfx)
+		req["measures"] = []string{"PV"}
+		req["scenarios"] = []string{"BASE"}
+		s.do(t, http.MethodPost, "/orch/runs", req).object(t, http.StatusCreated)
+		done, _ := s.waitRun(t, id)
+		checkRunShape(t, "failed run", done)
+		if done["status"] != "FAILED" {
+			t.Fatalf("run ended %v, want FAILED", done["status"])
+		}
+		if e, _ := done["error"].(string); !strings.Contains(e, "HUGE-1") {
+			t.Errorf("run error %v does not name the position", done["error"])
+		}
+		tasks, _ := listOf(t, s.do(t, http.MethodGet, "/orch/runs/"+id+"/tasks", nil))
+		if len(tasks) != 1 || tasks[0]["status"] != "DEAD" || tasks[0]["attempts"] != float64(1) {
+			t.Fatalf("tasks %v: want one DEAD after one attempt", tasks)
+		}
+		if e, _ := tasks[0]["last_error"].(string); !strings.Contains(e, "HUGE-1") {
+			t.Errorf("last_error %v does not name the position", tasks[0]["last_error"])
+		}
+		s.do(t, http.MethodPost, "/orch/runs/"+id+"/cancel", nil).problemOf(t, http.StatusConflict)
+		s.do(t, http.MethodPost, "/orch/runs/"+id+"/publish", nil).problemOf(t, http.StatusConflict)
+		failed, _ := s.walk(t, "/orch/runs?status=FAILED", 0)
+		if len(failed) != 1 || failed[0]["run_id"] != id {
+			t.Errorf("status=FAILED lists %v", failed)
+		}
+
+		// Two finite PVs whose sum is beyond a double: every number on the
+		// wire is finite, so the summary is a 422 naming the sum, not a 500.
+		big := map[string]any{"position_snapshot_id": "PS-SPEC-BIG2-" + s.sfx, "as_of_time": "2026-01-23T00:00:00Z",
+			"portfolio_node_id": s.nodeID + "-BIG2", "positions": []any{bond("BIG-1", 1e308, 1), bond("BIG-2", 1e308, 1)}}
+		s.do(t, http.MethodPost, "/orch/position-snapshots", big).object(t, http.StatusCreated)
+		id = "RUN-SPEC-BIG2-" + s.sfx
+		req = specRun(id, s.marketID, "PS-SPEC-BIG2-"+s.sfx)
+		req["measures"] = []string{"PV"}
+		req["scenarios"] = []string{"BASE"}
+		s.do(t, http.MethodPost, "/orch/runs", req).object(t, http.StatusCreated)
+		if done, _ := s.waitRun(t, id); done["status"] != "COMPLETED" {
+			t.Fatalf("run ended %v: %v", done["status"], done["error"])
+		}
+		s.do(t, http.MethodGet, "/results/runs/"+id+"/summary", nil).problemOf(t, http.StatusUnprocessableEntity)
+		s.do(t, http.MethodGet, "/results/runs/"+id+"/cube?measure=PV&by=product_type", nil).problemOf(t, http.StatusUnprocessableEntity)
+		rows, _ := s.walk(t, "/results/runs/"+id+"/positions", 0)
+		if len(rows) != 2 {
+			t.Errorf("positions: %d rows", len(rows))
+		}
+	}},
 	{"idempotency holds under concurrent identical requests: one 201, the rest 200", func(t *testing.T, s *specState) {
 		mkt, err := json.Marshal(specMarket("MKT-SPEC-RACE-"+s.sfx, specAsOf))
 		if err != nil {
