@@ -106,39 +106,46 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 		}
 	}
 
-	// SIGKILL a worker holding a task; a second worker takes over once
-	// the lease has expired.
+	// SIGKILL workers holding a task: one as soon as it has claimed it,
+	// one a little later, while it prices or writes. Their tasks stay
+	// RUNNING until the leases expire; then a third worker takes them over.
 	killID := "RUN-CRASH-KILL-" + sfx
 	killRun := submitRun(ctx, t, c, runRequest(killID))
-	var orphan *store.Task
-	for try := 1; orphan == nil; try++ {
-		if try > 3 {
-			t.Fatalf("run %s: three workers in a row finished their task before SIGKILL reached them", killID)
+	orphans := map[int64]*store.Task{}
+	for i, delay := range []time.Duration{0, 60 * time.Millisecond, 0, 30 * time.Millisecond} {
+		if i >= 2 && len(orphans) > 0 {
+			break // the last two only stand in when both kills missed
 		}
-		a := startWorkerProcess(t, bin, dbURL, fmt.Sprintf("A%d", try))
+		a := startWorkerProcess(t, bin, dbURL, fmt.Sprintf("A%d", i+1))
 		held := waitHolding(ctx, t, st, killID, a)
+		time.Sleep(delay)
 		a.kill(t)
+		n := len(orphans)
 		for _, tk := range runTasks(ctx, t, st, killID) {
 			if tk.Status == "RUNNING" && ownerPID(tk.LeaseOwner) == a.pid() {
-				orphan = tk
+				if tk.Attempts != 1 || tk.LeaseExpiresAt == nil {
+					t.Fatalf("killed worker %s's task %+v: want attempt 1 with a lease", a.name, tk)
+				}
+				orphans[tk.ID] = tk
+				t.Logf("SIGKILL %s after %s: task %d (%s bucket %d, %d positions) orphaned, lease until %s", a.name, delay,
+					tk.ID, tk.ProductType, tk.Bucket, tk.PositionCount, tk.LeaseExpiresAt.Format(time.RFC3339Nano))
 			}
 		}
-		if orphan == nil {
-			t.Logf("worker %s finished task %d before SIGKILL reached it; trying again", a.name, held.ID)
+		if len(orphans) == n {
+			t.Logf("worker %s finished task %d before SIGKILL reached it", a.name, held.ID)
 		}
 	}
-	if orphan.Attempts != 1 || orphan.LeaseExpiresAt == nil {
-		t.Fatalf("killed worker's task %+v: want attempt 1 with a lease", orphan)
+	if len(orphans) == 0 {
+		t.Fatalf("run %s: every killed worker had finished its task before SIGKILL reached it", killID)
 	}
-	t.Logf("SIGKILL: task %d (%s bucket %d, %d positions) orphaned, lease until %s",
-		orphan.ID, orphan.ProductType, orphan.Bucket, orphan.PositionCount, orphan.LeaseExpiresAt.Format(time.RFC3339Nano))
 	b := startWorkerProcess(t, bin, dbURL, "B")
 	killRun = waitCompleted(ctx, t, c, killRun.RunID)
 	for _, tk := range runTasks(ctx, t, st, killID) {
+		orphan := orphans[tk.ID]
 		switch {
 		case tk.Status != "SUCCEEDED":
 			t.Errorf("task %d ended %s: %s", tk.ID, tk.Status, tk.LastError)
-		case tk.ID == orphan.ID:
+		case orphan != nil:
 			if tk.Attempts != 2 {
 				t.Errorf("orphaned task %d took %d attempts, want 2 (the killed one and the takeover)", tk.ID, tk.Attempts)
 			}
@@ -186,7 +193,7 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 		}
 	}
 	d := startWorkerProcess(t, bin, dbURL, "D")
-	termRun = waitCompleted(ctx, t, c, termRun.RunID)
+	waitCompleted(ctx, t, c, termRun.RunID)
 	for _, tk := range runTasks(ctx, t, st, termID) {
 		// A released attempt is not counted, an expired one would be.
 		if tk.Status != "SUCCEEDED" || tk.Attempts != 1 {
@@ -195,7 +202,6 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 	}
 	compareResults(t, termID+" against clean run "+cleanID, exportedResults(t, c, termID), clean)
 	compareSummaries(ctx, t, c, termID, cleanID)
-	checkSummary(t, c, termRun, want)
 	d.terminate(t, worker.DefaultGrace)
 }
 
@@ -318,7 +324,7 @@ func startWorkerProcess(t *testing.T, bin, dbURL, name string) *workerProcess {
 		config.EnvDatabaseURL:       dbURL,
 		config.EnvLeaseSeconds:      strconv.Itoa(crashLeaseSeconds),
 		config.EnvWorkerConcurrency: "1",
-		config.EnvAddr:              freeAddr(t),
+		config.EnvAddr:              "127.0.0.1:0", // health and metrics on a port of the system's choosing
 		config.EnvLogFormat:         "text",
 		config.EnvLogLevel:          "info",
 	})
