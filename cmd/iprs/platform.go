@@ -131,7 +131,8 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 	case reg != nil:
 		opts.Registry = reg
 	}
-	return worker.New(p.st, p.logger.With("service", string(service.Worker), "worker", owner), opts)
+	// The worker adds its owner to its log lines itself.
+	return worker.New(p.st, p.logger.With("service", string(service.Worker)), opts)
 }
 
 // engineVersion names the pricing code of this build, stored with every

@@ -32,22 +32,23 @@ func newServeCmd(a *app) *cobra.Command {
 			if err := cfg.RequireDatabase(); err != nil {
 				return err
 			}
-			logger := config.NewLogger(cfg, a.stderr).With("service", string(spec.Name))
-			return serve(cmd.Context(), cfg, spec, logger)
+			return serve(cmd.Context(), cfg, spec, config.NewLogger(cfg, a.stderr))
 		},
 	}
 }
 
 // serve runs one service until ctx is done (SIGTERM or SIGINT), then stops
 // gracefully: the HTTP server drains; a worker stops claiming and finishes
-// or releases the tasks in hand.
-func serve(ctx context.Context, cfg config.Config, spec service.Spec, logger *slog.Logger) error {
+// or releases the tasks in hand. The platform's handlers and worker name
+// the service in their own log lines, so only the lines logged here add it.
+func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog.Logger) error {
+	logger := base.With("service", string(spec.Name))
 	st, err := openStore(ctx, cfg.Database, cfg, false, logger)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	p := &platform{st: st, cfg: cfg, logger: logger, version: buildVersion()}
+	p := &platform{st: st, cfg: cfg, logger: base, version: buildVersion()}
 	addr := spec.Addr()
 	if cfg.Addr != "" {
 		addr = cfg.Addr
