@@ -1784,6 +1784,9 @@ var guardedClauses = []specClause{
 		run := specRun("RUN-SPEC-BIG-"+s.sfx, s.marketID, s.snapshotID)
 		run["model_set_id"] = strings.Repeat("M", 3000)
 		s.do(t, http.MethodPost, "/orch/runs", run).problemOf(t, http.StatusRequestEntityTooLarge)
+		for _, route := range []string{"cancel", "publish"} {
+			s.do(t, http.MethodPost, "/orch/runs/"+s.runID+"/"+route, map[string]any{"note": strings.Repeat("N", 3000)}).problemOf(t, http.StatusRequestEntityTooLarge)
+		}
 		// Position uploads have their own (larger) bound.
 		book := specBook("PS-SPEC-BIG-"+s.sfx, s.nodeID+"-BIG", specAsOf)
 		s.do(t, http.MethodPost, "/orch/position-snapshots", book).problemOf(t, http.StatusRequestEntityTooLarge)
