@@ -342,6 +342,15 @@ func TestUploadRefused(t *testing.T) {
 				p[2]["instrument_id"] = "\x00"
 				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
 			}, "/positions/2/instrument_id", "NUL"},
+			// Names are PostgreSQL index keys: bounded on every store.
+			{"portfolio_node_id too long", func() []byte {
+				return mustJSON(t, snapshotBody("PS-X", strings.Repeat("N", 1025), "2026-01-23T00:00:00Z", good()))
+			}, "/portfolio_node_id", "at most 1024"},
+			{"position_id too long", func() []byte {
+				p := good()
+				p[0]["position_id"] = strings.Repeat("P", 9000)
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/0/position_id", "at most 1024"},
 			{"unknown product_type", func() []byte {
 				p := good()
 				p[0]["product_type"] = "SWAPTION"

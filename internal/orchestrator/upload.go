@@ -177,11 +177,10 @@ func (u *upload) readDocument() error {
 				return err
 			}
 			if ok {
-				switch {
-				case s == "":
+				if s == "" {
 					u.probs.add(ptr, "portfolio_node_id must not be empty")
-				case strings.IndexByte(s, 0) >= 0:
-					u.probs.add(ptr, "portfolio_node_id "+nulRule)
+				} else if msg := nameProblem(key, s); msg != "" {
+					u.probs.add(ptr, msg)
 				}
 				u.nodeID = s
 			}
@@ -257,10 +256,25 @@ func (u *upload) readString(ptr, name string) (string, bool, error) {
 
 // readPositionsMember starts the positions array: it picks the id the rows
 // are written under and reads the array.
-// nulRule refuses U+0000 in the names stored as text: PostgreSQL text
-// cannot hold it, so it is refused on every store alike (as web's strict
-// decoding does). Attributes are stored as escaped JSON and may hold it.
-const nulRule = "must not contain the NUL character (U+0000)"
+// maxNameLen bounds portfolio_node_id, position_id and instrument_id in
+// bytes: they are index keys in PostgreSQL, whose index rows hold about
+// 2.7 kB (a result row's key is run id, snapshot id, position id and
+// scenario).
+const maxNameLen = 1024
+
+// nameProblem refuses a stored name that a store could not hold: U+0000,
+// which PostgreSQL text cannot hold, and a name over maxNameLen. Both are
+// refused on every store alike (as web's strict decoding refuses NUL).
+// Attributes are stored as escaped JSON and may hold NUL.
+func nameProblem(name, s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return name + " must not contain the NUL character (U+0000)"
+	case len(s) > maxNameLen:
+		return fmt.Sprintf("%s is %d bytes long; at most %d are allowed", name, len(s), maxNameLen)
+	}
+	return ""
+}
 
 func (u *upload) readPositionsMember() error {
 	var (
@@ -367,11 +381,11 @@ func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) 
 	if p, dup := pass.ids.Add(i, in.PositionID); dup {
 		u.probs.add(base()+p.Pointer, p.Detail)
 	}
-	if strings.IndexByte(in.PositionID, 0) >= 0 {
-		u.probs.add(base()+"/position_id", "position_id "+nulRule)
+	if msg := nameProblem("position_id", in.PositionID); msg != "" {
+		u.probs.add(base()+"/position_id", msg)
 	}
-	if strings.IndexByte(in.InstrumentID, 0) >= 0 {
-		u.probs.add(base()+"/instrument_id", "instrument_id "+nulRule)
+	if msg := nameProblem("instrument_id", in.InstrumentID); msg != "" {
+		u.probs.add(base()+"/instrument_id", msg)
 	}
 	if u.probs.count() > 0 {
 		return nil // the upload is refused: no need to hash or write
