@@ -9,6 +9,7 @@ import (
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/canon"
+	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -115,6 +116,10 @@ func parseRunRequest(w *runRequestWire, maxProblems int) (*RunRequest, error) {
 		probs.add("/as_of_time", "as_of_time is required")
 	} else if t, err := time.Parse(time.RFC3339Nano, *w.AsOfTime); err != nil {
 		probs.addf("/as_of_time", "as_of_time %q is not an RFC 3339 time such as 2026-01-23T00:00:00Z", *w.AsOfTime)
+	} else if t.UTC().Year() < marketdata.MinAsOfYear {
+		// As for market snapshots; year 1 is also the zero time, which the
+		// pricing engine takes for "no as-of time".
+		probs.addf("/as_of_time", "as_of_time %q is before %d", *w.AsOfTime, marketdata.MinAsOfYear)
 	} else {
 		req.asOf = t.UTC().Truncate(time.Microsecond)
 		req.AsOfTime = req.asOf.Format(time.RFC3339Nano)

@@ -262,6 +262,10 @@ func TestRunRequestShapeProblems(t *testing.T) {
 			{"missing run_type", func(b map[string]any) { delete(b, "run_type") }, "/run_type", "required"},
 			{"bad as_of_time", func(b map[string]any) { b["as_of_time"] = "yesterday" }, "/as_of_time", ""},
 			{"as_of_time wrong type", func(b map[string]any) { b["as_of_time"] = 5 }, "/as_of_time", ""},
+			// The zero time (year 1) would reach the pricing engine as "no
+			// as-of time": refused like a market snapshot before 1900.
+			{"as_of_time in year 1", func(b map[string]any) { b["as_of_time"] = "0001-01-01T00:00:00Z" }, "/as_of_time", "1900"},
+			{"as_of_time before 1900", func(b map[string]any) { b["as_of_time"] = "1899-12-31T23:59:59Z" }, "/as_of_time", "1900"},
 			{"empty measures", func(b map[string]any) { b["measures"] = []any{} }, "/measures", "at least one"},
 			{"measures wrong type", func(b map[string]any) { b["measures"] = "PV" }, "/measures", ""},
 			{"measure wrong type", func(b map[string]any) { b["measures"] = []any{"PV", 7} }, "/measures/1", ""},
