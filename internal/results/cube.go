@@ -110,7 +110,7 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	groups := make(map[string]*cubeGroup)
-	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, ScenarioID: cq.scenario, KeyBy: cq.by},
+	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, ScenarioID: cq.scenario, KeyBy: cq.by, Totals: true},
 		func(row *store.ResultRow, key string) error {
 			if !row.Has(cq.column) {
 				return nil

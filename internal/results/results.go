@@ -16,7 +16,11 @@
 //
 // Sums are exact: every aggregate is the exact sum of the float64 values,
 // rounded once (internal/exactsum), so it is bit-identical whatever the
-// order of the rows, the number of tasks or the number of workers. A
+// order of the rows, the number of tasks or the number of workers. That is
+// why the summary and the cube read the rows with store.ResultScanParams
+// Totals: in whatever order the database finds them, with only the
+// scenario, the measures and the key (a 1,000,000-loan run's summary on
+// PostgreSQL took 28 s in primary key order and takes 7 s so). A
 // measure contributes only where it is present; a measure present for no
 // position is absent from a summary, and a group with no position having
 // the measure is absent from a cube. An exact sum beyond the range of a

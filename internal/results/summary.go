@@ -50,7 +50,7 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) error {
 	for _, sc := range run.Scenarios {
 		byScenario[sc] = &scenarioSums{}
 	}
-	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID}, func(row *store.ResultRow, _ string) error {
+	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, Totals: true}, func(row *store.ResultRow, _ string) error {
 		acc := byScenario[row.ScenarioID]
 		if acc == nil {
 			acc = &scenarioSums{}

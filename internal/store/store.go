@@ -175,7 +175,8 @@ type Store interface {
 	// through the run's snapshot ids.)
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*ResultRow, error)
 	// ResultScan streams a run's results in ResultList order to fn, with the
-	// grouping key asked for by p.KeyBy. The row passed to fn is reused.
+	// grouping key asked for by p.KeyBy (in any order, with fewer fields
+	// filled, when p.Totals is set). The row passed to fn is reused.
 	ResultScan(ctx context.Context, p ResultScanParams, fn func(row *ResultRow, key string) error) error
 }
 
@@ -385,4 +386,11 @@ type ResultScanParams struct {
 	// non-string values, "" when absent or JSON null). NAME matches
 	// [A-Za-z_][A-Za-z0-9_]*; any other KeyBy is an apperr Invalid error.
 	KeyBy string
+	// Totals marks a scan for an aggregate that depends neither on the
+	// order of the rows nor on their text columns, such as exact sums by
+	// scenario and key: fn may see the rows in any order, and of the row
+	// only ScenarioID, Present and Values are filled (the other fields are
+	// left as they are). Drivers then skip the ordering and read fewer
+	// columns.
+	Totals bool
 }

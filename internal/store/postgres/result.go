@@ -73,6 +73,18 @@ func newResultScanner(row *store.ResultRow, extra ...any) *resultScanner {
 	return s
 }
 
+// newTotalsScanner scans rows of scenario_id, the five measures and
+// extra columns: the projection of a Totals scan.
+func newTotalsScanner(row *store.ResultRow, extra ...any) *resultScanner {
+	s := &resultScanner{}
+	s.dest = []any{&row.ScenarioID}
+	for i := range s.m {
+		s.dest = append(s.dest, &s.m[i])
+	}
+	s.dest = append(s.dest, extra...)
+	return s
+}
+
 func (s *resultScanner) scan(rows pgx.Rows, row *store.ResultRow) error {
 	if err := rows.Scan(s.dest...); err != nil {
 		return fmt.Errorf("postgres: scan result: %w", err)
@@ -191,12 +203,21 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		return apperr.WithFields(apperr.Invalid, fmt.Sprintf("cannot group results by %q", p.KeyBy),
 			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME (NAME a letter or _ then letters, digits or _)"}})
 	}
+	// Totals reads the scenario, the measures and the key only, in the
+	// order the rows are found: for a whole run that is a scan of the
+	// run's heap pages, where the primary key order means a sort of
+	// every row (or a random visit of the heap per row).
 	sql := resultSelect + ", " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
+	if p.Totals {
+		sql = "SELECT r.scenario_id, r.pv, r.dv01, r.cs01, r.accrued_interest, r.fx_delta, " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
+	}
 	if p.ScenarioID != "" {
 		args = append(args, p.ScenarioID)
 		sql += fmt.Sprintf(" AND r.scenario_id = $%d", len(args))
 	}
-	sql += " ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id"
+	if !p.Totals {
+		sql += " ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id"
+	}
 	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
@@ -207,6 +228,9 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		k   string
 	)
 	sc := newResultScanner(&row, &k)
+	if p.Totals {
+		sc = newTotalsScanner(&row, &k)
+	}
 	for rows.Next() {
 		if err := sc.scan(rows, &row); err != nil {
 			return err

@@ -94,6 +94,27 @@ func scanResult(scan func(...any) error, r *store.ResultRow, extra ...any) error
 	return nil
 }
 
+// totalsColumns is the projection of a Totals scan.
+const totalsColumns = `rr.scenario_id, rr.pv, rr.dv01, rr.cs01, rr.accrued_interest, rr.fx_delta`
+
+// scanTotals scans a row of totalsColumns (plus extra columns).
+func scanTotals(scan func(...any) error, r *store.ResultRow, extra ...any) error {
+	var m [store.NumMeasures]sql.NullFloat64
+	dest := []any{&r.ScenarioID, &m[0], &m[1], &m[2], &m[3], &m[4]}
+	if err := scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	r.Present = 0
+	for i := range m {
+		r.Values[i] = 0
+		if m[i].Valid {
+			r.Present |= 1 << i
+			r.Values[i] = m[i].Float64
+		}
+	}
+	return nil
+}
+
 func collectResults(rows *sql.Rows) ([]*store.ResultRow, error) {
 	defer rows.Close()
 	var out []*store.ResultRow
@@ -172,13 +193,20 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
     ELSE p.attributes -> ? END`
 		keyArgs = []any{path, path, path}
 	}
-	query := `SELECT ` + resultColumns + `, coalesce(` + key + `, '') FROM run_result rr` + join + ` WHERE rr.run_id = ?`
+	cols, scan := resultColumns, scanResult
+	if p.Totals {
+		// Only what an order-independent aggregate needs.
+		cols, scan = totalsColumns, scanTotals
+	}
+	query := `SELECT ` + cols + `, coalesce(` + key + `, '') FROM run_result rr` + join + ` WHERE rr.run_id = ?`
 	args := append(keyArgs, p.RunID)
 	if p.ScenarioID != "" {
 		query += ` AND rr.scenario_id = ?`
 		args = append(args, p.ScenarioID)
 	}
-	query += ` ORDER BY rr.position_snapshot_id, rr.position_id, rr.scenario_id`
+	if !p.Totals {
+		query += ` ORDER BY rr.position_snapshot_id, rr.position_id, rr.scenario_id`
+	}
 	return db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -190,7 +218,7 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 			k   string
 		)
 		for rows.Next() {
-			if err := scanResult(rows.Scan, &row, &k); err != nil {
+			if err := scan(rows.Scan, &row, &k); err != nil {
 				return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
 			}
 			if err := fn(&row, k); err != nil {

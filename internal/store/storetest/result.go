@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,6 +317,37 @@ func testResult(t *testing.T, open Opener) {
 					})
 				if err != nil || i != len(want) {
 					t.Errorf("ResultScan(KeyBy %q, scenario %q) = %d rows, %v; want %d", keyBy, scenario, i, err, len(want))
+				}
+			}
+		}
+		// Totals: the same rows with the same keys, in any order, with
+		// the scenario and the measures filled.
+		totalsOf := func(r *store.ResultRow, key string) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s|%d|%s", r.ScenarioID, r.Present, key)
+			for m := range store.NumMeasures {
+				if r.Has(m) {
+					fmt.Fprintf(&b, "|%x", math.Float64bits(r.Values[m]))
+				}
+			}
+			return b.String()
+		}
+		for keyBy, key := range keyOf {
+			for _, scenario := range []string{"", "BASE"} {
+				want := map[string]int{}
+				for _, r := range rf.rows {
+					if scenario == "" || r.ScenarioID == scenario {
+						want[totalsOf(r, key(r))]++
+					}
+				}
+				got := map[string]int{}
+				err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, ScenarioID: scenario, KeyBy: keyBy, Totals: true},
+					func(r *store.ResultRow, k string) error {
+						got[totalsOf(r, k)]++
+						return nil
+					})
+				if err != nil || !maps.Equal(got, want) {
+					t.Errorf("ResultScan(KeyBy %q, scenario %q, Totals) = %v, %v; want %v", keyBy, scenario, got, err, want)
 				}
 			}
 		}
