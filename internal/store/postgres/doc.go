@@ -68,7 +68,10 @@
 // TaskComplete copies the result rows, sorted by primary key so that the
 // index inserts of one task are adjacent, in the transaction that locks
 // the task row (SELECT … FOR UPDATE), re-checks the lease, marks the task
-// SUCCEEDED and settles the run. run_result has only its primary key;
+// SUCCEEDED and settles the run. The run row is locked only to settle,
+// after the copy, so the completions of one run's tasks copy in parallel
+// (holding it through the copy made them queue: valuing a 1,000,000-loan
+// run took 114 s instead of 50 s on two cores). run_result has only its primary key;
 // ResultsForPosition walks the run's snapshot ids with a loose index scan
 // instead of keeping a second index that every COPY would pay for.
 //

@@ -181,10 +181,11 @@ type heldTask struct {
 	runStatus   string
 }
 
-// lockHeldTask locks the task, checks that owner holds it, then locks the
-// run row. Every path that finishes a task locks task then run; the run
-// row lock serializes the settling of the run's status.
-func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string) (*heldTask, error) {
+// lockHeldTask locks the task, checks that owner holds it, then, when
+// lockRun is set, locks the run row and reads its status. Every path that
+// finishes a task locks task then run; the run row lock serializes the
+// settling of the run's status.
+func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string, lockRun bool) (*heldTask, error) {
 	var (
 		h             heldTask
 		status, lease string
@@ -197,6 +198,9 @@ func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string) (*
 	if status != store.TaskRunning || lease != owner {
 		return nil, conflict("task %d: lease of %s lost (task is %s)", taskID, owner, status)
 	}
+	if !lockRun {
+		return &h, nil
+	}
 	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", h.runID).Scan(&h.runStatus); err != nil {
 		return nil, noRows(err, fmt.Sprintf("run %q", h.runID))
 	}
@@ -208,11 +212,14 @@ var resultColumns = []string{"run_id", "position_snapshot_id", "position_id", "s
 	"instrument_id", "product_type", "portfolio_node_id", "pv", "dv01", "cs01", "accrued_interest", "fx_delta"}
 
 // TaskComplete copies the task's results and marks it SUCCEEDED in one
-// transaction, after re-checking the lease under a row lock.
+// transaction, after re-checking the lease under a row lock. The run row
+// is locked only after the copy, by settleRun: a completion does not need
+// the run's status, and holding its lock through the copy made the
+// completions of a run's tasks queue behind each other.
 func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) error {
 	now := stamp(p.Now)
 	return db.inTx(ctx, "TaskComplete", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner)
+		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner, false)
 		if err != nil {
 			return err
 		}
@@ -243,7 +250,7 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 		retryAt = stamp(p.RetryAt)
 	}
 	return db.inTx(ctx, "TaskFail", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner)
+		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner, true)
 		if err != nil {
 			return err
 		}
@@ -284,7 +291,7 @@ func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error
 	defer cancel()
 	now := stamp(db.now())
 	return db.inTx(ctx, "TaskRelease", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, taskID, owner)
+		h, err := lockHeldTask(ctx, tx, taskID, owner, true)
 		if err != nil {
 			return err
 		}
