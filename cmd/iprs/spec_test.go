@@ -47,9 +47,15 @@ import (
 //   - "Numbers are JSON numbers and always finite" holds for stored
 //     documents too: a rate or spot literal beyond a double (1e400, kept in
 //     the stored snapshot with its FAIL issue) is answered as null.
-//   - Client input that a store cannot hold (U+0000 in a name; a path with
-//     NUL or invalid UTF-8) is input at fault: 400 with a pointer (a path:
-//     404, it names nothing), the same on every store, never a 500.
+//   - Client input that a store cannot hold (U+0000 in a name, a name over
+//     1024 bytes where it is an index key, a path with NUL or invalid
+//     UTF-8, a run as-of time before 1900) is input at fault: 400 with a
+//     pointer (a path: 404, it names nothing), the same on every store,
+//     never a 500.
+//   - A sum of finite values beyond the range of a double cannot be
+//     answered as a finite number: the summary or cube is a 422.
+//   - Cancelling a QUEUED run with no task running may go straight to
+//     CANCELLED (CANCELLING lasts while tasks are still running).
 //   - "every route except health requires a token" includes /metrics and
 //     paths that match no route (401 before 404, so nothing is disclosed).
 
@@ -1718,6 +1724,26 @@ var specClauses = []specClause{
 			t.Errorf("NUL model_set_id: %+v", p.Errors)
 		}
 		s.do(t, http.MethodGet, "/orch/runs/RUN-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
+
+		// Names that are index keys are bounded (PostgreSQL index rows hold
+		// about 2.7 kB); a random 3,000-byte id does not compress.
+		long := make([]byte, 3000)
+		for i := range long {
+			long[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(i*7919+i*i*31)%62]
+		}
+		book = specBook("PS-SPEC-LONG-"+s.sfx, string(long), specAsOf)
+		book["positions"].([]any)[2].(map[string]any)["position_id"] = string(long)
+		p = s.do(t, http.MethodPost, "/orch/position-snapshots", book).problemOf(t, http.StatusBadRequest)
+		if !p.pointed("/portfolio_node_id") || !p.pointed("/positions/2/position_id") {
+			t.Errorf("3,000-byte names: %+v", p.Errors)
+		}
+		s.do(t, http.MethodGet, "/orch/position-snapshots/PS-SPEC-LONG-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
+		// The zero time is no as-of time.
+		run = specRun("RUN-SPEC-YEAR1-"+s.sfx, s.marketID, s.snapshotID)
+		run["as_of_time"] = "0001-01-01T00:00:00Z"
+		if p := s.do(t, http.MethodPost, "/orch/runs", run).problemOf(t, http.StatusBadRequest); !p.pointed("/as_of_time") {
+			t.Errorf("year 1: %+v", p.Errors)
+		}
 		for _, id := range []string{"a%00b", "%FF%FE"} {
 			for _, path := range []string{"/mkt/snapshots/" + id, "/orch/position-snapshots/" + id, "/orch/position-snapshots/" + id + "/positions",
 				"/orch/runs/" + id, "/orch/runs/" + id + "/tasks", "/results/runs/" + id + "/summary", "/results/runs/" + s.runID + "/positions/" + id} {
