@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -1109,6 +1111,37 @@ var specClauses = []specClause{
 		}
 		if len(types) != 3 || positions != 3+specBonds {
 			t.Errorf("tasks cover product types %v and %v positions", types, positions)
+		}
+
+		// Fan-out with hash_mod 8: one task per non-empty (product type,
+		// bucket), bucket = a stable hash of position_id mod hash_mod. The
+		// hash is the documented one (the first 8 bytes of SHA-256 of the id,
+		// big-endian, top bit cleared), recomputed here.
+		want := map[string]float64{}
+		for _, p := range specPositions() {
+			pm := p.(map[string]any)
+			sum := sha256.Sum256([]byte(pm["position_id"].(string)))
+			h := binary.BigEndian.Uint64(sum[:8]) & (1<<63 - 1)
+			want[fmt.Sprint(pm["product_type"], "/", h%8)]++
+		}
+		fan := specRun("RUN-SPEC-FAN-"+s.sfx, s.marketID, s.snapshotID)
+		fan["measures"] = []string{"PV"}
+		fan["scenarios"] = []string{"BASE"}
+		fan["execution"] = map[string]any{"hash_mod": 8}
+		s.do(t, http.MethodPost, "/orch/runs", fan).object(t, http.StatusCreated)
+		fanTasks, _ := listOf(t, s.do(t, http.MethodGet, "/orch/runs/RUN-SPEC-FAN-"+s.sfx+"/tasks", nil))
+		got := map[string]float64{}
+		for _, tk := range fanTasks {
+			if tk["hash_mod"] != float64(8) {
+				t.Errorf("task %v: hash_mod", tk)
+			}
+			got[fmt.Sprint(tk["product_type"], "/", tk["bucket"])] = tk["position_count"].(float64)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("tasks (type/bucket → positions) %v, want %v", got, want)
+		}
+		if done, _ := s.waitRun(t, "RUN-SPEC-FAN-"+s.sfx); done["status"] != "COMPLETED" {
+			t.Errorf("fan-out run ended %v", done["status"])
 		}
 		s.do(t, http.MethodGet, "/orch/runs/RUN-NOPE-"+s.sfx+"/tasks", nil).problemOf(t, http.StatusNotFound)
 		s.do(t, http.MethodGet, "/orch/runs/RUN-NOPE-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
