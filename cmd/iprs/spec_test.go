@@ -1439,6 +1439,84 @@ var specClauses = []specClause{
 		}
 		s.do(t, http.MethodGet, path+"/NOPE", nil).problemOf(t, http.StatusNotFound)
 	}},
+	{"results: two loans and an FX forward under every scenario match their closed forms (SPEC §2)", func(t *testing.T, s *specState) {
+		// Flat curves: USD-OIS 4%, EUR-OIS 3%, LOAN-SPREAD 2%; EURUSD 1.09;
+		// as_of 2026-01-23.
+		type market struct{ usd, eur, loan, spot float64 }
+		markets := map[string]market{
+			"BASE":               {0.04, 0.03, 0.02, 1.09},
+			"RATES_PARALLEL_1BP": {0.0401, 0.0301, 0.02, 1.09},
+			"SPREAD_25BP":        {0.04, 0.03, 0.0225, 1.09},
+			"FX_SPOT_1PCT":       {0.04, 0.03, 0.02, 1.09 * 1.01},
+		}
+		// LOAN-CF pays 505 in 31 days and 502.5 in 59 days.
+		loanPV := func(r, sp float64) float64 {
+			return 505*math.Exp(-(r+sp)*31/365) + 502.5*math.Exp(-(r+sp)*59/365)
+		}
+		// FX-1: 1e6 EUR at 1.1 on 2026-07-23, 181 days away.
+		tFX := 181.0 / 365
+		fxPV := func(usd, eur, spot float64) float64 {
+			return 1e6 * (spot*math.Exp(-eur*tFX) - 1.1*math.Exp(-usd*tFX))
+		}
+		// LOAN-TERMS: 12,000 at 12% over 12 months from 2026-02-10, the
+		// level payment P·r/(1 − (1 + r)^−n), the last clearing the balance.
+		termsPV := func(rate float64) float64 {
+			const P, r, n = 12000.0, 0.01, 12
+			pay := P * r / (1 - math.Pow(1+r, -n))
+			bal, pv := P, 0.0
+			for k := range n {
+				interest := bal * r
+				principal := pay - interest
+				if k == n-1 {
+					principal = bal
+				}
+				bal -= principal
+				days := time.Date(2026, time.Month(2+k), 10, 0, 0, 0, 0, time.UTC).Sub(time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC)).Hours() / 24
+				pv += (interest + principal) * math.Exp(-rate*days/365)
+			}
+			return pv
+		}
+		want := map[string]map[string]map[string]float64{"LOAN-CF": {}, "LOAN-TERMS": {}, "FX-1": {}}
+		for sc, m := range markets {
+			want["LOAN-CF"][sc] = map[string]float64{
+				"PV":               loanPV(m.usd, m.loan),
+				"DV01":             loanPV(m.usd+0.0001, m.loan) - loanPV(m.usd, m.loan),
+				"CS01":             loanPV(m.usd, m.loan+0.0001) - loanPV(m.usd, m.loan),
+				"ACCRUED_INTEREST": 1000 * 0.06 * 22 / 360,
+			}
+			want["LOAN-TERMS"][sc] = map[string]float64{
+				"PV":               termsPV(m.usd + m.loan),
+				"DV01":             termsPV(m.usd+0.0001+m.loan) - termsPV(m.usd+m.loan),
+				"CS01":             termsPV(m.usd+m.loan+0.0001) - termsPV(m.usd+m.loan),
+				"ACCRUED_INTEREST": 12000 * 0.12 * 13 / 360,
+			}
+			want["FX-1"][sc] = map[string]float64{
+				"PV":       fxPV(m.usd, m.eur, m.spot),
+				"DV01":     fxPV(m.usd+0.0001, m.eur+0.0001, m.spot) - fxPV(m.usd, m.eur, m.spot),
+				"FX_DELTA": 1e6 * math.Exp(-m.eur*tFX),
+			}
+		}
+		for pos, byScenario := range want {
+			rows, _ := listOf(t, s.do(t, http.MethodGet, "/results/runs/"+s.runID+"/positions/"+pos, nil))
+			if len(rows) != len(specScenarios) {
+				t.Fatalf("%s: %d rows", pos, len(rows))
+			}
+			for _, row := range rows {
+				sc := row["scenario_id"].(string)
+				ms := row["measures"].(map[string]any)
+				w := byScenario[sc]
+				if len(ms) != len(w) {
+					t.Errorf("%s %s measures %v, want exactly %v", pos, sc, ms, w)
+				}
+				for m, wv := range w {
+					g, ok := ms[m].(float64)
+					if !ok || math.Abs(g-wv) > 1e-9*math.Max(1, math.Abs(wv)) {
+						t.Errorf("%s %s %s = %v, closed form %v", pos, sc, m, ms[m], wv)
+					}
+				}
+			}
+		}
+	}},
 	{"results: export.csv streams one row per position and scenario, one column per measure", func(t *testing.T, s *specState) {
 		for _, c := range []struct {
 			query string
