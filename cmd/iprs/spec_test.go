@@ -56,6 +56,9 @@ import (
 //     never a 500.
 //   - A sum of finite values beyond the range of a double cannot be
 //     answered as a finite number: the summary or cube is a 422.
+//   - A run over several books (portfolio_scope resolving to more than one
+//     snapshot) has no single position_snapshot_id: it is null (the
+//     orchestrator lists them all in position_snapshot_ids).
 //   - Cancelling a QUEUED run with no task running may go straight to
 //     CANCELLED (CANCELLING lasts while tasks are still running).
 //   - "every route except health requires a token" includes /metrics and
@@ -1172,6 +1175,32 @@ var specClauses = []specClause{
 		}
 		if done, _ := s.waitRun(t, "RUN-SPEC-SCOPE-"+s.sfx); done["status"] != "COMPLETED" {
 			t.Errorf("scoped run ended %v: %v", done["status"], done["error"])
+		}
+
+		// One run over many books: each node's snapshot, results carrying
+		// the node. With more than one snapshot the run has no single
+		// position_snapshot_id (null).
+		multi := specRun("RUN-SPEC-MULTI-"+s.sfx, s.marketID, "")
+		delete(multi, "position_snapshot_id")
+		multi["measures"] = []string{"PV"}
+		multi["scenarios"] = []string{"BASE"}
+		multi["portfolio_scope"] = map[string]any{"node_ids": []string{node, s.nodeID + "-ANON"}}
+		mrun := s.do(t, http.MethodPost, "/orch/runs", multi).object(t, http.StatusCreated)
+		checkRunShape(t, "run over two books", mrun)
+		if mrun["position_snapshot_id"] != nil {
+			t.Errorf("a run over two snapshots has position_snapshot_id %v", mrun["position_snapshot_id"])
+		}
+		if done, _ := s.waitRun(t, "RUN-SPEC-MULTI-"+s.sfx); done["status"] != "COMPLETED" {
+			t.Fatalf("run over two books ended %v: %v", done["status"], done["error"])
+		}
+		cells, _ := s.do(t, http.MethodGet, "/results/runs/RUN-SPEC-MULTI-"+s.sfx+"/cube?measure=PV&by=portfolio_node_id", nil).jsonOf(t, http.StatusOK).([]any)
+		counts := map[string]float64{}
+		for _, c := range cells {
+			cm := c.(map[string]any)
+			counts[cm["key"].(string)] = cm["count"].(float64)
+		}
+		if wantCounts := map[string]float64{node: 4, s.nodeID + "-ANON": 3 + specBonds}; fmt.Sprint(counts) != fmt.Sprint(wantCounts) {
+			t.Errorf("cube by node %v, want %v", counts, wantCounts)
 		}
 
 		bad := specRun("RUN-SPEC-SCOPE-BAD-"+s.sfx, s.marketID, "")
