@@ -12,10 +12,12 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -2077,4 +2079,152 @@ func TestSpecServeModes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dbProxy forwards TCP connections to a database and can cut them all,
+// making the database unreachable for whoever connects through it.
+type dbProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+}
+
+func startDBProxy(t *testing.T, target string) *dbProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dbProxy{ln: ln, target: target}
+	t.Cleanup(func() {
+		ln.Close()
+		p.setDown(true)
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// setDown cuts every connection and refuses new ones (true), or lets new
+// ones through again (false).
+func (p *dbProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestSpecHealthWithoutDatabase: "Health answers 200 … and 503 when the
+// database cannot be reached", for a service in serve mode whose
+// PostgreSQL goes away and comes back. (Health's 503 body is a problem
+// whose "status" member is the health status "unavailable": the one place
+// where SPEC's health shape and RFC 9457 meet; RFC 9457 consumers ignore a
+// member of another type.)
+func TestSpecHealthWithoutDatabase(t *testing.T) {
+	var pg *testDatabase
+	for _, tdb := range testDatabases(t) {
+		if tdb.db.Driver == config.DriverPostgres {
+			pg = &tdb
+		}
+	}
+	if pg == nil {
+		t.Skip("needs PostgreSQL (IPRS_TEST_DATABASE_URL): an embedded SQLite file cannot become unreachable")
+	}
+	u, err := url.Parse(pg.db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startDBProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	env := map[string]string{"DATABASE_URL": u.String(), "IPRS_LOG_LEVEL": "error"}
+	if code, out, errOut := runIPRS(context.Background(), env, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d %s %s", code, out, errOut)
+	}
+	addr := freeAddr(t)
+	env["IPRS_ADDR"] = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runIPRS(ctx, env, "serve", "orchestrator")
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	a := api{url: "http://" + addr}
+	waitHealthy(t, a.url+"/orch/health")
+
+	proxy.setDown(true)
+	for _, path := range []string{"/health", "/orch/health"} {
+		var w *wire
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			w = a.do(t, http.MethodGet, path, nil)
+			if w.status != http.StatusOK || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if w.status != http.StatusServiceUnavailable {
+			t.Fatalf("database gone: %v, want 503", w)
+		}
+		if mt := w.mediaType(t); mt != "application/problem+json" {
+			t.Errorf("%v: Content-Type %s", w, mt)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(w.body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["status"] != "unavailable" || m["service"] != "orchestrator" || m["type"] == nil || m["title"] == nil || m["detail"] == nil {
+			t.Errorf("503 body %v", m)
+		}
+		if strings.Contains(string(w.body), u.Host) || strings.Contains(string(w.body), "dial") {
+			t.Errorf("503 body shows the cause: %s", w.body)
+		}
+	}
+	// A route that needs the database is a problem, not a hang or a crash.
+	if w := a.do(t, http.MethodGet, "/orch/runs", nil); w.status < 500 {
+		t.Errorf("database gone: %v, want a 5xx", w)
+	} else {
+		w.problemOf(t, w.status)
+	}
+
+	proxy.setDown(false)
+	waitHealthy(t, a.url+"/orch/health")
+	listOf(t, a.do(t, http.MethodGet, "/orch/runs", nil))
 }
