@@ -29,8 +29,13 @@
 // each position is decoded on its own into a pricing.PositionInput, checked
 // with pricing.ParsePosition, hashed and queued as a row; rows go to the
 // store in batches (Options.BatchSize) inside one PositionSnapshotWriter
-// transaction, one batch being written while the next is read. Memory holds
-// two batches and the set of position ids, so a million positions fit in
+// transaction, one batch being written while the next is read. The work
+// that depends on one position alone (decoding it, ParsePosition, the
+// canonical attributes) is done on every core, in chunks of 256 positions
+// with at most 2×GOMAXPROCS chunks in flight; problems, repeated ids, the
+// hash and the rows are then taken in upload order, so the answer is the
+// same as reading one position after the other. Memory holds two batches,
+// the chunks in flight and the set of position ids, so a million positions fit in
 // one request (about 150 MB of heap for a million loans). Any problem (a pointer per problem,
 // "/positions/{i}/…", at most Options.MaxProblems listed and the rest
 // counted) rolls everything back and answers 400. A repeated position_id is

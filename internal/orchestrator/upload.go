@@ -337,25 +337,43 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 		u.probs.add("/positions", "positions must be a list of position objects")
 		return u.skipRestWith(dec, tok)
 	}
-	var raw json.RawMessage
+	// Positions are decoded here, prepared (parsed, checked,
+	// canonicalized) on every core, and taken in order by take.
+	take := func(c *prepChunk) error {
+		for k := range c.items {
+			p := &c.items[k]
+			i := c.first + k
+			if p.inErr != nil {
+				u.probs.add(web.Pointer("positions", strconv.Itoa(i)), "each position must be a JSON object {position_id, instrument_id, product_type, quantity?, attributes}")
+				pass.count++
+				continue
+			}
+			u.checkPositionMembers(i, p.raw)
+			if err := u.position(pass, i, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	q := newPrepQueue()
 	for i := 0; dec.More(); i++ {
-		raw = raw[:0]
+		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
+			// The positions before this one come first.
+			if derr := q.drain(take); derr != nil {
+				return derr
+			}
 			if ferr := u.fatal(err); ferr != nil {
 				return ferr
 			}
 			return fmt.Errorf("read position %d: %w", i, err)
 		}
-		var in pricing.PositionInput
-		if err := in.UnmarshalJSON(raw); err != nil {
-			u.probs.add(web.Pointer("positions", strconv.Itoa(i)), "each position must be a JSON object {position_id, instrument_id, product_type, quantity?, attributes}")
-			pass.count++
-			continue
-		}
-		u.checkPositionMembers(i, raw)
-		if err := u.position(pass, i, in); err != nil {
+		if err := q.add(raw, take); err != nil {
 			return err
 		}
+	}
+	if err := q.drain(take); err != nil {
+		return err
 	}
 	if _, err := dec.Token(); err != nil { // the closing bracket
 		return u.fatal(err)
@@ -371,11 +389,11 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 
 // position checks one position and, while the upload has no problem,
 // hashes it and queues its row.
-func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) error {
+func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition) error {
 	pass.count++
+	in := prep.in
 	base := func() string { return web.Pointer("positions", strconv.Itoa(i)) }
-	_, probs := pricing.ParsePosition(in)
-	for _, p := range probs {
+	for _, p := range prep.parse {
 		u.probs.add(base()+p.Pointer, p.Detail)
 	}
 	if p, dup := pass.ids.Add(i, in.PositionID); dup {
@@ -390,7 +408,7 @@ func (u *upload) position(pass *positionsPass, i int, in pricing.PositionInput) 
 	if u.probs.count() > 0 {
 		return nil // the upload is refused: no need to hash or write
 	}
-	attrs, err := canon.Canonicalize(in.Attributes)
+	attrs, err := prep.attrs, prep.canonErr
 	if err != nil {
 		var ce *canon.Error
 		if errors.As(err, &ce) {
