@@ -121,7 +121,7 @@ func UnmarshalStrict(data []byte, dst any, base string) error {
 			return apperr.WithFields(apperr.Invalid, "the request body is not a single JSON document",
 				[]apperr.FieldError{{Pointer: base, Detail: fmt.Sprintf("unexpected data after the JSON value at byte offset %d", off)}})
 		}
-		if probs := nulProblems(data, base); len(probs) > 0 {
+		if probs := NULProblems(data, base); len(probs) > 0 {
 			return apperr.WithFields(apperr.Invalid, "the request holds the NUL character (U+0000)", probs)
 		}
 		return nil
@@ -133,9 +133,11 @@ func UnmarshalStrict(data []byte, dst any, base string) error {
 // so a request holding one is refused on every store alike.
 const nulDetail = "must not contain the NUL character (U+0000)"
 
-// nulProblems points at every member name and string value of the valid
-// JSON in data that holds U+0000 (written \u0000), prefixed by base.
-func nulProblems(data []byte, base string) []apperr.FieldError {
+// NULProblems points at every member name and string value of the valid
+// JSON in data that holds U+0000 (written \u0000), prefixed by base; none
+// when data holds no such escape. UnmarshalStrict refuses these; a
+// streaming decoder calls it on the parts it stores as they are.
+func NULProblems(data []byte, base string) []apperr.FieldError {
 	if !bytes.Contains(data, []byte(`\u0000`)) {
 		return nil
 	}
