@@ -43,9 +43,10 @@
 // object has only position_id, instrument_id, product_type, quantity and
 // attributes: any other member is refused (a misspelt "quantity" must not
 // value a position at 1); free-form data belongs in attributes.
-// portfolio_node_id, position_id and instrument_id are at most 1024 bytes
-// and hold no NUL (U+0000): PostgreSQL index keys and text could not store
-// them, so every store refuses them alike (400) instead of one failing.
+// portfolio_node_id, position_id and instrument_id are at most 1024 bytes,
+// and they and the attributes hold no NUL (U+0000): PostgreSQL index keys
+// and text could not store or read them back, so every store refuses them
+// alike (400) instead of one failing.
 //
 // When position_snapshot_id comes after the positions, the rows written
 // meanwhile under a provisional id are rolled back and written again from a

@@ -342,6 +342,11 @@ func TestUploadRefused(t *testing.T) {
 				p[2]["instrument_id"] = "\x00"
 				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
 			}, "/positions/2/instrument_id", "NUL"},
+			{"NUL in an attribute", func() []byte {
+				p := good()
+				p[1]["attributes"].(map[string]any)["desk"] = "R\x00"
+				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
+			}, "/positions/1/attributes/desk", "NUL"},
 			// Names are PostgreSQL index keys: bounded on every store.
 			{"portfolio_node_id too long", func() []byte {
 				return mustJSON(t, snapshotBody("PS-X", strings.Repeat("N", 1025), "2026-01-23T00:00:00Z", good()))

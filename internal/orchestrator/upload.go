@@ -264,8 +264,8 @@ const maxNameLen = 1024
 
 // nameProblem refuses a stored name that a store could not hold: U+0000,
 // which PostgreSQL text cannot hold, and a name over maxNameLen. Both are
-// refused on every store alike (as web's strict decoding refuses NUL).
-// Attributes are stored as escaped JSON and may hold NUL.
+// refused on every store alike (as web's strict decoding refuses NUL, and
+// position refuses it in attributes).
 func nameProblem(name, s string) string {
 	switch {
 	case strings.IndexByte(s, 0) >= 0:
@@ -416,6 +416,14 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition) er
 			return nil
 		}
 		return fmt.Errorf("canonicalize attributes of position %d: %w", i, err)
+	}
+	// PostgreSQL reads no attribute holding NUL back as text (a cube by
+	// attr:NAME), so attributes are refused with it on every store alike.
+	if probs := web.NULProblems(attrs, base()+"/attributes"); len(probs) > 0 {
+		for _, p := range probs {
+			u.probs.add(p.Pointer, p.Detail)
+		}
+		return nil
 	}
 	pass.types[in.ProductType] = struct{}{}
 	b, err := appendCanonicalPosition(pass.buf[:0], &in, attrs)
