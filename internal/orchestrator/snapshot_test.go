@@ -347,6 +347,11 @@ func TestUploadRefused(t *testing.T) {
 				p[1]["attributes"].(map[string]any)["desk"] = "R\x00"
 				return mustJSON(t, snapshotBody("PS-X", "BOOK-X", "2026-01-23T00:00:00Z", p))
 			}, "/positions/1/attributes/desk", "NUL"},
+			{"attribute problems after another position's", func() []byte {
+				return []byte(`{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK-X","positions":[` +
+					`{"position_id":"B0","product_type":"SWAP","attributes":{}},` +
+					`{"position_id":"B1","product_type":"FIXED_BOND","attributes":{"desk":"\ud800","cashflows":[{"pay_date":"2026-07-23","amount":25}]}}]}`)
+			}, "/positions/1/attributes/desk", "surrogate"},
 			// Names are PostgreSQL index keys: bounded on every store.
 			{"portfolio_node_id too long", func() []byte {
 				return mustJSON(t, snapshotBody("PS-X", strings.Repeat("N", 1025), "2026-01-23T00:00:00Z", good()))

@@ -393,6 +393,7 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition) er
 	pass.count++
 	in := prep.in
 	base := func() string { return web.Pointer("positions", strconv.Itoa(i)) }
+	before := u.probs.count()
 	for _, p := range prep.parse {
 		u.probs.add(base()+p.Pointer, p.Detail)
 	}
@@ -405,25 +406,27 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition) er
 	if msg := nameProblem("instrument_id", in.InstrumentID); msg != "" {
 		u.probs.add(base()+"/instrument_id", msg)
 	}
-	if u.probs.count() > 0 {
-		return nil // the upload is refused: no need to hash or write
-	}
+	// The attributes' own problems, unless the position's checks found
+	// some already (a missing or malformed attributes member is theirs):
+	// every position's are reported, whatever the positions before had.
 	attrs, err := prep.attrs, prep.canonErr
-	if err != nil {
-		var ce *canon.Error
-		if errors.As(err, &ce) {
+	if u.probs.count() == before {
+		if err != nil {
+			var ce *canon.Error
+			if !errors.As(err, &ce) {
+				return fmt.Errorf("canonicalize attributes of position %d: %w", i, err)
+			}
 			u.probs.add(base()+"/attributes"+ce.Pointer, ce.Detail)
-			return nil
 		}
-		return fmt.Errorf("canonicalize attributes of position %d: %w", i, err)
-	}
-	// PostgreSQL reads no attribute holding NUL back as text (a cube by
-	// attr:NAME), so attributes are refused with it on every store alike.
-	if probs := web.NULProblems(attrs, base()+"/attributes"); len(probs) > 0 {
-		for _, p := range probs {
+		// PostgreSQL reads no attribute holding NUL back as text (a cube
+		// by attr:NAME), so attributes are refused with it on every
+		// store alike.
+		for _, p := range web.NULProblems(attrs, base()+"/attributes") {
 			u.probs.add(p.Pointer, p.Detail)
 		}
-		return nil
+	}
+	if u.probs.count() > 0 {
+		return nil // the upload is refused: no need to hash or write
 	}
 	pass.types[in.ProductType] = struct{}{}
 	b, err := appendCanonicalPosition(pass.buf[:0], &in, attrs)
