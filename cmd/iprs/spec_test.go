@@ -1854,9 +1854,10 @@ var specClauses = []specClause{
 		s.do(t, http.MethodGet, "/mkt/snapshots/MKT-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
 		book := specBook("PS-SPEC-NUL-"+s.sfx, s.nodeID, specAsOf)
 		book["positions"].([]any)[1].(map[string]any)["position_id"] = "L\x00T"
+		book["positions"].([]any)[3].(map[string]any)["attributes"].(map[string]any)["state"] = "T\x00X"
 		p = s.do(t, http.MethodPost, "/orch/position-snapshots", book).problemOf(t, http.StatusBadRequest)
-		if !p.pointed("/positions/1/position_id", "NUL") {
-			t.Errorf("NUL position_id: %+v", p.Errors)
+		if !p.pointed("/positions/1/position_id", "NUL") || !p.pointed("/positions/3/attributes/state", "NUL") {
+			t.Errorf("NUL position_id and attribute: %+v", p.Errors)
 		}
 		s.do(t, http.MethodGet, "/orch/position-snapshots/PS-SPEC-NUL-"+s.sfx, nil).problemOf(t, http.StatusNotFound)
 		run := specRun("RUN-SPEC-NUL-"+s.sfx, s.marketID, s.snapshotID)
