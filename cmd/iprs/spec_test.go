@@ -51,11 +51,15 @@ import (
 //   - "Numbers are JSON numbers and always finite" holds for stored
 //     documents too: a rate or spot literal beyond a double (1e400, kept in
 //     the stored snapshot with its FAIL issue) is answered as null.
-//   - Client input that a store cannot hold (U+0000 in a name, a name over
-//     1024 bytes where it is an index key, a path with NUL or invalid
-//     UTF-8, a run as-of time before 1900) is input at fault: 400 with a
-//     pointer (a path: 404, it names nothing), the same on every store,
-//     never a 500.
+//   - Client input that a store cannot hold (U+0000 in a name or an
+//     attribute, a name over 1024 bytes where it is an index key, a path
+//     with NUL or invalid UTF-8, a run as-of time before 1900) is input at
+//     fault: 400 with a pointer (a path: 404, it names nothing), the same
+//     on every store, never a 500.
+//   - Health's 503 body is a problem whose "status" member is the health
+//     status "unavailable" (SPEC's health shape), not the number 503 that
+//     RFC 9457 gives it; RFC 9457 consumers ignore a member of another
+//     type. Every other problem's status is the HTTP status.
 //   - A sum of finite values beyond the range of a double cannot be
 //     answered as a finite number: the summary or cube is a 422.
 //   - A run over several books (portfolio_scope resolving to more than one
