@@ -748,6 +748,12 @@ var specClauses = []specClause{
 			{"as_of_time more than a day in the future", func(m map[string]any) {
 				m["as_of_time"] = time.Now().UTC().Add(49 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
 			}, "WARN", "AS_OF_IN_FUTURE"},
+			// The bounds: [-5%, 30%] includes its ends; "more than a day".
+			{"rate at 30%", func(m map[string]any) { nodes(m, 0)[1].(map[string]any)["zero_rate"] = 0.30 }, "PASS", ""},
+			{"rate at -5%", func(m map[string]any) { nodes(m, 0)[1].(map[string]any)["zero_rate"] = -0.05 }, "PASS", ""},
+			{"as_of_time 23 hours ahead", func(m map[string]any) {
+				m["as_of_time"] = time.Now().UTC().Add(23 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+			}, "PASS", ""},
 			{"client FAIL on clean data", func(m map[string]any) { m["quality"] = map[string]any{"dq_status": "FAIL", "issues": []any{}} }, "FAIL", ""},
 			{"client PASS on WARN data", func(m map[string]any) {
 				nodes(m, 0)[1].(map[string]any)["zero_rate"] = 0.31
