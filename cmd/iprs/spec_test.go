@@ -1285,10 +1285,16 @@ var specClauses = []specClause{
 		early := specBook("PS-SPEC-EARLY-"+s.sfx, s.nodeID+"-EARLY", specAsOf)
 		early["positions"] = early["positions"].([]any)[:1]
 		early["positions"].([]any)[0].(map[string]any)["attributes"].(map[string]any)["last_payment_date"] = "2026-02-01"
+		// And a loan whose payment (100) is not above its first period's
+		// interest (12,000 × 12% / 12 = 120).
+		short := specPositions()[1].(map[string]any)
+		short["position_id"] = "LOAN-SHORT"
+		short["attributes"].(map[string]any)["monthly_payment"] = 100.0
+		early["positions"] = append(early["positions"].([]any), short)
 		s.do(t, http.MethodPost, "/orch/position-snapshots", early).object(t, http.StatusCreated)
 		p = s.do(t, http.MethodPost, "/orch/runs", specRun(id, s.marketID, "PS-SPEC-EARLY-"+s.sfx)).problemOf(t, http.StatusUnprocessableEntity)
-		if !p.pointed("/position_snapshot_id", "last_payment_date") {
-			t.Errorf("a last payment after as_of: %+v", p.Errors)
+		if !p.pointed("/position_snapshot_id", "last_payment_date") || !p.pointed("/position_snapshot_id", "LOAN-SHORT") {
+			t.Errorf("a last payment after as_of and a payment below interest: %+v", p.Errors)
 		}
 		s.do(t, http.MethodGet, "/orch/runs/"+id, nil).problemOf(t, http.StatusNotFound)
 	}},
