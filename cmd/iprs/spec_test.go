@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/store/teststore"
 )
 
 // The conformance test walks SPEC §1 clause by clause through the HTTP
@@ -2244,4 +2247,88 @@ func TestSpecHealthWithoutDatabase(t *testing.T) {
 	proxy.setDown(false)
 	waitHealthy(t, a.url+"/orch/health")
 	listOf(t, a.do(t, http.MethodGet, "/orch/runs", nil))
+}
+
+// TestSpecDevCommand: `iprs dev` (SPEC §3) runs every service behind one
+// listener at --addr, routing by prefix, on an embedded SQLite file unless
+// DATABASE_URL names PostgreSQL, and loads a demo (a market, a book and a
+// completed run) unless --no-demo.
+func TestSpecDevCommand(t *testing.T) {
+	for _, tdb := range testDatabases(t) {
+		for _, demo := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/demo=%v", tdb.name, demo), func(t *testing.T) {
+				env := map[string]string{}
+				dataDir := t.TempDir()
+				if tdb.db.Driver == config.DriverPostgres {
+					// A schema of its own per run: the demo ids are fixed.
+					db, err := config.ParseDatabaseURL(teststore.PostgresURL(t))
+					if err != nil {
+						t.Fatal(err)
+					}
+					env["DATABASE_URL"] = db.DSN
+				}
+				addr := freeAddr(t)
+				args := []string{"dev", "--addr", addr, "--data-dir", dataDir, "--demo-loans", "40", "--workers", "2"}
+				if !demo {
+					args = append(args, "--no-demo")
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan int, 1)
+				go func() {
+					code, _, _ := runIPRS(ctx, env, args...)
+					done <- code
+				}()
+				defer func() {
+					cancel()
+					select {
+					case code := <-done:
+						if code != 0 {
+							t.Errorf("dev exited %d", code)
+						}
+					case <-time.After(30 * time.Second):
+						t.Error("dev did not stop")
+					}
+				}()
+				a := api{url: "http://" + addr}
+				waitHealthy(t, a.url+"/health")
+				for path, service := range map[string]string{"/mkt/health": "marketdata", "/orch/health": "orchestrator", "/results/health": "results"} {
+					if m := a.do(t, http.MethodGet, path, nil).object(t, http.StatusOK); m["service"] != service {
+						t.Errorf("GET %s: %v", path, m)
+					}
+				}
+				if tdb.db.Driver == config.DriverSQLite {
+					if _, err := os.Stat(filepath.Join(dataDir, "iprs.db")); err != nil {
+						t.Errorf("no embedded SQLite file in --data-dir: %v", err)
+					}
+				}
+				if !demo {
+					for _, path := range []string{"/mkt/snapshots", "/orch/runs"} {
+						if items, _ := listOf(t, a.do(t, http.MethodGet, path, nil)); len(items) != 0 {
+							t.Errorf("--no-demo: GET %s lists %d items", path, len(items))
+						}
+					}
+					return
+				}
+				deadline := time.Now().Add(2 * time.Minute)
+				for {
+					runs, _ := listOf(t, a.do(t, http.MethodGet, "/orch/runs", nil))
+					if len(runs) == 1 && runs[0]["status"] == "COMPLETED" {
+						id := runs[0]["run_id"].(string)
+						sum := a.do(t, http.MethodGet, "/results/runs/"+id+"/summary", nil).object(t, http.StatusOK)
+						if len(sum["scenarios"].(map[string]any)) != len(specScenarios) {
+							t.Errorf("demo summary %v", sum)
+						}
+						break
+					}
+					if len(runs) > 1 || (len(runs) == 1 && runs[0]["status"] != "QUEUED" && runs[0]["status"] != "RUNNING") || time.Now().After(deadline) {
+						t.Fatalf("demo runs %v", runs)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if items, _ := listOf(t, a.do(t, http.MethodGet, "/mkt/snapshots", nil)); len(items) != 1 {
+					t.Errorf("demo market snapshots: %d", len(items))
+				}
+			})
+		}
+	}
 }
