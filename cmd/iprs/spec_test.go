@@ -2242,6 +2242,11 @@ func TestSpecHealthWithoutDatabase(t *testing.T) {
 		t.Errorf("database gone: %v, want a 5xx", w)
 	} else {
 		w.problemOf(t, w.status)
+		for _, leak := range []string{u.Host, "dial", "pgx", "postgres", "SQLSTATE"} {
+			if strings.Contains(string(w.body), leak) {
+				t.Errorf("%v: the problem shows %q", w, leak)
+			}
+		}
 	}
 
 	proxy.setDown(false)
