@@ -57,7 +57,7 @@
 // 4096) INCLUDE (hash, seq), has 4,096 insertion points per product type.
 //
 // TaskPositions reads a task's rows through that fine bucket
-// (sql/002_task_fine_bucket.sql): a position of bucket b under hash_mod m
+// (sql/001_mvp_core.sql): a position of bucket b under hash_mod m
 // has position_hash % 4096 ≡ b (mod gcd(m, 4096)), so the task reads only
 // those fine buckets, exactly its own rows when m divides 4096 (the
 // server's default hash_mod is a power of two up to 256), and tests the

@@ -148,7 +148,7 @@ func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*s
 
 // fineBuckets is the modulus of the fine bucket that position_task_fine_idx
 // keys on; it must match the index expression (position_hash % 4096) of
-// sql/002_task_fine_bucket.sql.
+// sql/001_mvp_core.sql.
 const fineBuckets = 4096
 
 // taskFineBuckets lists the fine buckets (position_hash % 4096) that a
