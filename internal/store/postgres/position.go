@@ -151,27 +151,6 @@ func (db *DB) PositionScan(ctx context.Context, snapshotIDs []string, fn func(*s
 // sql/001_mvp_core.sql.
 const fineBuckets = 4096
 
-// taskFineBuckets lists the fine buckets (position_hash % 4096) that a
-// position of bucket b under hashMod can fall in: with g = gcd(hashMod,
-// 4096), hash ≡ b (mod hashMod) implies hash ≡ b (mod g), so exactly the
-// fine buckets r with r ≡ b (mod g). When hashMod divides 4096 (g =
-// hashMod) every position of those fine buckets is in the task.
-func taskFineBuckets(hashMod, bucket int) []int64 {
-	g := gcd(hashMod, fineBuckets)
-	out := make([]int64, 0, fineBuckets/g)
-	for r := bucket % g; r < fineBuckets; r += g {
-		out = append(out, int64(r))
-	}
-	return out
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
 // TaskPositions streams the task's positions: its run's snapshots in id
 // order, its product type, Hash mod the task's HashMod equal to its bucket,
 // each snapshot in Seq order.
@@ -188,7 +167,7 @@ FROM run r WHERE r.run_id = $1`, t.RunID).Scan(&snapIDs)
 	if err != nil {
 		return noRows(err, fmt.Sprintf("run %q", t.RunID))
 	}
-	fine := taskFineBuckets(t.HashMod, t.Bucket)
+	fine := store.FineBuckets(fineBuckets, t.HashMod, t.Bucket)
 	for _, id := range snapIDs {
 		// An index scan of the task's fine buckets in
 		// position_task_fine_idx finds exactly the task's rows when

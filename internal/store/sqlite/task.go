@@ -162,26 +162,6 @@ func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, un
 // must match the index's expression (position_hash % 64).
 const fineBuckets = 64
 
-// taskFineBuckets lists the fine buckets (position_hash % 64) that a
-// position of bucket b under hashMod can fall in: with g = gcd(hashMod, 64),
-// hash ≡ b (mod hashMod) implies hash ≡ b (mod g), so exactly the fine
-// buckets r with r ≡ b (mod g).
-func taskFineBuckets(hashMod, bucket int) []int {
-	g := gcd(hashMod, fineBuckets)
-	out := make([]int, 0, fineBuckets/g)
-	for r := bucket % g; r < fineBuckets; r += g {
-		out = append(out, r)
-	}
-	return out
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
 // TaskPositions streams the task's positions in snapshot id then Seq order.
 // The keys of the task's rows come from position_task_idx alone: only the
 // fine buckets the task's bucket can be in are read, the bucket test uses
@@ -193,7 +173,7 @@ func (db *DB) TaskPositions(ctx context.Context, t *store.Task, fn func(*store.P
 	if t.HashMod <= 0 || t.Bucket < 0 || t.Bucket >= t.HashMod {
 		return fmt.Errorf("sqlite: positions of task %d: bucket %d is not in [0, hash mod %d)", t.ID, t.Bucket, t.HashMod)
 	}
-	fine, err := json.Marshal(taskFineBuckets(t.HashMod, t.Bucket))
+	fine, err := json.Marshal(store.FineBuckets(fineBuckets, t.HashMod, t.Bucket))
 	if err != nil {
 		return fmt.Errorf("sqlite: positions of task %d: %w", t.ID, err)
 	}
