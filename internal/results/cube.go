@@ -2,7 +2,6 @@ package results
 
 import (
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -23,10 +22,6 @@ type CubeCell struct {
 
 // Dimensions a cube groups by, besides "attr:NAME".
 var cubeDimensions = []string{"portfolio_node_id", "product_type", "instrument_id"}
-
-// attrName is what NAME in "attr:NAME" must match: a top-level attribute
-// name.
-var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // cubeQuery is a validated cube request.
 type cubeQuery struct {
@@ -62,7 +57,7 @@ func parseCube(r *http.Request, run *store.Run) (cubeQuery, error) {
 	case slices.Contains(cubeDimensions, by):
 		cq.by = by
 	case strings.HasPrefix(by, "attr:"):
-		if name := strings.TrimPrefix(by, "attr:"); !attrName.MatchString(name) {
+		if _, ok := store.AttrKey(by); !ok {
 			bad("by", "the attribute name in attr:NAME must match ^[A-Za-z_][A-Za-z0-9_]*$")
 		} else {
 			cq.by = by

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -177,23 +176,21 @@ ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
 	return out, nil
 }
 
-// attrName is the form of NAME in KeyBy attr:NAME.
-var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // ResultScan streams a run's results in ResultList order with a grouping
 // key. attr:NAME reads the attribute from the position row, NAME passed as
 // a parameter.
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(row *store.ResultRow, key string) error) error {
 	args := []any{p.RunID}
 	var key, join string
+	attr, isAttr := store.AttrKey(p.KeyBy)
 	switch {
 	case p.KeyBy == "":
 		key = "''"
 	case p.KeyBy == "portfolio_node_id", p.KeyBy == "product_type", p.KeyBy == "instrument_id":
 		key = "r." + p.KeyBy
-	case strings.HasPrefix(p.KeyBy, "attr:") && attrName.MatchString(strings.TrimPrefix(p.KeyBy, "attr:")):
+	case isAttr:
 		// The name is checked, and still bound as a parameter.
-		args = append(args, strings.TrimPrefix(p.KeyBy, "attr:"))
+		args = append(args, attr)
 		// ->> on json gives a string unquoted and any other value as its
 		// JSON text, NULL for JSON null or an absent key: one parse of
 		// the attributes per row.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/iprs/iprs/internal/apperr"
@@ -168,8 +167,6 @@ WHERE x.run_id = ? AND rr.position_id = ? ORDER BY rr.position_snapshot_id, rr.s
 	return out, nil
 }
 
-var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // ResultScan streams a run's results with a grouping key; it holds one read
 // transaction and one row in memory.
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(row *store.ResultRow, key string) error) error {
@@ -180,8 +177,8 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	case "portfolio_node_id", "product_type", "instrument_id":
 		key = "rr." + p.KeyBy
 	default:
-		name, ok := strings.CutPrefix(p.KeyBy, "attr:")
-		if !ok || !attrName.MatchString(name) {
+		name, ok := store.AttrKey(p.KeyBy)
+		if !ok {
 			return apperr.Errorf(apperr.Invalid, "cannot group results by %q", p.KeyBy)
 		}
 		// The name is validated above; it is still bound, not spliced.
