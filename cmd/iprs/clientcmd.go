@@ -61,34 +61,17 @@ func newPushCmd(a *app) *cobra.Command {
 		Short: "Upload market or position snapshots to a running platform",
 	}
 	f.register(cmd, a)
-	cmd.AddCommand(&cobra.Command{
-		Use:   "market FILE",
-		Short: "Upload a market snapshot (FILE or - for standard input)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := openInput(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer in.Close()
+	cmd.AddCommand(newPushFileCmd("market", "Upload a market snapshot (FILE or - for standard input)",
+		func(cmd *cobra.Command, in io.Reader) error {
 			rec, created, err := f.client().PushMarketSnapshot(cmd.Context(), in)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "market snapshot %s %s: dq %s, hash %s\n", rec.SnapshotID, createdWord(created), rec.DQStatus, rec.PayloadHash)
 			return nil
-		},
-	})
-	cmd.AddCommand(&cobra.Command{
-		Use:   "positions FILE",
-		Short: "Upload a position snapshot (FILE or - for standard input), streamed",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := openInput(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer in.Close()
+		}))
+	cmd.AddCommand(newPushFileCmd("positions", "Upload a position snapshot (FILE or - for standard input), streamed",
+		func(cmd *cobra.Command, in io.Reader) error {
 			start := time.Now()
 			rec, created, err := f.client().PushPositionSnapshot(cmd.Context(), in)
 			if err != nil {
@@ -98,9 +81,26 @@ func newPushCmd(a *app) *cobra.Command {
 				rec.PositionSnapshotID, createdWord(created), client.FormatCount(rec.PositionCount),
 				strings.Join(rec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond), rec.PayloadHash)
 			return nil
-		},
-	})
+		}))
 	return cmd
+}
+
+// newPushFileCmd makes a `push KIND FILE` command that hands the opened
+// FILE (or standard input for -) to push.
+func newPushFileCmd(kind, short string, push func(cmd *cobra.Command, in io.Reader) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   kind + " FILE",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := openInput(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			return push(cmd, in)
+		},
+	}
 }
 
 func createdWord(created bool) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,4 +130,66 @@ func waitHealthy(t *testing.T, url string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s never answered 200", url)
+}
+
+// TestClientCommands drives a running platform through the client commands
+// as a user would: push both snapshots, submit and watch a run, inspect it,
+// export it and publish it.
+func TestClientCommands(t *testing.T) {
+	t.Parallel()
+	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
+	d := MustStartDev(t, db, nil)
+	dir := t.TempDir()
+	ctx := context.Background()
+	env := map[string]string{"IPRS_URL": d.URL}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runIPRS(ctx, env, args...)
+		if code != 0 {
+			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+	book, market := filepath.Join(dir, "book.json"), filepath.Join(dir, "market.json")
+	mustRun("gen", "--loans", "300", "--bonds", "5", "--fx-forwards", "5", "--id", "PS-CLI", "-o", book, "--market", market)
+	if out := mustRun("push", "market", market); !strings.Contains(out, "MKT-20260123-1700Z stored") {
+		t.Errorf("push market: %q", out)
+	}
+	if out := mustRun("push", "positions", book); !strings.Contains(out, "PS-CLI stored: 310 positions") {
+		t.Errorf("push positions: %q", out)
+	}
+	if out := mustRun("push", "positions", book); !strings.Contains(out, "already stored") {
+		t.Errorf("second push of the same snapshot: %q", out)
+	}
+	req := filepath.Join(dir, "run.json")
+	if err := os.WriteFile(req, []byte(`{"run_id":"RUN-CLI","run_type":"SANDBOX","as_of_time":"2026-01-23T17:00:00Z",
+		"market_snapshot_id":"MKT-20260123-1700Z","position_snapshot_id":"PS-CLI",
+		"measures":["PV","DV01"],"scenarios":["BASE",{"scenario_set_id":"SPREAD_25BP"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun("run", "submit", req, "--watch"); !strings.Contains(out, "COMPLETED") {
+		t.Errorf("run submit --watch: %q", out)
+	}
+	if out := mustRun("run", "summary", "RUN-CLI"); !strings.Contains(out, "SPREAD_25BP") || !strings.Contains(out, "310") {
+		t.Errorf("run summary: %q", out)
+	}
+	if out := mustRun("run", "cube", "RUN-CLI", "--by", "product_type"); !strings.Contains(out, "AMORT_LOAN") || !strings.Contains(out, "FX_FWD") {
+		t.Errorf("run cube: %q", out)
+	}
+	csvPath := filepath.Join(dir, "out.csv")
+	mustRun("run", "export", "RUN-CLI", "--scenario", "BASE", "-o", csvPath)
+	b, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(b), "\n"); lines != 311 { // header + 310 positions under BASE
+		t.Errorf("export has %d lines, want 311", lines)
+	}
+	if out := mustRun("run", "publish", "RUN-CLI"); !strings.Contains(out, "PUBLISHED") {
+		t.Errorf("run publish: %q", out)
+	}
+	code, _, stderr := runIPRS(ctx, env, "run", "status", "RUN-NOPE")
+	if code == 0 || !strings.Contains(stderr, "404") {
+		t.Errorf("status of an unknown run: exit %d, stderr %q", code, stderr)
+	}
 }
