@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -73,22 +72,7 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 	// A book big enough that its loan tasks take a while to price and
 	// write, so that a worker can be caught holding one.
 	marketID := "MKT-CRASH-" + sfx
-	mktDoc, err := json.Marshal(gen.MarketSnapshot(marketID, demoAsOf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := c.PushMarketSnapshot(ctx, bytes.NewReader(mktDoc)); err != nil {
-		t.Fatalf("market snapshot: %v", err)
-	}
-	book := gen.Options{NodeID: "BOOK-CRASH-" + sfx, AsOf: demoAsOf, Loans: 3000, Bonds: 60, FXForwards: 30, Seed: 29}
-	var bookDoc bytes.Buffer
-	if _, err := gen.WritePositionSnapshot(&bookDoc, book); err != nil {
-		t.Fatal(err)
-	}
-	brec, _, err := c.PushPositionSnapshot(ctx, bytes.NewReader(bookDoc.Bytes()))
-	if err != nil {
-		t.Fatalf("position snapshot: %v", err)
-	}
+	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-CRASH-" + sfx, AsOf: demoAsOf, Loans: 3000, Bonds: 60, FXForwards: 30, Seed: 29})
 	measures := make([]string, 0, len(pricing.Measures()))
 	for _, m := range pricing.Measures() {
 		measures = append(measures, m.String())
@@ -99,7 +83,7 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 			"run_type":             "SANDBOX",
 			"as_of_time":           demoAsOf.Format(time.RFC3339),
 			"market_snapshot_id":   marketID,
-			"position_snapshot_id": brec.PositionSnapshotID,
+			"position_snapshot_id": gi.Receipt.PositionSnapshotID,
 			"measures":             measures,
 			"scenarios":            pricing.ScenarioIDs(),
 			"execution":            map[string]any{"hash_mod": 4},
@@ -156,7 +140,7 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 			t.Errorf("task %d took %d attempts, want 1", tk.ID, tk.Attempts)
 		}
 	}
-	want := priceDirectly(t, mktDoc, bookDoc.Bytes(), killRun.Scenarios, killRun.Measures, demoAsOf)
+	want := priceDirectly(t, gi.Market, gi.Book, killRun.Scenarios, killRun.Measures, demoAsOf)
 	killed := exportedResults(t, c, killID)
 	compareResults(t, killID+" against the engine", killed, want)
 	checkSummary(t, c, killRun, want)

@@ -134,30 +134,14 @@ func TestEndToEnd(t *testing.T) {
 			// A generated book with every product type, every measure and
 			// every scenario, on the generated market.
 			marketID := "MKT-E2E-" + sfx
-			genMkt := gen.MarketSnapshot(marketID, demoAsOf)
-			genMktDoc, err := json.Marshal(genMkt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := c.PushMarketSnapshot(ctx, bytes.NewReader(genMktDoc)); err != nil {
-				t.Fatalf("generated market: %v", err)
-			}
-			book := gen.Options{NodeID: "BOOK-E2E-" + sfx, AsOf: demoAsOf, Loans: 400, Bonds: 25, FXForwards: 25, Seed: 11}
-			var bookDoc bytes.Buffer
-			if _, err := gen.WritePositionSnapshot(&bookDoc, book); err != nil {
-				t.Fatal(err)
-			}
-			brec, _, err := c.PushPositionSnapshot(ctx, bytes.NewReader(bookDoc.Bytes()))
-			if err != nil {
-				t.Fatalf("generated book: %v", err)
-			}
+			gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-E2E-" + sfx, AsOf: demoAsOf, Loans: 400, Bonds: 25, FXForwards: 25, Seed: 11})
 			measures := []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA"}
 			bookRun := submitAndWait(t, c, map[string]any{
 				"run_id":               "RUN-E2E-BOOK-" + sfx,
 				"run_type":             "EOD_OFFICIAL",
 				"as_of_time":           demoAsOf.Format(time.RFC3339),
 				"market_snapshot_id":   marketID,
-				"position_snapshot_id": brec.PositionSnapshotID,
+				"position_snapshot_id": gi.Receipt.PositionSnapshotID,
 				"measures":             measures,
 				"scenarios":            pricing.ScenarioIDs(),
 				"execution":            map[string]any{"hash_mod": 4},
@@ -170,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 				asOf      time.Time
 			}{
 				{compatRun, mktDoc, posDoc, time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC)},
-				{bookRun, genMktDoc, bookDoc.Bytes(), demoAsOf},
+				{bookRun, gi.Market, gi.Book, demoAsOf},
 			} {
 				want := priceDirectly(t, rc.market, rc.positions, rc.run.Scenarios, rc.run.Measures, rc.asOf)
 				got := exportedResults(t, c, rc.run.RunID)
@@ -191,6 +175,36 @@ func TestEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// generatedInputs are a generated market and book as pushed to a platform.
+type generatedInputs struct {
+	Market  []byte // the market snapshot document
+	Book    []byte // the position snapshot document
+	Receipt client.SnapshotReceipt
+}
+
+// MustPushGenerated pushes the generated market snapshot marketID and the
+// book to the platform, keeping the documents for direct pricing.
+func MustPushGenerated(t *testing.T, c *client.Client, marketID string, book gen.Options) generatedInputs {
+	t.Helper()
+	ctx := context.Background()
+	mkt, err := json.Marshal(gen.MarketSnapshot(marketID, book.AsOf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.PushMarketSnapshot(ctx, bytes.NewReader(mkt)); err != nil {
+		t.Fatalf("generated market: %v", err)
+	}
+	var doc bytes.Buffer
+	if _, err := gen.WritePositionSnapshot(&doc, book); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := c.PushPositionSnapshot(ctx, bytes.NewReader(doc.Bytes()))
+	if err != nil {
+		t.Fatalf("generated book: %v", err)
+	}
+	return generatedInputs{Market: mkt, Book: doc.Bytes(), Receipt: rec}
 }
 
 func submitAndWait(t *testing.T, c *client.Client, req map[string]any) client.Run {
