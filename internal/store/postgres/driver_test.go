@@ -17,6 +17,7 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
+	"github.com/iprs/iprs/internal/store/storetest"
 	"github.com/iprs/iprs/internal/store/teststore"
 	schema "github.com/iprs/iprs/sql"
 )
@@ -231,7 +232,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 	if len(claimed) != nTasks {
 		t.Fatalf("claimed %d of %d tasks", len(claimed), nTasks)
 	}
-	got := mustRunGet(t, ctx, db, r.ID)
+	got := storetest.MustRunGet(t, ctx, db, r.ID)
 	if got.Status != store.RunCompleted || got.StartedAt == nil || got.CompletedAt == nil {
 		t.Fatalf("run after draining = %s started %v completed %v", got.Status, got.StartedAt, got.CompletedAt)
 	}
@@ -336,7 +337,7 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		got := mustRunGet(t, ctx, db, r.ID)
+		got := storetest.MustRunGet(t, ctx, db, r.ID)
 		want := store.RunCompleted
 		if fail {
 			want = store.RunFailed
@@ -605,8 +606,8 @@ func TestLeaseLostAndExpiry(t *testing.T) {
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatal(err)
 	}
-	tk := mustTask(t, ctx, db, r.ID, a.ID)
-	got := mustRunGet(t, ctx, db, r.ID)
+	tk := storetest.MustTask(t, ctx, db, r.ID, a.ID)
+	got := storetest.MustRunGet(t, ctx, db, r.ID)
 	if tk.Status != store.TaskDead || got.Status != store.RunFailed {
 		t.Fatalf("after the last lease expired: task %s, run %s; want DEAD, FAILED", tk.Status, got.Status)
 	}
@@ -631,7 +632,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
 		t.Fatal(err)
 	}
-	got = mustRunGet(t, ctx, db, r.ID)
+	got = storetest.MustRunGet(t, ctx, db, r.ID)
 	if got.Status != store.RunCancelled {
 		t.Fatalf("after release: run %s, want CANCELLED", got.Status)
 	}
@@ -689,7 +690,7 @@ func TestCancelRacesClaims(t *testing.T) {
 		})
 		close(start)
 		wg.Wait()
-		got := mustRunGet(t, ctx, db, r.ID)
+		got := storetest.MustRunGet(t, ctx, db, r.ID)
 		p, err := db.RunProgress(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)

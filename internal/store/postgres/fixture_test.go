@@ -107,27 +107,3 @@ func mustClaim(tb testing.TB, ctx context.Context, s store.Store, owner string, 
 	}
 	return t
 }
-
-func mustRunGet(tb testing.TB, ctx context.Context, s store.Store, id string) *store.Run {
-	tb.Helper()
-	r, err := s.RunGet(ctx, id)
-	if err != nil {
-		tb.Fatalf("RunGet(%q): %v", id, err)
-	}
-	return r
-}
-
-func mustTask(tb testing.TB, ctx context.Context, s store.Store, runID string, taskID int64) *store.Task {
-	tb.Helper()
-	tasks, err := s.RunTasks(ctx, runID)
-	if err != nil {
-		tb.Fatalf("RunTasks(%q): %v", runID, err)
-	}
-	for _, t := range tasks {
-		if t.ID == taskID {
-			return t
-		}
-	}
-	tb.Fatalf("run %q has no task %d", runID, taskID)
-	return nil
-}
