@@ -124,6 +124,10 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Owner:       owner,
 		Concurrency: concurrency,
 		Lease:       p.cfg.Lease(),
+		Grace:       p.cfg.WorkerGrace(),
+	}
+	if opts.Grace == 0 {
+		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once
 	}
 	switch {
 	case reg != nil && owner != "":

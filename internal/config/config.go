@@ -15,6 +15,8 @@
 //	IPRS_LOG_FORMAT          json | text, default json
 //	IPRS_WORKER_CONCURRENCY  tasks a worker process prices at once, default GOMAXPROCS
 //	IPRS_LEASE_SECONDS       task lease, default 60
+//	IPRS_WORKER_GRACE_SECONDS how long a stopping worker lets a task in hand
+//	                         finish before it releases it, default 20
 //	IPRS_DB_MAX_CONNS        database connection pool size, default 10
 //	IPRS_ADDR                listen address override ("host:port" or ":port")
 //
@@ -45,17 +47,19 @@ const (
 	EnvLogFormat         = "IPRS_LOG_FORMAT"
 	EnvWorkerConcurrency = "IPRS_WORKER_CONCURRENCY"
 	EnvLeaseSeconds      = "IPRS_LEASE_SECONDS"
+	EnvWorkerGrace       = "IPRS_WORKER_GRACE_SECONDS"
 	EnvDBMaxConns        = "IPRS_DB_MAX_CONNS"
 	EnvAddr              = "IPRS_ADDR"
 )
 
 // Defaults.
 const (
-	DefaultMaxBodyBytes   int64 = 16 << 20
-	DefaultMaxUploadBytes int64 = 2 << 30
-	DefaultLeaseSeconds         = 60
-	DefaultDBMaxConns           = 10
-	DefaultLogFormat            = "json"
+	DefaultMaxBodyBytes       int64 = 16 << 20
+	DefaultMaxUploadBytes     int64 = 2 << 30
+	DefaultLeaseSeconds             = 60
+	DefaultWorkerGraceSeconds       = 20
+	DefaultDBMaxConns               = 10
+	DefaultLogFormat                = "json"
 )
 
 // Bounds enforced by Load.
@@ -95,13 +99,19 @@ type Config struct {
 	LogFormat         string // "json" or "text"
 	WorkerConcurrency int
 	LeaseSeconds      int
-	DBMaxConns        int
+	// WorkerGraceSeconds is how long a worker that is stopping lets the
+	// tasks in hand finish before it releases them (0: release at once).
+	WorkerGraceSeconds int
+	DBMaxConns         int
 	// Addr overrides the service's default listen address when not empty.
 	Addr string
 }
 
 // Lease is the task lease as a duration.
 func (c Config) Lease() time.Duration { return time.Duration(c.LeaseSeconds) * time.Second }
+
+// WorkerGrace is the worker's shutdown grace as a duration.
+func (c Config) WorkerGrace() time.Duration { return time.Duration(c.WorkerGraceSeconds) * time.Second }
 
 // Load reads and validates the configuration. It reports every invalid
 // variable at once, each message naming its variable.
@@ -114,13 +124,14 @@ func Load(getenv func(string) string) (Config, error) {
 	fail := func(err error) { errs = append(errs, err) }
 
 	c := Config{
-		MaxBodyBytes:      DefaultMaxBodyBytes,
-		MaxUploadBytes:    DefaultMaxUploadBytes,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         DefaultLogFormat,
-		WorkerConcurrency: max(1, runtime.GOMAXPROCS(0)),
-		LeaseSeconds:      DefaultLeaseSeconds,
-		DBMaxConns:        DefaultDBMaxConns,
+		MaxBodyBytes:       DefaultMaxBodyBytes,
+		MaxUploadBytes:     DefaultMaxUploadBytes,
+		LogLevel:           slog.LevelInfo,
+		LogFormat:          DefaultLogFormat,
+		WorkerConcurrency:  max(1, runtime.GOMAXPROCS(0)),
+		LeaseSeconds:       DefaultLeaseSeconds,
+		WorkerGraceSeconds: DefaultWorkerGraceSeconds,
+		DBMaxConns:         DefaultDBMaxConns,
 	}
 
 	if s := get(EnvDatabaseURL); s != "" {
@@ -187,6 +198,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	intVar(EnvWorkerConcurrency, &c.WorkerConcurrency, 1, maxWorkerParallel)
 	intVar(EnvLeaseSeconds, &c.LeaseSeconds, 5, maxLeaseSeconds)
+	intVar(EnvWorkerGrace, &c.WorkerGraceSeconds, 0, maxLeaseSeconds)
 	intVar(EnvDBMaxConns, &c.DBMaxConns, 1, maxDBConns)
 	if s := get(EnvAddr); s != "" {
 		if _, port, err := net.SplitHostPort(s); err != nil {
@@ -387,6 +399,7 @@ func (c Config) Dump() string {
 		{EnvLogFormat, c.LogFormat},
 		{EnvWorkerConcurrency, strconv.Itoa(c.WorkerConcurrency)},
 		{EnvLeaseSeconds, strconv.Itoa(c.LeaseSeconds)},
+		{EnvWorkerGrace, strconv.Itoa(c.WorkerGraceSeconds)},
 		{EnvDBMaxConns, strconv.Itoa(c.DBMaxConns)},
 		{EnvAddr, addr},
 	}
@@ -435,6 +448,6 @@ func NewLogger(c Config, w io.Writer) *slog.Logger {
 func Variables() []string {
 	return []string{
 		EnvDatabaseURL, EnvAPITokens, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
-		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvDBMaxConns, EnvAddr,
+		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvAddr,
 	}
 }

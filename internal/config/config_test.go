@@ -34,6 +34,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.LogLevel != slog.LevelInfo || c.LogFormat != "json" {
 		t.Errorf("log = %v/%s, want info/json", c.LogLevel, c.LogFormat)
 	}
+	if c.WorkerGrace() != 20*time.Second {
+		t.Errorf("worker grace = %v, want 20s", c.WorkerGrace())
+	}
 	if c.LeaseSeconds != 60 || c.Lease() != time.Minute {
 		t.Errorf("lease = %d s (%v), want 60 s", c.LeaseSeconds, c.Lease())
 	}
@@ -54,16 +57,17 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadAll(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
-		"DATABASE_URL":            "postgres://iprs:s3cret@db.internal:5432/iprs?sslmode=require",
-		"IPRS_API_TOKENS":         " tok-a, ,tok-b ,, ",
-		"IPRS_MAX_BODY_BYTES":     "1MiB",
-		"IPRS_MAX_UPLOAD_BYTES":   "3 GB",
-		"IPRS_LOG_LEVEL":          "WARN",
-		"IPRS_LOG_FORMAT":         "text",
-		"IPRS_WORKER_CONCURRENCY": "7",
-		"IPRS_LEASE_SECONDS":      "90",
-		"IPRS_DB_MAX_CONNS":       "25",
-		"IPRS_ADDR":               "127.0.0.1:9000",
+		"DATABASE_URL":              "postgres://iprs:s3cret@db.internal:5432/iprs?sslmode=require",
+		"IPRS_API_TOKENS":           " tok-a, ,tok-b ,, ",
+		"IPRS_MAX_BODY_BYTES":       "1MiB",
+		"IPRS_MAX_UPLOAD_BYTES":     "3 GB",
+		"IPRS_LOG_LEVEL":            "WARN",
+		"IPRS_LOG_FORMAT":           "text",
+		"IPRS_WORKER_CONCURRENCY":   "7",
+		"IPRS_LEASE_SECONDS":        "90",
+		"IPRS_WORKER_GRACE_SECONDS": "0",
+		"IPRS_DB_MAX_CONNS":         "25",
+		"IPRS_ADDR":                 "127.0.0.1:9000",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -81,7 +85,7 @@ func TestLoadAll(t *testing.T) {
 	if c.LogLevel != slog.LevelWarn || c.LogFormat != "text" {
 		t.Errorf("log = %v/%s, want warn/text", c.LogLevel, c.LogFormat)
 	}
-	if c.WorkerConcurrency != 7 || c.LeaseSeconds != 90 || c.DBMaxConns != 25 || c.Addr != "127.0.0.1:9000" {
+	if c.WorkerConcurrency != 7 || c.LeaseSeconds != 90 || c.WorkerGrace() != 0 || c.DBMaxConns != 25 || c.Addr != "127.0.0.1:9000" {
 		t.Errorf("got %+v", c)
 	}
 	if err := c.RequireDatabase(); err != nil {
@@ -92,15 +96,16 @@ func TestLoadAll(t *testing.T) {
 func TestLoadReportsEveryBadVariable(t *testing.T) {
 	t.Parallel()
 	_, err := Load(env(map[string]string{
-		"DATABASE_URL":            "mysql://root@localhost/x",
-		"IPRS_MAX_BODY_BYTES":     "lots",
-		"IPRS_MAX_UPLOAD_BYTES":   "12",
-		"IPRS_LOG_LEVEL":          "verbose",
-		"IPRS_LOG_FORMAT":         "xml",
-		"IPRS_WORKER_CONCURRENCY": "0",
-		"IPRS_LEASE_SECONDS":      "sixty",
-		"IPRS_DB_MAX_CONNS":       "-1",
-		"IPRS_ADDR":               "localhost",
+		"DATABASE_URL":              "mysql://root@localhost/x",
+		"IPRS_MAX_BODY_BYTES":       "lots",
+		"IPRS_MAX_UPLOAD_BYTES":     "12",
+		"IPRS_LOG_LEVEL":            "verbose",
+		"IPRS_LOG_FORMAT":           "xml",
+		"IPRS_WORKER_CONCURRENCY":   "0",
+		"IPRS_LEASE_SECONDS":        "sixty",
+		"IPRS_WORKER_GRACE_SECONDS": "-5",
+		"IPRS_DB_MAX_CONNS":         "-1",
+		"IPRS_ADDR":                 "localhost",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted invalid variables")
