@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,17 +52,8 @@ func TestMigrateThenServe(t *testing.T) {
 		}
 	}
 
-	addr := freeAddr(t)
-	env["IPRS_ADDR"] = addr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		code, _, _ := runIPRS(ctx, env, "serve", "marketdata")
-		done <- code
-	}()
-	url := "http://" + addr
-	waitHealthy(t, url+"/mkt/health")
-	resp, err := http.Get(url + "/mkt/snapshots")
+	srv := MustServe(t, env, "marketdata")
+	resp, err := http.Get(srv.URL + "/mkt/snapshots")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,15 +61,52 @@ func TestMigrateThenServe(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /mkt/snapshots: %d", resp.StatusCode)
 	}
-	cancel() // as SIGTERM does
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d after shutdown", code)
+	srv.Stop(t) // as SIGTERM does
+}
+
+// serveProcess is `iprs serve SERVICE` running in the test process.
+type serveProcess struct {
+	URL    string
+	name   string
+	cancel context.CancelFunc
+	done   chan int
+	once   sync.Once
+}
+
+// MustServe runs `iprs serve name` with env on a free port (IPRS_ADDR)
+// until it answers GET /health, and stops it at cleanup if the test has
+// not.
+func MustServe(t *testing.T, env map[string]string, name string) *serveProcess {
+	t.Helper()
+	e := maps.Clone(env)
+	addr := freeAddr(t)
+	e["IPRS_ADDR"] = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serveProcess{URL: "http://" + addr, name: name, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		code, _, _ := runIPRS(ctx, e, "serve", name)
+		s.done <- code
+	}()
+	t.Cleanup(func() { s.Stop(t) })
+	waitHealthy(t, s.URL+"/health")
+	return s
+}
+
+// Stop cancels the service's context, as SIGTERM does, and requires it to
+// exit 0 within 30 s. Later calls do nothing.
+func (s *serveProcess) Stop(t *testing.T) {
+	t.Helper()
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case code := <-s.done:
+			if code != 0 {
+				t.Errorf("serve %s exited %d after shutdown", s.name, code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve %s did not stop after its context ended", s.name)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after its context ended")
-	}
+	})
 }
 
 func TestDevRequiresTokensWhenConfigured(t *testing.T) {

@@ -2028,22 +2028,13 @@ func TestSpecServeModes(t *testing.T) {
 			if code, out, errOut := runIPRS(context.Background(), map[string]string{"DATABASE_URL": dbURL}, "migrate"); code != 0 {
 				t.Fatalf("migrate: exit %d %s %s", code, out, errOut)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
+			servers := map[string]*serveProcess{}
 			urls := map[string]string{}
-			exits := map[string]chan int{}
 			for _, name := range []string{"marketdata", "orchestrator", "results", "worker"} {
-				addr := freeAddr(t)
-				urls[name] = "http://" + addr
-				exits[name] = make(chan int, 1)
-				env := map[string]string{"DATABASE_URL": dbURL, "IPRS_ADDR": addr, "IPRS_LOG_LEVEL": "error"}
-				go func() {
-					code, _, _ := runIPRS(ctx, env, "serve", name)
-					exits[name] <- code
-				}()
+				servers[name] = MustServe(t, map[string]string{"DATABASE_URL": dbURL, "IPRS_LOG_LEVEL": "error"}, name)
+				urls[name] = servers[name].URL
 			}
 			for name, u := range urls {
-				waitHealthy(t, u+"/health")
 				a := api{url: u}
 				m := a.do(t, http.MethodGet, "/health", nil).object(t, http.StatusOK)
 				if m["status"] != "ok" || m["service"] != name {
@@ -2086,16 +2077,8 @@ func TestSpecServeModes(t *testing.T) {
 				t.Errorf("summary BASE %v", base)
 			}
 
-			cancel() // as SIGTERM does
-			for name, ch := range exits {
-				select {
-				case code := <-ch:
-					if code != 0 {
-						t.Errorf("serve %s exited %d after shutdown", name, code)
-					}
-				case <-time.After(30 * time.Second):
-					t.Fatalf("serve %s did not stop", name)
-				}
+			for _, srv := range servers {
+				srv.Stop(t) // as SIGTERM does
 			}
 		})
 	}
