@@ -45,12 +45,27 @@ func ParseTenor(s string) (float64, error) {
 }
 
 // curve is a zero (or spread) curve: rates at increasing times, linear in
-// the rate between nodes and flat beyond both ends.
+// the rate between nodes and flat beyond both ends, plus any number of
+// additive shifts (adds), each itself piecewise linear in t and flat beyond
+// its ends. A shift is added to r(t) at every t, not resampled at the
+// curve's nodes: a scenario's tenor shifts (SPEC §4.3) and a key-rate
+// triangle (SPEC §4.2) are both such shifts.
 type curve struct {
-	id string
-	ts []float64
-	rs []float64
+	id   string
+	ts   []float64
+	rs   []float64
+	adds []Shift
 }
+
+// Shift is a function of t in years, linear between its points (Ts
+// increasing, one value per point) and flat beyond both ends.
+type Shift struct {
+	Ts []float64
+	Vs []float64
+}
+
+// at returns the shift at t.
+func (s Shift) at(t float64) float64 { return interpolate(s.Ts, s.Vs, t) }
 
 // newCurve builds a curve from nodes, sorting them by time. Tenors must
 // parse, rates must be finite and no two nodes may share a time.
@@ -89,39 +104,57 @@ func newCurve(c CurveData) (*curve, error) {
 }
 
 // bumped returns a copy of the curve with every node's zero rate shifted by
-// shift.
+// shift (its additive shifts are kept).
 func (c *curve) bumped(shift float64) *curve {
-	out := &curve{id: c.id, ts: c.ts, rs: make([]float64, len(c.rs))}
+	out := &curve{id: c.id, ts: c.ts, rs: make([]float64, len(c.rs)), adds: c.adds}
 	for i, r := range c.rs {
 		out.rs[i] = r + shift
 	}
 	return out
 }
 
+// withShift returns a copy of the curve with one more additive shift.
+func (c *curve) withShift(s Shift) *curve {
+	adds := make([]Shift, len(c.adds), len(c.adds)+1)
+	copy(adds, c.adds)
+	return &curve{id: c.id, ts: c.ts, rs: c.rs, adds: append(adds, s)}
+}
+
 // rate returns the zero rate at time t (years): linear in t between nodes,
-// flat beyond both ends.
+// flat beyond both ends, plus each additive shift in order.
 func (c *curve) rate(t float64) float64 {
-	n := len(c.ts)
-	if t <= c.ts[0] {
-		return c.rs[0]
+	r := interpolate(c.ts, c.rs, t)
+	for _, s := range c.adds {
+		r += s.at(t)
 	}
-	if t >= c.ts[n-1] {
-		return c.rs[n-1]
+	return r
+}
+
+// interpolate returns the value at t of the function through (ts[i],
+// vs[i]): linear in t between points, flat beyond both ends. ts is
+// increasing and not empty.
+func interpolate(ts, vs []float64, t float64) float64 {
+	n := len(ts)
+	if t <= ts[0] {
+		return vs[0]
+	}
+	if t >= ts[n-1] {
+		return vs[n-1]
 	}
 	// smallest i with ts[i] > t; 1 ≤ i ≤ n−1.
 	lo, hi := 1, n-1
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if c.ts[mid] > t {
+		if ts[mid] > t {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
-	t0, t1 := c.ts[lo-1], c.ts[lo]
-	r0, r1 := c.rs[lo-1], c.rs[lo]
+	t0, t1 := ts[lo-1], ts[lo]
+	v0, v1 := vs[lo-1], vs[lo]
 	w := (t - t0) / (t1 - t0)
-	return r0 + float64((r1-r0)*w)
+	return v0 + float64((v1-v0)*w)
 }
 
 // yearFraction returns t = days/365 (Actual/365 Fixed).

@@ -112,3 +112,31 @@ func TestPortableExpMatchesMathExp(t *testing.T) {
 		t.Error("portableExp special cases")
 	}
 }
+
+// TestCurveShiftAddsPiecewiseLinear checks an additive shift against
+// values worked by hand: nodes 1Y 1%, 3Y 3% (so r(t) = t% between them)
+// and a shift of 10bp at 2Y and 30bp at 4Y, flat beyond both ends.
+func TestCurveShiftAddsPiecewiseLinear(t *testing.T) {
+	c, err := newCurve(CurveData{CurveID: "USD-OIS", Nodes: []CurveNode{{Tenor: "1Y", ZeroRate: 0.01}, {Tenor: "3Y", ZeroRate: 0.03}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.withShift(Shift{Ts: []float64{2, 4}, Vs: []float64{0.001, 0.003}})
+	for _, tc := range []struct{ t, want float64 }{
+		{0.5, 0.01 + 0.001}, // both flat at their left ends
+		{1.5, 0.015 + 0.001},
+		{2, 0.02 + 0.001},
+		{3, 0.03 + 0.002}, // shift halfway from 10bp to 30bp
+		{5, 0.03 + 0.003}, // both flat at their right ends
+	} {
+		if got := s.rate(tc.t); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("rate(%v) = %v, want %v", tc.t, got, tc.want)
+		}
+	}
+	if got := c.rate(3); got != 0.03 {
+		t.Errorf("the shifted copy changed the original: rate(3) = %v", got)
+	}
+	if b := s.bumped(0.0001); math.Abs(b.rate(3)-(0.03+0.002+0.0001)) > 1e-15 {
+		t.Errorf("bumped dropped the shift: %v", b.rate(3))
+	}
+}
