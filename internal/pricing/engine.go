@@ -107,10 +107,23 @@ func (t *dfTable) at(vals []float64, days int) float64 {
 	return discountFactor(t.disc, t.spread, days)
 }
 
+// EngineOption configures an Engine beyond its market, scenarios, measures
+// and as-of time (model sets, scenario sets).
+type EngineOption func(*engineConfig) error
+
+// engineConfig collects the options of NewEngine.
+type engineConfig struct{}
+
 // NewEngine builds the scenario markets (each once) for a run. scenarioIDs
 // and measures must be known and not repeated; runAsOf gives the as-of date
 // (its UTC date) of positions without attributes.as_of_date.
-func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf time.Time) (*Engine, error) {
+func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf time.Time, opts ...EngineOption) (*Engine, error) {
+	var cfg engineConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("new engine: %w", err)
+		}
+	}
 	if base == nil {
 		return nil, fmt.Errorf("new engine: no market")
 	}
