@@ -9,7 +9,11 @@
 // function of the multiset of values alone.
 package exactsum
 
-import "math"
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
 
 // Acc is an exact accumulator of float64 values. The zero value is an empty
 // sum, ready to use. An Acc is not safe for concurrent use.
@@ -142,4 +146,59 @@ func Sum(xs []float64) float64 {
 		a.Add(x)
 	}
 	return a.Sum()
+}
+
+// AppendBinary appends the accumulator's exact state (count, special term
+// and partials) to b, so that a partial sum computed in one place can be
+// merged exactly in another. DecodeBinary reads it back.
+func (a *Acc) AppendBinary(b []byte) []byte {
+	b = binary.AppendVarint(b, a.n)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.special))
+	b = binary.AppendUvarint(b, uint64(len(a.partials)))
+	for _, p := range a.partials {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p))
+	}
+	return b
+}
+
+// errCorrupt reports an encoded accumulator that cannot be read.
+var errCorrupt = errors.New("exactsum: corrupt encoded accumulator")
+
+// maxPartials bounds the partials of a decoded accumulator: non-overlapping
+// finite float64 partials each hold at least one of the about 2,100 bit
+// positions a float64 can reach, so more is corruption.
+const maxPartials = 2200
+
+// DecodeBinary replaces the accumulator with the state encoded at the start
+// of b by AppendBinary and returns the rest of b. Partials are re-added one
+// by one, so even a corrupt input leaves a valid accumulator.
+func (a *Acc) DecodeBinary(b []byte) (rest []byte, err error) {
+	a.Reset()
+	n, k := binary.Varint(b)
+	if k <= 0 || n < 0 {
+		return b, errCorrupt
+	}
+	b = b[k:]
+	if len(b) < 8 {
+		return b, errCorrupt
+	}
+	special := math.Float64frombits(binary.LittleEndian.Uint64(b))
+	b = b[8:]
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count > maxPartials || uint64(len(b)-k) < 8*count {
+		return b, errCorrupt
+	}
+	b = b[k:]
+	for i := uint64(0); i < count; i++ {
+		p := math.Float64frombits(binary.LittleEndian.Uint64(b))
+		b = b[8:]
+		if math.IsInf(p, 0) || math.IsNaN(p) {
+			a.Reset()
+			return b, errCorrupt
+		}
+		a.addFinite(p)
+	}
+	a.n = n
+	a.special = special
+	return b, nil
 }

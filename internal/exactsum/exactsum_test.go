@@ -161,3 +161,57 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	_ = a.Sum()
 }
+
+// TestAccBinaryRoundTrip checks that an encoded accumulator merges exactly:
+// 1e100 + 1 − 1e100 split over two accumulators, one of them sent through
+// its encoding, still sums to 1 (a float64 running sum gives 0).
+func TestAccBinaryRoundTrip(t *testing.T) {
+	var a, b Acc
+	a.Add(1e100)
+	a.Add(1)
+	b.Add(-1e100)
+	var c Acc
+	rest, err := c.DecodeBinary(a.AppendBinary([]byte{}))
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("DecodeBinary: rest %d, err %v", len(rest), err)
+	}
+	if c.Count() != 2 {
+		t.Errorf("count = %d, want 2", c.Count())
+	}
+	c.AddAcc(&b)
+	if got := c.Sum(); got != 1 {
+		t.Errorf("sum = %v, want 1", got)
+	}
+	var inf Acc
+	inf.Add(math.Inf(1))
+	var d Acc
+	if _, err := d.DecodeBinary(inf.AppendBinary(nil)); err != nil || !math.IsInf(d.Sum(), 1) {
+		t.Errorf("special term lost: %v, %v", d.Sum(), err)
+	}
+	for _, bad := range [][]byte{nil, {0x02}, {0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x05}} {
+		if _, err := d.DecodeBinary(bad); err == nil {
+			t.Errorf("DecodeBinary(%x) accepted a truncated input", bad)
+		}
+	}
+}
+
+func FuzzAccDecodeBinary(f *testing.F) {
+	var a Acc
+	a.Add(3.5)
+	a.Add(-1e-300)
+	f.Add(a.AppendBinary(nil))
+	f.Add([]byte{0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var x Acc
+		if _, err := x.DecodeBinary(b); err != nil {
+			return
+		}
+		var y Acc
+		if _, err := y.DecodeBinary(x.AppendBinary(nil)); err != nil {
+			t.Fatalf("re-encoded accumulator does not decode: %v", err)
+		}
+		if s1, s2 := x.Sum(), y.Sum(); math.Float64bits(s1) != math.Float64bits(s2) && !(math.IsNaN(s1) && math.IsNaN(s2)) {
+			t.Fatalf("round trip changed the sum: %v vs %v", s1, s2)
+		}
+	})
+}
