@@ -39,15 +39,6 @@ const (
 	TaskCancelled = "CANCELLED"
 )
 
-// MeasureColumns returns the measures a result row can carry, in the order
-// of ResultRow.Values. The names are the API's measure names.
-func MeasureColumns() [NumMeasures]string {
-	return [NumMeasures]string{"PV", "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA"}
-}
-
-// NumMeasures is the number of measure columns of a result row.
-const NumMeasures = 5
-
 // Store is the whole persistence API of IPRS. Implementations are safe for
 // concurrent use by many goroutines; several processes may share one
 // PostgreSQL database.
@@ -165,19 +156,32 @@ type Store interface {
 	// check as TaskComplete.
 	TaskRelease(ctx context.Context, taskID int64, owner string) error
 
-	// ResultList pages through a run's results ordered by position
-	// (snapshot id, position id) then scenario id. The result methods do not
-	// check that the run exists: an unknown run has no results.
-	ResultList(ctx context.Context, p ResultListParams) ([]*ResultRow, error)
-	// ResultsForPosition returns one position's results under every
-	// scenario, ordered by snapshot id then scenario id. (Results are
-	// always of the run's position snapshots; drivers may look them up
-	// through the run's snapshot ids.)
-	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*ResultRow, error)
-	// ResultScan streams a run's results in ResultList order to fn, with the
-	// grouping key asked for by p.KeyBy (in any order, with fewer fields
-	// filled, when p.Totals is set). The row passed to fn is reused.
-	ResultScan(ctx context.Context, p ResultScanParams, fn func(row *ResultRow, key string) error) error
+	// ResultList pages through a run's position results ordered by
+	// (snapshot id, position id). The result methods do not check that the
+	// run exists: an unknown run has no results.
+	ResultList(ctx context.Context, p ResultListParams) ([]*PositionResult, error)
+	// ResultsForPosition returns the results of every position of the run
+	// with that id (one per snapshot that has it), ordered by snapshot id.
+	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*PositionResult, error)
+	// ResultScan streams a run's position results in ResultList order to
+	// fn. It reads in chunks of a few thousand rows and holds no
+	// transaction and no connection while fn runs, so fn may be as slow as
+	// the client it writes to; results written meanwhile (a run still
+	// running) may or may not be seen. The row passed to fn is reused.
+	ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error
+
+	// TaskAggregates calls fn with the partial aggregate payload of every
+	// SUCCEEDED task of the run for the grouping keyBy (see
+	// TaskCompleteParams.Aggregates), in task id order.
+	TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error
+	// RunAggregateGet returns the cached aggregate of a finished run stored
+	// under name, or ErrNotFound.
+	RunAggregateGet(ctx context.Context, runID, name string) ([]byte, error)
+	// RunAggregatePut caches an aggregate of a finished run under name. The
+	// first payload stored under a name stays (the results of a finished
+	// run never change, so any later one is the same); an unknown run is
+	// ErrNotFound.
+	RunAggregatePut(ctx context.Context, runID, name string, payload []byte) error
 }
 
 // PositionSnapshotWriter writes one position snapshot in a transaction.
@@ -334,7 +338,19 @@ type TaskCompleteParams struct {
 	TaskID  int64
 	Owner   string
 	Now     time.Time
-	Results []*ResultRow
+	Results []*PositionResult
+	// Aggregates are the task's partial aggregates, at most one per
+	// grouping; the results service merges those of every task (exact
+	// sums merge), so a run's summary never rescans its results.
+	Aggregates []TaskAggregate
+}
+
+// TaskAggregate is one partial aggregate of a task: an opaque payload (see
+// package agg) for the grouping KeyBy ("" for the whole task,
+// "product_type", "portfolio_node_id").
+type TaskAggregate struct {
+	KeyBy   string
+	Payload []byte
 }
 
 // TaskFailParams records a task failure.
@@ -347,50 +363,46 @@ type TaskFailParams struct {
 	RetryAt   time.Time
 }
 
-// ResultRow is one position's measures under one scenario.
-type ResultRow struct {
+// PositionResult is one position's results under every scenario of its
+// run: the position's identity and Values, the measures of each scenario
+// encoded by package resultcodec in the order of Run.Scenarios. One row per
+// position (not per scenario) keeps a run's rows, index entries and write
+// time proportional to its positions, whatever the number of scenarios.
+type PositionResult struct {
 	RunID              string
-	ScenarioID         string
 	PositionSnapshotID string
 	PositionID         string
 	InstrumentID       string
 	ProductType        string
 	PortfolioNodeID    string
-	// Present has bit i set when Values[i] (measure MeasureColumns()[i])
-	// applies to the position; absent measures are NULL in the database.
-	Present uint8
-	Values  [NumMeasures]float64
+	TaskID             int64
+	Values             []byte
+	// Attrs holds, for ResultScanParams.Attrs[i], the JSON text of that
+	// top-level attribute of the position (a string keeps its quotes), or
+	// nil when the position lacks it or it is JSON null.
+	Attrs [][]byte
+	// Attributes is the position's whole attributes object, when
+	// ResultScanParams.AllAttributes asked for it.
+	Attributes []byte
 }
 
-// Has reports whether measure column i is present.
-func (r *ResultRow) Has(i int) bool { return r.Present&(1<<i) != 0 }
-
-// ResultListParams pages a run's results.
+// ResultListParams pages a run's position results.
 type ResultListParams struct {
-	RunID      string
-	ScenarioID string // "" for every scenario
-	Limit      int
-	// Cursor: the last row of the previous page; empty for the first.
+	RunID string
+	Limit int
+	// Cursor: the (snapshot id, position id) of the last row of the
+	// previous page, empty for the first; with From the row at the cursor
+	// is included.
 	AfterSnapshotID string
 	AfterPositionID string
-	AfterScenarioID string
+	From            bool
 }
 
-// ResultScanParams selects the results to stream.
+// ResultScanParams selects the results to stream and the position
+// attributes to read with them.
 type ResultScanParams struct {
-	RunID      string
-	ScenarioID string // "" for every scenario
-	// KeyBy names the grouping key passed to fn: "" (none),
-	// "portfolio_node_id", "product_type", "instrument_id", or "attr:NAME"
-	// for the top-level position attribute NAME (its JSON text for
-	// non-string values, "" when absent or JSON null). NAME matches
-	// [A-Za-z_][A-Za-z0-9_]*; any other KeyBy is an apperr Invalid error.
-	KeyBy string
-	// Totals marks a scan for an aggregate that depends neither on the
-	// order of the rows nor on their text columns, such as exact sums by
-	// scenario and key: fn may see the rows in any order, and of the row
-	// only ScenarioID, Present and Values are filled (the other fields are
-	// left as they are). Drivers then skip the ordering and read fewer
-	// columns.
-	Totals bool
+	RunID string
+	// Attrs are top-level attribute names; each must satisfy AttrName.
+	Attrs         []string
+	AllAttributes bool
 }

@@ -132,24 +132,38 @@ CREATE TABLE IF NOT EXISTS run_task (
 );
 CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');
 
--- One row per (run, position, scenario); a NULL measure does not apply.
+-- One row per (run, position): its measures under every scenario of the run,
+-- encoded (package resultcodec) in the order of the run's scenarios.
 -- WITHOUT ROWID and no other index: the primary key is the table's only
 -- B-tree, which keeps a bulk result write cheap. One position's results are
 -- found through the key too, by the run's snapshot ids (run_position_snapshot)
 -- as its second column.
-CREATE TABLE IF NOT EXISTS run_result (
+CREATE TABLE IF NOT EXISTS position_result (
     run_id                TEXT    NOT NULL,
     position_snapshot_id  TEXT    NOT NULL,
     position_id           TEXT    NOT NULL,
-    scenario_id           TEXT    NOT NULL,
     task_id               INTEGER NOT NULL,
     instrument_id         TEXT    NOT NULL,
     product_type          TEXT    NOT NULL,
     portfolio_node_id     TEXT    NOT NULL,
-    pv                    BLOB,
-    dv01                  BLOB,
-    cs01                  BLOB,
-    accrued_interest      BLOB,
-    fx_delta              BLOB,
-    PRIMARY KEY (run_id, position_snapshot_id, position_id, scenario_id)
+    vals                  BLOB    NOT NULL,
+    PRIMARY KEY (run_id, position_snapshot_id, position_id)
+) WITHOUT ROWID;
+DROP TABLE IF EXISTS run_result;
+
+-- Partial aggregates of each task, written with its results, and aggregates
+-- of finished runs computed once (see the PostgreSQL schema).
+CREATE TABLE IF NOT EXISTS task_aggregate (
+    run_id   TEXT    NOT NULL,
+    key_by   TEXT    NOT NULL,
+    task_id  INTEGER NOT NULL,
+    payload  BLOB    NOT NULL,
+    PRIMARY KEY (run_id, key_by, task_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS run_aggregate (
+    run_id      TEXT NOT NULL REFERENCES run (run_id),
+    name        TEXT NOT NULL,
+    payload     BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
 ) WITHOUT ROWID;

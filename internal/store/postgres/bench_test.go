@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -70,22 +72,26 @@ func BenchmarkPositionUpload(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "positions/s")
 }
 
-// BenchmarkTaskComplete writes 400,000 result rows (100,000 positions × 4
-// scenarios, every measure present) in one TaskComplete.
+// BenchmarkTaskComplete writes the results of 100,000 positions under 4
+// scenarios (one row each, 4 × 4 measures of encoded values) in one
+// TaskComplete.
 func BenchmarkTaskComplete(b *testing.B) {
 	db := MustOpenIsolated(b, postgres.Options{})
 	ctx := b.Context()
 	const positions, scenarios = 100_000, 4
-	results := make([]*store.ResultRow, 0, positions*scenarios)
+	results := make([]*store.PositionResult, 0, positions)
 	for p := range positions {
+		vals := make([]byte, 0, scenarios*33)
 		for s := range scenarios {
-			v := float64(p) + float64(s)/8
-			results = append(results, &store.ResultRow{
-				ScenarioID: []string{"BASE", "RATES_UP", "RATES_DOWN", "SPREAD_UP"}[s], PositionSnapshotID: "PS-BENCH",
-				PositionID: fmt.Sprintf("POS-%08d", p), InstrumentID: fmt.Sprintf("INS-%08d", p), ProductType: "AMORT_LOAN",
-				PortfolioNodeID: "NODE-1", Present: 0b11111, Values: [5]float64{v, -v / 1e4, v / 3e4, v / 100, 0},
-			})
+			vals = append(vals, 0x0f)
+			for m := range 4 {
+				vals = binary.LittleEndian.AppendUint64(vals, math.Float64bits(float64(p)+float64(s)/8+float64(m)/1e4))
+			}
 		}
+		results = append(results, &store.PositionResult{
+			PositionSnapshotID: "PS-BENCH", PositionID: fmt.Sprintf("POS-%08d", p), InstrumentID: fmt.Sprintf("INS-%08d", p),
+			ProductType: "AMORT_LOAN", PortfolioNodeID: "NODE-1", Values: vals,
+		})
 	}
 	b.ResetTimer()
 	for it := range b.N {

@@ -2,9 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -101,80 +102,6 @@ func mustResultRun(tb testing.TB, ctx context.Context, s store.Store, name strin
 		tb.Fatal(err)
 	}
 	return r, tasks, ps
-}
-
-// TestFloatRoundTrip stores awkward float64 values through TaskComplete's
-// COPY and reads them back bit for bit.
-func TestFloatRoundTrip(t *testing.T) {
-	t.Parallel()
-	db := MustOpenIsolated(t, postgres.Options{})
-	ctx := t.Context()
-	r, _, ps := mustResultRun(t, ctx, db, "floats", 1, 1)
-	negZero := math.Copysign(0, -1)
-	values := [][store.NumMeasures]float64{
-		{negZero, 0, math.SmallestNonzeroFloat64, -math.SmallestNonzeroFloat64, math.MaxFloat64},
-		{0.1 + 0.2, 1.0 / 3.0, math.Float64frombits(0x000fffffffffffff), -math.MaxFloat64, math.Nextafter(1, 2)},
-		{1e-310, -2.2250738585072014e-308, 123456789.123456789, math.Pi, -math.E},
-	}
-	task := mustClaim(t, ctx, db, "w1", t0, time.Minute)
-	var rows []*store.ResultRow
-	for i, v := range values {
-		rows = append(rows, &store.ResultRow{
-			RunID: r.ID, ScenarioID: fmt.Sprintf("S%d", i), PositionSnapshotID: ps[0].SnapshotID,
-			PositionID: ps[0].PositionID, InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A",
-			Present: 0b11111, Values: v,
-		})
-	}
-	// One row with gaps: absent measures come back absent.
-	rows = append(rows, &store.ResultRow{
-		RunID: r.ID, ScenarioID: "SZ", PositionSnapshotID: ps[0].SnapshotID, PositionID: ps[0].PositionID,
-		InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 0b00101, Values: [5]float64{negZero, 0, 7},
-	})
-	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: t0, Results: rows}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(rows) {
-		t.Fatalf("got %d rows, want %d", len(got), len(rows))
-	}
-	for i, g := range got {
-		w := rows[i]
-		if g.ScenarioID != w.ScenarioID || g.Present != w.Present {
-			t.Fatalf("row %d = %s present %05b, want %s present %05b", i, g.ScenarioID, g.Present, w.ScenarioID, w.Present)
-		}
-		for m := range store.NumMeasures {
-			if !w.Has(m) {
-				if g.Values[m] != 0 {
-					t.Errorf("row %s measure %d absent but value %v", g.ScenarioID, m, g.Values[m])
-				}
-				continue
-			}
-			if math.Float64bits(g.Values[m]) != math.Float64bits(w.Values[m]) {
-				t.Errorf("row %s measure %d = %v (%#x), want %v (%#x)", g.ScenarioID, m,
-					g.Values[m], math.Float64bits(g.Values[m]), w.Values[m], math.Float64bits(w.Values[m]))
-			}
-		}
-	}
-	if !math.Signbit(got[0].Values[0]) {
-		t.Error("-0 lost its sign")
-	}
-	// The streamed path reads the same bits.
-	i := 0
-	err = db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID}, func(g *store.ResultRow, _ string) error {
-		for m := range store.NumMeasures {
-			if math.Float64bits(g.Values[m]) != math.Float64bits(got[i].Values[m]) {
-				t.Errorf("scan row %d measure %d = %v, want %v", i, m, g.Values[m], got[i].Values[m])
-			}
-		}
-		i++
-		return nil
-	})
-	if err != nil || i != len(rows) {
-		t.Fatalf("ResultScan: %d rows, %v", i, err)
-	}
 }
 
 // TestTaskClaimConcurrent has many workers drain a queue at once: each task
@@ -511,8 +438,9 @@ func TestPositionWriter(t *testing.T) {
 	}
 }
 
-// TestResultScanAttr groups by a position attribute of every JSON kind;
-// names that are not identifiers are refused.
+// TestResultScanAttr reads a position attribute of every JSON kind; names
+// that are not identifiers are refused. While fn runs, the scan holds no
+// pooled connection.
 func TestResultScanAttr(t *testing.T) {
 	t.Parallel()
 	db := MustOpenIsolated(t, postgres.Options{})
@@ -525,10 +453,11 @@ func TestResultScanAttr(t *testing.T) {
 		`{"k":{"a":[1,true]}}`,
 		`{"k":null}`,
 		`{"other":1}`,
-		`{"k'); DROP TABLE run_result; --":"x","k":true}`,
+		`{"k'); DROP TABLE position_result; --":"x","k":true}`,
 		`{"k":"-0.0"}`,
 	}
-	wantKey := []string{"plain", "quo\"te é", "12.50", `{"a":[1,true]}`, "", "", "true", "-0.0"}
+	// The decoded value of each attribute k; nil when absent or null.
+	want := []any{"plain", "quo\"te é", 12.5, map[string]any{"a": []any{1.0, true}}, nil, nil, true, "-0.0"}
 	ps := make([]*store.Position, len(attrs))
 	for i, a := range attrs {
 		ps[i] = pos(fmt.Sprintf("P%d", i), "LOAN", 0, a)
@@ -536,37 +465,42 @@ func TestResultScanAttr(t *testing.T) {
 	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", ps, 3)
 	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 3, nil)
 	tk := mustClaim(t, ctx, db, id, t0, time.Minute)
-	var res []*store.ResultRow
+	var res []*store.PositionResult
 	for _, p := range ps {
-		for _, sc := range []string{"BASE", "UP"} {
-			res = append(res, &store.ResultRow{RunID: r.ID, ScenarioID: sc, PositionSnapshotID: snap.ID, PositionID: p.PositionID,
-				InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 1, Values: [5]float64{1}})
-		}
+		res = append(res, &store.PositionResult{RunID: r.ID, PositionSnapshotID: snap.ID, PositionID: p.PositionID,
+			InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Values: []byte{1}})
 	}
 	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: id, Now: t0, Results: res}); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
 	n := 0
-	err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, ScenarioID: "UP", KeyBy: "attr:k"}, func(row *store.ResultRow, key string) error {
-		n++
-		if row.ScenarioID != "UP" {
-			t.Errorf("scenario filter let %s through", row.ScenarioID)
+	err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, Attrs: []string{"k"}}, func(row *store.PositionResult) error {
+		if held := db.Pool().Stat().AcquiredConns(); held != 0 {
+			t.Errorf("ResultScan holds %d pooled connections while fn runs", held)
 		}
-		got[row.PositionID] = key
+		i := n
+		n++
+		if row.PositionID != fmt.Sprintf("P%d", i) {
+			return fmt.Errorf("row %d is %s", i, row.PositionID)
+		}
+		if want[i] == nil {
+			if row.Attrs[0] != nil {
+				t.Errorf("attr k of %s = %s, want none", attrs[i], row.Attrs[0])
+			}
+			return nil
+		}
+		var got any
+		if err := json.Unmarshal(row.Attrs[0], &got); err != nil || !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("attr k of %s = %s (%v), want %v", attrs[i], row.Attrs[0], err, want[i])
+		}
 		return nil
 	})
 	if err != nil || n != len(ps) {
 		t.Fatalf("ResultScan: %d rows, %v", n, err)
 	}
-	for i := range ps {
-		if k := got[fmt.Sprintf("P%d", i)]; k != wantKey[i] {
-			t.Errorf("attr:k of %s = %q, want %q", attrs[i], k, wantKey[i])
-		}
-	}
-	for _, bad := range []string{"attr:k'); DROP TABLE run_result; --", "pv; --", "attr:"} {
-		if err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, KeyBy: bad}, func(*store.ResultRow, string) error { return nil }); apperr.CodeOf(err) != apperr.Invalid {
-			t.Fatalf("KeyBy %q: %v, want Invalid", bad, err)
+	for _, bad := range []string{"k'); DROP TABLE position_result; --", "pv; --", ""} {
+		if err := db.ResultScan(ctx, store.ResultScanParams{RunID: r.ID, Attrs: []string{bad}}, func(*store.PositionResult) error { return nil }); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("Attrs %q: %v, want Invalid", bad, err)
 		}
 	}
 }
@@ -589,8 +523,8 @@ func TestLeaseLostAndExpiry(t *testing.T) {
 	if b.ID != a.ID || b.Attempts != 2 {
 		t.Fatalf("reclaim = task %d attempts %d, want task %d attempts 2", b.ID, b.Attempts, a.ID)
 	}
-	row := &store.ResultRow{RunID: r.ID, ScenarioID: "BASE", PositionSnapshotID: snap.ID, PositionID: "P1", ProductType: "LOAN", Present: 1}
-	err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: a.ID, Owner: id + "-a", Now: at, Results: []*store.ResultRow{row}})
+	row := &store.PositionResult{RunID: r.ID, PositionSnapshotID: snap.ID, PositionID: "P1", ProductType: "LOAN", Values: []byte{1}}
+	err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: a.ID, Owner: id + "-a", Now: at, Results: []*store.PositionResult{row}})
 	if !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("stale TaskComplete: %v, want Conflict", err)
 	}

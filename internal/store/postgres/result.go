@@ -8,109 +8,81 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
 )
 
-// copyResults copies a task's result rows into run_result in primary key
-// order (sorting a copy of the slice when needed), so that the index
-// inserts of one task land next to each other. Absent measures are NULL.
-func copyResults(ctx context.Context, tx pgx.Tx, runID string, taskID int64, rows []*store.ResultRow) error {
-	if !slices.IsSortedFunc(rows, compareResultKeys) {
-		rows = slices.Clone(rows)
-		slices.SortFunc(rows, compareResultKeys)
-	}
-	_, err := copyIn(ctx, tx, "run_result", resultColumns, len(rows), func(c *copyBuf, i int) error {
-		r := rows[i]
-		c.tuple(len(resultColumns))
-		c.text(runID)
-		c.text(r.PositionSnapshotID)
-		c.text(r.PositionID)
-		c.text(r.ScenarioID)
-		c.int8(taskID)
-		c.text(r.InstrumentID)
-		c.text(r.ProductType)
-		c.text(r.PortfolioNodeID)
-		for m := 0; m < store.NumMeasures; m++ {
-			if r.Has(m) {
-				c.float8(r.Values[m])
-			} else {
-				c.null()
-			}
+// scanChunk is the number of position results one query of ResultScan
+// reads. Between chunks the connection goes back to the pool, so a slow
+// reader of a large run pins nothing.
+const scanChunk = 4096
+
+// resultColumns are the COPY columns of position_result.
+var resultColumns = []string{"run_id", "position_snapshot_id", "position_id", "task_id",
+	"instrument_id", "product_type", "portfolio_node_id", "vals"}
+
+// writeResults copies a task's position results into position_result in
+// primary key order (sorting a copy of the slice when needed), so that the
+// index inserts of one task land in key order, and stores its partial
+// aggregates.
+func writeResults(ctx context.Context, tx pgx.Tx, runID string, taskID int64, rows []*store.PositionResult, aggs []store.TaskAggregate) error {
+	if len(rows) > 0 {
+		if !slices.IsSortedFunc(rows, comparePositionKeys) {
+			rows = slices.Clone(rows)
+			slices.SortFunc(rows, comparePositionKeys)
 		}
-		return nil
-	})
-	return err
-}
-
-func compareResultKeys(a, b *store.ResultRow) int {
-	return cmp.Or(strings.Compare(a.PositionSnapshotID, b.PositionSnapshotID),
-		strings.Compare(a.PositionID, b.PositionID), strings.Compare(a.ScenarioID, b.ScenarioID))
-}
-
-// resultSelect reads result rows; measures follow store.MeasureColumns.
-const resultSelect = `SELECT r.run_id, r.scenario_id, r.position_snapshot_id, r.position_id, r.instrument_id,
-    r.product_type, r.portfolio_node_id, r.pv, r.dv01, r.cs01, r.accrued_interest, r.fx_delta`
-
-// resultScanner scans rows of resultSelect (plus optional trailing
-// columns) into a ResultRow.
-type resultScanner struct {
-	m    [store.NumMeasures]pgtype.Float8
-	dest []any
-}
-
-func newResultScanner(row *store.ResultRow, extra ...any) *resultScanner {
-	s := &resultScanner{}
-	s.dest = []any{&row.RunID, &row.ScenarioID, &row.PositionSnapshotID, &row.PositionID, &row.InstrumentID,
-		&row.ProductType, &row.PortfolioNodeID}
-	for i := range s.m {
-		s.dest = append(s.dest, &s.m[i])
+		_, err := copyIn(ctx, tx, "position_result", resultColumns, len(rows), func(c *copyBuf, i int) error {
+			r := rows[i]
+			c.tuple(len(resultColumns))
+			c.text(runID)
+			c.text(r.PositionSnapshotID)
+			c.text(r.PositionID)
+			c.int8(taskID)
+			c.text(r.InstrumentID)
+			c.text(r.ProductType)
+			c.text(r.PortfolioNodeID)
+			c.raw(r.Values)
+			return nil
+		})
+		if err != nil {
+			if pgCode(err) == codeUniqueViolation {
+				return fmt.Errorf("results repeat a position: %w", err)
+			}
+			return fmt.Errorf("copy results: %w", err)
+		}
 	}
-	s.dest = append(s.dest, extra...)
-	return s
-}
-
-// newTotalsScanner scans rows of scenario_id, the five measures and
-// extra columns: the projection of a Totals scan.
-func newTotalsScanner(row *store.ResultRow, extra ...any) *resultScanner {
-	s := &resultScanner{}
-	s.dest = []any{&row.ScenarioID}
-	for i := range s.m {
-		s.dest = append(s.dest, &s.m[i])
-	}
-	s.dest = append(s.dest, extra...)
-	return s
-}
-
-func (s *resultScanner) scan(rows pgx.Rows, row *store.ResultRow) error {
-	if err := rows.Scan(s.dest...); err != nil {
-		return fmt.Errorf("postgres: scan result: %w", err)
-	}
-	row.Present = 0
-	for i, f := range s.m {
-		if f.Valid {
-			row.Present |= 1 << i
-			row.Values[i] = f.Float64
-		} else {
-			row.Values[i] = 0
+	for _, a := range aggs {
+		if _, err := tx.Exec(ctx, `INSERT INTO task_aggregate (run_id, key_by, task_id, payload) VALUES ($1, $2, $3, $4)`,
+			runID, a.KeyBy, taskID, a.Payload); err != nil {
+			return fmt.Errorf("store aggregate by %q: %w", a.KeyBy, err)
 		}
 	}
 	return nil
 }
 
-func collectResults(rows pgx.Rows) ([]*store.ResultRow, error) {
+func comparePositionKeys(a, b *store.PositionResult) int {
+	return cmp.Or(strings.Compare(a.PositionSnapshotID, b.PositionSnapshotID), strings.Compare(a.PositionID, b.PositionID))
+}
+
+// resultSelect reads position results; scanResult fills them.
+const resultSelect = `SELECT r.run_id, r.position_snapshot_id, r.position_id, r.task_id, r.instrument_id,
+    r.product_type, r.portfolio_node_id, r.vals`
+
+func resultDest(r *store.PositionResult) []any {
+	return []any{&r.RunID, &r.PositionSnapshotID, &r.PositionID, &r.TaskID, &r.InstrumentID,
+		&r.ProductType, &r.PortfolioNodeID, &r.Values}
+}
+
+func collectResults(rows pgx.Rows) ([]*store.PositionResult, error) {
 	defer rows.Close()
-	out := []*store.ResultRow{}
-	var cur store.ResultRow
-	sc := newResultScanner(&cur)
+	out := []*store.PositionResult{}
 	for rows.Next() {
-		if err := sc.scan(rows, &cur); err != nil {
-			return nil, err
+		r := new(store.PositionResult)
+		if err := rows.Scan(resultDest(r)...); err != nil {
+			return nil, fmt.Errorf("scan result: %w", err)
 		}
-		r := cur
-		out = append(out, &r)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -118,126 +90,193 @@ func collectResults(rows pgx.Rows) ([]*store.ResultRow, error) {
 	return out, nil
 }
 
-// ResultList pages through a run's results by (snapshot id, position id,
-// scenario id).
-func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.ResultRow, error) {
+// ResultList pages through a run's position results by (snapshot id,
+// position id).
+func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
+	op := ">"
+	if p.From {
+		op = ">="
+	}
+	rows, err := db.pool.Query(ctx, resultSelect+` FROM position_result r
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) `+op+` ($2, $3)
+ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`, p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	}
+	out, err := collectResults(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	}
+	return out, nil
+}
+
+// ResultsForPosition returns the run's results of every position with that
+// id, through the primary key with the run's snapshot ids.
+func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.PositionResult, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, resultSelect+` FROM run_position_snapshot x
+JOIN position_result r ON r.run_id = x.run_id AND r.position_snapshot_id = x.position_snapshot_id AND r.position_id = $2
+WHERE x.run_id = $1 ORDER BY r.position_snapshot_id`, runID, positionID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
+	}
+	out, err := collectResults(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
+	}
+	return out, nil
+}
+
+// ResultScan streams a run's position results in key order, one chunk per
+// query; the attributes asked for come from the position rows, -> giving
+// each as its JSON text (NULL when absent).
+func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
 	var sb strings.Builder
-	sb.WriteString(resultSelect + " FROM run_result r WHERE r.run_id = $1")
-	args := []any{p.RunID, limitOf(p.Limit)}
-	if p.ScenarioID != "" {
-		args = append(args, p.ScenarioID)
-		fmt.Fprintf(&sb, " AND r.scenario_id = $%d", len(args))
+	sb.WriteString(resultSelect)
+	args := []any{p.RunID, "", "", scanChunk}
+	for _, name := range p.Attrs {
+		if !store.ValidAttrName(name) {
+			return apperr.Errorf(apperr.Invalid, "cannot read attribute %q", name)
+		}
+		args = append(args, name)
+		fmt.Fprintf(&sb, ", (p.attributes -> $%d::text)::text", len(args))
 	}
-	if p.AfterSnapshotID != "" || p.AfterPositionID != "" || p.AfterScenarioID != "" {
-		args = append(args, p.AfterSnapshotID, p.AfterPositionID, p.AfterScenarioID)
-		n := len(args)
-		fmt.Fprintf(&sb, " AND (r.position_snapshot_id, r.position_id, r.scenario_id) > ($%d, $%d, $%d)", n-2, n-1, n)
+	join := ""
+	if len(p.Attrs) > 0 || p.AllAttributes {
+		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id`
 	}
-	sb.WriteString(" ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id LIMIT $2")
-	rows, err := db.pool.Query(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	if p.AllAttributes {
+		sb.WriteString(", p.attributes::text")
 	}
-	out, err := collectResults(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	sb.WriteString(` FROM position_result r` + join + `
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)
+ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
+	query := sb.String()
+
+	var (
+		chunk []store.PositionResult
+		attrs []*string
+		all   *string
+	)
+	for {
+		chunk = chunk[:0]
+		if err := db.scanChunk(ctx, query, args, len(p.Attrs), p.AllAttributes, &chunk, &attrs, &all); err != nil {
+			return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+		}
+		for i := range chunk {
+			if err := fn(&chunk[i]); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < scanChunk {
+			return nil
+		}
+		last := &chunk[len(chunk)-1]
+		args[1], args[2] = last.PositionSnapshotID, last.PositionID
 	}
-	return out, nil
 }
 
-// ResultsForPosition returns one position's results under every scenario.
-func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
+// scanChunk runs one chunk's query and reads it whole, so that the
+// connection is back in the pool before the rows are handed out.
+func (db *DB) scanChunk(ctx context.Context, query string, args []any, nAttrs int, all bool, out *[]store.PositionResult, attrs *[]*string, whole **string) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	// run_result has only its primary key (run_id, position_snapshot_id,
-	// position_id, scenario_id). A loose index scan (the recursive CTE)
-	// walks the run's distinct snapshot ids, one index descent each, and
-	// each is then probed for the position.
-	rows, err := db.pool.Query(ctx, `WITH RECURSIVE snap AS (
-    (SELECT position_snapshot_id AS id FROM run_result WHERE run_id = $1 ORDER BY position_snapshot_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT n.position_snapshot_id FROM run_result n
-            WHERE n.run_id = $1 AND n.position_snapshot_id > snap.id
-            ORDER BY n.position_snapshot_id LIMIT 1)
-    FROM snap WHERE snap.id IS NOT NULL
-)
-`+resultSelect+` FROM snap
-JOIN run_result r ON r.run_id = $1 AND r.position_snapshot_id = snap.id AND r.position_id = $2
-ORDER BY r.position_snapshot_id, r.scenario_id`, runID, positionID)
+	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
-	}
-	out, err := collectResults(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: results of position %q in run %q: %w", positionID, runID, err)
-	}
-	return out, nil
-}
-
-// ResultScan streams a run's results in ResultList order with a grouping
-// key. attr:NAME reads the attribute from the position row, NAME passed as
-// a parameter.
-func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(row *store.ResultRow, key string) error) error {
-	args := []any{p.RunID}
-	var key, join string
-	attr, isAttr := store.AttrKey(p.KeyBy)
-	switch {
-	case p.KeyBy == "":
-		key = "''"
-	case p.KeyBy == "portfolio_node_id", p.KeyBy == "product_type", p.KeyBy == "instrument_id":
-		key = "r." + p.KeyBy
-	case isAttr:
-		// The name is checked, and still bound as a parameter.
-		args = append(args, attr)
-		// ->> on json gives a string unquoted and any other value as its
-		// JSON text, NULL for JSON null or an absent key: one parse of
-		// the attributes per row.
-		key = `coalesce(p.attributes ->> $2::text, '')`
-		join = ` LEFT JOIN position p ON p.position_snapshot_id = r.position_snapshot_id AND p.position_id = r.position_id`
-	default:
-		return apperr.WithFields(apperr.Invalid, fmt.Sprintf("cannot group results by %q", p.KeyBy),
-			[]apperr.FieldError{{Parameter: "by", Detail: "must be portfolio_node_id, product_type, instrument_id or attr:NAME (NAME a letter or _ then letters, digits or _)"}})
-	}
-	// Totals reads the scenario, the measures and the key only, in the
-	// order the rows are found: for a whole run that is a scan of the
-	// run's heap pages, where the primary key order means a sort of
-	// every row (or a random visit of the heap per row).
-	sql := resultSelect + ", " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
-	if p.Totals {
-		sql = "SELECT r.scenario_id, r.pv, r.dv01, r.cs01, r.accrued_interest, r.fx_delta, " + key + " FROM run_result r" + join + " WHERE r.run_id = $1"
-	}
-	if p.ScenarioID != "" {
-		args = append(args, p.ScenarioID)
-		sql += fmt.Sprintf(" AND r.scenario_id = $%d", len(args))
-	}
-	if !p.Totals {
-		sql += " ORDER BY r.position_snapshot_id, r.position_id, r.scenario_id"
-	}
-	rows, err := db.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+		return err
 	}
 	defer rows.Close()
-	var (
-		row store.ResultRow
-		k   string
-	)
-	sc := newResultScanner(&row, &k)
-	if p.Totals {
-		sc = newTotalsScanner(&row, &k)
-	}
+	*attrs = slices.Grow((*attrs)[:0], nAttrs)[:nAttrs]
 	for rows.Next() {
-		if err := sc.scan(rows, &row); err != nil {
+		*out = append(*out, store.PositionResult{})
+		r := &(*out)[len(*out)-1]
+		dest := resultDest(r)
+		for i := range *attrs {
+			(*attrs)[i] = nil
+			dest = append(dest, &(*attrs)[i])
+		}
+		if all {
+			*whole = nil
+			dest = append(dest, whole)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		if err := fn(&row, k); err != nil {
+		if nAttrs > 0 {
+			r.Attrs = make([][]byte, nAttrs)
+			for i, a := range *attrs {
+				if a != nil && *a != "null" {
+					r.Attrs[i] = []byte(*a)
+				}
+			}
+		}
+		if all && *whole != nil {
+			r.Attributes = []byte(**whole)
+		}
+	}
+	return rows.Err()
+}
+
+// TaskAggregates reads the partial aggregates of a run's succeeded tasks.
+func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT task_id, payload FROM task_aggregate WHERE run_id = $1 AND key_by = $2 ORDER BY task_id`,
+		runID, keyBy)
+	if err != nil {
+		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
+	}
+	type part struct {
+		task    int64
+		payload []byte
+	}
+	var parts []part
+	for rows.Next() {
+		var pt part
+		if err := rows.Scan(&pt.task, &pt.payload); err != nil {
+			rows.Close()
+			return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
+		}
+		parts = append(parts, pt)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
+	}
+	for _, pt := range parts {
+		if err := fn(pt.task, pt.payload); err != nil {
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+	return nil
+}
+
+// RunAggregateGet returns a cached aggregate.
+func (db *DB) RunAggregateGet(ctx context.Context, runID, name string) ([]byte, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var payload []byte
+	err := db.pool.QueryRow(ctx, `SELECT payload FROM run_aggregate WHERE run_id = $1 AND name = $2`, runID, name).Scan(&payload)
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("aggregate %q of run %q", name, runID))
+	}
+	return payload, nil
+}
+
+// RunAggregatePut caches an aggregate; the first one stored stays.
+func (db *DB) RunAggregatePut(ctx context.Context, runID, name string, payload []byte) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	_, err := db.pool.Exec(ctx, `INSERT INTO run_aggregate (run_id, name, payload) VALUES ($1, $2, $3)
+ON CONFLICT (run_id, name) DO NOTHING`, runID, name, payload)
+	if pgCode(err) == codeForeignKeyViolation {
+		return fmt.Errorf("postgres: cache aggregate of run %q: %w", runID, apperr.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: cache aggregate %q of run %q: %w", name, runID, err)
 	}
 	return nil
 }

@@ -207,10 +207,6 @@ func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string, lo
 	return &h, nil
 }
 
-// resultColumns are the COPY columns of run_result.
-var resultColumns = []string{"run_id", "position_snapshot_id", "position_id", "scenario_id", "task_id",
-	"instrument_id", "product_type", "portfolio_node_id", "pv", "dv01", "cs01", "accrued_interest", "fx_delta"}
-
 // TaskComplete copies the task's results and marks it SUCCEEDED in one
 // transaction, after re-checking the lease under a row lock. The run row
 // is locked only after the copy, by settleRun: a completion does not need
@@ -223,13 +219,8 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 		if err != nil {
 			return err
 		}
-		if len(p.Results) > 0 {
-			if err := copyResults(ctx, tx, h.runID, p.TaskID, p.Results); err != nil {
-				if pgCode(err) == codeUniqueViolation {
-					return fmt.Errorf("postgres: complete task %d: results repeat a (position, scenario): %w", p.TaskID, err)
-				}
-				return fmt.Errorf("postgres: complete task %d: copy results: %w", p.TaskID, err)
-			}
+		if err := writeResults(ctx, tx, h.runID, p.TaskID, p.Results, p.Aggregates); err != nil {
+			return fmt.Errorf("postgres: complete task %d: %w", p.TaskID, err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = $2, lease_expires_at = NULL
 WHERE task_id = $1`, p.TaskID, now); err != nil {

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"syscall"
 	"testing"
 	"time"
@@ -10,23 +12,24 @@ import (
 	"github.com/iprs/iprs/internal/store/storetest"
 )
 
-// BenchmarkTaskComplete writes 400,000 result rows (100,000 positions × 4
-// scenarios, every measure present) in one TaskComplete.
+// BenchmarkTaskComplete writes the results of 100,000 positions under 4
+// scenarios (one row each, 4 × 4 measures of encoded values) in one
+// TaskComplete.
 func BenchmarkTaskComplete(b *testing.B) {
 	const positions, scenarios = 100_000, 4
 	db := openTestDB(b)
 	ctx := b.Context()
-	scen := []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}
-	rows := make([]*store.ResultRow, 0, positions*scenarios)
+	rows := make([]*store.PositionResult, 0, positions)
 	for i := range positions {
-		for _, sc := range scen {
-			r := &store.ResultRow{ScenarioID: sc, PositionSnapshotID: "ps-bench", PositionID: fmt.Sprintf("POS-%07d", i),
-				InstrumentID: fmt.Sprintf("INS-%07d", i), ProductType: "AMORT_LOAN", PortfolioNodeID: "BOOK-1", Present: 0b11111}
-			for m := range store.NumMeasures {
-				r.Values[m] = float64(i)*1.000001 + float64(m)
+		vals := make([]byte, 0, scenarios*33)
+		for s := range scenarios {
+			vals = append(vals, 0x0f)
+			for m := range 4 {
+				vals = binary.LittleEndian.AppendUint64(vals, math.Float64bits(float64(i)*1.000001+float64(s)+float64(m)/8))
 			}
-			rows = append(rows, r)
 		}
+		rows = append(rows, &store.PositionResult{PositionSnapshotID: "ps-bench", PositionID: fmt.Sprintf("POS-%07d", i),
+			InstrumentID: fmt.Sprintf("INS-%07d", i), ProductType: "AMORT_LOAN", PortfolioNodeID: "BOOK-1", Values: vals})
 	}
 	var (
 		cpu     cpuClock

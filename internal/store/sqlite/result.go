@@ -10,31 +10,35 @@ import (
 	"github.com/iprs/iprs/internal/store"
 )
 
-// resultBatch is the number of rows of one multi-row INSERT into run_result
-// (13 parameters each, far below SQLite's 32766).
+// resultBatch is the number of rows of one multi-row INSERT into
+// position_result (8 parameters each, far below SQLite's 32766).
 const resultBatch = 500
 
-const resultColumnCount = 13
+const resultColumnCount = 8
 
-const resultColumns = `rr.run_id, rr.scenario_id, rr.position_snapshot_id, rr.position_id, rr.instrument_id, rr.product_type,
-rr.portfolio_node_id, rr.pv, rr.dv01, rr.cs01, rr.accrued_interest, rr.fx_delta`
+// scanChunk is the number of position results one read transaction of
+// ResultScan reads: no transaction is open while the caller handles them.
+const scanChunk = 4096
+
+const resultColumns = `rr.run_id, rr.position_snapshot_id, rr.position_id, rr.task_id, rr.instrument_id, rr.product_type,
+rr.portfolio_node_id, rr.vals`
 
 func insertResultsSQL(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO run_result (run_id, position_snapshot_id, position_id, scenario_id, task_id, instrument_id,
-product_type, portfolio_node_id, pv, dv01, cs01, accrued_interest, fx_delta) VALUES `)
+	b.WriteString(`INSERT INTO position_result (run_id, position_snapshot_id, position_id, task_id, instrument_id,
+product_type, portfolio_node_id, vals) VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?)")
 	}
 	return b.String()
 }
 
-// insertResults writes rows in multi-row INSERTs, the full batches through
-// one prepared statement.
-func insertResults(ctx context.Context, tx *sql.Tx, runID string, taskID int64, rows []*store.ResultRow) error {
+// insertResults writes a task's position results in multi-row INSERTs, the
+// full batches through one prepared statement, and its partial aggregates.
+func insertResults(ctx context.Context, tx *sql.Tx, runID string, taskID int64, rows []*store.PositionResult, aggs []store.TaskAggregate) error {
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
@@ -46,15 +50,8 @@ func insertResults(ctx context.Context, tx *sql.Tx, runID string, taskID int64, 
 		chunk := rows[start:min(start+resultBatch, len(rows))]
 		args = args[:0]
 		for _, r := range chunk {
-			args = append(args, runID, r.PositionSnapshotID, r.PositionID, r.ScenarioID, taskID, r.InstrumentID,
-				r.ProductType, r.PortfolioNodeID)
-			for i := range store.NumMeasures {
-				if r.Has(i) {
-					args = append(args, r.Values[i])
-				} else {
-					args = append(args, nil)
-				}
-			}
+			args = append(args, runID, r.PositionSnapshotID, r.PositionID, taskID, r.InstrumentID,
+				r.ProductType, r.PortfolioNodeID, r.Values)
 		}
 		var err error
 		if len(chunk) == resultBatch {
@@ -71,55 +68,26 @@ func insertResults(ctx context.Context, tx *sql.Tx, runID string, taskID int64, 
 			return fmt.Errorf("insert results %d..%d of task %d: %w", start, start+len(chunk), taskID, err)
 		}
 	}
-	return nil
-}
-
-// scanResult fills r from a row of resultColumns (plus extra destinations).
-func scanResult(scan func(...any) error, r *store.ResultRow, extra ...any) error {
-	var m [store.NumMeasures]sql.NullFloat64
-	dest := []any{&r.RunID, &r.ScenarioID, &r.PositionSnapshotID, &r.PositionID, &r.InstrumentID, &r.ProductType,
-		&r.PortfolioNodeID, &m[0], &m[1], &m[2], &m[3], &m[4]}
-	if err := scan(append(dest, extra...)...); err != nil {
-		return err
-	}
-	r.Present = 0
-	for i := range m {
-		r.Values[i] = 0
-		if m[i].Valid {
-			r.Present |= 1 << i
-			r.Values[i] = m[i].Float64
+	for _, a := range aggs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO task_aggregate (run_id, key_by, task_id, payload) VALUES (?, ?, ?, ?)`,
+			runID, a.KeyBy, taskID, a.Payload); err != nil {
+			return fmt.Errorf("store aggregate by %q of task %d: %w", a.KeyBy, taskID, err)
 		}
 	}
 	return nil
 }
 
-// totalsColumns is the projection of a Totals scan.
-const totalsColumns = `rr.scenario_id, rr.pv, rr.dv01, rr.cs01, rr.accrued_interest, rr.fx_delta`
-
-// scanTotals scans a row of totalsColumns (plus extra columns).
-func scanTotals(scan func(...any) error, r *store.ResultRow, extra ...any) error {
-	var m [store.NumMeasures]sql.NullFloat64
-	dest := []any{&r.ScenarioID, &m[0], &m[1], &m[2], &m[3], &m[4]}
-	if err := scan(append(dest, extra...)...); err != nil {
-		return err
-	}
-	r.Present = 0
-	for i := range m {
-		r.Values[i] = 0
-		if m[i].Valid {
-			r.Present |= 1 << i
-			r.Values[i] = m[i].Float64
-		}
-	}
-	return nil
+func resultDest(r *store.PositionResult) []any {
+	return []any{&r.RunID, &r.PositionSnapshotID, &r.PositionID, &r.TaskID, &r.InstrumentID, &r.ProductType,
+		&r.PortfolioNodeID, &r.Values}
 }
 
-func collectResults(rows *sql.Rows) ([]*store.ResultRow, error) {
+func collectResults(rows *sql.Rows) ([]*store.PositionResult, error) {
 	defer rows.Close()
-	var out []*store.ResultRow
+	out := []*store.PositionResult{}
 	for rows.Next() {
-		r := new(store.ResultRow)
-		if err := scanResult(rows.Scan, r); err != nil {
+		r := new(store.PositionResult)
+		if err := rows.Scan(resultDest(r)...); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -127,19 +95,16 @@ func collectResults(rows *sql.Rows) ([]*store.ResultRow, error) {
 	return out, rows.Err()
 }
 
-// ResultList pages through a run's results by (snapshot id, position id,
-// scenario id).
-func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.ResultRow, error) {
-	query := `SELECT ` + resultColumns + ` FROM run_result rr
-WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id, rr.scenario_id) > (?, ?, ?)`
-	args := []any{p.RunID, p.AfterSnapshotID, p.AfterPositionID, p.AfterScenarioID}
-	if p.ScenarioID != "" {
-		query += ` AND rr.scenario_id = ?`
-		args = append(args, p.ScenarioID)
+// ResultList pages through a run's position results by (snapshot id,
+// position id).
+func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
+	op := ">"
+	if p.From {
+		op = ">="
 	}
-	query += ` ORDER BY rr.position_snapshot_id, rr.position_id, rr.scenario_id LIMIT ?`
-	args = append(args, listLimit(p.Limit))
-	rows, err := db.reader.QueryContext(ctx, query, args...)
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM position_result rr
+WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) `+op+` (?, ?)
+ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`, p.RunID, p.AfterSnapshotID, p.AfterPositionID, listLimit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list results of run %q: %w", p.RunID, err)
 	}
@@ -150,13 +115,13 @@ WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id, rr.scenario_id
 	return out, nil
 }
 
-// ResultsForPosition returns one position's results under every scenario.
-func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.ResultRow, error) {
-	// The primary key serves this, with the run's snapshot ids as its
-	// second column.
+// ResultsForPosition returns the run's results of every position with that
+// id: the primary key serves it, with the run's snapshot ids as its second
+// column.
+func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.PositionResult, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM run_position_snapshot x
-JOIN run_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id
-WHERE x.run_id = ? AND rr.position_id = ? ORDER BY rr.position_snapshot_id, rr.scenario_id`, runID, positionID)
+JOIN position_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id AND rr.position_id = ?
+WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`, positionID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: results of position %q in run %q: %w", positionID, runID, err)
 	}
@@ -167,64 +132,145 @@ WHERE x.run_id = ? AND rr.position_id = ? ORDER BY rr.position_snapshot_id, rr.s
 	return out, nil
 }
 
-// ResultScan streams a run's results with a grouping key; it holds one read
-// transaction and one row in memory.
-func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(row *store.ResultRow, key string) error) error {
-	key, join := `''`, ``
-	var keyArgs []any
-	switch p.KeyBy {
-	case "":
-	case "portfolio_node_id", "product_type", "instrument_id":
-		key = "rr." + p.KeyBy
-	default:
-		name, ok := store.AttrKey(p.KeyBy)
-		if !ok {
-			return apperr.Errorf(apperr.Invalid, "cannot group results by %q", p.KeyBy)
+// ResultScan streams a run's position results in key order, one short read
+// transaction per chunk. An attribute asked for is read with ->, which
+// gives its JSON text (NULL when absent).
+func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
+	var sb strings.Builder
+	sb.WriteString(`SELECT ` + resultColumns)
+	var attrArgs []any
+	for _, name := range p.Attrs {
+		if !store.ValidAttrName(name) {
+			return apperr.Errorf(apperr.Invalid, "cannot read attribute %q", name)
 		}
 		// The name is validated above; it is still bound, not spliced.
-		path := `$."` + name + `"`
+		sb.WriteString(`, p.attributes -> ?`)
+		attrArgs = append(attrArgs, `$."`+name+`"`)
+	}
+	join := ""
+	if len(p.Attrs) > 0 || p.AllAttributes {
 		join = ` LEFT JOIN position p ON p.position_snapshot_id = rr.position_snapshot_id AND p.position_id = rr.position_id`
-		key = `CASE coalesce(json_type(p.attributes, ?), 'null')
-    WHEN 'null' THEN ''
-    WHEN 'text' THEN json_extract(p.attributes, ?)
-    ELSE p.attributes -> ? END`
-		keyArgs = []any{path, path, path}
 	}
-	cols, scan := resultColumns, scanResult
-	if p.Totals {
-		// Only what an order-independent aggregate needs.
-		cols, scan = totalsColumns, scanTotals
+	if p.AllAttributes {
+		sb.WriteString(`, p.attributes`)
 	}
-	query := `SELECT ` + cols + `, coalesce(` + key + `, '') FROM run_result rr` + join + ` WHERE rr.run_id = ?`
-	args := append(keyArgs, p.RunID)
-	if p.ScenarioID != "" {
-		query += ` AND rr.scenario_id = ?`
-		args = append(args, p.ScenarioID)
-	}
-	if !p.Totals {
-		query += ` ORDER BY rr.position_snapshot_id, rr.position_id, rr.scenario_id`
-	}
-	return db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
+	sb.WriteString(` FROM position_result rr` + join + `
+WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)
+ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
+	query := sb.String()
+	afterSnap, afterPos := "", ""
+	var chunk []store.PositionResult
+	for {
+		chunk = chunk[:0]
+		args := append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos, scanChunk)
+		err := db.read(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			attrs := make([]sql.NullString, len(p.Attrs))
+			var all sql.NullString
+			for rows.Next() {
+				chunk = append(chunk, store.PositionResult{})
+				r := &chunk[len(chunk)-1]
+				dest := resultDest(r)
+				for i := range attrs {
+					dest = append(dest, &attrs[i])
+				}
+				if p.AllAttributes {
+					dest = append(dest, &all)
+				}
+				if err := rows.Scan(dest...); err != nil {
+					return err
+				}
+				if len(attrs) > 0 {
+					r.Attrs = make([][]byte, len(attrs))
+					for i, a := range attrs {
+						if a.Valid && a.String != "null" {
+							r.Attrs[i] = []byte(a.String)
+						}
+					}
+				}
+				if all.Valid {
+					r.Attributes = []byte(all.String)
+				}
+			}
+			return rows.Err()
+		})
 		if err != nil {
 			return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
 		}
-		defer rows.Close()
-		var (
-			row store.ResultRow
-			k   string
-		)
-		for rows.Next() {
-			if err := scan(rows.Scan, &row, &k); err != nil {
-				return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
-			}
-			if err := fn(&row, k); err != nil {
+		for i := range chunk {
+			if err := fn(&chunk[i]); err != nil {
 				return err
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
+		if len(chunk) < scanChunk {
+			return nil
 		}
-		return nil
+		last := &chunk[len(chunk)-1]
+		afterSnap, afterPos = last.PositionSnapshotID, last.PositionID
+	}
+}
+
+// TaskAggregates reads the partial aggregates of a run's succeeded tasks.
+func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
+	type part struct {
+		task    int64
+		payload []byte
+	}
+	var parts []part
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT task_id, payload FROM task_aggregate WHERE run_id = ? AND key_by = ? ORDER BY task_id`,
+			runID, keyBy)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pt part
+			if err := rows.Scan(&pt.task, &pt.payload); err != nil {
+				return err
+			}
+			parts = append(parts, pt)
+		}
+		return rows.Err()
 	})
+	if err != nil {
+		return fmt.Errorf("sqlite: aggregates of run %q: %w", runID, err)
+	}
+	for _, pt := range parts {
+		if err := fn(pt.task, pt.payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunAggregateGet returns a cached aggregate.
+func (db *DB) RunAggregateGet(ctx context.Context, runID, name string) ([]byte, error) {
+	var payload []byte
+	err := db.reader.QueryRowContext(ctx, `SELECT payload FROM run_aggregate WHERE run_id = ? AND name = ?`, runID, name).Scan(&payload)
+	if err != nil {
+		return nil, notFound(err, "aggregate %q of run %q", name, runID)
+	}
+	return payload, nil
+}
+
+// RunAggregatePut caches an aggregate; the first one stored stays.
+func (db *DB) RunAggregatePut(ctx context.Context, runID, name string, payload []byte) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM run WHERE run_id = ?`, runID).Scan(&one); err != nil {
+			return notFound(err, "run %q", runID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO run_aggregate (run_id, name, payload) VALUES (?, ?, ?)
+ON CONFLICT (run_id, name) DO NOTHING`, runID, name, payload)
+		return err
+	})
+	if err != nil {
+		return sqliteErr("cache aggregate", err)
+	}
+	return nil
 }

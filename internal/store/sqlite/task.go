@@ -203,7 +203,7 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 		if err != nil {
 			return err
 		}
-		if err := insertResults(ctx, tx, s.runID, p.TaskID, p.Results); err != nil {
+		if err := insertResults(ctx, tx, s.runID, p.TaskID, p.Results, p.Aggregates); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL

@@ -472,19 +472,3 @@ func testRun(t *testing.T, open Opener) {
 }
 
 func second[T any](_ T, err error) error { return err }
-
-// resultRowsFor builds one result row per position and scenario, with PV
-// present and the other measures absent.
-func resultRowsFor(runID, node string, scenarios []string, positions []*store.Position, snapshotID string) []*store.ResultRow {
-	var rows []*store.ResultRow
-	for i, p := range positions {
-		for j, sc := range scenarios {
-			rows = append(rows, &store.ResultRow{
-				RunID: runID, ScenarioID: sc, PositionSnapshotID: snapshotID, PositionID: p.PositionID,
-				InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: node,
-				Present: 1, Values: [store.NumMeasures]float64{float64(100*i + j)},
-			})
-		}
-	}
-	return rows
-}

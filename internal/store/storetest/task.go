@@ -216,8 +216,8 @@ func testTask(t *testing.T, open Opener) {
 			t.Errorf("COMPLETED run has error %q", run.Error)
 		}
 		got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 1000})
-		if err != nil || len(got) != 24 {
-			t.Fatalf("ResultList = %d rows, %v; want 24", len(got), err)
+		if err != nil || len(got) != 12 {
+			t.Fatalf("ResultList = %d rows, %v; want 12 positions", len(got), err)
 		}
 		p, err = f.s.RunProgress(f.ctx, r.ID)
 		if err != nil || p.PositionsDone != tasks[0].PositionCount+tasks[1].PositionCount || p.TasksByStatus[store.TaskSucceeded] != 2 {
