@@ -22,11 +22,21 @@
 //
 // # API
 //
-//   - Measure (PV, DV01, CS01, AccruedInterest, FXDelta), ParseMeasure,
-//     Measure.String (wire names "PV", "DV01", "CS01", "ACCRUED_INTEREST",
-//     "FX_DELTA"; also its JSON/text encoding), Measure.Valid, Measures.
+//   - Measure (PV, DV01, CS01, AccruedInterest, FXDelta, WAL,
+//     ExpectedLoss, KR01), ParseMeasure, Measure.String (wire names "PV",
+//     "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA", "WAL",
+//     "EXPECTED_LOSS", "KR01"; also its JSON/text encoding), Measure.Valid,
+//     Measures. Measure.Spec declares each measure (a measure is data): its
+//     name, the product types it applies to, its unit and its Aggregation
+//     (Sum, WeightedAverage, KeyByKey, PerCurrency); storage, summaries,
+//     cubes, exports and the CLI follow it.
 //   - Values: the measures of one position under one scenario, fixed size,
-//     no maps; Get, Has, Set, Reset, Present, Map, AppendJSON, MarshalJSON.
+//     no maps; Get, Has, Set, Reset, Present, Map, AppendJSON, MarshalJSON;
+//     SetWAL/WALWeight (WAL and its aggregation weight),
+//     SetFXDelta/FXDeltaCurrency (FX_DELTA's base currency), AddKR01/KR01
+//     (up to two KeyRateLadder, one per *-OIS curve, over KeyRateTenors);
+//     AppendBinary/DecodeBinary, a compact canonical binary form for
+//     storage.
 //   - MarketData (with FXSpot, CurveData, CurveNode, Quality) decodes a
 //     market snapshot; NewMarket validates it into a *Market (HasCurve,
 //     HasFXSpot, FXSpot, ZeroRate, DiscountFactor, CurveIDs, FXPairs).

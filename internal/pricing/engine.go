@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,7 +37,7 @@ type Engine struct {
 	runAsOf    time.Time
 	runAsOfDay int32
 	measures   []Measure
-	want       uint8
+	want       uint16
 	scenarios  []*scenarioState
 }
 
@@ -241,7 +240,7 @@ type priceCall struct {
 	pos  *Position
 	asOf int32
 	qty  float64
-	want uint8
+	want uint16
 }
 
 func (pc priceCall) wants(m Measure) bool { return pc.want&(1<<m) != 0 }
@@ -317,10 +316,8 @@ func (e *Engine) Price(p *Position, scenarioIndex int, out *Values) error {
 	if err != nil {
 		return err
 	}
-	for m := Measure(0); m < numMeasures; m++ {
-		if x, ok := v.Get(m); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
-			return Problem{PositionID: p.ID, Detail: m.String() + " is not finite under scenario " + e.scenarios[scenarioIndex].id}
-		}
+	if m, bad := v.nonFinite(); bad {
+		return Problem{PositionID: p.ID, Detail: m.String() + " is not finite under scenario " + e.scenarios[scenarioIndex].id}
 	}
 	*out = v
 	return nil

@@ -94,10 +94,13 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 	off := int(f.maturity) - int(pc.asOf)
 	if off < 0 {
 		// Expired: worth nothing, and so are its sensitivities.
-		for _, m := range [...]Measure{PV, DV01, FXDelta} {
+		for _, m := range [...]Measure{PV, DV01} {
 			if pc.wants(m) {
 				out.Set(m, 0)
 			}
+		}
+		if wantDelta {
+			out.SetFXDelta(0, f.pair[:3])
 		}
 		return out, nil
 	}
@@ -116,7 +119,7 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 		out.Set(DV01, pc.qty*(up-pv))
 	}
 	if wantDelta {
-		out.Set(FXDelta, pc.qty*(f.notional*dfFrn))
+		out.SetFXDelta(pc.qty*(f.notional*dfFrn), f.pair[:3])
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 )
 
@@ -10,13 +9,21 @@ import (
 // scenario. The zero value is PV.
 type Measure uint8
 
-// The measures of SPEC §2, in their canonical order.
+// The measures of SPEC §2 and §4.1–4.2, in their canonical order.
 const (
 	PV Measure = iota
 	DV01
 	CS01
 	AccruedInterest
 	FXDelta
+	// WAL is the weighted average life in years (SPEC §4.1), not scaled
+	// by quantity; its aggregation weight is Values.WALWeight.
+	WAL
+	// ExpectedLoss is Σ LOSSᵢ × quantity, undiscounted (SPEC §4.1).
+	ExpectedLoss
+	// KR01 is a key-rate DV01 ladder per *-OIS curve (SPEC §4.2); its
+	// value is Values.KR01, not a single number.
+	KR01
 
 	numMeasures = iota
 )
@@ -27,6 +34,9 @@ var measureNames = [numMeasures]string{
 	CS01:            "CS01",
 	AccruedInterest: "ACCRUED_INTEREST",
 	FXDelta:         "FX_DELTA",
+	WAL:             "WAL",
+	ExpectedLoss:    "EXPECTED_LOSS",
+	KR01:            "KR01",
 }
 
 // String returns the wire name of the measure ("PV", "ACCRUED_INTEREST", …).
@@ -78,126 +88,93 @@ func Measures() []Measure {
 	return out
 }
 
-// Values holds the measures of one position under one scenario: which
-// measures are present and their values. It is a fixed-size value with no
-// pointers, so filling one allocates nothing. A measure that does not apply
-// to a product is absent, which is different from present with value 0.
-type Values struct {
-	present uint8
-	v       [numMeasures]float64
+// Aggregation says how the values of a measure over many positions combine
+// into one figure of a summary or a cube cell.
+type Aggregation uint8
+
+const (
+	// Sum adds the values (correctly rounded, as the results service does).
+	Sum Aggregation = iota
+	// WeightedAverage is Σ value·weight / Σ weight, with each position's
+	// weight carried beside its value (for WAL, Values.WALWeight:
+	// Σ(Aᵢ + Vᵢ + RECᵢ)·quantity).
+	WeightedAverage
+	// KeyByKey adds ladders key by key: KR01 by curve and tenor.
+	KeyByKey
+	// PerCurrency adds the values per currency and never across
+	// currencies: FX_DELTA by the pair's base currency
+	// (Values.FXDeltaCurrency).
+	PerCurrency
+)
+
+var aggregationNames = [...]string{
+	Sum:             "sum",
+	WeightedAverage: "weighted_average",
+	KeyByKey:        "key_by_key",
+	PerCurrency:     "per_currency",
 }
 
-// Reset removes every measure.
-func (v *Values) Reset() { *v = Values{} }
-
-// Set stores x as the value of m and marks m present.
-func (v *Values) Set(m Measure, x float64) {
-	v.present |= 1 << m
-	v.v[m] = x
-}
-
-// Get returns the value of m and whether it is present.
-func (v *Values) Get(m Measure) (float64, bool) {
-	if !m.Valid() || v.present&(1<<m) == 0 {
-		return 0, false
+// String returns "sum", "weighted_average", "key_by_key" or "per_currency".
+func (a Aggregation) String() string {
+	if int(a) < len(aggregationNames) {
+		return aggregationNames[a]
 	}
-	return v.v[m], true
+	return "Aggregation(" + strconv.Itoa(int(a)) + ")"
 }
 
-// Has reports whether m is present.
-func (v *Values) Has(m Measure) bool { return m.Valid() && v.present&(1<<m) != 0 }
-
-// Len returns the number of measures present.
-func (v *Values) Len() int {
-	n := 0
-	for m := Measure(0); m < numMeasures; m++ {
-		if v.present&(1<<m) != 0 {
-			n++
-		}
+// MarshalText encodes an aggregation as its name.
+func (a Aggregation) MarshalText() ([]byte, error) {
+	if int(a) >= len(aggregationNames) {
+		return nil, fmt.Errorf("pricing: unknown aggregation %d", a)
 	}
-	return n
+	return []byte(aggregationNames[a]), nil
 }
 
-// Present returns the measures present, in canonical order.
-func (v *Values) Present() []Measure {
-	out := make([]Measure, 0, numMeasures)
-	for m := Measure(0); m < numMeasures; m++ {
-		if v.present&(1<<m) != 0 {
-			out = append(out, m)
-		}
+// MeasureSpec declares a measure: its wire name, the product types it
+// applies to (it is absent from the results of any other), the unit of its
+// values, and how its values aggregate. Storage, summaries, cubes, exports
+// and the CLI follow this declaration rather than lists of their own.
+type MeasureSpec struct {
+	Name        string      `json:"name"`
+	Products    []string    `json:"products"`
+	Unit        string      `json:"unit"`
+	Aggregation Aggregation `json:"aggregation"`
+}
+
+// measureDecl is the declaration table behind Spec.
+type measureDecl struct {
+	products    []string
+	unit        string
+	aggregation Aggregation
+}
+
+var (
+	allProducts      = []string{productAmortLoan, productFixedBond, productFXForward}
+	cashflowProducts = []string{productAmortLoan, productFixedBond}
+)
+
+var measureDecls = [numMeasures]measureDecl{
+	PV:              {allProducts, "USD", Sum},
+	DV01:            {allProducts, "USD", Sum},
+	CS01:            {cashflowProducts, "USD", Sum},
+	AccruedInterest: {cashflowProducts, "USD", Sum},
+	FXDelta:         {[]string{productFXForward}, "base currency", PerCurrency},
+	WAL:             {[]string{productAmortLoan}, "years", WeightedAverage},
+	ExpectedLoss:    {[]string{productAmortLoan}, "USD", Sum},
+	KR01:            {allProducts, "USD", KeyByKey},
+}
+
+// Spec returns the declaration of a known measure (the zero MeasureSpec
+// for an unknown one). Products are sorted.
+func (m Measure) Spec() MeasureSpec {
+	if !m.Valid() {
+		return MeasureSpec{}
 	}
-	return out
-}
-
-// Map returns the present measures keyed by wire name, for callers that
-// store or serialize them generically.
-func (v *Values) Map() map[string]float64 {
-	out := make(map[string]float64, v.Len())
-	for m := Measure(0); m < numMeasures; m++ {
-		if v.present&(1<<m) != 0 {
-			out[m.String()] = v.v[m]
-		}
+	d := measureDecls[m]
+	return MeasureSpec{
+		Name:        measureNames[m],
+		Products:    append([]string(nil), d.products...),
+		Unit:        d.unit,
+		Aggregation: d.aggregation,
 	}
-	return out
-}
-
-// AppendJSON appends the present measures as a JSON object in canonical
-// order, e.g. {"PV":101.5,"DV01":-0.03}. Numbers are formatted the way
-// encoding/json formats a float64. Values must be finite, which the engine
-// guarantees for what it produces.
-func (v *Values) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
-	first := true
-	for m := Measure(0); m < numMeasures; m++ {
-		if v.present&(1<<m) == 0 {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, measureNames[m]...)
-		b = append(b, '"', ':')
-		b = appendJSONFloat(b, v.v[m])
-	}
-	return append(b, '}')
-}
-
-// MarshalJSON encodes the present measures as a JSON object.
-func (v Values) MarshalJSON() ([]byte, error) {
-	for m := Measure(0); m < numMeasures; m++ {
-		if v.present&(1<<m) != 0 && (math.IsNaN(v.v[m]) || math.IsInf(v.v[m], 0)) {
-			return nil, &nonFiniteError{measure: m, value: v.v[m]}
-		}
-	}
-	return v.AppendJSON(nil), nil
-}
-
-type nonFiniteError struct {
-	measure Measure
-	value   float64
-}
-
-func (e *nonFiniteError) Error() string {
-	return "pricing: measure " + e.measure.String() + " is not finite: " + strconv.FormatFloat(e.value, 'g', -1, 64)
-}
-
-// appendJSONFloat formats f exactly as encoding/json does.
-func appendJSONFloat(b []byte, f float64) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }

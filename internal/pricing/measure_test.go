@@ -8,7 +8,7 @@ import (
 
 func TestMeasureNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA"}
+	want := []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST", "FX_DELTA", "WAL", "EXPECTED_LOSS", "KR01"}
 	all := Measures()
 	if len(all) != len(want) {
 		t.Fatalf("Measures() = %v", all)
