@@ -1,0 +1,39 @@
+// Package resultcodec encodes a position's measures under every scenario of
+// its run into the one value column of its result row
+// (store.PositionResult.Values): the binary form of pricing.Values
+// (Values.AppendBinary) for each scenario, one after the other, in the
+// order of the run's scenarios. Nothing else is stored: the scenario ids
+// come from the run, and the form of each Values is pricing's.
+package resultcodec
+
+import (
+	"fmt"
+
+	"github.com/iprs/iprs/internal/pricing"
+)
+
+// Append appends the encoding of vals (one per scenario of the run, in
+// the run's order) to b.
+func Append(b []byte, vals []pricing.Values) []byte {
+	for i := range vals {
+		b = vals[i].AppendBinary(b)
+	}
+	return b
+}
+
+// Decode reads len(vals) scenarios' values from b into vals. b must hold
+// exactly that many: fewer or more is an error, so a row decoded against
+// the wrong run's scenarios cannot pass for a right one.
+func Decode(b []byte, vals []pricing.Values) error {
+	for i := range vals {
+		rest, err := vals[i].DecodeBinary(b)
+		if err != nil {
+			return fmt.Errorf("resultcodec: scenario %d of %d: %w", i+1, len(vals), err)
+		}
+		b = rest
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("resultcodec: %d bytes left after %d scenarios", len(b), len(vals))
+	}
+	return nil
+}
