@@ -559,3 +559,21 @@ func (c *Cell) decode(d *decoder) {
 		c.ladders[k] = l
 	}
 }
+
+// BaseScenario is the scenario P&L is measured against.
+const BaseScenario = "BASE"
+
+// TaskKeys are the groupings every task aggregates while it has its
+// positions in memory: the whole task (""), by product type and by
+// portfolio node. They are the groupings of the summary and of the cubes
+// that never need a rescan; others are computed once per finished run.
+func TaskKeys() [NumTaskKeys]string { return [NumTaskKeys]string{"", "product_type", "portfolio_node_id"} }
+
+// NumTaskKeys is the number of groupings a task aggregates.
+const NumTaskKeys = 3
+
+// KeepsPnL reports whether aggregates of a run over these scenarios and
+// measures keep P&L vectors: the run has BASE and PV.
+func KeepsPnL(scenarios []string, measures []pricing.Measure) bool {
+	return slices.Contains(scenarios, BaseScenario) && slices.Contains(measures, pricing.PV)
+}

@@ -81,6 +81,10 @@ type Store interface {
 	// hashes.
 	PositionScan(ctx context.Context, snapshotIDs []string, fn func(*Position) error) error
 
+	// PositionAttributeNames returns the distinct top-level attribute
+	// names of the snapshots' positions, sorted (bytewise).
+	PositionAttributeNames(ctx context.Context, snapshotIDs []string) ([]string, error)
+
 	// RunCreate stores a run, the snapshots it values and its tasks in one
 	// transaction. When the run id exists: the same RequestHash returns the
 	// stored run with created=false; another hash is a Conflict. Concurrent

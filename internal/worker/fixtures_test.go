@@ -1,16 +1,17 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/storetest"
 	"github.com/iprs/iprs/internal/store/teststore"
@@ -205,8 +206,9 @@ func MustFixture(tb testing.TB, st store.Store, runID string, positions []*store
 }
 
 // expected prices every position of the fixture directly with the pricing
-// engine, keyed by position id and scenario.
-func (f *fixture) expected(tb testing.TB) map[[2]string]store.ResultRow {
+// engine: its values under the run's scenarios, in order, keyed by
+// position id.
+func (f *fixture) expected(tb testing.TB) map[string][]pricing.Values {
 	tb.Helper()
 	mkt, err := pricing.NewMarket(f.market)
 	if err != nil {
@@ -224,7 +226,7 @@ func (f *fixture) expected(tb testing.TB) map[[2]string]store.ResultRow {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := make(map[[2]string]store.ResultRow)
+	out := make(map[string][]pricing.Values)
 	for _, p := range f.positions {
 		pos, probs := pricing.ParsePosition(pricing.PositionInput{
 			PositionID: p.PositionID, InstrumentID: p.InstrumentID, ProductType: p.ProductType,
@@ -233,29 +235,21 @@ func (f *fixture) expected(tb testing.TB) map[[2]string]store.ResultRow {
 		if len(probs) > 0 {
 			tb.Fatalf("fixture position %s: %v", p.PositionID, probs)
 		}
+		vals := make([]pricing.Values, len(f.run.Scenarios))
 		for si, sc := range f.run.Scenarios {
-			var v pricing.Values
-			if err := eng.Price(pos, si, &v); err != nil {
+			if err := eng.Price(pos, si, &vals[si]); err != nil {
 				tb.Fatalf("price %s under %s: %v", p.PositionID, sc, err)
 			}
-			row := store.ResultRow{PositionID: p.PositionID, ScenarioID: sc}
-			for c, name := range store.MeasureColumns() {
-				m, _ := pricing.ParseMeasure(name)
-				if x, ok := v.Get(m); ok {
-					row.Present |= 1 << c
-					row.Values[c] = x
-				}
-			}
-			out[[2]string{p.PositionID, sc}] = row
 		}
+		out[p.PositionID] = vals
 	}
 	return out
 }
 
 // allResults reads every result row of a run.
-func allResults(tb testing.TB, st store.Store, runID string) []*store.ResultRow {
+func allResults(tb testing.TB, st store.Store, runID string) []*store.PositionResult {
 	tb.Helper()
-	var out []*store.ResultRow
+	var out []*store.PositionResult
 	p := store.ResultListParams{RunID: runID, Limit: 1000}
 	for {
 		rows, err := st.ResultList(context.Background(), p)
@@ -267,48 +261,45 @@ func allResults(tb testing.TB, st store.Store, runID string) []*store.ResultRow 
 			return out
 		}
 		last := rows[len(rows)-1]
-		p.AfterSnapshotID, p.AfterPositionID, p.AfterScenarioID = last.PositionSnapshotID, last.PositionID, last.ScenarioID
+		p.AfterSnapshotID, p.AfterPositionID = last.PositionSnapshotID, last.PositionID
 	}
 }
 
-// checkResults asserts one row per (position, scenario) of the fixture,
-// bit-identical to direct pricing, and returns the number of rows.
+// checkResults asserts one row per position of the fixture whose values
+// under every scenario are bit-identical to direct pricing (the encoding
+// is canonical, so equal values are equal bytes).
 func (f *fixture) checkResults(tb testing.TB) {
 	tb.Helper()
 	want := f.expected(tb)
 	rows := allResults(tb, f.st, f.run.ID)
 	if len(rows) != len(want) {
-		tb.Errorf("%d result rows, want %d (positions × scenarios)", len(rows), len(want))
+		tb.Errorf("%d result rows, want %d (one per position)", len(rows), len(want))
 	}
-	seen := make(map[[2]string]bool, len(rows))
+	seen := make(map[string]bool, len(rows))
 	byID := make(map[string]*store.Position, len(f.positions))
 	for _, p := range f.positions {
 		byID[p.PositionID] = p
 	}
 	for _, r := range rows {
-		key := [2]string{r.PositionID, r.ScenarioID}
-		if seen[key] {
-			tb.Errorf("duplicate result row for %v", key)
+		if seen[r.PositionID] {
+			tb.Errorf("duplicate result row for %s", r.PositionID)
 			continue
 		}
-		seen[key] = true
-		w, ok := want[key]
+		seen[r.PositionID] = true
+		w, ok := want[r.PositionID]
 		if !ok {
-			tb.Errorf("unexpected result row for %v", key)
+			tb.Errorf("unexpected result row for %s", r.PositionID)
 			continue
 		}
-		if r.Present != w.Present {
-			tb.Errorf("%v: present bits %05b, want %05b", key, r.Present, w.Present)
-		}
-		for c := range r.Values {
-			if w.Has(c) && math.Float64bits(r.Values[c]) != math.Float64bits(w.Values[c]) {
-				tb.Errorf("%v %s = %v, direct pricing gives %v", key, store.MeasureColumns()[c], r.Values[c], w.Values[c])
-			}
+		if !bytes.Equal(r.Values, resultcodec.Append(nil, w)) {
+			got := make([]pricing.Values, len(f.run.Scenarios))
+			err := resultcodec.Decode(r.Values, got)
+			tb.Errorf("%s: stored values %+v (%v), direct pricing gives %+v", r.PositionID, got, err, w)
 		}
 		p := byID[r.PositionID]
 		if r.RunID != f.run.ID || r.InstrumentID != p.InstrumentID || r.ProductType != p.ProductType ||
 			r.PortfolioNodeID != "BOOK-1" || r.PositionSnapshotID != f.run.PositionSnapshotIDs[0] {
-			tb.Errorf("%v: row identity %+v does not match the position", key, r)
+			tb.Errorf("%s: row identity %+v does not match the position", r.PositionID, r)
 		}
 	}
 }

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 )
 
@@ -47,10 +50,9 @@ type runSetup struct {
 	runID     string
 	engine    *pricing.Engine
 	scenarios []string // in the engine's scenario index order
-	// columns[i] is the pricing measure of result column i
-	// (store.MeasureColumns), when hasColumn[i].
-	columns   [store.NumMeasures]pricing.Measure
-	hasColumn [store.NumMeasures]bool
+	measures  []pricing.Measure
+	// base is the index of BASE in scenarios, −1 when the run has none.
+	base int
 }
 
 // buildSetup reads a run and its market snapshot and builds the pricing
@@ -76,19 +78,11 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 		return nil, permanentf("market snapshot %s cannot be used: %w", snap.ID, err)
 	}
 	setup := &runSetup{runID: runID}
-	for i, name := range store.MeasureColumns() {
-		if m, ok := pricing.ParseMeasure(name); ok {
-			setup.columns[i], setup.hasColumn[i] = m, true
-		}
-	}
 	measures := make([]pricing.Measure, 0, len(run.Measures))
 	for _, name := range run.Measures {
 		m, ok := pricing.ParseMeasure(name)
 		if !ok {
 			return nil, permanentf("run %s: unknown measure %q", runID, name)
-		}
-		if !setup.hasColumnFor(m) {
-			return nil, permanentf("run %s: measure %s has no result column", runID, name)
 		}
 		measures = append(measures, m)
 	}
@@ -98,16 +92,9 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 	}
 	setup.engine = engine
 	setup.scenarios = engine.Scenarios()
+	setup.measures = measures
+	setup.base = slices.Index(setup.scenarios, agg.BaseScenario)
 	return setup, nil
-}
-
-func (s *runSetup) hasColumnFor(m pricing.Measure) bool {
-	for i, c := range s.columns {
-		if s.hasColumn[i] && c == m {
-			return true
-		}
-	}
-	return false
 }
 
 // processTask runs one claimed task to its end: completed, failed,
@@ -214,21 +201,22 @@ func (w *Worker) execute(ctx context.Context, t *store.Task, completing *atomic.
 	if err != nil {
 		return 0, err
 	}
-	rows, positions, err := w.price(ctx, setup, t)
+	rows, aggs, err := w.price(ctx, setup, t)
 	if err != nil {
 		return 0, err
 	}
 	completing.Store(true)
 	err = w.st.TaskComplete(ctx, store.TaskCompleteParams{
-		TaskID:  t.ID,
-		Owner:   w.opts.Owner,
-		Now:     w.opts.Now(),
-		Results: rows,
+		TaskID:     t.ID,
+		Owner:      w.opts.Owner,
+		Now:        w.opts.Now(),
+		Results:    rows,
+		Aggregates: aggs,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete task %d: %w", t.ID, err)
 	}
-	return positions, nil
+	return len(rows), nil
 }
 
 // taskPosition is a parsed position with what its result rows repeat.
@@ -242,8 +230,9 @@ type taskPosition struct {
 }
 
 // price reads and parses the task's positions, then prices each under
-// every scenario of the run into result rows.
-func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*store.ResultRow, int, error) {
+// every scenario of the run into one result row per position, and
+// aggregates them into the task's partial aggregates (TaskAggregateKeys).
+func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*store.PositionResult, []store.TaskAggregate, error) {
 	list := make([]taskPosition, 0, int(max(t.PositionCount, 0)))
 	var bad error
 	err := w.st.TaskPositions(ctx, t, func(p *store.Position) error {
@@ -273,48 +262,52 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 		return nil
 	})
 	if bad != nil {
-		return nil, 0, bad
+		return nil, nil, bad
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read positions of task %d: %w", t.ID, err)
+		return nil, nil, fmt.Errorf("read positions of task %d: %w", t.ID, err)
 	}
 
 	ns := len(setup.scenarios)
-	rows := make([]store.ResultRow, len(list)*ns)
-	out := make([]*store.ResultRow, len(rows))
-	var v pricing.Values
+	rows := make([]store.PositionResult, len(list))
+	out := make([]*store.PositionResult, len(rows))
+	aggs := newTaskAggregates(setup)
+	vals := make([]pricing.Values, ns)
+	// One buffer holds every row's encoded values.
+	var buf []byte
+	ends := make([]int, len(list))
 	for i := range list {
 		tp := &list[i]
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, 0, fmt.Errorf("pricing task %d: %w", t.ID, context.Cause(ctx))
+				return nil, nil, fmt.Errorf("pricing task %d: %w", t.ID, context.Cause(ctx))
 			}
 		}
-		for si, scenario := range setup.scenarios {
-			if err := setup.engine.Price(tp.pos, si, &v); err != nil {
-				return nil, 0, &permanentError{err: positionError(tp.positionID, priceReason(err))}
+		for si := range setup.scenarios {
+			if err := setup.engine.Price(tp.pos, si, &vals[si]); err != nil {
+				return nil, nil, &permanentError{err: positionError(tp.positionID, priceReason(err))}
 			}
-			r := &rows[i*ns+si]
-			r.RunID = t.RunID
-			r.ScenarioID = scenario
-			r.PositionSnapshotID = tp.snapshotID
-			r.PositionID = tp.positionID
-			r.InstrumentID = tp.instrumentID
-			r.ProductType = tp.productType
-			r.PortfolioNodeID = tp.nodeID
-			for c := range r.Values {
-				if !setup.hasColumn[c] {
-					continue
-				}
-				if x, ok := v.Get(setup.columns[c]); ok {
-					r.Present |= 1 << c
-					r.Values[c] = x
-				}
-			}
-			out[i*ns+si] = r
 		}
+		buf = resultcodec.Append(buf, vals)
+		ends[i] = len(buf)
+		aggs.add(tp, vals)
+		rows[i] = store.PositionResult{
+			RunID:              t.RunID,
+			PositionSnapshotID: tp.snapshotID,
+			PositionID:         tp.positionID,
+			InstrumentID:       tp.instrumentID,
+			ProductType:        tp.productType,
+			PortfolioNodeID:    tp.nodeID,
+			TaskID:             t.ID,
+		}
+		out[i] = &rows[i]
 	}
-	return out, len(list), nil
+	start := 0
+	for i := range rows {
+		rows[i].Values = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return out, aggs.encode(), nil
 }
 
 // positionError is the failure text of a position: "position <id>: <reason>".

@@ -207,8 +207,8 @@ func testExpiredLease(t *testing.T, st store.Store) {
 	}
 	// The crashed worker coming back cannot write its results any more.
 	err = st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: crashed.ID, Owner: "crashed-worker", Now: time.Now(),
-		Results: []*store.ResultRow{{RunID: f.run.ID, ScenarioID: "BASE", PositionSnapshotID: f.run.PositionSnapshotIDs[0],
-			PositionID: f.positions[0].PositionID, ProductType: f.positions[0].ProductType, Present: 1, Values: [store.NumMeasures]float64{1}}}})
+		Results: []*store.PositionResult{{RunID: f.run.ID, PositionSnapshotID: f.run.PositionSnapshotIDs[0],
+			PositionID: f.positions[0].PositionID, ProductType: f.positions[0].ProductType, Values: []byte{0}}}})
 	if apperr.CodeOf(err) != apperr.Conflict {
 		t.Errorf("late TaskComplete by the crashed owner: %v, want Conflict", err)
 	}
@@ -274,7 +274,7 @@ func TestUnpriceablePositionKillsTaskAndFailsRun(t *testing.T) {
 			// No result of the dead task was written.
 			for _, r := range allResults(t, st, f.run.ID) {
 				if r.ProductType == positions[len(positions)-1].ProductType {
-					t.Fatalf("result row %s/%s of the dead task was written", r.PositionID, r.ScenarioID)
+					t.Fatalf("result row %s of the dead task was written", r.PositionID)
 				}
 			}
 			if got := counterValue(t, reg, "iprs_worker_tasks_dead_total"); got != 1 {

@@ -280,3 +280,20 @@ ON CONFLICT (run_id, name) DO NOTHING`, runID, name, payload)
 	}
 	return nil
 }
+
+// PositionAttributeNames lists the attribute names of the snapshots'
+// positions.
+func (db *DB) PositionAttributeNames(ctx context.Context, snapshotIDs []string) ([]string, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT k COLLATE "C" FROM position p, json_object_keys(p.attributes) AS k
+WHERE p.position_snapshot_id = ANY($1) ORDER BY 1`, snapshotIDs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attribute names: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attribute names: %w", err)
+	}
+	return names, nil
+}

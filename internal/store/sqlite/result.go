@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -273,4 +274,31 @@ ON CONFLICT (run_id, name) DO NOTHING`, runID, name, payload)
 		return sqliteErr("cache aggregate", err)
 	}
 	return nil
+}
+
+// PositionAttributeNames lists the attribute names of the snapshots'
+// positions.
+func (db *DB) PositionAttributeNames(ctx context.Context, snapshotIDs []string) ([]string, error) {
+	ids, err := json.Marshal(snapshotIDs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attribute names: %w", err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT DISTINCT k.key FROM position p, json_each(p.attributes) AS k
+WHERE p.position_snapshot_id IN (SELECT value FROM json_each(?)) ORDER BY 1`, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attribute names: %w", err)
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("sqlite: attribute names: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: attribute names: %w", err)
+	}
+	return names, nil
 }

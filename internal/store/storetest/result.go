@@ -278,6 +278,19 @@ func testResult(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("PositionAttributeNames", func(t *testing.T) {
+		f := setup(t, open)
+		newResultFixture(t, f)
+		got, err := f.s.PositionAttributeNames(f.ctx, []string{f.id("ps-a"), f.id("ps-b")})
+		want := []string{"coupon_rate", "desk", "flag", "nested", "nullish", "rank"}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("PositionAttributeNames = %q, %v; want %q", got, err, want)
+		}
+		if got, err := f.s.PositionAttributeNames(f.ctx, []string{f.id("no-such-snapshot")}); err != nil || len(got) != 0 {
+			t.Errorf("PositionAttributeNames(unknown) = %q, %v; want none", got, err)
+		}
+	})
+
 	t.Run("ScanCrossesChunksInOrderWhileOthersWrite", func(t *testing.T) {
 		f := setup(t, open)
 		const n = 9000 // more than two chunks of any driver
