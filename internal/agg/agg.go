@@ -567,7 +567,9 @@ const BaseScenario = "BASE"
 // positions in memory: the whole task (""), by product type and by
 // portfolio node. They are the groupings of the summary and of the cubes
 // that never need a rescan; others are computed once per finished run.
-func TaskKeys() [NumTaskKeys]string { return [NumTaskKeys]string{"", "product_type", "portfolio_node_id"} }
+func TaskKeys() [NumTaskKeys]string {
+	return [NumTaskKeys]string{"", "product_type", "portfolio_node_id"}
+}
 
 // NumTaskKeys is the number of groupings a task aggregates.
 const NumTaskKeys = 3
@@ -577,3 +579,7 @@ const NumTaskKeys = 3
 func KeepsPnL(scenarios []string, measures []pricing.Measure) bool {
 	return slices.Contains(scenarios, BaseScenario) && slices.Contains(measures, pricing.PV)
 }
+
+// Finite returns an error wrapping ErrNotFinite when x is not a finite
+// number.
+func Finite(x float64) error { return finite(x, "value") }

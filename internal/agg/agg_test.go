@@ -76,7 +76,7 @@ func TestAggregationsFollowTheMeasureDeclarations(t *testing.T) {
 	b.SetFXDelta(5, "GBP")
 	b.AddKR01("USD-OIS", [pricing.NumKeyRates]float64{0: 0.5})
 	b.AddKR01("EUR-OIS", [pricing.NumKeyRates]float64{3: 7}) // index 3 is 2Y
-	c.SetFXDelta(-3, "EUR") // an FX forward: no WAL, no KR01 here
+	c.SetFXDelta(-3, "EUR")                                  // an FX forward: no WAL, no KR01 here
 	for _, v := range []pricing.Values{a, b, c} {
 		tab.Add("g", []pricing.Values{v}, nil)
 	}

@@ -1,23 +1,26 @@
 package results
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 
+	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
-	"github.com/iprs/iprs/internal/exactsum"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
 
-// CubeCell is one group of a cube: the exact sum of the measure over the
-// group's positions that have it, and how many they are.
+// CubeCell is one group of a cube: the measure's aggregate over the
+// group's positions that have it, and how many they are. Value is a number,
+// or for FX_DELTA and KR01 an object.
 type CubeCell struct {
-	Key   string  `json:"key"`
-	Value float64 `json:"value"`
-	Count int64   `json:"count"`
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+	Count int64  `json:"count"`
 }
 
 // Dimensions a cube groups by, besides "attr:NAME".
@@ -25,29 +28,31 @@ var cubeDimensions = []string{"portfolio_node_id", "product_type", "instrument_i
 
 // cubeQuery is a validated cube request.
 type cubeQuery struct {
-	column   int
+	measure  pricing.Measure
 	by       string
-	scenario string
+	scenario int // index in the run's scenarios
 }
 
 // parseCube checks the cube parameters against the run, reporting every
 // parameter at fault.
-func parseCube(r *http.Request, run *store.Run) (cubeQuery, error) {
+func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 	q := r.URL.Query()
 	var fields []apperr.FieldError
 	bad := func(param, detail string) {
 		fields = append(fields, apperr.FieldError{Parameter: param, Detail: detail})
 	}
 	var cq cubeQuery
+	run := v.run
 
 	measure := q.Get("measure")
-	switch col, ok := columnOf(measure); {
+	m, ok := pricing.ParseMeasure(measure)
+	switch {
 	case measure == "":
 		bad("measure", "is required: one of the run's measures: "+strings.Join(run.Measures, ", "))
-	case !ok || !slices.Contains(run.Measures, measure):
+	case !ok || !slices.Contains(v.measures, m):
 		bad("measure", "must be one of the run's measures: "+strings.Join(run.Measures, ", "))
 	default:
-		cq.column = col
+		cq.measure = m
 	}
 
 	by := q.Get("by")
@@ -72,9 +77,9 @@ func parseCube(r *http.Request, run *store.Run) (cubeQuery, error) {
 		if ferr != nil {
 			fields = append(fields, *ferr)
 		}
-		cq.scenario = sc
+		cq.scenario = slices.Index(run.Scenarios, sc)
 	case slices.Contains(run.Scenarios, BaseScenario):
-		cq.scenario = BaseScenario
+		cq.scenario = slices.Index(run.Scenarios, BaseScenario)
 	default:
 		bad("scenario", "is required since the run has no BASE scenario: one of "+strings.Join(run.Scenarios, ", "))
 	}
@@ -85,51 +90,146 @@ func parseCube(r *http.Request, run *store.Run) (cubeQuery, error) {
 	return cq, nil
 }
 
-// cubeGroup accumulates one key.
-type cubeGroup struct {
-	sum   exactsum.Acc
-	count int64
-}
-
-// cube answers GET /results/runs/{id}/cube: the measure summed by the
+// cube answers GET /results/runs/{id}/cube: the measure aggregated by the
 // dimension under one scenario, ordered by key (bytewise). A group whose
 // positions all lack the measure is absent.
 func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	run, err := s.run(ctx, r)
+	v, err := s.loadRun(ctx, r, "measure", "by", "scenario")
 	if err != nil {
 		return err
 	}
-	cq, err := parseCube(r, run)
+	cq, err := parseCube(r, v)
 	if err != nil {
 		return err
 	}
-	groups := make(map[string]*cubeGroup)
-	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, ScenarioID: cq.scenario, KeyBy: cq.by, Totals: true},
-		func(row *store.ResultRow, key string) error {
-			if !row.Has(cq.column) {
-				return nil
-			}
-			g := groups[key]
-			if g == nil {
-				g = &cubeGroup{}
-				groups[key] = g
-			}
-			g.sum.Add(row.Values[cq.column])
-			g.count++
-			return nil
+	var (
+		table *agg.Table
+		si    = cq.scenario
+	)
+	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
+		table, err = s.taskTable(ctx, v, cq.by)
+	} else {
+		name := fmt.Sprintf("cube\x00%s\x00%s\x00%s", cq.by, cq.measure, v.run.Scenarios[si])
+		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
+			return s.scanTable(ctx, v, cq.by, []int{si}, []pricing.Measure{cq.measure}, false)
 		})
+		si = 0 // the scanned table keeps the one scenario
+	}
 	if err != nil {
 		return err
 	}
-	cells := make([]CubeCell, 0, len(groups))
-	for key, g := range groups {
-		v := g.sum.Sum()
-		if err := finiteSum(v, r.URL.Query().Get("measure")+" for "+quote(key), cq.scenario); err != nil {
+	if attr, ok := store.AttrKey(cq.by); ok {
+		if err := s.checkAttrPresent(ctx, v, table, attr); err != nil {
 			return err
 		}
-		cells = append(cells, CubeCell{Key: key, Value: v, Count: g.count})
 	}
-	sort.Slice(cells, func(i, j int) bool { return cells[i].Key < cells[j].Key })
+	cells := make([]CubeCell, 0, table.Len())
+	for _, key := range table.Keys() {
+		c := table.Cell(table.Group(key), si, cq.measure)
+		val, ok, err := c.Value(cq.measure)
+		if err != nil {
+			return notFinite(err, cq.measure.String()+" for "+quote(key), v.run.Scenarios[cq.scenario])
+		}
+		if ok {
+			cells = append(cells, CubeCell{Key: key, Value: val, Count: c.Count()})
+		}
+	}
+	setPartial(w, v)
 	return web.WriteJSON(w, http.StatusOK, cells)
+}
+
+// setPartial marks an answer over a run that has not finished.
+func setPartial(w http.ResponseWriter, v *runView) {
+	w.Header().Set("IPRS-Run-Status", v.run.Status)
+	if !v.final() {
+		w.Header().Set("IPRS-Partial", "true")
+	}
+}
+
+// checkAttrPresent is the 400 of a grouping by an attribute that no
+// position of the run has: every position fell in n/a.
+func (s *Service) checkAttrPresent(ctx context.Context, v *runView, table *agg.Table, attr string) error {
+	if keys := table.Keys(); len(keys) != 1 || keys[0] != agg.NA {
+		return nil
+	}
+	names, err := s.st.PositionAttributeNames(ctx, v.run.PositionSnapshotIDs)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(names, attr) {
+		return nil // present, but null everywhere
+	}
+	detail := "no position of the run has the attribute " + quote(attr)
+	if len(names) > 0 {
+		detail += "; its positions have: " + strings.Join(names, ", ")
+	} else {
+		detail += "; its positions have no attributes"
+	}
+	return apperr.WithFields(apperr.Invalid, "unknown attribute "+quote(attr),
+		[]apperr.FieldError{{Parameter: "by", Detail: detail}})
+}
+
+// scanTable aggregates the run's results by a grouping that the tasks did
+// not keep, reading every row: the scenarios given (indices into the
+// run's), the measures given, and the P&L vectors when pnl.
+func (s *Service) scanTable(ctx context.Context, v *runView, by string, scen []int, measures []pricing.Measure, pnl bool) (*agg.Table, error) {
+	names := make([]string, len(scen))
+	for i, si := range scen {
+		names[i] = v.run.Scenarios[si]
+	}
+	table := agg.New(names, measures, pnl)
+	p := store.ResultScanParams{RunID: v.run.ID}
+	attr, isAttr := store.AttrKey(by)
+	if isAttr {
+		p.Attrs = []string{attr}
+	}
+	all := make([]pricing.Values, len(v.run.Scenarios))
+	kept := make([]pricing.Values, len(scen))
+	base := slices.Index(v.run.Scenarios, BaseScenario)
+	err := s.st.ResultScan(ctx, p, func(row *store.PositionResult) error {
+		if err := v.decode(row, all); err != nil {
+			return err
+		}
+		for i, si := range scen {
+			kept[i] = all[si]
+		}
+		var b *pricing.Values
+		if pnl && base >= 0 {
+			b = &all[base]
+		}
+		table.Add(groupKey(row, by, isAttr), kept, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return table, nil
+}
+
+// groupKey is a row's key for a grouping.
+func groupKey(row *store.PositionResult, by string, isAttr bool) string {
+	switch {
+	case isAttr:
+		return attrKey(row.Attrs[0])
+	case by == "instrument_id":
+		return row.InstrumentID
+	case by == "product_type":
+		return row.ProductType
+	case by == "portfolio_node_id":
+		return row.PortfolioNodeID
+	}
+	return ""
+}
+
+// attrKey is the group key of an attribute's JSON text: a string's value,
+// the text of any other value, n/a when absent or null.
+func attrKey(raw []byte) string {
+	if raw == nil {
+		return agg.NA
+	}
+	if s, ok := jsonString(raw); ok {
+		return s
+	}
+	return string(raw)
 }

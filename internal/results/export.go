@@ -1,15 +1,20 @@
 package results
 
 import (
+	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -24,29 +29,38 @@ var csvFixedColumns = []string{"run_id", "position_snapshot_id", "position_id", 
 // export answers GET /results/runs/{id}/export.csv: one row per position
 // and scenario (optionally one scenario) in position order, one column per
 // measure of the run in the run's order, an empty cell where a measure is
-// absent. Numbers are the shortest decimal that reads back as the same
-// float64, so the file carries the exact values. Rows are streamed and
-// flushed every Options.FlushRows rows; nothing is written before the
-// first row is read, so a failure up to then is an ordinary problem
-// answer, and a failure after it cuts the response short.
+// absent. KR01 takes one column KR01:<curve>:<tenor> per *-OIS curve of
+// the run's market and ladder tenor (SPEC §4.2). attrs=a,b (or *, every
+// attribute the run's positions have) adds one column per position
+// attribute, named as the attribute: its string value, or the JSON text of
+// another value, empty where absent. Numbers are the shortest decimal that
+// reads back as the same float64, so the file carries the exact values.
+// Rows are streamed and flushed every Options.FlushRows rows, and the
+// store reads them in chunks without holding the database while the client
+// reads; nothing is written before the first row is read, so a failure up
+// to then is an ordinary problem answer, and a failure after it cuts the
+// response short.
 func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	run, err := s.run(ctx, r)
+	v, err := s.loadRun(ctx, r, "scenario", "attrs")
 	if err != nil {
 		return err
 	}
+	run := v.run
 	scenario, ferr := scenarioParam(r, run)
 	if ferr != nil {
 		return paramErrors([]apperr.FieldError{*ferr})
 	}
-	cols := make([]int, len(run.Measures))
-	for i, m := range run.Measures {
-		c, ok := columnOf(m)
-		if !ok {
-			return fmt.Errorf("run %s: measure %q has no result column", run.ID, m)
-		}
-		cols[i] = c
+	attrs, err := s.exportAttrs(ctx, r, v)
+	if err != nil {
+		return err
 	}
+	cols, err := s.exportColumns(ctx, v)
+	if err != nil {
+		return err
+	}
+	header := append(append([]string(nil), csvFixedColumns...), cols.names...)
+	header = append(header, attrs...)
 
 	rc := http.NewResponseController(w)
 	cw := csv.NewWriter(w)
@@ -58,39 +72,45 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.ID + ".csv"}))
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
-		return cw.Write(append(append([]string(nil), csvFixedColumns...), run.Measures...))
+		return cw.Write(header)
 	}
-	record := make([]string, len(csvFixedColumns)+len(cols))
-	var buf []byte
+	record := make([]string, len(header))
+	vals := make([]pricing.Values, len(run.Scenarios))
 	n := 0
-	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, ScenarioID: scenario},
-		func(row *store.ResultRow, _ string) error {
+	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, Attrs: attrs},
+		func(row *store.PositionResult) error {
 			if !started {
 				if err := start(); err != nil {
 					return err
 				}
 			}
-			record[0], record[1], record[2], record[3] = row.RunID, row.PositionSnapshotID, row.PositionID, row.InstrumentID
-			record[4], record[5], record[6] = row.ProductType, row.PortfolioNodeID, row.ScenarioID
-			for i, c := range cols {
-				cell := ""
-				if row.Has(c) {
-					buf = strconv.AppendFloat(buf[:0], row.Values[c], 'g', -1, 64)
-					cell = string(buf)
-				}
-				record[len(csvFixedColumns)+i] = cell
-			}
-			if err := cw.Write(record); err != nil {
+			if err := v.decode(row, vals); err != nil {
 				return err
 			}
-			n++
-			if n%s.opts.FlushRows == 0 {
-				cw.Flush()
-				if err := cw.Error(); err != nil {
+			record[0], record[1], record[2], record[3] = row.RunID, row.PositionSnapshotID, row.PositionID, row.InstrumentID
+			record[4], record[5] = row.ProductType, row.PortfolioNodeID
+			tail := record[len(csvFixedColumns)+len(cols.names):]
+			for i, raw := range row.Attrs {
+				tail[i] = attrCell(raw)
+			}
+			for si, sc := range run.Scenarios {
+				if scenario != "" && sc != scenario {
+					continue
+				}
+				record[6] = sc
+				cols.fill(record[len(csvFixedColumns):], &vals[si])
+				if err := cw.Write(record); err != nil {
 					return err
 				}
-				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					return err
+				n++
+				if n%s.opts.FlushRows == 0 {
+					cw.Flush()
+					if err := cw.Error(); err != nil {
+						return err
+					}
+					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+						return err
+					}
 				}
 			}
 			return nil
@@ -115,4 +135,127 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 		slog.String("request_id", web.RequestID(ctx)), slog.String("run_id", run.ID),
 		slog.Int("rows_written", n), slog.String("error", err.Error()))
 	panic(http.ErrAbortHandler)
+}
+
+// exportColumns are the measure columns of an export.
+type exportColumns struct {
+	names []string
+	// per column: the measure, and for KR01 the curve and tenor index.
+	measure []pricing.Measure
+	curve   []string
+	tenor   []int
+	buf     []byte
+}
+
+// exportColumns lays out the run's measures as columns, KR01 spread over
+// the *-OIS curves of the run's market.
+func (s *Service) exportColumns(ctx context.Context, v *runView) (*exportColumns, error) {
+	c := &exportColumns{}
+	for _, m := range v.measures {
+		if m != pricing.KR01 {
+			c.names = append(c.names, m.String())
+			c.measure = append(c.measure, m)
+			c.curve = append(c.curve, "")
+			c.tenor = append(c.tenor, 0)
+			continue
+		}
+		curves, err := s.oisCurves(ctx, v.run)
+		if err != nil {
+			return nil, err
+		}
+		for _, curve := range curves {
+			for j, tenor := range pricing.KeyRateTenors() {
+				c.names = append(c.names, "KR01:"+curve+":"+tenor)
+				c.measure = append(c.measure, m)
+				c.curve = append(c.curve, curve)
+				c.tenor = append(c.tenor, j)
+			}
+		}
+	}
+	return c, nil
+}
+
+// fill writes the cells of the measure columns of one row.
+func (c *exportColumns) fill(cells []string, v *pricing.Values) {
+	for i, m := range c.measure {
+		cells[i] = ""
+		if m == pricing.KR01 {
+			for _, l := range v.KR01() {
+				if l.Curve == c.curve[i] {
+					c.buf = strconv.AppendFloat(c.buf[:0], l.DV01[c.tenor[i]], 'g', -1, 64)
+					cells[i] = string(c.buf)
+				}
+			}
+			continue
+		}
+		if x, ok := v.Get(m); ok {
+			c.buf = strconv.AppendFloat(c.buf[:0], x, 'g', -1, 64)
+			cells[i] = string(c.buf)
+		}
+	}
+}
+
+// oisCurves returns the sorted ids of the *-OIS curves of the run's market
+// snapshot: the curves a KR01 ladder can belong to.
+func (s *Service) oisCurves(ctx context.Context, run *store.Run) ([]string, error) {
+	snap, err := s.st.MarketSnapshotGet(ctx, run.MarketSnapshotID)
+	if err != nil {
+		return nil, fmt.Errorf("market snapshot %s of run %s: %w", run.MarketSnapshotID, run.ID, err)
+	}
+	var doc struct {
+		Curves []struct {
+			CurveID string `json:"curve_id"`
+		} `json:"curves"`
+	}
+	if err := json.Unmarshal(snap.Payload, &doc); err != nil {
+		return nil, fmt.Errorf("market snapshot %s: %w", snap.ID, err)
+	}
+	var out []string
+	for _, c := range doc.Curves {
+		if strings.HasSuffix(c.CurveID, "-OIS") {
+			out = append(out, c.CurveID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// exportAttrs reads the attrs parameter: names separated by commas, or *
+// for every attribute of the run's positions.
+func (s *Service) exportAttrs(ctx context.Context, r *http.Request, v *runView) ([]string, error) {
+	q := r.URL.Query()
+	if !q.Has("attrs") {
+		return nil, nil
+	}
+	raw := q.Get("attrs")
+	if raw == "*" {
+		names, err := s.st.PositionAttributeNames(ctx, v.run.PositionSnapshotIDs)
+		if err != nil {
+			return nil, err
+		}
+		return slices.DeleteFunc(names, func(n string) bool { return !store.ValidAttrName(n) }), nil
+	}
+	var names []string
+	for _, n := range strings.Split(raw, ",") {
+		n = strings.TrimSpace(n)
+		if !store.ValidAttrName(n) {
+			return nil, paramErrors([]apperr.FieldError{{Parameter: "attrs",
+				Detail: "must be * or attribute names separated by commas, each matching ^[A-Za-z_][A-Za-z0-9_]*$: " + quote(n) + " does not"}})
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// attrCell is the CSV cell of an attribute's JSON text.
+func attrCell(raw []byte) string {
+	if raw == nil {
+		return ""
+	}
+	if s, ok := jsonString(raw); ok {
+		return s
+	}
+	return string(raw)
 }

@@ -3,29 +3,46 @@
 //
 // Routes (all GET, {id} is the run id):
 //
-//	/results/runs/{id}/summary                        per-scenario position counts and measure sums, P&L against BASE
-//	/results/runs/{id}/cube?measure=&by=&scenario=    one measure summed by a dimension: [{key, value, count}]
+//	/results/runs/{id}/summary                        per-scenario position counts and measure aggregates, P&L against BASE
+//	/results/runs/{id}/cube?measure=&by=&scenario=&bands=   one measure aggregated by a dimension: [{key, value, count}]
 //	/results/runs/{id}/positions?scenario=&limit=&cursor=   result rows, paged
 //	/results/runs/{id}/positions/{position_id}        one position under every scenario
-//	/results/runs/{id}/export.csv?scenario=           every result row as streamed CSV
+//	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //
-// An unknown run is 404 on every route. A run that has not finished
-// (QUEUED, RUNNING, CANCELLING, or ended CANCELLED or FAILED) answers with
-// the results written so far, which are whole tasks; the summary carries
-// the run's status so that a client can tell.
+// An unknown run is 404 on every route, and an unknown query parameter is a
+// 400 naming it. A run that has not finished (QUEUED, RUNNING, CANCELLING,
+// or ended CANCELLED or FAILED) answers with the results written so far,
+// which are whole tasks: the summary says "partial": true, and a cube
+// answers with the header IPRS-Partial: true (its body is the bare list
+// SPEC §1 gives), both with the run's status in IPRS-Run-Status.
 //
-// Sums are exact: every aggregate is the exact sum of the float64 values,
-// rounded once (internal/exactsum), so it is bit-identical whatever the
-// order of the rows, the number of tasks or the number of workers. That is
-// why the summary and the cube read the rows with store.ResultScanParams
-// Totals: in whatever order the database finds them, with only the
-// scenario, the measures and the key (a 1,000,000-loan run's summary on
-// PostgreSQL took 28 s in primary key order and takes 7 s so). A
+// Where results live (see store.PositionResult): one row per position
+// holding its measures under every scenario, and per task the partial
+// aggregates of package agg for the whole task, by product type and by
+// portfolio node. So the summary and the cubes by product_type and
+// portfolio_node_id merge a few hundred small payloads and never rescan the
+// results; a cube by instrument_id or attr:NAME scans the run's rows once
+// and, when the run is finished (its results never change again), keeps the
+// answer in the store's aggregate cache, so each is computed once per run;
+// concurrent requests for the same uncached aggregate share one computation.
+//
+// Aggregates follow each measure's declaration (pricing.MeasureSpec):
+// sums are exact, every aggregate the exact value rounded once
+// (internal/exactsum), so it is bit-identical whatever the order of the
+// rows, the number of tasks or the number of workers; WAL is weighted by
+// its principal; FX_DELTA is given per base currency as {"EUR": …}; KR01 is
+// summed curve by curve and tenor by tenor as {"USD-OIS": {"3M": …}}. A
 // measure contributes only where it is present; a measure present for no
 // position is absent from a summary, and a group with no position having
-// the measure is absent from a cube. An exact sum beyond the range of a
-// double cannot be answered as a finite number: the summary or cube is
-// then a 422 naming it.
+// the measure is absent from a cube. An aggregate beyond the range of a
+// double cannot be answered as a finite number: the summary or cube is then
+// a 422 naming it.
+//
+// Grouping keys (SPEC §4.6): a position without a value for the grouping
+// (an absent or null attribute; with bands, a non-numeric one) is in the
+// group "n/a". An attribute's key is its string value, or the JSON text of
+// any other value. A cube by an attribute that no position of the run has
+// is a 400 naming the attributes its positions have.
 package results
 
 import (
@@ -36,6 +53,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/store"
@@ -61,6 +80,9 @@ type Service struct {
 	st     store.Store
 	logger *slog.Logger
 	opts   Options
+	// flight shares the computation of an uncached aggregate between
+	// concurrent requests.
+	flight singleflight.Group
 }
 
 // New returns the results service over st. A nil logger discards.
@@ -119,27 +141,6 @@ func paramErrors(fields []apperr.FieldError) error {
 		msg = "invalid query parameters"
 	}
 	return apperr.WithFields(apperr.Invalid, msg, fields)
-}
-
-// columnOf returns the result column of a measure name.
-func columnOf(measure string) (int, bool) {
-	for i, name := range store.MeasureColumns() {
-		if name == measure {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-// measuresOf returns the present measures of a row by name.
-func measuresOf(row *store.ResultRow) map[string]float64 {
-	out := make(map[string]float64, store.NumMeasures)
-	for i, name := range store.MeasureColumns() {
-		if row.Has(i) {
-			out[name] = row.Values[i]
-		}
-	}
-	return out
 }
 
 func quote(s string) string { return strconv.Quote(s) }

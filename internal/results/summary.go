@@ -1,100 +1,97 @@
 package results
 
 import (
-	"math"
+	"errors"
 	"net/http"
-	"slices"
 
+	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/exactsum"
-	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/web"
 )
 
 // BaseScenario is the scenario P&L is measured against.
-const BaseScenario = "BASE"
+const BaseScenario = agg.BaseScenario
 
 // Summary is the body of GET /results/runs/{id}/summary.
 type Summary struct {
-	RunID     string                      `json:"run_id"`
-	Status    string                      `json:"status"`
+	RunID  string `json:"run_id"`
+	Status string `json:"status"`
+	// Partial is true while the run is not COMPLETED or PUBLISHED: the
+	// figures cover the tasks finished so far.
+	Partial   bool                        `json:"partial"`
 	Scenarios map[string]*ScenarioSummary `json:"scenarios"`
 }
 
-// ScenarioSummary is one scenario of a summary: the number of result rows
-// (positions) written under it and the exact sum of each measure over the
-// positions where it is present. PnL is ΣPV(scenario) − ΣPV(BASE), computed
-// exactly and rounded once, given when the run has the BASE scenario and
-// the PV measure (0 for BASE itself).
+// ScenarioSummary is one scenario of a summary: the number of positions
+// with results under it and each measure's aggregate over the positions
+// where it is present (a number, or for FX_DELTA and KR01 an object). PnL
+// is ΣPV(scenario) − ΣPV(BASE), computed exactly and rounded once, given
+// when the run has the BASE scenario and the PV measure (0 for BASE
+// itself).
 type ScenarioSummary struct {
-	PositionCount int64              `json:"position_count"`
-	Measures      map[string]float64 `json:"measures"`
-	PnL           *float64           `json:"pnl,omitempty"`
+	PositionCount int64          `json:"position_count"`
+	Measures      map[string]any `json:"measures"`
+	PnL           *float64       `json:"pnl,omitempty"`
 }
 
-// scenarioSums accumulates one scenario's rows.
-type scenarioSums struct {
-	count int64
-	sums  [store.NumMeasures]exactsum.Acc
-}
-
-// summary answers GET /results/runs/{id}/summary. Every scenario of the
-// run appears, with position_count 0 while it has no results.
+// summary answers GET /results/runs/{id}/summary from the tasks' partial
+// aggregates. Every scenario of the run appears, with position_count 0
+// while it has no results.
 func (s *Service) summary(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	run, err := s.run(ctx, r)
+	v, err := s.loadRun(ctx, r)
 	if err != nil {
 		return err
 	}
-	byScenario := make(map[string]*scenarioSums, len(run.Scenarios))
-	for _, sc := range run.Scenarios {
-		byScenario[sc] = &scenarioSums{}
-	}
-	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, Totals: true}, func(row *store.ResultRow, _ string) error {
-		acc := byScenario[row.ScenarioID]
-		if acc == nil {
-			acc = &scenarioSums{}
-			byScenario[row.ScenarioID] = acc
-		}
-		acc.count++
-		for i := range row.Values {
-			if row.Has(i) {
-				acc.sums[i].Add(row.Values[i])
-			}
-		}
-		return nil
-	})
+	table, err := s.taskTable(ctx, v, "")
 	if err != nil {
 		return err
 	}
-
-	cols := store.MeasureColumns()
-	pv, _ := columnOf("PV")
-	base := byScenario[BaseScenario]
-	withPnL := base != nil && slices.Contains(run.Scenarios, BaseScenario) && slices.Contains(run.Measures, "PV")
-	out := Summary{RunID: run.ID, Status: run.Status, Scenarios: make(map[string]*ScenarioSummary, len(byScenario))}
-	for sc, acc := range byScenario {
-		ss := &ScenarioSummary{PositionCount: acc.count, Measures: make(map[string]float64)}
-		for i := range acc.sums {
-			if acc.sums[i].Count() > 0 {
-				sum := acc.sums[i].Sum()
-				if err := finiteSum(sum, cols[i], sc); err != nil {
-					return err
-				}
-				ss.Measures[cols[i]] = sum
+	out := Summary{RunID: v.run.ID, Status: v.run.Status, Partial: !v.final(),
+		Scenarios: make(map[string]*ScenarioSummary, len(v.run.Scenarios))}
+	g := table.Group("")
+	base := -1
+	if v.pnl() {
+		for i, sc := range v.run.Scenarios {
+			if sc == BaseScenario {
+				base = i
 			}
 		}
-		if withPnL {
+	}
+	for si, sc := range v.run.Scenarios {
+		ss := &ScenarioSummary{Measures: map[string]any{}}
+		out.Scenarios[sc] = ss
+		if g == nil {
+			continue
+		}
+		ss.PositionCount = g.Positions
+		for _, m := range v.measures {
+			val, ok, err := table.Cell(g, si, m).Value(m)
+			if err != nil {
+				return notFinite(err, m.String(), sc)
+			}
+			if ok {
+				ss.Measures[m.String()] = val
+			}
+		}
+		if base >= 0 {
 			var d exactsum.Acc
-			d.AddAcc(&acc.sums[pv])
-			d.SubAcc(&base.sums[pv])
+			d.AddAcc(table.Cell(g, si, pricing.PV).Sum(pricing.PV))
+			d.SubAcc(table.Cell(g, base, pricing.PV).Sum(pricing.PV))
 			pnl := d.Sum()
 			if err := finiteSum(pnl, "P&L", sc); err != nil {
 				return err
 			}
 			ss.PnL = &pnl
 		}
-		out.Scenarios[sc] = ss
+	}
+	if g == nil && v.pnl() {
+		zero := 0.0
+		for _, ss := range out.Scenarios {
+			ss.PnL = &zero
+		}
 	}
 	return web.WriteJSON(w, http.StatusOK, out)
 }
@@ -103,8 +100,16 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) error {
 // values whose exact sum overflows): numbers on the wire are always finite
 // (SPEC §1), so the answer is a 422 naming the aggregate, not a 500.
 func finiteSum(v float64, what, scenario string) error {
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return apperr.Errorf(apperr.Unprocessable, "the sum of %s under %s is beyond the range of a double", what, scenario)
+	if err := agg.Finite(v); err != nil {
+		return notFinite(err, what, scenario)
 	}
 	return nil
+}
+
+// notFinite turns agg.ErrNotFinite into that 422; other errors pass.
+func notFinite(err error, what, scenario string) error {
+	if errors.Is(err, agg.ErrNotFinite) {
+		return apperr.Errorf(apperr.Unprocessable, "the aggregate of %s under %s is beyond the range of a double", what, scenario)
+	}
+	return err
 }

@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
-	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/taskresult"
 )
 
 // Causes of a task context's cancellation.
@@ -51,8 +49,6 @@ type runSetup struct {
 	engine    *pricing.Engine
 	scenarios []string // in the engine's scenario index order
 	measures  []pricing.Measure
-	// base is the index of BASE in scenarios, −1 when the run has none.
-	base int
 }
 
 // buildSetup reads a run and its market snapshot and builds the pricing
@@ -93,7 +89,6 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 	setup.engine = engine
 	setup.scenarios = engine.Scenarios()
 	setup.measures = measures
-	setup.base = slices.Index(setup.scenarios, agg.BaseScenario)
 	return setup, nil
 }
 
@@ -268,14 +263,8 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 		return nil, nil, fmt.Errorf("read positions of task %d: %w", t.ID, err)
 	}
 
-	ns := len(setup.scenarios)
-	rows := make([]store.PositionResult, len(list))
-	out := make([]*store.PositionResult, len(rows))
-	aggs := newTaskAggregates(setup)
-	vals := make([]pricing.Values, ns)
-	// One buffer holds every row's encoded values.
-	var buf []byte
-	ends := make([]int, len(list))
+	b := taskresult.New(t.RunID, t.ID, setup.scenarios, setup.measures, len(list))
+	vals := make([]pricing.Values, len(setup.scenarios))
 	for i := range list {
 		tp := &list[i]
 		if i%256 == 0 {
@@ -288,26 +277,11 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 				return nil, nil, &permanentError{err: positionError(tp.positionID, priceReason(err))}
 			}
 		}
-		buf = resultcodec.Append(buf, vals)
-		ends[i] = len(buf)
-		aggs.add(tp, vals)
-		rows[i] = store.PositionResult{
-			RunID:              t.RunID,
-			PositionSnapshotID: tp.snapshotID,
-			PositionID:         tp.positionID,
-			InstrumentID:       tp.instrumentID,
-			ProductType:        tp.productType,
-			PortfolioNodeID:    tp.nodeID,
-			TaskID:             t.ID,
-		}
-		out[i] = &rows[i]
+		b.Add(taskresult.Position{SnapshotID: tp.snapshotID, PositionID: tp.positionID, InstrumentID: tp.instrumentID,
+			ProductType: tp.productType, PortfolioNodeID: tp.nodeID}, vals)
 	}
-	start := 0
-	for i := range rows {
-		rows[i].Values = buf[start:ends[i]:ends[i]]
-		start = ends[i]
-	}
-	return out, aggs.encode(), nil
+	rows, aggs := b.Results()
+	return rows, aggs, nil
 }
 
 // positionError is the failure text of a position: "position <id>: <reason>".

@@ -1,0 +1,158 @@
+package results
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/iprs/iprs/internal/agg"
+	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
+	"github.com/iprs/iprs/internal/store"
+)
+
+// runView is a run with what reading its results needs.
+type runView struct {
+	run      *store.Run
+	measures []pricing.Measure // the run's measures, in its order
+}
+
+func newRunView(run *store.Run) (*runView, error) {
+	v := &runView{run: run}
+	for _, name := range run.Measures {
+		m, ok := pricing.ParseMeasure(name)
+		if !ok {
+			return nil, fmt.Errorf("run %s: unknown measure %q", run.ID, name)
+		}
+		v.measures = append(v.measures, m)
+	}
+	return v, nil
+}
+
+// final reports whether the run's results can no longer change.
+func (v *runView) final() bool {
+	return v.run.Status == store.RunCompleted || v.run.Status == store.RunPublished
+}
+
+// decode reads a row's values under every scenario of the run into vals.
+func (v *runView) decode(row *store.PositionResult, vals []pricing.Values) error {
+	if err := resultcodec.Decode(row.Values, vals); err != nil {
+		return fmt.Errorf("run %s position %s/%s: %w", v.run.ID, row.PositionSnapshotID, row.PositionID, err)
+	}
+	return nil
+}
+
+// pnl reports whether the run's aggregates keep P&L vectors.
+func (v *runView) pnl() bool { return agg.KeepsPnL(v.run.Scenarios, v.measures) }
+
+// loadRun loads the run named by the path as a runView, a 404 when it does
+// not exist, after checking the query parameters against allowed.
+func (s *Service) loadRun(ctx context.Context, r *http.Request, allowed ...string) (*runView, error) {
+	if err := checkParams(r, allowed...); err != nil {
+		return nil, err
+	}
+	run, err := s.run(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return newRunView(run)
+}
+
+// checkParams is a 400 naming every query parameter not in allowed.
+func checkParams(r *http.Request, allowed ...string) error {
+	var fields []apperr.FieldError
+	for name := range r.URL.Query() {
+		if !slices.Contains(allowed, name) {
+			detail := "is not a parameter of this route"
+			if len(allowed) > 0 {
+				detail += "; its parameters are " + strings.Join(allowed, ", ")
+			}
+			fields = append(fields, apperr.FieldError{Parameter: name, Detail: detail})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b apperr.FieldError) int { return strings.Compare(a.Parameter, b.Parameter) })
+	msg := "unknown query parameter " + quote(fields[0].Parameter)
+	if len(fields) > 1 {
+		msg = "unknown query parameters"
+	}
+	return apperr.WithFields(apperr.Invalid, msg, fields)
+}
+
+// taskTable merges the partial aggregates of the run's finished tasks for
+// a grouping of agg.TaskKeys.
+func (s *Service) taskTable(ctx context.Context, v *runView, keyBy string) (*agg.Table, error) {
+	table := agg.New(v.run.Scenarios, v.measures, v.pnl())
+	err := s.st.TaskAggregates(ctx, v.run.ID, keyBy, func(taskID int64, payload []byte) error {
+		part, err := agg.Decode(payload)
+		if err != nil {
+			return fmt.Errorf("run %s task %d: %w", v.run.ID, taskID, err)
+		}
+		if err := table.Merge(part); err != nil {
+			return fmt.Errorf("run %s task %d: %w", v.run.ID, taskID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return table, nil
+}
+
+// cached returns the aggregate of a finished run stored under name, or
+// computes it with compute, stores it and returns it. Concurrent calls for
+// the same run and name share one computation. For a run that has not
+// finished it computes every time and stores nothing.
+func (s *Service) cached(ctx context.Context, v *runView, name string, compute func(ctx context.Context) (*agg.Table, error)) (*agg.Table, error) {
+	if !v.final() {
+		return compute(ctx)
+	}
+	payload, err := s.st.RunAggregateGet(ctx, v.run.ID, name)
+	if err == nil {
+		return agg.Decode(payload)
+	}
+	if !errors.Is(err, apperr.ErrNotFound) {
+		return nil, err
+	}
+	ch := s.flight.DoChan(v.run.ID+"\x00"+name, func() (any, error) {
+		// The computation serves every waiting request: it must not end
+		// with the first one's context.
+		ctx := context.WithoutCancel(ctx)
+		table, err := compute(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.st.RunAggregatePut(ctx, v.run.ID, name, table.AppendBinary(nil)); err != nil {
+			return nil, err
+		}
+		return table, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*agg.Table), nil
+	}
+}
+
+// jsonString returns the value of a JSON string's text.
+func jsonString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
