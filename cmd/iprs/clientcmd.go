@@ -194,7 +194,7 @@ func newRunCmd(a *app) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(tw, "%s\t%s\tcount\t\n", by, measure)
 			for _, c := range cells {
-				fmt.Fprintf(tw, "%s\t%.2f\t%d\t\n", c.Key, c.Value, c.Count)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t\n", c.Key, c.Value, c.Count)
 			}
 			return tw.Flush()
 		},
@@ -300,7 +300,11 @@ func progressLine(r client.Run, elapsed time.Duration) string {
 }
 
 func printSummary(w io.Writer, s client.Summary) {
-	fmt.Fprintf(w, "run %s: %s\n", s.RunID, s.Status)
+	if s.Partial {
+		fmt.Fprintf(w, "run %s: %s (partial: the tasks finished so far)\n", s.RunID, s.Status)
+	} else {
+		fmt.Fprintf(w, "run %s: %s\n", s.RunID, s.Status)
+	}
 	ids := make([]string, 0, len(s.Scenarios))
 	measureSet := map[string]bool{}
 	for id, sc := range s.Scenarios {
@@ -326,7 +330,7 @@ func printSummary(w io.Writer, s client.Summary) {
 		fmt.Fprintf(tw, "%s\t%d\t", id, sc.PositionCount)
 		for _, m := range measures {
 			if v, ok := sc.Measures[m]; ok {
-				fmt.Fprintf(tw, "%.2f\t", v)
+				fmt.Fprintf(tw, "%s\t", v)
 			} else {
 				fmt.Fprint(tw, "—\t")
 			}

@@ -1349,6 +1349,17 @@ var specClauses = []specClause{
 				t.Fatalf("%s measures %v", sc, e["measures"])
 			}
 			for _, m := range specMeasures {
+				if m == "FX_DELTA" {
+					// Never summed across currencies: {"EUR": …}.
+					fx, ok := ms[m].(map[string]any)
+					if !ok || len(fx) == 0 {
+						t.Fatalf("%s FX_DELTA = %v, want an object by base currency", sc, ms[m])
+					}
+					for ccy := range fx {
+						requireNumber(t, sc+" FX_DELTA", fx, ccy)
+					}
+					continue
+				}
 				requireNumber(t, sc+" measures", ms, m)
 			}
 			pv[sc] = ms["PV"].(float64)

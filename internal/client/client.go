@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -258,14 +259,69 @@ func (c *Client) WaitRun(ctx context.Context, id string, interval time.Duration,
 type Summary struct {
 	RunID     string                     `json:"run_id"`
 	Status    string                     `json:"status"`
+	Partial   bool                       `json:"partial"`
 	Scenarios map[string]ScenarioSummary `json:"scenarios"`
 }
 
-// ScenarioSummary sums one scenario's measures.
+// ScenarioSummary aggregates one scenario's measures.
 type ScenarioSummary struct {
-	PositionCount int64              `json:"position_count"`
-	Measures      map[string]float64 `json:"measures"`
-	PnL           *float64           `json:"pnl,omitempty"`
+	PositionCount int64             `json:"position_count"`
+	Measures      map[string]Figure `json:"measures"`
+	PnL           *float64          `json:"pnl,omitempty"`
+}
+
+// Figure is an aggregate as the API gives it: a number, or an object of
+// figures (FX_DELTA per currency, KR01 per curve and tenor).
+type Figure struct {
+	Number *float64
+	Parts  map[string]Figure
+}
+
+// UnmarshalJSON reads a number or an object of figures.
+func (f *Figure) UnmarshalJSON(b []byte) error {
+	*f = Figure{}
+	if len(b) > 0 && b[0] == '{' {
+		return json.Unmarshal(b, &f.Parts)
+	}
+	var x float64
+	if err := json.Unmarshal(b, &x); err != nil {
+		return fmt.Errorf("figure: %w", err)
+	}
+	f.Number = &x
+	return nil
+}
+
+// Flatten adds the figure's numbers to into, under name for a number and
+// under name:KEY (name:KEY:KEY for nested objects) for the parts of an
+// object, e.g. FX_DELTA:EUR or KR01:USD-OIS:3M.
+func (f Figure) Flatten(name string, into map[string]float64) {
+	if f.Number != nil {
+		into[name] = *f.Number
+		return
+	}
+	for k, p := range f.Parts {
+		p.Flatten(name+":"+k, into)
+	}
+}
+
+// String formats a number with two decimals, and an object as its flat
+// parts "KEY value", sorted and separated by "; ".
+func (f Figure) String() string {
+	if f.Number != nil {
+		return strconv.FormatFloat(*f.Number, 'f', 2, 64)
+	}
+	flat := map[string]float64{}
+	f.Flatten("", flat)
+	keys := make([]string, 0, len(flat))
+	for k := range flat {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = strings.TrimPrefix(k, ":") + " " + strconv.FormatFloat(flat[k], 'f', 2, 64)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Summary fetches a run's summary.
@@ -277,9 +333,9 @@ func (c *Client) Summary(ctx context.Context, id string) (Summary, error) {
 
 // CubeCell is one group of a cube.
 type CubeCell struct {
-	Key   string  `json:"key"`
-	Value float64 `json:"value"`
-	Count int64   `json:"count"`
+	Key   string `json:"key"`
+	Value Figure `json:"value"`
+	Count int64  `json:"count"`
 }
 
 // Cube aggregates a measure by a dimension under a scenario.

@@ -132,12 +132,13 @@
 //     (sorted by id), "request": R, "run_id": RUN}, where R is the run's
 //     normalized request (the "request" member of the run answer) in
 //     canonical form;
-//  3. one line per result row, in the store's result order (position
-//     snapshot id, position id, scenario id): the canonical JSON of
+//  3. one line per position and scenario, ordered by position snapshot id,
+//     position id, then scenario id (bytewise): the canonical JSON of
 //     {"measures": {NAME: value, …}, "position_id", "position_snapshot_id",
-//     "scenario_id"} with only the measures present, each value written as
+//     "scenario_id"} with only the measures present, each number written as
 //     RFC 8785 writes a double (the shortest decimal that reads back to the
-//     same bits; -0 is written 0).
+//     same bits; -0 is written 0), and KR01 as the object of curves and
+//     tenors the results API gives, with its keys in canonical order.
 //
 // An auditor can rebuild it from GET /orch/runs/{id},
 // GET /mkt/snapshots/{id}, GET /orch/position-snapshots/{id} and the

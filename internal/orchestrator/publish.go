@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
+	"strings"
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/canon"
+	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 )
 
@@ -83,14 +87,23 @@ func (s *Service) PublishHash(ctx context.Context, run *store.Run) (string, erro
 	h := sha256.New()
 	writeLine(h, []byte(PublishHashVersion))
 	writeLine(h, hb)
-	var line []byte
-	err = s.store.ResultScan(ctx, store.ResultScanParams{RunID: run.ID}, func(row *store.ResultRow, _ string) error {
-		var err error
-		line, err = appendResultLine(line[:0], row)
-		if err != nil {
-			return err
+	var (
+		line  []byte
+		vals  = make([]pricing.Values, len(run.Scenarios))
+		order = sortedIndex(run.Scenarios, strings.Compare)
+	)
+	err = s.store.ResultScan(ctx, store.ResultScanParams{RunID: run.ID}, func(row *store.PositionResult) error {
+		if err := resultcodec.Decode(row.Values, vals); err != nil {
+			return fmt.Errorf("position %s/%s: %w", row.PositionSnapshotID, row.PositionID, err)
 		}
-		h.Write(line)
+		for _, si := range order {
+			var err error
+			line, err = appendResultLine(line[:0], row, run.Scenarios[si], &vals[si])
+			if err != nil {
+				return err
+			}
+			h.Write(line)
+		}
 		return nil
 	})
 	if err != nil {
@@ -109,29 +122,34 @@ func writeLine(h hash.Hash, b []byte) {
 	h.Write([]byte{'\n'})
 }
 
-// appendResultLine appends one result row as its canonical JSON line:
-// {"measures":{…present measures…},"position_id":…,
-// "position_snapshot_id":…,"scenario_id":…}\n, measure names sorted, each
-// value as RFC 8785 writes a double (the shortest text that reads back to
-// the same bits; -0 is written 0).
-func appendResultLine(b []byte, row *store.ResultRow) ([]byte, error) {
-	cols := store.MeasureColumns()
-	order := sortedMeasureColumns()
+// appendResultLine appends one position's results under one scenario as
+// its canonical JSON line: {"measures":{…present measures…},
+// "position_id":…,"position_snapshot_id":…,"scenario_id":…}\n, measure
+// names sorted, each number as RFC 8785 writes a double (the shortest text
+// that reads back to the same bits; -0 is written 0); KR01 is an object of
+// curves, each an object of tenors, both with sorted keys.
+func appendResultLine(b []byte, row *store.PositionResult, scenario string, v *pricing.Values) ([]byte, error) {
 	b = append(b, `{"measures":{`...)
 	first := true
-	for _, i := range order {
-		if !row.Has(i) {
+	for _, m := range sortedMeasures() {
+		if !v.Has(m) {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = canon.AppendString(b, cols[i])
+		b = canon.AppendString(b, m.String())
 		b = append(b, ':')
 		var err error
-		if b, err = canon.AppendFloat(b, row.Values[i]); err != nil {
-			return nil, fmt.Errorf("result of position %s under %s, measure %s: %w", row.PositionID, row.ScenarioID, cols[i], err)
+		if m == pricing.KR01 {
+			b, err = appendKR01(b, v.KR01())
+		} else {
+			x, _ := v.Get(m)
+			b, err = canon.AppendFloat(b, x)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("result of position %s under %s, measure %s: %w", row.PositionID, scenario, m, err)
 		}
 	}
 	b = append(b, `},"position_id":`...)
@@ -139,22 +157,53 @@ func appendResultLine(b []byte, row *store.ResultRow) ([]byte, error) {
 	b = append(b, `,"position_snapshot_id":`...)
 	b = canon.AppendString(b, row.PositionSnapshotID)
 	b = append(b, `,"scenario_id":`...)
-	b = canon.AppendString(b, row.ScenarioID)
+	b = canon.AppendString(b, scenario)
 	return append(b, '}', '\n'), nil
 }
 
-// sortedMeasureColumns returns the indices of store.MeasureColumns in the
-// canonical (RFC 8785) order of their names.
-func sortedMeasureColumns() []int {
-	cols := store.MeasureColumns()
-	idx := make([]int, len(cols))
+// appendKR01 appends ladders as canonical JSON: curves (already in id
+// order) and tenors in canonical key order.
+func appendKR01(b []byte, ladders []pricing.KeyRateLadder) ([]byte, error) {
+	tenors := pricing.KeyRateTenors()
+	order := sortedIndex(tenors[:], canon.CompareUTF16)
+	curves := sortedIndex(ladders, func(a, b pricing.KeyRateLadder) int { return canon.CompareUTF16(a.Curve, b.Curve) })
+	b = append(b, '{')
+	for i, ci := range curves {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = canon.AppendString(b, ladders[ci].Curve)
+		b = append(b, ':', '{')
+		for k, j := range order {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = canon.AppendString(b, tenors[j])
+			b = append(b, ':')
+			var err error
+			if b, err = canon.AppendFloat(b, ladders[ci].DV01[j]); err != nil {
+				return nil, fmt.Errorf("KR01 %s %s: %w", ladders[ci].Curve, tenors[j], err)
+			}
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// sortedMeasures returns the measures in the canonical (RFC 8785) order of
+// their names.
+func sortedMeasures() []pricing.Measure {
+	ms := pricing.Measures()
+	slices.SortFunc(ms, func(a, b pricing.Measure) int { return canon.CompareUTF16(a.String(), b.String()) })
+	return ms
+}
+
+// sortedIndex returns the indices of xs in the order cmp sorts them.
+func sortedIndex[T any](xs []T, cmp func(a, b T) int) []int {
+	idx := make([]int, len(xs))
 	for i := range idx {
 		idx[i] = i
 	}
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && canon.CompareUTF16(cols[idx[j]], cols[idx[j-1]]) < 0; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
+	slices.SortStableFunc(idx, func(i, j int) int { return cmp(xs[i], xs[j]) })
 	return idx
 }

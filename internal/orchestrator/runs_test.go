@@ -20,7 +20,9 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/orchestrator"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/taskresult"
 )
 
 func TestDefaultHashMod(t *testing.T) {
@@ -621,11 +623,20 @@ func TestRunListAndStatusFilter(t *testing.T) {
 	})
 }
 
-// completeRun claims every task of a run and completes it with one result
-// row per position and scenario, values derived from the position id.
-func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*store.ResultRow {
+// resultRow is one position's PV (always) and DV01 (when hasDV01) under
+// one scenario, as completeRun wrote them.
+type resultRow struct {
+	PositionSnapshotID, PositionID, ScenarioID string
+	PV, DV01                                   float64
+	hasDV01                                    bool
+}
+
+// completeRun claims every task of a run and completes it with its
+// positions' results, values derived from the position id, and returns
+// them one per position and scenario.
+func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*resultRow {
 	t.Helper()
-	var all []*store.ResultRow
+	var all []*resultRow
 	now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
 	for {
 		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "test-worker", Now: now, Lease: time.Minute})
@@ -635,37 +646,37 @@ func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*stor
 		if err != nil {
 			t.Fatalf("claim: %v", err)
 		}
-		var rows []*store.ResultRow
+		b := taskresult.New(runID, task.ID, scenarios, []pricing.Measure{pricing.PV, pricing.DV01}, 0)
 		err = e.store.TaskPositions(e.ctx, task, func(p *store.Position) error {
-			for _, s := range scenarios {
-				row := &store.ResultRow{
-					RunID: runID, ScenarioID: s, PositionSnapshotID: p.SnapshotID, PositionID: p.PositionID,
-					InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID,
-				}
-				row.Present = 1 // PV
-				row.Values[0] = float64(len(p.PositionID))*1000.5 + 0.1
+			vals := make([]pricing.Values, len(scenarios))
+			for i, s := range scenarios {
+				row := &resultRow{PositionSnapshotID: p.SnapshotID, PositionID: p.PositionID, ScenarioID: s,
+					PV: float64(len(p.PositionID))*1000.5 + 0.1}
+				vals[i].Set(pricing.PV, row.PV)
 				if p.ProductType != "FX_FWD" {
-					row.Present |= 2 // DV01
-					row.Values[1] = -0.1 * float64(len(p.PositionID))
+					row.DV01, row.hasDV01 = -0.1*float64(len(p.PositionID)), true
+					vals[i].Set(pricing.DV01, row.DV01)
 				}
-				rows = append(rows, row)
+				all = append(all, row)
 			}
+			b.Add(taskresult.Position{SnapshotID: p.SnapshotID, PositionID: p.PositionID, InstrumentID: p.InstrumentID,
+				ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID}, vals)
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("task positions: %v", err)
 		}
-		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test-worker", Now: now, Results: rows}); err != nil {
+		rows, aggs := b.Results()
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test-worker", Now: now, Results: rows, Aggregates: aggs}); err != nil {
 			t.Fatalf("complete: %v", err)
 		}
-		all = append(all, rows...)
 	}
 	return all
 }
 
 // expectedPublishHash recomputes the documented recipe from the run answer,
 // the snapshots' hashes and the result rows.
-func expectedPublishHash(t *testing.T, run map[string]any, marketID, marketHash string, snaps map[string]string, rows []*store.ResultRow) string {
+func expectedPublishHash(t *testing.T, run map[string]any, marketID, marketHash string, snaps map[string]string, rows []*resultRow) string {
 	t.Helper()
 	ids := make([]string, 0, len(snaps))
 	for id := range snaps {
@@ -684,7 +695,7 @@ func expectedPublishHash(t *testing.T, run map[string]any, marketID, marketHash 
 	b.WriteString("iprs-publish-v1\n")
 	fmt.Fprintf(&b, `{"engine_version":%q,"market_snapshot":{"id":%q,"payload_hash":%q},"position_snapshots":[%s],"request":%s,"run_id":%q}`+"\n",
 		run["engine_version"], marketID, marketHash, strings.Join(ps, ","), request, run["run_id"])
-	sorted := append([]*store.ResultRow(nil), rows...)
+	sorted := append([]*resultRow(nil), rows...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, c := sorted[i], sorted[j]
 		if a.PositionSnapshotID != c.PositionSnapshotID {
@@ -696,9 +707,9 @@ func expectedPublishHash(t *testing.T, run map[string]any, marketID, marketHash 
 		return a.ScenarioID < c.ScenarioID
 	})
 	for _, r := range sorted {
-		m := map[string]float64{"PV": r.Values[0]}
-		if r.Has(1) {
-			m["DV01"] = r.Values[1]
+		m := map[string]float64{"PV": r.PV}
+		if r.hasDV01 {
+			m["DV01"] = r.DV01
 		}
 		line, err := canon.Marshal(map[string]any{
 			"measures": m, "position_id": r.PositionID, "position_snapshot_id": r.PositionSnapshotID, "scenario_id": r.ScenarioID,
@@ -795,7 +806,7 @@ func TestRunCancelAndPublish(t *testing.T) {
 			t.Fatalf("stored %+v %v", stored, err)
 		}
 		// The hash changes with any result bit.
-		rows[0].Values[0] = math.Nextafter(rows[0].Values[0], math.Inf(1))
+		rows[0].PV = math.Nextafter(rows[0].PV, math.Inf(1))
 		if expectedPublishHash(t, run, "MKT-1", ms.PayloadHash,
 			map[string]string{"PS-A": str(snapA["payload_hash"]), "PS-B": str(snapB["payload_hash"])}, rows) == want {
 			t.Fatal("publish hash does not depend on result bits")

@@ -110,7 +110,7 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
 	} else {
-		name := fmt.Sprintf("cube\x00%s\x00%s\x00%s", cq.by, cq.measure, v.run.Scenarios[si])
+		name := fmt.Sprintf("cube|%s|%s|%s", cq.by, cq.measure, v.run.Scenarios[si])
 		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
 			return s.scanTable(ctx, v, cq.by, []int{si}, []pricing.Measure{cq.measure}, false)
 		})

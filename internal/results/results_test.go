@@ -19,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/storetest"
 	"github.com/iprs/iprs/internal/store/teststore"
+	"github.com/iprs/iprs/internal/taskresult"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -102,7 +104,14 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 		},
 		AvailableAt: asOf.Add(-time.Hour),
 	})
-	cols := store.MeasureColumns()
+	var ms []pricing.Measure
+	for _, name := range measures {
+		m, ok := pricing.ParseMeasure(name)
+		if !ok {
+			tb.Fatalf("measure %s", name)
+		}
+		ms = append(ms, m)
+	}
 	for {
 		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "test", Now: time.Now(), Lease: time.Minute})
 		if err != nil {
@@ -111,22 +120,27 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 		if task.RunID != runID {
 			tb.Fatalf("claimed task of run %s", task.RunID)
 		}
-		var rows []*store.ResultRow
+		type pos struct {
+			id   taskresult.Position
+			vals []pricing.Values
+		}
+		var list []pos
 		err = st.TaskPositions(ctx, task, func(p *store.Position) error {
 			bp := byID[[2]string{strings.TrimPrefix(p.SnapshotID, runID+"-"), p.PositionID}]
-			for _, sc := range scenarios {
-				row := &store.ResultRow{
-					RunID: runID, ScenarioID: sc, PositionSnapshotID: p.SnapshotID, PositionID: p.PositionID,
-					InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID,
-				}
-				for i, name := range cols {
-					if x, ok := bp.values[sc][name]; ok {
-						row.Present |= 1 << i
-						row.Values[i] = x
+			vs := make([]pricing.Values, len(scenarios))
+			for si, sc := range scenarios {
+				for _, m := range ms {
+					if x, ok := bp.values[sc][m.String()]; ok {
+						if m == pricing.FXDelta {
+							vs[si].SetFXDelta(x, "EUR")
+						} else {
+							vs[si].Set(m, x)
+						}
 					}
 				}
-				rows = append(rows, row)
 			}
+			list = append(list, pos{taskresult.Position{SnapshotID: p.SnapshotID, PositionID: p.PositionID,
+				InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID}, vs})
 			return nil
 		})
 		if err != nil {
@@ -136,9 +150,14 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 			continue // leave it RUNNING
 		}
 		if reverse {
-			slices.Reverse(rows)
+			slices.Reverse(list)
 		}
-		if err := st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test", Now: time.Now(), Results: rows}); err != nil {
+		b := taskresult.New(runID, task.ID, scenarios, ms, len(list))
+		for _, p := range list {
+			b.Add(p.id, p.vals)
+		}
+		rows, aggs := b.Results()
+		if err := st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test", Now: time.Now(), Results: rows, Aggregates: aggs}); err != nil {
 			tb.Fatalf("TaskComplete: %v", err)
 		}
 	}
@@ -214,6 +233,13 @@ type problem struct {
 // wantProblem asserts a problem answer naming the parameter (when not "").
 func wantProblem(tb testing.TB, srv *httptest.Server, path string, status int, param string) {
 	tb.Helper()
+	getProblem(tb, srv, path, status, param)
+}
+
+// getProblem asserts a problem answer naming the parameter (when not "")
+// and returns its body.
+func getProblem(tb testing.TB, srv *httptest.Server, path string, status int, param string) string {
+	tb.Helper()
 	resp, err := http.Get(srv.URL + path)
 	if err != nil {
 		tb.Fatal(err)
@@ -231,14 +257,15 @@ func wantProblem(tb testing.TB, srv *httptest.Server, path string, status int, p
 		tb.Fatalf("GET %s: %s: %v", path, body, err)
 	}
 	if param == "" {
-		return
+		return string(body)
 	}
 	for _, e := range p.Errors {
 		if e.Parameter == param {
-			return
+			return string(body)
 		}
 	}
 	tb.Errorf("GET %s: problem %s does not name parameter %q", path, body, param)
+	return string(body)
 }
 
 func TestSummaryIsExactWithPnL(t *testing.T) {
@@ -252,16 +279,17 @@ func testSummaryIsExactWithPnL(t *testing.T, st store.Store) {
 
 	var s Summary
 	getJSON(t, srv, "/results/runs/RUN1/summary", 200, &s)
-	if s.RunID != "RUN1" || s.Status != store.RunCompleted {
-		t.Errorf("run %q status %q", s.RunID, s.Status)
+	if s.RunID != "RUN1" || s.Status != store.RunCompleted || s.Partial {
+		t.Errorf("run %q status %q partial %v", s.RunID, s.Status, s.Partial)
 	}
 	pnl := func(x float64) *float64 { return &x }
 	want := map[string]*ScenarioSummary{
 		// PV: 1e16 + 1 − 1e16 + 0.75 + 0.25 = 2 exactly (left to right
 		// in float64 it is 1).
-		"BASE": {PositionCount: 5, Measures: map[string]float64{"PV": 2, "DV01": -7.75, "FX_DELTA": 1000}, PnL: pnl(0)},
+		// FX_DELTA is per base currency, never summed across currencies.
+		"BASE": {PositionCount: 5, Measures: map[string]any{"PV": 2.0, "DV01": -7.75, "FX_DELTA": map[string]any{"EUR": 1000.0}}, PnL: pnl(0)},
 		// PV: (1e16 − 2) + 0.5 + (−1e16 + 4) + 0.75 + 0.125 = 3.375.
-		"RATES_PARALLEL_1BP": {PositionCount: 5, Measures: map[string]float64{"PV": 3.375, "DV01": -7.75, "FX_DELTA": 1000}, PnL: pnl(1.375)},
+		"RATES_PARALLEL_1BP": {PositionCount: 5, Measures: map[string]any{"PV": 3.375, "DV01": -7.75, "FX_DELTA": map[string]any{"EUR": 1000.0}}, PnL: pnl(1.375)},
 	}
 	if len(s.Scenarios) != len(want) {
 		t.Fatalf("scenarios %v", s.Scenarios)
@@ -315,11 +343,11 @@ func TestUnfinishedRunAnswersWhatIsThere(t *testing.T) {
 	srv := MustServer(t, st)
 	var s Summary
 	getJSON(t, srv, "/results/runs/RUN3/summary", 200, &s)
-	if s.Status != store.RunRunning {
-		t.Errorf("status %q, want RUNNING", s.Status)
+	if s.Status != store.RunRunning || !s.Partial {
+		t.Errorf("status %q partial %v, want RUNNING and partial", s.Status, s.Partial)
 	}
 	base := s.Scenarios["BASE"]
-	if base.PositionCount != 1 || base.Measures["PV"] != 0.75 || base.Measures["FX_DELTA"] != 1000 || len(base.Measures) != 2 {
+	if base.PositionCount != 1 || base.Measures["PV"] != 0.75 || fmt.Sprint(base.Measures["FX_DELTA"]) != "map[EUR:1000]" || len(base.Measures) != 2 {
 		t.Errorf("BASE so far: %+v", base)
 	}
 }
@@ -356,7 +384,7 @@ func testSummaryDoesNotDependOnRowOrderOrTasks(t *testing.T, st store.Store) {
 	getJSON(t, srv, "/results/runs/MANY/summary", 200, &many)
 	for _, sc := range handScenarios {
 		want, _ := refs[sc].Float64()
-		a, b := one.Scenarios[sc].Measures["PV"], many.Scenarios[sc].Measures["PV"]
+		a, b := one.Scenarios[sc].Measures["PV"].(float64), many.Scenarios[sc].Measures["PV"].(float64)
 		if math.Float64bits(a) != math.Float64bits(want) || math.Float64bits(b) != math.Float64bits(want) {
 			t.Errorf("%s: sums %v (3 tasks) and %v (up to 21 tasks, reversed), exact %v", sc, a, b, want)
 		}
@@ -387,13 +415,14 @@ func testCube(t *testing.T, st store.Store) {
 		{"measure=PV&by=product_type&scenario=RATES_PARALLEL_1BP", []CubeCell{{"AMORT_LOAN", 1e16 - 2, 3}, {"FIXED_BOND", -1e16 + 4, 1}, {"FX_FWD", 0.75, 1}}},
 		// The FX forward has no DV01: its group is absent.
 		{"measure=DV01&by=product_type", []CubeCell{{"AMORT_LOAN", -3.75, 3}, {"FIXED_BOND", -4, 1}}},
-		{"measure=FX_DELTA&by=product_type", []CubeCell{{"FX_FWD", 1000, 1}}},
+		// FX_DELTA is given per base currency.
+		{"measure=FX_DELTA&by=product_type", []CubeCell{{"FX_FWD", map[string]any{"EUR": 1000.0}, 1}}},
 		{"measure=PV&by=portfolio_node_id", []CubeCell{{"BOOK-A", 1.75, 4}, {"BOOK-B", 0.25, 1}}},
 		{"measure=PV&by=instrument_id", []CubeCell{{"INS-B1", -1e16, 1}, {"INS-F1", 0.75, 1}, {"INS-L1", 1e16, 1}, {"INS-L2", 1, 1}, {"INS-L3", 0.25, 1}}},
 		{"measure=PV&by=attr:desk", []CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}},
-		// Absent or null attributes group under "": L2 1 + L3 0.25 + F1 0.75.
-		{"measure=PV&by=attr:rating", []CubeCell{{"", 2, 3}, {"1", -1e16, 1}, {"3", 1e16, 1}}},
-		{"measure=DV01&by=attr:no_such_attr", []CubeCell{{"", -7.75, 4}}},
+		// Absent or null attributes group under n/a (SPEC §4.6): L2 1 +
+		// L3 0.25 + F1 0.75.
+		{"measure=PV&by=attr:rating", []CubeCell{{"1", -1e16, 1}, {"3", 1e16, 1}, {"n/a", 2, 3}}},
 	}
 	for _, c := range cases {
 		var got []CubeCell
@@ -401,6 +430,11 @@ func testCube(t *testing.T, st store.Store) {
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("cube %s:\n got %v\nwant %v", c.query, got, c.want)
 		}
+	}
+	// An attribute that no position has is a 400 naming those they have.
+	body := getProblem(t, srv, "/results/runs/CUBE/cube?measure=DV01&by=attr:no_such_attr", 400, "by")
+	if !strings.Contains(body, "no_such_attr") || !strings.Contains(body, "desk, rating") {
+		t.Errorf("problem %s does not name the attribute and those that exist", body)
 	}
 }
 
@@ -510,7 +544,11 @@ func testPositionsPagination(t *testing.T, st store.Store) {
 			t.Errorf("row %d is %v, want %v", i, key{r.PositionSnapshotID, r.PositionID, r.ScenarioID}, want[i])
 		}
 		bp := book[r.PositionID]
-		if fmt.Sprint(r.Measures) != fmt.Sprint(map[string]float64(bp.values[r.ScenarioID])) {
+		var ms map[string]float64
+		if err := json.Unmarshal(r.Measures, &ms); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(ms) != fmt.Sprint(map[string]float64(bp.values[r.ScenarioID])) {
 			t.Errorf("%s/%s measures %v, want %v", r.PositionID, r.ScenarioID, r.Measures, bp.values[r.ScenarioID])
 		}
 		wantNode := "BOOK-A"
@@ -558,7 +596,11 @@ func TestPositionUnderEveryScenario(t *testing.T) {
 	}
 	for i, sc := range handScenarios {
 		r := got.Items[i]
-		if r.ScenarioID != sc || r.PositionID != "F1" || r.Measures["FX_DELTA"] != 1000 || r.Measures["PV"] != 0.75 || len(r.Measures) != 2 {
+		var ms map[string]float64
+		if err := json.Unmarshal(r.Measures, &ms); err != nil {
+			t.Fatal(err)
+		}
+		if r.ScenarioID != sc || r.PositionID != "F1" || ms["FX_DELTA"] != 1000 || ms["PV"] != 0.75 || len(ms) != 2 {
 			t.Errorf("F1 under %s: %+v", sc, r)
 		}
 	}
