@@ -30,6 +30,13 @@ const (
 	RunPublished  = "PUBLISHED"
 )
 
+// RunDeletable reports whether a run in this status may be deleted
+// (SPEC §5 retention): finished (COMPLETED, FAILED, CANCELLED) and not
+// published.
+func RunDeletable(status string) bool {
+	return status == RunCompleted || status == RunFailed || status == RunCancelled
+}
+
 // Task statuses.
 const (
 	TaskQueued    = "QUEUED"
@@ -111,6 +118,11 @@ type Store interface {
 	// RunPublish moves a COMPLETED run to PUBLISHED, recording the hash.
 	// Any other status is a Conflict.
 	RunPublish(ctx context.Context, p RunPublishParams) (*Run, error)
+	// RunDelete removes a run that RunDeletable allows (an unpublished,
+	// finished run) with its tasks, results and aggregates, in one
+	// transaction; another status is a Conflict, an unknown run
+	// ErrNotFound. Its snapshots stay.
+	RunDelete(ctx context.Context, id string) error
 	// RunTasks lists the run's tasks ordered by product type and bucket.
 	RunTasks(ctx context.Context, id string) ([]*Task, error)
 

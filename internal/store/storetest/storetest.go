@@ -51,6 +51,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"Run", testRun},
 		{"Task", testTask},
 		{"Result", testResult},
+		{"Retention", testRetention},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
