@@ -222,4 +222,32 @@ func TestClientCommands(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "404") {
 		t.Errorf("status of an unknown run: exit %d, stderr %q", code, stderr)
 	}
+
+	// Retention: an unpublished completed run goes, the published one stays.
+	req2 := filepath.Join(dir, "run2.json")
+	if err := os.WriteFile(req2, []byte(`{"run_id":"RUN-CLI-2","run_type":"SANDBOX","as_of_time":"2026-01-23T17:00:00Z",
+		"market_snapshot_id":"MKT-20260123-1700Z","position_snapshot_id":"PS-CLI","measures":["PV"],"scenarios":["BASE"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun("run", "submit", req2, "--watch")
+	if out := mustRun("purge", "--unpublished-older-than", "1d"); !strings.Contains(out, "deleted 0 run(s)") {
+		t.Errorf("purge of day-old runs: %q", out)
+	}
+	if out := mustRun("purge", "--unpublished-older-than", "0s", "--dry-run"); !strings.Contains(out, "would delete RUN-CLI-2") || strings.Contains(out, "RUN-CLI\n") {
+		t.Errorf("purge --dry-run: %q", out)
+	}
+	if out := mustRun("purge", "--unpublished-older-than", "0s"); !strings.Contains(out, "deleted RUN-CLI-2") || !strings.Contains(out, "deleted 1 run(s)") {
+		t.Errorf("purge: %q", out)
+	}
+	if code, _, stderr := runIPRS(ctx, env, "run", "status", "RUN-CLI-2"); code == 0 || !strings.Contains(stderr, "404") {
+		t.Errorf("status of the purged run: exit %d, stderr %q", code, stderr)
+	}
+	if out := mustRun("run", "status", "RUN-CLI"); !strings.Contains(out, "PUBLISHED") {
+		t.Errorf("the published run after purge: %q", out)
+	}
+	for _, bad := range []string{"10", "5w", "-1d", "d"} {
+		if code, _, stderr := runIPRS(ctx, env, "purge", "--unpublished-older-than", bad); code == 0 || !strings.Contains(stderr, "unpublished-older-than") {
+			t.Errorf("purge --unpublished-older-than %s: exit %d, stderr %q", bad, code, stderr)
+		}
+	}
 }

@@ -16,6 +16,7 @@
 //	GET  /orch/runs/{id}/tasks                     every task, by product type then bucket
 //	POST /orch/runs/{id}/cancel                    202 | 409 from COMPLETED, FAILED or PUBLISHED
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
+//	DELETE /orch/runs/{id}                          204 | 409 unless COMPLETED, FAILED or CANCELLED (SPEC §5 retention)
 //
 // The upload route's body bound is Options.MaxUploadBytes; the others have
 // the Mux's normal bound. Cancel and publish take no members: their body

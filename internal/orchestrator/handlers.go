@@ -263,3 +263,22 @@ func isRunStatus(s string) bool {
 	}
 	return false
 }
+
+// handleDeleteRun serves DELETE /orch/runs/{id} (SPEC §5 retention): an
+// unpublished finished run and its results are removed, 204; a published,
+// queued or running run is a 409, an unknown one a 404.
+func (s *Service) handleDeleteRun(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseMembers(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.store.RunDelete(r.Context(), id); err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return err
+		}
+		return notFoundOr(err, "run", id)
+	}
+	s.log(r.Context()).InfoContext(r.Context(), "run deleted", "run_id", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -915,3 +915,37 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-F/publish", nil), http.StatusConflict)
 	})
 }
+
+func TestRunDelete(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		e.addFullMarket("MKT-1")
+		e.upload(snapshotBody("PS-A", "BOOK-A", "2026-01-23T00:00:00Z", mixedBook(5)), http.StatusCreated)
+
+		// Queued: 409, and the run stays.
+		e.mustStatus(e.postRun(runBody("RUN-Q", "MKT-1", "PS-A")), http.StatusCreated)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-Q", nil), http.StatusConflict)
+		e.mustStatus(e.do(http.MethodGet, "/orch/runs/RUN-Q", nil), http.StatusOK)
+		// Cancelled (finished, never published): deletable.
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-Q/cancel", nil), http.StatusAccepted)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-Q", []byte(`{"force":true}`)), http.StatusBadRequest)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-Q", nil), http.StatusNoContent)
+		e.mustStatus(e.do(http.MethodGet, "/orch/runs/RUN-Q", nil), http.StatusNotFound)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-Q", nil), http.StatusNotFound)
+
+		// Completed: deletable, results gone; published: 409.
+		e.mustStatus(e.postRun(runBody("RUN-D", "MKT-1", "PS-A")), http.StatusCreated)
+		completeRun(t, e, "RUN-D", []string{"BASE"})
+		e.mustStatus(e.postRun(runBody("RUN-P", "MKT-1", "PS-A")), http.StatusCreated)
+		completeRun(t, e, "RUN-P", []string{"BASE"})
+		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-P/publish", nil), http.StatusOK)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-P", nil), http.StatusConflict)
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/RUN-D", nil), http.StatusNoContent)
+		if rows, err := e.store.ResultList(e.ctx, store.ResultListParams{RunID: "RUN-D", Limit: 10}); err != nil || len(rows) != 0 {
+			t.Errorf("results of the deleted run: %d, %v", len(rows), err)
+		}
+		if rows, err := e.store.ResultList(e.ctx, store.ResultListParams{RunID: "RUN-P", Limit: 10}); err != nil || len(rows) != 5 {
+			t.Errorf("results of the published run: %d, %v; want 5", len(rows), err)
+		}
+	})
+}

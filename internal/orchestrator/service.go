@@ -123,6 +123,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET /orch/runs/{id}/tasks", s.handleRunTasks)
 	m.HandleFunc("POST /orch/runs/{id}/cancel", s.handleCancelRun)
 	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun)
+	m.HandleFunc("DELETE /orch/runs/{id}", s.handleDeleteRun)
 }
 
 // log returns the service's logger with the request id of ctx, if any.
