@@ -33,6 +33,16 @@
 //     ParseTenor gives a tenor's year fraction.
 //   - ScenarioIDs, IsScenario, ScenarioMarket: BASE, RATES_PARALLEL_1BP,
 //     SPREAD_25BP, FX_SPOT_1PCT.
+//   - ScenarioSet (SetScenario, Shock, Selector; SPEC §4.3): user-defined
+//     scenarios, each an ordered list of CURVE_SHIFT, CURVE_TENOR_SHIFTS and
+//     FX_SPOT shocks on curves or pairs named by id or by a '*' pattern.
+//     DecodeScenarioSet and (*ScenarioSet).Validate report every problem
+//     with a JSON Pointer (SetProblem; the 400s of an upload);
+//     (*ScenarioSet).Requirements lists what a market lacks (the 422s of a
+//     run check); (*ScenarioSet).ScenarioMarket applies one scenario.
+//     NewEngine(…, WithScenarioSets(sets…)) lets a run mix built-in ids and
+//     set scenario ids; each scenario market is built once per engine.
+//     HistoricalSet builds a set from dated market snapshots.
 //   - PositionInput decodes a position object; ParsePosition returns a
 //     *Position or its []Problem; ProductTypes, IsProductType,
 //     SupportedMeasures(productType). (*Position).Requirements gives the
