@@ -68,6 +68,7 @@ type Selector struct {
 	ids     []string
 	pattern string
 	isList  bool
+	wrong   string // what a document gave instead (Validate reports it)
 }
 
 // SelectIDs returns the selector of exactly these ids (the array form).
@@ -91,6 +92,9 @@ func (s *Selector) Pattern() (string, bool) { return s.pattern, !s.isList }
 
 // MarshalJSON writes the array or the string form.
 func (s Selector) MarshalJSON() ([]byte, error) {
+	if s.wrong != "" {
+		return nil, fmt.Errorf("selector: %s", s.wrong)
+	}
 	if s.isList {
 		if s.ids == nil {
 			return []byte("[]"), nil
@@ -100,29 +104,31 @@ func (s Selector) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s.pattern)
 }
 
-// UnmarshalJSON reads an array of strings or a string.
+// UnmarshalJSON reads an array of strings or a string. Any other JSON value
+// is kept as a problem that Validate reports at the selector's pointer, so
+// that decoding goes on and every problem of a document is found at once.
 func (s *Selector) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	*s = Selector{}
 	switch {
 	case len(b) > 0 && b[0] == '"':
-		var p string
-		if err := json.Unmarshal(b, &p); err != nil {
-			return err
+		if err := json.Unmarshal(b, &s.pattern); err != nil {
+			s.wrong = "expected an array of ids or one pattern string, got an invalid string"
 		}
-		*s = Selector{pattern: p}
-		return nil
 	case len(b) > 0 && b[0] == '[':
-		var ids []string
-		if err := json.Unmarshal(b, &ids); err != nil {
-			return errors.New("expected an array of ids (strings) or one pattern string")
+		var raw []*string
+		if err := json.Unmarshal(b, &raw); err != nil || slices.Contains(raw, nil) {
+			s.wrong = "expected an array of ids (strings) or one pattern string, got an array holding something else"
+			return nil
 		}
-		if ids == nil {
-			ids = []string{}
+		s.ids, s.isList = make([]string, len(raw)), true
+		for i, id := range raw {
+			s.ids[i] = *id
 		}
-		*s = Selector{ids: ids, isList: true}
-		return nil
+	default:
+		s.wrong = "expected an array of ids or one pattern string such as \"*-OIS\""
 	}
-	return errors.New("expected an array of ids or one pattern string such as \"*-OIS\"")
+	return nil
 }
 
 // hasWildcard reports whether the selector is a pattern with '*'.
@@ -340,6 +346,10 @@ func validateShock(sh *Shock, ptr string, add func(ptr, format string, args ...a
 }
 
 func validateSelector(s *Selector, ptr, what string, add func(ptr, format string, args ...any)) {
+	if s.wrong != "" {
+		add(ptr, "%s", s.wrong)
+		return
+	}
 	if !s.isList {
 		if s.pattern == "" {
 			add(ptr, "the %s pattern must not be empty (an id, or a pattern such as \"*-OIS\")", what)

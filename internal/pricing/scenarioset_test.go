@@ -67,9 +67,21 @@ func TestSelectorJSON(t *testing.T) {
 	if p, ok := sh.Pairs.Pattern(); !ok || p != "*USD" {
 		t.Errorf("Pattern = %q, %v", p, ok)
 	}
-	for _, bad := range []string{`{"curves":3}`, `{"curves":{"a":1}}`, `{"curves":[1,2]}`, `{"curves":true}`} {
-		if err := json.Unmarshal([]byte(bad), &sh); err == nil {
-			t.Errorf("%s decoded without error", bad)
+	// Other JSON values decode (so that the rest of a document is read) and
+	// are reported by Validate at the selector.
+	for _, bad := range []string{`3`, `{"a":1}`, `[1,2]`, `true`, `["a",null]`} {
+		set := `{"scenario_set_id":"S","scenarios":[{"scenario_id":"X","shocks":[{"type":"CURVE_SHIFT","curves":` + bad + `,"shift_bp":1}]}]}`
+		var s ScenarioSet
+		if err := json.Unmarshal([]byte(set), &s); err != nil {
+			t.Errorf("curves %s: decode error %v", bad, err)
+			continue
+		}
+		probs := s.Validate()
+		if len(probs) != 1 || probs[0].Pointer != "/scenarios/0/shocks/0/curves" || !strings.Contains(probs[0].Detail, "expected an array") {
+			t.Errorf("curves %s: problems %v", bad, probs)
+		}
+		if _, err := json.Marshal(s); err == nil {
+			t.Errorf("curves %s: an invalid selector encoded", bad)
 		}
 	}
 	// Both forms encode back as they came.
