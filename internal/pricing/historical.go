@@ -100,7 +100,7 @@ func HistoricalSet(snaps []HistoricalSnapshot, o HistoricalOptions) (*ScenarioSe
 	}
 	if len(snaps) <= h {
 		return nil, &HistoricalError{Problems: []SetProblem{{Pointer: "", Detail: fmt.Sprintf(
-			"the range holds %d dated market snapshot(s) that are not FAIL; a horizon of %d needs at least %d", len(snaps), h, h+1)}}}
+			"%d date(s) of the range have a market snapshot that is not FAIL; a horizon of %d needs at least %d", len(snaps), h, h+1)}}}
 	}
 	markets := make([]*Market, len(snaps))
 	var probs problemSet
