@@ -13,5 +13,6 @@ func commands(a *app) []*cobra.Command {
 		newBenchCmd(a),
 		newPushCmd(a),
 		newRunCmd(a),
+		newScenarioSetCmd(a),
 	}
 }
