@@ -37,6 +37,22 @@ CREATE TABLE IF NOT EXISTS market_snapshot (
 );
 CREATE INDEX IF NOT EXISTS market_snapshot_as_of_idx ON market_snapshot (as_of_time DESC, snapshot_id DESC);
 
+-- Immutable analytic documents that runs name by id: scenario sets (SPEC
+-- §4.3) and model sets (§4.1), one table for every kind. payload is the
+-- canonical JSON of the document (as submitted, or as the server built it);
+-- description and item_count (scenarios, rules) serve lists without it.
+CREATE TABLE IF NOT EXISTS analytic_set (
+    kind          text COLLATE "C" NOT NULL CHECK (kind IN ('scenario_set', 'model_set')),
+    set_id        text COLLATE "C" NOT NULL,
+    description   text        NOT NULL DEFAULT '',
+    item_count    integer     NOT NULL CHECK (item_count >= 0),
+    payload       bytea       NOT NULL,
+    payload_hash  text        NOT NULL,
+    created_at    timestamptz NOT NULL,
+    PRIMARY KEY (kind, set_id)
+);
+CREATE INDEX IF NOT EXISTS analytic_set_created_idx ON analytic_set (kind, created_at DESC, set_id DESC);
+
 -- Immutable position snapshots: a header and one row per position.
 CREATE TABLE IF NOT EXISTS position_snapshot (
     position_snapshot_id  text COLLATE "C" PRIMARY KEY,

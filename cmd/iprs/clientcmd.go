@@ -82,6 +82,7 @@ func newPushCmd(a *app) *cobra.Command {
 				strings.Join(rec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond), rec.PayloadHash)
 			return nil
 		}))
+	cmd.AddCommand(newPushScenarioSetCmd(&f))
 	return cmd
 }
 

@@ -14,5 +14,6 @@ func commands(a *app) []*cobra.Command {
 		newPushCmd(a),
 		newRunCmd(a),
 		newPurgeCmd(a),
+		newScenarioSetCmd(a),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/iprs/iprs/internal/gen"
@@ -18,6 +19,8 @@ func newGenCmd() *cobra.Command {
 		node, id         string
 		seed             uint64
 		out, market      string
+		history          int
+		historyDir       string
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -28,7 +31,18 @@ books of millions of positions need no memory. With --market it also writes a
 market snapshot with every curve and spot the book needs.
 
   iprs gen --loans 1m --out book.json --market market.json
-  iprs push market market.json && iprs push positions book.json`,
+  iprs push market market.json && iprs push positions book.json
+
+With --history N it writes N business days of market snapshots ending on the
+--as-of date, one file each in --history-dir (MKT-HIST-YYYYMMDD.json): every
+curve node and spot follows a seeded, mean-reverting random walk back from
+the market --market writes (the last day holds its values), so historical
+scenario sets have data to learn from.
+The book is then written only when --out names a file.
+
+  iprs gen --history 260 --history-dir hist
+  for f in hist/*.json; do iprs push market "$f"; done
+  iprs scenario-set historical --from 2025-01-23 --to 2026-01-23`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := time.Parse(time.RFC3339, asOf)
@@ -54,6 +68,17 @@ market snapshot with every curve and spot the book needs.
 				}
 				if err := os.WriteFile(market, append(b, '\n'), 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", market, err)
+				}
+			}
+			if history < 0 {
+				return fmt.Errorf("--history %d: want a number of business days, at least 1", history)
+			}
+			if history > 0 {
+				if err := writeHistory(cmd, t, history, seed, historyDir); err != nil {
+					return err
+				}
+				if out == "" {
+					return nil
 				}
 			}
 			var w io.Writer = cmd.OutOrStdout()
@@ -85,5 +110,28 @@ market snapshot with every curve and spot the book needs.
 	f.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same book")
 	f.StringVarP(&out, "out", "o", "", "write the position snapshot here instead of standard output")
 	f.StringVar(&market, "market", "", "also write a matching market snapshot to this file")
+	f.IntVar(&history, "history", 0, "write this many business days of market snapshots ending on the --as-of date")
+	f.StringVar(&historyDir, "history-dir", "market-history", "directory for the --history snapshots (created if missing)")
 	return cmd
+}
+
+// writeHistory writes gen.History's snapshots, one file each, into dir.
+func writeHistory(cmd *cobra.Command, end time.Time, n int, seed uint64, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	snaps := gen.History(end, n, seed)
+	for _, s := range snaps {
+		b, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode market snapshot: %w", err)
+		}
+		name := filepath.Join(dir, s["snapshot_id"].(string)+".json")
+		if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d market snapshots (%s to %s) to %s\n", len(snaps),
+		snaps[0]["as_of_time"], snaps[len(snaps)-1]["as_of_time"], dir)
+	return nil
 }

@@ -1,6 +1,7 @@
 // Package marketdata is the marketdata service of IPRS: it accepts market
 // data snapshots (curves and FX spots), judges their data quality, stores
-// them immutably and serves them back, under the path prefix /mkt.
+// them immutably and serves them back, under the path prefix /mkt; and it
+// stores scenario sets, uploaded or built from the stored snapshots.
 //
 //	svc := marketdata.New(store, logger, marketdata.Options{Registerer: metrics.Registry()})
 //	svc.Register(mux) // a web.Mux with Prefix "/mkt"
@@ -115,6 +116,34 @@
 // content (409), not a silent no-op. Key order, white space, string
 // escapes and number spelling (0.0400 vs 4e-2) do not change the hash. The
 // stored payload is that canonical JSON.
+//
+// # Scenario sets (SPEC §4.3)
+//
+// POST /mkt/scenario-sets takes {scenario_set_id, description?,
+// scenarios: [{scenario_id, shocks: [...]}]} (shocks as pricing.Shock
+// documents them) and answers 201 with the stored set: the canonical JSON
+// of the request with payload_hash, scenario_count and created_at added,
+// and a Location header. The same id with the same content (hash of the
+// canonical JSON, as for snapshots) answers 200 with the stored set; other
+// content is a 409. Every problem of a refused set is listed at once with
+// its pointer, in document order: unknown members at any depth, wrong JSON
+// types, a member name twice, a number beyond the range of a double, and
+// the rules of pricing.ScenarioSet.Validate. GET /mkt/scenario-sets/{id}
+// answers the stored set; GET /mkt/scenario-sets?limit=&cursor= lists
+// {scenario_set_id, description, scenario_count, payload_hash, created_at},
+// newest created first (ties by id, descending).
+//
+// POST /mkt/scenario-sets/historical takes {scenario_set_id, from, to,
+// horizon_days?, curves?, pairs?}: from and to are UTC dates (YYYY-MM-DD,
+// from ≤ to), horizon_days a whole number ≥ 1 (default 1), curves and
+// pairs in the shock form (default: everything). It reads the latest
+// snapshot that is not FAIL of each UTC date in [from, to] (at most
+// MaxHistoricalSnapshots dates), builds the set with
+// pricing.HistoricalSet, describes it (range, horizon, first and last
+// snapshot ids) and stores it like any other set: 201, or 200 when the same
+// id already holds the same content, 409 when it holds other content (say,
+// because a snapshot was added to the range since). Missing curves or
+// pairs, patterns matching nothing and too few dates are 422 problems.
 //
 // # Metrics
 //

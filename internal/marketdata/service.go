@@ -72,10 +72,18 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 //	POST /mkt/snapshots        create (201), replay (200) or conflict (409)
 //	GET  /mkt/snapshots/{id}   the stored snapshot with its metadata
 //	GET  /mkt/snapshots        the list, newest as_of_time first
+//
+// and the scenario set routes (scenarioset.go):
+//
+//	POST /mkt/scenario-sets             create (201), replay (200) or conflict (409)
+//	POST /mkt/scenario-sets/historical  build a set from stored snapshots and store it alike
+//	GET  /mkt/scenario-sets/{id}        the stored set with its metadata
+//	GET  /mkt/scenario-sets             the list, newest first
 func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("POST "+Prefix+"/snapshots", s.create)
 	m.HandleFunc("GET "+Prefix+"/snapshots/{id}", s.get)
 	m.HandleFunc("GET "+Prefix+"/snapshots", s.list)
+	s.registerScenarioSets(m)
 }
 
 // Receipt answers POST /mkt/snapshots.

@@ -43,6 +43,16 @@
 //     ParseTenor gives a tenor's year fraction.
 //   - ScenarioIDs, IsScenario, ScenarioMarket: BASE, RATES_PARALLEL_1BP,
 //     SPREAD_25BP, FX_SPOT_1PCT.
+//   - ScenarioSet (SetScenario, Shock, Selector; SPEC §4.3): user-defined
+//     scenarios, each an ordered list of CURVE_SHIFT, CURVE_TENOR_SHIFTS and
+//     FX_SPOT shocks on curves or pairs named by id or by a '*' pattern.
+//     DecodeScenarioSet and (*ScenarioSet).Validate report every problem
+//     with a JSON Pointer (SetProblem; the 400s of an upload);
+//     (*ScenarioSet).Requirements lists what a market lacks (the 422s of a
+//     run check); (*ScenarioSet).ScenarioMarket applies one scenario.
+//     NewEngine(…, WithScenarioSets(sets…)) lets a run mix built-in ids and
+//     set scenario ids; each scenario market is built once per engine.
+//     HistoricalSet builds a set from dated market snapshots.
 //   - PositionInput decodes a position object; ParsePosition returns a
 //     *Position or its []Problem; ProductTypes, IsProductType,
 //     SupportedMeasures(productType). (*Position).Requirements gives the
@@ -93,6 +103,32 @@
 // loan by terms must have remaining_term_months of at least 1. An FX pair
 // must be XXXUSD. A result that is not finite (say, from an absurd rate)
 // is refused by Price, since the platform only stores finite numbers.
+//
+// Readings of SPEC §4.3 (scenario sets). A CURVE_SHIFT adds shift_bp/10,000
+// (a division, so +1bp is the same double as RATES_PARALLEL_1BP's bump) to
+// the curve's node rates, which moves r(t) by that amount at every t; a
+// CURVE_TENOR_SHIFTS adds its own piecewise-linear function of t on top
+// of the curve (curve.withShift), never resampled at the curve's nodes.
+// Shocks apply in order, each to the market the previous ones left; a
+// curve or pair named by several shocks moves once per shock. In the array
+// form of curves/pairs an id is literal ('*' included); an empty id or one
+// listed twice is a 400, as is an empty array or pattern, two shifts_bp
+// tenors at the same year fraction (12M and 1Y) and any member that does
+// not belong to the shock's type. Scenario ids follow the rules of set ids
+// (1 to 128 bytes, no control characters, no white space at either end) but
+// may hold '/'; comparison with the built-in ids is exact (so "base" is
+// allowed).
+//
+// Readings for the historical builder (HistoricalSet): h, horizon_days,
+// counts snapshot dates (Sₖ to Sₖ₊ₕ), not calendar days, as the spec's
+// indices say; each shift is stored in bp as (r′ − r)·10,000 in float64
+// (applying it divides by 10,000 again, so the scenario reproduces the later
+// rate at the earlier node tenors up to rounding); within a scenario the
+// curve shocks come in curve id order, then the FX shocks in pair order. A
+// selection is resolved against Sₖ: a pattern matching nothing there, or a
+// listed id missing from Sₖ or Sₖ₊ₕ, is a 422 problem (one per id, naming
+// the snapshots), pointing at the curves or pairs member (also when it
+// was omitted and the default selected everything).
 //
 // # Determinism and speed
 //

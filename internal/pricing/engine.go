@@ -111,7 +111,9 @@ func (t *dfTable) at(vals []float64, days int) float64 {
 type EngineOption func(*engineConfig) error
 
 // engineConfig collects the options of NewEngine.
-type engineConfig struct{}
+type engineConfig struct {
+	setScenarios map[string]*ScenarioSet // scenario id → its set (WithScenarioSets)
+}
 
 // NewEngine builds the scenario markets (each once) for a run. scenarioIDs
 // and measures must be known and not repeated; runAsOf gives the as-of date
@@ -152,15 +154,14 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 	}
 	seen := make(map[string]bool, len(scenarioIDs))
 	for _, id := range scenarioIDs {
-		def, ok := lookupScenario(id)
-		if !ok {
-			return nil, fmt.Errorf("new engine: unknown scenario %q", id)
-		}
 		if seen[id] {
 			return nil, fmt.Errorf("new engine: scenario %q requested twice", id)
 		}
 		seen[id] = true
-		sm := def.apply(base)
+		sm, err := cfg.scenarioMarket(base, id)
+		if err != nil {
+			return nil, fmt.Errorf("new engine: %w", err)
+		}
 		s := &scenarioState{
 			id:       id,
 			market:   sm,

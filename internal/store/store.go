@@ -64,6 +64,25 @@ type Store interface {
 	// MarketSnapshotList lists newest AsOfTime first (ties by id,
 	// descending), without payloads.
 	MarketSnapshotList(ctx context.Context, p ListParams) ([]*MarketSnapshot, error)
+	// MarketSnapshotDaily returns, for each UTC date from p.From to p.To
+	// (both included) on which a snapshot that is not FAIL has its
+	// AsOfTime, that date's latest such snapshot (greatest AsOfTime, ties:
+	// greatest id), with its payload, oldest date first; at most p.Limit
+	// rows (all when p.Limit ≤ 0). The historical scenario builder reads
+	// its snapshots with it (SPEC §4.3).
+	MarketSnapshotDaily(ctx context.Context, p DailyParams) ([]*MarketSnapshot, error)
+
+	// SetCreate stores an immutable analytic set (a scenario set, a model
+	// set) under its kind and id. When one exists: the same PayloadHash
+	// returns the stored set with created=false; another hash is a
+	// Conflict. Concurrent identical creates store one set. A zero
+	// CreatedAt is set from the store's clock.
+	SetCreate(ctx context.Context, s *AnalyticSet) (stored *AnalyticSet, created bool, err error)
+	// SetGet returns a set with its payload, or ErrNotFound.
+	SetGet(ctx context.Context, kind, id string) (*AnalyticSet, error)
+	// SetList lists the sets of a kind newest CreatedAt first (ties by id,
+	// descending), without payloads.
+	SetList(ctx context.Context, kind string, p ListParams) ([]*AnalyticSet, error)
 
 	// PositionSnapshotBegin starts writing a position snapshot. Rows are
 	// added in batches while the request streams in; nothing is visible to
@@ -236,6 +255,41 @@ type MarketSnapshot struct {
 	PayloadHash string // hex SHA-256 of Payload
 	DQStatus    string // PASS | WARN | FAIL
 	Issues      []byte // JSON array of data-quality issues
+	CreatedAt   time.Time
+}
+
+// DailyParams select the dates of MarketSnapshotDaily: the UTC dates of
+// From and To, both included (their times of day do not matter).
+type DailyParams struct {
+	From, To time.Time
+	Limit    int
+}
+
+// DailyRange returns the half-open time range [start, end) of the UTC dates
+// of p, which drivers query.
+func (p DailyParams) DailyRange() (start, end time.Time) {
+	day := func(t time.Time) time.Time {
+		u := t.UTC()
+		return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return day(p.From), day(p.To).AddDate(0, 0, 1)
+}
+
+// Kinds of AnalyticSet.
+const (
+	SetKindScenario = "scenario_set"
+	SetKindModel    = "model_set"
+)
+
+// AnalyticSet is a stored immutable analytic document that runs name by
+// id: a scenario set or a model set.
+type AnalyticSet struct {
+	Kind        string // SetKindScenario or SetKindModel
+	ID          string
+	Description string
+	ItemCount   int    // scenarios of a scenario set, rules of a model set
+	Payload     []byte // the canonical JSON of the document
+	PayloadHash string // hex SHA-256 of Payload
 	CreatedAt   time.Time
 }
 

@@ -38,6 +38,22 @@ CREATE TABLE IF NOT EXISTS market_snapshot (
 );
 CREATE INDEX IF NOT EXISTS market_snapshot_as_of_idx ON market_snapshot (as_of_time DESC, snapshot_id DESC);
 
+-- Immutable analytic documents that runs name by id: scenario sets (SPEC
+-- §4.3) and model sets (§4.1), one table for every kind. payload is the
+-- canonical JSON of the document (as submitted, or as the server built it);
+-- description and item_count (scenarios, rules) serve lists without it.
+CREATE TABLE IF NOT EXISTS analytic_set (
+    kind          TEXT    NOT NULL CHECK (kind IN ('scenario_set', 'model_set')),
+    set_id        TEXT    NOT NULL,
+    description   TEXT    NOT NULL DEFAULT '',
+    item_count    INTEGER NOT NULL CHECK (item_count >= 0),
+    payload       BLOB    NOT NULL,
+    payload_hash  TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (kind, set_id)
+);
+CREATE INDEX IF NOT EXISTS analytic_set_created_idx ON analytic_set (kind, created_at DESC, set_id DESC);
+
 -- Immutable position snapshots: a header and one row per position.
 CREATE TABLE IF NOT EXISTS position_snapshot (
     position_snapshot_id  TEXT    PRIMARY KEY NOT NULL,

@@ -140,3 +140,33 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
+
+// MarketSnapshotDaily returns each UTC date's latest snapshot that is not
+// FAIL, with payloads, oldest date first.
+func (db *DB) MarketSnapshotDaily(ctx context.Context, p store.DailyParams) ([]*store.MarketSnapshot, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	start, end := p.DailyRange()
+	query := `SELECT ` + marketColumns + `, payload FROM (
+    SELECT DISTINCT ON ((as_of_time AT TIME ZONE 'UTC')::date) *
+    FROM market_snapshot
+    WHERE dq_status <> 'FAIL' AND as_of_time >= $1 AND as_of_time < $2
+    ORDER BY (as_of_time AT TIME ZONE 'UTC')::date, as_of_time DESC, snapshot_id DESC
+) daily ORDER BY as_of_time`
+	args := []any{start, end}
+	if p.Limit > 0 {
+		query += " LIMIT $3"
+		args = append(args, p.Limit)
+	}
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list daily market snapshots: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.MarketSnapshot, error) {
+		return scanMarket(r, true)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list daily market snapshots: %w", err)
+	}
+	return out, nil
+}

@@ -147,3 +147,39 @@ func listLimit(limit int) int {
 	}
 	return limit
 }
+
+// microsPerDay is the length of a UTC day in the stored unit.
+const microsPerDay = 86400 * 1000000
+
+// MarketSnapshotDaily returns each UTC date's latest snapshot that is not
+// FAIL, with payloads, oldest date first. A date is the floor of
+// as_of_time to a multiple of a day (floored for times before 1970 too).
+func (db *DB) MarketSnapshotDaily(ctx context.Context, p store.DailyParams) ([]*store.MarketSnapshot, error) {
+	start, end := p.DailyRange()
+	query := `SELECT ` + marketColumns + `, payload FROM (
+    SELECT *, row_number() OVER (PARTITION BY day ORDER BY as_of_time DESC, snapshot_id DESC) AS rank_in_day
+    FROM (
+        SELECT *, as_of_time - (((as_of_time % ?) + ?) % ?) AS day
+        FROM market_snapshot
+        WHERE dq_status <> 'FAIL' AND as_of_time >= ? AND as_of_time < ?
+    )
+) WHERE rank_in_day = 1 ORDER BY as_of_time LIMIT ?`
+	rows, err := db.reader.QueryContext(ctx, query, microsPerDay, microsPerDay, microsPerDay,
+		toMicros(start), toMicros(end), listLimit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list daily market snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.MarketSnapshot
+	for rows.Next() {
+		s, err := scanMarketSnapshot(rows.Scan, true)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list daily market snapshots: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list daily market snapshots: %w", err)
+	}
+	return out, nil
+}

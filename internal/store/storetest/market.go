@@ -106,6 +106,8 @@ func testMarketSnapshot(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("Daily", func(t *testing.T) { testMarketSnapshotDaily(t, open) })
+
 	t.Run("ListOrderAndPagination", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

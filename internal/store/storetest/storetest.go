@@ -47,6 +47,7 @@ func Exercise(t *testing.T, open Opener) {
 		run  func(t *testing.T, open Opener)
 	}{
 		{"MarketSnapshot", testMarketSnapshot},
+		{"AnalyticSet", testAnalyticSet},
 		{"PositionSnapshot", testPositionSnapshot},
 		{"Run", testRun},
 		{"Task", testTask},
