@@ -5,6 +5,11 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
+-- revision: 2
+-- The revision goes up with every change to this file once it has been
+-- applied anywhere; the last statement records it, and `iprs migrate`
+-- applies the file again to a database that recorded a lower one.
+--
 -- Conventions:
 --   * Identifiers and grouping keys are text COLLATE "C", so every ordering
 --     (lists, cursors, result pages) is plain byte order whatever the
@@ -19,8 +24,10 @@ BEGIN;
 CREATE TABLE IF NOT EXISTS schema_migration (
     version     integer     PRIMARY KEY,
     name        text        NOT NULL,
-    applied_at  timestamptz NOT NULL DEFAULT now()
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    revision    integer     NOT NULL DEFAULT 0
 );
+ALTER TABLE schema_migration ADD COLUMN IF NOT EXISTS revision integer NOT NULL DEFAULT 0;
 
 -- Immutable market data snapshots: the canonical JSON as submitted plus the
 -- server's data-quality verdict.
@@ -237,7 +244,8 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name) VALUES (1, '001_mvp_core')
-ON CONFLICT (version) DO NOTHING;
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 2)
+ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
+    WHERE schema_migration.revision < EXCLUDED.revision;
 
 COMMIT;

@@ -23,6 +23,13 @@ type Migration struct {
 	Version int    // the NNN prefix of the file name
 	Name    string // the file name without ".sql", e.g. "001_mvp_core"
 	SQL     string // the file's text as psql would run it
+	// Revision is the file's "-- revision: N" line (0 without one). A
+	// file is rerunnable, so it may change after it was first applied: it
+	// then gets a higher revision, which it records in schema_migration
+	// itself (so psql -f records it too), and Migrate applies it again to
+	// a database that recorded a lower one. A test in this package keeps
+	// the revision and the file's content in step.
+	Revision int
 }
 
 // Migrations returns the embedded migrations in version order. It panics
@@ -73,8 +80,28 @@ func Load(fsys fs.FS) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("schema: read %s: %w", file, err)
 		}
-		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
+		rev, err := revisionOf(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("schema: %s: %w", file, err)
+		}
+		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b), Revision: rev})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	return ms, nil
+}
+
+// revisionOf reads the "-- revision: N" line of a migration file.
+func revisionOf(sql string) (int, error) {
+	for _, line := range strings.Split(sql, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- revision:")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(rest))
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad revision line %q", line)
+		}
+		return n, nil
+	}
+	return 0, nil
 }

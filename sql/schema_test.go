@@ -1,6 +1,10 @@
 package schema
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -48,5 +52,45 @@ func TestLoadOrdersAndRejectsBadNames(t *testing.T) {
 		if _, err := Load(bad); err == nil {
 			t.Errorf("Load(%v) succeeded, want an error", bad)
 		}
+	}
+}
+
+// fileRevisions pins each migration file's content to its revision: a
+// file that changes must raise its "-- revision:" line (and the value its
+// last statement records), so that databases migrated by the earlier
+// content get the new one (Migrate applies a file again when the recorded
+// revision is lower). Update the hash here together with the revision.
+var fileRevisions = map[string]struct {
+	sha256   string
+	revision int
+}{
+	"001_mvp_core.sql":        {"91c74aac4bacd21f4dfa585f27dbedc44efc2d35947dc57ddf288f4bbe83e184", 2},
+	"sqlite/001_mvp_core.sql": {"1d354245006cbd410a8bc6da90e5f95a572e1770c92fe3263af3b0f8394dcfd2", 2},
+}
+
+func TestRevisionFollowsContent(t *testing.T) {
+	for name, want := range fileRevisions {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := revisionOf(string(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != want.sha256 || rev != want.revision {
+			t.Errorf("%s: sha256 %s revision %d; the table says %s revision %d. When the file changes, raise its revision (and the value it records) and update this table",
+				name, got, rev, want.sha256, want.revision)
+		}
+	}
+	// The PostgreSQL file records its own revision, for psql -f.
+	b, err := os.ReadFile("001_mvp_core.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _ := revisionOf(string(b))
+	if !strings.Contains(string(b), fmt.Sprintf("VALUES (1, '001_mvp_core', %d)", rev)) {
+		t.Errorf("001_mvp_core.sql does not record its revision %d in schema_migration", rev)
 	}
 }

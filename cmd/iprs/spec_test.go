@@ -1868,7 +1868,9 @@ var specClauses = []specClause{
 		}
 		s.do(t, http.MethodGet, "/orch/nothing-here", nil).problemOf(t, http.StatusNotFound)
 		s.do(t, http.MethodGet, "/nothing-here", nil).problemOf(t, http.StatusNotFound)
-		s.do(t, http.MethodDelete, "/orch/runs/"+s.runID, nil).problemOf(t, http.StatusMethodNotAllowed)
+		s.do(t, http.MethodDelete, "/mkt/snapshots/"+s.marketID, nil).problemOf(t, http.StatusMethodNotAllowed)
+		// SPEC §5: a published run is never deleted.
+		s.do(t, http.MethodDelete, "/orch/runs/"+s.runID, nil).problemOf(t, http.StatusConflict)
 		for _, route := range []string{"summary", "cube?measure=PV&by=product_type", "positions", "positions/BOND-000", "export.csv"} {
 			s.do(t, http.MethodGet, "/results/runs/RUN-NOPE-"+s.sfx+"/"+route, nil).problemOf(t, http.StatusNotFound)
 		}

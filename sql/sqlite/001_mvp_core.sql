@@ -1,6 +1,9 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
+-- revision: 2
+-- (The revision goes up with every change to this file; `iprs migrate`
+-- applies the file again to a database that recorded a lower one.)
 --
 -- Type mapping:
 --   timestamptz       INTEGER, microseconds since the Unix epoch (UTC); sorts
@@ -20,7 +23,8 @@
 CREATE TABLE IF NOT EXISTS schema_migration (
     version     INTEGER PRIMARY KEY,
     name        TEXT    NOT NULL,
-    applied_at  INTEGER NOT NULL
+    applied_at  INTEGER NOT NULL,
+    revision    INTEGER NOT NULL DEFAULT 0
 );
 
 -- Immutable market data snapshots: the canonical JSON as submitted plus the

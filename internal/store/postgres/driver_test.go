@@ -83,6 +83,31 @@ func TestMigrate(t *testing.T) {
 	if where == "public" {
 		t.Fatalf("migrations ran in the public schema")
 	}
+
+	// A database migrated by an earlier revision of the file (here: one
+	// that lacked run_aggregate and the revision column): opening it
+	// without migrating is refused, and Migrate applies the file again.
+	if _, err := db.Pool().Exec(ctx, `DROP TABLE run_aggregate; ALTER TABLE schema_migration DROP COLUMN revision`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(ctx, u, postgres.Options{}); err == nil || !strings.Contains(err.Error(), "iprs migrate") {
+		t.Fatalf("Open(an earlier revision) = %v, want an error saying to run `iprs migrate`", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate of an earlier revision: %v", err)
+	}
+	var rev int
+	if err := db.Pool().QueryRow(ctx, "SELECT revision FROM schema_migration WHERE version = 1").Scan(&rev); err != nil || rev != schema.Migrations()[0].Revision || rev < 2 {
+		t.Fatalf("recorded revision = %d, %v; want %d", rev, err, schema.Migrations()[0].Revision)
+	}
+	if _, err := db.Pool().Exec(ctx, `SELECT 1 FROM run_aggregate LIMIT 1`); err != nil {
+		t.Fatalf("run_aggregate after the migration: %v", err)
+	}
+	again, err := postgres.Open(ctx, u, postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open after migrating an earlier revision: %v", err)
+	}
+	again.Close()
 }
 
 // mustResultRun makes a run over one snapshot with one product type and

@@ -108,10 +108,19 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	if latest := schema.Latest(); v < latest {
+	latest := schema.Latest()
+	if v < latest {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: database schema is at version %d, this build needs %d: run `iprs migrate`", v, latest)
-	} else if v > latest {
+	}
+	if rev, want, err := db.schemaRevision(ctx, latest); err != nil {
+		pool.Close()
+		return nil, err
+	} else if rev < want {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: database schema version %d is at revision %d, this build needs revision %d: run `iprs migrate`", latest, rev, want)
+	}
+	if v > latest {
 		db.log.Warn("database schema is newer than this build", "schema_version", v, "build_version", latest)
 	}
 	return db, nil
@@ -280,21 +289,26 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (
     version     integer     PRIMARY KEY,
     name        text        NOT NULL,
-    applied_at  timestamptz NOT NULL DEFAULT now()
-)`, pgx.QueryExecModeSimpleProtocol); err != nil {
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    revision    integer     NOT NULL DEFAULT 0
+);
+ALTER TABLE schema_migration ADD COLUMN IF NOT EXISTS revision integer NOT NULL DEFAULT 0`, pgx.QueryExecModeSimpleProtocol); err != nil {
 				return fmt.Errorf("postgres: create schema_migration: %w", err)
 			}
-			var done bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migration WHERE version = $1)", m.Version).Scan(&done); err != nil {
+			var revision int
+			err := tx.QueryRow(ctx, "SELECT revision FROM schema_migration WHERE version = $1", m.Version).Scan(&revision)
+			switch {
+			case err == nil && revision >= m.Revision:
+				return nil // applied, and the file has not changed since
+			case err != nil && !errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("postgres: read schema_migration: %w", err)
-			}
-			if done {
-				return nil
 			}
 			if _, err := tx.Exec(ctx, migrationBody(m.SQL), pgx.QueryExecModeSimpleProtocol); err != nil {
 				return fmt.Errorf("postgres: apply migration %s: %w", m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO schema_migration (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING", m.Version, m.Name); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migration (version, name, revision) VALUES ($1, $2, $3)
+ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision WHERE schema_migration.revision < EXCLUDED.revision`,
+				m.Version, m.Name, m.Revision); err != nil {
 				return fmt.Errorf("postgres: record migration %s: %w", m.Name, err)
 			}
 			applied = true
@@ -304,10 +318,34 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 		if applied {
-			db.log.Info("applied migration", "version", m.Version, "name", m.Name)
+			db.log.Info("applied migration", "version", m.Version, "name", m.Name, "revision", m.Revision)
 		}
 	}
 	return nil
+}
+
+// schemaRevision returns the revision recorded for a migration version and
+// the revision this build's file has.
+func (db *DB) schemaRevision(ctx context.Context, version int) (have, want int, err error) {
+	for _, m := range schema.Migrations() {
+		if m.Version == version {
+			want = m.Revision
+		}
+	}
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'schema_migration' AND column_name = 'revision')`).Scan(&exists); err != nil {
+		return 0, want, fmt.Errorf("postgres: read schema revision: %w", err)
+	}
+	if !exists {
+		return 0, want, nil
+	}
+	if err := db.pool.QueryRow(ctx, "SELECT coalesce(max(revision), 0) FROM schema_migration WHERE version = $1", version).Scan(&have); err != nil {
+		return 0, want, fmt.Errorf("postgres: read schema revision: %w", err)
+	}
+	return have, want, nil
 }
 
 // migrationBody drops the file's own top-level transaction control lines.

@@ -63,6 +63,44 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestMigrateAppliesANewerRevision: a database migrated by an earlier
+// revision of the schema file (here one without run_aggregate and without
+// the revision column) is refused until Migrate applies the file again.
+func TestMigrateAppliesANewerRevision(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "r.db")
+	db, err := Open(ctx, path, Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `DROP TABLE run_aggregate`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `ALTER TABLE schema_migration DROP COLUMN revision`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(ctx, path, Options{}); err == nil || !strings.Contains(err.Error(), "iprs migrate") {
+		t.Fatalf("Open(an earlier revision) = %v, want a refusal telling to run iprs migrate", err)
+	}
+	db, err = Open(ctx, path, Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("Open(Migrate) of an earlier revision: %v", err)
+	}
+	defer db.Close()
+	migrations, err := sqliteschema.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rev int
+	if err := db.reader.QueryRowContext(ctx, `SELECT revision FROM schema_migration WHERE version = 1`).Scan(&rev); err != nil || rev != migrations[0].Revision || rev < 2 {
+		t.Fatalf("recorded revision = %d, %v; want %d", rev, err, migrations[0].Revision)
+	}
+	if _, err := db.reader.ExecContext(ctx, `SELECT 1 FROM run_aggregate LIMIT 1`); err != nil {
+		t.Fatalf("run_aggregate after the migration: %v", err)
+	}
+}
+
 func TestOpenPathWithURIMetacharacters(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a dir?with#odd%20chars")
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -234,9 +234,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (
     version     INTEGER PRIMARY KEY,
     name        TEXT    NOT NULL,
-    applied_at  INTEGER NOT NULL
+    applied_at  INTEGER NOT NULL,
+    revision    INTEGER NOT NULL DEFAULT 0
 )`); err != nil {
 		return 0, fmt.Errorf("sqlite: create schema_migration: %w", err)
+	}
+	// A database made before revisions were recorded: add the column
+	// (SQLite has no ADD COLUMN IF NOT EXISTS).
+	if ok, err := db.hasRevisionColumn(ctx); err != nil {
+		return 0, err
+	} else if !ok {
+		if _, err := db.writer.ExecContext(ctx, `ALTER TABLE schema_migration ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return 0, fmt.Errorf("sqlite: add schema_migration.revision: %w", err)
+		}
 	}
 	applied := 0
 	for _, m := range migrations {
@@ -254,18 +264,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 
 func (db *DB) applyMigration(ctx context.Context, m sqliteschema.Migration) (applied bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration WHERE version = ?`, m.Version).Scan(&n); err != nil {
+		var n, revision int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(revision), 0) FROM schema_migration WHERE version = ?`, m.Version).Scan(&n, &revision); err != nil {
 			return fmt.Errorf("check migration %d: %w", m.Version, err)
 		}
-		if n > 0 {
-			return nil
+		if n > 0 && revision >= m.Revision {
+			return nil // applied, and the file has not changed since
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, toMicros(db.now())); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (version, name, applied_at, revision) VALUES (?, ?, ?, ?)
+ON CONFLICT (version) DO UPDATE SET revision = excluded.revision, applied_at = excluded.applied_at`,
+			m.Version, m.Name, toMicros(db.now()), m.Revision); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 		applied = true
@@ -295,6 +306,16 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return int(v.Int64), nil
 }
 
+// hasRevisionColumn reports whether schema_migration has its revision
+// column.
+func (db *DB) hasRevisionColumn(ctx context.Context) (bool, error) {
+	var n int
+	if err := db.writer.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('schema_migration') WHERE name = 'revision'`).Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlite: read schema_migration columns: %w", err)
+	}
+	return n > 0, nil
+}
+
 func (db *DB) checkSchema(ctx context.Context) error {
 	migrations, err := sqliteschema.Migrations()
 	if err != nil {
@@ -311,6 +332,19 @@ func (db *DB) checkSchema(ctx context.Context) error {
 	switch {
 	case have < want:
 		return fmt.Errorf("sqlite: database %s has schema version %d but this binary needs %d: run `iprs migrate`", db.path, have, want)
+	case have == want && len(migrations) > 0:
+		last := migrations[len(migrations)-1]
+		rev := 0
+		if ok, err := db.hasRevisionColumn(ctx); err != nil {
+			return err
+		} else if ok {
+			if err := db.reader.QueryRowContext(ctx, `SELECT coalesce(max(revision), 0) FROM schema_migration WHERE version = ?`, want).Scan(&rev); err != nil {
+				return fmt.Errorf("sqlite: read schema revision: %w", err)
+			}
+		}
+		if rev < last.Revision {
+			return fmt.Errorf("sqlite: database %s has schema version %d at revision %d but this binary needs revision %d: run `iprs migrate`", db.path, want, rev, last.Revision)
+		}
 	case have > want:
 		return fmt.Errorf("sqlite: database %s has schema version %d, newer than this binary's %d: upgrade iprs", db.path, have, want)
 	}
