@@ -85,7 +85,10 @@
 //
 // A run request is decoded strictly (unknown members, wrong types: 400 with
 // pointers) and normalized: measures, scenarios and node ids lose repeats
-// but keep their first order, {"scenario_set_id": "X"} becomes "X", the
+// but keep their first order, {"scenario_set_id": "X"} becomes "X" when X
+// is a built-in scenario id (the first wave's clients send
+// {"scenario_set_id": "BASE"}; no stored set may take a built-in id) and
+// stays {"scenario_set_id": "X"} for a stored scenario set, the
 // as-of time becomes UTC, execution.max_attempts defaults to 3 and
 // execution.hash_mod stays null when the server is to choose. RequestHash
 // is the hex SHA-256 of the canonical JSON of that normalized request
@@ -129,10 +132,12 @@
 //
 //  1. iprs-publish-v1
 //  2. the canonical JSON of {"engine_version": E, "market_snapshot": {"id",
-//     "payload_hash"}, "position_snapshots": [{"id", "payload_hash"}, …]
-//     (sorted by id), "request": R, "run_id": RUN}, where R is the run's
-//     normalized request (the "request" member of the run answer) in
-//     canonical form;
+//     "payload_hash"}, "model_set": {"id", "payload_hash"} (only when the
+//     run names one), "position_snapshots": [{"id", "payload_hash"}, …]
+//     (sorted by id), "request": R, "run_id": RUN, "scenario_sets": [{"id",
+//     "payload_hash"}, …] (sorted by id; only when the run has sets)},
+//     where R is the run's normalized request (the "request" member of the
+//     run answer) in canonical form;
 //  3. one line per position and scenario, ordered by position snapshot id,
 //     position id, then scenario id (bytewise): the canonical JSON of
 //     {"measures": {NAME: value, …}, "position_id", "position_snapshot_id",

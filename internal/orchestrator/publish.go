@@ -57,10 +57,6 @@ func (s *Service) PublishHash(ctx context.Context, run *store.Run) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("load market snapshot %s of run %s: %w", run.MarketSnapshotID, run.ID, err)
 	}
-	type snapRef struct {
-		ID          string `json:"id"`
-		PayloadHash string `json:"payload_hash"`
-	}
 	snaps := make([]snapRef, 0, len(run.PositionSnapshotIDs))
 	for _, id := range run.PositionSnapshotIDs {
 		sn, err := s.store.PositionSnapshotGet(ctx, id)
@@ -73,13 +69,19 @@ func (s *Service) PublishHash(ctx context.Context, run *store.Run) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("canonicalize the stored request of run %s: %w", run.ID, err)
 	}
+	sets, modelSet, err := s.setRefs(ctx, run)
+	if err != nil {
+		return "", err
+	}
 	header := struct {
 		EngineVersion     string    `json:"engine_version"`
 		MarketSnapshot    snapRef   `json:"market_snapshot"`
+		ModelSet          *snapRef  `json:"model_set,omitempty"`
 		PositionSnapshots []snapRef `json:"position_snapshots"`
 		Request           rawJSON   `json:"request"`
 		RunID             string    `json:"run_id"`
-	}{run.EngineVersion, snapRef{ms.ID, ms.PayloadHash}, snaps, rawJSON(request), run.ID}
+		ScenarioSets      []snapRef `json:"scenario_sets,omitempty"`
+	}{run.EngineVersion, snapRef{ms.ID, ms.PayloadHash}, modelSet, snaps, rawJSON(request), run.ID, sets}
 	hb, err := canon.Marshal(header)
 	if err != nil {
 		return "", fmt.Errorf("canonicalize the publish header of run %s: %w", run.ID, err)
@@ -110,6 +112,37 @@ func (s *Service) PublishHash(ctx context.Context, run *store.Run) (string, erro
 		return "", fmt.Errorf("hash the results of run %s: %w", run.ID, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// snapRef names a stored input by id and payload hash.
+type snapRef struct {
+	ID          string `json:"id"`
+	PayloadHash string `json:"payload_hash"`
+}
+
+// setRefs names the scenario sets (sorted by id) and the model set of a
+// run with their payload hashes, for the publish hash.
+func (s *Service) setRefs(ctx context.Context, run *store.Run) (sets []snapRef, modelSet *snapRef, err error) {
+	ids, err := run.ScenarioSetIDs()
+	if err != nil {
+		return nil, nil, fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		st, err := s.store.SetGet(ctx, store.SetKindScenario, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load scenario set %s of run %s: %w", id, run.ID, err)
+		}
+		sets = append(sets, snapRef{ID: st.ID, PayloadHash: st.PayloadHash})
+	}
+	if run.ModelSetID != "" {
+		st, err := s.store.SetGet(ctx, store.SetKindModel, run.ModelSetID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load model set %s of run %s: %w", run.ModelSetID, run.ID, err)
+		}
+		modelSet = &snapRef{ID: st.ID, PayloadHash: st.PayloadHash}
+	}
+	return sets, modelSet, nil
 }
 
 // rawJSON is JSON text that encoding/json embeds as it is.

@@ -10,6 +10,7 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/marketdata"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -64,7 +65,7 @@ type RunRequest struct {
 	PortfolioScope     *portfolioScope     `json:"portfolio_scope"`
 	ModelSetID         string              `json:"model_set_id"`
 	Measures           []string            `json:"measures"`
-	Scenarios          []string            `json:"scenarios"`
+	Scenarios          []scenarioItem      `json:"scenarios"`
 	Execution          normalizedExecution `json:"execution"`
 
 	runID   string    // the client's run_id, "" when the server makes one
@@ -74,6 +75,36 @@ type RunRequest struct {
 		measures  []string // pointer of each normalized measure in the body
 		nodes     []string // pointer of each normalized node id in the body
 	}
+}
+
+// scenarioItem is one normalized scenarios item: a scenario id, or a
+// stored scenario set whose scenarios join the run (Set). A
+// {"scenario_set_id": ID} naming a built-in scenario id is that scenario:
+// the first wave's clients send {"scenario_set_id": "BASE"} for BASE, and
+// no stored set may take a built-in id.
+type scenarioItem struct {
+	ID  string
+	Set bool
+}
+
+// MarshalJSON writes a scenario id as a string and a set as
+// {"scenario_set_id": ID}, as a client may send them.
+func (it scenarioItem) MarshalJSON() ([]byte, error) {
+	if it.Set {
+		return json.Marshal(scenarioRef{ScenarioSetID: &it.ID})
+	}
+	return json.Marshal(it.ID)
+}
+
+// UnmarshalJSON reads an item written by MarshalJSON (a stored request).
+func (it *scenarioItem) UnmarshalJSON(b []byte) error {
+	var ref scenarioRef
+	if err := json.Unmarshal(b, &ref); err == nil && ref.ScenarioSetID != nil {
+		*it = scenarioItem{ID: *ref.ScenarioSetID, Set: true}
+		return nil
+	}
+	*it = scenarioItem{}
+	return json.Unmarshal(b, &it.ID)
 }
 
 type normalizedExecution struct {
@@ -187,19 +218,20 @@ func parseRunRequest(w *runRequestWire, maxProblems int) (*RunRequest, error) {
 		req.pointer.measures = append(req.pointer.measures, ptr)
 	}
 
-	req.Scenarios = []string{}
+	req.Scenarios = []scenarioItem{}
 	if len(w.Scenarios) == 0 {
 		probs.add("/scenarios", "scenarios must list at least one scenario id")
 	}
-	seenS := make(map[string]bool, len(w.Scenarios))
+	seenS := make(map[scenarioItem]bool, len(w.Scenarios))
 	for i, raw := range w.Scenarios {
 		ptr := "/scenarios/" + strconv.Itoa(i)
-		id, ok := scenarioID(raw, ptr, probs)
-		if !ok || seenS[id] {
+		id, isSet, ok := scenarioID(raw, ptr, probs)
+		it := scenarioItem{ID: id, Set: isSet && !pricing.IsScenario(id)}
+		if !ok || seenS[it] {
 			continue
 		}
-		seenS[id] = true
-		req.Scenarios = append(req.Scenarios, id)
+		seenS[it] = true
+		req.Scenarios = append(req.Scenarios, it)
 		req.pointer.scenarios = append(req.pointer.scenarios, ptr)
 	}
 
@@ -228,8 +260,8 @@ func parseRunRequest(w *runRequestWire, maxProblems int) (*RunRequest, error) {
 }
 
 // scenarioID reads one scenarios item: a scenario id string, or
-// {"scenario_set_id": "ID"}.
-func scenarioID(raw json.RawMessage, ptr string, probs *problems) (string, bool) {
+// {"scenario_set_id": "ID"} (isSet).
+func scenarioID(raw json.RawMessage, ptr string, probs *problems) (id string, isSet, ok bool) {
 	const shape = `each scenario is an id string or {"scenario_set_id": "ID"}`
 	trimmed := strings.TrimSpace(string(raw))
 	switch {
@@ -237,13 +269,13 @@ func scenarioID(raw json.RawMessage, ptr string, probs *problems) (string, bool)
 		var id string
 		if err := json.Unmarshal(raw, &id); err != nil {
 			probs.add(ptr, shape)
-			return "", false
+			return "", false, false
 		}
 		if id == "" {
 			probs.add(ptr, "a scenario id must not be empty")
-			return "", false
+			return "", false, false
 		}
-		return id, true
+		return id, false, true
 	case strings.HasPrefix(trimmed, "{"):
 		var ref scenarioRef
 		if err := web.UnmarshalStrict(raw, &ref, ptr); err != nil {
@@ -254,16 +286,16 @@ func scenarioID(raw json.RawMessage, ptr string, probs *problems) (string, bool)
 			} else {
 				probs.add(ptr, shape)
 			}
-			return "", false
+			return "", false, false
 		}
 		if ref.ScenarioSetID == nil || *ref.ScenarioSetID == "" {
 			probs.add(ptr+"/scenario_set_id", "scenario_set_id is required and must not be empty")
-			return "", false
+			return "", false, false
 		}
-		return *ref.ScenarioSetID, true
+		return *ref.ScenarioSetID, true, true
 	default:
 		probs.add(ptr, shape)
-		return "", false
+		return "", false, false
 	}
 }
 

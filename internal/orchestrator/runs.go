@@ -115,7 +115,7 @@ func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, b
 		PortfolioNodeIDs:    nodeIDs,
 		ModelSetID:          req.ModelSetID,
 		Measures:            req.Measures,
-		Scenarios:           req.Scenarios,
+		Scenarios:           res.scenarios,
 		HashMod:             hashMod,
 		MaxAttempts:         req.Execution.MaxAttempts,
 		RequestHash:         requestHash,
@@ -150,6 +150,9 @@ func runConflict(existing *store.Run) error {
 type checked struct {
 	snapshotIDs []string // sorted
 	total       int64
+	// scenarios are the run's scenario ids: built-in ones and those of its
+	// scenario sets, in request order.
+	scenarios []string
 }
 
 // preRunCheck checks everything a run needs before anything is queued and
@@ -176,20 +179,16 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 		}
 		measures = append(measures, m)
 	}
-	scenarios := make([]string, 0, len(req.Scenarios))
-	for i, id := range req.Scenarios {
-		if !pricing.IsScenario(id) {
-			probs.addf(req.pointer.scenarios[i], "unknown scenario %q (known: %s)", id, strings.Join(pricing.ScenarioIDs(), ", "))
-			continue
-		}
-		scenarios = append(scenarios, id)
+	scenarios, err := s.checkScenarios(ctx, req, market, probs)
+	if err != nil {
+		return nil, err
 	}
 
 	snaps, pointers, err := s.resolveSnapshots(ctx, req, probs)
 	if err != nil {
 		return nil, err
 	}
-	res := &checked{}
+	res := &checked{scenarios: scenarios}
 	for _, sn := range snaps {
 		res.snapshotIDs = append(res.snapshotIDs, sn.ID)
 		res.total += sn.PositionCount
@@ -204,13 +203,11 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 	}
 
 	if market != nil && len(snaps) > 0 && res.total > 0 {
-		if len(scenarios) == 0 {
-			scenarios = []string{pricing.ScenarioIDs()[0]}
-		}
 		if len(measures) == 0 {
 			measures = []pricing.Measure{pricing.PV}
 		}
-		eng, err := pricing.NewEngine(market, scenarios, measures, req.asOf)
+		// The checks read the base market only: one scenario will do.
+		eng, err := pricing.NewEngine(market, pricing.ScenarioIDs()[:1], measures, req.asOf)
 		if err != nil {
 			return nil, fmt.Errorf("build pricing engine for the pre-run check: %w", err)
 		}
@@ -223,6 +220,66 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 		return nil, probs.err(apperr.Unprocessable, "the run cannot be started")
 	}
 	return res, nil
+}
+
+// checkScenarios resolves the request's scenarios into the run's scenario
+// ids: a built-in id stands for itself, a scenario set for its scenarios
+// (SPEC §4.3). A set that does not exist, a curve or FX pair a set needs
+// that the market lacks (or a pattern matching nothing), and a scenario id
+// that two items bring in are problems; the ids come in request order.
+func (s *Service) checkScenarios(ctx context.Context, req *RunRequest, market *pricing.Market, probs *problems) ([]string, error) {
+	ids := make([]string, 0, len(req.Scenarios))
+	from := make(map[string]string, len(req.Scenarios))
+	add := func(id, ptr string) {
+		if prev, dup := from[id]; dup {
+			probs.addf(ptr, "scenario %q is in the run twice (also from %s): scenario ids must be unique in a run", id, prev)
+			return
+		}
+		from[id] = ptr
+		ids = append(ids, id)
+	}
+	for i, it := range req.Scenarios {
+		ptr := req.pointer.scenarios[i]
+		if !it.Set {
+			if !pricing.IsScenario(it.ID) {
+				probs.addf(ptr, "unknown scenario %q (built-in: %s; a scenario set is named as {\"scenario_set_id\": …})", it.ID, strings.Join(pricing.ScenarioIDs(), ", "))
+				continue
+			}
+			add(it.ID, ptr)
+			continue
+		}
+		set, err := loadScenarioSet(ctx, s.store, it.ID)
+		if errors.Is(err, apperr.ErrNotFound) {
+			probs.addf(ptr+"/scenario_set_id", "scenario set %s does not exist", it.ID)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range set.ScenarioIDs() {
+			add(id, ptr+"/scenario_set_id")
+		}
+		if market != nil {
+			for _, p := range set.Requirements(market) {
+				probs.addf(ptr+"/scenario_set_id", "scenario set %s at %s: %s", it.ID, p.Pointer, p.Detail)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// loadScenarioSet reads a stored scenario set (ErrNotFound when there is
+// none).
+func loadScenarioSet(ctx context.Context, st store.Store, id string) (*pricing.ScenarioSet, error) {
+	stored, err := st.SetGet(ctx, store.SetKindScenario, id)
+	if err != nil {
+		return nil, err
+	}
+	set, err := pricing.DecodeScenarioSet(stored.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("scenario set %s as stored: %w", id, err)
+	}
+	return set, nil
 }
 
 // checkMarket loads the market snapshot; problems with it are recorded and

@@ -260,6 +260,10 @@ func (s *ScenarioSet) Validate() []SetProblem {
 	}
 	if msg := CheckSetID(s.ScenarioSetID, true); msg != "" {
 		add("/scenario_set_id", "scenario_set_id %s", msg)
+	} else if IsScenario(s.ScenarioSetID) {
+		// A run's {"scenario_set_id": ID} with a built-in id names that
+		// scenario (the first wave's clients send {"scenario_set_id": "BASE"}).
+		add("/scenario_set_id", "scenario_set_id %q is a built-in scenario id, which a run's {\"scenario_set_id\": …} names; choose another", s.ScenarioSetID)
 	}
 	if len(s.Scenarios) == 0 {
 		add("/scenarios", "scenarios must list at least one scenario")

@@ -104,6 +104,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions", s.positions)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}", s.position)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
+	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 }
 
 // run loads the run named by the path, as a 404 when it does not exist.

@@ -77,6 +77,13 @@ type bookPosition struct {
 // just the tasks of those product types are completed.
 func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, scenarios []string, book []bookPosition, hashMod int, reverse bool, only []string) *store.Run {
 	tb.Helper()
+	return mustRunWithRequest(tb, st, runID, nil, measures, scenarios, book, hashMod, reverse, only)
+}
+
+// mustRunWithRequest is MustRunWithResults for a run with the given stored
+// request (nil for the factory's default).
+func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []byte, measures, scenarios []string, book []bookPosition, hashMod int, reverse bool, only []string) *store.Run {
+	tb.Helper()
 	ctx := context.Background()
 	bySnap := map[string][]*store.Position{}
 	var snaps []string
@@ -100,7 +107,7 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 	storetest.MustRun(tb, ctx, st, storetest.RunOpts{
 		Run: &store.Run{
 			ID: runID, AsOfTime: asOf, PositionSnapshotIDs: snapIDs,
-			Measures: measures, Scenarios: scenarios, HashMod: hashMod,
+			Measures: measures, Scenarios: scenarios, HashMod: hashMod, Request: request,
 		},
 		AvailableAt: asOf.Add(-time.Hour),
 	})

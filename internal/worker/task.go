@@ -82,7 +82,11 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 		}
 		measures = append(measures, m)
 	}
-	engine, err := pricing.NewEngine(market, run.Scenarios, measures, run.AsOfTime)
+	opts, err := w.engineOptions(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := pricing.NewEngine(market, run.Scenarios, measures, run.AsOfTime, opts...)
 	if err != nil {
 		return nil, permanentf("run %s: %w", runID, err)
 	}
@@ -90,6 +94,36 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 	setup.scenarios = engine.Scenarios()
 	setup.measures = measures
 	return setup, nil
+}
+
+// engineOptions loads what the run's engine needs besides its market: its
+// scenario sets. A set that is gone is permanent; a database failure is
+// not.
+func (w *Worker) engineOptions(ctx context.Context, run *store.Run) ([]pricing.EngineOption, error) {
+	ids, err := run.ScenarioSetIDs()
+	if err != nil {
+		return nil, permanentf("%w", err)
+	}
+	var sets []*pricing.ScenarioSet
+	for _, id := range ids {
+		stored, err := w.st.SetGet(ctx, store.SetKindScenario, id)
+		if errors.Is(err, apperr.ErrNotFound) {
+			return nil, permanentf("scenario set %s of run %s does not exist", id, run.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get scenario set %s: %w", id, err)
+		}
+		set, err := pricing.DecodeScenarioSet(stored.Payload)
+		if err != nil {
+			return nil, permanentf("scenario set %s of run %s cannot be used: %w", id, run.ID, err)
+		}
+		sets = append(sets, set)
+	}
+	var opts []pricing.EngineOption
+	if len(sets) > 0 {
+		opts = append(opts, pricing.WithScenarioSets(sets...))
+	}
+	return opts, nil
 }
 
 // processTask runs one claimed task to its end: completed, failed,
