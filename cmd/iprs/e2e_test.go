@@ -233,7 +233,7 @@ func submitAndWait(t *testing.T, c *client.Client, req map[string]any) client.Ru
 
 // priceDirectly values the documents with the pricing engine, keyed by
 // "position_id/scenario_id", measure name → value.
-func priceDirectly(t *testing.T, marketDoc, positionsDoc []byte, scenarios, measureNames []string, asOf time.Time) map[string]map[string]float64 {
+func priceDirectly(t *testing.T, marketDoc, positionsDoc []byte, scenarios, measureNames []string, asOf time.Time, opts ...pricing.EngineOption) map[string]map[string]float64 {
 	t.Helper()
 	var md pricing.MarketData
 	if err := json.Unmarshal(marketDoc, &md); err != nil {
@@ -257,7 +257,7 @@ func priceDirectly(t *testing.T, marketDoc, positionsDoc []byte, scenarios, meas
 		}
 		measures[i] = m
 	}
-	eng, err := pricing.NewEngine(mkt, scenarios, measures, asOf)
+	eng, err := pricing.NewEngine(mkt, scenarios, measures, asOf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
