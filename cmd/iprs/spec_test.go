@@ -1250,7 +1250,8 @@ var specClauses = []specClause{
 			word string
 		}{
 			{"/measures/1", "GAMMA"},
-			{"/scenarios/1", "MARS_LANDING"},
+			// SPEC §4.3: a scenario set the store does not have.
+			{"/scenarios/1/scenario_set_id", "MARS_LANDING"},
 			{"/market_snapshot_id", "LOAN-SPREAD"},
 			{"/market_snapshot_id", "EURUSD"},
 		} {
