@@ -48,13 +48,12 @@ func (b *bond) requirements() []requirement { return b.curves.requirements() }
 
 func (b *bond) check(int32, *problemList) {}
 
-func (b *bond) price(pc priceCall) (Values, error) {
-	var out Values
-	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, &out); err != nil {
-		return out, err
+func (b *bond) price(pc priceCall, out *Values) error {
+	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, out); err != nil {
+		return err
 	}
 	if pc.wants(AccruedInterest) {
 		out.Set(AccruedInterest, pc.qty*b.accrued)
 	}
-	return out, nil
+	return nil
 }

@@ -39,6 +39,9 @@ type Engine struct {
 	measures   []Measure
 	want       uint16
 	scenarios  []*scenarioState
+	modelSet   *ModelSet
+	// scratch holds *projection buffers for modelled loans.
+	scratch sync.Pool
 }
 
 // scenarioState is one scenario's markets and its discount factor tables.
@@ -111,7 +114,18 @@ func (t *dfTable) at(vals []float64, days int) float64 {
 type EngineOption func(*engineConfig) error
 
 // engineConfig collects the options of NewEngine.
-type engineConfig struct{}
+type engineConfig struct {
+	modelSet *ModelSet
+}
+
+// WithModelSet values loans with the behavioural assumptions of a model set
+// (SPEC §4.1). Without it, or with nil, every loan is valued contractually.
+func WithModelSet(ms *ModelSet) EngineOption {
+	return func(c *engineConfig) error {
+		c.modelSet = ms
+		return nil
+	}
+}
 
 // NewEngine builds the scenario markets (each once) for a run. scenarioIDs
 // and measures must be known and not repeated; runAsOf gives the as-of date
@@ -140,6 +154,7 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 		runAsOf:    runAsOf,
 		runAsOfDay: dayOf(runAsOf),
 		measures:   append([]Measure(nil), measures...),
+		modelSet:   cfg.modelSet,
 	}
 	for _, m := range measures {
 		if !m.Valid() {
@@ -230,6 +245,9 @@ func (e *Engine) Check(p *Position) []Problem {
 		}
 	}
 	p.prod.check(e.asOfDay(p), probs)
+	if e.modelSet != nil {
+		e.modelSet.bind(p)
+	}
 	return probs.list
 }
 
@@ -312,14 +330,14 @@ func (e *Engine) Price(p *Position, scenarioIndex int, out *Values) error {
 		qty:  p.Quantity,
 		want: e.want,
 	}
-	v, err := p.prod.price(pc)
-	if err != nil {
+	if err := p.prod.price(pc, out); err != nil {
+		out.Reset()
 		return err
 	}
-	if m, bad := v.nonFinite(); bad {
+	if m, bad := out.nonFinite(); bad {
+		out.Reset()
 		return Problem{PositionID: p.ID, Detail: m.String() + " is not finite under scenario " + e.scenarios[scenarioIndex].id}
 	}
-	*out = v
 	return nil
 }
 

@@ -73,23 +73,22 @@ func (f *fxForward) requirements() []requirement {
 
 func (f *fxForward) check(int32, *problemList) {}
 
-func (f *fxForward) price(pc priceCall) (Values, error) {
-	var out Values
+func (f *fxForward) price(pc priceCall, out *Values) error {
 	wantPV, wantDV01, wantDelta := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta)
 	if !wantPV && !wantDV01 && !wantDelta {
-		return out, nil
+		return nil
 	}
 	spot, ok := pc.s.market.spots[f.pair]
 	if !ok {
-		return out, pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
+		return pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
 	}
 	di, err := pc.curve(f.domestic)
 	if err != nil {
-		return out, err
+		return err
 	}
 	fi, err := pc.curve(f.foreign)
 	if err != nil {
-		return out, err
+		return err
 	}
 	off := int(f.maturity) - int(pc.asOf)
 	if off < 0 {
@@ -102,7 +101,7 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 		if wantDelta {
 			out.SetFXDelta(0, f.pair[:3])
 		}
-		return out, nil
+		return nil
 	}
 	dom := pc.table(kindBase, di, -1)
 	frn := pc.table(kindBase, fi, -1)
@@ -121,7 +120,7 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 	if wantDelta {
 		out.SetFXDelta(pc.qty*(f.notional*dfFrn), f.pair[:3])
 	}
-	return out, nil
+	return nil
 }
 
 // unitPV is N·(spot·df_foreign − K·df_domestic) for quantity 1.

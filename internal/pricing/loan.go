@@ -3,6 +3,7 @@ package pricing
 import (
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // AMORT_LOAN (SPEC §2): an amortizing loan given by explicit cashflows
@@ -35,6 +36,12 @@ type loan struct {
 	payment       float64
 	firstInterest float64
 	paymentPtr    string
+	// matchAttrs holds the loan's top-level scalar attributes (a JSON
+	// object of its string, number and boolean members, copied), read to
+	// match a model set's rules; binding remembers the rule matched, per
+	// model set (see ModelSet.Match). Copies of a Position share them.
+	matchAttrs []byte
+	binding    atomic.Pointer[ruleBinding]
 }
 
 // loanCashflow is one generated payment.
@@ -96,6 +103,9 @@ func parseLoan(a *attrs) product {
 	}
 	l.lastDay = latestDay(l.days)
 	l.curves = parseCashflowCurves(a, "LOAN-SPREAD")
+	if len(a.probs.list) == 0 {
+		l.matchAttrs = scalarMembers(a.fields)
+	}
 	return l
 }
 
@@ -182,17 +192,16 @@ func (l *loan) dataErrors(asOf int32) (errs [2]loanDataError, n int) {
 	return errs, n
 }
 
-func (l *loan) price(pc priceCall) (Values, error) {
-	var out Values
+func (l *loan) price(pc priceCall, out *Values) error {
 	if errs, n := l.dataErrors(pc.asOf); n > 0 {
-		return out, pc.problem(errs[0].pointer, "%s", errs[0].detail)
+		return pc.problem(errs[0].pointer, "%s", errs[0].detail)
 	}
-	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, &out); err != nil {
-		return out, err
+	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, out); err != nil {
+		return err
 	}
 	if pc.wants(AccruedInterest) {
 		days := float64(pc.asOf - l.lastPay)
 		out.Set(AccruedInterest, pc.qty*(l.principal*l.coupon*days/360))
 	}
-	return out, nil
+	return nil
 }
