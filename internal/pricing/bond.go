@@ -9,7 +9,7 @@ const productFixedBond = "FIXED_BOND"
 func init() {
 	registerProduct(&productType{
 		name:     productFixedBond,
-		measures: []Measure{PV, DV01, CS01, AccruedInterest},
+		measures: declaredMeasures(productFixedBond),
 		parse:    parseBond,
 	})
 }
@@ -50,6 +50,9 @@ func (b *bond) check(int32, *problemList) {}
 
 func (b *bond) price(pc priceCall, out *Values) error {
 	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, out); err != nil {
+		return err
+	}
+	if err := b.curves.keyRates(pc, b.days, b.amounts, b.lastDay, out); err != nil {
 		return err
 	}
 	if pc.wants(AccruedInterest) {

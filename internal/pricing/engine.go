@@ -52,6 +52,8 @@ type scenarioState struct {
 	market, ratesUp, spreadUp *Market
 	// rows[kind][discount curve index] is created on first use.
 	rows [numKinds][]atomic.Pointer[tableRow]
+	// keyRates holds the KR01 tables (nil unless KR01 is wanted).
+	keyRates *keyRateTables
 }
 
 // tableRow holds one table per spread curve (cell 0: no spread).
@@ -184,6 +186,9 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 		}
 		for k := range s.rows {
 			s.rows[k] = make([]atomic.Pointer[tableRow], len(sm.curves))
+		}
+		if e.want&(1<<KR01) != 0 {
+			s.keyRates = newKeyRateTables(sm)
 		}
 		e.scenarios = append(e.scenarios, s)
 	}

@@ -178,6 +178,28 @@ func (ms *ModelSet) bind(p *Position) int {
 	return k
 }
 
+// loanRule returns the rule of the engine's model set that a position
+// takes, or nil (no model set, not a loan, no rule matches).
+func (e *Engine) loanRule(p *Position) *modelRule {
+	ms := e.modelSet
+	if ms == nil {
+		return nil
+	}
+	if k := ms.bind(p); k >= 0 {
+		return &ms.rules[k]
+	}
+	return nil
+}
+
+// projection takes projection buffers from the engine's pool; give them
+// back with e.scratch.Put.
+func (e *Engine) projection() *projection {
+	if pr, ok := e.scratch.Get().(*projection); ok {
+		return pr
+	}
+	return new(projection)
+}
+
 // match finds the first rule whose every condition holds for a loan with
 // the given scalar attributes (a JSON object).
 func (ms *ModelSet) match(productType string, matchAttrs []byte) int {
