@@ -22,16 +22,16 @@ func TestParseBands(t *testing.T) {
 		}
 	}
 	for in, msg := range map[string]string{
-		"":           "empty",
-		"  ":         "empty",
-		"660,,720":   `"" (boundary 2) is not a finite number`,
-		"660,abc":    `"abc" (boundary 2) is not a finite number`,
-		"NaN":        "not a finite number",
-		"1,Inf":      "not a finite number",
-		"720,660":    "660 (boundary 2) is not above 720",
-		"660,660":    "660 (boundary 2) is not above 660",
-		"1,2,3,2.5":  "2.5 (boundary 4) is not above 3",
-		"660;720":    "not a finite number",
+		"":                                   "empty",
+		"  ":                                 "empty",
+		"660,,720":                           `"" (boundary 2) is not a finite number`,
+		"660,abc":                            `"abc" (boundary 2) is not a finite number`,
+		"NaN":                                "not a finite number",
+		"1,Inf":                              "not a finite number",
+		"720,660":                            "660 (boundary 2) is not above 720",
+		"660,660":                            "660 (boundary 2) is not above 660",
+		"1,2,3,2.5":                          "2.5 (boundary 4) is not above 3",
+		"660;720":                            "not a finite number",
 		strings.Repeat("1,", MaxBands) + "2": "at most",
 	} {
 		_, err := ParseBands(in)
