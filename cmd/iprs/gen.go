@@ -18,6 +18,7 @@ func newGenCmd() *cobra.Command {
 		node, id         string
 		seed             uint64
 		out, market      string
+		modelSet         string
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -25,9 +26,11 @@ func newGenCmd() *cobra.Command {
 		Long: `gen writes a position snapshot of consumer loans given by their terms (with FICO,
 state, city and program), plus fixed-rate bonds and FX forwards, streamed so that
 books of millions of positions need no memory. With --market it also writes a
-market snapshot with every curve and spot the book needs.
+market snapshot with every curve and spot the book needs, and with --model-set
+a demo model set (prepayment and default by program and FICO band) to value
+the loans with.
 
-  iprs gen --loans 1m --out book.json --market market.json
+  iprs gen --loans 1m --out book.json --market market.json --model-set models.json
   iprs push market market.json && iprs push positions book.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,6 +57,11 @@ market snapshot with every curve and spot the book needs.
 				}
 				if err := os.WriteFile(market, append(b, '\n'), 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", market, err)
+				}
+			}
+			if modelSet != "" {
+				if err := writeJSONFile(modelSet, gen.ModelSet("MS-DEMO-"+t.UTC().Format("20060102"))); err != nil {
+					return err
 				}
 			}
 			var w io.Writer = cmd.OutOrStdout()
@@ -85,5 +93,18 @@ market snapshot with every curve and spot the book needs.
 	f.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same book")
 	f.StringVarP(&out, "out", "o", "", "write the position snapshot here instead of standard output")
 	f.StringVar(&market, "market", "", "also write a matching market snapshot to this file")
+	f.StringVar(&modelSet, "model-set", "", "also write a demo model set for the loans to this file")
 	return cmd
+}
+
+// writeJSONFile writes v as indented JSON to path.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
