@@ -72,6 +72,15 @@ func keyRateFirstDay(j int) int {
 	return keyRateStartDays[j-1]
 }
 
+// keyRateEndDay is the day offset from which triangle j is zero again
+// (the end of its table; tableDays for the last, which stays at 1).
+func keyRateEndDay(j int) int {
+	if j == NumKeyRates-1 {
+		return tableDays
+	}
+	return keyRateStartDays[j+1]
+}
+
 // keyRateTables holds one scenario's key-rate bumped curves and their
 // discount factor tables.
 type keyRateTables struct {
@@ -131,7 +140,7 @@ func (k *keyRateTables) newRow(c, j, disc int) *windowRow {
 	row := &windowRow{cells: make([]windowTable, len(k.market.curves)+1)}
 	for s := range row.cells {
 		w := &row.cells[s]
-		w.disc, w.lo = pick(disc), keyRateFirstDay(j)
+		w.disc, w.lo, w.hi = pick(disc), keyRateFirstDay(j), keyRateEndDay(j)
 		if s > 0 {
 			w.spread = pick(s - 1)
 		}
@@ -140,19 +149,19 @@ func (k *keyRateTables) newRow(c, j, disc int) *windowRow {
 }
 
 // windowTable caches discountFactor(disc, spread, d) for d from lo up to
-// lo + the length of the published slice, growing on demand as dfTable
-// does (under a mutex, into a new slice published atomically).
+// lo + the length of the published slice, and never beyond hi (a
+// triangle's days), growing on demand as dfTable does (under a mutex, into
+// a new slice published atomically).
 type windowTable struct {
 	disc, spread *curve
-	lo           int
+	lo, hi       int
 	mu           sync.Mutex
 	vals         atomic.Pointer[[]float64]
 }
 
-// upTo returns the table covering at least days [lo, n), or all of [lo,
-// tableDays) when n is larger.
+// upTo returns the table covering at least days [lo, min(n, hi)).
 func (t *windowTable) upTo(n int) []float64 {
-	want := min(n, tableDays) - t.lo
+	want := min(n, t.hi) - t.lo
 	if p := t.vals.Load(); p != nil && len(*p) >= want {
 		return *p
 	}
@@ -173,7 +182,7 @@ func (t *windowTable) grow(want int) []float64 {
 		}
 	}
 	size := max(want, 2*len(old), tableChunk)
-	size = min((size+tableChunk-1)/tableChunk*tableChunk, tableDays-t.lo)
+	size = min((size+tableChunk-1)/tableChunk*tableChunk, t.hi-t.lo)
 	vals := make([]float64, size)
 	copy(vals, old)
 	for i := len(old); i < size; i++ {

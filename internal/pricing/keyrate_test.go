@@ -51,11 +51,19 @@ func TestKeyRateTablesAreDirectBits(t *testing.T) {
 	}
 	for j := range NumKeyRates {
 		tab := k.table(c, j, c, sp)
-		if tab.disc != k.bumped[c][j] || tab.spread != e.scenarios[2].market.curves[sp] || tab.lo != keyRateFirstDay(j) {
-			t.Fatalf("triangle %d: wrong curves or start", j)
+		if tab.disc != k.bumped[c][j] || tab.spread != e.scenarios[2].market.curves[sp] || tab.lo != keyRateFirstDay(j) || tab.hi != keyRateEndDay(j) {
+			t.Fatalf("triangle %d: wrong curves or days", j)
+		}
+		// The triangle is 0 (the shift adds exactly nothing) outside
+		// [lo, hi), so the table need not reach further.
+		if j > 0 && keyRateShift(j).at(yearFraction(tab.lo-1)) != 0 || j < NumKeyRates-1 && keyRateShift(j).at(yearFraction(tab.hi)) != 0 {
+			t.Fatalf("triangle %d is not zero outside days [%d, %d)", j, tab.lo, tab.hi)
 		}
 		for _, n := range []int{0, 50, 4000, tableDays + 5} {
 			vals := tab.upTo(n)
+			if tab.lo+len(vals) > tab.hi {
+				t.Fatalf("triangle %d: table reaches day %d, beyond %d", j, tab.lo+len(vals), tab.hi)
+			}
 			for i, x := range vals {
 				if direct := discountFactor(tab.disc, tab.spread, tab.lo+i); math.Float64bits(x) != math.Float64bits(direct) {
 					t.Fatalf("triangle %d day %d: %v, direct %v", j, tab.lo+i, x, direct)

@@ -288,7 +288,11 @@ func (l *loan) priceModelled(pc priceCall, r *modelRule, out *Values) error {
 		setWAL(out, pc.qty, res.walNum, res.walDen)
 	}
 	if pc.wants(ExpectedLoss) {
-		out.Set(ExpectedLoss, pc.qty*res.loss)
+		el := 0.0 // never −0
+		if res.loss != 0 {
+			el = pc.qty * res.loss
+		}
+		out.Set(ExpectedLoss, el)
 	}
 	return nil
 }
