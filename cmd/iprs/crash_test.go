@@ -73,10 +73,7 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 	// write, so that a worker can be caught holding one.
 	marketID := "MKT-CRASH-" + sfx
 	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-CRASH-" + sfx, AsOf: demoAsOf, Loans: 3000, Bonds: 60, FXForwards: 30, Seed: 29})
-	measures := make([]string, 0, len(pricing.Measures()))
-	for _, m := range pricing.Measures() {
-		measures = append(measures, m.String())
-	}
+	measures := storedMeasures()
 	runRequest := func(id string) map[string]any {
 		return map[string]any{
 			"run_id":               id,

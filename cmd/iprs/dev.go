@@ -266,10 +266,7 @@ func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (
 	fmt.Fprintf(out, "demo: position snapshot %s: %s positions (%s) in %s\n", prec.PositionSnapshotID,
 		client.FormatCount(prec.PositionCount), strings.Join(prec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond))
 
-	measures := make([]string, 0, 5)
-	for _, m := range pricing.Measures() {
-		measures = append(measures, m.String())
-	}
+	measures := storedMeasures()
 	runID := fmt.Sprintf("RUN-DEMO-%s-%d", demoAsOf.Format("20060102"), loans)
 	run, _, err := c.SubmitRun(ctx, map[string]any{
 		"run_id":             runID,

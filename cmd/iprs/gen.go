@@ -21,6 +21,7 @@ func newGenCmd() *cobra.Command {
 		out, market      string
 		history          int
 		historyDir       string
+		modelSet         string
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -28,9 +29,11 @@ func newGenCmd() *cobra.Command {
 		Long: `gen writes a position snapshot of consumer loans given by their terms (with FICO,
 state, city and program), plus fixed-rate bonds and FX forwards, streamed so that
 books of millions of positions need no memory. With --market it also writes a
-market snapshot with every curve and spot the book needs.
+market snapshot with every curve and spot the book needs, and with --model-set
+a demo model set (prepayment and default by program and FICO band) to value
+the loans with.
 
-  iprs gen --loans 1m --out book.json --market market.json
+  iprs gen --loans 1m --out book.json --market market.json --model-set models.json
   iprs push market market.json && iprs push positions book.json
 
 With --history N it writes N business days of market snapshots ending on the
@@ -68,6 +71,11 @@ The book is then written only when --out names a file.
 				}
 				if err := os.WriteFile(market, append(b, '\n'), 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", market, err)
+				}
+			}
+			if modelSet != "" {
+				if err := writeJSONFile(modelSet, gen.ModelSet("MS-DEMO-"+t.UTC().Format("20060102"))); err != nil {
+					return err
 				}
 			}
 			if history < 0 {
@@ -110,6 +118,7 @@ The book is then written only when --out names a file.
 	f.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same book")
 	f.StringVarP(&out, "out", "o", "", "write the position snapshot here instead of standard output")
 	f.StringVar(&market, "market", "", "also write a matching market snapshot to this file")
+	f.StringVar(&modelSet, "model-set", "", "also write a demo model set for the loans to this file")
 	f.IntVar(&history, "history", 0, "write this many business days of market snapshots ending on the --as-of date")
 	f.StringVar(&historyDir, "history-dir", "market-history", "directory for the --history snapshots (created if missing)")
 	return cmd
@@ -133,5 +142,17 @@ func writeHistory(cmd *cobra.Command, end time.Time, n int, seed uint64, dir str
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d market snapshots (%s to %s) to %s\n", len(snaps),
 		snaps[0]["as_of_time"], snaps[len(snaps)-1]["as_of_time"], dir)
+	return nil
+}
+
+// writeJSONFile writes v as indented JSON to path.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
 }

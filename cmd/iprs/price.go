@@ -28,9 +28,10 @@ func newPriceCmd() *cobra.Command {
 		marketPath, positionsPath string
 		measuresFlag, scenarios   string
 		asOfFlag                  string
+		modelSetPath              string
 	)
 	cmd := &cobra.Command{
-		Use:   "price --market M.json --positions P.json [--measures PV,DV01,…] [--scenarios BASE,…] [--as-of RFC3339]",
+		Use:   "price --market M.json --positions P.json [--measures PV,DV01,…] [--scenarios BASE,…] [--as-of RFC3339] [--model-set MS.json]",
 		Short: "Value a position snapshot offline, without a database",
 		Long: `price values every position of a position snapshot under each scenario, with
 the market of a market snapshot, exactly as a run does (SPEC §2), and writes one
@@ -46,6 +47,12 @@ file is streamed, so it may be large.
 Positions without attributes.as_of_date are valued as of the UTC date of
 --as-of, which plays the run's as_of_time; without --as-of, the market
 snapshot's as_of_time is used.
+
+With --model-set, loans are valued with the behavioural assumptions of a
+model set {model_set_id, rules:[…]} (prepayment, default, severity, recovery
+lag; SPEC §4.1): each loan takes the first rule that matches it, the others
+are valued contractually. WAL, EXPECTED_LOSS and KR01 are measures like the
+others; KR01 is an object of ladders, {"USD-OIS":{"3M":…,…,"30Y":…}}.
 
 Every position is checked before anything is written. If any position is
 invalid (the checks of an upload) or cannot be valued with this market and
@@ -79,7 +86,15 @@ stdout, and the exit status is non-zero.
 			} else if asOf.IsZero() {
 				return fmt.Errorf("market snapshot %s has no as_of_time: give --as-of", marketPath)
 			}
-			engine, err := pricing.NewEngine(market, scenarioIDs, measures, asOf)
+			var opts []pricing.EngineOption
+			if modelSetPath != "" {
+				ms, err := readModelSet(modelSetPath)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, pricing.WithModelSet(ms))
+			}
+			engine, err := pricing.NewEngine(market, scenarioIDs, measures, asOf, opts...)
 			if err != nil {
 				return fmt.Errorf("price: %w", err)
 			}
@@ -102,6 +117,7 @@ stdout, and the exit status is non-zero.
 	f.StringVar(&measuresFlag, "measures", "PV", "comma-separated measures: "+strings.Join(measureNames(), ","))
 	f.StringVar(&scenarios, "scenarios", "BASE", "comma-separated scenarios: "+strings.Join(pricing.ScenarioIDs(), ","))
 	f.StringVar(&asOfFlag, "as-of", "", "the run's as-of time, RFC 3339 (default: the market snapshot's as_of_time)")
+	f.StringVar(&modelSetPath, "model-set", "", "model set JSON file: value loans with its behavioural assumptions")
 	return cmd
 }
 

@@ -1,7 +1,12 @@
 // Package gen makes realistic, reproducible demo data: a market snapshot
-// with the curves and FX spots a mixed book needs, and loan books of any
-// size (consumer amortizing loans given by their terms, with FICO, state,
-// city and program), plus some fixed-rate bonds and FX forwards.
+// with the curves and FX spots a mixed book needs, loan books of any size
+// (consumer amortizing loans given by their terms, with origination date,
+// original term, FICO, state, city and program in plausible joint
+// distributions: terms by program, FICO by program, coupons falling with
+// FICO and following the rate environment of the origination year,
+// originations spread over eight years with newer vintages larger), some
+// fixed-rate bonds and FX forwards, and a demo model set (ModelSet) with
+// prepayment and default assumptions by program and FICO band.
 //
 // Everything is a pure function of the Options: the same seed gives the
 // same bytes. Books are streamed to an io.Writer, so a million positions
@@ -47,31 +52,57 @@ func Demo(n int, asOf time.Time) Options {
 	}
 }
 
+// program is a consumer-lending program: its code and name, the original
+// terms it offers, its base rate in the rate environment of 2024, the
+// FICO distribution of its borrowers and the range of original balances.
 type program struct {
+	code      string
 	name      string
-	termMin   int // months
-	termMax   int
+	terms     []int // months
 	rateBase  float64
+	ficoMean  float64
+	ficoSD    float64
 	principal [2]float64
+	weight    int // relative share of the book
 }
 
 // programs are consumer-lending programs with plausible terms.
 var programs = [...]program{
-	{"Unsec Std - 36", 24, 36, 0.089, [2]float64{3000, 25000}},
-	{"Unsec Std - 60", 48, 60, 0.109, [2]float64{5000, 40000}},
-	{"Unsec Std - 1190 - 180", 120, 180, 0.117, [2]float64{8000, 60000}},
-	{"NINP - 20 Mo", 60, 84, 0.195, [2]float64{5000, 90000}},
-	{"Home Improvement - 120", 84, 120, 0.079, [2]float64{10000, 100000}},
-	{"Auto Refi - 72", 36, 72, 0.064, [2]float64{7000, 55000}},
+	{"UNSEC-36", "Unsec Std - 36", []int{24, 36}, 0.089, 725, 45, [2]float64{3000, 25000}, 30},
+	{"UNSEC-60", "Unsec Std - 60", []int{48, 60}, 0.104, 712, 48, [2]float64{5000, 40000}, 25},
+	{"UNSEC-180", "Unsec Std - 1190 - 180", []int{120, 144, 180}, 0.112, 735, 40, [2]float64{8000, 60000}, 5},
+	{"NINP-84", "NINP - 20 Mo", []int{60, 72, 84}, 0.175, 655, 45, [2]float64{5000, 90000}, 10},
+	{"HOME-IMP-120", "Home Improvement - 120", []int{84, 120}, 0.079, 748, 38, [2]float64{10000, 100000}, 15},
+	{"AUTO-REFI-72", "Auto Refi - 72", []int{36, 48, 60, 72}, 0.062, 705, 55, [2]float64{7000, 55000}, 15},
 }
 
-type place struct{ state, city string }
+// rateEnvironment is the change of consumer loan rates by origination year
+// against 2024: low before 2022, rising through 2023.
+func rateEnvironment(year int) float64 {
+	switch {
+	case year <= 2021:
+		return -0.022
+	case year == 2022:
+		return -0.010
+	case year == 2023:
+		return 0.004
+	case year == 2024:
+		return 0
+	}
+	return -0.003
+}
 
+type place struct {
+	state, city string
+	weight      int
+}
+
+// places are weighted roughly by population.
 var places = [...]place{
-	{"FL", "RUSKIN"}, {"FL", "MAITLAND"}, {"FL", "TAMPA"}, {"GA", "NEWNAN"}, {"GA", "ATLANTA"},
-	{"TX", "AUSTIN"}, {"TX", "PLANO"}, {"TX", "EL PASO"}, {"CA", "FRESNO"}, {"CA", "SAN DIEGO"},
-	{"NY", "BUFFALO"}, {"NY", "ALBANY"}, {"OH", "DAYTON"}, {"NC", "RALEIGH"}, {"AZ", "MESA"},
-	{"IL", "PEORIA"}, {"PA", "ERIE"}, {"WA", "SPOKANE"}, {"CO", "PUEBLO"}, {"MI", "FLINT"},
+	{"FL", "RUSKIN", 2}, {"FL", "MAITLAND", 2}, {"FL", "TAMPA", 4}, {"GA", "NEWNAN", 1}, {"GA", "ATLANTA", 4},
+	{"TX", "AUSTIN", 3}, {"TX", "PLANO", 2}, {"TX", "EL PASO", 2}, {"CA", "FRESNO", 3}, {"CA", "SAN DIEGO", 5},
+	{"NY", "BUFFALO", 2}, {"NY", "ALBANY", 2}, {"OH", "DAYTON", 2}, {"NC", "RALEIGH", 2}, {"AZ", "MESA", 2},
+	{"IL", "PEORIA", 1}, {"PA", "ERIE", 1}, {"WA", "SPOKANE", 1}, {"CO", "PUEBLO", 1}, {"MI", "FLINT", 1},
 }
 
 var platforms = [...]string{"PRIME", "NEAR-PRIME", "PARTNER"}
@@ -160,31 +191,61 @@ func Each(o Options, fn func(*Position) error) error {
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
+// pick returns an index drawn with the given weights.
+func pick(rng *rand.Rand, n int, weight func(i int) int) int {
+	total := 0
+	for i := range n {
+		total += weight(i)
+	}
+	x := rng.IntN(total)
+	for i := range n {
+		if x -= weight(i); x < 0 {
+			return i
+		}
+	}
+	return n - 1
+}
+
+// maxLoanAgeMonths bounds how long ago a loan was originated (8 years).
+const maxLoanAgeMonths = 96
+
 func loan(rng *rand.Rand, asOf time.Time, i int) *Position {
-	pr := programs[rng.IntN(len(programs))]
-	pl := places[rng.IntN(len(places))]
-	fico := 620 + rng.IntN(231) // 620..850
-	// Better credit, lower coupon: about 4 points between 620 and 850.
-	coupon := pr.rateBase + 0.04*float64(850-fico)/230 + 0.01*rng.Float64()
-	coupon = math.Round(coupon*1e6) / 1e6
-	term := pr.termMin + rng.IntN(pr.termMax-pr.termMin+1)
-	elapsed := rng.IntN(term / 2)
-	remaining := term - elapsed
-	original := pr.principal[0] + (pr.principal[1]-pr.principal[0])*rng.Float64()
-	r := coupon / 12
-	// Level payment of the original loan, rounded to the cent as servicers
-	// bill it; the balance after the elapsed payments follows from it.
-	payment := round2(original * r / (1 - math.Pow(1+r, -float64(term))))
-	balance := original*math.Pow(1+r, float64(elapsed)) - payment*(math.Pow(1+r, float64(elapsed))-1)/r
-	balance = round2(balance)
+	pr := programs[pick(rng, len(programs), func(i int) int { return programs[i].weight })]
+	pl := places[pick(rng, len(places), func(i int) int { return places[i].weight })]
+	term := pr.terms[rng.IntN(len(pr.terms))]
+	// FICO: normal around the program's mean, within 560–850.
+	fico := int(math.Round(pr.ficoMean + pr.ficoSD*rng.NormFloat64()))
+	fico = min(850, max(560, fico))
 	// Payments fall on the loan's payment day; the last one is within the
-	// past month and the next one within the coming month.
+	// past month and the next one within the coming month. A loan
+	// originated a months before its next payment has made a − 1 payments
+	// (the first falls a month after origination); a is drawn from an
+	// exponential with a mean of two years (newer vintages are larger),
+	// at most the term and eight years.
 	day := 1 + rng.IntN(28)
 	next := time.Date(asOf.Year(), asOf.Month(), day, 0, 0, 0, 0, time.UTC)
 	if !next.After(asOf) {
 		next = next.AddDate(0, 1, 0)
 	}
 	last := next.AddDate(0, -1, 0)
+	age := 1 + int(rng.ExpFloat64()*24)%min(term, maxLoanAgeMonths)
+	elapsed := age - 1
+	remaining := term - elapsed
+	originated := next.AddDate(0, -age, 0)
+	// Better credit, lower coupon: a spread convex in the FICO shortfall
+	// (about 9 points at 560, none at 850), on the program's base rate in
+	// the rate environment of the origination year, plus noise.
+	shortfall := float64(850-fico) / 290
+	coupon := pr.rateBase + rateEnvironment(originated.Year()) + 0.09*shortfall*shortfall + 0.005*rng.Float64()
+	coupon = math.Round(max(coupon, 0.0199)*1e6) / 1e6
+	original := pr.principal[0] + (pr.principal[1]-pr.principal[0])*rng.Float64()
+	original = math.Round(original/100) * 100
+	r := coupon / 12
+	// Level payment of the original loan, rounded to the cent as servicers
+	// bill it; the balance after the elapsed payments follows from it.
+	payment := round2(original * r / (1 - math.Pow(1+r, -float64(term))))
+	balance := original*math.Pow(1+r, float64(elapsed)) - payment*(math.Pow(1+r, float64(elapsed))-1)/r
+	balance = round2(balance)
 	id := fmt.Sprintf("LN%08d", i+1)
 	return &Position{
 		PositionID:   "POS-" + id,
@@ -198,10 +259,13 @@ func loan(rng *rand.Rand, asOf time.Time, i int) *Position {
 			"next_payment_date":     next.Format(time.DateOnly),
 			"last_payment_date":     last.Format(time.DateOnly),
 			"monthly_payment":       payment,
+			"original_principal":    original,
 			"term_months":           term,
+			"origination_date":      originated.Format(time.DateOnly),
 			"fico":                  fico,
 			"state":                 pl.state,
 			"city":                  pl.city,
+			"program":               pr.code,
 			"loan_program":          pr.name,
 			"platform":              platforms[rng.IntN(len(platforms))],
 		},

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/iprs/iprs/internal/pricing"
 )
 
 var asOf = time.Date(2026, 1, 23, 17, 0, 0, 0, time.UTC)
@@ -64,7 +67,7 @@ func TestLoansArePlausible(t *testing.T) {
 		coupon := a["coupon_rate"].(float64)
 		payment := a["monthly_payment"].(float64)
 		fico := a["fico"].(int)
-		if balance <= 0 || coupon <= 0 || coupon > 0.3 || fico < 620 || fico > 850 {
+		if balance <= 0 || coupon <= 0 || coupon > 0.3 || fico < 560 || fico > 850 {
 			t.Errorf("%s: balance %v coupon %v fico %v", p.PositionID, balance, coupon, fico)
 		}
 		// The payment must cover the first period's interest, or the loan
@@ -77,8 +80,18 @@ func TestLoansArePlausible(t *testing.T) {
 		if !next.After(day) || last.After(day) || next.Sub(last) > 31*24*time.Hour {
 			t.Errorf("%s: last %v next %v as of %v", p.PositionID, last, next, day)
 		}
-		if a["remaining_term_months"].(int) < 1 {
-			t.Errorf("%s: no payments left", p.PositionID)
+		remaining, term := a["remaining_term_months"].(int), a["term_months"].(int)
+		if remaining < 1 || remaining > term {
+			t.Errorf("%s: %d of %d payments left", p.PositionID, remaining, term)
+		}
+		// The loan was originated term − remaining + 1 months before its
+		// next payment (SPEC §4.6), on its payment day.
+		orig, err := time.Parse(time.DateOnly, a["origination_date"].(string))
+		if err != nil || !orig.AddDate(0, term-remaining+1, 0).Equal(next) {
+			t.Errorf("%s: originated %v, term %d, remaining %d, next %v", p.PositionID, orig, term, remaining, next)
+		}
+		if _, ok := a["program"].(string); !ok {
+			t.Errorf("%s: no program", p.PositionID)
 		}
 		return nil
 	})
@@ -89,17 +102,20 @@ func TestLoansArePlausible(t *testing.T) {
 
 func TestLoanBalanceFollowsTheAnnuity(t *testing.T) {
 	t.Parallel()
-	// A loan with no elapsed payments owes its original principal, so the
-	// balance never exceeds what the level payment can repay over the
-	// remaining term at the coupon: balance <= payment * annuity factor
-	// (up to the cent rounding of the payment).
+	// With the exact level payment, the balance after e payments is the
+	// annuity value of the remaining ones. The billed payment is rounded
+	// to the cent (by δ, |δ| ≤ 0.005), which moves the balance by
+	// −δ·((1+r)^e − 1)/r and the annuity value by δ·annuity; the balance
+	// itself is rounded to the cent.
 	err := Each(Options{AsOf: asOf, Loans: 500, Seed: 3}, func(p *Position) error {
 		a := p.Attributes
 		r := a["coupon_rate"].(float64) / 12
 		n := float64(a["remaining_term_months"].(int))
+		e := float64(a["term_months"].(int)) - n
 		annuity := (1 - math.Pow(1+r, -n)) / r
 		pv := a["monthly_payment"].(float64) * annuity
-		if b := a["current_principal"].(float64); b > pv+0.01*n+0.01 || b < pv-0.01*n-0.01 {
+		tol := 0.005*((math.Pow(1+r, e)-1)/r+annuity) + 0.005 + 1e-9
+		if b := a["current_principal"].(float64); math.Abs(b-pv) > tol {
 			t.Errorf("%s: balance %v, annuity value of payments %v", p.PositionID, b, pv)
 		}
 		return nil
@@ -162,5 +178,159 @@ func TestParseCount(t *testing.T) {
 		if _, err := ParseCount(bad); err == nil {
 			t.Errorf("ParseCount(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestLoanDistributionsAreJoint(t *testing.T) {
+	t.Parallel()
+	type stats struct {
+		n           int
+		fico, ficoC float64
+		terms       map[int]bool
+	}
+	byProgram := map[string]*stats{}
+	var xs, ys []float64
+	years := map[int]int{}
+	err := Each(Options{AsOf: asOf, Loans: 20000, Seed: 5}, func(p *Position) error {
+		a := p.Attributes
+		prog := a["program"].(string)
+		s := byProgram[prog]
+		if s == nil {
+			s = &stats{terms: map[int]bool{}}
+			byProgram[prog] = s
+		}
+		fico := float64(a["fico"].(int))
+		s.n++
+		s.fico += fico
+		s.terms[a["term_months"].(int)] = true
+		// Coupon against FICO within one program and vintage year, so
+		// that program and rate environment do not blur the relation.
+		orig, _ := time.Parse(time.DateOnly, a["origination_date"].(string))
+		years[orig.Year()]++
+		if prog == "UNSEC-60" && orig.Year() == 2025 {
+			xs = append(xs, fico)
+			ys = append(ys, a["coupon_rate"].(float64))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Terms by program: each program offers its own terms only.
+	for _, pr := range programs {
+		s := byProgram[pr.code]
+		if s == nil || s.n < 100 {
+			t.Fatalf("program %s has %v loans", pr.code, s)
+		}
+		for term := range s.terms {
+			if !slices.Contains(pr.terms, term) {
+				t.Errorf("%s: term %d not among %v", pr.code, term, pr.terms)
+			}
+		}
+	}
+	// FICO by program: NINP borrowers have lower scores than home
+	// improvement borrowers.
+	if n, h := byProgram["NINP-84"], byProgram["HOME-IMP-120"]; n.fico/float64(n.n) > h.fico/float64(h.n)-50 {
+		t.Errorf("mean FICO NINP %.0f, home improvement %.0f", n.fico/float64(n.n), h.fico/float64(h.n))
+	}
+	// Better credit, lower coupon: a clearly negative correlation.
+	if c := correlation(xs, ys); !(c < -0.6) {
+		t.Errorf("correlation of FICO and coupon = %.2f over %d loans", c, len(xs))
+	}
+	// Originations spread over years, newer vintages larger.
+	if len(years) < 6 || years[2025] <= years[2023] || years[2023] <= years[2021] {
+		t.Errorf("originations by year %v", years)
+	}
+}
+
+func correlation(xs, ys []float64) float64 {
+	n := float64(len(xs))
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i] / n
+		my += ys[i] / n
+	}
+	var sxy, sxx, syy float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+		syy += (ys[i] - my) * (ys[i] - my)
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+func TestModelSetFitsTheBook(t *testing.T) {
+	t.Parallel()
+	doc, err := json.Marshal(ModelSet("MS-DEMO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, probs := pricing.ParseModelSet(doc)
+	if len(probs) > 0 {
+		t.Fatalf("the demo model set is not valid: %v", probs)
+	}
+	mkt, err := json.Marshal(MarketSnapshot("MKT", asOf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md pricing.MarketData
+	if err := json.Unmarshal(mkt, &md); err != nil {
+		t.Fatal(err)
+	}
+	market, err := pricing.NewMarket(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pricing.NewEngine(market, []string{"BASE"}, []pricing.Measure{pricing.PV, pricing.ExpectedLoss}, asOf, pricing.WithModelSet(ms))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every loan takes a rule, and expected losses (relative to balance)
+	// fall as FICO rises among the unsecured programs.
+	lossRate := map[string][2]float64{}
+	err = Each(Options{AsOf: asOf, Loans: 3000, Seed: 9}, func(gp *Position) error {
+		raw, err := json.Marshal(gp)
+		if err != nil {
+			return err
+		}
+		var in pricing.PositionInput
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return err
+		}
+		p, probs := pricing.ParsePosition(in)
+		if len(probs) > 0 {
+			t.Fatalf("%s: %v", gp.PositionID, probs)
+		}
+		if probs := e.Check(p); len(probs) > 0 {
+			t.Fatalf("%s: %v", gp.PositionID, probs)
+		}
+		if _, ok := ms.Match(p); !ok {
+			t.Errorf("%s matches no rule", gp.PositionID)
+		}
+		var v pricing.Values
+		if err := e.Price(p, 0, &v); err != nil {
+			return err
+		}
+		prog := gp.Attributes["program"].(string)
+		if prog != "UNSEC-36" && prog != "UNSEC-60" {
+			return nil
+		}
+		band := "high"
+		if gp.Attributes["fico"].(int) < 680 {
+			band = "low"
+		}
+		el, _ := v.Get(pricing.ExpectedLoss)
+		acc := lossRate[band]
+		acc[0] += el
+		acc[1] += gp.Attributes["current_principal"].(float64)
+		lossRate[band] = acc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, high := lossRate["low"][0]/lossRate["low"][1], lossRate["high"][0]/lossRate["high"][1]
+	if !(low > 2*high && high > 0) {
+		t.Errorf("expected loss per balance: FICO < 680 %.4f, ≥ 680 %.4f", low, high)
 	}
 }

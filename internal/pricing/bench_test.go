@@ -276,3 +276,72 @@ func BenchmarkParsePosition(b *testing.B) {
 		}
 	})
 }
+
+// benchModelSet projects every loan: 150% PSA, 100% SDA, 35% severity,
+// recovery after 6 months.
+func benchModelSet(tb testing.TB) *ModelSet {
+	tb.Helper()
+	ms, probs := ParseModelSet([]byte(`{"model_set_id": "BENCH", "rules": [
+		{"prepayment": {"psa": 150}, "default": {"sda": 100}, "severity": 0.35, "recovery_lag_months": 6}]}`))
+	if len(probs) > 0 {
+		tb.Fatal(probs)
+	}
+	return ms
+}
+
+// benchmarkModelledBook prices the 10,000-loan book (60 monthly cashflows
+// each), every loan projected under benchModelSet, under BASE, with a
+// warm engine: one op is the whole book.
+func benchmarkModelledBook(b *testing.B, measures []Measure) {
+	m := benchMarket(b)
+	book := benchBook(b)
+	e, err := NewEngine(m, []string{"BASE"}, measures, m.AsOfTime(), WithModelSet(benchModelSet(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	warmBook(b, e, book)
+	var v Values
+	meter := startCPU(b)
+	for b.Loop() {
+		for _, p := range book {
+			if err := e.Price(p, 0, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	meter.report(b.N * len(book))
+}
+
+// BenchmarkModelledLoanBook: PV, DV01, CS01, WAL and EXPECTED_LOSS of
+// projected loans (goal: 1,000,000 valuations/s per core).
+func BenchmarkModelledLoanBook(b *testing.B) {
+	benchmarkModelledBook(b, []Measure{PV, DV01, CS01, WAL, ExpectedLoss})
+}
+
+// BenchmarkModelledLoanBookKR01: the same with KR01 as well (goal:
+// 150,000 valuations/s per core).
+func BenchmarkModelledLoanBookKR01(b *testing.B) {
+	benchmarkModelledBook(b, []Measure{PV, DV01, CS01, WAL, ExpectedLoss, KR01})
+}
+
+// BenchmarkContractualLoanBookKR01: KR01 (with PV, DV01, CS01) of the
+// contractual schedules.
+func BenchmarkContractualLoanBookKR01(b *testing.B) {
+	m := benchMarket(b)
+	book := benchBook(b)
+	e, err := NewEngine(m, []string{"BASE"}, []Measure{PV, DV01, CS01, KR01}, m.AsOfTime())
+	if err != nil {
+		b.Fatal(err)
+	}
+	warmBook(b, e, book)
+	var v Values
+	meter := startCPU(b)
+	for b.Loop() {
+		for _, p := range book {
+			if err := e.Price(p, 0, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	meter.report(b.N * len(book))
+}

@@ -9,7 +9,7 @@ const productFixedBond = "FIXED_BOND"
 func init() {
 	registerProduct(&productType{
 		name:     productFixedBond,
-		measures: []Measure{PV, DV01, CS01, AccruedInterest},
+		measures: declaredMeasures(productFixedBond),
 		parse:    parseBond,
 	})
 }
@@ -48,13 +48,15 @@ func (b *bond) requirements() []requirement { return b.curves.requirements() }
 
 func (b *bond) check(int32, *problemList) {}
 
-func (b *bond) price(pc priceCall) (Values, error) {
-	var out Values
-	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, &out); err != nil {
-		return out, err
+func (b *bond) price(pc priceCall, out *Values) error {
+	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, out); err != nil {
+		return err
+	}
+	if err := b.curves.keyRates(pc, b.days, b.amounts, b.lastDay, out); err != nil {
+		return err
 	}
 	if pc.wants(AccruedInterest) {
 		out.Set(AccruedInterest, pc.qty*b.accrued)
 	}
-	return out, nil
+	return nil
 }

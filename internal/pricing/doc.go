@@ -30,6 +30,7 @@
 //     name, the product types it applies to, its unit and its Aggregation
 //     (Sum, WeightedAverage, KeyByKey, PerCurrency); storage, summaries,
 //     cubes, exports and the CLI follow it.
+//
 //   - Values: the measures of one position under one scenario, fixed size,
 //     no maps; Get, Has, Set, Reset, Present, Map, AppendJSON, MarshalJSON;
 //     SetWAL/WALWeight (WAL and its aggregation weight),
@@ -37,12 +38,15 @@
 //     (up to two KeyRateLadder, one per *-OIS curve, over KeyRateTenors);
 //     AppendBinary/DecodeBinary, a compact canonical binary form for
 //     storage.
+//
 //   - MarketData (with FXSpot, CurveData, CurveNode, Quality) decodes a
 //     market snapshot; NewMarket validates it into a *Market (HasCurve,
 //     HasFXSpot, FXSpot, ZeroRate, DiscountFactor, CurveIDs, FXPairs).
 //     ParseTenor gives a tenor's year fraction.
+//
 //   - ScenarioIDs, IsScenario, ScenarioMarket: BASE, RATES_PARALLEL_1BP,
 //     SPREAD_25BP, FX_SPOT_1PCT.
+//
 //   - ScenarioSet (SetScenario, Shock, Selector; SPEC §4.3): user-defined
 //     scenarios, each an ordered list of CURVE_SHIFT, CURVE_TENOR_SHIFTS and
 //     FX_SPOT shocks on curves or pairs named by id or by a '*' pattern.
@@ -53,16 +57,20 @@
 //     NewEngine(…, WithScenarioSets(sets…)) lets a run mix built-in ids and
 //     set scenario ids; each scenario market is built once per engine.
 //     HistoricalSet builds a set from dated market snapshots.
+//
 //   - PositionInput decodes a position object; ParsePosition returns a
 //     *Position or its []Problem; ProductTypes, IsProductType,
 //     SupportedMeasures(productType). (*Position).Requirements gives the
 //     curve ids and FX pairs it needs; (*Position).SupportedMeasures the
 //     measures that apply to it.
+//
 //   - Problem{PositionID, Pointer, Detail}: Pointer is a JSON Pointer
 //     relative to the position object ("/attributes/cashflows/2/pay_date"),
 //     "" for the position as a whole. Problem implements error.
+//
 //   - PositionIDs (NewPositionIDs, Add(index, id)) reports a repeated
 //     position_id across one snapshot as a Problem at "/position_id".
+//
 //   - NewEngine(base, scenarioIDs, measures, runAsOf) builds every scenario
 //     market once; (*Engine).Check(p) returns the market- and run-dependent
 //     problems (a missing curve or FX spot, a loan's last_payment_date after
@@ -71,6 +79,15 @@
 //     result, allocating nothing, or returns a Problem naming the position
 //     and the reason. Scenarios (index order), ScenarioIndex, Measures,
 //     Market, RunAsOf and AsOfDate describe the engine.
+//
+//   - ParseModelSet(doc) checks and compiles a model set (SPEC §4.1) or
+//     returns every ModelSetProblem with its JSON Pointer; WithModelSet(ms)
+//     gives it to NewEngine. (*ModelSet).Match tells which rule a position
+//     takes. (*Engine).Cashflows(p, scenarioIndex) returns a loan's
+//     CashflowRow list (projected, or contractual when no rule applies).
+//
+//   - (*Position).LoanFacts(asOf): current balance, coupon, FICO, age₀,
+//     WAM and vintage quarter of a loan, for loan-tape views (SPEC §4.6).
 //
 // Decoding: PositionInput.UnmarshalJSON and ParsePosition use a small
 // single-pass JSON scanner instead of decoding every level into a
@@ -90,11 +107,46 @@
 // priced. Every measure is multiplied by the position's quantity. A measure
 // that does not apply to a product is absent from its Values.
 //
-// Products: AMORT_LOAN (PV, DV01, CS01, ACCRUED_INTEREST; explicit
-// cashflows, or a level-payment schedule generated from its terms),
-// FIXED_BOND (PV, DV01, CS01, ACCRUED_INTEREST) and FX_FWD (PV, DV01,
-// FX_DELTA). Each lives in its own file and registers itself; a new
-// product is one new file with its parser and pricer, plus its tests.
+// Products: AMORT_LOAN (PV, DV01, CS01, ACCRUED_INTEREST, WAL,
+// EXPECTED_LOSS, KR01; explicit cashflows, or a level-payment schedule
+// generated from its terms), FIXED_BOND (PV, DV01, CS01, ACCRUED_INTEREST,
+// KR01) and FX_FWD (PV, DV01, FX_DELTA, KR01). A product's measures come
+// from the measure declarations (Measure.Spec). Each product lives in its
+// own file and registers itself; a new product is one new file with its
+// parser and pricer, plus its tests.
+//
+// # Model sets, WAL, EXPECTED_LOSS, KR01 (SPEC §4.1, §4.2)
+//
+// A loan takes the first rule of the engine's model set whose every
+// condition holds, matched once per position and model set against its
+// top-level string, number and boolean attributes (kept, copied, when the
+// position is parsed) and remembered in the position. Its projected rows
+// (projection.go) are discounted exactly as contractual cashflows are, in
+// every scenario and for DV01, CS01 and KR01. Readings taken where the
+// spec is open:
+//
+//   - Explicit cashflows are projected in date order (ties in the order
+//     given); the contractual valuation keeps the order given.
+//   - age₀ sources must be whole numbers: loan_age_months that is not a
+//     whole number ≥ 0 is ignored, and term_months − remaining_term_months
+//     is used only when it is ≥ 0; else age₀ = 0. These optional attributes
+//     never make a position invalid.
+//   - A PSA or SDA rate above 100% CPR/CDR is taken as 100%; rates are
+//     converted to monthly ones with portable log and exp, once, when the
+//     model set is parsed. recovery_lag_months is used up to 2²⁰ (any lag
+//     of at least the number of rows means no defaults).
+//   - A match list must not be empty (it could never hold); a range with
+//     both gt and gte (or lt and lte) keeps the tighter bound.
+//   - WAL is absent when Σ(Aᵢ + Vᵢ + RECᵢ) ≤ 0 ("no principal remains");
+//     it is Σ daysᵢ·(Aᵢ + Vᵢ + RECᵢ) / (365·Σ(Aᵢ + Vᵢ + RECᵢ)). Contractual
+//     EXPECTED_LOSS is 0.
+//   - KR01 has a ladder for each *-OIS curve among the discount and spread
+//     curves (loans, bonds) or the domestic and foreign curves (FX
+//     forwards; one ladder when both legs use the same curve); a position
+//     with none has no KR01. Each entry is computed as Σ aᵢ·(dfⱼ(tᵢ) −
+//     df(tᵢ)) over the flows inside the triangle, which equals PV(bumped) −
+//     PV without cancellation; an expired FX forward has ladders of
+//     zeros. Values.Get(KR01) is the sum of all entries.
 //
 // Decisions where SPEC §2 is silent: a curve override (for example
 // risk_modeling.discount_curve = "USD-SOFR") is priced on the named curve,

@@ -39,6 +39,9 @@ type Engine struct {
 	measures   []Measure
 	want       uint16
 	scenarios  []*scenarioState
+	modelSet   *ModelSet
+	// scratch holds *projection buffers for modelled loans.
+	scratch sync.Pool
 }
 
 // scenarioState is one scenario's markets and its discount factor tables.
@@ -49,6 +52,8 @@ type scenarioState struct {
 	market, ratesUp, spreadUp *Market
 	// rows[kind][discount curve index] is created on first use.
 	rows [numKinds][]atomic.Pointer[tableRow]
+	// keyRates holds the KR01 tables (nil unless KR01 is wanted).
+	keyRates *keyRateTables
 }
 
 // tableRow holds one table per spread curve (cell 0: no spread).
@@ -113,6 +118,16 @@ type EngineOption func(*engineConfig) error
 // engineConfig collects the options of NewEngine.
 type engineConfig struct {
 	setScenarios map[string]*ScenarioSet // scenario id → its set (WithScenarioSets)
+	modelSet     *ModelSet
+}
+
+// WithModelSet values loans with the behavioural assumptions of a model set
+// (SPEC §4.1). Without it, or with nil, every loan is valued contractually.
+func WithModelSet(ms *ModelSet) EngineOption {
+	return func(c *engineConfig) error {
+		c.modelSet = ms
+		return nil
+	}
 }
 
 // NewEngine builds the scenario markets (each once) for a run. scenarioIDs
@@ -142,6 +157,7 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 		runAsOf:    runAsOf,
 		runAsOfDay: dayOf(runAsOf),
 		measures:   append([]Measure(nil), measures...),
+		modelSet:   cfg.modelSet,
 	}
 	for _, m := range measures {
 		if !m.Valid() {
@@ -170,6 +186,9 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 		}
 		for k := range s.rows {
 			s.rows[k] = make([]atomic.Pointer[tableRow], len(sm.curves))
+		}
+		if e.want&(1<<KR01) != 0 {
+			s.keyRates = newKeyRateTables(sm)
 		}
 		e.scenarios = append(e.scenarios, s)
 	}
@@ -231,6 +250,9 @@ func (e *Engine) Check(p *Position) []Problem {
 		}
 	}
 	p.prod.check(e.asOfDay(p), probs)
+	if e.modelSet != nil {
+		e.modelSet.bind(p)
+	}
 	return probs.list
 }
 
@@ -313,14 +335,14 @@ func (e *Engine) Price(p *Position, scenarioIndex int, out *Values) error {
 		qty:  p.Quantity,
 		want: e.want,
 	}
-	v, err := p.prod.price(pc)
-	if err != nil {
+	if err := p.prod.price(pc, out); err != nil {
+		out.Reset()
 		return err
 	}
-	if m, bad := v.nonFinite(); bad {
+	if m, bad := out.nonFinite(); bad {
+		out.Reset()
 		return Problem{PositionID: p.ID, Detail: m.String() + " is not finite under scenario " + e.scenarios[scenarioIndex].id}
 	}
-	*out = v
 	return nil
 }
 

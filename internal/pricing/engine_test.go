@@ -279,9 +279,22 @@ func TestPropertyLinearInQuantity(t *testing.T) {
 			scaled.Quantity = q
 			for _, s := range e.Scenarios() {
 				v1, vq := MustPrice(t, e, &unit, s), MustPrice(t, e, &scaled, s)
-				for _, ms := range v1.Present() {
-					if got, want := mustGet(t, vq, ms), q*mustGet(t, v1, ms); got != want {
-						t.Errorf("%s %s %s at q=%v: %v, want %v", p.ID, s, ms, q, got, want)
+				f1, fq := flatValues(v1), flatValues(vq)
+				if len(f1) != len(fq) {
+					t.Fatalf("%s %s: %s vs %s", p.ID, s, v1.AppendJSON(nil), vq.AppendJSON(nil))
+				}
+				for name, x := range f1 {
+					want := q * x
+					if name == "WAL" { // a life in years: not scaled
+						want = x
+					}
+					if got := fq[name]; got != want && !(got == 0 && want == 0) {
+						t.Errorf("%s %s %s at q=%v: %v, want %v", p.ID, s, name, q, got, want)
+					}
+				}
+				if w1, ok := v1.WALWeight(); ok {
+					if wq, _ := vq.WALWeight(); wq != q*w1 {
+						t.Errorf("%s %s WAL weight at q=%v: %v, want %v", p.ID, s, q, wq, q*w1)
 					}
 				}
 			}
@@ -319,9 +332,12 @@ func TestPropertyBaseIsUnshockedMarket(t *testing.T) {
 // priceBook prices every position under every scenario with a fresh engine
 // on the given number of goroutines, visiting positions in the given
 // order, and returns the results keyed by position and scenario.
-func priceBook(tb testing.TB, m *Market, book []*Position, order []int, workers int) map[string]Values {
+func priceBook(tb testing.TB, m *Market, book []*Position, order []int, workers int, opts ...EngineOption) map[string]Values {
 	tb.Helper()
-	e := MustEngine(tb, m, ScenarioIDs(), Measures(), asOf0)
+	e, err := NewEngine(m, ScenarioIDs(), Measures(), asOf0, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	out := make(map[string]Values, len(book)*4)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -367,21 +383,28 @@ func TestPropertyDeterministicAcrossOrderAndGoroutines(t *testing.T) {
 	for i := range order {
 		order[i] = i
 	}
-	want := priceBook(t, m, book, order, 1)
-	for _, workers := range []int{1, 2, 8} {
-		shuffled := append([]int(nil), order...)
-		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		got := priceBook(t, m, book, shuffled, workers)
-		if len(got) != len(want) {
-			t.Fatalf("%d results, want %d", len(got), len(want))
-		}
-		for k, w := range want {
-			g := got[k]
-			for _, ms := range Measures() {
-				a, aok := w.Get(ms)
-				b, bok := g.Get(ms)
-				if aok != bok || math.Float64bits(a) != math.Float64bits(b) {
-					t.Fatalf("%s %s: %v vs %v with %d goroutines in another order", k, ms, a, b, workers)
+	// Also with a model set that projects some of the loans.
+	ms, probs := ParseModelSet([]byte(`{"model_set_id": "D", "rules": [
+		{"match": {"attr:remaining_term_months": {"gte": 60}}, "prepayment": {"psa": 250}, "default": {"sda": 200}, "severity": 0.35, "recovery_lag_months": 6},
+		{"match": {"attr:coupon_rate": {"lt": 0.1}}, "prepayment": {"cpr": 0.08}, "default": {"cdr_vector": [0.01, 0.03, 0.02]}, "severity": 0.5}
+	]}`))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	for _, opts := range [][]EngineOption{nil, {WithModelSet(ms)}} {
+		want := priceBook(t, m, book, order, 1, opts...)
+		for _, workers := range []int{1, 2, 8} {
+			shuffled := append([]int(nil), order...)
+			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			got := priceBook(t, m, book, shuffled, workers, opts...)
+			if len(got) != len(want) {
+				t.Fatalf("%d results, want %d", len(got), len(want))
+			}
+			for k, w := range want {
+				g := got[k]
+				// The binary form holds every bit of every measure.
+				if a, b := w.AppendBinary(nil), g.AppendBinary(nil); string(a) != string(b) {
+					t.Fatalf("%s: %s vs %s with %d goroutines in another order", k, w.AppendJSON(nil), g.AppendJSON(nil), workers)
 				}
 			}
 		}

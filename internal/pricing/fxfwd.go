@@ -9,7 +9,7 @@ const productFXForward = "FX_FWD"
 func init() {
 	registerProduct(&productType{
 		name:     productFXForward,
-		measures: []Measure{PV, DV01, FXDelta},
+		measures: declaredMeasures(productFXForward),
 		parse:    parseFXForward,
 	})
 }
@@ -73,23 +73,22 @@ func (f *fxForward) requirements() []requirement {
 
 func (f *fxForward) check(int32, *problemList) {}
 
-func (f *fxForward) price(pc priceCall) (Values, error) {
-	var out Values
-	wantPV, wantDV01, wantDelta := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta)
-	if !wantPV && !wantDV01 && !wantDelta {
-		return out, nil
+func (f *fxForward) price(pc priceCall, out *Values) error {
+	wantPV, wantDV01, wantDelta, wantKR := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta), pc.wants(KR01)
+	if !wantPV && !wantDV01 && !wantDelta && !wantKR {
+		return nil
 	}
 	spot, ok := pc.s.market.spots[f.pair]
 	if !ok {
-		return out, pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
+		return pc.problem(f.pairPtr, "FX spot %s is not in market snapshot %q", f.pair, pc.e.base.snapshotID)
 	}
 	di, err := pc.curve(f.domestic)
 	if err != nil {
-		return out, err
+		return err
 	}
 	fi, err := pc.curve(f.foreign)
 	if err != nil {
-		return out, err
+		return err
 	}
 	off := int(f.maturity) - int(pc.asOf)
 	if off < 0 {
@@ -102,7 +101,10 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 		if wantDelta {
 			out.SetFXDelta(0, f.pair[:3])
 		}
-		return out, nil
+		if wantKR {
+			f.keyRates(pc, di, fi, -1, 0, 0, 0, out)
+		}
+		return nil
 	}
 	dom := pc.table(kindBase, di, -1)
 	frn := pc.table(kindBase, fi, -1)
@@ -121,10 +123,45 @@ func (f *fxForward) price(pc priceCall) (Values, error) {
 	if wantDelta {
 		out.SetFXDelta(pc.qty*(f.notional*dfFrn), f.pair[:3])
 	}
-	return out, nil
+	if wantKR {
+		f.keyRates(pc, di, fi, off, spot, dfDom, dfFrn, out)
+	}
+	return nil
 }
 
 // unitPV is N·(spot·df_foreign − K·df_domestic) for quantity 1.
 func (f *fxForward) unitPV(spot, dfForeign, dfDomestic float64) float64 {
 	return f.notional * (float64(spot*dfForeign) - float64(f.forwardRate*dfDomestic))
+}
+
+// keyRates sets KR01: a ladder for each of the domestic and foreign curves
+// that is a *-OIS curve (one when both legs use the same curve), each
+// entry N·(spot·df_foreign − K·df_domestic) with that curve bumped by the
+// key-rate triangle, minus PV, times quantity. An expired forward (off < 0)
+// has ladders of zeros.
+func (f *fxForward) keyRates(pc priceCall, di, fi, off int, spot, dfDom, dfFrn float64, out *Values) {
+	pv := f.unitPV(spot, dfFrn, dfDom)
+	for _, c := range [2]int{di, fi} {
+		if !isOISCurve(pc.e.base.curves[c].id) {
+			continue
+		}
+		// nil for the second leg when both use the same curve.
+		ladder := out.keyRateLadder(pc.e.base.curves[c].id)
+		if ladder == nil || off < 0 {
+			continue
+		}
+		lo, hi := keyRateTriangles(off)
+		for j := lo; j <= hi; j++ {
+			dom, frn := dfDom, dfFrn
+			if di == c {
+				t := pc.s.keyRates.table(c, j, di, -1)
+				dom = t.at(t.upTo(off+1), off)
+			}
+			if fi == c {
+				t := pc.s.keyRates.table(c, j, fi, -1)
+				frn = t.at(t.upTo(off+1), off)
+			}
+			ladder[j] = pc.qty * (f.unitPV(spot, frn, dom) - pv)
+		}
+	}
 }

@@ -96,7 +96,12 @@ func TestFXForwardExpiredAndMaturingToday(t *testing.T) {
 				t.Errorf("%s: expired forward %s = %v, %v; want present 0", s, ms, x, ok)
 			}
 		}
-		if v.Len() != 3 {
+		if c, _ := v.FXDeltaCurrency(); c != "EUR" {
+			t.Errorf("%s: FX_DELTA currency %q", s, c)
+		}
+		// KR01: a ladder of zeros for each of its two OIS curves.
+		kr := v.KR01()
+		if v.Len() != 4 || len(kr) != 2 || kr[0].Curve != "EUR-OIS" || kr[1].Curve != "USD-OIS" || kr[0].DV01 != [NumKeyRates]float64{} || kr[1].DV01 != [NumKeyRates]float64{} {
 			t.Errorf("%s: expired forward has %s", s, v.AppendJSON(nil))
 		}
 	}

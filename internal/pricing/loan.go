@@ -1,8 +1,11 @@
 package pricing
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync/atomic"
 )
 
 // AMORT_LOAN (SPEC §2): an amortizing loan given by explicit cashflows
@@ -14,7 +17,7 @@ const productAmortLoan = "AMORT_LOAN"
 func init() {
 	registerProduct(&productType{
 		name:     productAmortLoan,
-		measures: []Measure{PV, DV01, CS01, AccruedInterest},
+		measures: declaredMeasures(productAmortLoan),
 		parse:    parseLoan,
 	})
 }
@@ -25,16 +28,31 @@ type loan struct {
 	lastPay   int32
 	curves    cashflowCurves
 	// days and amounts (interest + principal) of the cashflows, in the
-	// order given or generated.
-	days    []int32
-	amounts []float64
-	lastDay int32 // the latest of days
+	// order given or generated, and each one's interest and principal.
+	days       []int32
+	amounts    []float64
+	interest   []float64
+	principals []float64
+	lastDay    int32 // the latest of days
+	// The same schedule in date order (ties in the order given), for the
+	// projection: the same slices when it already is in order.
+	sdays       []int32
+	sinterest   []float64
+	sprincipals []float64
+	// Facts of SPEC §4.1 and §4.6, read leniently (see loanFacts).
+	facts loanFactsRaw
 	// For a schedule generated from terms: the payment and the first
 	// period's interest, and the attribute the payment came from.
 	fromTerms     bool
 	payment       float64
 	firstInterest float64
 	paymentPtr    string
+	// matchAttrs holds the loan's top-level scalar attributes (a JSON
+	// object of its string, number and boolean members, copied), read to
+	// match a model set's rules; binding remembers the rule matched, per
+	// model set (see ModelSet.Match). Copies of a Position share them.
+	matchAttrs []byte
+	binding    atomic.Pointer[ruleBinding]
 }
 
 // loanCashflow is one generated payment.
@@ -57,6 +75,8 @@ func parseLoan(a *attrs) product {
 		}
 		l.days = make([]int32, 0, len(items))
 		l.amounts = make([]float64, 0, len(items))
+		l.interest = make([]float64, 0, len(items))
+		l.principals = make([]float64, 0, len(items))
 		for i, raw := range items {
 			it, ok := a.item("cashflows", i, raw)
 			if !ok {
@@ -67,6 +87,8 @@ func parseLoan(a *attrs) product {
 			principal, _ := it.number("principal")
 			l.days = append(l.days, d)
 			l.amounts = append(l.amounts, interest+principal)
+			l.interest = append(l.interest, interest)
+			l.principals = append(l.principals, principal)
 		}
 	case a.has("remaining_term_months") || a.has("next_payment_date"):
 		n, _ := a.termMonths("remaining_term_months", true)
@@ -87,15 +109,24 @@ func parseLoan(a *attrs) product {
 		cfs := loanSchedule(l.principal, l.coupon, n, next, payment)
 		l.days = make([]int32, len(cfs))
 		l.amounts = make([]float64, len(cfs))
+		l.interest = make([]float64, len(cfs))
+		l.principals = make([]float64, len(cfs))
 		for i, cf := range cfs {
 			l.days[i] = cf.day
 			l.amounts[i] = cf.interest + cf.principal
+			l.interest[i] = cf.interest
+			l.principals[i] = cf.principal
 		}
 	default:
 		a.probs.addf("/attributes/cashflows", "required attribute cashflows is missing (or give the loan terms remaining_term_months and next_payment_date)")
 	}
 	l.lastDay = latestDay(l.days)
+	l.sortSchedule()
+	l.facts = readLoanFacts(a)
 	l.curves = parseCashflowCurves(a, "LOAN-SPREAD")
+	if len(a.probs.list) == 0 {
+		l.matchAttrs = scalarMembers(a.fields)
+	}
 	return l
 }
 
@@ -182,17 +213,94 @@ func (l *loan) dataErrors(asOf int32) (errs [2]loanDataError, n int) {
 	return errs, n
 }
 
-func (l *loan) price(pc priceCall) (Values, error) {
-	var out Values
+func (l *loan) price(pc priceCall, out *Values) error {
 	if errs, n := l.dataErrors(pc.asOf); n > 0 {
-		return out, pc.problem(errs[0].pointer, "%s", errs[0].detail)
+		return pc.problem(errs[0].pointer, "%s", errs[0].detail)
 	}
-	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, &out); err != nil {
-		return out, err
+	if r := pc.e.loanRule(pc.pos); r != nil {
+		if err := l.priceModelled(pc, r, out); err != nil {
+			return err
+		}
+	} else if err := l.priceContractual(pc, out); err != nil {
+		return err
 	}
 	if pc.wants(AccruedInterest) {
 		days := float64(pc.asOf - l.lastPay)
 		out.Set(AccruedInterest, pc.qty*(l.principal*l.coupon*days/360))
 	}
-	return out, nil
+	return nil
+}
+
+// sortSchedule sets the date-ordered schedule used by the projection.
+func (l *loan) sortSchedule() {
+	l.sdays, l.sinterest, l.sprincipals = l.days, l.interest, l.principals
+	if slices.IsSorted(l.days) {
+		return
+	}
+	order := make([]int, len(l.days))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(l.days[i], l.days[j]) })
+	l.sdays = make([]int32, len(order))
+	l.sinterest = make([]float64, len(order))
+	l.sprincipals = make([]float64, len(order))
+	for k, i := range order {
+		l.sdays[k], l.sinterest[k], l.sprincipals[k] = l.days[i], l.interest[i], l.principals[i]
+	}
+}
+
+// priceContractual sets the measures of the contractual schedule (SPEC §2):
+// PV, DV01, CS01 and KR01 of its cashflows, WAL of its principal flows,
+// and an EXPECTED_LOSS of 0.
+func (l *loan) priceContractual(pc priceCall, out *Values) error {
+	if err := l.curves.price(pc, l.days, l.amounts, l.lastDay, out); err != nil {
+		return err
+	}
+	if err := l.curves.keyRates(pc, l.days, l.amounts, l.lastDay, out); err != nil {
+		return err
+	}
+	if pc.wants(WAL) {
+		num, den := l.contractualWAL(pc.asOf)
+		setWAL(out, pc.qty, num, den)
+	}
+	if pc.wants(ExpectedLoss) {
+		out.Set(ExpectedLoss, 0)
+	}
+	return nil
+}
+
+// priceModelled sets the measures of the loan's projection under rule r
+// (SPEC §4.1): the projected cashflows are discounted as the contractual
+// ones are.
+func (l *loan) priceModelled(pc priceCall, r *modelRule, out *Values) error {
+	pr := pc.e.projection()
+	defer pc.e.scratch.Put(pr)
+	res := l.project(r, pc.asOf, pr, nil)
+	days, cash := pr.days[:res.n], pr.cash[:res.n]
+	if err := l.curves.price(pc, days, cash, res.lastDay, out); err != nil {
+		return err
+	}
+	if err := l.curves.keyRates(pc, days, cash, res.lastDay, out); err != nil {
+		return err
+	}
+	if pc.wants(WAL) {
+		setWAL(out, pc.qty, res.walNum, res.walDen)
+	}
+	if pc.wants(ExpectedLoss) {
+		el := 0.0 // never −0
+		if res.loss != 0 {
+			el = pc.qty * res.loss
+		}
+		out.Set(ExpectedLoss, el)
+	}
+	return nil
+}
+
+// setWAL sets WAL = num/den with weight den·qty, or leaves it absent when
+// no principal remains (den ≤ 0).
+func setWAL(out *Values, qty, num, den float64) {
+	if den > 0 {
+		out.SetWAL(num/den, den*qty)
+	}
 }

@@ -178,3 +178,16 @@ func (m Measure) Spec() MeasureSpec {
 		Aggregation: d.aggregation,
 	}
 }
+
+// declaredMeasures returns, in canonical order, the measures whose
+// declaration lists the product type: a product's measures come from the
+// measure declarations, not from a list of its own.
+func declaredMeasures(productType string) []Measure {
+	var out []Measure
+	for m := Measure(0); m < numMeasures; m++ {
+		if contains(measureDecls[m].products, productType) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -202,3 +202,34 @@ func hasPointer(list []Problem, pointer string) bool {
 	}
 	return false
 }
+
+// scalarMembers copies the members of an object whose values are strings,
+// numbers or booleans into a new JSON object text.
+func scalarMembers(f fields) []byte {
+	n := 2
+	for _, m := range f {
+		if isScalar(m.val) {
+			n += len(m.key) + len(m.val) + 4
+		}
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for _, m := range f {
+		if !isScalar(m.val) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, m.key...)
+		out = append(out, '"', ':')
+		out = append(out, trimSpace(m.val)...)
+	}
+	return append(out, '}')
+}
+
+func isScalar(raw []byte) bool {
+	raw = trimSpace(raw)
+	return len(raw) > 0 && raw[0] != '{' && raw[0] != '[' && raw[0] != 'n'
+}

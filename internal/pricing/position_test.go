@@ -152,7 +152,7 @@ func TestParsePositionCompatFixture(t *testing.T) {
 		if strings.Join(req.Curves, ",") != "LOAN-SPREAD,USD-OIS" || len(req.FXPairs) != 0 {
 			t.Errorf("requirements = %+v", req)
 		}
-		if got := p.SupportedMeasures(); len(got) != 4 || p.Supports(FXDelta) {
+		if got := p.SupportedMeasures(); len(got) != 7 || p.Supports(FXDelta) || !p.Supports(WAL) || !p.Supports(KR01) {
 			t.Errorf("SupportedMeasures = %v", got)
 		}
 	}
@@ -199,9 +199,9 @@ func TestProductRegistry(t *testing.T) {
 		t.Errorf("ProductTypes = %s", got)
 	}
 	cases := map[string][]Measure{
-		"AMORT_LOAN": {PV, DV01, CS01, AccruedInterest},
-		"FIXED_BOND": {PV, DV01, CS01, AccruedInterest},
-		"FX_FWD":     {PV, DV01, FXDelta},
+		"AMORT_LOAN": {PV, DV01, CS01, AccruedInterest, WAL, ExpectedLoss, KR01},
+		"FIXED_BOND": {PV, DV01, CS01, AccruedInterest, KR01},
+		"FX_FWD":     {PV, DV01, FXDelta, KR01},
 	}
 	for pt, want := range cases {
 		got, ok := SupportedMeasures(pt)

@@ -33,10 +33,11 @@ type product interface {
 	// check records problems that depend on the run's as-of day but not on
 	// the market (for example a last payment date after it).
 	check(asOf int32, probs *problemList)
-	// price returns the wanted measures that apply to the product under
-	// one scenario. An error is a Problem naming what cannot be priced.
-	// priceCall is passed by value so that nothing escapes to the heap.
-	price(pc priceCall) (Values, error)
+	// price sets, in out (which is empty), the wanted measures that apply
+	// to the product under one scenario. An error is a Problem naming what
+	// cannot be priced. priceCall is passed by value so that nothing
+	// escapes to the heap.
+	price(pc priceCall, out *Values) error
 }
 
 // requirement is one piece of market data a product needs, and the
