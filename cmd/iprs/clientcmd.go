@@ -83,6 +83,15 @@ func newPushCmd(a *app) *cobra.Command {
 			return nil
 		}))
 	cmd.AddCommand(newPushScenarioSetCmd(&f))
+	cmd.AddCommand(newPushFileCmd("model-set", "Upload a model set: behavioural loan assumptions (FILE or - for standard input)",
+		func(cmd *cobra.Command, in io.Reader) error {
+			ms, created, err := f.client().PushModelSet(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "model set %s %s: %d rules, hash %s\n", ms.ModelSetID, createdWord(created), ms.RuleCount, ms.PayloadHash)
+			return nil
+		}))
 	return cmd
 }
 

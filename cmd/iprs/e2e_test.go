@@ -129,6 +129,19 @@ func TestEndToEnd(t *testing.T) {
 			}
 			runReq["run_id"] = "RUN-E2E-COMPAT-" + sfx
 			runReq["market_snapshot_id"] = mrec.SnapshotID
+			// The fixture names the model set MODELSET-DEMO-001: store the
+			// demo one under that id first (SPEC §4.1: a missing one is a 422).
+			msDoc, err := json.Marshal(gen.ModelSet(runReq["model_set_id"].(string)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.PushModelSet(ctx, bytes.NewReader(msDoc)); err != nil {
+				t.Fatalf("push model set: %v", err)
+			}
+			compatModels, probs := pricing.ParseModelSet(msDoc)
+			if len(probs) > 0 {
+				t.Fatalf("demo model set: %v", probs)
+			}
 			compatRun := submitAndWait(t, c, runReq)
 
 			// A generated book with every product type, every measure and
@@ -152,11 +165,12 @@ func TestEndToEnd(t *testing.T) {
 				market    []byte
 				positions []byte
 				asOf      time.Time
+				opts      []pricing.EngineOption
 			}{
-				{compatRun, mktDoc, posDoc, time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC)},
-				{bookRun, gi.Market, gi.Book, demoAsOf},
+				{compatRun, mktDoc, posDoc, time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC), []pricing.EngineOption{pricing.WithModelSet(compatModels)}},
+				{bookRun, gi.Market, gi.Book, demoAsOf, nil},
 			} {
-				want := priceDirectly(t, rc.market, rc.positions, rc.run.Scenarios, rc.run.Measures, rc.asOf)
+				want := priceDirectly(t, rc.market, rc.positions, rc.run.Scenarios, rc.run.Measures, rc.asOf, rc.opts...)
 				got := exportedResults(t, c, rc.run.RunID)
 				if len(got) != len(want) {
 					t.Fatalf("run %s: %d result rows, want %d", rc.run.RunID, len(got), len(want))

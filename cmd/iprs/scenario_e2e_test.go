@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math/big"
 	"slices"
 	"strings"
@@ -103,6 +105,64 @@ func TestScenarioSetRunEndToEnd(t *testing.T) {
 			}
 			if len(res) != 1 || res[0].Key != nil || res[0].VaR != wantVaR || res[0].ES != wantES || res[0].N != 3 || res[0].Worst != ids[order[0]] {
 				t.Errorf("VaR answer %+v, want VaR %v ES %v worst %s", res, wantVaR, wantES, ids[order[0]])
+			}
+		})
+	}
+}
+
+// TestModelSetRunEndToEnd values a generated book with the demo model set
+// through the workers on each store: every measure, the behavioural ones
+// included, equals the engine's with the same model set, bit for bit, and
+// modelled loans carry expected losses.
+func TestModelSetRunEndToEnd(t *testing.T) {
+	for _, tdb := range testDatabases(t) {
+		t.Run(tdb.name, func(t *testing.T) {
+			d := MustStartDev(t, tdb.db, nil)
+			c := client.New(d.URL, "", nil)
+			ctx := context.Background()
+			sfx := uniqueSuffix()
+			gi := MustPushGenerated(t, c, "MKT-MS-"+sfx, gen.Options{NodeID: "BOOK-MS-" + sfx, AsOf: demoAsOf, Loans: 200, Bonds: 5, FXForwards: 5, Seed: 9})
+			doc, err := json.Marshal(gen.ModelSet("MS-E2E-" + sfx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.PushModelSet(ctx, bytes.NewReader(doc)); err != nil {
+				t.Fatal(err)
+			}
+			ms, probs := pricing.ParseModelSet(doc)
+			if len(probs) > 0 {
+				t.Fatal(probs)
+			}
+			run := submitAndWait(t, c, map[string]any{
+				"run_id": "RUN-MS-" + sfx, "run_type": "SANDBOX", "as_of_time": demoAsOf.Format(time.RFC3339),
+				"market_snapshot_id": "MKT-MS-" + sfx, "position_snapshot_id": gi.Receipt.PositionSnapshotID,
+				"model_set_id": "MS-E2E-" + sfx,
+				"measures":     []string{"PV", "DV01", "CS01", "WAL", "EXPECTED_LOSS", "KR01"},
+				"scenarios":    []string{"BASE", "RATES_PARALLEL_1BP"},
+				"execution":    map[string]any{"hash_mod": 4},
+			})
+			want := priceDirectly(t, gi.Market, gi.Book, run.Scenarios, run.Measures, demoAsOf, pricing.WithModelSet(ms))
+			got := exportedResults(t, c, run.RunID)
+			compareResults(t, run.RunID+" against the engine", got, want)
+			losses := 0
+			for key, vals := range got {
+				if strings.HasSuffix(key, "/BASE") && vals["EXPECTED_LOSS"] > 0 {
+					losses++
+				}
+			}
+			if losses == 0 {
+				t.Error("no loan of the book has an expected loss under the demo model set")
+			}
+			// Valued contractually, the same book has no expected loss.
+			plain := submitAndWait(t, c, map[string]any{
+				"run_id": "RUN-MS-PLAIN-" + sfx, "run_type": "SANDBOX", "as_of_time": demoAsOf.Format(time.RFC3339),
+				"market_snapshot_id": "MKT-MS-" + sfx, "position_snapshot_id": gi.Receipt.PositionSnapshotID,
+				"measures": []string{"PV", "EXPECTED_LOSS"}, "scenarios": []string{"BASE"},
+			})
+			for key, vals := range exportedResults(t, c, plain.RunID) {
+				if x, ok := vals["EXPECTED_LOSS"]; ok && x != 0 {
+					t.Fatalf("%s: contractual EXPECTED_LOSS %v", key, x)
+				}
 			}
 		})
 	}

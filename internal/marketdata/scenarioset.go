@@ -28,17 +28,48 @@ const MaxHistoricalSnapshots = 10000
 func (s *Service) registerScenarioSets(m *web.Mux) {
 	m.HandleFunc("POST "+Prefix+"/scenario-sets", s.createScenarioSet)
 	m.HandleFunc("POST "+Prefix+"/scenario-sets/historical", s.createHistoricalSet)
-	m.HandleFunc("GET "+Prefix+"/scenario-sets/{id}", s.getScenarioSet)
-	m.HandleFunc("GET "+Prefix+"/scenario-sets", s.listScenarioSets)
+	m.HandleFunc("GET "+Prefix+"/scenario-sets/{id}", s.getSet(scenarioSets))
+	m.HandleFunc("GET "+Prefix+"/scenario-sets", s.listSets(scenarioSets))
 }
 
-// ScenarioSetSummary is one item of GET /mkt/scenario-sets.
-type ScenarioSetSummary struct {
-	ScenarioSetID string `json:"scenario_set_id"`
-	Description   string `json:"description"`
-	ScenarioCount int    `json:"scenario_count"`
-	PayloadHash   string `json:"payload_hash"`
-	CreatedAt     string `json:"created_at"`
+// setKind describes one kind of immutable analytic set the service keeps
+// (scenario sets, model sets): the routes, messages and list items differ
+// only by these.
+type setKind struct {
+	kind        string // store.SetKind…
+	noun        string // "scenario set"
+	path        string // Prefix + "/scenario-sets"
+	countMember string // "scenario_count": the number of items, in answers
+}
+
+var (
+	scenarioSets = setKind{store.SetKindScenario, "scenario set", Prefix + "/scenario-sets", "scenario_count"}
+	modelSets    = setKind{store.SetKindModel, "model set", Prefix + "/model-sets", "rule_count"}
+)
+
+// setSummary is one item of GET /mkt/scenario-sets and /mkt/model-sets:
+// the id (as scenario_set_id or model_set_id), the description, the number
+// of items (as scenario_count or rule_count), the payload hash and the
+// creation time.
+type setSummary struct {
+	kind        setKind
+	ID          string
+	Description string
+	Count       int
+	PayloadHash string
+	CreatedAt   string
+}
+
+// MarshalJSON names the members after the kind of set.
+func (it setSummary) MarshalJSON() ([]byte, error) {
+	idMember := strings.ReplaceAll(it.kind.kind, "-", "_") + "_id"
+	return json.Marshal(map[string]any{
+		idMember:            it.ID,
+		"description":       it.Description,
+		it.kind.countMember: it.Count,
+		"payload_hash":      it.PayloadHash,
+		"created_at":        it.CreatedAt,
+	})
 }
 
 // setProblems turns a set's problems into field errors.
@@ -178,18 +209,18 @@ func (s *Service) createScenarioSet(w http.ResponseWriter, r *http.Request) erro
 	if len(problems) > 0 {
 		return invalidSet("the scenario set", sortByPointer(problems, setMembers))
 	}
-	return s.storeScenarioSet(w, r, &set, canonical)
+	return s.storeSet(w, r, scenarioSets, set.ScenarioSetID, set.Description, len(set.Scenarios), canonical)
 }
 
-// storeScenarioSet stores a valid set under its canonical JSON and answers
-// 201 (created), 200 (the same content again) or 409 (other content).
-func (s *Service) storeScenarioSet(w http.ResponseWriter, r *http.Request, set *pricing.ScenarioSet, canonical []byte) error {
+// storeSet stores a valid set under its canonical JSON and answers 201
+// (created), 200 (the same content again) or 409 (other content).
+func (s *Service) storeSet(w http.ResponseWriter, r *http.Request, k setKind, id, description string, count int, canonical []byte) error {
 	ctx := r.Context()
 	row := &store.AnalyticSet{
-		Kind:        store.SetKindScenario,
-		ID:          set.ScenarioSetID,
-		Description: set.Description,
-		ItemCount:   len(set.Scenarios),
+		Kind:        k.kind,
+		ID:          id,
+		Description: description,
+		ItemCount:   count,
 		Payload:     canonical,
 		PayloadHash: canon.SHA256Hex(canonical),
 		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
@@ -199,14 +230,14 @@ func (s *Service) storeScenarioSet(w http.ResponseWriter, r *http.Request, set *
 		if errors.Is(err, apperr.ErrConflict) {
 			return &apperr.Error{
 				Code: apperr.Conflict,
-				Message: fmt.Sprintf("scenario set %q already exists with other content (this payload_hash is %s); "+
-					"scenario sets are immutable: send changed scenarios under a new scenario_set_id", row.ID, row.PayloadHash),
+				Message: fmt.Sprintf("%s %q already exists with other content (this payload_hash is %s); "+
+					"%ss are immutable: send a changed one under a new id", k.noun, row.ID, row.PayloadHash, k.noun),
 				Err: err,
 			}
 		}
-		return fmt.Errorf("store scenario set %q: %w", row.ID, err)
+		return fmt.Errorf("store %s %q: %w", k.noun, row.ID, err)
 	}
-	view, err := scenarioSetView(stored)
+	view, err := setView(k, stored)
 	if err != nil {
 		return err
 	}
@@ -217,27 +248,27 @@ func (s *Service) storeScenarioSet(w http.ResponseWriter, r *http.Request, set *
 	if logger == nil {
 		logger = s.logger
 	}
-	logger.LogAttrs(ctx, slog.LevelInfo, "scenario set created",
-		slog.String("scenario_set_id", stored.ID), slog.Int("scenarios", stored.ItemCount),
+	logger.LogAttrs(ctx, slog.LevelInfo, k.noun+" created",
+		slog.String("kind", k.kind), slog.String("id", stored.ID), slog.Int("items", stored.ItemCount),
 		slog.String("payload_hash", stored.PayloadHash))
-	w.Header().Set("Location", Prefix+"/scenario-sets/"+stored.ID)
+	w.Header().Set("Location", k.path+"/"+stored.ID)
 	return web.WriteJSON(w, http.StatusCreated, json.RawMessage(view))
 }
 
-// scenarioSetView is the stored document with payload_hash, scenario_count
-// and created_at added (the document cannot hold these members itself).
-func scenarioSetView(set *store.AnalyticSet) ([]byte, error) {
-	meta, err := json.Marshal(struct {
-		PayloadHash   string `json:"payload_hash"`
-		ScenarioCount int    `json:"scenario_count"`
-		CreatedAt     string `json:"created_at"`
-	}{set.PayloadHash, set.ItemCount, formatTime(set.CreatedAt)})
+// setView is the stored document with payload_hash, the item count and
+// created_at added (the document cannot hold these members itself).
+func setView(k setKind, set *store.AnalyticSet) ([]byte, error) {
+	meta, err := json.Marshal(map[string]any{
+		"payload_hash": set.PayloadHash,
+		k.countMember:  set.ItemCount,
+		"created_at":   formatTime(set.CreatedAt),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("encode metadata of scenario set %q: %w", set.ID, err)
+		return nil, fmt.Errorf("encode metadata of %s %q: %w", k.noun, set.ID, err)
 	}
 	p := set.Payload
 	if len(p) < 2 || p[0] != '{' || p[len(p)-1] != '}' {
-		return nil, fmt.Errorf("scenario set %q: stored payload is not a JSON object", set.ID)
+		return nil, fmt.Errorf("%s %q: stored payload is not a JSON object", k.noun, set.ID)
 	}
 	out := make([]byte, 0, len(p)+len(meta))
 	out = append(out, p[:len(p)-1]...)
@@ -247,56 +278,57 @@ func scenarioSetView(set *store.AnalyticSet) ([]byte, error) {
 	return append(out, meta[1:]...), nil
 }
 
-func (s *Service) getScenarioSet(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	set, err := s.store.SetGet(r.Context(), store.SetKindScenario, id)
-	if err != nil {
-		if errors.Is(err, apperr.ErrNotFound) {
-			return &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("scenario set %q does not exist", id), Err: err}
+// getSet answers GET …/{id} for a kind of set.
+func (s *Service) getSet(k setKind) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		set, err := s.store.SetGet(r.Context(), k.kind, id)
+		if err != nil {
+			if errors.Is(err, apperr.ErrNotFound) {
+				return &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("%s %q does not exist", k.noun, id), Err: err}
+			}
+			return fmt.Errorf("get %s %q: %w", k.noun, id, err)
 		}
-		return fmt.Errorf("get scenario set %q: %w", id, err)
-	}
-	view, err := scenarioSetView(set)
-	if err != nil {
-		return err
-	}
-	return web.WriteJSON(w, http.StatusOK, json.RawMessage(view))
-}
-
-func (s *Service) listScenarioSets(w http.ResponseWriter, r *http.Request) error {
-	page, err := web.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	params := store.ListParams{Limit: page.Limit + 1}
-	if page.Cursor != "" {
-		vals, err := web.DecodeCursor(page.Cursor, 2)
+		view, err := setView(k, set)
 		if err != nil {
 			return err
 		}
-		t, terr := time.Parse(time.RFC3339Nano, vals[0])
-		if terr != nil || vals[1] == "" {
-			return web.ParamError("cursor", "the cursor does not come from this list")
+		return web.WriteJSON(w, http.StatusOK, json.RawMessage(view))
+	}
+}
+
+// listSets answers the list of a kind of set, newest first.
+func (s *Service) listSets(k setKind) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		page, err := web.ParsePage(r)
+		if err != nil {
+			return err
 		}
-		params.AfterTime, params.AfterID = t, vals[1]
+		params := store.ListParams{Limit: page.Limit + 1}
+		if page.Cursor != "" {
+			vals, err := web.DecodeCursor(page.Cursor, 2)
+			if err != nil {
+				return err
+			}
+			t, terr := time.Parse(time.RFC3339Nano, vals[0])
+			if terr != nil || vals[1] == "" {
+				return web.ParamError("cursor", "the cursor does not come from this list")
+			}
+			params.AfterTime, params.AfterID = t, vals[1]
+		}
+		rows, err := s.store.SetList(r.Context(), k.kind, params)
+		if err != nil {
+			return fmt.Errorf("list %ss: %w", k.noun, err)
+		}
+		items := make([]setSummary, 0, len(rows))
+		for _, row := range rows {
+			items = append(items, setSummary{kind: k, ID: row.ID, Description: row.Description, Count: row.ItemCount,
+				PayloadHash: row.PayloadHash, CreatedAt: formatTime(row.CreatedAt)})
+		}
+		return web.WriteJSON(w, http.StatusOK, web.PageOf(items, page.Limit, func(it setSummary) []string {
+			return []string{it.CreatedAt, it.ID}
+		}))
 	}
-	rows, err := s.store.SetList(r.Context(), store.SetKindScenario, params)
-	if err != nil {
-		return fmt.Errorf("list scenario sets: %w", err)
-	}
-	items := make([]ScenarioSetSummary, 0, len(rows))
-	for _, row := range rows {
-		items = append(items, ScenarioSetSummary{
-			ScenarioSetID: row.ID,
-			Description:   row.Description,
-			ScenarioCount: row.ItemCount,
-			PayloadHash:   row.PayloadHash,
-			CreatedAt:     formatTime(row.CreatedAt),
-		})
-	}
-	return web.WriteJSON(w, http.StatusOK, web.PageOf(items, page.Limit, func(it ScenarioSetSummary) []string {
-		return []string{it.CreatedAt, it.ScenarioSetID}
-	}))
 }
 
 // historicalRequest is the body of POST /mkt/scenario-sets/historical.
@@ -411,5 +443,5 @@ func (s *Service) createHistoricalSet(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return fmt.Errorf("encode historical scenario set %q: %w", set.ScenarioSetID, err)
 	}
-	return s.storeScenarioSet(w, r, set, canonical)
+	return s.storeSet(w, r, scenarioSets, set.ScenarioSetID, set.Description, len(set.Scenarios), canonical)
 }

@@ -204,8 +204,14 @@ func TestScenarioSetList(t *testing.T) {
 				t.Fatalf("list: %d %s", r.status, r.body)
 			}
 			var l struct {
-				Items      []ScenarioSetSummary `json:"items"`
-				NextCursor *string              `json:"next_cursor"`
+				Items []struct {
+					ScenarioSetID string `json:"scenario_set_id"`
+					Description   string `json:"description"`
+					ScenarioCount int    `json:"scenario_count"`
+					PayloadHash   string `json:"payload_hash"`
+					CreatedAt     string `json:"created_at"`
+				} `json:"items"`
+				NextCursor *string `json:"next_cursor"`
 			}
 			if err := json.Unmarshal(r.body, &l); err != nil {
 				t.Fatal(err)

@@ -84,6 +84,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/snapshots/{id}", s.get)
 	m.HandleFunc("GET "+Prefix+"/snapshots", s.list)
 	s.registerScenarioSets(m)
+	s.registerModelSets(m)
 }
 
 // Receipt answers POST /mkt/snapshots.

@@ -13,6 +13,7 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/runengine"
 	"github.com/iprs/iprs/internal/store"
 )
 
@@ -183,6 +184,10 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 	if err != nil {
 		return nil, err
 	}
+	modelSet, err := s.checkModelSet(ctx, req, probs)
+	if err != nil {
+		return nil, err
+	}
 
 	snaps, pointers, err := s.resolveSnapshots(ctx, req, probs)
 	if err != nil {
@@ -207,7 +212,12 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 			measures = []pricing.Measure{pricing.PV}
 		}
 		// The checks read the base market only: one scenario will do.
-		eng, err := pricing.NewEngine(market, pricing.ScenarioIDs()[:1], measures, req.asOf)
+		// With the model set, each loan's rule is resolved once here.
+		var opts []pricing.EngineOption
+		if modelSet != nil {
+			opts = append(opts, pricing.WithModelSet(modelSet))
+		}
+		eng, err := pricing.NewEngine(market, pricing.ScenarioIDs()[:1], measures, req.asOf, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("build pricing engine for the pre-run check: %w", err)
 		}
@@ -248,7 +258,7 @@ func (s *Service) checkScenarios(ctx context.Context, req *RunRequest, market *p
 			add(it.ID, ptr)
 			continue
 		}
-		set, err := loadScenarioSet(ctx, s.store, it.ID)
+		set, err := runengine.LoadScenarioSet(ctx, s.store, it.ID)
 		if errors.Is(err, apperr.ErrNotFound) {
 			probs.addf(ptr+"/scenario_set_id", "scenario set %s does not exist", it.ID)
 			continue
@@ -268,18 +278,21 @@ func (s *Service) checkScenarios(ctx context.Context, req *RunRequest, market *p
 	return ids, nil
 }
 
-// loadScenarioSet reads a stored scenario set (ErrNotFound when there is
-// none).
-func loadScenarioSet(ctx context.Context, st store.Store, id string) (*pricing.ScenarioSet, error) {
-	stored, err := st.SetGet(ctx, store.SetKindScenario, id)
-	if err != nil {
-		return nil, err
+// checkModelSet loads the run's model set, if it names one: one that does
+// not exist is a problem (422).
+func (s *Service) checkModelSet(ctx context.Context, req *RunRequest, probs *problems) (*pricing.ModelSet, error) {
+	if req.ModelSetID == "" {
+		return nil, nil
 	}
-	set, err := pricing.DecodeScenarioSet(stored.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("scenario set %s as stored: %w", id, err)
+	ms, err := runengine.LoadModelSet(ctx, s.store, req.ModelSetID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		probs.addf("/model_set_id", "model set %s does not exist (POST it to /mkt/model-sets first)", req.ModelSetID)
+		return nil, nil
 	}
-	return set, nil
+	if err != nil {
+		return nil, fmt.Errorf("load model set %s: %w", req.ModelSetID, err)
+	}
+	return ms, nil
 }
 
 // checkMarket loads the market snapshot; problems with it are recorded and

@@ -140,7 +140,14 @@ func TestRunCreateFanOutAndReplay(t *testing.T) {
 		body["measures"] = []any{"PV", "DV01", "PV", "CS01"}
 		body["scenarios"] = []any{"BASE", map[string]any{"scenario_set_id": "RATES_PARALLEL_1BP"}, "BASE"}
 		body["model_set_id"] = "MS-1"
+		// A run naming a model set the store lacks: 422, nothing made.
 		r := e.postRun(body)
+		e.mustStatus(r, http.StatusUnprocessableEntity)
+		if p := r.problems(t); len(p) != 1 || p[0].Pointer != "/model_set_id" || !strings.Contains(p[0].Detail, "MS-1") {
+			t.Fatalf("problems %s", r.body)
+		}
+		storeModelSet(t, e, "MS-1")
+		r = e.postRun(body)
 		e.mustStatus(r, http.StatusCreated)
 		if loc := r.header.Get("Location"); loc != "/orch/runs/RUN-1" {
 			t.Fatalf("Location %q", loc)
@@ -498,6 +505,7 @@ func TestRunCompatFixture(t *testing.T) {
 		}
 		e.addMarket(str(m["snapshot_id"]), "PASS", mkt)
 		e.upload(readFixture(t, "positions_snapshot_demo.json"), http.StatusCreated)
+		storeModelSet(t, e, "MODELSET-DEMO-001") // the fixture names it
 		body := readFixture(t, "run_request_demo.json")
 		body = bytes.Replace(body, []byte("WILL_BE_OVERRIDDEN_BY_SCRIPT"), []byte(str(m["snapshot_id"])), 1)
 		r := e.postRun(body)

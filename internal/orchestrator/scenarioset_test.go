@@ -30,6 +30,20 @@ func storeSet(t *testing.T, e *env, doc string) {
 	}
 }
 
+// storeModelSet stores a one-rule model set (6% CPR for every loan) as the
+// marketdata service would.
+func storeModelSet(t *testing.T, e *env, id string) {
+	t.Helper()
+	payload, err := canon.Canonicalize([]byte(`{"model_set_id":"` + id + `","rules":[{"prepayment":{"cpr":0.06}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.SetCreate(e.ctx, &store.AnalyticSet{Kind: store.SetKindModel, ID: id, ItemCount: 1,
+		Payload: payload, PayloadHash: canon.SHA256Hex(payload)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRunsWithScenarioSets(t *testing.T) {
 	t.Parallel()
 	eachStore(t, envOpts{}, func(t *testing.T, e *env) {

@@ -214,3 +214,17 @@ func (m *Market) clone() *Market {
 
 func isOISCurve(id string) bool    { return strings.HasSuffix(id, "-OIS") }
 func isSpreadCurve(id string) bool { return strings.HasSuffix(id, "-SPREAD") }
+
+// LoadMarket decodes a stored market snapshot payload (the snapshot as
+// submitted, in canonical JSON) and builds the validated market from it.
+func LoadMarket(payload []byte) (*Market, error) {
+	var d MarketData
+	if err := json.Unmarshal(payload, &d); err != nil {
+		return nil, fmt.Errorf("decode market snapshot payload: %w", err)
+	}
+	m, err := NewMarket(d)
+	if err != nil {
+		return nil, fmt.Errorf("build market: %w", err)
+	}
+	return m, nil
+}

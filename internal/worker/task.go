@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
-	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/runengine"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/taskresult"
 )
@@ -62,68 +62,18 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 		}
 		return nil, fmt.Errorf("get run %s: %w", runID, err)
 	}
-	snap, err := w.st.MarketSnapshotGet(ctx, run.MarketSnapshotID)
-	if err != nil {
-		if errors.Is(err, apperr.ErrNotFound) {
-			return nil, permanentf("market snapshot %s of run %s does not exist", run.MarketSnapshotID, runID)
-		}
-		return nil, fmt.Errorf("get market snapshot %s: %w", run.MarketSnapshotID, err)
+	engine, err := runengine.Build(ctx, w.st, run)
+	if runengine.IsInput(err) {
+		return nil, permanentf("%w", err)
 	}
-	market, err := marketdata.LoadMarket(snap.Payload)
-	if err != nil {
-		return nil, permanentf("market snapshot %s cannot be used: %w", snap.ID, err)
-	}
-	setup := &runSetup{runID: runID}
-	measures := make([]pricing.Measure, 0, len(run.Measures))
-	for _, name := range run.Measures {
-		m, ok := pricing.ParseMeasure(name)
-		if !ok {
-			return nil, permanentf("run %s: unknown measure %q", runID, name)
-		}
-		measures = append(measures, m)
-	}
-	opts, err := w.engineOptions(ctx, run)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := pricing.NewEngine(market, run.Scenarios, measures, run.AsOfTime, opts...)
-	if err != nil {
-		return nil, permanentf("run %s: %w", runID, err)
-	}
-	setup.engine = engine
-	setup.scenarios = engine.Scenarios()
-	setup.measures = measures
-	return setup, nil
-}
-
-// engineOptions loads what the run's engine needs besides its market: its
-// scenario sets. A set that is gone is permanent; a database failure is
-// not.
-func (w *Worker) engineOptions(ctx context.Context, run *store.Run) ([]pricing.EngineOption, error) {
-	ids, err := run.ScenarioSetIDs()
+	measures, err := runengine.Measures(run)
 	if err != nil {
 		return nil, permanentf("%w", err)
 	}
-	var sets []*pricing.ScenarioSet
-	for _, id := range ids {
-		stored, err := w.st.SetGet(ctx, store.SetKindScenario, id)
-		if errors.Is(err, apperr.ErrNotFound) {
-			return nil, permanentf("scenario set %s of run %s does not exist", id, run.ID)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get scenario set %s: %w", id, err)
-		}
-		set, err := pricing.DecodeScenarioSet(stored.Payload)
-		if err != nil {
-			return nil, permanentf("scenario set %s of run %s cannot be used: %w", id, run.ID, err)
-		}
-		sets = append(sets, set)
-	}
-	var opts []pricing.EngineOption
-	if len(sets) > 0 {
-		opts = append(opts, pricing.WithScenarioSets(sets...))
-	}
-	return opts, nil
+	return &runSetup{runID: runID, engine: engine, scenarios: engine.Scenarios(), measures: measures}, nil
 }
 
 // processTask runs one claimed task to its end: completed, failed,
