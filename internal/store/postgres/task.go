@@ -254,13 +254,7 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 		if err != nil {
 			return err
 		}
-		next := store.TaskQueued
-		switch {
-		case p.Permanent || h.attempts >= h.maxAttempts:
-			next = store.TaskDead
-		case h.runStatus != store.RunQueued && h.runStatus != store.RunRunning:
-			next = store.TaskCancelled
-		}
+		next := store.TaskAfterFailure(h.runStatus, p.Permanent, h.attempts, h.maxAttempts)
 		if err := finishHeldTask(ctx, tx, p.TaskID, next, now, retryAt, p.Error, false); err != nil {
 			return fmt.Errorf("postgres: fail task %d: %w", p.TaskID, err)
 		}
@@ -295,10 +289,7 @@ func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error
 		if err != nil {
 			return err
 		}
-		next := store.TaskQueued
-		if h.runStatus != store.RunQueued && h.runStatus != store.RunRunning {
-			next = store.TaskCancelled
-		}
+		next := store.TaskAfterRelease(h.runStatus)
 		if err := finishHeldTask(ctx, tx, taskID, next, now, time.Time{}, "", true); err != nil {
 			return fmt.Errorf("postgres: release task %d: %w", taskID, err)
 		}
@@ -306,49 +297,37 @@ func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error
 	})
 }
 
-// settleRun decides a run's status once it has no open (QUEUED or
-// RUNNING) task: CANCELLED if it was CANCELLING, else FAILED with a DEAD
-// task, else COMPLETED. It locks the run row first, so of two transactions
+// settleRun settles a run whose last open task may just have ended, by
+// store.SettleRun. It locks the run row first, so of two transactions
 // finishing the last two tasks the second to get the lock sees the first's
 // committed task and settles the run.
 func settleRun(ctx context.Context, tx pgx.Tx, runID string, now time.Time) error {
-	var status string
-	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", runID).Scan(&status); err != nil {
+	t := store.RunTally{}
+	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", runID).Scan(&t.Status); err != nil {
 		return noRows(err, fmt.Sprintf("run %q", runID))
 	}
-	if status != store.RunQueued && status != store.RunRunning && status != store.RunCancelling {
+	if !store.RunOpen(t.Status) && t.Status != store.RunCancelling {
 		return nil
 	}
-	var (
-		open, dead int64
-		firstDead  string
-	)
-	err := tx.QueryRow(ctx, `SELECT
-    count(*) FILTER (WHERE status IN ('QUEUED', 'RUNNING')),
-    count(*) FILTER (WHERE status = 'DEAD'),
-    coalesce((SELECT format('task %s (%s, bucket %s) failed: %s', task_id, product_type, bucket, last_error)
-        FROM run_task WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1), '')
-FROM run_task WHERE run_id = $1`, runID).Scan(&open, &dead, &firstDead)
+	err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'RUNNING')), count(*) FILTER (WHERE status = 'DEAD')
+FROM run_task WHERE run_id = $1`, runID).Scan(&t.Open, &t.Dead)
 	if err != nil {
 		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
 	}
-	if open > 0 {
+	if t.Open == 0 && t.Dead > 0 {
+		d := store.Task{RunID: runID}
+		if err := tx.QueryRow(ctx, `SELECT task_id, product_type, bucket, last_error FROM run_task
+WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.ID, &d.ProductType, &d.Bucket, &d.LastError); err != nil {
+			return fmt.Errorf("postgres: settle run %q: first dead task: %w", runID, err)
+		}
+		t.FirstDead = &d
+	}
+	s, ok := store.SettleRun(t)
+	if !ok {
 		return nil
 	}
-	next, msg := store.RunCompleted, ""
-	switch {
-	case status == store.RunCancelling:
-		next = store.RunCancelled
-	case dead > 1:
-		next = store.RunFailed
-		msg = fmt.Sprintf("%d tasks failed; first: %s", dead, firstDead)
-	case dead == 1:
-		next = store.RunFailed
-		msg = firstDead
-	}
-	if _, err := tx.Exec(ctx, `UPDATE run SET status = $2, completed_at = $3,
-    error = CASE WHEN $4::text = '' THEN error ELSE $4::text END
-WHERE run_id = $1`, runID, next, now, msg); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE run SET status = $2, completed_at = $3, error = $4 WHERE run_id = $1",
+		runID, s.Status, now, s.Error); err != nil {
 		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
 	}
 	return nil

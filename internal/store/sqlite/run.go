@@ -284,58 +284,38 @@ WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires
 	return out, nil
 }
 
-// settleRun ends an open run whose tasks are all finished: CANCELLED when
-// it was CANCELLING, else FAILED when a task is DEAD, else COMPLETED.
+// settleRun settles a run whose last open task may just have ended, by
+// store.SettleRun.
 func settleRun(ctx context.Context, tx *sql.Tx, runID string, now time.Time) error {
-	var status string
-	if err := tx.QueryRowContext(ctx, `SELECT status FROM run WHERE run_id = ?`, runID).Scan(&status); err != nil {
+	t := store.RunTally{}
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM run WHERE run_id = ?`, runID).Scan(&t.Status); err != nil {
 		return notFound(err, "run %q", runID)
 	}
-	switch status {
-	case store.RunQueued, store.RunRunning, store.RunCancelling:
-	default:
+	if !store.RunOpen(t.Status) && t.Status != store.RunCancelling {
 		return nil
 	}
-	var open, dead int64
 	if err := tx.QueryRowContext(ctx, `SELECT
 coalesce(sum(status IN ('QUEUED', 'RUNNING')), 0), coalesce(sum(status = 'DEAD'), 0)
-FROM run_task WHERE run_id = ?`, runID).Scan(&open, &dead); err != nil {
+FROM run_task WHERE run_id = ?`, runID).Scan(&t.Open, &t.Dead); err != nil {
 		return fmt.Errorf("count open tasks of run %q: %w", runID, err)
 	}
-	if open > 0 {
-		return nil
-	}
-	next, msg := store.RunCompleted, ""
-	switch {
-	case status == store.RunCancelling:
-		next = store.RunCancelled
-	case dead > 0:
-		next = store.RunFailed
-		var (
-			taskID  int64
-			product string
-			bucket  int
-			lastErr string
-		)
+	if t.Open == 0 && t.Dead > 0 {
+		d := store.Task{RunID: runID}
 		if err := tx.QueryRowContext(ctx, `SELECT task_id, product_type, bucket, last_error FROM run_task
-WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&taskID, &product, &bucket, &lastErr); err != nil {
+WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.ID, &d.ProductType, &d.Bucket, &d.LastError); err != nil {
 			return fmt.Errorf("find dead task of run %q: %w", runID, err)
 		}
-		msg = deadRunError(dead, taskID, product, bucket, lastErr)
+		t.FirstDead = &d
+	}
+	s, ok := store.SettleRun(t)
+	if !ok {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE run SET status = ?, completed_at = ?, error = ? WHERE run_id = ?`,
-		next, toMicros(now), msg, runID); err != nil {
-		return fmt.Errorf("settle run %q as %s: %w", runID, next, err)
+		s.Status, toMicros(now), s.Error, runID); err != nil {
+		return fmt.Errorf("settle run %q as %s: %w", runID, s.Status, err)
 	}
 	return nil
-}
-
-func deadRunError(dead, taskID int64, product string, bucket int, lastErr string) string {
-	msg := fmt.Sprintf("task %d (%s, bucket %d) failed: %s", taskID, product, bucket, lastErr)
-	if dead > 1 {
-		msg = fmt.Sprintf("%d tasks failed; first: %s", dead, msg)
-	}
-	return msg
 }
 
 // RunPublish moves a COMPLETED run to PUBLISHED.

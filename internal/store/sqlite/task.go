@@ -31,7 +31,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 			return err
 		}
 		row := tx.QueryRowContext(ctx, `UPDATE run_task
-SET status = 'RUNNING', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+SET status = 'RUNNING', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?, finished_at = NULL
 WHERE task_id = (
     SELECT t.task_id FROM run_task t JOIN run r ON r.run_id = t.run_id
     WHERE r.status IN ('QUEUED', 'RUNNING')
@@ -228,11 +228,11 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 		now := toMicros(p.Now)
 		var q string
 		var args []any
-		switch {
-		case p.Permanent || s.attempts >= s.maxAttempts:
+		switch store.TaskAfterFailure(s.runStatus, p.Permanent, s.attempts, s.maxAttempts) {
+		case store.TaskDead:
 			q = `UPDATE run_task SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
 			args = []any{now, p.Error, p.TaskID}
-		case s.runStatus == store.RunCancelling:
+		case store.TaskCancelled:
 			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
 			args = []any{now, p.Error, p.TaskID}
 		default:
@@ -262,7 +262,7 @@ func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error
 		q := `UPDATE run_task SET status = 'QUEUED', attempts = max(attempts - 1, 0), lease_owner = '', lease_expires_at = NULL
 WHERE task_id = ?`
 		args := []any{taskID}
-		if s.runStatus == store.RunCancelling {
+		if store.TaskAfterRelease(s.runStatus) == store.TaskCancelled {
 			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL WHERE task_id = ?`
 			args = []any{toMicros(now), taskID}
 		}

@@ -351,6 +351,72 @@ func testTask(t *testing.T, open Opener) {
 		checkTimePtr(t, "CompletedAt", run.CompletedAt, ptr(T0.Add(Lease)))
 	})
 
+	t.Run("SettleRules", func(t *testing.T) {
+		f := setup(t, open)
+		// FAILED: the error names the first dead task (lowest id) and how
+		// many died; a re-claimed task has no FinishedAt.
+		r, tasks := f.simpleRun(t, "failed", 3, 2)
+		a := f.mustClaim(t, "w1", T0)
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: a.ID, Owner: "w1", Now: T0.Add(time.Second), Error: "blip",
+			RetryAt: T0.Add(2 * time.Second)}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		if q := checkTaskStatus(t, f, r.ID, a.ID, store.TaskQueued); q.FinishedAt != nil {
+			t.Errorf("re-queued task has FinishedAt %v", q.FinishedAt)
+		}
+		var claimed []*store.Task
+		for i := range 3 {
+			task := f.mustClaim(t, fmt.Sprintf("w%d", i+2), T0.Add(3*time.Second))
+			if task.FinishedAt != nil {
+				t.Errorf("claimed task %d has FinishedAt %v", task.ID, task.FinishedAt)
+			}
+			claimed = append(claimed, task)
+		}
+		done := T0.Add(4 * time.Second)
+		msgs := map[int64]string{}
+		for i, task := range claimed {
+			var err error
+			if task.ID == tasks[1].ID {
+				err = f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: task.LeaseOwner, Now: done})
+			} else {
+				msgs[task.ID] = fmt.Sprintf("position P%d: no curve", i)
+				err = f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: task.ID, Owner: task.LeaseOwner, Now: done,
+					Error: msgs[task.ID], Permanent: true})
+			}
+			if err != nil {
+				t.Fatalf("finish task %d: %v", task.ID, err)
+			}
+		}
+		run := checkRunStatus(t, f, r.ID, store.RunFailed)
+		checkTimePtr(t, "FAILED run CompletedAt", run.CompletedAt, &done)
+		want := fmt.Sprintf("2 tasks failed; first: task %d (FIXED_BOND, bucket 0) failed: %s", tasks[0].ID, msgs[tasks[0].ID])
+		if run.Error != want {
+			t.Errorf("FAILED run error = %q, want %q", run.Error, want)
+		}
+
+		// CANCELLED: a task that dies while its run is CANCELLING does not
+		// make the run FAILED, and the run carries no error.
+		r2, _ := f.simpleRun(t, "cancelled", 2, 3)
+		b := f.mustClaim(t, "w1", T0)
+		c := f.mustClaim(t, "w2", T0)
+		if got, err := f.s.RunCancel(f.ctx, r2.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
+		}
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: b.ID, Owner: "w1", Now: T0.Add(2 * time.Second),
+			Error: "position X: bad date", Permanent: true}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		checkTaskStatus(t, f, r2.ID, b.ID, store.TaskDead)
+		checkRunStatus(t, f, r2.ID, store.RunCancelling)
+		if err := f.s.TaskRelease(f.ctx, c.ID, "w2"); err != nil {
+			t.Fatalf("TaskRelease: %v", err)
+		}
+		run = checkRunStatus(t, f, r2.ID, store.RunCancelled)
+		if run.Error != "" || run.CompletedAt == nil {
+			t.Errorf("CANCELLED run: error %q, CompletedAt %v; want no error, a CompletedAt", run.Error, run.CompletedAt)
+		}
+	})
+
 	t.Run("TaskPositions", func(t *testing.T) {
 		f := setup(t, open)
 		a := manyPositions(f.prefix+"a", 90)
