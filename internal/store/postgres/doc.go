@@ -35,8 +35,10 @@
 // idempotent creates are resolved by INSERT … ON CONFLICT DO NOTHING, which
 // waits for a concurrent inserter, then re-reading the stored row and
 // comparing hashes: equal returns it with created=false, different is a
-// Conflict. Transactions that fail with a serialization failure (40001) or
-// a deadlock (40P01) are retried from the start, a few times with jitter.
+// Conflict. Transactions run at READ COMMITTED and are not retried: they
+// meet no serialization failures, and the row locks are taken in one
+// order (see Task queue), so a deadlock (40P01) is a bug, reported as an
+// error and logged.
 //
 // # Bulk paths
 //
@@ -97,15 +99,27 @@
 // settled: DEAD when out of attempts, CANCELLED when their run is being
 // cancelled.
 //
-// Every path that finishes a task (complete, fail, release) locks the task
-// row, then the run row, and then settles the run: with no QUEUED or
-// RUNNING task left the run becomes CANCELLED (if CANCELLING), FAILED (if
-// a task is DEAD) or COMPLETED. Because the run row is locked before the
-// open tasks are counted, of two workers finishing a run's last two tasks
-// at once the second sees the first's committed task and settles the run.
-// RunCancel locks the run first and then its queued tasks; a deadlock with
-// a concurrent claim of the same run is resolved by PostgreSQL and the
-// retry.
+// Lock order: task rows before their run's row, always. A path that locks
+// several tasks locks them in task id order (RunCancel) or skips those
+// locked by others (the claim and the sweep, SKIP LOCKED); a path that
+// locks several runs locks them in run id order (the sweep). No path waits
+// for a task row while it holds a run row, so claims, completions, failures,
+// releases, sweeps and cancels cannot deadlock:
+//   - TaskClaim locks its task (SKIP LOCKED), then moves the run from QUEUED
+//     to RUNNING in the same statement.
+//   - TaskComplete, TaskFail and TaskRelease lock the task row, check the
+//     claim, change the task, then lock the run row to settle it.
+//   - The sweep of expired tasks locks them (SKIP LOCKED), then their runs.
+//   - RunCancel locks the run's open tasks (waiting for a worker that is
+//     completing one), then the run row; only then does it read the run's
+//     status and cancel.
+//
+// Settling a run (store.SettleRun) happens under the run row's lock: with
+// no QUEUED or RUNNING task left the run becomes CANCELLED (if
+// CANCELLING), FAILED (if a task is DEAD) or COMPLETED. Because the run
+// row is locked before the open tasks are counted, of two workers
+// finishing a run's last two tasks at once the second sees the first's
+// committed task and settles the run.
 //
 // # Times and numbers
 //

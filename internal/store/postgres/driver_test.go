@@ -646,9 +646,9 @@ func TestCancelWhileRunning(t *testing.T) {
 }
 
 // TestCancelRacesClaims cancels runs while workers claim and finish their
-// tasks: every call succeeds or reports a documented error (deadlocks
-// between a claim and a cancel are retried inside the driver), and every
-// run ends CANCELLED or COMPLETED with no task left open.
+// tasks: every call succeeds or reports a documented error (there is no
+// deadlock, and no retry to hide one), and every run ends CANCELLED or
+// COMPLETED with no task left open.
 func TestCancelRacesClaims(t *testing.T) {
 	t.Parallel()
 	db := MustOpenIsolated(t, postgres.Options{MaxConns: 12})

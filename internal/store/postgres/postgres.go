@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -25,8 +24,7 @@ type Options struct {
 	// Now is the clock for times the store stamps itself (CreatedAt left
 	// zero by the caller, a released task's AvailableAt). Default time.Now.
 	Now func() time.Time
-	// Logger receives migration progress and retried transactions.
-	// Default: discard.
+	// Logger receives migration progress and warnings. Default: discard.
 	Logger *slog.Logger
 	// MaxConns bounds the pool (at least 2); 0 keeps pgxpool's default, or
 	// pool_max_conns from the URL.
@@ -169,11 +167,10 @@ func utcPtr(t *time.Time) *time.Time {
 
 // PostgreSQL error codes the driver reacts to.
 const (
-	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503"
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-	codeUndefinedTable       = "42P01"
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeDeadlockDetected    = "40P01"
+	codeUndefinedTable      = "42P01"
 )
 
 func pgCode(err error) string {
@@ -202,38 +199,18 @@ func noRows(err error, what string) error {
 	return fmt.Errorf("postgres: read %s: %w", what, err)
 }
 
-// maxTxAttempts bounds retries of a transaction that lost a serialization
-// or deadlock race.
-const maxTxAttempts = 8
-
-// inTx runs fn in a READ COMMITTED transaction and commits it, retrying
-// the whole transaction when PostgreSQL reports a serialization failure or
-// a deadlock (both mean: nothing was written, try again).
+// inTx runs fn in a READ COMMITTED transaction and commits it. There is
+// no retry: at READ COMMITTED PostgreSQL reports no serialization
+// failures, and every path takes its row locks in one order (see the
+// package doc), so a deadlock would be a bug to see, not to hide.
 func (db *DB) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
-	return db.retry(ctx, name, func() error { return db.tryTx(ctx, fn) })
-}
-
-// retry runs fn again after a serialization failure or a deadlock, a few
-// times with growing jittered pauses. fn must be one transaction (or one
-// statement, which is its own transaction).
-func (db *DB) retry(ctx context.Context, name string, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil {
-			return nil
+	if err := db.tryTx(ctx, fn); err != nil {
+		if pgCode(err) == codeDeadlockDetected {
+			db.log.Error("deadlock: the lock order was broken", "op", name, "error", err)
 		}
-		code := pgCode(err)
-		if (code != codeSerializationFailure && code != codeDeadlockDetected) || attempt == maxTxAttempts {
-			return err
-		}
-		db.log.Debug("retrying transaction", "op", name, "attempt", attempt, "sqlstate", code)
-		wait := time.Duration(attempt) * time.Duration(2+rand.IntN(8)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("postgres: %s: %w", name, ctx.Err())
-		case <-time.After(wait):
-		}
+		return err
 	}
+	return nil
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(pgx.Tx) error) (err error) {

@@ -281,6 +281,14 @@ func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.R
 	now = stamp(now)
 	var out *store.Run
 	err := db.inTx(ctx, "RunCancel", func(tx pgx.Tx) error {
+		// Lock order: the run's open tasks (by id), then the run row, as
+		// every path that changes both does (see the package doc). A task
+		// that a worker is completing is waited for; the set of open tasks
+		// only shrinks, so every task updated below is locked here.
+		if _, err := tx.Exec(ctx, `SELECT task_id FROM run_task WHERE run_id = $1 AND status IN ('QUEUED', 'RUNNING')
+ORDER BY task_id FOR UPDATE`, id); err != nil {
+			return fmt.Errorf("postgres: lock tasks of run %q: %w", id, err)
+		}
 		var status string
 		if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", id).Scan(&status); err != nil {
 			return noRows(err, fmt.Sprintf("run %q", id))

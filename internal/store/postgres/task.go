@@ -75,20 +75,12 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 		return nil, err
 	}
 	// One statement: its own transaction, no BEGIN/COMMIT round trips.
-	var t *store.Task
-	err := db.retry(ctx, "TaskClaim", func() error {
-		var err error
-		t, err = scanTask(db.pool.QueryRow(ctx, claimSQL, now, p.Owner, until))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("claimable task")
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: claim task: %w", err)
-		}
-		return nil
-	})
+	t, err := scanTask(db.pool.QueryRow(ctx, claimSQL, now, p.Owner, until))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("claimable task")
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: claim task: %w", err)
 	}
 	return t, nil
 }
