@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          integer     NOT NULL DEFAULT 0,
     max_attempts      integer     NOT NULL CHECK (max_attempts > 0),
     position_count    bigint      NOT NULL,
+    claim_token       bigint      NOT NULL DEFAULT 0,
     lease_owner       text        NOT NULL DEFAULT '',
     lease_expires_at  timestamptz,
     available_at      timestamptz NOT NULL,
@@ -142,6 +143,11 @@ CREATE TABLE IF NOT EXISTS run_task (
     finished_at       timestamptz,
     UNIQUE (run_id, product_type, bucket)
 );
+-- Columns added since run_task was first created; ADD COLUMN IF NOT EXISTS
+-- gives them to a database made by an earlier version of this file.
+-- claim_token: the number of times the task was claimed, the fencing token
+-- a worker presents with every call about its claim.
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS claim_token bigint NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS run_task_claim_idx;
 DROP INDEX IF EXISTS run_task_open_idx;
 -- Open tasks in claim order; small because finished tasks leave it.

@@ -626,9 +626,8 @@ func TestRunListAndStatusFilter(t *testing.T) {
 func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*store.ResultRow {
 	t.Helper()
 	var all []*store.ResultRow
-	now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
 	for {
-		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "test-worker", Now: now, Lease: time.Minute})
+		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "test-worker", Lease: time.Minute})
 		if errors.Is(err, apperr.ErrNotFound) {
 			break
 		}
@@ -655,7 +654,7 @@ func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*stor
 		if err != nil {
 			t.Fatalf("task positions: %v", err)
 		}
-		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test-worker", Now: now, Results: rows}); err != nil {
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows}); err != nil {
 			t.Fatalf("complete: %v", err)
 		}
 		all = append(all, rows...)
@@ -835,12 +834,11 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
 		e.addFullMarket("MKT-1")
 		e.upload(snapshotBody("PS-1", "BOOK-1", "2026-01-23T00:00:00Z", mixedBook(6)), http.StatusCreated)
-		now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
 
 		// A run with a running task: cancel leaves it CANCELLING until the
 		// task ends.
 		e.mustStatus(e.postRun(runBody("RUN-X", "MKT-1", "PS-1")), http.StatusCreated)
-		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w1", Now: now, Lease: time.Minute})
+		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w1", Lease: time.Minute})
 		if err != nil {
 			t.Fatalf("claim: %v", err)
 		}
@@ -857,7 +855,7 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 			t.Fatalf("tasks by status %v", byStatus)
 		}
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-X/cancel", nil), http.StatusAccepted)
-		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: now}); err != nil {
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: task.Ref()}); err != nil {
 			t.Fatalf("complete: %v", err)
 		}
 		r = e.do(http.MethodGet, "/orch/runs/RUN-X", nil)
@@ -869,7 +867,7 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 		// A run with a dead task ends FAILED: no cancel, no publish.
 		e.mustStatus(e.postRun(runBody("RUN-F", "MKT-1", "PS-1")), http.StatusCreated)
 		for i := 0; ; i++ {
-			tk, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w2", Now: now, Lease: time.Minute})
+			tk, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w2", Lease: time.Minute})
 			if errors.Is(err, apperr.ErrNotFound) {
 				break
 			}
@@ -877,9 +875,9 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 				t.Fatalf("claim: %v", err)
 			}
 			if i == 0 {
-				err = e.store.TaskFail(e.ctx, store.TaskFailParams{TaskID: tk.ID, Owner: "w2", Now: now, Error: "position L0: cannot be priced", Permanent: true})
+				err = e.store.TaskFail(e.ctx, store.TaskFailParams{ClaimRef: tk.Ref(), Error: "position L0: cannot be priced", Permanent: true})
 			} else {
-				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w2", Now: now})
+				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
 			}
 			if err != nil {
 				t.Fatalf("settle task: %v", err)

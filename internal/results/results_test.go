@@ -104,7 +104,7 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 	})
 	cols := store.MeasureColumns()
 	for {
-		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "test", Now: time.Now(), Lease: time.Minute})
+		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "test", Lease: time.Minute})
 		if err != nil {
 			break
 		}
@@ -138,7 +138,7 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 		if reverse {
 			slices.Reverse(rows)
 		}
-		if err := st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test", Now: time.Now(), Results: rows}); err != nil {
+		if err := st.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows}); err != nil {
 			tb.Fatalf("TaskComplete: %v", err)
 		}
 	}

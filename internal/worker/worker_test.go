@@ -190,7 +190,7 @@ func testExpiredLease(t *testing.T, st store.Store) {
 	f := MustFixture(t, st, "RUN-CRASH", mixedBook(t, "C", 60), 2, 3)
 
 	// A worker claims a task and crashes: it never completes nor releases.
-	crashed, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashed-worker", Now: time.Now(), Lease: 200 * time.Millisecond})
+	crashed, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashed-worker", Lease: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("claim by the worker that crashes: %v", err)
 	}
@@ -206,7 +206,7 @@ func testExpiredLease(t *testing.T, st store.Store) {
 			task.Status, task.LeaseOwner, task.Attempts)
 	}
 	// The crashed worker coming back cannot write its results any more.
-	err = st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: crashed.ID, Owner: "crashed-worker", Now: time.Now(),
+	err = st.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: crashed.Ref(),
 		Results: []*store.ResultRow{{RunID: f.run.ID, ScenarioID: "BASE", PositionSnapshotID: f.run.PositionSnapshotIDs[0],
 			PositionID: f.positions[0].PositionID, ProductType: f.positions[0].ProductType, Present: 1, Values: [store.NumMeasures]float64{1}}}})
 	if apperr.CodeOf(err) != apperr.Conflict {
@@ -376,7 +376,7 @@ func TestCancelledRunStopsFurtherTasks(t *testing.T) {
 			return err
 		}
 		if completed.Add(1) == 1 {
-			if _, err := st.RunCancel(ctx, f.run.ID, time.Now()); err != nil {
+			if _, err := st.RunCancel(ctx, f.run.ID); err != nil {
 				t.Errorf("RunCancel: %v", err)
 			}
 		}
@@ -425,7 +425,7 @@ func TestLeaseLostMidTaskAbandonsWithoutWriting(t *testing.T) {
 	opts.Lease = 150 * time.Millisecond
 	started(t, New(h, testLogger(t), opts))
 	<-inTask
-	if _, err := st.RunCancel(ctx, f.run.ID, time.Now()); err != nil {
+	if _, err := st.RunCancel(ctx, f.run.ID); err != nil {
 		t.Fatal(err)
 	}
 	run := waitRun(t, st, f.run.ID, 30*time.Second, store.RunCancelled)

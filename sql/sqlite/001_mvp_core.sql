@@ -122,6 +122,7 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          INTEGER NOT NULL DEFAULT 0,
     max_attempts      INTEGER NOT NULL CHECK (max_attempts > 0),
     position_count    INTEGER NOT NULL,
+    claim_token       INTEGER NOT NULL DEFAULT 0,
     lease_owner       TEXT    NOT NULL DEFAULT '',
     lease_expires_at  INTEGER,
     available_at      INTEGER NOT NULL,

@@ -116,7 +116,7 @@ func TestFloatRoundTrip(t *testing.T) {
 		{0.1 + 0.2, 1.0 / 3.0, math.Float64frombits(0x000fffffffffffff), -math.MaxFloat64, math.Nextafter(1, 2)},
 		{1e-310, -2.2250738585072014e-308, 123456789.123456789, math.Pi, -math.E},
 	}
-	task := mustClaim(t, ctx, db, "w1", t0, time.Minute)
+	task := mustClaim(t, ctx, db, "w1", time.Minute)
 	var rows []*store.ResultRow
 	for i, v := range values {
 		rows = append(rows, &store.ResultRow{
@@ -130,7 +130,7 @@ func TestFloatRoundTrip(t *testing.T) {
 		RunID: r.ID, ScenarioID: "SZ", PositionSnapshotID: ps[0].SnapshotID, PositionID: ps[0].PositionID,
 		InstrumentID: "I", ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 0b00101, Values: [5]float64{negZero, 0, 7},
 	})
-	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: t0, Results: rows}); err != nil {
+	if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID, Limit: 100})
@@ -202,7 +202,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 		owner := fmt.Sprintf("%s-w%d", r.ID, w)
 		wg.Go(func() {
 			for {
-				tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+				tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: time.Hour})
 				if errors.Is(err, apperr.ErrNotFound) {
 					return
 				}
@@ -222,7 +222,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 				}
 				claimed[tk.ID] = owner
 				mu.Unlock()
-				if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0}); err != nil {
+				if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()}); err != nil {
 					t.Errorf("TaskComplete(%d): %v", tk.ID, err)
 				}
 			}
@@ -316,7 +316,7 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 		owners := []string{r.ID + "-a", r.ID + "-b"}
 		var held []*store.Task
 		for _, o := range owners {
-			held = append(held, mustClaim(t, ctx, db, o, t0, time.Hour))
+			held = append(held, mustClaim(t, ctx, db, o, time.Hour))
 		}
 		fail := round%3 == 0
 		var wg sync.WaitGroup
@@ -326,9 +326,9 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 				<-start
 				var err error
 				if fail && i == 0 {
-					err = db.TaskFail(ctx, store.TaskFailParams{TaskID: tk.ID, Owner: owners[i], Now: t0, Error: "bad position", Permanent: true})
+					err = db.TaskFail(ctx, store.TaskFailParams{ClaimRef: tk.Ref(), Error: "bad position", Permanent: true})
 				} else {
-					err = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owners[i], Now: t0})
+					err = db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
 				}
 				if err != nil {
 					t.Errorf("finish task %d: %v", tk.ID, err)
@@ -535,7 +535,7 @@ func TestResultScanAttr(t *testing.T) {
 	}
 	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", ps, 3)
 	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 3, nil)
-	tk := mustClaim(t, ctx, db, id, t0, time.Minute)
+	tk := mustClaim(t, ctx, db, id, time.Minute)
 	var res []*store.ResultRow
 	for _, p := range ps {
 		for _, sc := range []string{"BASE", "UP"} {
@@ -543,7 +543,7 @@ func TestResultScanAttr(t *testing.T) {
 				InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Present: 1, Values: [5]float64{1}})
 		}
 	}
-	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: id, Now: t0, Results: res}); err != nil {
+	if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref(), Results: res}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -572,37 +572,40 @@ func TestResultScanAttr(t *testing.T) {
 }
 
 // TestLeaseLostAndExpiry: a stale worker cannot write results; an expired
-// lease is reclaimed while attempts remain and reaped DEAD after that.
+// lease is reclaimed while attempts remain and reaped DEAD after that. The
+// store's clock (a test clock here) judges every lease.
 func TestLeaseLostAndExpiry(t *testing.T) {
 	t.Parallel()
-	db := MustOpenIsolated(t, postgres.Options{})
+	clock := storetest.NewClock(t0)
+	db := MustOpenIsolated(t, postgres.Options{Now: clock.Now})
 	ctx := t.Context()
 	id := uid(t, "lease")
 	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", []*store.Position{pos("P1", "LOAN", 0, "")}, 0)
 	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 2, nil)
-	at := t0.Add(time.Hour)
-	a := mustClaim(t, ctx, db, id+"-a", t0, time.Minute)
-	if _, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-b", Now: t0.Add(time.Minute - time.Microsecond), Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
+	a := mustClaim(t, ctx, db, id+"-a", time.Minute)
+	clock.Set(t0.Add(time.Minute - time.Microsecond))
+	if _, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-b", Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("claim before the lease expired: %v, want not found", err)
 	}
-	b := mustClaim(t, ctx, db, id+"-b", at, time.Minute) // a's lease expired
-	if b.ID != a.ID || b.Attempts != 2 {
-		t.Fatalf("reclaim = task %d attempts %d, want task %d attempts 2", b.ID, b.Attempts, a.ID)
+	clock.Set(t0.Add(time.Hour)) // a's lease expired
+	b := mustClaim(t, ctx, db, id+"-b", time.Minute)
+	if b.ID != a.ID || b.Attempts != 2 || b.ClaimToken != a.ClaimToken+1 {
+		t.Fatalf("reclaim = task %d attempts %d token %d, want task %d attempts 2 token %d", b.ID, b.Attempts, b.ClaimToken, a.ID, a.ClaimToken+1)
 	}
 	row := &store.ResultRow{RunID: r.ID, ScenarioID: "BASE", PositionSnapshotID: snap.ID, PositionID: "P1", ProductType: "LOAN", Present: 1}
-	err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: a.ID, Owner: id + "-a", Now: at, Results: []*store.ResultRow{row}})
+	err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: a.Ref(), Results: []*store.ResultRow{row}})
 	if !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("stale TaskComplete: %v, want Conflict", err)
 	}
-	if err := db.TaskRenewLease(ctx, a.ID, id+"-a", at.Add(time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+	if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: a.Ref(), Lease: time.Hour}); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("stale TaskRenewLease: %v, want Conflict", err)
 	}
 	if rs, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID}); err != nil || len(rs) != 0 {
 		t.Fatalf("stale completion wrote %d rows, %v", len(rs), err)
 	}
 	// b dies too; with no attempt left the next claimer reaps the task.
-	later := at.Add(time.Hour)
-	_, err = db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-c", Now: later, Lease: time.Minute})
+	clock.Set(t0.Add(2 * time.Hour))
+	_, err = db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-c", Lease: time.Minute})
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatal(err)
 	}
@@ -621,15 +624,15 @@ func TestCancelWhileRunning(t *testing.T) {
 	ctx := t.Context()
 	r, _, _ := mustResultRun(t, ctx, db, "cancel", 3, 3)
 	owner := r.ID + "-w"
-	tk := mustClaim(t, ctx, db, owner, t0, time.Hour)
-	got, err := db.RunCancel(ctx, r.ID, t0)
+	tk := mustClaim(t, ctx, db, owner, time.Hour)
+	got, err := db.RunCancel(ctx, r.ID)
 	if err != nil || got.Status != store.RunCancelling {
 		t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 	}
-	if err := db.TaskRenewLease(ctx, tk.ID, owner, t0.Add(2*time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+	if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: tk.Ref(), Lease: time.Hour}); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("renew after cancel: %v, want Conflict", err)
 	}
-	if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
+	if err := db.TaskRelease(ctx, tk.Ref()); err != nil {
 		t.Fatal(err)
 	}
 	got = storetest.MustRunGet(t, ctx, db, r.ID)
@@ -640,7 +643,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	if err != nil || p.TasksByStatus[store.TaskCancelled] != 3 || p.TasksTotal != 3 {
 		t.Fatalf("progress %+v, %v; want 3 CANCELLED", p, err)
 	}
-	if again, err := db.RunCancel(ctx, r.ID, t0); err != nil || again.Status != store.RunCancelled {
+	if again, err := db.RunCancel(ctx, r.ID); err != nil || again.Status != store.RunCancelled {
 		t.Fatalf("cancel again = %v, %v", again, err)
 	}
 }
@@ -662,7 +665,7 @@ func TestCancelRacesClaims(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				for {
-					tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+					tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: time.Hour})
 					if errors.Is(err, apperr.ErrNotFound) {
 						return
 					}
@@ -672,9 +675,9 @@ func TestCancelRacesClaims(t *testing.T) {
 					}
 					var ferr error
 					if tk.ID%2 == 0 {
-						ferr = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0})
+						ferr = db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
 					} else {
-						ferr = db.TaskRelease(ctx, tk.ID, owner)
+						ferr = db.TaskRelease(ctx, tk.Ref())
 					}
 					if ferr != nil {
 						t.Errorf("finish task %d: %v", tk.ID, ferr)
@@ -684,7 +687,7 @@ func TestCancelRacesClaims(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			if _, err := db.RunCancel(ctx, r.ID, t0); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			if _, err := db.RunCancel(ctx, r.ID); err != nil && !errors.Is(err, apperr.ErrConflict) {
 				t.Errorf("RunCancel: %v", err)
 			}
 		})
@@ -711,17 +714,17 @@ func TestNoSessionState(t *testing.T) {
 	ctx := t.Context()
 	r, _, ps := mustResultRun(t, ctx, db, "state", 20, 2)
 	for {
-		tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: "w", Now: t0, Lease: time.Minute})
+		tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: "w", Lease: time.Minute})
 		if errors.Is(err, apperr.ErrNotFound) {
 			break
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.TaskRenewLease(ctx, tk.ID, "w", t0.Add(time.Hour)); err != nil {
+		if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: tk.Ref(), Lease: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w", Now: t0}); err != nil {
+		if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()}); err != nil {
 			t.Fatal(err)
 		}
 	}

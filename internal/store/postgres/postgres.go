@@ -21,8 +21,11 @@ import (
 
 // Options configures Open.
 type Options struct {
-	// Now is the clock for times the store stamps itself (CreatedAt left
-	// zero by the caller, a released task's AvailableAt). Default time.Now.
+	// Now replaces the store's clock, for tests that move time. By default
+	// (nil) leases and the times of the run and task state machine are
+	// judged and stamped by the database's statement_timestamp(), and the
+	// times the driver stamps itself (a CreatedAt, RequestedAt or
+	// PublishedAt left zero by the caller) come from time.Now.
 	Now func() time.Time
 	// Logger receives migration progress and warnings. Default: discard.
 	Logger *slog.Logger
@@ -41,7 +44,8 @@ type Options struct {
 // DB is the PostgreSQL implementation of store.Store.
 type DB struct {
 	pool         *pgxpool.Pool
-	now          func() time.Time
+	now          func() time.Time // stamps made in Go
+	testNow      func() time.Time // Options.Now: replaces the database's clock
 	log          *slog.Logger
 	queryTimeout time.Duration
 }
@@ -81,7 +85,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
-	db := &DB{pool: pool, now: opts.Now, log: opts.Logger, queryTimeout: opts.QueryTimeout}
+	db := &DB{pool: pool, now: opts.Now, testNow: opts.Now, log: opts.Logger, queryTimeout: opts.QueryTimeout}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -154,6 +158,16 @@ func (db *DB) stampOr(t time.Time) time.Time {
 		return stamp(db.now())
 	}
 	return stamp(t)
+}
+
+// clock is the first parameter of the statements that read the store's
+// clock (nowSQL): nil, for the database's own, unless a test clock is set.
+func (db *DB) clock() *time.Time {
+	if db.testNow == nil {
+		return nil
+	}
+	t := stamp(db.testNow())
+	return &t
 }
 
 // utcPtr converts a scanned nullable time to UTC.

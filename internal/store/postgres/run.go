@@ -272,13 +272,12 @@ func (db *DB) RunTasks(ctx context.Context, id string) ([]*store.Task, error) {
 }
 
 // RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
-// queued tasks and its running tasks whose lease expired by now, and
-// finishes the cancellation at once when no task runs. A CANCELLING run
-// gets the same sweep; a CANCELLED one is returned as is.
-func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
+// queued tasks and its running tasks whose lease expired by the store's
+// now, and finishes the cancellation at once when no task runs. A
+// CANCELLING run gets the same sweep; a CANCELLED one is returned as is.
+func (db *DB) RunCancel(ctx context.Context, id string) (*store.Run, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	now = stamp(now)
 	var out *store.Run
 	err := db.inTx(ctx, "RunCancel", func(tx pgx.Tx) error {
 		// Lock order: the run's open tasks (by id), then the run row, as
@@ -289,10 +288,14 @@ func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.R
 ORDER BY task_id FOR UPDATE`, id); err != nil {
 			return fmt.Errorf("postgres: lock tasks of run %q: %w", id, err)
 		}
-		var status string
-		if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", id).Scan(&status); err != nil {
+		var (
+			status string
+			now    time.Time
+		)
+		if err := tx.QueryRow(ctx, "SELECT status, "+nowSQL+" FROM run WHERE run_id = $2 FOR UPDATE", db.clock(), id).Scan(&status, &now); err != nil {
 			return noRows(err, fmt.Sprintf("run %q", id))
 		}
+		now = now.UTC()
 		switch status {
 		case store.RunCancelled:
 		case store.RunQueued, store.RunRunning, store.RunCancelling:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,12 +14,12 @@ import (
 )
 
 const taskColumns = `t.task_id, t.run_id, t.product_type, t.bucket, t.hash_mod, t.status, t.attempts, t.max_attempts,
-    t.position_count, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
+    t.position_count, t.claim_token, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
 
 func scanTask(row pgx.Row) (*store.Task, error) {
 	var t store.Task
 	err := row.Scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.PositionCount, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
+		&t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -29,30 +30,41 @@ func scanTask(row pgx.Row) (*store.Task, error) {
 	return &t, nil
 }
 
+// nowSQL is the store's clock in a statement whose first parameter is
+// db.clock(): the test clock, or NULL for the database's
+// statement_timestamp(), which is the same for every use in one statement.
+const nowSQL = `coalesce($1::timestamptz, statement_timestamp())`
+
+// micros is a duration as a bigint parameter, turned into an interval by
+// `$n::bigint * interval '1 microsecond'`.
+func micros(d time.Duration) int64 { return d.Microseconds() }
+
 // claimSQL claims one task in one statement: the candidate is locked with
 // SKIP LOCKED so concurrent claimers never wait on each other or get the
-// same task, then updated, and its run moves from QUEUED to RUNNING. A
-// RUNNING task whose lease expired is claimable while it has attempts
-// left; reapExpired settles the others.
+// same task, then updated with a new claim token, and its run moves from
+// QUEUED to RUNNING (task row, then run row: the lock order). A RUNNING
+// task whose lease expired is claimable while it has attempts left;
+// reapExpired settles the others. $1 clock, $2 owner, $3 lease (µs).
 const claimSQL = `WITH candidate AS (
     SELECT t.task_id
     FROM run_task t JOIN run r ON r.run_id = t.run_id
     WHERE t.status IN ('QUEUED', 'RUNNING')
       AND r.status IN ('QUEUED', 'RUNNING')
-      AND ((t.status = 'QUEUED' AND t.available_at <= $1)
-        OR (t.status = 'RUNNING' AND t.lease_expires_at <= $1 AND t.attempts < t.max_attempts))
+      AND ((t.status = 'QUEUED' AND t.available_at <= ` + nowSQL + `)
+        OR (t.status = 'RUNNING' AND t.lease_expires_at <= ` + nowSQL + ` AND t.attempts < t.max_attempts))
     ORDER BY t.available_at, t.task_id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
     UPDATE run_task t
-    SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = $2, lease_expires_at = $3,
-        started_at = $1, finished_at = NULL
+    SET status = 'RUNNING', attempts = t.attempts + 1, claim_token = t.claim_token + 1, lease_owner = $2,
+        lease_expires_at = ` + nowSQL + ` + $3::bigint * interval '1 microsecond',
+        started_at = ` + nowSQL + `, finished_at = NULL
     FROM candidate c
     WHERE t.task_id = c.task_id
     RETURNING t.*
 ), started AS (
-    UPDATE run SET status = 'RUNNING', started_at = $1
+    UPDATE run SET status = 'RUNNING', started_at = ` + nowSQL + `
     WHERE run_id = (SELECT run_id FROM claimed) AND status = 'QUEUED'
     RETURNING run_id
 )
@@ -66,16 +78,14 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 	if p.Owner == "" {
 		return nil, fmt.Errorf("postgres: claim task: empty owner")
 	}
-	if p.Lease <= 0 {
-		return nil, fmt.Errorf("postgres: claim task: lease %s is not positive", p.Lease)
+	if p.Lease < time.Microsecond {
+		return nil, fmt.Errorf("postgres: claim task: lease %s is shorter than a microsecond", p.Lease)
 	}
-	now := stamp(p.Now)
-	until := stamp(p.Now.Add(p.Lease))
-	if err := db.reapExpired(ctx, now); err != nil {
+	if err := db.reapExpired(ctx); err != nil {
 		return nil, err
 	}
 	// One statement: its own transaction, no BEGIN/COMMIT round trips.
-	t, err := scanTask(db.pool.QueryRow(ctx, claimSQL, now, p.Owner, until))
+	t, err := scanTask(db.pool.QueryRow(ctx, claimSQL, db.clock(), p.Owner, micros(p.Lease)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("claimable task")
 	}
@@ -89,14 +99,14 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 // may claim again: DEAD once they used their attempts (a lost worker is a
 // transient failure), CANCELLED when their run is being cancelled. It then
 // settles their runs, so a run never waits forever on a dead worker.
-func (db *DB) reapExpired(ctx context.Context, now time.Time) error {
+func (db *DB) reapExpired(ctx context.Context) error {
 	// Usually there is nothing to reap: find out with one indexed read
 	// (run_task_lease_idx) before opening a transaction.
 	var found bool
 	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (
     SELECT 1 FROM run_task t JOIN run r ON r.run_id = t.run_id
-    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= $1
-      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING')))`, now).Scan(&found); err != nil {
+    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= `+nowSQL+`
+      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING')))`, db.clock()).Scan(&found); err != nil {
 		return fmt.Errorf("postgres: look for expired tasks: %w", err)
 	}
 	if !found {
@@ -106,32 +116,39 @@ func (db *DB) reapExpired(ctx context.Context, now time.Time) error {
 		rows, err := tx.Query(ctx, `WITH expired AS (
     SELECT t.task_id, r.status IN ('QUEUED', 'RUNNING') AS run_open
     FROM run_task t JOIN run r ON r.run_id = t.run_id
-    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= $1
+    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= `+nowSQL+`
       AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING'))
     ORDER BY t.task_id
     FOR UPDATE OF t SKIP LOCKED
 )
 UPDATE run_task t
 SET status = CASE WHEN e.run_open THEN 'DEAD' ELSE 'CANCELLED' END,
-    finished_at = $1, lease_expires_at = NULL,
+    finished_at = `+nowSQL+`, lease_expires_at = NULL,
     last_error = CASE WHEN e.run_open
         THEN format('lease of %s expired on attempt %s of %s', t.lease_owner, t.attempts, t.max_attempts)
         ELSE t.last_error END
 FROM expired e
 WHERE t.task_id = e.task_id
-RETURNING t.run_id`, now)
+RETURNING t.run_id, t.finished_at`, db.clock())
 		if err != nil {
 			return fmt.Errorf("postgres: reap expired tasks: %w", err)
 		}
-		runIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		type reaped struct {
+			RunID string
+			At    time.Time
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[reaped])
 		if err != nil {
 			return fmt.Errorf("postgres: reap expired tasks: %w", err)
 		}
 		// Lock the runs in id order, so that two reapers cannot deadlock.
-		slices.Sort(runIDs)
-		for _, id := range slices.Compact(runIDs) {
-			db.log.Warn("settling tasks whose lease expired for good", "run_id", id)
-			if err := settleRun(ctx, tx, id, now); err != nil {
+		slices.SortFunc(got, func(a, b reaped) int { return strings.Compare(a.RunID, b.RunID) })
+		for i, r := range got {
+			if i > 0 && got[i-1].RunID == r.RunID {
+				continue
+			}
+			db.log.Warn("settling tasks whose lease expired for good", "run_id", r.RunID)
+			if err := settleRun(ctx, tx, r.RunID, r.At); err != nil {
 				return err
 			}
 		}
@@ -139,56 +156,74 @@ RETURNING t.run_id`, now)
 	})
 }
 
-// TaskRenewLease extends the lease of a task the owner still holds, while
-// its run is not being cancelled.
-func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error {
+// TaskRenewLease extends the lease of the task's current claim, while its
+// run is open. $1 clock, $2 task, $3 token, $4 lease (µs).
+func (db *DB) TaskRenewLease(ctx context.Context, p store.TaskRenewParams) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	tag, err := db.pool.Exec(ctx, `UPDATE run_task t SET lease_expires_at = $3
+	if p.Lease < time.Microsecond {
+		return fmt.Errorf("postgres: renew lease of task %d: lease %s is shorter than a microsecond", p.TaskID, p.Lease)
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE run_task t SET lease_expires_at = `+nowSQL+` + $4::bigint * interval '1 microsecond'
 FROM run r
-WHERE t.task_id = $1 AND r.run_id = t.run_id
-  AND t.status = 'RUNNING' AND t.lease_owner = $2 AND r.status IN ('QUEUED', 'RUNNING')`, taskID, owner, stamp(until))
+WHERE t.task_id = $2 AND r.run_id = t.run_id
+  AND t.status = 'RUNNING' AND t.claim_token = $3 AND r.status IN ('QUEUED', 'RUNNING')`,
+		db.clock(), p.TaskID, p.Token, micros(p.Lease))
 	if err != nil {
-		return fmt.Errorf("postgres: renew lease of task %d: %w", taskID, err)
+		return fmt.Errorf("postgres: renew lease of task %d: %w", p.TaskID, err)
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	var exists bool
-	if err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM run_task WHERE task_id = $1)", taskID).Scan(&exists); err != nil {
-		return fmt.Errorf("postgres: renew lease of task %d: %w", taskID, err)
+	var (
+		status, runStatus, owner string
+		token                    int64
+	)
+	err = db.pool.QueryRow(ctx, `SELECT t.status, t.claim_token, t.lease_owner, r.status
+FROM run_task t JOIN run r ON r.run_id = t.run_id WHERE t.task_id = $1`, p.TaskID).Scan(&status, &token, &owner, &runStatus)
+	if err != nil {
+		return noRows(err, fmt.Sprintf("task %d", p.TaskID))
 	}
-	if !exists {
-		return notFound("task %d", taskID)
+	if status == store.TaskRunning && token == p.Token {
+		return conflict("task %d: claim %d lost: its run is %s", p.TaskID, p.Token, runStatus)
 	}
-	return conflict("task %d: lease of %s lost", taskID, owner)
+	return lostClaim(p.ClaimRef, status, token, owner)
 }
 
-// heldTask is a task row locked FOR UPDATE by the transaction of its
-// current lease holder, with its run's status locked too.
+// lostClaim is the Conflict of a call whose claim is not the task's
+// current one.
+func lostClaim(c store.ClaimRef, status string, token int64, owner string) error {
+	return conflict("task %d: claim %d lost (the task is %s, its latest claim %d by %q)", c.TaskID, c.Token, status, token, owner)
+}
+
+// heldTask is a task row locked FOR UPDATE under its current claim, with
+// its run's status locked too, and the store's now.
 type heldTask struct {
 	runID       string
 	attempts    int
 	maxAttempts int
 	runStatus   string
+	now         time.Time
 }
 
-// lockHeldTask locks the task, checks that owner holds it, then, when
-// lockRun is set, locks the run row and reads its status. Every path that
-// finishes a task locks task then run; the run row lock serializes the
-// settling of the run's status.
-func lockHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, owner string, lockRun bool) (*heldTask, error) {
+// lockHeldTask locks the task, checks that c is its current claim, then,
+// when lockRun is set, locks the run row and reads its status. Every path
+// that finishes a task locks task then run; the run row lock serializes
+// the settling of the run's status.
+func (db *DB) lockHeldTask(ctx context.Context, tx pgx.Tx, c store.ClaimRef, lockRun bool) (*heldTask, error) {
 	var (
 		h             heldTask
-		status, lease string
+		status, owner string
+		token         int64
 	)
-	err := tx.QueryRow(ctx, "SELECT run_id, status, lease_owner, attempts, max_attempts FROM run_task WHERE task_id = $1 FOR UPDATE",
-		taskID).Scan(&h.runID, &status, &lease, &h.attempts, &h.maxAttempts)
+	err := tx.QueryRow(ctx, `SELECT run_id, status, claim_token, lease_owner, attempts, max_attempts, `+nowSQL+`
+FROM run_task WHERE task_id = $2 FOR UPDATE`, db.clock(), c.TaskID).Scan(&h.runID, &status, &token, &owner, &h.attempts, &h.maxAttempts, &h.now)
 	if err != nil {
-		return nil, noRows(err, fmt.Sprintf("task %d", taskID))
+		return nil, noRows(err, fmt.Sprintf("task %d", c.TaskID))
 	}
-	if status != store.TaskRunning || lease != owner {
-		return nil, conflict("task %d: lease of %s lost (task is %s)", taskID, owner, status)
+	h.now = h.now.UTC()
+	if status != store.TaskRunning || token != c.Token {
+		return nil, lostClaim(c, status, token, owner)
 	}
 	if !lockRun {
 		return &h, nil
@@ -204,14 +239,13 @@ var resultColumns = []string{"run_id", "position_snapshot_id", "position_id", "s
 	"instrument_id", "product_type", "portfolio_node_id", "pv", "dv01", "cs01", "accrued_interest", "fx_delta"}
 
 // TaskComplete copies the task's results and marks it SUCCEEDED in one
-// transaction, after re-checking the lease under a row lock. The run row
+// transaction, after re-checking the claim under a row lock. The run row
 // is locked only after the copy, by settleRun: a completion does not need
 // the run's status, and holding its lock through the copy made the
 // completions of a run's tasks queue behind each other.
 func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) error {
-	now := stamp(p.Now)
 	return db.inTx(ctx, "TaskComplete", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner, false)
+		h, err := db.lockHeldTask(ctx, tx, p.ClaimRef, false)
 		if err != nil {
 			return err
 		}
@@ -223,34 +257,30 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 				return fmt.Errorf("postgres: complete task %d: copy results: %w", p.TaskID, err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = $2, lease_expires_at = NULL
-WHERE task_id = $1`, p.TaskID, now); err != nil {
+		var now time.Time
+		if err := tx.QueryRow(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = `+nowSQL+`, lease_expires_at = NULL
+WHERE task_id = $2 RETURNING finished_at`, db.clock(), p.TaskID).Scan(&now); err != nil {
 			return fmt.Errorf("postgres: complete task %d: %w", p.TaskID, err)
 		}
-		return settleRun(ctx, tx, h.runID, now)
+		return settleRun(ctx, tx, h.runID, now.UTC())
 	})
 }
 
-// TaskFail records a failure: DEAD when permanent or out of attempts,
-// CANCELLED when the run is being cancelled, else QUEUED for RetryAt.
+// TaskFail records a failure; the task becomes what
+// store.TaskAfterFailure says.
 func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	now := stamp(p.Now)
-	retryAt := now
-	if !p.RetryAt.IsZero() {
-		retryAt = stamp(p.RetryAt)
-	}
 	return db.inTx(ctx, "TaskFail", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, p.TaskID, p.Owner, true)
+		h, err := db.lockHeldTask(ctx, tx, p.ClaimRef, true)
 		if err != nil {
 			return err
 		}
 		next := store.TaskAfterFailure(h.runStatus, p.Permanent, h.attempts, h.maxAttempts)
-		if err := finishHeldTask(ctx, tx, p.TaskID, next, now, retryAt, p.Error, false); err != nil {
+		if err := finishHeldTask(ctx, tx, p.TaskID, next, h.now, h.now.Add(max(p.RetryAfter, 0)), p.Error, false); err != nil {
 			return fmt.Errorf("postgres: fail task %d: %w", p.TaskID, err)
 		}
-		return settleRun(ctx, tx, h.runID, now)
+		return settleRun(ctx, tx, h.runID, h.now)
 	})
 }
 
@@ -266,26 +296,25 @@ func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, n
     attempts = CASE WHEN $6::boolean THEN greatest(attempts - 1, 0) ELSE attempts END,
     lease_expires_at = NULL,
     last_error = CASE WHEN $5::text = '' THEN last_error ELSE $5::text END
-WHERE task_id = $1`, taskID, next, now, nullTime(availableAt), lastError, uncount)
+WHERE task_id = $1`, taskID, next, now, nullTime(stamp(availableAt)), lastError, uncount)
 	return err
 }
 
 // TaskRelease gives a held task back without counting the attempt; in a
 // run being cancelled the task is cancelled instead.
-func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error {
+func (db *DB) TaskRelease(ctx context.Context, c store.ClaimRef) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	now := stamp(db.now())
 	return db.inTx(ctx, "TaskRelease", func(tx pgx.Tx) error {
-		h, err := lockHeldTask(ctx, tx, taskID, owner, true)
+		h, err := db.lockHeldTask(ctx, tx, c, true)
 		if err != nil {
 			return err
 		}
 		next := store.TaskAfterRelease(h.runStatus)
-		if err := finishHeldTask(ctx, tx, taskID, next, now, time.Time{}, "", true); err != nil {
-			return fmt.Errorf("postgres: release task %d: %w", taskID, err)
+		if err := finishHeldTask(ctx, tx, c.TaskID, next, h.now, time.Time{}, "", true); err != nil {
+			return fmt.Errorf("postgres: release task %d: %w", c.TaskID, err)
 		}
-		return settleRun(ctx, tx, h.runID, now)
+		return settleRun(ctx, tx, h.runID, h.now)
 	})
 }
 

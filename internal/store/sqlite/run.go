@@ -245,10 +245,12 @@ func (db *DB) RunProgress(ctx context.Context, id string) (*store.Progress, erro
 	return p, nil
 }
 
-// RunCancel cancels a QUEUED or RUNNING run.
-func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
+// RunCancel cancels a QUEUED or RUNNING run; expired leases are judged by
+// the store's clock, read while this process holds the writer.
+func (db *DB) RunCancel(ctx context.Context, id string) (*store.Run, error) {
 	var out *store.Run
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		now := db.now()
 		r, err := runGet(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "run %q", id)
@@ -346,7 +348,7 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 }
 
 const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, position_count,
-lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
+claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
 
 func scanTask(scan func(...any) error) (*store.Task, error) {
 	var (
@@ -355,7 +357,7 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 		available                       int64
 	)
 	if err := scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.PositionCount, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
+		&t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
 		return nil, err
 	}
 	t.LeaseExpiresAt = fromNullMicros(leaseExpires)

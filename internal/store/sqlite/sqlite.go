@@ -39,6 +39,14 @@
 //   - Several processes may open the same file (say `iprs migrate` beside a
 //     running `iprs dev`); SQLite's file lock and the busy timeout then
 //     serialize their writers.
+//   - There are no row locks, hence no lock order to keep: BEGIN IMMEDIATE
+//     takes the database's one write lock before a transaction reads
+//     anything, so a claim, a completion and a cancel of the same run
+//     simply run one after the other, each seeing the others' commits.
+//   - The store's clock (Options.Now) is read inside the write
+//     transaction, while this process holds the writer: it judges leases
+//     and stamps the task and run state machine. Every process sharing the
+//     file runs on the same host, hence reads the same clock.
 //
 // # Storage
 //
@@ -81,8 +89,12 @@ import (
 
 // Options configures a DB.
 type Options struct {
-	// Now is the clock for times the store sets itself (CreatedAt when the
-	// caller leaves it zero, applied_at of migrations). Default time.Now.
+	// Now is the store's clock: it judges leases, stamps the times of the
+	// run and task state machine and the times the store sets itself
+	// (CreatedAt when the caller leaves it zero, applied_at of
+	// migrations). It is read inside write transactions, while this
+	// process holds the database's single writer. Default time.Now; tests
+	// set their own to move time.
 	Now func() time.Time
 	// Logger receives migration and maintenance messages. Default: discard.
 	Logger *slog.Logger

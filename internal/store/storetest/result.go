@@ -25,7 +25,7 @@ func (f *fixture) completeWith(t *testing.T, name string, snapshotIDs []string, 
 		Tasks: taskSpec(1, "FIXED_BOND", T0, 3),
 	})
 	task := f.mustClaim(t, "w-"+name, T0)
-	if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w-" + name, Now: T0.Add(time.Second), Results: rows(r.ID)}); err != nil {
+	if err := f.complete(task, T0.Add(time.Second), rows(r.ID)); err != nil {
 		t.Fatalf("TaskComplete: %v", err)
 	}
 	return r.ID
