@@ -134,6 +134,8 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          integer     NOT NULL DEFAULT 0,
     max_attempts      integer     NOT NULL CHECK (max_attempts > 0),
     position_count    bigint      NOT NULL,
+    failures          integer     NOT NULL DEFAULT 0,
+    lease_expiries    integer     NOT NULL DEFAULT 0,
     claim_token       bigint      NOT NULL DEFAULT 0,
     lease_owner       text        NOT NULL DEFAULT '',
     lease_expires_at  timestamptz,
@@ -147,7 +149,12 @@ CREATE TABLE IF NOT EXISTS run_task (
 -- gives them to a database made by an earlier version of this file.
 -- claim_token: the number of times the task was claimed, the fencing token
 -- a worker presents with every call about its claim.
+-- failures: failures reported by workers, bounded by max_attempts.
+-- lease_expiries: claims whose lease expired (a worker that died), bounded
+-- apart (store.MaxLeaseExpiries), so crashes never use up max_attempts.
 ALTER TABLE run_task ADD COLUMN IF NOT EXISTS claim_token bigint NOT NULL DEFAULT 0;
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS failures integer NOT NULL DEFAULT 0;
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS lease_expiries integer NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS run_task_claim_idx;
 DROP INDEX IF EXISTS run_task_open_idx;
 -- Open tasks in claim order; small because finished tasks leave it.

@@ -14,10 +14,44 @@ func RunOpen(status string) bool {
 	return status == RunQueued || status == RunRunning
 }
 
+// MaxLeaseExpiries is how many times a task's lease may expire before the
+// task is DEAD. An expired lease means the worker died or stalled (a crash,
+// a lost machine, a deploy that killed it): that says nothing about the
+// task, so it does not count against MaxAttempts, which counts the
+// failures workers report. But a task that takes its worker down every
+// time (say it exhausts memory) would otherwise be handed out forever, so
+// expiries have a limit of their own, fixed per task and well above what
+// crashes and deploys produce: with the default 60 s lease, ten expiries
+// are at least ten minutes of a task failing to finish anywhere.
+const MaxLeaseExpiries = 10
+
+// TaskAfterLeaseExpiry is what becomes of a RUNNING task whose lease
+// expired, expiries counting this expiry: CANCELLED when its run is not
+// open (QUEUED or RUNNING), DEAD at the MaxLeaseExpiries-th expiry, else
+// QUEUED: it may be claimed again (a claim takes such a task at once,
+// without it passing through QUEUED in the database).
+func TaskAfterLeaseExpiry(runStatus string, expiries int) string {
+	switch {
+	case !RunOpen(runStatus):
+		return TaskCancelled
+	case expiries >= MaxLeaseExpiries:
+		return TaskDead
+	default:
+		return TaskQueued
+	}
+}
+
+// LeaseExpiredError is the LastError of a task that is DEAD because its
+// lease expired for the expiries-th time, the last time held by owner.
+func LeaseExpiredError(owner string, expiries int) string {
+	return fmt.Sprintf("lease expired %d times, the last time held by %s: every worker that took the task died or stalled before finishing it", expiries, owner)
+}
+
 // TaskAfterFailure is the status of a RUNNING task after TaskFail: DEAD
-// when the failure is permanent or is the task's maxAttempts-th (failures
-// counts this one); otherwise QUEUED again when its run is open, else
-// CANCELLED (a run that is being cancelled takes no retries).
+// when the failure is permanent or is the task's maxAttempts-th failure
+// reported by a worker (failures counts this one; expired leases are not
+// failures); otherwise QUEUED again when its run is open, else CANCELLED
+// (a run that is being cancelled takes no retries).
 func TaskAfterFailure(runStatus string, permanent bool, failures, maxAttempts int) string {
 	switch {
 	case permanent || failures >= maxAttempts:

@@ -61,3 +61,27 @@ func TestTaskAfterFailureAndRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestTaskAfterLeaseExpiry(t *testing.T) {
+	cases := []struct {
+		run      string
+		expiries int
+		want     string
+	}{
+		{RunRunning, 1, TaskQueued},
+		{RunQueued, 9, TaskQueued},
+		{RunRunning, 10, TaskDead},
+		{RunRunning, 11, TaskDead},
+		{RunCancelling, 1, TaskCancelled},
+		{RunCancelling, 10, TaskCancelled},
+		{RunCompleted, 1, TaskCancelled},
+	}
+	if MaxLeaseExpiries != 10 {
+		t.Fatalf("MaxLeaseExpiries = %d; the cases below assume 10", MaxLeaseExpiries)
+	}
+	for _, c := range cases {
+		if got := TaskAfterLeaseExpiry(c.run, c.expiries); got != c.want {
+			t.Errorf("TaskAfterLeaseExpiry(%s, expiry %d) = %s, want %s", c.run, c.expiries, got, c.want)
+		}
+	}
+}

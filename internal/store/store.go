@@ -157,11 +157,14 @@ type Store interface {
 	// now). now is the store's clock. It returns ErrNotFound when there is
 	// nothing to claim.
 	//
-	// Before claiming it settles abandoned work, so that a crashed worker
-	// cannot leave a run open forever: a RUNNING task whose lease expired
-	// becomes CANCELLED when its run is CANCELLING, and DEAD (LastError
-	// says the lease expired) when it was on its last attempt (Attempts ≥
-	// MaxAttempts); their runs settle as in TaskComplete.
+	// A RUNNING task whose lease expired is re-claimed only when
+	// TaskAfterLeaseExpiry allows it; the claim counts the expiry in its
+	// LeaseExpiries. Before claiming, the others are settled, so that a
+	// crashed worker cannot leave a run open forever: such a task becomes
+	// CANCELLED when its run is no longer open, and DEAD (LastError from
+	// LeaseExpiredError) at its MaxLeaseExpiries-th expiry; their runs
+	// settle as in TaskComplete. Expired leases never count as failures:
+	// MaxAttempts bounds only the failures that workers report.
 	TaskClaim(ctx context.Context, p TaskClaimParams) (*Task, error)
 	// TaskRenewLease sets the lease of the claim's task to expire at now +
 	// p.Lease. A Conflict means the claim was lost: it is not the task's
@@ -183,8 +186,9 @@ type Store interface {
 	// the run settles in the same transaction (SettleRun), with CompletedAt
 	// = now. An unknown task is ErrNotFound.
 	TaskComplete(ctx context.Context, p TaskCompleteParams) error
-	// TaskFail records a failure in LastError, with the same claim check
-	// as TaskComplete. The task becomes what TaskAfterFailure says: DEAD
+	// TaskFail records a failure in LastError and counts it in Failures,
+	// with the same claim check as TaskComplete. The task becomes what
+	// TaskAfterFailure says: DEAD
 	// (FinishedAt = now), QUEUED again with AvailableAt = now + RetryAfter
 	// and no lease, or CANCELLED (FinishedAt = now). The run settles as in
 	// TaskComplete.
@@ -336,14 +340,23 @@ type RunPublishParams struct {
 // Task is one unit of work: the positions of a run with one product type in
 // one hash bucket.
 type Task struct {
-	ID            int64
-	RunID         string
-	ProductType   string
-	Bucket        int
-	HashMod       int
-	Status        string
-	Attempts      int
-	MaxAttempts   int
+	ID          int64
+	RunID       string
+	ProductType string
+	Bucket      int
+	HashMod     int
+	Status      string
+	// Attempts counts the claims of the task that were not given back
+	// with TaskRelease (expired ones included).
+	Attempts int
+	// MaxAttempts bounds Failures: the failure that reaches it makes the
+	// task DEAD.
+	MaxAttempts int
+	// Failures counts the failures workers reported (TaskFail).
+	Failures int
+	// LeaseExpiries counts the claims that ended with their lease expired
+	// (bounded by MaxLeaseExpiries).
+	LeaseExpiries int
 	PositionCount int64
 	// ClaimToken is the token of the task's latest claim: how many times
 	// it was claimed (0: never). See Claims in the package doc.

@@ -405,8 +405,10 @@ func (w *Worker) settle(ctx context.Context, cause error, t *store.Task, err err
 
 	default:
 		msg := truncate(err.Error())
-		retryAfter := w.opts.Backoff(t.Attempts)
-		last := t.Attempts >= t.MaxAttempts
+		// The store counts this failure; expired leases are not failures.
+		failure := t.Failures + 1
+		retryAfter := w.opts.Backoff(failure)
+		last := failure >= t.MaxAttempts
 		log.Warn("task failed", slog.String("error", msg), slog.Bool("last_attempt", last),
 			slog.Duration("retry_after", retryAfter))
 		w.metrics.failed.WithLabelValues("transient").Inc()

@@ -26,8 +26,8 @@
 //     with Permanent set and "position <id>: <reason>" (the task is DEAD
 //     at once and its run ends FAILED).
 //   - anything else (database errors, the task timeout): a transient
-//     failure, TaskFail with RetryAfter = Backoff(attempts); the store
-//     makes the task DEAD at its run's max attempts.
+//     failure, TaskFail with RetryAfter = Backoff(n) for the task's n-th
+//     failure; the store makes the task DEAD at its run's max attempts.
 //   - shutdown: when Run's context is cancelled the worker stops claiming
 //     and gives each task in flight Options.Grace to finish; a task still
 //     running then is given back with TaskRelease (its attempt not
@@ -36,7 +36,9 @@
 // A worker that dies without releasing (a crash, SIGKILL) leaves its tasks
 // RUNNING until their leases expire; TaskClaim then hands them to another
 // worker, and because results are written only with the task's completion
-// nothing is duplicated or lost.
+// nothing is duplicated or lost. An expired lease is not a failure of the
+// task: it does not count against max attempts (the store bounds expiries
+// apart, store.MaxLeaseExpiries).
 package worker
 
 import (
@@ -96,9 +98,10 @@ type Options struct {
 	// TaskTimeout bounds the processing of one task; a task that takes
 	// longer fails transiently. Default 15 minutes.
 	TaskTimeout time.Duration
-	// Backoff returns the delay before a task that failed transiently on
-	// its attempt-th attempt (1 for the first) is retried. Default
-	// ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax).
+	// Backoff returns the delay before a task that failed transiently for
+	// the n-th time (1 for its first failure; expired leases do not count)
+	// is retried. Default ExponentialBackoff(DefaultBackoffBase,
+	// DefaultBackoffMax).
 	Backoff func(attempt int) time.Duration
 	// Registry receives the worker's metrics; nil registers nowhere.
 	Registry prometheus.Registerer

@@ -215,6 +215,48 @@ func testExpiredLease(t *testing.T, st store.Store) {
 	f.checkResults(t)
 }
 
+func TestCrashesDoNotUseUpAttempts(t *testing.T) {
+	t.Parallel()
+	for _, o := range teststore.Backends() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			testCrashesDoNotUseUpAttempts(t, o.Open(t))
+		})
+	}
+}
+
+// testCrashesDoNotUseUpAttempts: with max_attempts 1, two workers crash
+// holding the same task (their leases expire); a third finishes it. Lease
+// expiries are not failures, so the run completes.
+func testCrashesDoNotUseUpAttempts(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	f := MustFixture(t, st, "RUN-CRASHES", mixedBook(t, "K", 30), 1, 1)
+	const lease = 100 * time.Millisecond
+	var crashed *store.Task
+	for i := range 2 {
+		tk, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashing-worker", Lease: lease})
+		if err != nil {
+			t.Fatalf("claim %d by the worker that crashes: %v", i+1, err)
+		}
+		if crashed != nil && tk.ID != crashed.ID {
+			t.Fatalf("second crashed claim took task %d, want the expired task %d", tk.ID, crashed.ID)
+		}
+		crashed = tk
+		time.Sleep(2 * lease) // the worker is gone; its lease expires
+	}
+	started(t, New(st, testLogger(t), fastOptions("survivor")))
+	run := waitRun(t, st, f.run.ID, 60*time.Second, store.RunCompleted, store.RunFailed)
+	if run.Status != store.RunCompleted {
+		t.Fatalf("run %s (%s), want COMPLETED", run.Status, run.Error)
+	}
+	task := storetest.MustTask(t, ctx, st, f.run.ID, crashed.ID)
+	if task.Status != store.TaskSucceeded || task.LeaseOwner != "survivor" || task.Attempts != 3 || task.LeaseExpiries != 2 || task.Failures != 0 {
+		t.Errorf("crashed task: %s by %s after %d attempts, %d lease expiries, %d failures; want SUCCEEDED by survivor after 3, 2, 0",
+			task.Status, task.LeaseOwner, task.Attempts, task.LeaseExpiries, task.Failures)
+	}
+	f.checkResults(t)
+}
+
 func TestUnpriceablePositionKillsTaskAndFailsRun(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -122,6 +122,8 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          INTEGER NOT NULL DEFAULT 0,
     max_attempts      INTEGER NOT NULL CHECK (max_attempts > 0),
     position_count    INTEGER NOT NULL,
+    failures          INTEGER NOT NULL DEFAULT 0,
+    lease_expiries    INTEGER NOT NULL DEFAULT 0,
     claim_token       INTEGER NOT NULL DEFAULT 0,
     lease_owner       TEXT    NOT NULL DEFAULT '',
     lease_expires_at  INTEGER,

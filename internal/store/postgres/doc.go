@@ -92,12 +92,23 @@
 // # Task queue
 //
 // TaskClaim is one statement: a CTE picks the oldest claimable task (QUEUED
-// and available, or RUNNING with an expired lease and attempts left, of a
-// QUEUED or RUNNING run) FOR UPDATE SKIP LOCKED, an UPDATE … RETURNING
-// claims it, and a second data-modifying CTE moves its run from QUEUED to
-// RUNNING. Before claiming, expired tasks that may not be claimed again are
-// settled: DEAD when out of attempts, CANCELLED when their run is being
-// cancelled.
+// and available, or RUNNING with an expired lease below the expiry limit,
+// of a QUEUED or RUNNING run) FOR UPDATE SKIP LOCKED, an UPDATE … RETURNING
+// claims it with the next claim token, and a second data-modifying CTE
+// moves its run from QUEUED to RUNNING. Before claiming, expired tasks that
+// may not be claimed again are settled (store.TaskAfterLeaseExpiry): DEAD
+// at the expiry limit, CANCELLED when their run is being cancelled.
+//
+// The store's clock is statement_timestamp(): every statement that judges
+// or stamps a lease or a state-machine time reads
+// coalesce($1, statement_timestamp()), $1 being NULL unless a test set
+// Options.Now. statement_timestamp() rather than now() because now() is
+// fixed when a transaction begins, and a transaction may wait for locks;
+// rather than clock_timestamp() because one statement then stamps one
+// time (a claim's started_at and lease expiry are exactly a lease apart).
+// Callers pass durations (a lease, a retry delay), never times, so a
+// worker with a wrong clock can neither take a lease early nor keep it
+// late.
 //
 // Lock order: task rows before their run's row, always. A path that locks
 // several tasks locks them in task id order (RunCancel) or skips those

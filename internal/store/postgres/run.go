@@ -302,7 +302,8 @@ ORDER BY task_id FOR UPDATE`, id); err != nil {
 			// Queued tasks, and running ones whose worker is gone (lease
 			// expired), are cancelled now; a live worker finishes or
 			// releases its task and settles the run.
-			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL
+			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 END
 WHERE run_id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at <= $2))`, id, now); err != nil {
 				return fmt.Errorf("postgres: cancel tasks of run %q: %w", id, err)
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,12 +13,12 @@ import (
 )
 
 const taskColumns = `t.task_id, t.run_id, t.product_type, t.bucket, t.hash_mod, t.status, t.attempts, t.max_attempts,
-    t.position_count, t.claim_token, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
+    t.failures, t.lease_expiries, t.position_count, t.claim_token, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
 
 func scanTask(row pgx.Row) (*store.Task, error) {
 	var t store.Task
 	err := row.Scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
+		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -43,21 +42,24 @@ func micros(d time.Duration) int64 { return d.Microseconds() }
 // SKIP LOCKED so concurrent claimers never wait on each other or get the
 // same task, then updated with a new claim token, and its run moves from
 // QUEUED to RUNNING (task row, then run row: the lock order). A RUNNING
-// task whose lease expired is claimable while it has attempts left;
-// reapExpired settles the others. $1 clock, $2 owner, $3 lease (µs).
+// task whose lease expired is claimable while store.TaskAfterLeaseExpiry
+// allows (its run is open, this expiry is below the limit $4), and the
+// claim counts the expiry; reapExpired settles the others. $1 clock, $2
+// owner, $3 lease (µs), $4 store.MaxLeaseExpiries.
 const claimSQL = `WITH candidate AS (
     SELECT t.task_id
     FROM run_task t JOIN run r ON r.run_id = t.run_id
     WHERE t.status IN ('QUEUED', 'RUNNING')
       AND r.status IN ('QUEUED', 'RUNNING')
       AND ((t.status = 'QUEUED' AND t.available_at <= ` + nowSQL + `)
-        OR (t.status = 'RUNNING' AND t.lease_expires_at <= ` + nowSQL + ` AND t.attempts < t.max_attempts))
+        OR (t.status = 'RUNNING' AND t.lease_expires_at <= ` + nowSQL + ` AND t.lease_expiries + 1 < $4::integer))
     ORDER BY t.available_at, t.task_id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
     UPDATE run_task t
     SET status = 'RUNNING', attempts = t.attempts + 1, claim_token = t.claim_token + 1, lease_owner = $2,
+        lease_expiries = t.lease_expiries + CASE WHEN t.status = 'RUNNING' THEN 1 ELSE 0 END,
         lease_expires_at = ` + nowSQL + ` + $3::bigint * interval '1 microsecond',
         started_at = ` + nowSQL + `, finished_at = NULL
     FROM candidate c
@@ -85,7 +87,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 		return nil, err
 	}
 	// One statement: its own transaction, no BEGIN/COMMIT round trips.
-	t, err := scanTask(db.pool.QueryRow(ctx, claimSQL, db.clock(), p.Owner, micros(p.Lease)))
+	t, err := scanTask(db.pool.QueryRow(ctx, claimSQL, db.clock(), p.Owner, micros(p.Lease), store.MaxLeaseExpiries))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("claimable task")
 	}
@@ -95,60 +97,70 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 	return t, nil
 }
 
-// reapExpired finishes RUNNING tasks whose lease expired and that nobody
-// may claim again: DEAD once they used their attempts (a lost worker is a
-// transient failure), CANCELLED when their run is being cancelled. It then
-// settles their runs, so a run never waits forever on a dead worker.
+// expiredSQL selects the RUNNING tasks whose lease expired and that may
+// not be claimed again (store.TaskAfterLeaseExpiry: their run is not open,
+// or this expiry reaches the limit $2). $1 clock.
+const expiredSQL = `FROM run_task t JOIN run r ON r.run_id = t.run_id
+WHERE t.status = 'RUNNING' AND t.lease_expires_at <= ` + nowSQL + `
+  AND (r.status NOT IN ('QUEUED', 'RUNNING') OR t.lease_expiries + 1 >= $2::integer)`
+
+// reapExpired ends the RUNNING tasks whose lease expired and that nobody
+// may claim again, as store.TaskAfterLeaseExpiry says (DEAD, or CANCELLED
+// when their run is being cancelled), then settles their runs, so a run
+// never waits forever on a dead worker.
 func (db *DB) reapExpired(ctx context.Context) error {
 	// Usually there is nothing to reap: find out with one indexed read
 	// (run_task_lease_idx) before opening a transaction.
 	var found bool
-	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (
-    SELECT 1 FROM run_task t JOIN run r ON r.run_id = t.run_id
-    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= `+nowSQL+`
-      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING')))`, db.clock()).Scan(&found); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 `+expiredSQL+`)`, db.clock(), store.MaxLeaseExpiries).Scan(&found); err != nil {
 		return fmt.Errorf("postgres: look for expired tasks: %w", err)
 	}
 	if !found {
 		return nil
 	}
 	return db.inTx(ctx, "reapExpired", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `WITH expired AS (
-    SELECT t.task_id, r.status IN ('QUEUED', 'RUNNING') AS run_open
-    FROM run_task t JOIN run r ON r.run_id = t.run_id
-    WHERE t.status = 'RUNNING' AND t.lease_expires_at <= `+nowSQL+`
-      AND (t.attempts >= t.max_attempts OR r.status NOT IN ('QUEUED', 'RUNNING'))
-    ORDER BY t.task_id
-    FOR UPDATE OF t SKIP LOCKED
-)
-UPDATE run_task t
-SET status = CASE WHEN e.run_open THEN 'DEAD' ELSE 'CANCELLED' END,
-    finished_at = `+nowSQL+`, lease_expires_at = NULL,
-    last_error = CASE WHEN e.run_open
-        THEN format('lease of %s expired on attempt %s of %s', t.lease_owner, t.attempts, t.max_attempts)
-        ELSE t.last_error END
-FROM expired e
-WHERE t.task_id = e.task_id
-RETURNING t.run_id, t.finished_at`, db.clock())
+		// Task rows first (skipping those another transaction holds),
+		// then their runs in id order: the lock order.
+		rows, err := tx.Query(ctx, `SELECT t.task_id, t.run_id, r.status, t.lease_expiries + 1, t.lease_owner, `+nowSQL+`
+`+expiredSQL+`
+ORDER BY t.task_id
+FOR UPDATE OF t SKIP LOCKED`, db.clock(), store.MaxLeaseExpiries)
 		if err != nil {
 			return fmt.Errorf("postgres: reap expired tasks: %w", err)
 		}
-		type reaped struct {
-			RunID string
-			At    time.Time
+		type expired struct {
+			TaskID    int64
+			RunID     string
+			RunStatus string
+			Expiries  int
+			Owner     string
+			Now       time.Time
 		}
-		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[reaped])
+		found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[expired])
 		if err != nil {
 			return fmt.Errorf("postgres: reap expired tasks: %w", err)
 		}
-		// Lock the runs in id order, so that two reapers cannot deadlock.
-		slices.SortFunc(got, func(a, b reaped) int { return strings.Compare(a.RunID, b.RunID) })
-		for i, r := range got {
-			if i > 0 && got[i-1].RunID == r.RunID {
-				continue
+		var runs []string
+		for _, e := range found {
+			next := store.TaskAfterLeaseExpiry(e.RunStatus, e.Expiries)
+			if next == store.TaskQueued {
+				continue // claimable after all
 			}
-			db.log.Warn("settling tasks whose lease expired for good", "run_id", r.RunID)
-			if err := settleRun(ctx, tx, r.RunID, r.At); err != nil {
+			lastError := ""
+			if next == store.TaskDead {
+				lastError = store.LeaseExpiredError(e.Owner, e.Expiries)
+				db.log.Warn("task dead: its lease expired too often", "task_id", e.TaskID, "run_id", e.RunID, "lease_expiries", e.Expiries)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = $2, finished_at = $3, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + 1, last_error = CASE WHEN $4::text = '' THEN last_error ELSE $4::text END
+WHERE task_id = $1`, e.TaskID, next, e.Now.UTC(), lastError); err != nil {
+				return fmt.Errorf("postgres: reap expired task %d: %w", e.TaskID, err)
+			}
+			runs = append(runs, e.RunID)
+		}
+		slices.Sort(runs)
+		for _, id := range slices.Compact(runs) {
+			if err := settleRun(ctx, tx, id, found[0].Now.UTC()); err != nil {
 				return err
 			}
 		}
@@ -200,7 +212,7 @@ func lostClaim(c store.ClaimRef, status string, token int64, owner string) error
 // its run's status locked too, and the store's now.
 type heldTask struct {
 	runID       string
-	attempts    int
+	failures    int
 	maxAttempts int
 	runStatus   string
 	now         time.Time
@@ -216,8 +228,8 @@ func (db *DB) lockHeldTask(ctx context.Context, tx pgx.Tx, c store.ClaimRef, loc
 		status, owner string
 		token         int64
 	)
-	err := tx.QueryRow(ctx, `SELECT run_id, status, claim_token, lease_owner, attempts, max_attempts, `+nowSQL+`
-FROM run_task WHERE task_id = $2 FOR UPDATE`, db.clock(), c.TaskID).Scan(&h.runID, &status, &token, &owner, &h.attempts, &h.maxAttempts, &h.now)
+	err := tx.QueryRow(ctx, `SELECT run_id, status, claim_token, lease_owner, failures, max_attempts, `+nowSQL+`
+FROM run_task WHERE task_id = $2 FOR UPDATE`, db.clock(), c.TaskID).Scan(&h.runID, &status, &token, &owner, &h.failures, &h.maxAttempts, &h.now)
 	if err != nil {
 		return nil, noRows(err, fmt.Sprintf("task %d", c.TaskID))
 	}
@@ -276,27 +288,36 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 		if err != nil {
 			return err
 		}
-		next := store.TaskAfterFailure(h.runStatus, p.Permanent, h.attempts, h.maxAttempts)
-		if err := finishHeldTask(ctx, tx, p.TaskID, next, h.now, h.now.Add(max(p.RetryAfter, 0)), p.Error, false); err != nil {
+		next := store.TaskAfterFailure(h.runStatus, p.Permanent, h.failures+1, h.maxAttempts)
+		if err := finishHeldTask(ctx, tx, p.TaskID, next, h.now, h.now.Add(max(p.RetryAfter, 0)), p.Error, heldFailed); err != nil {
 			return fmt.Errorf("postgres: fail task %d: %w", p.TaskID, err)
 		}
 		return settleRun(ctx, tx, h.runID, h.now)
 	})
 }
 
+// How a held task ends: a failure counts in failures, a release gives
+// the attempt back.
+const (
+	heldFailed   = false
+	heldReleased = true
+)
+
 // finishHeldTask moves a held task to next: a terminal status stamps
 // finished_at; QUEUED clears the lease and waits until availableAt (zero:
-// keeps its AvailableAt), giving the attempt back when uncount is set.
-func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, now, availableAt time.Time, lastError string, uncount bool) error {
+// keeps its AvailableAt). A release gives the attempt back; a failure is
+// counted.
+func finishHeldTask(ctx context.Context, tx pgx.Tx, taskID int64, next string, now, availableAt time.Time, lastError string, released bool) error {
 	_, err := tx.Exec(ctx, `UPDATE run_task SET
     status = $2::text,
     finished_at = CASE WHEN $2::text = 'QUEUED' THEN NULL ELSE $3::timestamptz END,
     available_at = CASE WHEN $2::text = 'QUEUED' THEN coalesce($4::timestamptz, available_at) ELSE available_at END,
     lease_owner = CASE WHEN $2::text = 'QUEUED' THEN '' ELSE lease_owner END,
     attempts = CASE WHEN $6::boolean THEN greatest(attempts - 1, 0) ELSE attempts END,
+    failures = CASE WHEN $6::boolean THEN failures ELSE failures + 1 END,
     lease_expires_at = NULL,
     last_error = CASE WHEN $5::text = '' THEN last_error ELSE $5::text END
-WHERE task_id = $1`, taskID, next, now, nullTime(stamp(availableAt)), lastError, uncount)
+WHERE task_id = $1`, taskID, next, now, nullTime(stamp(availableAt)), lastError, released)
 	return err
 }
 
@@ -311,7 +332,7 @@ func (db *DB) TaskRelease(ctx context.Context, c store.ClaimRef) error {
 			return err
 		}
 		next := store.TaskAfterRelease(h.runStatus)
-		if err := finishHeldTask(ctx, tx, c.TaskID, next, h.now, time.Time{}, "", true); err != nil {
+		if err := finishHeldTask(ctx, tx, c.TaskID, next, h.now, time.Time{}, "", heldReleased); err != nil {
 			return fmt.Errorf("postgres: release task %d: %w", c.TaskID, err)
 		}
 		return settleRun(ctx, tx, h.runID, h.now)

@@ -264,7 +264,8 @@ func (db *DB) RunCancel(ctx context.Context, id string) (*store.Run, error) {
 			return conflictf("run %q is %s and cannot be cancelled", id, r.Status)
 		}
 		at := toMicros(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + (status = 'RUNNING')
 WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at <= ?))`, at, id, at); err != nil {
 			return fmt.Errorf("cancel tasks of run %q: %w", id, err)
 		}
@@ -347,8 +348,8 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 	return out, nil
 }
 
-const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, position_count,
-claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
+const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, failures,
+lease_expiries, position_count, claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
 
 func scanTask(scan func(...any) error) (*store.Task, error) {
 	var (
@@ -357,7 +358,7 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 		available                       int64
 	)
 	if err := scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
+		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
 		return nil, err
 	}
 	t.LeaseExpiresAt = fromNullMicros(leaseExpires)

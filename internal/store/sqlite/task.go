@@ -32,16 +32,19 @@ func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Ta
 			return err
 		}
 		at := toMicros(now)
+		// An expired task left RUNNING by the sweep may be claimed again
+		// (store.TaskAfterLeaseExpiry); the claim counts the expiry.
 		row := tx.QueryRowContext(ctx, `UPDATE run_task
 SET status = 'RUNNING', attempts = attempts + 1, claim_token = claim_token + 1, lease_owner = ?, lease_expires_at = ?,
-    started_at = ?, finished_at = NULL
+    lease_expiries = lease_expiries + (status = 'RUNNING'), started_at = ?, finished_at = NULL
 WHERE task_id = (
     SELECT t.task_id FROM run_task t JOIN run r ON r.run_id = t.run_id
     WHERE r.status IN ('QUEUED', 'RUNNING')
-      AND ((t.status = 'QUEUED' AND t.available_at <= ?) OR (t.status = 'RUNNING' AND t.lease_expires_at <= ?))
+      AND ((t.status = 'QUEUED' AND t.available_at <= ?)
+        OR (t.status = 'RUNNING' AND t.lease_expires_at <= ? AND t.lease_expiries + 1 < ?))
     ORDER BY t.available_at, t.task_id
     LIMIT 1)
-RETURNING `+taskColumns, p.Owner, at+p.Lease.Microseconds(), at, at, at)
+RETURNING `+taskColumns, p.Owner, at+p.Lease.Microseconds(), at, at, at, store.MaxLeaseExpiries)
 		t, err := scanTask(row.Scan)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // commit the sweep; nothing to claim
@@ -65,44 +68,58 @@ WHERE run_id = ? AND status = 'QUEUED'`, at, t.RunID); err != nil {
 	return claimed, nil
 }
 
-// sweepAbandoned settles RUNNING tasks whose lease expired and that nobody
-// may claim again: CANCELLED in a CANCELLING run, DEAD on their last
-// attempt. Their runs are settled.
+// sweepAbandoned ends the RUNNING tasks whose lease expired and that
+// nobody may claim again, as store.TaskAfterLeaseExpiry says: CANCELLED
+// when their run is not open, DEAD at the lease expiry limit. Their runs
+// are settled.
 func sweepAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	at := toMicros(now)
-	var runs []string
-	collect := func(what, query string, args ...any) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
+	type expired struct {
+		taskID    int64
+		runID     string
+		runStatus string
+		expiries  int
+		owner     string
+	}
+	var found []expired
+	err := func() error {
+		rows, err := tx.QueryContext(ctx, `SELECT t.task_id, t.run_id, r.status, t.lease_expiries + 1, t.lease_owner
+FROM run_task t JOIN run r ON r.run_id = t.run_id
+WHERE t.status = 'RUNNING' AND t.lease_expires_at <= ?
+  AND (r.status NOT IN ('QUEUED', 'RUNNING') OR t.lease_expiries + 1 >= ?)
+ORDER BY t.task_id`, at, store.MaxLeaseExpiries)
 		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
+			var e expired
+			if err := rows.Scan(&e.taskID, &e.runID, &e.runStatus, &e.expiries, &e.owner); err != nil {
+				return err
 			}
-			runs = append(runs, id)
+			found = append(found, e)
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		return rows.Err()
+	}()
+	if err != nil {
+		return fmt.Errorf("find abandoned tasks: %w", err)
+	}
+	var runs []string
+	for _, e := range found {
+		next := store.TaskAfterLeaseExpiry(e.runStatus, e.expiries)
+		if next == store.TaskQueued {
+			continue // claimable after all
 		}
-		return nil
-	}
-	if err := collect("cancel abandoned tasks", `UPDATE run_task
-SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL
-WHERE status = 'RUNNING' AND lease_expires_at <= ?
-  AND run_id IN (SELECT run_id FROM run WHERE status = 'CANCELLING')
-RETURNING run_id`, at, at); err != nil {
-		return err
-	}
-	if err := collect("end abandoned last attempts", `UPDATE run_task
-SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL,
-    last_error = 'lease expired on the last attempt (' || attempts || ' of ' || max_attempts || ', owner ' || lease_owner || ')'
-WHERE status = 'RUNNING' AND lease_expires_at <= ? AND attempts >= max_attempts
-  AND run_id IN (SELECT run_id FROM run WHERE status IN ('QUEUED', 'RUNNING'))
-RETURNING run_id`, at, at); err != nil {
-		return err
+		lastError := ""
+		if next == store.TaskDead {
+			lastError = store.LeaseExpiredError(e.owner, e.expiries)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = ?, finished_at = ?, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + 1, last_error = CASE WHEN ? = '' THEN last_error ELSE ? END
+WHERE task_id = ?`, next, at, lastError, lastError, e.taskID); err != nil {
+			return fmt.Errorf("end abandoned task %d: %w", e.taskID, err)
+		}
+		runs = append(runs, e.runID)
 	}
 	slices.Sort(runs)
 	for _, id := range slices.Compact(runs) {
@@ -118,7 +135,7 @@ RETURNING run_id`, at, at); err != nil {
 type claimState struct {
 	runID       string
 	runStatus   string
-	attempts    int
+	failures    int
 	maxAttempts int
 }
 
@@ -130,9 +147,9 @@ func holdClaim(ctx context.Context, tx *sql.Tx, c store.ClaimRef) (*claimState, 
 		status, owner string
 		token         int64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT t.run_id, r.status, t.status, t.claim_token, t.lease_owner, t.attempts, t.max_attempts
+	err := tx.QueryRowContext(ctx, `SELECT t.run_id, r.status, t.status, t.claim_token, t.lease_owner, t.failures, t.max_attempts
 FROM run_task t JOIN run r ON r.run_id = t.run_id WHERE t.task_id = ?`, c.TaskID).
-		Scan(&s.runID, &s.runStatus, &status, &token, &owner, &s.attempts, &s.maxAttempts)
+		Scan(&s.runID, &s.runStatus, &status, &token, &owner, &s.failures, &s.maxAttempts)
 	if err != nil {
 		return nil, notFound(err, "task %d", c.TaskID)
 	}
@@ -240,15 +257,18 @@ func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 		at := toMicros(now)
 		var q string
 		var args []any
-		switch store.TaskAfterFailure(s.runStatus, p.Permanent, s.attempts, s.maxAttempts) {
+		switch store.TaskAfterFailure(s.runStatus, p.Permanent, s.failures+1, s.maxAttempts) {
 		case store.TaskDead:
-			q = `UPDATE run_task SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
+			q = `UPDATE run_task SET status = 'DEAD', failures = failures + 1, finished_at = ?, lease_expires_at = NULL, last_error = ?
+WHERE task_id = ?`
 			args = []any{at, p.Error, p.TaskID}
 		case store.TaskCancelled:
-			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
+			q = `UPDATE run_task SET status = 'CANCELLED', failures = failures + 1, finished_at = ?, lease_expires_at = NULL, last_error = ?
+WHERE task_id = ?`
 			args = []any{at, p.Error, p.TaskID}
 		default:
-			q = `UPDATE run_task SET status = 'QUEUED', available_at = ?, lease_owner = '', lease_expires_at = NULL, last_error = ?
+			q = `UPDATE run_task SET status = 'QUEUED', failures = failures + 1, available_at = ?, lease_owner = '', lease_expires_at = NULL,
+    last_error = ?
 WHERE task_id = ?`
 			args = []any{at + max(p.RetryAfter, 0).Microseconds(), p.Error, p.TaskID}
 		}

@@ -357,19 +357,80 @@ func testTask(t *testing.T, open Opener) {
 		checkRunStatus(t, f, r.ID, store.RunFailed)
 	})
 
-	t.Run("ExpiredLastAttemptIsDead", func(t *testing.T) {
+	t.Run("LeaseExpiriesAreNotFailures", func(t *testing.T) {
+		// A crashed worker's lease expiry is not a failure of the task: it
+		// does not use up MaxAttempts, which bounds the failures workers
+		// report. Expiries have their own limit, MaxLeaseExpiries.
 		f := setup(t, open)
-		r, _ := f.simpleRun(t, "run", 1, 1)
-		task := f.mustClaim(t, "w1", T0)
-		if got := f.claim(t, "w2", T0.Add(Lease)); got != nil {
-			t.Fatalf("re-claimed task %d past its MaxAttempts", got.ID)
+		r, _ := f.simpleRun(t, "run", 1, 2)
+		now := T0
+		task := f.mustClaim(t, "w", now)
+		// One reported failure: 1 of 2.
+		now = now.Add(time.Second)
+		if err := f.fail(task, now, "connection reset", false, now); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		// Then MaxLeaseExpiries-1 crashes, each found by the next claim.
+		task = f.mustClaim(t, "w", now)
+		for expiries := 1; expiries < store.MaxLeaseExpiries; expiries++ {
+			now = now.Add(Lease)
+			again := f.mustClaim(t, "w", now)
+			if again.ID != task.ID || again.LeaseExpiries != expiries || again.Failures != 1 || again.Attempts != expiries+2 ||
+				again.ClaimToken != task.ClaimToken+1 || again.Status != store.TaskRunning {
+				t.Fatalf("claim after expiry %d = %+v, want the task again with %d expiries, 1 failure, attempt %d",
+					expiries, again, expiries, expiries+2)
+			}
+			task = again
+		}
+		checkRunStatus(t, f, r.ID, store.RunRunning)
+		// A second reported failure is the 2nd of 2 whatever the attempts:
+		// DEAD, with the worker's error.
+		now = now.Add(time.Second)
+		if err := f.fail(task, now, "connection reset again", false, now); err != nil {
+			t.Fatalf("TaskFail: %v", err)
 		}
 		dead := checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
-		if !strings.Contains(dead.LastError, "lease") || !strings.Contains(dead.LastError, "expired") {
-			t.Errorf("LastError = %q, want it to say the lease expired", dead.LastError)
+		if dead.Failures != 2 || dead.LastError != "connection reset again" || dead.LeaseExpiries != store.MaxLeaseExpiries-1 {
+			t.Errorf("task after its 2nd failure = %+v", dead)
 		}
+		checkRunStatus(t, f, r.ID, store.RunFailed)
+	})
+
+	t.Run("TooManyLeaseExpiriesAreDead", func(t *testing.T) {
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 3)
+		now := T0
+		task := f.mustClaim(t, "w0", now)
+		for i := 1; i < store.MaxLeaseExpiries; i++ {
+			now = now.Add(Lease)
+			task = f.mustClaim(t, fmt.Sprintf("w%d", i), now)
+		}
+		if task.LeaseExpiries != store.MaxLeaseExpiries-1 || task.Failures != 0 {
+			t.Fatalf("last claim = %+v, want %d expiries, no failure", task, store.MaxLeaseExpiries-1)
+		}
+		// One microsecond early: the lease holds, nothing changes.
+		if got := f.claim(t, "late", now.Add(Lease-time.Microsecond)); got != nil {
+			t.Fatalf("claimed task %d while its lease holds", got.ID)
+		}
+		checkTaskStatus(t, f, r.ID, task.ID, store.TaskRunning)
+		// The MaxLeaseExpiries-th expiry: the next claim finds the task
+		// DEAD, and the run FAILED at that claim's time.
+		end := now.Add(Lease)
+		if got := f.claim(t, "late", end); got != nil {
+			t.Fatalf("re-claimed task %d past MaxLeaseExpiries", got.ID)
+		}
+		dead := checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
+		want := store.LeaseExpiredError(task.LeaseOwner, store.MaxLeaseExpiries)
+		if dead.LastError != want || dead.LeaseExpiries != store.MaxLeaseExpiries || dead.Failures != 0 {
+			t.Errorf("dead task: last error %q, %d expiries, %d failures; want %q, %d, 0",
+				dead.LastError, dead.LeaseExpiries, dead.Failures, want, store.MaxLeaseExpiries)
+		}
+		checkTimePtr(t, "task FinishedAt", dead.FinishedAt, &end)
 		run := checkRunStatus(t, f, r.ID, store.RunFailed)
-		checkTimePtr(t, "CompletedAt", run.CompletedAt, ptr(T0.Add(Lease)))
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, &end)
+		if !strings.Contains(run.Error, want) {
+			t.Errorf("run error %q does not carry %q", run.Error, want)
+		}
 	})
 
 	t.Run("SettleRules", func(t *testing.T) {
