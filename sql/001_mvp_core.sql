@@ -143,6 +143,7 @@ CREATE TABLE IF NOT EXISTS run_task (
     last_error        text        NOT NULL DEFAULT '',
     started_at        timestamptz,
     finished_at       timestamptz,
+    engine_version    text        NOT NULL DEFAULT '',
     UNIQUE (run_id, product_type, bucket)
 );
 -- Columns added since run_task was first created; ADD COLUMN IF NOT EXISTS
@@ -155,6 +156,9 @@ CREATE TABLE IF NOT EXISTS run_task (
 ALTER TABLE run_task ADD COLUMN IF NOT EXISTS claim_token bigint NOT NULL DEFAULT 0;
 ALTER TABLE run_task ADD COLUMN IF NOT EXISTS failures integer NOT NULL DEFAULT 0;
 ALTER TABLE run_task ADD COLUMN IF NOT EXISTS lease_expiries integer NOT NULL DEFAULT 0;
+-- engine_version: the pricing code (worker build) that computed the task's
+-- results, set when it completes.
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS engine_version text NOT NULL DEFAULT '';
 DROP INDEX IF EXISTS run_task_claim_idx;
 DROP INDEX IF EXISTS run_task_open_idx;
 -- Open tasks in claim order; small because finished tasks leave it.

@@ -147,6 +147,12 @@ type Store interface {
 	RunPublish(ctx context.Context, p RunPublishParams) (*Run, error)
 	// RunTasks lists the run's tasks ordered by product type and bucket.
 	RunTasks(ctx context.Context, id string) ([]*Task, error)
+	// RunEngineVersions lists the distinct EngineVersion of the run's
+	// SUCCEEDED tasks, in byte order: the pricing code that made its
+	// results. More than one means workers of different builds priced
+	// the run. It is empty while no task succeeded; "" stands for tasks
+	// completed without a version. An unknown run is ErrNotFound.
+	RunEngineVersions(ctx context.Context, id string) ([]string, error)
 
 	// TaskClaim atomically claims one task whose run is QUEUED or RUNNING:
 	// a QUEUED task with AvailableAt ≤ now, or a RUNNING task whose lease
@@ -181,8 +187,8 @@ type Store interface {
 	// TaskComplete writes the task's results and marks it SUCCEEDED in one
 	// transaction, provided the claim is still the task's current one and
 	// the task RUNNING (else Conflict, and nothing is written). It sets
-	// FinishedAt = now and clears LeaseExpiresAt (LeaseOwner stays, for the
-	// record). When it was the run's last open (QUEUED or RUNNING) task,
+	// FinishedAt = now and EngineVersion, and clears LeaseExpiresAt
+	// (LeaseOwner stays, for the record). When it was the run's last open (QUEUED or RUNNING) task,
 	// the run settles in the same transaction (SettleRun), with CompletedAt
 	// = now. An unknown task is ErrNotFound.
 	TaskComplete(ctx context.Context, p TaskCompleteParams) error
@@ -367,6 +373,9 @@ type Task struct {
 	LastError      string
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
+	// EngineVersion names the pricing code that computed the task's
+	// results (set by TaskComplete; "" until then).
+	EngineVersion string
 }
 
 // Ref returns the task's current claim, as TaskClaim returned it.
@@ -397,7 +406,10 @@ type TaskRenewParams struct {
 // TaskCompleteParams completes a claimed task with its results.
 type TaskCompleteParams struct {
 	ClaimRef
-	Results []*ResultRow
+	// EngineVersion names the pricing code that computed the results
+	// (the worker's build), kept on the task for provenance.
+	EngineVersion string
+	Results       []*ResultRow
 }
 
 // TaskFailParams records the failure of a claimed task.

@@ -220,8 +220,9 @@ func (w *Worker) execute(ctx context.Context, t *store.Task, completing *atomic.
 	}
 	completing.Store(true)
 	err = w.st.TaskComplete(ctx, store.TaskCompleteParams{
-		ClaimRef: t.Ref(),
-		Results:  rows,
+		ClaimRef:      t.Ref(),
+		EngineVersion: w.opts.EngineVersion,
+		Results:       rows,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete task %d: %w", t.ID, err)

@@ -103,6 +103,11 @@ type Options struct {
 	// is retried. Default ExponentialBackoff(DefaultBackoffBase,
 	// DefaultBackoffMax).
 	Backoff func(attempt int) time.Duration
+	// EngineVersion names the pricing code of this build; it is stored
+	// with every task the worker completes (store.Task.EngineVersion), so
+	// that a result can be traced to the code that computed it. "" records
+	// nothing.
+	EngineVersion string
 	// Registry receives the worker's metrics; nil registers nowhere.
 	Registry prometheus.Registerer
 	// EngineCacheSize is how many runs' pricing setups are kept; default 8.

@@ -37,6 +37,7 @@ func testThreeWorkers(t *testing.T, st store.Store) {
 	for i := 0; i < 3; i++ {
 		opts := fastOptions(fmt.Sprintf("w%d", i))
 		opts.Registry = reg
+		opts.EngineVersion = "iprs-pricing/test-7"
 		started(t, New(st, testLogger(t), opts))
 	}
 	run := waitRun(t, st, f.run.ID, 60*time.Second, store.RunCompleted, store.RunFailed)
@@ -50,9 +51,13 @@ func testThreeWorkers(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
-		if task.Status != store.TaskSucceeded || task.Attempts != 1 {
-			t.Errorf("task %d: %s after %d attempts, want SUCCEEDED after 1", task.ID, task.Status, task.Attempts)
+		if task.Status != store.TaskSucceeded || task.Attempts != 1 || task.EngineVersion != "iprs-pricing/test-7" {
+			t.Errorf("task %d: %s after %d attempts by engine %q, want SUCCEEDED after 1 by iprs-pricing/test-7",
+				task.ID, task.Status, task.Attempts, task.EngineVersion)
 		}
+	}
+	if v, err := st.RunEngineVersions(context.Background(), f.run.ID); err != nil || len(v) != 1 || v[0] != "iprs-pricing/test-7" {
+		t.Errorf("RunEngineVersions = %q, %v; want [iprs-pricing/test-7]", v, err)
 	}
 	if got := counterValue(t, reg, "iprs_worker_tasks_succeeded_total"); got != 12 {
 		t.Errorf("succeeded counter = %v, want 12", got)

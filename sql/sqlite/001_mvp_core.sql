@@ -131,6 +131,7 @@ CREATE TABLE IF NOT EXISTS run_task (
     last_error        TEXT    NOT NULL DEFAULT '',
     started_at        INTEGER,
     finished_at       INTEGER,
+    engine_version    TEXT    NOT NULL DEFAULT '',
     UNIQUE (run_id, product_type, bucket)
 );
 CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');

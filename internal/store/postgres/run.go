@@ -271,6 +271,21 @@ func (db *DB) RunTasks(ctx context.Context, id string) ([]*store.Task, error) {
 	return out, nil
 }
 
+// RunEngineVersions lists the distinct engine versions of the run's
+// SUCCEEDED tasks in byte order.
+func (db *DB) RunEngineVersions(ctx context.Context, id string) ([]string, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var out []string
+	err := db.pool.QueryRow(ctx, `SELECT ARRAY(SELECT DISTINCT t.engine_version COLLATE "C" FROM run_task t
+    WHERE t.run_id = r.run_id AND t.status = 'SUCCEEDED' ORDER BY 1)
+FROM run r WHERE r.run_id = $1`, id).Scan(&out)
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("run %q", id))
+	}
+	return out, nil
+}
+
 // RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
 // queued tasks and its running tasks whose lease expired by the store's
 // now, and finishes the cancellation at once when no task runs. A

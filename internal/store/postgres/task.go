@@ -13,12 +13,14 @@ import (
 )
 
 const taskColumns = `t.task_id, t.run_id, t.product_type, t.bucket, t.hash_mod, t.status, t.attempts, t.max_attempts,
-    t.failures, t.lease_expiries, t.position_count, t.claim_token, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at`
+    t.failures, t.lease_expiries, t.position_count, t.claim_token, t.lease_owner, t.lease_expires_at, t.available_at, t.last_error, t.started_at, t.finished_at,
+    t.engine_version`
 
 func scanTask(row pgx.Row) (*store.Task, error) {
 	var t store.Task
 	err := row.Scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt)
+		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &t.LeaseExpiresAt, &t.AvailableAt, &t.LastError, &t.StartedAt, &t.FinishedAt,
+		&t.EngineVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +272,9 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 			}
 		}
 		var now time.Time
-		if err := tx.QueryRow(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = `+nowSQL+`, lease_expires_at = NULL
-WHERE task_id = $2 RETURNING finished_at`, db.clock(), p.TaskID).Scan(&now); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = `+nowSQL+`, lease_expires_at = NULL,
+    engine_version = $3
+WHERE task_id = $2 RETURNING finished_at`, db.clock(), p.TaskID, p.EngineVersion).Scan(&now); err != nil {
 			return fmt.Errorf("postgres: complete task %d: %w", p.TaskID, err)
 		}
 		return settleRun(ctx, tx, h.runID, now.UTC())

@@ -349,7 +349,8 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 }
 
 const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, failures,
-lease_expiries, position_count, claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
+lease_expiries, position_count, claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at,
+engine_version`
 
 func scanTask(scan func(...any) error) (*store.Task, error) {
 	var (
@@ -358,7 +359,8 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 		available                       int64
 	)
 	if err := scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
+		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished,
+		&t.EngineVersion); err != nil {
 		return nil, err
 	}
 	t.LeaseExpiresAt = fromNullMicros(leaseExpires)
@@ -366,6 +368,39 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 	t.StartedAt = fromNullMicros(started)
 	t.FinishedAt = fromNullMicros(finished)
 	return &t, nil
+}
+
+// RunEngineVersions lists the distinct engine versions of the run's
+// SUCCEEDED tasks in byte order (SQLite's default BINARY collation).
+func (db *DB) RunEngineVersions(ctx context.Context, id string) ([]string, error) {
+	out := []string{}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM run WHERE run_id = ?`, id).Scan(&one); err != nil {
+			return notFound(err, "run %q", id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT engine_version FROM run_task WHERE run_id = ? AND status = 'SUCCEEDED'
+ORDER BY engine_version`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+			}
+			out = append(out, v)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RunTasks lists the run's tasks by product type and bucket.

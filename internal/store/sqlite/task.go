@@ -233,8 +233,9 @@ func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) erro
 			return err
 		}
 		now := db.now()
-		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL
-WHERE task_id = ?`, toMicros(now), p.TaskID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL,
+    engine_version = ?
+WHERE task_id = ?`, toMicros(now), p.EngineVersion, p.TaskID); err != nil {
 			return fmt.Errorf("mark task %d succeeded: %w", p.TaskID, err)
 		}
 		return settleRun(ctx, tx, s.runID, now)

@@ -433,6 +433,48 @@ func testTask(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("EngineVersions", func(t *testing.T) {
+		f := setup(t, open)
+		r, tasks := f.simpleRun(t, "run", 4, 3)
+		if v, err := f.s.RunEngineVersions(f.ctx, r.ID); err != nil || len(v) != 0 {
+			t.Errorf("RunEngineVersions before any task succeeded = %q, %v; want none", v, err)
+		}
+		var held []*store.Task
+		for i := range tasks {
+			held = append(held, f.mustClaim(t, fmt.Sprintf("w%d", i), T0))
+		}
+		for i, v := range []string{"iprs-pricing/2.0", "iprs-pricing/10.0", "iprs-pricing/2.0"} {
+			f.clock.Set(T0.Add(time.Second))
+			if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{ClaimRef: held[i].Ref(), EngineVersion: v}); err != nil {
+				t.Fatalf("TaskComplete(%s): %v", v, err)
+			}
+			if got := MustTask(t, f.ctx, f.s, r.ID, held[i].ID).EngineVersion; got != v {
+				t.Errorf("task %d EngineVersion = %q, want %q", held[i].ID, got, v)
+			}
+		}
+		// The last task's worker stalls; its stale completion leaves no
+		// version behind, and a task that dies has none.
+		last := held[3]
+		again := f.mustClaim(t, "w9", T0.Add(Lease))
+		f.clock.Set(T0.Add(Lease + time.Second))
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{ClaimRef: last.Ref(), EngineVersion: "stale"}); !errors.Is(err, apperr.ErrConflict) {
+			t.Fatalf("stale TaskComplete: %v, want Conflict", err)
+		}
+		if err := f.fail(again, T0.Add(Lease+2*time.Second), "position P: no curve", true, time.Time{}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		if got := checkTaskStatus(t, f, r.ID, last.ID, store.TaskDead).EngineVersion; got != "" {
+			t.Errorf("dead task EngineVersion = %q, want none", got)
+		}
+		got, err := f.s.RunEngineVersions(f.ctx, r.ID)
+		if want := []string{"iprs-pricing/10.0", "iprs-pricing/2.0"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("RunEngineVersions = %q, %v; want %q", got, err, want)
+		}
+		if _, err := f.s.RunEngineVersions(f.ctx, f.id("nope")); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("RunEngineVersions(unknown run): %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("SettleRules", func(t *testing.T) {
 		f := setup(t, open)
 		// FAILED: the error names the first dead task (lowest id) and how
