@@ -150,6 +150,53 @@ func testTask(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("StoreClockJudgesLeases", func(t *testing.T) {
+		// Every lease time is the store's clock plus a duration the caller
+		// gives: the caller's clock plays no part.
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 3)
+		start := T0.Add(7 * time.Second)
+		task := f.mustClaim(t, "w1", start)
+		checkTimePtr(t, "StartedAt", task.StartedAt, &start)
+		checkTimePtr(t, "LeaseExpiresAt", task.LeaseExpiresAt, ptr(start.Add(Lease)))
+		checkTimePtr(t, "run StartedAt", MustRunGet(t, f.ctx, f.s, r.ID).StartedAt, &start)
+		// A renewal counts from the store's now, not from the old expiry.
+		renewed := start.Add(Lease / 2)
+		if err := f.renew(task, renewed, 3*time.Second); err != nil {
+			t.Fatalf("TaskRenewLease: %v", err)
+		}
+		checkTimePtr(t, "renewed LeaseExpiresAt", MustTask(t, f.ctx, f.s, r.ID, task.ID).LeaseExpiresAt, ptr(renewed.Add(3*time.Second)))
+		// A cancel at the microsecond before expiry leaves the task to its
+		// worker; at expiry it is abandoned.
+		if got, err := f.cancel(r.ID, renewed.Add(3*time.Second-time.Microsecond)); err != nil || got.Status != store.RunCancelling {
+			t.Fatalf("RunCancel before expiry = %v, %v; want CANCELLING", got, err)
+		}
+		checkTaskStatus(t, f, r.ID, task.ID, store.TaskRunning)
+		end := renewed.Add(3 * time.Second)
+		if got, err := f.cancel(r.ID, end); err != nil || got.Status != store.RunCancelled {
+			t.Fatalf("RunCancel at expiry = %v, %v; want CANCELLED", got, err)
+		}
+		cancelled := checkTaskStatus(t, f, r.ID, task.ID, store.TaskCancelled)
+		checkTimePtr(t, "task FinishedAt", cancelled.FinishedAt, &end)
+		checkTimePtr(t, "run CompletedAt", MustRunGet(t, f.ctx, f.s, r.ID).CompletedAt, &end)
+
+		// A retry waits RetryAfter from the store's now.
+		r2, _ := f.simpleRun(t, "retry", 1, 3)
+		t2 := f.mustClaim(t, "w2", T0)
+		failedAt := T0.Add(time.Minute)
+		f.clock.Set(failedAt)
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{ClaimRef: t2.Ref(), Error: "timeout", RetryAfter: 90 * time.Second}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		checkTime(t, "AvailableAt after a retry", checkTaskStatus(t, f, r2.ID, t2.ID, store.TaskQueued).AvailableAt, failedAt.Add(90*time.Second))
+		if got := f.claim(t, "w3", failedAt.Add(90*time.Second-time.Microsecond)); got != nil {
+			t.Fatalf("claimed task %d before its retry time", got.ID)
+		}
+		if got := f.claim(t, "w3", failedAt.Add(90*time.Second)); got == nil || got.ID != t2.ID {
+			t.Fatalf("claim at the retry time = %v, want task %d", got, t2.ID)
+		}
+	})
+
 	t.Run("SameNameTwoClaims", func(t *testing.T) {
 		// Two workers with the same name (a restarted worker, or a
 		// misconfigured pair): the name decides nothing, the claim does.
