@@ -71,8 +71,11 @@ type taskRow struct {
 	Status        string  `json:"status"`
 	Attempts      int     `json:"attempts"`
 	MaxAttempts   int     `json:"max_attempts"`
+	Failures      int     `json:"failures"`
+	LeaseExpiries int     `json:"lease_expiries"`
 	PositionCount int64   `json:"position_count"`
 	LastError     *string `json:"last_error"`
+	EngineVersion *string `json:"engine_version"`
 }
 
 func (e *env) tasks(runID string) []taskRow {
@@ -877,7 +880,7 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 			if i == 0 {
 				err = e.store.TaskFail(e.ctx, store.TaskFailParams{ClaimRef: tk.Ref(), Error: "position L0: cannot be priced", Permanent: true})
 			} else {
-				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
+				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: tk.Ref(), EngineVersion: "pricing-worker-2"})
 			}
 			if err != nil {
 				t.Fatalf("settle task: %v", err)
@@ -891,11 +894,17 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 		}
 		var dead []taskRow
 		for _, tk := range e.tasks("RUN-F") {
-			if tk.Status == "DEAD" {
+			switch tk.Status {
+			case "DEAD":
 				dead = append(dead, tk)
+			case "SUCCEEDED":
+				if tk.EngineVersion == nil || *tk.EngineVersion != "pricing-worker-2" || tk.Failures != 0 || tk.LeaseExpiries != 0 {
+					t.Errorf("succeeded task %+v, want engine_version pricing-worker-2, no failure, no lease expiry", tk)
+				}
 			}
 		}
-		if len(dead) != 1 || dead[0].LastError == nil || !strings.Contains(*dead[0].LastError, "cannot be priced") || dead[0].Attempts != 1 {
+		if len(dead) != 1 || dead[0].LastError == nil || !strings.Contains(*dead[0].LastError, "cannot be priced") || dead[0].Attempts != 1 ||
+			dead[0].Failures != 1 || dead[0].EngineVersion != nil {
 			t.Fatalf("dead tasks %+v", dead)
 		}
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-F/cancel", nil), http.StatusConflict)
