@@ -5,7 +5,7 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
--- revision: 2
+-- revision: 3
 -- The revision goes up with every change to this file once it has been
 -- applied anywhere; the last statement records it, and `iprs migrate`
 -- applies the file again to a database that recorded a lower one.
@@ -157,14 +157,31 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          integer     NOT NULL DEFAULT 0,
     max_attempts      integer     NOT NULL CHECK (max_attempts > 0),
     position_count    bigint      NOT NULL,
+    failures          integer     NOT NULL DEFAULT 0,
+    lease_expiries    integer     NOT NULL DEFAULT 0,
+    claim_token       bigint      NOT NULL DEFAULT 0,
     lease_owner       text        NOT NULL DEFAULT '',
     lease_expires_at  timestamptz,
     available_at      timestamptz NOT NULL,
     last_error        text        NOT NULL DEFAULT '',
     started_at        timestamptz,
     finished_at       timestamptz,
+    engine_version    text        NOT NULL DEFAULT '',
     UNIQUE (run_id, product_type, bucket)
 );
+-- Columns added since run_task was first created; ADD COLUMN IF NOT EXISTS
+-- gives them to a database made by an earlier version of this file.
+-- claim_token: the number of times the task was claimed, the fencing token
+-- a worker presents with every call about its claim.
+-- failures: failures reported by workers, bounded by max_attempts.
+-- lease_expiries: claims whose lease expired (a worker that died), bounded
+-- apart (store.MaxLeaseExpiries), so crashes never use up max_attempts.
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS claim_token bigint NOT NULL DEFAULT 0;
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS failures integer NOT NULL DEFAULT 0;
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS lease_expiries integer NOT NULL DEFAULT 0;
+-- engine_version: the pricing code (worker build) that computed the task's
+-- results, set when it completes.
+ALTER TABLE run_task ADD COLUMN IF NOT EXISTS engine_version text NOT NULL DEFAULT '';
 DROP INDEX IF EXISTS run_task_claim_idx;
 DROP INDEX IF EXISTS run_task_open_idx;
 -- Open tasks in claim order; small because finished tasks leave it.
@@ -244,7 +261,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 2)
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 3)
 ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
     WHERE schema_migration.revision < EXCLUDED.revision;
 

@@ -64,8 +64,8 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"91c74aac4bacd21f4dfa585f27dbedc44efc2d35947dc57ddf288f4bbe83e184", 2},
-	"sqlite/001_mvp_core.sql": {"1d354245006cbd410a8bc6da90e5f95a572e1770c92fe3263af3b0f8394dcfd2", 2},
+	"001_mvp_core.sql":        {"46dfba7eaa561f59e51b038b9fd43938b1033bf79b9fda1c974aafac1315ee0d", 3},
+	"sqlite/001_mvp_core.sql": {"226a4f9e9a1840e237515ae3e3e876f4c9382a2f64767d7f0ef72e4bc31a8d65", 3},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {

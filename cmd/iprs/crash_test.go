@@ -137,6 +137,11 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 			t.Errorf("task %d took %d attempts, want 1", tk.ID, tk.Attempts)
 		}
 	}
+	// Every task records the worker build's engine version (the worker
+	// binary is built without -ldflags, so its version is this one's).
+	if v, err := st.RunEngineVersions(ctx, killID); err != nil || len(v) != 1 || v[0] != engineVersion(version) {
+		t.Errorf("RunEngineVersions(%s) = %q, %v; want [%s]", killID, v, err, engineVersion(version))
+	}
 	want := priceDirectly(t, gi.Market, gi.Book, killRun.Scenarios, killRun.Measures, demoAsOf)
 	killed := exportedResults(t, c, killID)
 	compareResults(t, killID+" against the engine", killed, want)

@@ -121,10 +121,11 @@ func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus
 // empty owner lets the worker name itself.
 func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency int) *worker.Worker {
 	opts := worker.Options{
-		Owner:       owner,
-		Concurrency: concurrency,
-		Lease:       p.cfg.Lease(),
-		Grace:       p.cfg.WorkerGrace(),
+		Owner:         owner,
+		Concurrency:   concurrency,
+		Lease:         p.cfg.Lease(),
+		Grace:         p.cfg.WorkerGrace(),
+		EngineVersion: engineVersion(p.version),
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once
@@ -140,7 +141,8 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 }
 
 // engineVersion names the pricing code of this build, stored with every
-// run so that a number can be traced to the code that made it.
+// run (by the orchestrator) and with every task a worker completes, so
+// that a number can be traced to the code that made it.
 func engineVersion(version string) string { return "iprs-pricing/" + version }
 
 // shutdownGrace bounds how long servers wait for requests in flight.

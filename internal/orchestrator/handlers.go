@@ -186,7 +186,7 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
-	run, err := s.store.RunCancel(r.Context(), id, s.now())
+	run, err := s.store.RunCancel(r.Context(), id)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return err

@@ -73,8 +73,11 @@ type taskRow struct {
 	Status        string  `json:"status"`
 	Attempts      int     `json:"attempts"`
 	MaxAttempts   int     `json:"max_attempts"`
+	Failures      int     `json:"failures"`
+	LeaseExpiries int     `json:"lease_expiries"`
 	PositionCount int64   `json:"position_count"`
 	LastError     *string `json:"last_error"`
+	EngineVersion *string `json:"engine_version"`
 }
 
 func (e *env) tasks(runID string) []taskRow {
@@ -645,9 +648,8 @@ type resultRow struct {
 func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*resultRow {
 	t.Helper()
 	var all []*resultRow
-	now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
 	for {
-		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "test-worker", Now: now, Lease: time.Minute})
+		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "test-worker", Lease: time.Minute})
 		if errors.Is(err, apperr.ErrNotFound) {
 			break
 		}
@@ -675,7 +677,7 @@ func completeRun(t *testing.T, e *env, runID string, scenarios []string) []*resu
 			t.Fatalf("task positions: %v", err)
 		}
 		rows, aggs := b.Results()
-		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test-worker", Now: now, Results: rows, Aggregates: aggs}); err != nil {
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows, Aggregates: aggs}); err != nil {
 			t.Fatalf("complete: %v", err)
 		}
 	}
@@ -854,12 +856,11 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
 		e.addFullMarket("MKT-1")
 		e.upload(snapshotBody("PS-1", "BOOK-1", "2026-01-23T00:00:00Z", mixedBook(6)), http.StatusCreated)
-		now := time.Date(2026, 1, 23, 19, 0, 0, 0, time.UTC)
 
 		// A run with a running task: cancel leaves it CANCELLING until the
 		// task ends.
 		e.mustStatus(e.postRun(runBody("RUN-X", "MKT-1", "PS-1")), http.StatusCreated)
-		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w1", Now: now, Lease: time.Minute})
+		task, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w1", Lease: time.Minute})
 		if err != nil {
 			t.Fatalf("claim: %v", err)
 		}
@@ -876,7 +877,7 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 			t.Fatalf("tasks by status %v", byStatus)
 		}
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-X/cancel", nil), http.StatusAccepted)
-		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: now}); err != nil {
+		if err := e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: task.Ref()}); err != nil {
 			t.Fatalf("complete: %v", err)
 		}
 		r = e.do(http.MethodGet, "/orch/runs/RUN-X", nil)
@@ -888,7 +889,7 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 		// A run with a dead task ends FAILED: no cancel, no publish.
 		e.mustStatus(e.postRun(runBody("RUN-F", "MKT-1", "PS-1")), http.StatusCreated)
 		for i := 0; ; i++ {
-			tk, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w2", Now: now, Lease: time.Minute})
+			tk, err := e.store.TaskClaim(e.ctx, store.TaskClaimParams{Owner: "w2", Lease: time.Minute})
 			if errors.Is(err, apperr.ErrNotFound) {
 				break
 			}
@@ -896,9 +897,9 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 				t.Fatalf("claim: %v", err)
 			}
 			if i == 0 {
-				err = e.store.TaskFail(e.ctx, store.TaskFailParams{TaskID: tk.ID, Owner: "w2", Now: now, Error: "position L0: cannot be priced", Permanent: true})
+				err = e.store.TaskFail(e.ctx, store.TaskFailParams{ClaimRef: tk.Ref(), Error: "position L0: cannot be priced", Permanent: true})
 			} else {
-				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w2", Now: now})
+				err = e.store.TaskComplete(e.ctx, store.TaskCompleteParams{ClaimRef: tk.Ref(), EngineVersion: "pricing-worker-2"})
 			}
 			if err != nil {
 				t.Fatalf("settle task: %v", err)
@@ -912,11 +913,17 @@ func TestRunCancelWhileRunningAndFailedRun(t *testing.T) {
 		}
 		var dead []taskRow
 		for _, tk := range e.tasks("RUN-F") {
-			if tk.Status == "DEAD" {
+			switch tk.Status {
+			case "DEAD":
 				dead = append(dead, tk)
+			case "SUCCEEDED":
+				if tk.EngineVersion == nil || *tk.EngineVersion != "pricing-worker-2" || tk.Failures != 0 || tk.LeaseExpiries != 0 {
+					t.Errorf("succeeded task %+v, want engine_version pricing-worker-2, no failure, no lease expiry", tk)
+				}
 			}
 		}
-		if len(dead) != 1 || dead[0].LastError == nil || !strings.Contains(*dead[0].LastError, "cannot be priced") || dead[0].Attempts != 1 {
+		if len(dead) != 1 || dead[0].LastError == nil || !strings.Contains(*dead[0].LastError, "cannot be priced") || dead[0].Attempts != 1 ||
+			dead[0].Failures != 1 || dead[0].EngineVersion != nil {
 			t.Fatalf("dead tasks %+v", dead)
 		}
 		e.mustStatus(e.do(http.MethodPost, "/orch/runs/RUN-F/cancel", nil), http.StatusConflict)

@@ -160,6 +160,8 @@ type TaskView struct {
 	Status         string  `json:"status"`
 	Attempts       int     `json:"attempts"`
 	MaxAttempts    int     `json:"max_attempts"`
+	Failures       int     `json:"failures"`
+	LeaseExpiries  int     `json:"lease_expiries"`
 	PositionCount  int64   `json:"position_count"`
 	LeaseOwner     *string `json:"lease_owner"`
 	LeaseExpiresAt *string `json:"lease_expires_at"`
@@ -167,6 +169,7 @@ type TaskView struct {
 	LastError      *string `json:"last_error"`
 	StartedAt      *string `json:"started_at"`
 	FinishedAt     *string `json:"finished_at"`
+	EngineVersion  *string `json:"engine_version"`
 }
 
 func taskView(t *store.Task) TaskView {
@@ -179,6 +182,8 @@ func taskView(t *store.Task) TaskView {
 		Status:         t.Status,
 		Attempts:       t.Attempts,
 		MaxAttempts:    t.MaxAttempts,
+		Failures:       t.Failures,
+		LeaseExpiries:  t.LeaseExpiries,
 		PositionCount:  t.PositionCount,
 		LeaseOwner:     optString(t.LeaseOwner),
 		LeaseExpiresAt: optTime(t.LeaseExpiresAt),
@@ -186,6 +191,7 @@ func taskView(t *store.Task) TaskView {
 		LastError:      optString(t.LastError),
 		StartedAt:      optTime(t.StartedAt),
 		FinishedAt:     optTime(t.FinishedAt),
+		EngineVersion:  optString(t.EngineVersion),
 	}
 }
 

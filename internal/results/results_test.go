@@ -120,7 +120,7 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 		ms = append(ms, m)
 	}
 	for {
-		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "test", Now: time.Now(), Lease: time.Minute})
+		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "test", Lease: time.Minute})
 		if err != nil {
 			break
 		}
@@ -164,7 +164,7 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 			b.Add(p.id, p.vals)
 		}
 		rows, aggs := b.Results()
-		if err := st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "test", Now: time.Now(), Results: rows, Aggregates: aggs}); err != nil {
+		if err := st.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows, Aggregates: aggs}); err != nil {
 			tb.Fatalf("TaskComplete: %v", err)
 		}
 	}

@@ -10,6 +10,34 @@
 // wrapped with context.
 //
 // Times are stored and returned in UTC with microsecond precision.
+//
+// # The store's clock
+//
+// Leases, and the times of the run and task state machine (StartedAt,
+// FinishedAt, CompletedAt, a task's AvailableAt after a retry or an
+// expiry), are judged and stamped by the store's clock, never by a
+// caller's: PostgreSQL's statement_timestamp() (the time each statement
+// began, the same for every row it touches), and for SQLite the clock of
+// the process that holds the database's single writer (SQLite runs on one
+// host, so every process that opens the file reads the same clock). A
+// worker whose clock is wrong can therefore neither steal a lease nor
+// keep one past its time. Tests replace the clock of a store instance
+// with a driver option at open (Options.Now of each driver); nothing
+// passes a time per call.
+//
+// # Claims
+//
+// TaskClaim gives the task a new claim token, ClaimToken: the number of
+// times the task has been claimed, counting this claim, so every claim of
+// a task has a token of its own, greater than the tokens of all earlier
+// claims (a fencing token). A worker presents its claim (task id and
+// token, a ClaimRef) to TaskRenewLease, TaskComplete, TaskFail and
+// TaskRelease; a claim that is not the task's current one (the task was
+// claimed again since, even by a worker of the same name, or it ended) is
+// a Conflict and changes nothing. A counter rather than a random value:
+// it is as unique per task, shows how often a task was handed out, orders
+// claims, and needs no randomness in the database. LeaseOwner records who
+// holds the claim; it decides nothing.
 package store
 
 import (
@@ -132,8 +160,9 @@ type Store interface {
 	// (CompletedAt = now). A RUNNING task whose lease expired by now is
 	// abandoned and CANCELLED too. Cancelling a CANCELLING run only cancels
 	// its abandoned tasks (which may end the cancellation); a CANCELLED run
-	// is returned unchanged. Any other status is a Conflict.
-	RunCancel(ctx context.Context, id string, now time.Time) (*Run, error)
+	// is returned unchanged. Any other status is a Conflict. now is the
+	// store's clock.
+	RunCancel(ctx context.Context, id string) (*Run, error)
 	// RunPublish moves a COMPLETED run to PUBLISHED, recording the hash.
 	// Any other status is a Conflict.
 	RunPublish(ctx context.Context, p RunPublishParams) (*Run, error)
@@ -144,52 +173,64 @@ type Store interface {
 	RunDelete(ctx context.Context, id string) error
 	// RunTasks lists the run's tasks ordered by product type and bucket.
 	RunTasks(ctx context.Context, id string) ([]*Task, error)
+	// RunEngineVersions lists the distinct EngineVersion of the run's
+	// SUCCEEDED tasks, in byte order: the pricing code that made its
+	// results. More than one means workers of different builds priced
+	// the run. It is empty while no task succeeded; "" stands for tasks
+	// completed without a version. An unknown run is ErrNotFound.
+	RunEngineVersions(ctx context.Context, id string) ([]string, error)
 
 	// TaskClaim atomically claims one task whose run is QUEUED or RUNNING:
 	// a QUEUED task with AvailableAt ≤ now, or a RUNNING task whose lease
-	// expired (lease expiry ≤ now), oldest AvailableAt first. It increments
-	// Attempts, sets Status RUNNING, the lease (LeaseOwner, LeaseExpiresAt =
-	// now+Lease) and StartedAt = now, and moves the run from QUEUED to
-	// RUNNING (StartedAt = now). It returns ErrNotFound when there is
+	// expired (lease expiry ≤ now), oldest AvailableAt first, then lowest
+	// id. It increments Attempts and ClaimToken, sets Status RUNNING, the
+	// lease (LeaseOwner, LeaseExpiresAt = now+Lease), StartedAt = now and
+	// no FinishedAt, and moves the run from QUEUED to RUNNING (StartedAt =
+	// now). now is the store's clock. It returns ErrNotFound when there is
 	// nothing to claim.
 	//
-	// Before claiming it settles abandoned work, so that a crashed worker
-	// cannot leave a run open forever: a RUNNING task whose lease expired
-	// becomes CANCELLED when its run is CANCELLING, and DEAD (LastError
-	// says the lease expired) when it was on its last attempt (Attempts ≥
-	// MaxAttempts); their runs settle as in TaskComplete.
+	// A RUNNING task whose lease expired is re-claimed only when
+	// TaskAfterLeaseExpiry allows it; the claim counts the expiry in its
+	// LeaseExpiries. Before claiming, the others are settled, so that a
+	// crashed worker cannot leave a run open forever: such a task becomes
+	// CANCELLED when its run is no longer open, and DEAD (LastError from
+	// LeaseExpiredError) at its MaxLeaseExpiries-th expiry; their runs
+	// settle as in TaskComplete. Expired leases never count as failures:
+	// MaxAttempts bounds only the failures that workers report.
 	TaskClaim(ctx context.Context, p TaskClaimParams) (*Task, error)
-	// TaskRenewLease extends the lease; a Conflict means the lease was lost
-	// (expired and claimed by another owner, the task is no longer RUNNING,
-	// or the run was cancelled). An expired lease that nobody claimed yet is
-	// still held. An unknown task is ErrNotFound.
-	TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error
+	// TaskRenewLease sets the lease of the claim's task to expire at now +
+	// p.Lease. A Conflict means the claim was lost: it is not the task's
+	// current claim, the task is no longer RUNNING, or the run is no longer
+	// QUEUED or RUNNING (a cancelled run's worker learns to stop this way).
+	// An expired lease that nobody claimed yet is still held. An unknown
+	// task is ErrNotFound.
+	TaskRenewLease(ctx context.Context, p TaskRenewParams) error
 	// TaskPositions calls fn for each position of the task (its run's
 	// snapshots, its product type, Hash mod the task's HashMod equal to its
 	// bucket), in snapshot order (by id) then Seq order. It reads RunID,
 	// ProductType, Bucket and HashMod of t.
 	TaskPositions(ctx context.Context, t *Task, fn func(*Position) error) error
 	// TaskComplete writes the task's results and marks it SUCCEEDED in one
-	// transaction, provided owner still holds the lease (the task is RUNNING
-	// with that LeaseOwner; else Conflict, and nothing is written). It sets
-	// FinishedAt = Now and clears LeaseExpiresAt (LeaseOwner stays, for the
-	// record). When it was the run's last open (QUEUED or RUNNING) task, the
-	// run settles in the same transaction, with CompletedAt = Now: CANCELLED
-	// if it was CANCELLING, else FAILED if a task is DEAD (Error names the
-	// first dead task and its LastError), else COMPLETED. An unknown task is
-	// ErrNotFound.
+	// transaction, provided the claim is still the task's current one and
+	// the task RUNNING (else Conflict, and nothing is written). It sets
+	// FinishedAt = now and EngineVersion, and clears LeaseExpiresAt
+	// (LeaseOwner stays, for the record). When it was the run's last open (QUEUED or RUNNING) task,
+	// the run settles in the same transaction (SettleRun), with CompletedAt
+	// = now. An unknown task is ErrNotFound.
 	TaskComplete(ctx context.Context, p TaskCompleteParams) error
-	// TaskFail records a failure in LastError, with the same lease check as
-	// TaskComplete. A permanent failure, or a transient one at MaxAttempts,
-	// makes the task DEAD; otherwise it is QUEUED again with AvailableAt =
-	// RetryAt and no lease, or CANCELLED when its run is CANCELLING. The
-	// run's status is settled as in TaskComplete.
+	// TaskFail records a failure in LastError and counts it in Failures,
+	// with the same claim check as TaskComplete. The task becomes what
+	// TaskAfterFailure says: DEAD
+	// (FinishedAt = now), QUEUED again with AvailableAt = now + RetryAfter
+	// and no lease, or CANCELLED (FinishedAt = now). The run settles as in
+	// TaskComplete.
 	TaskFail(ctx context.Context, p TaskFailParams) error
 	// TaskRelease gives a claimed task back without counting the attempt
-	// (used on shutdown): QUEUED with Attempts one less and no lease, or
-	// CANCELLED (settling the run) when its run is CANCELLING. Same lease
-	// check as TaskComplete.
-	TaskRelease(ctx context.Context, taskID int64, owner string) error
+	// (used on shutdown), with the same claim check as TaskComplete: QUEUED
+	// with Attempts one less and no lease (its AvailableAt unchanged), or
+	// CANCELLED (FinishedAt = now, settling the run) when its run is no
+	// longer open (TaskAfterRelease).
+	TaskRelease(ctx context.Context, c ClaimRef) error
 
 	// ResultList pages through a run's position results ordered by
 	// (snapshot id, position id). The result methods do not check that the
@@ -379,36 +420,70 @@ type RunPublishParams struct {
 // Task is one unit of work: the positions of a run with one product type in
 // one hash bucket.
 type Task struct {
-	ID             int64
-	RunID          string
-	ProductType    string
-	Bucket         int
-	HashMod        int
-	Status         string
-	Attempts       int
-	MaxAttempts    int
-	PositionCount  int64
+	ID          int64
+	RunID       string
+	ProductType string
+	Bucket      int
+	HashMod     int
+	Status      string
+	// Attempts counts the claims of the task that were not given back
+	// with TaskRelease (expired ones included).
+	Attempts int
+	// MaxAttempts bounds Failures: the failure that reaches it makes the
+	// task DEAD.
+	MaxAttempts int
+	// Failures counts the failures workers reported (TaskFail).
+	Failures int
+	// LeaseExpiries counts the claims that ended with their lease expired
+	// (bounded by MaxLeaseExpiries).
+	LeaseExpiries int
+	PositionCount int64
+	// ClaimToken is the token of the task's latest claim: how many times
+	// it was claimed (0: never). See Claims in the package doc.
+	ClaimToken     int64
 	LeaseOwner     string
 	LeaseExpiresAt *time.Time
 	AvailableAt    time.Time
 	LastError      string
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
+	// EngineVersion names the pricing code that computed the task's
+	// results (set by TaskComplete; "" until then).
+	EngineVersion string
+}
+
+// Ref returns the task's current claim, as TaskClaim returned it.
+func (t *Task) Ref() ClaimRef { return ClaimRef{TaskID: t.ID, Token: t.ClaimToken} }
+
+// ClaimRef names one claim of a task: the task and the token its claim
+// got.
+type ClaimRef struct {
+	TaskID int64
+	Token  int64
 }
 
 // TaskClaimParams claims a task.
 type TaskClaimParams struct {
+	// Owner names the claimer in LeaseOwner, for the record.
 	Owner string
-	Now   time.Time
+	// Lease is how long the claim holds the task unless renewed.
 	Lease time.Duration
 }
 
-// TaskCompleteParams completes a task with its results.
+// TaskRenewParams renews the lease of a claim.
+type TaskRenewParams struct {
+	ClaimRef
+	// Lease is the new lease, counted from the store's now.
+	Lease time.Duration
+}
+
+// TaskCompleteParams completes a claimed task with its results.
 type TaskCompleteParams struct {
-	TaskID  int64
-	Owner   string
-	Now     time.Time
-	Results []*PositionResult
+	ClaimRef
+	// EngineVersion names the pricing code that computed the results
+	// (the worker's build), kept on the task for provenance.
+	EngineVersion string
+	Results       []*PositionResult
 	// Aggregates are the task's partial aggregates, at most one per
 	// grouping; the results service merges those of every task (exact
 	// sums merge), so a run's summary never rescans its results.
@@ -423,14 +498,14 @@ type TaskAggregate struct {
 	Payload []byte
 }
 
-// TaskFailParams records a task failure.
+// TaskFailParams records the failure of a claimed task.
 type TaskFailParams struct {
-	TaskID    int64
-	Owner     string
-	Now       time.Time
+	ClaimRef
 	Error     string
 	Permanent bool
-	RetryAt   time.Time
+	// RetryAfter is how long after the store's now a task that is queued
+	// again becomes available; 0 (or negative) at once.
+	RetryAfter time.Duration
 }
 
 // PositionResult is one position's results under every scenario of its

@@ -141,7 +141,7 @@ func (w *Worker) keepLease(ctx context.Context, t *store.Task, completing *atomi
 				return
 			case <-tick.C:
 			}
-			err := w.st.TaskRenewLease(ctx, t.ID, w.opts.Owner, w.opts.Now().Add(w.opts.Lease))
+			err := w.st.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: t.Ref(), Lease: w.opts.Lease})
 			switch {
 			case err == nil:
 			case apperr.CodeOf(err) == apperr.Conflict || errors.Is(err, apperr.ErrNotFound):
@@ -186,11 +186,10 @@ func (w *Worker) execute(ctx context.Context, t *store.Task, completing *atomic.
 	}
 	completing.Store(true)
 	err = w.st.TaskComplete(ctx, store.TaskCompleteParams{
-		TaskID:     t.ID,
-		Owner:      w.opts.Owner,
-		Now:        w.opts.Now(),
-		Results:    rows,
-		Aggregates: aggs,
+		ClaimRef:      t.Ref(),
+		EngineVersion: w.opts.EngineVersion,
+		Results:       rows,
+		Aggregates:    aggs,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete task %d: %w", t.ID, err)
@@ -327,7 +326,7 @@ func (w *Worker) settle(ctx context.Context, cause error, t *store.Task, err err
 		// worker holds the task the store refuses and nothing changes.
 		log.Warn("task abandoned: lease lost", slog.String("error", err.Error()))
 		w.metrics.abandoned.Inc()
-		if rerr := w.st.TaskRelease(sctx, t.ID, w.opts.Owner); rerr == nil {
+		if rerr := w.st.TaskRelease(sctx, t.Ref()); rerr == nil {
 			log.Info("abandoned task given back")
 		} else if apperr.CodeOf(rerr) != apperr.Conflict {
 			log.Warn("giving back the abandoned task failed", slog.String("error", rerr.Error()))
@@ -339,8 +338,7 @@ func (w *Worker) settle(ctx context.Context, cause error, t *store.Task, err err
 		log.Error("task failed permanently", slog.String("error", msg))
 		w.metrics.failed.WithLabelValues("permanent").Inc()
 		if ferr := w.st.TaskFail(sctx, store.TaskFailParams{
-			TaskID: t.ID, Owner: w.opts.Owner, Now: w.opts.Now(),
-			Error: msg, Permanent: true,
+			ClaimRef: t.Ref(), Error: msg, Permanent: true,
 		}); ferr != nil {
 			log.Error("recording the task failure failed", slog.String("error", ferr.Error()))
 			return outcomeUnsettled
@@ -349,7 +347,7 @@ func (w *Worker) settle(ctx context.Context, cause error, t *store.Task, err err
 		return outcomeDead
 
 	case errors.Is(cause, errShutdown):
-		if rerr := w.st.TaskRelease(sctx, t.ID, w.opts.Owner); rerr != nil {
+		if rerr := w.st.TaskRelease(sctx, t.Ref()); rerr != nil {
 			log.Error("releasing the task failed; its lease will expire", slog.String("error", rerr.Error()))
 			return outcomeUnsettled
 		}
@@ -359,15 +357,15 @@ func (w *Worker) settle(ctx context.Context, cause error, t *store.Task, err err
 
 	default:
 		msg := truncate(err.Error())
-		now := w.opts.Now()
-		retryAt := now.Add(w.opts.Backoff(t.Attempts))
-		last := t.Attempts >= t.MaxAttempts
+		// The store counts this failure; expired leases are not failures.
+		failure := t.Failures + 1
+		retryAfter := w.opts.Backoff(failure)
+		last := failure >= t.MaxAttempts
 		log.Warn("task failed", slog.String("error", msg), slog.Bool("last_attempt", last),
-			slog.Time("retry_at", retryAt))
+			slog.Duration("retry_after", retryAfter))
 		w.metrics.failed.WithLabelValues("transient").Inc()
 		if ferr := w.st.TaskFail(sctx, store.TaskFailParams{
-			TaskID: t.ID, Owner: w.opts.Owner, Now: now,
-			Error: msg, RetryAt: retryAt,
+			ClaimRef: t.Ref(), Error: msg, RetryAfter: retryAfter,
 		}); ferr != nil {
 			log.Error("recording the task failure failed; its lease will expire", slog.String("error", ferr.Error()))
 			return outcomeUnsettled

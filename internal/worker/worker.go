@@ -10,19 +10,24 @@
 // writes all result rows with store.TaskComplete in one transaction. While
 // it works a goroutine renews the lease every Lease/3.
 //
+// Every call about a claimed task presents the claim the worker got
+// (Task.Ref: the task id and its claim token), never the worker's name or
+// clock: the store judges leases by its own clock, and refuses a claim
+// that is no longer the task's current one.
+//
 // Outcomes:
 //   - success: TaskComplete; the store settles the run when it was the
 //     last open task.
-//   - the lease is lost (renewal or completion answers Conflict: the lease
-//     expired and another worker claimed the task, or the run was
-//     cancelled): the task is abandoned at once and nothing is written.
+//   - the claim is lost (renewal or completion answers Conflict: the lease
+//     expired and the task was claimed again, or the run was cancelled):
+//     the task is abandoned at once and nothing is written.
 //   - a position that cannot be parsed or priced, a run whose market or
 //     measures cannot be used, or a panic: a permanent failure, TaskFail
 //     with Permanent set and "position <id>: <reason>" (the task is DEAD
 //     at once and its run ends FAILED).
 //   - anything else (database errors, the task timeout): a transient
-//     failure, TaskFail with RetryAt = now + Backoff(attempts); the store
-//     makes the task DEAD at its run's max attempts.
+//     failure, TaskFail with RetryAfter = Backoff(n) for the task's n-th
+//     failure; the store makes the task DEAD at its run's max attempts.
 //   - shutdown: when Run's context is cancelled the worker stops claiming
 //     and gives each task in flight Options.Grace to finish; a task still
 //     running then is given back with TaskRelease (its attempt not
@@ -31,7 +36,9 @@
 // A worker that dies without releasing (a crash, SIGKILL) leaves its tasks
 // RUNNING until their leases expire; TaskClaim then hands them to another
 // worker, and because results are written only with the task's completion
-// nothing is duplicated or lost.
+// nothing is duplicated or lost. An expired lease is not a failure of the
+// task: it does not count against max attempts (the store bounds expiries
+// apart, store.MaxLeaseExpiries).
 package worker
 
 import (
@@ -71,7 +78,9 @@ const storeCallTimeout = 30 * time.Second
 
 // Options configure a Worker. Zero values take the defaults.
 type Options struct {
-	// Owner identifies this worker in task leases; default
+	// Owner names this worker in the leases it holds (the task's
+	// LeaseOwner, for the record: the claim token, not the name, decides
+	// what the worker may do with a task); default
 	// "<hostname>-<pid>-<random hex>".
 	Owner string
 	// Concurrency is the number of tasks processed at once; default
@@ -89,12 +98,16 @@ type Options struct {
 	// TaskTimeout bounds the processing of one task; a task that takes
 	// longer fails transiently. Default 15 minutes.
 	TaskTimeout time.Duration
-	// Backoff returns the delay before a task that failed transiently on
-	// its attempt-th attempt (1 for the first) is retried. Default
-	// ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax).
+	// Backoff returns the delay before a task that failed transiently for
+	// the n-th time (1 for its first failure; expired leases do not count)
+	// is retried. Default ExponentialBackoff(DefaultBackoffBase,
+	// DefaultBackoffMax).
 	Backoff func(attempt int) time.Duration
-	// Now is the clock for leases and retry times; default time.Now.
-	Now func() time.Time
+	// EngineVersion names the pricing code of this build; it is stored
+	// with every task the worker completes (store.Task.EngineVersion), so
+	// that a result can be traced to the code that computed it. "" records
+	// nothing.
+	EngineVersion string
 	// Registry receives the worker's metrics; nil registers nowhere.
 	Registry prometheus.Registerer
 	// EngineCacheSize is how many runs' pricing setups are kept; default 8.
@@ -158,9 +171,6 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Worker {
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = ExponentialBackoff(DefaultBackoffBase, DefaultBackoffMax)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.EngineCacheSize <= 0 {
 		opts.EngineCacheSize = DefaultEngineCacheSize
@@ -238,7 +248,6 @@ func (w *Worker) claim(ctx context.Context) (*store.Task, error) {
 	defer cancel()
 	t, err := w.st.TaskClaim(cctx, store.TaskClaimParams{
 		Owner: w.opts.Owner,
-		Now:   w.opts.Now(),
 		Lease: w.opts.Lease,
 	})
 	if err != nil {

@@ -37,6 +37,7 @@ func testThreeWorkers(t *testing.T, st store.Store) {
 	for i := 0; i < 3; i++ {
 		opts := fastOptions(fmt.Sprintf("w%d", i))
 		opts.Registry = reg
+		opts.EngineVersion = "iprs-pricing/test-7"
 		started(t, New(st, testLogger(t), opts))
 	}
 	run := waitRun(t, st, f.run.ID, 60*time.Second, store.RunCompleted, store.RunFailed)
@@ -50,9 +51,13 @@ func testThreeWorkers(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
-		if task.Status != store.TaskSucceeded || task.Attempts != 1 {
-			t.Errorf("task %d: %s after %d attempts, want SUCCEEDED after 1", task.ID, task.Status, task.Attempts)
+		if task.Status != store.TaskSucceeded || task.Attempts != 1 || task.EngineVersion != "iprs-pricing/test-7" {
+			t.Errorf("task %d: %s after %d attempts by engine %q, want SUCCEEDED after 1 by iprs-pricing/test-7",
+				task.ID, task.Status, task.Attempts, task.EngineVersion)
 		}
+	}
+	if v, err := st.RunEngineVersions(context.Background(), f.run.ID); err != nil || len(v) != 1 || v[0] != "iprs-pricing/test-7" {
+		t.Errorf("RunEngineVersions = %q, %v; want [iprs-pricing/test-7]", v, err)
 	}
 	if got := counterValue(t, reg, "iprs_worker_tasks_succeeded_total"); got != 12 {
 		t.Errorf("succeeded counter = %v, want 12", got)
@@ -190,7 +195,7 @@ func testExpiredLease(t *testing.T, st store.Store) {
 	f := MustFixture(t, st, "RUN-CRASH", mixedBook(t, "C", 60), 2, 3)
 
 	// A worker claims a task and crashes: it never completes nor releases.
-	crashed, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashed-worker", Now: time.Now(), Lease: 200 * time.Millisecond})
+	crashed, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashed-worker", Lease: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("claim by the worker that crashes: %v", err)
 	}
@@ -206,11 +211,53 @@ func testExpiredLease(t *testing.T, st store.Store) {
 			task.Status, task.LeaseOwner, task.Attempts)
 	}
 	// The crashed worker coming back cannot write its results any more.
-	err = st.TaskComplete(ctx, store.TaskCompleteParams{TaskID: crashed.ID, Owner: "crashed-worker", Now: time.Now(),
+	err = st.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: crashed.Ref(),
 		Results: []*store.PositionResult{{RunID: f.run.ID, PositionSnapshotID: f.run.PositionSnapshotIDs[0],
 			PositionID: f.positions[0].PositionID, ProductType: f.positions[0].ProductType, Values: []byte{0}}}})
 	if apperr.CodeOf(err) != apperr.Conflict {
 		t.Errorf("late TaskComplete by the crashed owner: %v, want Conflict", err)
+	}
+	f.checkResults(t)
+}
+
+func TestCrashesDoNotUseUpAttempts(t *testing.T) {
+	t.Parallel()
+	for _, o := range teststore.Backends() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			testCrashesDoNotUseUpAttempts(t, o.Open(t))
+		})
+	}
+}
+
+// testCrashesDoNotUseUpAttempts: with max_attempts 1, two workers crash
+// holding the same task (their leases expire); a third finishes it. Lease
+// expiries are not failures, so the run completes.
+func testCrashesDoNotUseUpAttempts(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	f := MustFixture(t, st, "RUN-CRASHES", mixedBook(t, "K", 30), 1, 1)
+	const lease = 100 * time.Millisecond
+	var crashed *store.Task
+	for i := range 2 {
+		tk, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "crashing-worker", Lease: lease})
+		if err != nil {
+			t.Fatalf("claim %d by the worker that crashes: %v", i+1, err)
+		}
+		if crashed != nil && tk.ID != crashed.ID {
+			t.Fatalf("second crashed claim took task %d, want the expired task %d", tk.ID, crashed.ID)
+		}
+		crashed = tk
+		time.Sleep(2 * lease) // the worker is gone; its lease expires
+	}
+	started(t, New(st, testLogger(t), fastOptions("survivor")))
+	run := waitRun(t, st, f.run.ID, 60*time.Second, store.RunCompleted, store.RunFailed)
+	if run.Status != store.RunCompleted {
+		t.Fatalf("run %s (%s), want COMPLETED", run.Status, run.Error)
+	}
+	task := storetest.MustTask(t, ctx, st, f.run.ID, crashed.ID)
+	if task.Status != store.TaskSucceeded || task.LeaseOwner != "survivor" || task.Attempts != 3 || task.LeaseExpiries != 2 || task.Failures != 0 {
+		t.Errorf("crashed task: %s by %s after %d attempts, %d lease expiries, %d failures; want SUCCEEDED by survivor after 3, 2, 0",
+			task.Status, task.LeaseOwner, task.Attempts, task.LeaseExpiries, task.Failures)
 	}
 	f.checkResults(t)
 }
@@ -376,7 +423,7 @@ func TestCancelledRunStopsFurtherTasks(t *testing.T) {
 			return err
 		}
 		if completed.Add(1) == 1 {
-			if _, err := st.RunCancel(ctx, f.run.ID, time.Now()); err != nil {
+			if _, err := st.RunCancel(ctx, f.run.ID); err != nil {
 				t.Errorf("RunCancel: %v", err)
 			}
 		}
@@ -425,7 +472,7 @@ func TestLeaseLostMidTaskAbandonsWithoutWriting(t *testing.T) {
 	opts.Lease = 150 * time.Millisecond
 	started(t, New(h, testLogger(t), opts))
 	<-inTask
-	if _, err := st.RunCancel(ctx, f.run.ID, time.Now()); err != nil {
+	if _, err := st.RunCancel(ctx, f.run.ID); err != nil {
 		t.Fatal(err)
 	}
 	run := waitRun(t, st, f.run.ID, 30*time.Second, store.RunCancelled)

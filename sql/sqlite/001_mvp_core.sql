@@ -1,7 +1,7 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
--- revision: 2
+-- revision: 3
 -- (The revision goes up with every change to this file; `iprs migrate`
 -- applies the file again to a database that recorded a lower one.)
 --
@@ -142,12 +142,16 @@ CREATE TABLE IF NOT EXISTS run_task (
     attempts          INTEGER NOT NULL DEFAULT 0,
     max_attempts      INTEGER NOT NULL CHECK (max_attempts > 0),
     position_count    INTEGER NOT NULL,
+    failures          INTEGER NOT NULL DEFAULT 0,
+    lease_expiries    INTEGER NOT NULL DEFAULT 0,
+    claim_token       INTEGER NOT NULL DEFAULT 0,
     lease_owner       TEXT    NOT NULL DEFAULT '',
     lease_expires_at  INTEGER,
     available_at      INTEGER NOT NULL,
     last_error        TEXT    NOT NULL DEFAULT '',
     started_at        INTEGER,
     finished_at       INTEGER,
+    engine_version    TEXT    NOT NULL DEFAULT '',
     UNIQUE (run_id, product_type, bucket)
 );
 CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at) WHERE status IN ('QUEUED', 'RUNNING');

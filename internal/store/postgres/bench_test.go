@@ -98,9 +98,9 @@ func BenchmarkTaskComplete(b *testing.B) {
 		b.StopTimer()
 		id := fmt.Sprintf("bench-run-%d-%d", time.Now().UnixNano(), it)
 		mustRun(b, ctx, db, id, nil, 1, 3, []*store.Task{{ProductType: "AMORT_LOAN", Bucket: 0, PositionCount: positions, AvailableAt: t0}})
-		tk := mustClaim(b, ctx, db, id, t0, time.Hour)
+		tk := mustClaim(b, ctx, db, id, time.Hour)
 		b.StartTimer()
-		if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: id, Now: t0, Results: results}); err != nil {
+		if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref(), Results: results}); err != nil {
 			b.Fatal(err)
 		}
 	}

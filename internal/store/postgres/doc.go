@@ -35,8 +35,10 @@
 // idempotent creates are resolved by INSERT … ON CONFLICT DO NOTHING, which
 // waits for a concurrent inserter, then re-reading the stored row and
 // comparing hashes: equal returns it with created=false, different is a
-// Conflict. Transactions that fail with a serialization failure (40001) or
-// a deadlock (40P01) are retried from the start, a few times with jitter.
+// Conflict. Transactions run at READ COMMITTED and are not retried: they
+// meet no serialization failures, and the row locks are taken in one
+// order (see Task queue), so a deadlock (40P01) is a bug, reported as an
+// error and logged.
 //
 // # Bulk paths
 //
@@ -90,22 +92,45 @@
 // # Task queue
 //
 // TaskClaim is one statement: a CTE picks the oldest claimable task (QUEUED
-// and available, or RUNNING with an expired lease and attempts left, of a
-// QUEUED or RUNNING run) FOR UPDATE SKIP LOCKED, an UPDATE … RETURNING
-// claims it, and a second data-modifying CTE moves its run from QUEUED to
-// RUNNING. Before claiming, expired tasks that may not be claimed again are
-// settled: DEAD when out of attempts, CANCELLED when their run is being
-// cancelled.
+// and available, or RUNNING with an expired lease below the expiry limit,
+// of a QUEUED or RUNNING run) FOR UPDATE SKIP LOCKED, an UPDATE … RETURNING
+// claims it with the next claim token, and a second data-modifying CTE
+// moves its run from QUEUED to RUNNING. Before claiming, expired tasks that
+// may not be claimed again are settled (store.TaskAfterLeaseExpiry): DEAD
+// at the expiry limit, CANCELLED when their run is being cancelled.
 //
-// Every path that finishes a task (complete, fail, release) locks the task
-// row, then the run row, and then settles the run: with no QUEUED or
-// RUNNING task left the run becomes CANCELLED (if CANCELLING), FAILED (if
-// a task is DEAD) or COMPLETED. Because the run row is locked before the
-// open tasks are counted, of two workers finishing a run's last two tasks
-// at once the second sees the first's committed task and settles the run.
-// RunCancel locks the run first and then its queued tasks; a deadlock with
-// a concurrent claim of the same run is resolved by PostgreSQL and the
-// retry.
+// The store's clock is statement_timestamp(): every statement that judges
+// or stamps a lease or a state-machine time reads
+// coalesce($1, statement_timestamp()), $1 being NULL unless a test set
+// Options.Now. statement_timestamp() rather than now() because now() is
+// fixed when a transaction begins, and a transaction may wait for locks;
+// rather than clock_timestamp() because one statement then stamps one
+// time (a claim's started_at and lease expiry are exactly a lease apart).
+// Callers pass durations (a lease, a retry delay), never times, so a
+// worker with a wrong clock can neither take a lease early nor keep it
+// late.
+//
+// Lock order: task rows before their run's row, always. A path that locks
+// several tasks locks them in task id order (RunCancel) or skips those
+// locked by others (the claim and the sweep, SKIP LOCKED); a path that
+// locks several runs locks them in run id order (the sweep). No path waits
+// for a task row while it holds a run row, so claims, completions, failures,
+// releases, sweeps and cancels cannot deadlock:
+//   - TaskClaim locks its task (SKIP LOCKED), then moves the run from QUEUED
+//     to RUNNING in the same statement.
+//   - TaskComplete, TaskFail and TaskRelease lock the task row, check the
+//     claim, change the task, then lock the run row to settle it.
+//   - The sweep of expired tasks locks them (SKIP LOCKED), then their runs.
+//   - RunCancel locks the run's open tasks (waiting for a worker that is
+//     completing one), then the run row; only then does it read the run's
+//     status and cancel.
+//
+// Settling a run (store.SettleRun) happens under the run row's lock: with
+// no QUEUED or RUNNING task left the run becomes CANCELLED (if
+// CANCELLING), FAILED (if a task is DEAD) or COMPLETED. Because the run
+// row is locked before the open tasks are counted, of two workers
+// finishing a run's last two tasks at once the second sees the first's
+// committed task and settles the run.
 //
 // # Times and numbers
 //

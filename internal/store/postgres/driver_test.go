@@ -154,7 +154,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 		owner := fmt.Sprintf("%s-w%d", r.ID, w)
 		wg.Go(func() {
 			for {
-				tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+				tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: time.Hour})
 				if errors.Is(err, apperr.ErrNotFound) {
 					return
 				}
@@ -174,7 +174,7 @@ func TestTaskClaimConcurrent(t *testing.T) {
 				}
 				claimed[tk.ID] = owner
 				mu.Unlock()
-				if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0}); err != nil {
+				if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()}); err != nil {
 					t.Errorf("TaskComplete(%d): %v", tk.ID, err)
 				}
 			}
@@ -268,7 +268,7 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 		owners := []string{r.ID + "-a", r.ID + "-b"}
 		var held []*store.Task
 		for _, o := range owners {
-			held = append(held, mustClaim(t, ctx, db, o, t0, time.Hour))
+			held = append(held, mustClaim(t, ctx, db, o, time.Hour))
 		}
 		fail := round%3 == 0
 		var wg sync.WaitGroup
@@ -278,9 +278,9 @@ func TestLastTwoTasksSettleRun(t *testing.T) {
 				<-start
 				var err error
 				if fail && i == 0 {
-					err = db.TaskFail(ctx, store.TaskFailParams{TaskID: tk.ID, Owner: owners[i], Now: t0, Error: "bad position", Permanent: true})
+					err = db.TaskFail(ctx, store.TaskFailParams{ClaimRef: tk.Ref(), Error: "bad position", Permanent: true})
 				} else {
-					err = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owners[i], Now: t0})
+					err = db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
 				}
 				if err != nil {
 					t.Errorf("finish task %d: %v", tk.ID, err)
@@ -489,13 +489,13 @@ func TestResultScanAttr(t *testing.T) {
 	}
 	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", ps, 3)
 	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 3, nil)
-	tk := mustClaim(t, ctx, db, id, t0, time.Minute)
+	tk := mustClaim(t, ctx, db, id, time.Minute)
 	var res []*store.PositionResult
 	for _, p := range ps {
 		res = append(res, &store.PositionResult{RunID: r.ID, PositionSnapshotID: snap.ID, PositionID: p.PositionID,
 			InstrumentID: p.InstrumentID, ProductType: "LOAN", PortfolioNodeID: "NODE-A", Values: []byte{1}})
 	}
-	if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: id, Now: t0, Results: res}); err != nil {
+	if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref(), Results: res}); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -531,44 +531,46 @@ func TestResultScanAttr(t *testing.T) {
 }
 
 // TestLeaseLostAndExpiry: a stale worker cannot write results; an expired
-// lease is reclaimed while attempts remain and reaped DEAD after that.
+// lease is reclaimed, and does not count as a failure. The store's clock
+// (a test clock here) judges every lease.
 func TestLeaseLostAndExpiry(t *testing.T) {
 	t.Parallel()
-	db := MustOpenIsolated(t, postgres.Options{})
+	clock := storetest.NewClock(t0)
+	db := MustOpenIsolated(t, postgres.Options{Now: clock.Now})
 	ctx := t.Context()
 	id := uid(t, "lease")
 	snap := mustSnapshot(t, ctx, db, id+"-ps", "NODE-A", []*store.Position{pos("P1", "LOAN", 0, "")}, 0)
 	r := mustRun(t, ctx, db, id, []string{snap.ID}, 1, 2, nil)
-	at := t0.Add(time.Hour)
-	a := mustClaim(t, ctx, db, id+"-a", t0, time.Minute)
-	if _, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-b", Now: t0.Add(time.Minute - time.Microsecond), Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
+	a := mustClaim(t, ctx, db, id+"-a", time.Minute)
+	clock.Set(t0.Add(time.Minute - time.Microsecond))
+	if _, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-b", Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("claim before the lease expired: %v, want not found", err)
 	}
-	b := mustClaim(t, ctx, db, id+"-b", at, time.Minute) // a's lease expired
-	if b.ID != a.ID || b.Attempts != 2 {
-		t.Fatalf("reclaim = task %d attempts %d, want task %d attempts 2", b.ID, b.Attempts, a.ID)
+	clock.Set(t0.Add(time.Hour)) // a's lease expired
+	b := mustClaim(t, ctx, db, id+"-b", time.Minute)
+	if b.ID != a.ID || b.Attempts != 2 || b.ClaimToken != a.ClaimToken+1 {
+		t.Fatalf("reclaim = task %d attempts %d token %d, want task %d attempts 2 token %d", b.ID, b.Attempts, b.ClaimToken, a.ID, a.ClaimToken+1)
 	}
 	row := &store.PositionResult{RunID: r.ID, PositionSnapshotID: snap.ID, PositionID: "P1", ProductType: "LOAN", Values: []byte{1}}
-	err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: a.ID, Owner: id + "-a", Now: at, Results: []*store.PositionResult{row}})
+	err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: a.Ref(), Results: []*store.PositionResult{row}})
 	if !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("stale TaskComplete: %v, want Conflict", err)
 	}
-	if err := db.TaskRenewLease(ctx, a.ID, id+"-a", at.Add(time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+	if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: a.Ref(), Lease: time.Hour}); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("stale TaskRenewLease: %v, want Conflict", err)
 	}
 	if rs, err := db.ResultList(ctx, store.ResultListParams{RunID: r.ID}); err != nil || len(rs) != 0 {
 		t.Fatalf("stale completion wrote %d rows, %v", len(rs), err)
 	}
-	// b dies too; with no attempt left the next claimer reaps the task.
-	later := at.Add(time.Hour)
-	_, err = db.TaskClaim(ctx, store.TaskClaimParams{Owner: id + "-c", Now: later, Lease: time.Minute})
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		t.Fatal(err)
+	// b dies too: an expired lease is no failure, so the task is claimed
+	// a third time although max_attempts is 2.
+	clock.Set(t0.Add(2 * time.Hour))
+	c := mustClaim(t, ctx, db, id+"-c", time.Minute)
+	if c.ID != a.ID || c.Attempts != 3 || c.LeaseExpiries != 2 || c.Failures != 0 {
+		t.Fatalf("third claim = %+v, want task %d, attempt 3 after 2 lease expiries", c, a.ID)
 	}
-	tk := storetest.MustTask(t, ctx, db, r.ID, a.ID)
-	got := storetest.MustRunGet(t, ctx, db, r.ID)
-	if tk.Status != store.TaskDead || got.Status != store.RunFailed {
-		t.Fatalf("after the last lease expired: task %s, run %s; want DEAD, FAILED", tk.Status, got.Status)
+	if got := storetest.MustRunGet(t, ctx, db, r.ID); got.Status != store.RunRunning {
+		t.Fatalf("run %s after two crashes, want RUNNING", got.Status)
 	}
 }
 
@@ -580,15 +582,15 @@ func TestCancelWhileRunning(t *testing.T) {
 	ctx := t.Context()
 	r, _, _ := mustResultRun(t, ctx, db, "cancel", 3, 3)
 	owner := r.ID + "-w"
-	tk := mustClaim(t, ctx, db, owner, t0, time.Hour)
-	got, err := db.RunCancel(ctx, r.ID, t0)
+	tk := mustClaim(t, ctx, db, owner, time.Hour)
+	got, err := db.RunCancel(ctx, r.ID)
 	if err != nil || got.Status != store.RunCancelling {
 		t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 	}
-	if err := db.TaskRenewLease(ctx, tk.ID, owner, t0.Add(2*time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+	if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: tk.Ref(), Lease: time.Hour}); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("renew after cancel: %v, want Conflict", err)
 	}
-	if err := db.TaskRelease(ctx, tk.ID, owner); err != nil {
+	if err := db.TaskRelease(ctx, tk.Ref()); err != nil {
 		t.Fatal(err)
 	}
 	got = storetest.MustRunGet(t, ctx, db, r.ID)
@@ -599,15 +601,15 @@ func TestCancelWhileRunning(t *testing.T) {
 	if err != nil || p.TasksByStatus[store.TaskCancelled] != 3 || p.TasksTotal != 3 {
 		t.Fatalf("progress %+v, %v; want 3 CANCELLED", p, err)
 	}
-	if again, err := db.RunCancel(ctx, r.ID, t0); err != nil || again.Status != store.RunCancelled {
+	if again, err := db.RunCancel(ctx, r.ID); err != nil || again.Status != store.RunCancelled {
 		t.Fatalf("cancel again = %v, %v", again, err)
 	}
 }
 
 // TestCancelRacesClaims cancels runs while workers claim and finish their
-// tasks: every call succeeds or reports a documented error (deadlocks
-// between a claim and a cancel are retried inside the driver), and every
-// run ends CANCELLED or COMPLETED with no task left open.
+// tasks: every call succeeds or reports a documented error (there is no
+// deadlock, and no retry to hide one), and every run ends CANCELLED or
+// COMPLETED with no task left open.
 func TestCancelRacesClaims(t *testing.T) {
 	t.Parallel()
 	db := MustOpenIsolated(t, postgres.Options{MaxConns: 12})
@@ -621,7 +623,7 @@ func TestCancelRacesClaims(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				for {
-					tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: t0, Lease: time.Hour})
+					tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: time.Hour})
 					if errors.Is(err, apperr.ErrNotFound) {
 						return
 					}
@@ -631,9 +633,9 @@ func TestCancelRacesClaims(t *testing.T) {
 					}
 					var ferr error
 					if tk.ID%2 == 0 {
-						ferr = db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: owner, Now: t0})
+						ferr = db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()})
 					} else {
-						ferr = db.TaskRelease(ctx, tk.ID, owner)
+						ferr = db.TaskRelease(ctx, tk.Ref())
 					}
 					if ferr != nil {
 						t.Errorf("finish task %d: %v", tk.ID, ferr)
@@ -643,7 +645,7 @@ func TestCancelRacesClaims(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			if _, err := db.RunCancel(ctx, r.ID, t0); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			if _, err := db.RunCancel(ctx, r.ID); err != nil && !errors.Is(err, apperr.ErrConflict) {
 				t.Errorf("RunCancel: %v", err)
 			}
 		})
@@ -670,17 +672,17 @@ func TestNoSessionState(t *testing.T) {
 	ctx := t.Context()
 	r, _, ps := mustResultRun(t, ctx, db, "state", 20, 2)
 	for {
-		tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: "w", Now: t0, Lease: time.Minute})
+		tk, err := db.TaskClaim(ctx, store.TaskClaimParams{Owner: "w", Lease: time.Minute})
 		if errors.Is(err, apperr.ErrNotFound) {
 			break
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.TaskRenewLease(ctx, tk.ID, "w", t0.Add(time.Hour)); err != nil {
+		if err := db.TaskRenewLease(ctx, store.TaskRenewParams{ClaimRef: tk.Ref(), Lease: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: tk.ID, Owner: "w", Now: t0}); err != nil {
+		if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: tk.Ref()}); err != nil {
 			t.Fatal(err)
 		}
 	}

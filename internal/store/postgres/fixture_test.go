@@ -99,9 +99,9 @@ func mustRun(tb testing.TB, ctx context.Context, s store.Store, id string, snaps
 }
 
 // mustClaim claims a task or fails.
-func mustClaim(tb testing.TB, ctx context.Context, s store.Store, owner string, now time.Time, lease time.Duration) *store.Task {
+func mustClaim(tb testing.TB, ctx context.Context, s store.Store, owner string, lease time.Duration) *store.Task {
 	tb.Helper()
-	t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: now, Lease: lease})
+	t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: lease})
 	if err != nil {
 		tb.Fatalf("TaskClaim(%s): %v", owner, err)
 	}

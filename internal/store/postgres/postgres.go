@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -22,11 +21,13 @@ import (
 
 // Options configures Open.
 type Options struct {
-	// Now is the clock for times the store stamps itself (CreatedAt left
-	// zero by the caller, a released task's AvailableAt). Default time.Now.
+	// Now replaces the store's clock, for tests that move time. By default
+	// (nil) leases and the times of the run and task state machine are
+	// judged and stamped by the database's statement_timestamp(), and the
+	// times the driver stamps itself (a CreatedAt, RequestedAt or
+	// PublishedAt left zero by the caller) come from time.Now.
 	Now func() time.Time
-	// Logger receives migration progress and retried transactions.
-	// Default: discard.
+	// Logger receives migration progress and warnings. Default: discard.
 	Logger *slog.Logger
 	// MaxConns bounds the pool (at least 2); 0 keeps pgxpool's default, or
 	// pool_max_conns from the URL.
@@ -43,7 +44,8 @@ type Options struct {
 // DB is the PostgreSQL implementation of store.Store.
 type DB struct {
 	pool         *pgxpool.Pool
-	now          func() time.Time
+	now          func() time.Time // stamps made in Go
+	testNow      func() time.Time // Options.Now: replaces the database's clock
 	log          *slog.Logger
 	queryTimeout time.Duration
 }
@@ -83,7 +85,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
-	db := &DB{pool: pool, now: opts.Now, log: opts.Logger, queryTimeout: opts.QueryTimeout}
+	db := &DB{pool: pool, now: opts.Now, testNow: opts.Now, log: opts.Logger, queryTimeout: opts.QueryTimeout}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -167,6 +169,16 @@ func (db *DB) stampOr(t time.Time) time.Time {
 	return stamp(t)
 }
 
+// clock is the first parameter of the statements that read the store's
+// clock (nowSQL): nil, for the database's own, unless a test clock is set.
+func (db *DB) clock() *time.Time {
+	if db.testNow == nil {
+		return nil
+	}
+	t := stamp(db.testNow())
+	return &t
+}
+
 // utcPtr converts a scanned nullable time to UTC.
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
@@ -178,11 +190,10 @@ func utcPtr(t *time.Time) *time.Time {
 
 // PostgreSQL error codes the driver reacts to.
 const (
-	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503"
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-	codeUndefinedTable       = "42P01"
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeDeadlockDetected    = "40P01"
+	codeUndefinedTable      = "42P01"
 )
 
 func pgCode(err error) string {
@@ -211,38 +222,18 @@ func noRows(err error, what string) error {
 	return fmt.Errorf("postgres: read %s: %w", what, err)
 }
 
-// maxTxAttempts bounds retries of a transaction that lost a serialization
-// or deadlock race.
-const maxTxAttempts = 8
-
-// inTx runs fn in a READ COMMITTED transaction and commits it, retrying
-// the whole transaction when PostgreSQL reports a serialization failure or
-// a deadlock (both mean: nothing was written, try again).
+// inTx runs fn in a READ COMMITTED transaction and commits it. There is
+// no retry: at READ COMMITTED PostgreSQL reports no serialization
+// failures, and every path takes its row locks in one order (see the
+// package doc), so a deadlock would be a bug to see, not to hide.
 func (db *DB) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
-	return db.retry(ctx, name, func() error { return db.tryTx(ctx, fn) })
-}
-
-// retry runs fn again after a serialization failure or a deadlock, a few
-// times with growing jittered pauses. fn must be one transaction (or one
-// statement, which is its own transaction).
-func (db *DB) retry(ctx context.Context, name string, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil {
-			return nil
+	if err := db.tryTx(ctx, fn); err != nil {
+		if pgCode(err) == codeDeadlockDetected {
+			db.log.Error("deadlock: the lock order was broken", "op", name, "error", err)
 		}
-		code := pgCode(err)
-		if (code != codeSerializationFailure && code != codeDeadlockDetected) || attempt == maxTxAttempts {
-			return err
-		}
-		db.log.Debug("retrying transaction", "op", name, "attempt", attempt, "sqlstate", code)
-		wait := time.Duration(attempt) * time.Duration(2+rand.IntN(8)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("postgres: %s: %w", name, ctx.Err())
-		case <-time.After(wait):
-		}
+		return err
 	}
+	return nil
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(pgx.Tx) error) (err error) {

@@ -98,8 +98,8 @@ func MustOpenIsolated(tb testing.TB, opts postgres.Options) *postgres.DB {
 // subtests share that schema, each opening its own store.
 func TestConformance(t *testing.T) {
 	u := isolatedURL(t)
-	storetest.Exercise(t, func(t *testing.T) store.Store {
-		db, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 4})
+	storetest.Exercise(t, func(t *testing.T, now func() time.Time) store.Store {
+		db, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 4, Now: now})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

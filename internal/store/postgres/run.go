@@ -271,27 +271,54 @@ func (db *DB) RunTasks(ctx context.Context, id string) ([]*store.Task, error) {
 	return out, nil
 }
 
-// RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
-// queued tasks and its running tasks whose lease expired by now, and
-// finishes the cancellation at once when no task runs. A CANCELLING run
-// gets the same sweep; a CANCELLED one is returned as is.
-func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
+// RunEngineVersions lists the distinct engine versions of the run's
+// SUCCEEDED tasks in byte order.
+func (db *DB) RunEngineVersions(ctx context.Context, id string) ([]string, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	now = stamp(now)
+	var out []string
+	err := db.pool.QueryRow(ctx, `SELECT ARRAY(SELECT DISTINCT t.engine_version COLLATE "C" FROM run_task t
+    WHERE t.run_id = r.run_id AND t.status = 'SUCCEEDED' ORDER BY 1)
+FROM run r WHERE r.run_id = $1`, id).Scan(&out)
+	if err != nil {
+		return nil, noRows(err, fmt.Sprintf("run %q", id))
+	}
+	return out, nil
+}
+
+// RunCancel moves a QUEUED or RUNNING run to CANCELLING, cancels its
+// queued tasks and its running tasks whose lease expired by the store's
+// now, and finishes the cancellation at once when no task runs. A
+// CANCELLING run gets the same sweep; a CANCELLED one is returned as is.
+func (db *DB) RunCancel(ctx context.Context, id string) (*store.Run, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var out *store.Run
 	err := db.inTx(ctx, "RunCancel", func(tx pgx.Tx) error {
-		var status string
-		if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", id).Scan(&status); err != nil {
+		// Lock order: the run's open tasks (by id), then the run row, as
+		// every path that changes both does (see the package doc). A task
+		// that a worker is completing is waited for; the set of open tasks
+		// only shrinks, so every task updated below is locked here.
+		if _, err := tx.Exec(ctx, `SELECT task_id FROM run_task WHERE run_id = $1 AND status IN ('QUEUED', 'RUNNING')
+ORDER BY task_id FOR UPDATE`, id); err != nil {
+			return fmt.Errorf("postgres: lock tasks of run %q: %w", id, err)
+		}
+		var (
+			status string
+			now    time.Time
+		)
+		if err := tx.QueryRow(ctx, "SELECT status, "+nowSQL+" FROM run WHERE run_id = $2 FOR UPDATE", db.clock(), id).Scan(&status, &now); err != nil {
 			return noRows(err, fmt.Sprintf("run %q", id))
 		}
+		now = now.UTC()
 		switch status {
 		case store.RunCancelled:
 		case store.RunQueued, store.RunRunning, store.RunCancelling:
 			// Queued tasks, and running ones whose worker is gone (lease
 			// expired), are cancelled now; a live worker finishes or
 			// releases its task and settles the run.
-			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL
+			if _, err := tx.Exec(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = $2, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 END
 WHERE run_id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at <= $2))`, id, now); err != nil {
 				return fmt.Errorf("postgres: cancel tasks of run %q: %w", id, err)
 			}

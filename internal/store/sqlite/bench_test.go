@@ -17,7 +17,7 @@ import (
 // TaskComplete.
 func BenchmarkTaskComplete(b *testing.B) {
 	const positions, scenarios = 100_000, 4
-	db := openTestDB(b)
+	db := openTestDB(b, nil)
 	ctx := b.Context()
 	rows := make([]*store.PositionResult, 0, positions)
 	for i := range positions {
@@ -41,13 +41,13 @@ func BenchmarkTaskComplete(b *testing.B) {
 		runID := fmt.Sprintf("bench-%d", i)
 		storetest.MustRun(b, ctx, db, storetest.RunOpts{Run: &store.Run{ID: runID, HashMod: 1},
 			Tasks: []*store.Task{{ProductType: "AMORT_LOAN", Bucket: 0, HashMod: 1, MaxAttempts: 3, PositionCount: positions, AvailableAt: storetest.T0}}})
-		task := storetest.MustClaim(b, ctx, db, "bench", "w", storetest.T0, time.Hour)
+		task := storetest.MustClaim(b, ctx, db, "bench", "w", time.Hour)
 		for _, r := range rows {
 			r.RunID = runID
 		}
 		b.StartTimer()
 		cpu.start(b)
-		if err := db.TaskComplete(ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w", Now: storetest.T0, Results: rows}); err != nil {
+		if err := db.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows}); err != nil {
 			b.Fatal(err)
 		}
 		cpuUsed += cpu.stop(b)
@@ -76,7 +76,7 @@ func (c *cpuClock) stop(tb testing.TB) float64 { return (cpuNow(tb) - c.t0).Seco
 // loan-like attributes, in batches of 1,000 as a streaming upload would.
 func BenchmarkPositionUpload(b *testing.B) {
 	const n, batch = 1_000_000, 1_000
-	db := openTestDB(b)
+	db := openTestDB(b, nil)
 	ctx := b.Context()
 	positions := make([]*store.Position, n)
 	for i := range positions {
@@ -115,7 +115,7 @@ func BenchmarkPositionUpload(b *testing.B) {
 // 300,000 positions).
 func BenchmarkTaskPositions(b *testing.B) {
 	const n, mod = 300_000, 64
-	db := openTestDB(b)
+	db := openTestDB(b, nil)
 	ctx := b.Context()
 	types := []string{"AMORT_LOAN", "FIXED_BOND", "FX_FWD"}
 	positions := make([]*store.Position, n)

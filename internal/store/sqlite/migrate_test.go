@@ -73,7 +73,7 @@ func TestMigrateAppliesANewerRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.writer.ExecContext(ctx, `DROP TABLE run_aggregate`); err != nil {
+	if _, err := db.writer.ExecContext(ctx, `DROP TABLE run_aggregate; ALTER TABLE run_task DROP COLUMN engine_version`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.writer.ExecContext(ctx, `ALTER TABLE schema_migration DROP COLUMN revision`); err != nil {
@@ -98,6 +98,9 @@ func TestMigrateAppliesANewerRevision(t *testing.T) {
 	}
 	if _, err := db.reader.ExecContext(ctx, `SELECT 1 FROM run_aggregate LIMIT 1`); err != nil {
 		t.Fatalf("run_aggregate after the migration: %v", err)
+	}
+	if _, err := db.reader.ExecContext(ctx, `SELECT engine_version FROM run_task LIMIT 1`); err != nil {
+		t.Fatalf("run_task.engine_version after the migration: %v", err)
 	}
 }
 

@@ -245,10 +245,12 @@ func (db *DB) RunProgress(ctx context.Context, id string) (*store.Progress, erro
 	return p, nil
 }
 
-// RunCancel cancels a QUEUED or RUNNING run.
-func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.Run, error) {
+// RunCancel cancels a QUEUED or RUNNING run; expired leases are judged by
+// the store's clock, read while this process holds the writer.
+func (db *DB) RunCancel(ctx context.Context, id string) (*store.Run, error) {
 	var out *store.Run
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		now := db.now()
 		r, err := runGet(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "run %q", id)
@@ -262,7 +264,8 @@ func (db *DB) RunCancel(ctx context.Context, id string, now time.Time) (*store.R
 			return conflictf("run %q is %s and cannot be cancelled", id, r.Status)
 		}
 		at := toMicros(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + (status = 'RUNNING')
 WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at <= ?))`, at, id, at); err != nil {
 			return fmt.Errorf("cancel tasks of run %q: %w", id, err)
 		}
@@ -284,58 +287,38 @@ WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires
 	return out, nil
 }
 
-// settleRun ends an open run whose tasks are all finished: CANCELLED when
-// it was CANCELLING, else FAILED when a task is DEAD, else COMPLETED.
+// settleRun settles a run whose last open task may just have ended, by
+// store.SettleRun.
 func settleRun(ctx context.Context, tx *sql.Tx, runID string, now time.Time) error {
-	var status string
-	if err := tx.QueryRowContext(ctx, `SELECT status FROM run WHERE run_id = ?`, runID).Scan(&status); err != nil {
+	t := store.RunTally{}
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM run WHERE run_id = ?`, runID).Scan(&t.Status); err != nil {
 		return notFound(err, "run %q", runID)
 	}
-	switch status {
-	case store.RunQueued, store.RunRunning, store.RunCancelling:
-	default:
+	if !store.RunOpen(t.Status) && t.Status != store.RunCancelling {
 		return nil
 	}
-	var open, dead int64
 	if err := tx.QueryRowContext(ctx, `SELECT
 coalesce(sum(status IN ('QUEUED', 'RUNNING')), 0), coalesce(sum(status = 'DEAD'), 0)
-FROM run_task WHERE run_id = ?`, runID).Scan(&open, &dead); err != nil {
+FROM run_task WHERE run_id = ?`, runID).Scan(&t.Open, &t.Dead); err != nil {
 		return fmt.Errorf("count open tasks of run %q: %w", runID, err)
 	}
-	if open > 0 {
-		return nil
-	}
-	next, msg := store.RunCompleted, ""
-	switch {
-	case status == store.RunCancelling:
-		next = store.RunCancelled
-	case dead > 0:
-		next = store.RunFailed
-		var (
-			taskID  int64
-			product string
-			bucket  int
-			lastErr string
-		)
+	if t.Open == 0 && t.Dead > 0 {
+		d := store.Task{RunID: runID}
 		if err := tx.QueryRowContext(ctx, `SELECT task_id, product_type, bucket, last_error FROM run_task
-WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&taskID, &product, &bucket, &lastErr); err != nil {
+WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.ID, &d.ProductType, &d.Bucket, &d.LastError); err != nil {
 			return fmt.Errorf("find dead task of run %q: %w", runID, err)
 		}
-		msg = deadRunError(dead, taskID, product, bucket, lastErr)
+		t.FirstDead = &d
+	}
+	s, ok := store.SettleRun(t)
+	if !ok {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE run SET status = ?, completed_at = ?, error = ? WHERE run_id = ?`,
-		next, toMicros(now), msg, runID); err != nil {
-		return fmt.Errorf("settle run %q as %s: %w", runID, next, err)
+		s.Status, toMicros(now), s.Error, runID); err != nil {
+		return fmt.Errorf("settle run %q as %s: %w", runID, s.Status, err)
 	}
 	return nil
-}
-
-func deadRunError(dead, taskID int64, product string, bucket int, lastErr string) string {
-	msg := fmt.Sprintf("task %d (%s, bucket %d) failed: %s", taskID, product, bucket, lastErr)
-	if dead > 1 {
-		msg = fmt.Sprintf("%d tasks failed; first: %s", dead, msg)
-	}
-	return msg
 }
 
 // RunPublish moves a COMPLETED run to PUBLISHED.
@@ -365,8 +348,9 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 	return out, nil
 }
 
-const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, position_count,
-lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at`
+const taskColumns = `task_id, run_id, product_type, bucket, hash_mod, status, attempts, max_attempts, failures,
+lease_expiries, position_count, claim_token, lease_owner, lease_expires_at, available_at, last_error, started_at, finished_at,
+engine_version`
 
 func scanTask(scan func(...any) error) (*store.Task, error) {
 	var (
@@ -375,7 +359,8 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 		available                       int64
 	)
 	if err := scan(&t.ID, &t.RunID, &t.ProductType, &t.Bucket, &t.HashMod, &t.Status, &t.Attempts, &t.MaxAttempts,
-		&t.PositionCount, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished); err != nil {
+		&t.Failures, &t.LeaseExpiries, &t.PositionCount, &t.ClaimToken, &t.LeaseOwner, &leaseExpires, &available, &t.LastError, &started, &finished,
+		&t.EngineVersion); err != nil {
 		return nil, err
 	}
 	t.LeaseExpiresAt = fromNullMicros(leaseExpires)
@@ -383,6 +368,39 @@ func scanTask(scan func(...any) error) (*store.Task, error) {
 	t.StartedAt = fromNullMicros(started)
 	t.FinishedAt = fromNullMicros(finished)
 	return &t, nil
+}
+
+// RunEngineVersions lists the distinct engine versions of the run's
+// SUCCEEDED tasks in byte order (SQLite's default BINARY collation).
+func (db *DB) RunEngineVersions(ctx context.Context, id string) ([]string, error) {
+	out := []string{}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM run WHERE run_id = ?`, id).Scan(&one); err != nil {
+			return notFound(err, "run %q", id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT engine_version FROM run_task WHERE run_id = ? AND status = 'SUCCEEDED'
+ORDER BY engine_version`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+			}
+			out = append(out, v)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: engine versions of run %q: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RunTasks lists the run's tasks by product type and bucket.

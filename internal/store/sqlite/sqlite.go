@@ -39,6 +39,14 @@
 //   - Several processes may open the same file (say `iprs migrate` beside a
 //     running `iprs dev`); SQLite's file lock and the busy timeout then
 //     serialize their writers.
+//   - There are no row locks, hence no lock order to keep: BEGIN IMMEDIATE
+//     takes the database's one write lock before a transaction reads
+//     anything, so a claim, a completion and a cancel of the same run
+//     simply run one after the other, each seeing the others' commits.
+//   - The store's clock (Options.Now) is read inside the write
+//     transaction, while this process holds the writer: it judges leases
+//     and stamps the task and run state machine. Every process sharing the
+//     file runs on the same host, hence reads the same clock.
 //
 // # Storage
 //
@@ -81,8 +89,12 @@ import (
 
 // Options configures a DB.
 type Options struct {
-	// Now is the clock for times the store sets itself (CreatedAt when the
-	// caller leaves it zero, applied_at of migrations). Default time.Now.
+	// Now is the store's clock: it judges leases, stamps the times of the
+	// run and task state machine and the times the store sets itself
+	// (CreatedAt when the caller leaves it zero, applied_at of
+	// migrations). It is read inside write transactions, while this
+	// process holds the database's single writer. Default time.Now; tests
+	// set their own to move time.
 	Now func() time.Time
 	// Logger receives migration and maintenance messages. Default: discard.
 	Logger *slog.Logger
@@ -271,6 +283,11 @@ func (db *DB) applyMigration(ctx context.Context, m sqliteschema.Migration) (app
 		if n > 0 && revision >= m.Revision {
 			return nil // applied, and the file has not changed since
 		}
+		if n > 0 {
+			if err := addColumns(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
@@ -304,6 +321,42 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: read schema version: %w", err)
 	}
 	return int(v.Int64), nil
+}
+
+// addedColumns are the columns added to tables after they were first
+// created. The schema file creates new databases with them; SQLite has no
+// ADD COLUMN IF NOT EXISTS, so Migrate adds those a database made by an
+// earlier revision lacks before it applies the file again. Keep the
+// definitions the same as in sql/sqlite/001_mvp_core.sql.
+var addedColumns = []struct{ table, column, definition string }{
+	{"run_task", "failures", "INTEGER NOT NULL DEFAULT 0"},
+	{"run_task", "lease_expiries", "INTEGER NOT NULL DEFAULT 0"},
+	{"run_task", "claim_token", "INTEGER NOT NULL DEFAULT 0"},
+	{"run_task", "engine_version", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// addColumns adds the addedColumns a table lacks.
+func addColumns(ctx context.Context, tx *sql.Tx) error {
+	for _, c := range addedColumns {
+		var tables, have int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, c.table).Scan(&tables); err != nil {
+			return fmt.Errorf("look for table %s: %w", c.table, err)
+		}
+		if tables == 0 {
+			continue // the schema file creates it whole
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&have); err != nil {
+			return fmt.Errorf("read the columns of %s: %w", c.table, err)
+		}
+		if have > 0 {
+			continue
+		}
+		// Names and definitions are the constants above, not input.
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.column+" "+c.definition); err != nil {
+			return fmt.Errorf("add column %s.%s: %w", c.table, c.column, err)
+		}
+	}
+	return nil
 }
 
 // hasRevisionColumn reports whether schema_migration has its revision

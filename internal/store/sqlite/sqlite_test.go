@@ -5,15 +5,16 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/sqlite"
 	"github.com/iprs/iprs/internal/store/storetest"
 )
 
-func openTestDB(t testing.TB) *sqlite.DB {
+func openTestDB(t testing.TB, now func() time.Time) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true})
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true, Now: now})
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -26,7 +27,7 @@ func openTestDB(t testing.TB) *sqlite.DB {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Exercise(t, func(t *testing.T) store.Store { return openTestDB(t) })
+	storetest.Exercise(t, func(t *testing.T, now func() time.Time) store.Store { return openTestDB(t, now) })
 }
 
 // TestWritersNeverBusy writes from many goroutines through two DB handles

@@ -16,29 +16,35 @@ import (
 // TaskClaim claims one task atomically (see store.Store). The whole claim is
 // one write transaction on the single writer connection: the sweep of
 // abandoned tasks, then UPDATE … WHERE task_id = (SELECT … LIMIT 1)
-// RETURNING, then the run's move to RUNNING.
+// RETURNING, then the run's move to RUNNING. The store's clock is read
+// inside the transaction, while this process holds the database's writer.
 func (db *DB) TaskClaim(ctx context.Context, p store.TaskClaimParams) (*store.Task, error) {
 	if p.Owner == "" {
 		return nil, errors.New("sqlite: claim task: empty owner")
 	}
-	if p.Lease <= 0 {
-		return nil, fmt.Errorf("sqlite: claim task: lease %s is not positive", p.Lease)
+	if p.Lease < time.Microsecond {
+		return nil, fmt.Errorf("sqlite: claim task: lease %s is shorter than a microsecond", p.Lease)
 	}
-	now := toMicros(p.Now)
 	var claimed *store.Task
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if err := sweepAbandoned(ctx, tx, p.Now); err != nil {
+		now := db.now()
+		if err := sweepAbandoned(ctx, tx, now); err != nil {
 			return err
 		}
+		at := toMicros(now)
+		// An expired task left RUNNING by the sweep may be claimed again
+		// (store.TaskAfterLeaseExpiry); the claim counts the expiry.
 		row := tx.QueryRowContext(ctx, `UPDATE run_task
-SET status = 'RUNNING', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+SET status = 'RUNNING', attempts = attempts + 1, claim_token = claim_token + 1, lease_owner = ?, lease_expires_at = ?,
+    lease_expiries = lease_expiries + (status = 'RUNNING'), started_at = ?, finished_at = NULL
 WHERE task_id = (
     SELECT t.task_id FROM run_task t JOIN run r ON r.run_id = t.run_id
     WHERE r.status IN ('QUEUED', 'RUNNING')
-      AND ((t.status = 'QUEUED' AND t.available_at <= ?) OR (t.status = 'RUNNING' AND t.lease_expires_at <= ?))
+      AND ((t.status = 'QUEUED' AND t.available_at <= ?)
+        OR (t.status = 'RUNNING' AND t.lease_expires_at <= ? AND t.lease_expiries + 1 < ?))
     ORDER BY t.available_at, t.task_id
     LIMIT 1)
-RETURNING `+taskColumns, p.Owner, toMicros(p.Now.Add(p.Lease)), now, now, now)
+RETURNING `+taskColumns, p.Owner, at+p.Lease.Microseconds(), at, at, at, store.MaxLeaseExpiries)
 		t, err := scanTask(row.Scan)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // commit the sweep; nothing to claim
@@ -47,7 +53,7 @@ RETURNING `+taskColumns, p.Owner, toMicros(p.Now.Add(p.Lease)), now, now, now)
 			return fmt.Errorf("claim task: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE run SET status = 'RUNNING', started_at = coalesce(started_at, ?)
-WHERE run_id = ? AND status = 'QUEUED'`, now, t.RunID); err != nil {
+WHERE run_id = ? AND status = 'QUEUED'`, at, t.RunID); err != nil {
 			return fmt.Errorf("start run %q: %w", t.RunID, err)
 		}
 		claimed = t
@@ -62,44 +68,58 @@ WHERE run_id = ? AND status = 'QUEUED'`, now, t.RunID); err != nil {
 	return claimed, nil
 }
 
-// sweepAbandoned settles RUNNING tasks whose lease expired and that nobody
-// may claim again: CANCELLED in a CANCELLING run, DEAD on their last
-// attempt. Their runs are settled.
+// sweepAbandoned ends the RUNNING tasks whose lease expired and that
+// nobody may claim again, as store.TaskAfterLeaseExpiry says: CANCELLED
+// when their run is not open, DEAD at the lease expiry limit. Their runs
+// are settled.
 func sweepAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	at := toMicros(now)
-	var runs []string
-	collect := func(what, query string, args ...any) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
+	type expired struct {
+		taskID    int64
+		runID     string
+		runStatus string
+		expiries  int
+		owner     string
+	}
+	var found []expired
+	err := func() error {
+		rows, err := tx.QueryContext(ctx, `SELECT t.task_id, t.run_id, r.status, t.lease_expiries + 1, t.lease_owner
+FROM run_task t JOIN run r ON r.run_id = t.run_id
+WHERE t.status = 'RUNNING' AND t.lease_expires_at <= ?
+  AND (r.status NOT IN ('QUEUED', 'RUNNING') OR t.lease_expiries + 1 >= ?)
+ORDER BY t.task_id`, at, store.MaxLeaseExpiries)
 		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
+			var e expired
+			if err := rows.Scan(&e.taskID, &e.runID, &e.runStatus, &e.expiries, &e.owner); err != nil {
+				return err
 			}
-			runs = append(runs, id)
+			found = append(found, e)
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		return rows.Err()
+	}()
+	if err != nil {
+		return fmt.Errorf("find abandoned tasks: %w", err)
+	}
+	var runs []string
+	for _, e := range found {
+		next := store.TaskAfterLeaseExpiry(e.runStatus, e.expiries)
+		if next == store.TaskQueued {
+			continue // claimable after all
 		}
-		return nil
-	}
-	if err := collect("cancel abandoned tasks", `UPDATE run_task
-SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL
-WHERE status = 'RUNNING' AND lease_expires_at <= ?
-  AND run_id IN (SELECT run_id FROM run WHERE status = 'CANCELLING')
-RETURNING run_id`, at, at); err != nil {
-		return err
-	}
-	if err := collect("end abandoned last attempts", `UPDATE run_task
-SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL,
-    last_error = 'lease expired on the last attempt (' || attempts || ' of ' || max_attempts || ', owner ' || lease_owner || ')'
-WHERE status = 'RUNNING' AND lease_expires_at <= ? AND attempts >= max_attempts
-  AND run_id IN (SELECT run_id FROM run WHERE status IN ('QUEUED', 'RUNNING'))
-RETURNING run_id`, at, at); err != nil {
-		return err
+		lastError := ""
+		if next == store.TaskDead {
+			lastError = store.LeaseExpiredError(e.owner, e.expiries)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = ?, finished_at = ?, lease_expires_at = NULL,
+    lease_expiries = lease_expiries + 1, last_error = CASE WHEN ? = '' THEN last_error ELSE ? END
+WHERE task_id = ?`, next, at, lastError, lastError, e.taskID); err != nil {
+			return fmt.Errorf("end abandoned task %d: %w", e.taskID, err)
+		}
+		runs = append(runs, e.runID)
 	}
 	slices.Sort(runs)
 	for _, id := range slices.Compact(runs) {
@@ -110,45 +130,51 @@ RETURNING run_id`, at, at); err != nil {
 	return nil
 }
 
-// leaseState is a task held by its owner, with its run's status.
-type leaseState struct {
+// claimState is a task held under its current claim, with its run's
+// status.
+type claimState struct {
 	runID       string
 	runStatus   string
-	attempts    int
+	failures    int
 	maxAttempts int
 }
 
-// holdLease checks that owner holds the task's lease: ErrNotFound for an
-// unknown task, Conflict when it is not RUNNING under owner.
-func holdLease(ctx context.Context, tx *sql.Tx, taskID int64, owner string) (*leaseState, error) {
+// holdClaim checks that c is the task's current claim: ErrNotFound for an
+// unknown task, Conflict when the task is not RUNNING under that claim.
+func holdClaim(ctx context.Context, tx *sql.Tx, c store.ClaimRef) (*claimState, error) {
 	var (
-		s           leaseState
-		status, cur string
+		s             claimState
+		status, owner string
+		token         int64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT t.run_id, r.status, t.status, t.lease_owner, t.attempts, t.max_attempts
-FROM run_task t JOIN run r ON r.run_id = t.run_id WHERE t.task_id = ?`, taskID).
-		Scan(&s.runID, &s.runStatus, &status, &cur, &s.attempts, &s.maxAttempts)
+	err := tx.QueryRowContext(ctx, `SELECT t.run_id, r.status, t.status, t.claim_token, t.lease_owner, t.failures, t.max_attempts
+FROM run_task t JOIN run r ON r.run_id = t.run_id WHERE t.task_id = ?`, c.TaskID).
+		Scan(&s.runID, &s.runStatus, &status, &token, &owner, &s.failures, &s.maxAttempts)
 	if err != nil {
-		return nil, notFound(err, "task %d", taskID)
+		return nil, notFound(err, "task %d", c.TaskID)
 	}
-	if status != store.TaskRunning || cur != owner {
-		return nil, conflictf("task %d: lease lost by %q (task is %s, lease owner %q)", taskID, owner, status, cur)
+	if status != store.TaskRunning || token != c.Token {
+		return nil, conflictf("task %d: claim %d lost (the task is %s, its latest claim %d by %q)", c.TaskID, c.Token, status, token, owner)
 	}
 	return &s, nil
 }
 
-// TaskRenewLease extends the lease of a task its owner still holds.
-func (db *DB) TaskRenewLease(ctx context.Context, taskID int64, owner string, until time.Time) error {
+// TaskRenewLease extends the lease of the task's current claim.
+func (db *DB) TaskRenewLease(ctx context.Context, p store.TaskRenewParams) error {
+	if p.Lease < time.Microsecond {
+		return fmt.Errorf("sqlite: renew lease of task %d: lease %s is shorter than a microsecond", p.TaskID, p.Lease)
+	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		s, err := holdLease(ctx, tx, taskID, owner)
+		s, err := holdClaim(ctx, tx, p.ClaimRef)
 		if err != nil {
 			return err
 		}
-		if s.runStatus != store.RunQueued && s.runStatus != store.RunRunning {
-			return conflictf("task %d: run %q is %s", taskID, s.runID, s.runStatus)
+		if !store.RunOpen(s.runStatus) {
+			return conflictf("task %d: claim %d lost: its run is %s", p.TaskID, p.Token, s.runStatus)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET lease_expires_at = ? WHERE task_id = ?`, toMicros(until), taskID); err != nil {
-			return fmt.Errorf("renew lease of task %d: %w", taskID, err)
+		until := toMicros(db.now()) + p.Lease.Microseconds()
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET lease_expires_at = ? WHERE task_id = ?`, until, p.TaskID); err != nil {
+			return fmt.Errorf("renew lease of task %d: %w", p.TaskID, err)
 		}
 		return nil
 	})
@@ -199,18 +225,20 @@ ORDER BY p.position_snapshot_id, p.seq`, t.RunID, t.ProductType, string(fine), t
 // TaskComplete writes the results and marks the task SUCCEEDED.
 func (db *DB) TaskComplete(ctx context.Context, p store.TaskCompleteParams) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		s, err := holdLease(ctx, tx, p.TaskID, p.Owner)
+		s, err := holdClaim(ctx, tx, p.ClaimRef)
 		if err != nil {
 			return err
 		}
 		if err := insertResults(ctx, tx, s.runID, p.TaskID, p.Results, p.Aggregates); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL
-WHERE task_id = ?`, toMicros(p.Now), p.TaskID); err != nil {
+		now := db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE run_task SET status = 'SUCCEEDED', finished_at = ?, lease_expires_at = NULL,
+    engine_version = ?
+WHERE task_id = ?`, toMicros(now), p.EngineVersion, p.TaskID); err != nil {
 			return fmt.Errorf("mark task %d succeeded: %w", p.TaskID, err)
 		}
-		return settleRun(ctx, tx, s.runID, p.Now)
+		return settleRun(ctx, tx, s.runID, now)
 	})
 	if err != nil {
 		return sqliteErr("complete task", err)
@@ -218,32 +246,37 @@ WHERE task_id = ?`, toMicros(p.Now), p.TaskID); err != nil {
 	return nil
 }
 
-// TaskFail records a failure: DEAD, QUEUED again, or CANCELLED.
+// TaskFail records a failure: the task becomes what
+// store.TaskAfterFailure says.
 func (db *DB) TaskFail(ctx context.Context, p store.TaskFailParams) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		s, err := holdLease(ctx, tx, p.TaskID, p.Owner)
+		s, err := holdClaim(ctx, tx, p.ClaimRef)
 		if err != nil {
 			return err
 		}
-		now := toMicros(p.Now)
+		now := db.now()
+		at := toMicros(now)
 		var q string
 		var args []any
-		switch {
-		case p.Permanent || s.attempts >= s.maxAttempts:
-			q = `UPDATE run_task SET status = 'DEAD', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
-			args = []any{now, p.Error, p.TaskID}
-		case s.runStatus == store.RunCancelling:
-			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL, last_error = ? WHERE task_id = ?`
-			args = []any{now, p.Error, p.TaskID}
-		default:
-			q = `UPDATE run_task SET status = 'QUEUED', available_at = ?, lease_owner = '', lease_expires_at = NULL, last_error = ?
+		switch store.TaskAfterFailure(s.runStatus, p.Permanent, s.failures+1, s.maxAttempts) {
+		case store.TaskDead:
+			q = `UPDATE run_task SET status = 'DEAD', failures = failures + 1, finished_at = ?, lease_expires_at = NULL, last_error = ?
 WHERE task_id = ?`
-			args = []any{toMicros(p.RetryAt), p.Error, p.TaskID}
+			args = []any{at, p.Error, p.TaskID}
+		case store.TaskCancelled:
+			q = `UPDATE run_task SET status = 'CANCELLED', failures = failures + 1, finished_at = ?, lease_expires_at = NULL, last_error = ?
+WHERE task_id = ?`
+			args = []any{at, p.Error, p.TaskID}
+		default:
+			q = `UPDATE run_task SET status = 'QUEUED', failures = failures + 1, available_at = ?, lease_owner = '', lease_expires_at = NULL,
+    last_error = ?
+WHERE task_id = ?`
+			args = []any{at + max(p.RetryAfter, 0).Microseconds(), p.Error, p.TaskID}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("record failure of task %d: %w", p.TaskID, err)
 		}
-		return settleRun(ctx, tx, s.runID, p.Now)
+		return settleRun(ctx, tx, s.runID, now)
 	})
 	if err != nil {
 		return sqliteErr("fail task", err)
@@ -252,22 +285,22 @@ WHERE task_id = ?`
 }
 
 // TaskRelease gives a claimed task back without counting the attempt.
-func (db *DB) TaskRelease(ctx context.Context, taskID int64, owner string) error {
-	now := db.now()
+func (db *DB) TaskRelease(ctx context.Context, c store.ClaimRef) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		s, err := holdLease(ctx, tx, taskID, owner)
+		s, err := holdClaim(ctx, tx, c)
 		if err != nil {
 			return err
 		}
+		now := db.now()
 		q := `UPDATE run_task SET status = 'QUEUED', attempts = max(attempts - 1, 0), lease_owner = '', lease_expires_at = NULL
 WHERE task_id = ?`
-		args := []any{taskID}
-		if s.runStatus == store.RunCancelling {
+		args := []any{c.TaskID}
+		if store.TaskAfterRelease(s.runStatus) == store.TaskCancelled {
 			q = `UPDATE run_task SET status = 'CANCELLED', finished_at = ?, lease_expires_at = NULL WHERE task_id = ?`
-			args = []any{toMicros(now), taskID}
+			args = []any{toMicros(now), c.TaskID}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("release task %d: %w", taskID, err)
+			return fmt.Errorf("release task %d: %w", c.TaskID, err)
 		}
 		return settleRun(ctx, tx, s.runID, now)
 	})

@@ -223,15 +223,13 @@ func MustRun(tb testing.TB, ctx context.Context, s store.Store, o RunOpts) (*sto
 	return stored, tasks
 }
 
-// FarFuture is a time after every lease of the suite.
-var FarFuture = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// CancelAtCleanup cancels the run when the test ends, at FarFuture, so that
-// it leaves no claimable or running task behind in a shared database (a
-// run the test deleted is gone already).
+// CancelAtCleanup cancels the run when the test ends, so that none of its
+// tasks can be claimed after it in a shared database (a CANCELLING run's
+// tasks are not claimable; they end as their workers or their leases do;
+// a run the test deleted is gone already).
 func CancelAtCleanup(tb testing.TB, s store.Store, runID string) {
 	tb.Cleanup(func() {
-		_, err := s.RunCancel(context.Background(), runID, FarFuture)
+		_, err := s.RunCancel(context.Background(), runID)
 		if err != nil && !isCode(err, apperr.Conflict) && !errors.Is(err, apperr.ErrNotFound) {
 			tb.Errorf("cleanup: RunCancel(%q): %v", runID, err)
 		}
@@ -241,20 +239,20 @@ func CancelAtCleanup(tb testing.TB, s store.Store, runID string) {
 // suiteRunID matches the ids of the suite's own runs (see fixture.id).
 var suiteRunID = regexp.MustCompile(`^t[0-9a-f]{16}-`)
 
-// Claim claims a task for the subtest whose ids start with prefix; nil when
-// there is nothing to claim. A shared database may hold claimable tasks
-// left by an earlier, interrupted run of the suite: those are cancelled and
-// the claim retried. A claimable task that is not the suite's fails the
-// test (use a dedicated database).
-func Claim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, now time.Time, lease time.Duration) *store.Task {
+// Claim claims a task for the subtest whose ids start with prefix, at the
+// store's clock; nil when there is nothing to claim. A shared database may
+// hold claimable tasks left by an earlier, interrupted run of the suite:
+// those are cancelled and the claim retried. A claimable task that is not
+// the suite's fails the test (use a dedicated database).
+func Claim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, lease time.Duration) *store.Task {
 	tb.Helper()
 	for range 1000 {
-		t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Now: now, Lease: lease})
+		t, err := s.TaskClaim(ctx, store.TaskClaimParams{Owner: owner, Lease: lease})
 		if errors.Is(err, apperr.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
-			tb.Fatalf("TaskClaim(%s at %s): %v", owner, now.Format(time.RFC3339), err)
+			tb.Fatalf("TaskClaim(%s): %v", owner, err)
 		}
 		if strings.HasPrefix(t.RunID, prefix+"-") {
 			return t
@@ -262,7 +260,7 @@ func Claim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner stri
 		if !suiteRunID.MatchString(t.RunID) {
 			tb.Fatalf("TaskClaim returned task %d of run %q, which this suite did not make: run the suite on a dedicated database", t.ID, t.RunID)
 		}
-		if _, err := s.RunCancel(ctx, t.RunID, FarFuture); err != nil {
+		if _, err := s.RunCancel(ctx, t.RunID); err != nil {
 			tb.Fatalf("cancel leftover run %q: %v", t.RunID, err)
 		}
 	}
@@ -271,11 +269,11 @@ func Claim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner stri
 }
 
 // MustClaim is Claim failing the test when there is nothing to claim.
-func MustClaim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, now time.Time, lease time.Duration) *store.Task {
+func MustClaim(tb testing.TB, ctx context.Context, s store.Store, prefix, owner string, lease time.Duration) *store.Task {
 	tb.Helper()
-	t := Claim(tb, ctx, s, prefix, owner, now, lease)
+	t := Claim(tb, ctx, s, prefix, owner, lease)
 	if t == nil {
-		tb.Fatalf("TaskClaim(%s at %s): nothing to claim", owner, now.Format(time.RFC3339))
+		tb.Fatalf("TaskClaim(%s): nothing to claim", owner)
 	}
 	return t
 }

@@ -24,8 +24,7 @@ func (f *fixture) completeWith(t *testing.T, name string, snapshotIDs []string, 
 		Tasks: taskSpec(1, "FIXED_BOND", T0, 3),
 	})
 	task := f.mustClaim(t, "w-"+name, T0)
-	if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w-" + name, Now: T0.Add(time.Second),
-		Results: rows(r.ID), Aggregates: aggs}); err != nil {
+	if err := f.complete(task, T0.Add(time.Second), rows(r.ID), aggs...); err != nil {
 		t.Fatalf("TaskComplete: %v", err)
 	}
 	return r.ID
@@ -314,7 +313,7 @@ func testResult(t *testing.T, open Opener) {
 				// A write while a scan is under way does not wait for
 				// the scan (SQLite has one writer; a held read
 				// transaction would not block it, a held write would).
-				if _, err := f.s.RunCancel(f.ctx, other, T0); err != nil {
+				if _, err := f.s.RunCancel(f.ctx, other); err != nil {
 					t.Errorf("a write during a scan: %v", err)
 				}
 			}
@@ -335,8 +334,7 @@ func testResult(t *testing.T, open Opener) {
 		aggs := func(tag string) []store.TaskAggregate {
 			return []store.TaskAggregate{{KeyBy: "", Payload: []byte(tag + "-all\x00\xff")}, {KeyBy: "product_type", Payload: []byte(tag + "-pt")}}
 		}
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t2.ID, Owner: "w2", Now: T0, Aggregates: aggs("t2"),
-			Results: resultRowsFor(r.ID, "N", []string{"BASE"}, positions[2:], f.id("ps"))}); err != nil {
+		if err := f.complete(t2, T0, resultRowsFor(r.ID, "N", []string{"BASE"}, positions[2:], f.id("ps")), aggs("t2")...); err != nil {
 			t.Fatalf("TaskComplete: %v", err)
 		}
 		collect := func(keyBy string) map[int64]string {
@@ -351,14 +349,13 @@ func testResult(t *testing.T, open Opener) {
 		}
 		// A failed write of a task leaves no aggregate.
 		dup := append(resultRowsFor(r.ID, "N", []string{"BASE"}, positions[:2], f.id("ps")), resultRowsFor(r.ID, "N", nil, positions[:1], f.id("ps"))...)
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: T0, Aggregates: aggs("bad"), Results: dup}); err == nil {
+		if err := f.complete(t1, T0, dup, aggs("bad")...); err == nil {
 			t.Fatal("TaskComplete with a repeated position succeeded")
 		}
 		if got := collect(""); len(got) != 1 {
 			t.Errorf("a failed TaskComplete left aggregates: %v", got)
 		}
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: T0, Aggregates: aggs("t1"),
-			Results: resultRowsFor(r.ID, "N", []string{"BASE"}, positions[:2], f.id("ps"))}); err != nil {
+		if err := f.complete(t1, T0, resultRowsFor(r.ID, "N", []string{"BASE"}, positions[:2], f.id("ps")), aggs("t1")...); err != nil {
 			t.Fatalf("TaskComplete: %v", err)
 		}
 		want := map[int64]string{t1.ID: "t1-pt", t2.ID: "t2-pt"}

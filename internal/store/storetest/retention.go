@@ -60,7 +60,7 @@ func testRetention(t *testing.T, open Opener) {
 			t.Errorf("RunDelete(RUNNING): %v, want Conflict", err)
 		}
 		checkRunStatus(t, f, queued.ID, store.RunRunning)
-		if _, err := f.s.RunCancel(f.ctx, queued.ID, T0.Add(time.Second)); err != nil {
+		if _, err := f.cancel(queued.ID, T0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.s.RunDelete(f.ctx, queued.ID); !errors.Is(err, apperr.ErrConflict) {

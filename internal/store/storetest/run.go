@@ -35,14 +35,54 @@ func (f *fixture) simpleRun(t *testing.T, name string, n, maxAttempts int) (*sto
 	})
 }
 
+// The calls below first move the store's clock to now, then call the
+// store: "claim at now", "complete at now", and so on.
+
 func (f *fixture) claim(t *testing.T, owner string, now time.Time) *store.Task {
 	t.Helper()
-	return Claim(t, f.ctx, f.s, f.prefix, owner, now, Lease)
+	f.clock.Set(now)
+	return Claim(t, f.ctx, f.s, f.prefix, owner, Lease)
 }
 
 func (f *fixture) mustClaim(t *testing.T, owner string, now time.Time) *store.Task {
 	t.Helper()
-	return MustClaim(t, f.ctx, f.s, f.prefix, owner, now, Lease)
+	f.clock.Set(now)
+	return MustClaim(t, f.ctx, f.s, f.prefix, owner, Lease)
+}
+
+// complete completes task's claim with rows.
+func (f *fixture) complete(task *store.Task, now time.Time, rows []*store.PositionResult, aggs ...store.TaskAggregate) error {
+	f.clock.Set(now)
+	return f.s.TaskComplete(f.ctx, store.TaskCompleteParams{ClaimRef: task.Ref(), Results: rows, Aggregates: aggs})
+}
+
+// fail records a failure of task's claim; a transient one is retried at
+// retryAt.
+func (f *fixture) fail(task *store.Task, now time.Time, msg string, permanent bool, retryAt time.Time) error {
+	f.clock.Set(now)
+	p := store.TaskFailParams{ClaimRef: task.Ref(), Error: msg, Permanent: permanent}
+	if !retryAt.IsZero() {
+		p.RetryAfter = retryAt.Sub(now)
+	}
+	return f.s.TaskFail(f.ctx, p)
+}
+
+// release gives task's claim back.
+func (f *fixture) release(task *store.Task, now time.Time) error {
+	f.clock.Set(now)
+	return f.s.TaskRelease(f.ctx, task.Ref())
+}
+
+// renew renews task's claim until now+lease.
+func (f *fixture) renew(task *store.Task, now time.Time, lease time.Duration) error {
+	f.clock.Set(now)
+	return f.s.TaskRenewLease(f.ctx, store.TaskRenewParams{ClaimRef: task.Ref(), Lease: lease})
+}
+
+// cancel cancels a run.
+func (f *fixture) cancel(runID string, now time.Time) (*store.Run, error) {
+	f.clock.Set(now)
+	return f.s.RunCancel(f.ctx, runID)
 }
 
 func checkRunStatus(t *testing.T, f *fixture, id, want string) *store.Run {
@@ -159,7 +199,7 @@ func testRun(t *testing.T, open Opener) {
 			"RunGet":      second(f.s.RunGet(f.ctx, id)),
 			"RunTasks":    second(f.s.RunTasks(f.ctx, id)),
 			"RunProgress": second(f.s.RunProgress(f.ctx, id)),
-			"RunCancel":   second(f.s.RunCancel(f.ctx, id, T0)),
+			"RunCancel":   second(f.cancel(id, T0)),
 			"RunPublish":  second(f.s.RunPublish(f.ctx, store.RunPublishParams{RunID: id, PublishHash: "h", PublishedAt: T0})),
 		} {
 			if !errors.Is(err, apperr.ErrNotFound) {
@@ -248,7 +288,7 @@ func testRun(t *testing.T, open Opener) {
 		}
 		// e and c are cancelled (no task running: CANCELLED at once).
 		for _, name := range []string{"e", "c"} {
-			if _, err := f.s.RunCancel(f.ctx, f.id(name), T0); err != nil {
+			if _, err := f.cancel(f.id(name), T0); err != nil {
 				t.Fatalf("RunCancel(%s): %v", name, err)
 			}
 		}
@@ -301,7 +341,7 @@ func testRun(t *testing.T, open Opener) {
 		f := setup(t, open)
 		r, tasks := f.simpleRun(t, "run", 3, 3)
 		now := T0.Add(5 * time.Minute)
-		got, err := f.s.RunCancel(f.ctx, r.ID, now)
+		got, err := f.cancel(r.ID, now)
 		if err != nil {
 			t.Fatalf("RunCancel: %v", err)
 		}
@@ -317,7 +357,7 @@ func testRun(t *testing.T, open Opener) {
 			t.Errorf("claimed task %d of a cancelled run", task.ID)
 		}
 		// Cancelling again changes nothing.
-		again, err := f.s.RunCancel(f.ctx, r.ID, now.Add(time.Hour))
+		again, err := f.cancel(r.ID, now.Add(time.Hour))
 		if err != nil || again.Status != store.RunCancelled {
 			t.Fatalf("second RunCancel = %v, %v; want CANCELLED, nil", again, err)
 		}
@@ -329,7 +369,7 @@ func testRun(t *testing.T, open Opener) {
 		r, _ := f.simpleRun(t, "run", 3, 3)
 		running := f.mustClaim(t, "w1", T0)
 		now := T0.Add(10 * time.Second)
-		got, err := f.s.RunCancel(f.ctx, r.ID, now)
+		got, err := f.cancel(r.ID, now)
 		if err != nil || got.Status != store.RunCancelling {
 			t.Fatalf("RunCancel with a running task = %v, %v; want CANCELLING", got, err)
 		}
@@ -343,16 +383,16 @@ func testRun(t *testing.T, open Opener) {
 		if task := f.claim(t, "w2", now); task != nil {
 			t.Errorf("claimed task %d of a CANCELLING run", task.ID)
 		}
-		if err := f.s.TaskRenewLease(f.ctx, running.ID, "w1", now.Add(Lease)); !errors.Is(err, apperr.ErrConflict) {
+		if err := f.renew(running, now, Lease); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("TaskRenewLease in a CANCELLING run: %v, want Conflict", err)
 		}
 		// Cancelling a CANCELLING run is harmless.
-		if again, err := f.s.RunCancel(f.ctx, r.ID, now.Add(time.Second)); err != nil || again.Status != store.RunCancelling {
+		if again, err := f.cancel(r.ID, now.Add(time.Second)); err != nil || again.Status != store.RunCancelling {
 			t.Errorf("second RunCancel = %v, %v; want still CANCELLING", again, err)
 		}
 		done := now.Add(20 * time.Second)
 		rows := resultRowsFor(r.ID, "NODE-A", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-x", "FIXED_BOND", 1, "")}, f.id("ps"))
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: running.ID, Owner: "w1", Now: done, Results: rows}); err != nil {
+		if err := f.complete(running, done, rows); err != nil {
 			t.Fatalf("TaskComplete in a CANCELLING run: %v", err)
 		}
 		final := checkRunStatus(t, f, r.ID, store.RunCancelled)
@@ -364,31 +404,36 @@ func testRun(t *testing.T, open Opener) {
 		f := setup(t, open)
 		r, _ := f.simpleRun(t, "run", 2, 3)
 		running := f.mustClaim(t, "w1", T0)
-		if got, err := f.s.RunCancel(f.ctx, r.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+		if got, err := f.cancel(r.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
 			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 		}
 		// A transient failure would re-queue the task; in a CANCELLING run
 		// it is cancelled instead, and the run ends.
-		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: running.ID, Owner: "w1", Now: T0.Add(2 * time.Second),
-			Error: "connection reset", RetryAt: T0.Add(time.Minute)}); err != nil {
+		failed := T0.Add(2 * time.Second)
+		if err := f.fail(running, failed, "connection reset", false, T0.Add(time.Minute)); err != nil {
 			t.Fatalf("TaskFail: %v", err)
 		}
-		checkRunStatus(t, f, r.ID, store.RunCancelled)
-		checkTaskStatus(t, f, r.ID, running.ID, store.TaskCancelled)
+		run := checkRunStatus(t, f, r.ID, store.RunCancelled)
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, &failed)
+		task := checkTaskStatus(t, f, r.ID, running.ID, store.TaskCancelled)
+		checkTimePtr(t, "task FinishedAt", task.FinishedAt, &failed)
 	})
 
 	t.Run("CancelWithRunningTaskThenRelease", func(t *testing.T) {
 		f := setup(t, open)
 		r, _ := f.simpleRun(t, "run", 2, 3)
 		running := f.mustClaim(t, "w1", T0)
-		if got, err := f.s.RunCancel(f.ctx, r.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+		if got, err := f.cancel(r.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
 			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 		}
-		if err := f.s.TaskRelease(f.ctx, running.ID, "w1"); err != nil {
+		released := T0.Add(2 * time.Second)
+		if err := f.release(running, released); err != nil {
 			t.Fatalf("TaskRelease: %v", err)
 		}
-		checkRunStatus(t, f, r.ID, store.RunCancelled)
-		checkTaskStatus(t, f, r.ID, running.ID, store.TaskCancelled)
+		run := checkRunStatus(t, f, r.ID, store.RunCancelled)
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, &released)
+		task := checkTaskStatus(t, f, r.ID, running.ID, store.TaskCancelled)
+		checkTimePtr(t, "task FinishedAt", task.FinishedAt, &released)
 	})
 
 	t.Run("CancelAbandonedTasks", func(t *testing.T) {
@@ -397,7 +442,7 @@ func testRun(t *testing.T, open Opener) {
 		// run is CANCELLED at once.
 		r1, _ := f.simpleRun(t, "expired", 1, 3)
 		f.mustClaim(t, "w1", T0)
-		got, err := f.s.RunCancel(f.ctx, r1.ID, T0.Add(Lease))
+		got, err := f.cancel(r1.ID, T0.Add(Lease))
 		if err != nil || got.Status != store.RunCancelled {
 			t.Errorf("RunCancel after the lease expired = %v, %v; want CANCELLED", got, err)
 		}
@@ -406,10 +451,10 @@ func testRun(t *testing.T, open Opener) {
 		// again after the lease expired ends it.
 		r2, _ := f.simpleRun(t, "later", 1, 3)
 		t2 := f.mustClaim(t, "w1", T0)
-		if got, err := f.s.RunCancel(f.ctx, r2.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+		if got, err := f.cancel(r2.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
 			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 		}
-		if got, err := f.s.RunCancel(f.ctx, r2.ID, T0.Add(Lease+time.Second)); err != nil || got.Status != store.RunCancelled {
+		if got, err := f.cancel(r2.ID, T0.Add(Lease+time.Second)); err != nil || got.Status != store.RunCancelled {
 			t.Errorf("RunCancel after the lease expired = %v, %v; want CANCELLED", got, err)
 		}
 		checkTaskStatus(t, f, r2.ID, t2.ID, store.TaskCancelled)
@@ -417,7 +462,7 @@ func testRun(t *testing.T, open Opener) {
 		// The same, settled by any worker's claim instead.
 		r3, _ := f.simpleRun(t, "byclaim", 1, 3)
 		t3 := f.mustClaim(t, "w1", T0)
-		if got, err := f.s.RunCancel(f.ctx, r3.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+		if got, err := f.cancel(r3.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
 			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
 		}
 		if task := f.claim(t, "w2", T0.Add(Lease+time.Second)); task != nil {
@@ -426,8 +471,7 @@ func testRun(t *testing.T, open Opener) {
 		checkRunStatus(t, f, r3.ID, store.RunCancelled)
 		checkTaskStatus(t, f, r3.ID, t3.ID, store.TaskCancelled)
 		// The lost owner's completion is refused, and writes nothing.
-		err = f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t3.ID, Owner: "w1", Now: T0.Add(2 * Lease),
-			Results: resultRowsFor(r3.ID, "N", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-late", "FIXED_BOND", 1, "")}, f.id("ps"))})
+		err = f.complete(t3, T0.Add(2*Lease), resultRowsFor(r3.ID, "N", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-late", "FIXED_BOND", 1, "")}, f.id("ps")))
 		if !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("TaskComplete of a cancelled task: %v, want Conflict", err)
 		}
@@ -447,11 +491,11 @@ func testRun(t *testing.T, open Opener) {
 		if _, err := f.s.RunPublish(f.ctx, pub); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("RunPublish of a RUNNING run: %v, want Conflict", err)
 		}
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: task.ID, Owner: "w1", Now: T0.Add(time.Second)}); err != nil {
+		if err := f.complete(task, T0.Add(time.Second), nil); err != nil {
 			t.Fatalf("TaskComplete: %v", err)
 		}
 		checkRunStatus(t, f, r.ID, store.RunCompleted)
-		if _, err := f.s.RunCancel(f.ctx, r.ID, T0.Add(time.Minute)); !errors.Is(err, apperr.ErrConflict) {
+		if _, err := f.cancel(r.ID, T0.Add(time.Minute)); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("RunCancel of a COMPLETED run: %v, want Conflict", err)
 		}
 		got, err := f.s.RunPublish(f.ctx, pub)
@@ -465,7 +509,7 @@ func testRun(t *testing.T, open Opener) {
 		if _, err := f.s.RunPublish(f.ctx, pub); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("RunPublish of a PUBLISHED run: %v, want Conflict", err)
 		}
-		if _, err := f.s.RunCancel(f.ctx, r.ID, T0.Add(time.Minute)); !errors.Is(err, apperr.ErrConflict) {
+		if _, err := f.cancel(r.ID, T0.Add(time.Minute)); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("RunCancel of a PUBLISHED run: %v, want Conflict", err)
 		}
 	})

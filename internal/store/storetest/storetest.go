@@ -1,9 +1,13 @@
 // Package storetest is the conformance suite of store.Store. Every driver's
-// test calls Exercise with a function that opens a fresh, migrated store:
+// test calls Exercise with a function that opens a fresh, migrated store
+// whose clock is the one given (the driver's Options.Now):
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Exercise(t, func(t *testing.T) store.Store { … })
+//		storetest.Exercise(t, func(t *testing.T, now func() time.Time) store.Store { … })
 //	}
+//
+// The suite moves that clock by hand (Clock), so that lease expiry, retry
+// times and the times the store stamps are checked exactly.
 //
 // Each subtest opens its own store and uses ids unique to itself (derived
 // from the test name and the process), so subtests neither share nor depend
@@ -29,15 +33,40 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/iprs/iprs/internal/store"
 )
 
-// Opener opens a fresh store for one subtest; it registers its own cleanup
-// (closing the store) with t.Cleanup.
-type Opener func(t *testing.T) store.Store
+// Opener opens a fresh store for one subtest, with now as the store's
+// clock; it registers its own cleanup (closing the store) with t.Cleanup.
+type Opener func(t *testing.T, now func() time.Time) store.Store
+
+// Clock is a store clock that a test sets by hand; it is safe for
+// concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to now (backwards too).
+func (c *Clock) Set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+}
 
 // Exercise runs the whole suite against the stores open returns.
 func Exercise(t *testing.T, open Opener) {
@@ -59,10 +88,11 @@ func Exercise(t *testing.T, open Opener) {
 	}
 }
 
-// fixture is what every subtest starts with: a store, a context and a
-// prefix that makes the ids of this subtest unique.
+// fixture is what every subtest starts with: a store, its clock (at T0),
+// a context and a prefix that makes the ids of this subtest unique.
 type fixture struct {
 	s      store.Store
+	clock  *Clock
 	ctx    context.Context
 	prefix string
 }
@@ -71,10 +101,11 @@ var runNonce = time.Now().UnixNano()
 
 func setup(t *testing.T, open Opener) *fixture {
 	t.Helper()
-	s := open(t)
+	clock := NewClock(T0)
+	s := open(t, clock.Now)
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%d", t.Name(), runNonce)
-	return &fixture{s: s, ctx: t.Context(), prefix: fmt.Sprintf("t%016x", h.Sum64())}
+	return &fixture{s: s, clock: clock, ctx: t.Context(), prefix: fmt.Sprintf("t%016x", h.Sum64())}
 }
 
 // id returns an id unique to the subtest: prefix-name.

@@ -76,7 +76,7 @@ func testTask(t *testing.T, open Opener) {
 			owner := fmt.Sprintf("worker-%d", w)
 			wg.Go(func() {
 				for {
-					task, err := f.s.TaskClaim(f.ctx, store.TaskClaimParams{Owner: owner, Now: T0, Lease: Lease})
+					task, err := f.s.TaskClaim(f.ctx, store.TaskClaimParams{Owner: owner, Lease: Lease})
 					if errors.Is(err, apperr.ErrNotFound) {
 						return
 					}
@@ -115,49 +115,120 @@ func testTask(t *testing.T, open Opener) {
 		f := setup(t, open)
 		r, tasks := f.simpleRun(t, "run", 1, 3)
 		first := f.mustClaim(t, "w1", T0)
+		if first.ClaimToken != 1 {
+			t.Errorf("first claim has token %d, want 1", first.ClaimToken)
+		}
 		if task := f.claim(t, "w2", T0.Add(Lease-time.Microsecond)); task != nil {
 			t.Fatalf("claimed task %d while its lease holds", task.ID)
 		}
-		// The holder may renew a lease that expired while nobody claimed it.
-		if err := f.s.TaskRenewLease(f.ctx, first.ID, "w1", T0.Add(Lease+time.Second)); err != nil {
-			t.Fatalf("TaskRenewLease by the holder: %v", err)
+		// The holder may renew a lease that expired while nobody claimed
+		// it; the new lease counts from the store's now.
+		if err := f.renew(first, T0.Add(Lease), Lease); err != nil {
+			t.Fatalf("TaskRenewLease by the holder after expiry: %v", err)
 		}
-		checkTimePtr(t, "renewed LeaseExpiresAt", MustTask(t, f.ctx, f.s, r.ID, first.ID).LeaseExpiresAt, ptr(T0.Add(Lease+time.Second)))
-		if task := f.claim(t, "w2", T0.Add(Lease)); task != nil {
+		checkTimePtr(t, "renewed LeaseExpiresAt", MustTask(t, f.ctx, f.s, r.ID, first.ID).LeaseExpiresAt, ptr(T0.Add(2*Lease)))
+		if task := f.claim(t, "w2", T0.Add(2*Lease-time.Microsecond)); task != nil {
 			t.Fatalf("claimed task %d while its renewed lease holds", task.ID)
 		}
-		now := T0.Add(Lease + time.Second)
+		now := T0.Add(2 * Lease)
 		second := f.mustClaim(t, "w2", now)
-		if second.ID != tasks[0].ID || second.Attempts != 2 || second.LeaseOwner != "w2" {
-			t.Fatalf("re-claim = %+v, want task %d attempt 2 owned by w2", second, tasks[0].ID)
+		if second.ID != tasks[0].ID || second.Attempts != 2 || second.LeaseOwner != "w2" || second.ClaimToken != 2 {
+			t.Fatalf("re-claim = %+v, want task %d attempt 2 owned by w2 with token 2", second, tasks[0].ID)
 		}
 		checkTimePtr(t, "LeaseExpiresAt", second.LeaseExpiresAt, ptr(now.Add(Lease)))
+		checkTimePtr(t, "StartedAt", second.StartedAt, &now)
 
-		// w1 lost the lease: every call with it is a Conflict and changes nothing.
+		// w1 lost its claim: every call with it is a Conflict and changes
+		// nothing.
 		rows := resultRowsFor(r.ID, "N", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-p", "FIXED_BOND", 1, "")}, f.id("ps"))
-		for name, err := range map[string]error{
-			"TaskRenewLease": f.s.TaskRenewLease(f.ctx, first.ID, "w1", now.Add(time.Hour)),
-			"TaskComplete":   f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: first.ID, Owner: "w1", Now: now, Results: rows}),
-			"TaskFail":       f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: first.ID, Owner: "w1", Now: now, Error: "x", Permanent: true}),
-			"TaskRelease":    f.s.TaskRelease(f.ctx, first.ID, "w1"),
-		} {
-			if !errors.Is(err, apperr.ErrConflict) {
-				t.Errorf("%s by the lost owner: %v, want Conflict", name, err)
-			}
-		}
-		if got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 10}); err != nil || len(got) != 0 {
-			t.Errorf("results after a stale completion = %d, %v; want none", len(got), err)
-		}
-		task := checkTaskStatus(t, f, r.ID, first.ID, store.TaskRunning)
-		if task.LeaseOwner != "w2" || task.Attempts != 2 {
-			t.Errorf("after the stale calls: %+v, want w2's attempt 2", task)
-		}
-		if err := f.s.TaskRenewLease(f.ctx, first.ID, "w2", now.Add(2*Lease)); err != nil {
+		f.checkStaleClaim(t, r.ID, first, second, now.Add(time.Second), rows)
+		if err := f.renew(second, now, 2*Lease); err != nil {
 			t.Errorf("TaskRenewLease by the new owner: %v", err)
 		}
-		if err := f.s.TaskRenewLease(f.ctx, 1<<62, "w2", now); !errors.Is(err, apperr.ErrNotFound) {
+		if err := f.renew(&store.Task{ID: 1 << 62, ClaimToken: 1}, now, Lease); !errors.Is(err, apperr.ErrNotFound) {
 			t.Errorf("TaskRenewLease(unknown task): %v, want ErrNotFound", err)
 		}
+	})
+
+	t.Run("StoreClockJudgesLeases", func(t *testing.T) {
+		// Every lease time is the store's clock plus a duration the caller
+		// gives: the caller's clock plays no part.
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 3)
+		start := T0.Add(7 * time.Second)
+		task := f.mustClaim(t, "w1", start)
+		checkTimePtr(t, "StartedAt", task.StartedAt, &start)
+		checkTimePtr(t, "LeaseExpiresAt", task.LeaseExpiresAt, ptr(start.Add(Lease)))
+		checkTimePtr(t, "run StartedAt", MustRunGet(t, f.ctx, f.s, r.ID).StartedAt, &start)
+		// A renewal counts from the store's now, not from the old expiry.
+		renewed := start.Add(Lease / 2)
+		if err := f.renew(task, renewed, 3*time.Second); err != nil {
+			t.Fatalf("TaskRenewLease: %v", err)
+		}
+		checkTimePtr(t, "renewed LeaseExpiresAt", MustTask(t, f.ctx, f.s, r.ID, task.ID).LeaseExpiresAt, ptr(renewed.Add(3*time.Second)))
+		// A cancel at the microsecond before expiry leaves the task to its
+		// worker; at expiry it is abandoned.
+		if got, err := f.cancel(r.ID, renewed.Add(3*time.Second-time.Microsecond)); err != nil || got.Status != store.RunCancelling {
+			t.Fatalf("RunCancel before expiry = %v, %v; want CANCELLING", got, err)
+		}
+		checkTaskStatus(t, f, r.ID, task.ID, store.TaskRunning)
+		end := renewed.Add(3 * time.Second)
+		if got, err := f.cancel(r.ID, end); err != nil || got.Status != store.RunCancelled {
+			t.Fatalf("RunCancel at expiry = %v, %v; want CANCELLED", got, err)
+		}
+		cancelled := checkTaskStatus(t, f, r.ID, task.ID, store.TaskCancelled)
+		checkTimePtr(t, "task FinishedAt", cancelled.FinishedAt, &end)
+		checkTimePtr(t, "run CompletedAt", MustRunGet(t, f.ctx, f.s, r.ID).CompletedAt, &end)
+
+		// A retry waits RetryAfter from the store's now.
+		r2, _ := f.simpleRun(t, "retry", 1, 3)
+		t2 := f.mustClaim(t, "w2", T0)
+		failedAt := T0.Add(time.Minute)
+		f.clock.Set(failedAt)
+		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{ClaimRef: t2.Ref(), Error: "timeout", RetryAfter: 90 * time.Second}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		checkTime(t, "AvailableAt after a retry", checkTaskStatus(t, f, r2.ID, t2.ID, store.TaskQueued).AvailableAt, failedAt.Add(90*time.Second))
+		if got := f.claim(t, "w3", failedAt.Add(90*time.Second-time.Microsecond)); got != nil {
+			t.Fatalf("claimed task %d before its retry time", got.ID)
+		}
+		if got := f.claim(t, "w3", failedAt.Add(90*time.Second)); got == nil || got.ID != t2.ID {
+			t.Fatalf("claim at the retry time = %v, want task %d", got, t2.ID)
+		}
+	})
+
+	t.Run("SameNameTwoClaims", func(t *testing.T) {
+		// Two workers with the same name (a restarted worker, or a
+		// misconfigured pair): the name decides nothing, the claim does.
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 3)
+		first := f.mustClaim(t, "twin", T0)
+		second := f.mustClaim(t, "twin", T0.Add(Lease))
+		if second.ID != first.ID || second.ClaimToken <= first.ClaimToken || second.LeaseOwner != "twin" {
+			t.Fatalf("re-claim by the same name = %+v, want task %d with a token above %d", second, first.ID, first.ClaimToken)
+		}
+		rows := resultRowsFor(r.ID, "N", []string{"BASE"}, []*store.Position{Pos(f.prefix+"-p", "FIXED_BOND", 1, "")}, f.id("ps"))
+		f.checkStaleClaim(t, r.ID, first, second, T0.Add(Lease+time.Second), rows)
+		// The current claim still completes, with its rows.
+		if err := f.complete(second, T0.Add(Lease+2*time.Second), rows); err != nil {
+			t.Fatalf("TaskComplete by the current claim: %v", err)
+		}
+		if got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 10}); err != nil || len(got) != len(rows) {
+			t.Errorf("results after the current claim completed = %d, %v; want %d", len(got), err, len(rows))
+		}
+		checkRunStatus(t, f, r.ID, store.RunCompleted)
+		// Once the task is done, neither claim may do anything to it.
+		for name, err := range map[string]error{
+			"TaskRenewLease": f.renew(second, T0.Add(Lease+3*time.Second), Lease),
+			"TaskComplete":   f.complete(second, T0.Add(Lease+3*time.Second), nil),
+			"TaskFail":       f.fail(second, T0.Add(Lease+3*time.Second), "x", true, time.Time{}),
+			"TaskRelease":    f.release(second, T0.Add(Lease+3*time.Second)),
+		} {
+			if !errors.Is(err, apperr.ErrConflict) {
+				t.Errorf("%s of a SUCCEEDED task: %v, want Conflict", name, err)
+			}
+		}
+		checkTaskStatus(t, f, r.ID, first.ID, store.TaskSucceeded)
 	})
 
 	t.Run("CompleteWritesResultsAndSettlesRun", func(t *testing.T) {
@@ -172,7 +243,7 @@ func testTask(t *testing.T, open Opener) {
 
 		// A failing write (the same key twice) leaves nothing behind.
 		bad := append(slices.Clone(rows1), rows1[0])
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: T0, Results: bad}); err == nil {
+		if err := f.complete(t1, T0, bad); err == nil {
 			t.Fatal("TaskComplete with a duplicate result row succeeded")
 		}
 		if got, _ := f.s.ResultList(f.ctx, store.ResultListParams{RunID: r.ID, Limit: 100}); len(got) != 0 {
@@ -181,7 +252,7 @@ func testTask(t *testing.T, open Opener) {
 		checkTaskStatus(t, f, r.ID, t1.ID, store.TaskRunning)
 
 		done1 := T0.Add(time.Second)
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: done1, Results: rows1}); err != nil {
+		if err := f.complete(t1, done1, rows1); err != nil {
 			t.Fatalf("TaskComplete(t1): %v", err)
 		}
 		task := checkTaskStatus(t, f, r.ID, t1.ID, store.TaskSucceeded)
@@ -202,12 +273,12 @@ func testTask(t *testing.T, open Opener) {
 			p.TasksByStatus[store.TaskQueued] != 0 || p.PositionsDone != wantDone {
 			t.Errorf("RunProgress = %+v, %v; want 1 succeeded, 1 running, %d positions done", p, err, wantDone)
 		}
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t1.ID, Owner: "w1", Now: done1, Results: rows1}); !errors.Is(err, apperr.ErrConflict) {
+		if err := f.complete(t1, done1, rows1); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("completing a SUCCEEDED task again: %v, want Conflict", err)
 		}
 
 		done2 := T0.Add(2 * time.Second)
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: t2.ID, Owner: "w2", Now: done2, Results: rows2}); err != nil {
+		if err := f.complete(t2, done2, rows2); err != nil {
 			t.Fatalf("TaskComplete(t2): %v", err)
 		}
 		run = checkRunStatus(t, f, r.ID, store.RunCompleted)
@@ -223,7 +294,7 @@ func testTask(t *testing.T, open Opener) {
 		if err != nil || p.PositionsDone != tasks[0].PositionCount+tasks[1].PositionCount || p.TasksByStatus[store.TaskSucceeded] != 2 {
 			t.Errorf("final RunProgress = %+v, %v", p, err)
 		}
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: 1 << 62, Owner: "w", Now: T0}); !errors.Is(err, apperr.ErrNotFound) {
+		if err := f.complete(&store.Task{ID: 1 << 62, ClaimToken: 1}, T0, nil); !errors.Is(err, apperr.ErrNotFound) {
 			t.Errorf("TaskComplete(unknown task): %v, want ErrNotFound", err)
 		}
 	})
@@ -239,8 +310,7 @@ func testTask(t *testing.T, open Opener) {
 			}
 			retryAt := now.Add(time.Duration(attempt) * 10 * time.Second)
 			msg := fmt.Sprintf("timeout on attempt %d", attempt)
-			if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: task.ID, Owner: "w", Now: now.Add(time.Second),
-				Error: msg, RetryAt: retryAt}); err != nil {
+			if err := f.fail(task, now.Add(time.Second), msg, false, retryAt); err != nil {
 				t.Fatalf("TaskFail(attempt %d): %v", attempt, err)
 			}
 			stored := MustTask(t, f.ctx, f.s, r.ID, task.ID)
@@ -280,8 +350,7 @@ func testTask(t *testing.T, open Opener) {
 		a := f.mustClaim(t, "w1", T0)
 		b := f.mustClaim(t, "w2", T0)
 		msg := "position P-7: cashflow date 2026-02-30 does not parse"
-		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: a.ID, Owner: "w1", Now: T0.Add(time.Second), Error: msg,
-			Permanent: true, RetryAt: T0.Add(time.Minute)}); err != nil {
+		if err := f.fail(a, T0.Add(time.Second), msg, true, T0.Add(time.Minute)); err != nil {
 			t.Fatalf("TaskFail(permanent): %v", err)
 		}
 		dead := checkTaskStatus(t, f, r.ID, a.ID, store.TaskDead)
@@ -290,13 +359,13 @@ func testTask(t *testing.T, open Opener) {
 		}
 		// One task RUNNING and one QUEUED: the run goes on.
 		checkRunStatus(t, f, r.ID, store.RunRunning)
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: b.ID, Owner: "w2", Now: T0.Add(2 * time.Second)}); err != nil {
+		if err := f.complete(b, T0.Add(2*time.Second), nil); err != nil {
 			t.Fatalf("TaskComplete: %v", err)
 		}
 		checkRunStatus(t, f, r.ID, store.RunRunning)
 		c := f.mustClaim(t, "w3", T0.Add(3*time.Second))
 		done := T0.Add(4 * time.Second)
-		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{TaskID: c.ID, Owner: "w3", Now: done}); err != nil {
+		if err := f.complete(c, done, nil); err != nil {
 			t.Fatalf("TaskComplete: %v", err)
 		}
 		run := checkRunStatus(t, f, r.ID, store.RunFailed)
@@ -314,7 +383,7 @@ func testTask(t *testing.T, open Opener) {
 		f := setup(t, open)
 		r, _ := f.simpleRun(t, "run", 1, 1)
 		task := f.mustClaim(t, "w1", T0)
-		if err := f.s.TaskRelease(f.ctx, task.ID, "w1"); err != nil {
+		if err := f.release(task, T0.Add(time.Second/2)); err != nil {
 			t.Fatalf("TaskRelease: %v", err)
 		}
 		stored := checkTaskStatus(t, f, r.ID, task.ID, store.TaskQueued)
@@ -328,27 +397,194 @@ func testTask(t *testing.T, open Opener) {
 		// MaxAttempts is 1, so had the release counted, a transient
 		// failure now would be the second attempt; it is the first, and
 		// the last: DEAD.
-		if err := f.s.TaskFail(f.ctx, store.TaskFailParams{TaskID: again.ID, Owner: "w2", Now: T0.Add(2 * time.Second),
-			Error: "db gone", RetryAt: T0.Add(time.Minute)}); err != nil {
+		if err := f.fail(again, T0.Add(2*time.Second), "db gone", false, T0.Add(time.Minute)); err != nil {
 			t.Fatalf("TaskFail: %v", err)
 		}
 		checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
 		checkRunStatus(t, f, r.ID, store.RunFailed)
 	})
 
-	t.Run("ExpiredLastAttemptIsDead", func(t *testing.T) {
+	t.Run("LeaseExpiriesAreNotFailures", func(t *testing.T) {
+		// A crashed worker's lease expiry is not a failure of the task: it
+		// does not use up MaxAttempts, which bounds the failures workers
+		// report. Expiries have their own limit, MaxLeaseExpiries.
 		f := setup(t, open)
-		r, _ := f.simpleRun(t, "run", 1, 1)
-		task := f.mustClaim(t, "w1", T0)
-		if got := f.claim(t, "w2", T0.Add(Lease)); got != nil {
-			t.Fatalf("re-claimed task %d past its MaxAttempts", got.ID)
+		r, _ := f.simpleRun(t, "run", 1, 2)
+		now := T0
+		task := f.mustClaim(t, "w", now)
+		// One reported failure: 1 of 2.
+		now = now.Add(time.Second)
+		if err := f.fail(task, now, "connection reset", false, now); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		// Then MaxLeaseExpiries-1 crashes, each found by the next claim.
+		task = f.mustClaim(t, "w", now)
+		for expiries := 1; expiries < store.MaxLeaseExpiries; expiries++ {
+			now = now.Add(Lease)
+			again := f.mustClaim(t, "w", now)
+			if again.ID != task.ID || again.LeaseExpiries != expiries || again.Failures != 1 || again.Attempts != expiries+2 ||
+				again.ClaimToken != task.ClaimToken+1 || again.Status != store.TaskRunning {
+				t.Fatalf("claim after expiry %d = %+v, want the task again with %d expiries, 1 failure, attempt %d",
+					expiries, again, expiries, expiries+2)
+			}
+			task = again
+		}
+		checkRunStatus(t, f, r.ID, store.RunRunning)
+		// A second reported failure is the 2nd of 2 whatever the attempts:
+		// DEAD, with the worker's error.
+		now = now.Add(time.Second)
+		if err := f.fail(task, now, "connection reset again", false, now); err != nil {
+			t.Fatalf("TaskFail: %v", err)
 		}
 		dead := checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
-		if !strings.Contains(dead.LastError, "lease") || !strings.Contains(dead.LastError, "expired") {
-			t.Errorf("LastError = %q, want it to say the lease expired", dead.LastError)
+		if dead.Failures != 2 || dead.LastError != "connection reset again" || dead.LeaseExpiries != store.MaxLeaseExpiries-1 {
+			t.Errorf("task after its 2nd failure = %+v", dead)
+		}
+		checkRunStatus(t, f, r.ID, store.RunFailed)
+	})
+
+	t.Run("TooManyLeaseExpiriesAreDead", func(t *testing.T) {
+		f := setup(t, open)
+		r, _ := f.simpleRun(t, "run", 1, 3)
+		now := T0
+		task := f.mustClaim(t, "w0", now)
+		for i := 1; i < store.MaxLeaseExpiries; i++ {
+			now = now.Add(Lease)
+			task = f.mustClaim(t, fmt.Sprintf("w%d", i), now)
+		}
+		if task.LeaseExpiries != store.MaxLeaseExpiries-1 || task.Failures != 0 {
+			t.Fatalf("last claim = %+v, want %d expiries, no failure", task, store.MaxLeaseExpiries-1)
+		}
+		// One microsecond early: the lease holds, nothing changes.
+		if got := f.claim(t, "late", now.Add(Lease-time.Microsecond)); got != nil {
+			t.Fatalf("claimed task %d while its lease holds", got.ID)
+		}
+		checkTaskStatus(t, f, r.ID, task.ID, store.TaskRunning)
+		// The MaxLeaseExpiries-th expiry: the next claim finds the task
+		// DEAD, and the run FAILED at that claim's time.
+		end := now.Add(Lease)
+		if got := f.claim(t, "late", end); got != nil {
+			t.Fatalf("re-claimed task %d past MaxLeaseExpiries", got.ID)
+		}
+		dead := checkTaskStatus(t, f, r.ID, task.ID, store.TaskDead)
+		want := store.LeaseExpiredError(task.LeaseOwner, store.MaxLeaseExpiries)
+		if dead.LastError != want || dead.LeaseExpiries != store.MaxLeaseExpiries || dead.Failures != 0 {
+			t.Errorf("dead task: last error %q, %d expiries, %d failures; want %q, %d, 0",
+				dead.LastError, dead.LeaseExpiries, dead.Failures, want, store.MaxLeaseExpiries)
+		}
+		checkTimePtr(t, "task FinishedAt", dead.FinishedAt, &end)
+		run := checkRunStatus(t, f, r.ID, store.RunFailed)
+		checkTimePtr(t, "CompletedAt", run.CompletedAt, &end)
+		if !strings.Contains(run.Error, want) {
+			t.Errorf("run error %q does not carry %q", run.Error, want)
+		}
+	})
+
+	t.Run("EngineVersions", func(t *testing.T) {
+		f := setup(t, open)
+		r, tasks := f.simpleRun(t, "run", 4, 3)
+		if v, err := f.s.RunEngineVersions(f.ctx, r.ID); err != nil || len(v) != 0 {
+			t.Errorf("RunEngineVersions before any task succeeded = %q, %v; want none", v, err)
+		}
+		var held []*store.Task
+		for i := range tasks {
+			held = append(held, f.mustClaim(t, fmt.Sprintf("w%d", i), T0))
+		}
+		for i, v := range []string{"iprs-pricing/2.0", "iprs-pricing/10.0", "iprs-pricing/2.0"} {
+			f.clock.Set(T0.Add(time.Second))
+			if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{ClaimRef: held[i].Ref(), EngineVersion: v}); err != nil {
+				t.Fatalf("TaskComplete(%s): %v", v, err)
+			}
+			if got := MustTask(t, f.ctx, f.s, r.ID, held[i].ID).EngineVersion; got != v {
+				t.Errorf("task %d EngineVersion = %q, want %q", held[i].ID, got, v)
+			}
+		}
+		// The last task's worker stalls; its stale completion leaves no
+		// version behind, and a task that dies has none.
+		last := held[3]
+		again := f.mustClaim(t, "w9", T0.Add(Lease))
+		f.clock.Set(T0.Add(Lease + time.Second))
+		if err := f.s.TaskComplete(f.ctx, store.TaskCompleteParams{ClaimRef: last.Ref(), EngineVersion: "stale"}); !errors.Is(err, apperr.ErrConflict) {
+			t.Fatalf("stale TaskComplete: %v, want Conflict", err)
+		}
+		if err := f.fail(again, T0.Add(Lease+2*time.Second), "position P: no curve", true, time.Time{}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		if got := checkTaskStatus(t, f, r.ID, last.ID, store.TaskDead).EngineVersion; got != "" {
+			t.Errorf("dead task EngineVersion = %q, want none", got)
+		}
+		got, err := f.s.RunEngineVersions(f.ctx, r.ID)
+		if want := []string{"iprs-pricing/10.0", "iprs-pricing/2.0"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("RunEngineVersions = %q, %v; want %q", got, err, want)
+		}
+		if _, err := f.s.RunEngineVersions(f.ctx, f.id("nope")); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("RunEngineVersions(unknown run): %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("SettleRules", func(t *testing.T) {
+		f := setup(t, open)
+		// FAILED: the error names the first dead task (lowest id) and how
+		// many died; a re-claimed task has no FinishedAt.
+		r, tasks := f.simpleRun(t, "failed", 3, 2)
+		a := f.mustClaim(t, "w1", T0)
+		if err := f.fail(a, T0.Add(time.Second), "blip", false, T0.Add(2*time.Second)); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		if q := checkTaskStatus(t, f, r.ID, a.ID, store.TaskQueued); q.FinishedAt != nil {
+			t.Errorf("re-queued task has FinishedAt %v", q.FinishedAt)
+		}
+		var claimed []*store.Task
+		for i := range 3 {
+			task := f.mustClaim(t, fmt.Sprintf("w%d", i+2), T0.Add(3*time.Second))
+			if task.FinishedAt != nil {
+				t.Errorf("claimed task %d has FinishedAt %v", task.ID, task.FinishedAt)
+			}
+			claimed = append(claimed, task)
+		}
+		done := T0.Add(4 * time.Second)
+		msgs := map[int64]string{}
+		for i, task := range claimed {
+			var err error
+			if task.ID == tasks[1].ID {
+				err = f.complete(task, done, nil)
+			} else {
+				msgs[task.ID] = fmt.Sprintf("position P%d: no curve", i)
+				err = f.fail(task, done, msgs[task.ID], true, time.Time{})
+			}
+			if err != nil {
+				t.Fatalf("finish task %d: %v", task.ID, err)
+			}
 		}
 		run := checkRunStatus(t, f, r.ID, store.RunFailed)
-		checkTimePtr(t, "CompletedAt", run.CompletedAt, ptr(T0.Add(Lease)))
+		checkTimePtr(t, "FAILED run CompletedAt", run.CompletedAt, &done)
+		want := fmt.Sprintf("2 tasks failed; first: task %d (FIXED_BOND, bucket 0) failed: %s", tasks[0].ID, msgs[tasks[0].ID])
+		if run.Error != want {
+			t.Errorf("FAILED run error = %q, want %q", run.Error, want)
+		}
+
+		// CANCELLED: a task that dies while its run is CANCELLING does not
+		// make the run FAILED, and the run carries no error.
+		r2, _ := f.simpleRun(t, "cancelled", 2, 3)
+		b := f.mustClaim(t, "w1", T0)
+		c := f.mustClaim(t, "w2", T0)
+		if got, err := f.cancel(r2.ID, T0.Add(time.Second)); err != nil || got.Status != store.RunCancelling {
+			t.Fatalf("RunCancel = %v, %v; want CANCELLING", got, err)
+		}
+		if err := f.fail(b, T0.Add(2*time.Second), "position X: bad date", true, time.Time{}); err != nil {
+			t.Fatalf("TaskFail: %v", err)
+		}
+		checkTaskStatus(t, f, r2.ID, b.ID, store.TaskDead)
+		checkRunStatus(t, f, r2.ID, store.RunCancelling)
+		end := T0.Add(3 * time.Second)
+		if err := f.release(c, end); err != nil {
+			t.Fatalf("TaskRelease: %v", err)
+		}
+		run = checkRunStatus(t, f, r2.ID, store.RunCancelled)
+		checkTimePtr(t, "CANCELLED run CompletedAt", run.CompletedAt, &end)
+		if run.Error != "" {
+			t.Errorf("CANCELLED run error = %q, want none", run.Error)
+		}
 	})
 
 	t.Run("TaskPositions", func(t *testing.T) {
@@ -367,6 +603,39 @@ func testTask(t *testing.T, open Opener) {
 			checkTaskPositions(t, f, tasks, mod, a, b)
 		}
 	})
+}
+
+// checkStaleClaim checks that every call with the stale claim is a
+// Conflict that changes nothing: the task stays RUNNING under current
+// (same owner, attempts, token, lease), and no result row is written.
+func (f *fixture) checkStaleClaim(t *testing.T, runID string, stale, current *store.Task, now time.Time, rows []*store.PositionResult) {
+	t.Helper()
+	before := MustTask(t, f.ctx, f.s, runID, current.ID)
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"TaskRenewLease", func() error { return f.renew(stale, now, time.Hour) }},
+		{"TaskComplete", func() error { return f.complete(stale, now, rows) }},
+		{"TaskFail transient", func() error { return f.fail(stale, now, "stale", false, now) }},
+		{"TaskFail permanent", func() error { return f.fail(stale, now, "stale", true, time.Time{}) }},
+		{"TaskRelease", func() error { return f.release(stale, now) }},
+	}
+	for _, c := range calls {
+		if err := c.call(); !errors.Is(err, apperr.ErrConflict) {
+			t.Errorf("%s with stale claim %d: %v, want Conflict", c.name, stale.ClaimToken, err)
+		}
+	}
+	if got, err := f.s.ResultList(f.ctx, store.ResultListParams{RunID: runID, Limit: 10}); err != nil || len(got) != 0 {
+		t.Errorf("results after a stale completion = %d, %v; want none", len(got), err)
+	}
+	after := MustTask(t, f.ctx, f.s, runID, current.ID)
+	if after.Status != store.TaskRunning || after.LeaseOwner != before.LeaseOwner || after.Attempts != before.Attempts ||
+		after.ClaimToken != current.ClaimToken || after.LastError != before.LastError {
+		t.Errorf("after the stale calls: %+v, want it unchanged from %+v", after, before)
+	}
+	checkTimePtr(t, "LeaseExpiresAt after the stale calls", after.LeaseExpiresAt, before.LeaseExpiresAt)
+	checkRunStatus(t, f, runID, store.RunRunning)
 }
 
 // checkTaskPositions checks that each task reads exactly its positions of
