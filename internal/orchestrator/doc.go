@@ -130,8 +130,10 @@
 // publish hash is the lower-case hex SHA-256 of these lines, each ending in
 // "\n":
 //
-//  1. iprs-publish-v1
-//  2. the canonical JSON of {"engine_version": E, "market_snapshot": {"id",
+//  1. iprs-publish-v2
+//  2. the canonical JSON of {"engine_version": E, "engine_versions": [V, …]
+//     (the distinct builds of the workers that computed the results, in
+//     byte order: GET /orch/runs/{id} answers them), "market_snapshot": {"id",
 //     "payload_hash"}, "model_set": {"id", "payload_hash"} (only when the
 //     run names one), "position_snapshots": [{"id", "payload_hash"}, …]
 //     (sorted by id), "request": R, "run_id": RUN, "scenario_sets": [{"id",

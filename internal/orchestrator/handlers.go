@@ -237,7 +237,11 @@ func (s *Service) writeRun(w http.ResponseWriter, r *http.Request, status int, r
 	if err != nil {
 		return fmt.Errorf("progress of run %s: %w", run.ID, err)
 	}
-	return web.WriteJSON(w, status, runView(run, prog))
+	v := runView(run, prog)
+	if v.EngineVersions, err = s.store.RunEngineVersions(r.Context(), run.ID); err != nil {
+		return fmt.Errorf("engine versions of run %s: %w", run.ID, err)
+	}
+	return web.WriteJSON(w, status, v)
 }
 
 // notFoundOr answers a missing row with a 404 naming it, and wraps any

@@ -19,7 +19,7 @@ import (
 
 // PublishHashVersion is the first line of the publish hash input; it names
 // the recipe (see the package documentation).
-const PublishHashVersion = "iprs-publish-v1"
+const PublishHashVersion = "iprs-publish-v2"
 
 // publishRun publishes a COMPLETED run: it computes the publish hash and
 // records it. Any other status, PUBLISHED included, is a Conflict.
@@ -73,15 +73,20 @@ func (s *Service) PublishHash(ctx context.Context, run *store.Run) (string, erro
 	if err != nil {
 		return "", err
 	}
+	versions, err := s.store.RunEngineVersions(ctx, run.ID)
+	if err != nil {
+		return "", fmt.Errorf("engine versions of run %s: %w", run.ID, err)
+	}
 	header := struct {
 		EngineVersion     string    `json:"engine_version"`
+		EngineVersions    []string  `json:"engine_versions"`
 		MarketSnapshot    snapRef   `json:"market_snapshot"`
 		ModelSet          *snapRef  `json:"model_set,omitempty"`
 		PositionSnapshots []snapRef `json:"position_snapshots"`
 		Request           rawJSON   `json:"request"`
 		RunID             string    `json:"run_id"`
 		ScenarioSets      []snapRef `json:"scenario_sets,omitempty"`
-	}{run.EngineVersion, snapRef{ms.ID, ms.PayloadHash}, modelSet, snaps, rawJSON(request), run.ID, sets}
+	}{run.EngineVersion, nonNil(versions), snapRef{ms.ID, ms.PayloadHash}, modelSet, snaps, rawJSON(request), run.ID, sets}
 	hb, err := canon.Marshal(header)
 	if err != nil {
 		return "", fmt.Errorf("canonicalize the publish header of run %s: %w", run.ID, err)

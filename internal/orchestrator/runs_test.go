@@ -702,9 +702,13 @@ func expectedPublishHash(t *testing.T, run map[string]any, marketID, marketHash 
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	b.WriteString("iprs-publish-v1\n")
-	fmt.Fprintf(&b, `{"engine_version":%q,"market_snapshot":{"id":%q,"payload_hash":%q},"position_snapshots":[%s],"request":%s,"run_id":%q}`+"\n",
-		run["engine_version"], marketID, marketHash, strings.Join(ps, ","), request, run["run_id"])
+	versions, err := canon.Marshal(run["engine_versions"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("iprs-publish-v2\n")
+	fmt.Fprintf(&b, `{"engine_version":%q,"engine_versions":%s,"market_snapshot":{"id":%q,"payload_hash":%q},"position_snapshots":[%s],"request":%s,"run_id":%q}`+"\n",
+		run["engine_version"], versions, marketID, marketHash, strings.Join(ps, ","), request, run["run_id"])
 	sorted := append([]*resultRow(nil), rows...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, c := sorted[i], sorted[j]

@@ -76,7 +76,12 @@ type RunView struct {
 	PublishedAt         *string         `json:"published_at,omitempty"`
 	PublishHash         *string         `json:"publish_hash,omitempty"`
 	EngineVersion       string          `json:"engine_version"`
-	RequestHash         string          `json:"request_hash"`
+	// EngineVersions are the builds of the workers whose results the run
+	// holds (SPEC §5: each result row records the engine that computed
+	// it, through its task); more than one means a mixed run. Given on
+	// the answer about one run, not in lists.
+	EngineVersions []string `json:"engine_versions,omitempty"`
+	RequestHash    string   `json:"request_hash"`
 	// Request is the normalized request the run was created from, the
 	// "request" of the publish hash.
 	Request json.RawMessage `json:"request"`
