@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/client"
 	"github.com/iprs/iprs/internal/config"
 	"github.com/iprs/iprs/internal/gen"
@@ -75,7 +76,7 @@ run over every scenario and measure.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
 			if !noDemo {
-				runID, err := loadDemo(ctx, client.New(d.URL, firstToken(cfg), nil), demoLoans, out)
+				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), demoLoans, out)
 				if err != nil && ctx.Err() == nil {
 					d.Stop()
 					return errors.Join(fmt.Errorf("load the demo: %w", err), d.Wait())
@@ -116,9 +117,17 @@ func devEnv(getenv func(string) string) func(string) string {
 	}
 }
 
-func firstToken(cfg config.Config) string {
-	if len(cfg.APITokens) > 0 {
-		return cfg.APITokens[0]
+// demoToken is the token the demo loader presents: the first principal's
+// that may read and write (the demo uploads, runs and reads), else the
+// first one's (the demo then fails with a 403 naming the role it lacks).
+func demoToken(cfg config.Config) string {
+	for _, p := range cfg.Principals {
+		if p.Has(auth.Read) && p.Has(auth.Write) {
+			return p.Token()
+		}
+	}
+	if len(cfg.Principals) > 0 {
+		return cfg.Principals[0].Token()
 	}
 	return ""
 }
