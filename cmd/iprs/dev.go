@@ -224,7 +224,13 @@ func listenURL(a net.Addr) string {
 // of what to open), /health for the whole process and /metrics of the
 // workers.
 func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
-	return p.workerHealth(func(m *web.Mux) {
+	m, reg := p.rootMux()
+	return m.Handler(), reg
+}
+
+// rootMux builds the routes of rootHandler.
+func (p *platform) rootMux() (*web.Mux, *prometheus.Registry) {
+	return p.workerMux(func(m *web.Mux) {
 		m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, err := io.WriteString(w, indexText)

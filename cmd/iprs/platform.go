@@ -98,6 +98,7 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 			EngineVersion:  engineVersion(p.version),
 			MaxUploadBytes: p.cfg.MaxUploadBytes,
 			Registerer:     m.Registry(),
+			FourEyes:       p.cfg.FourEyes,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)

@@ -77,6 +77,9 @@ type RunView struct {
 	PublishHash         *string         `json:"publish_hash,omitempty"`
 	EngineVersion       string          `json:"engine_version"`
 	RequestHash         string          `json:"request_hash"`
+	// SubmittedBy is the principal that created the run (absent for runs
+	// stored before principals were recorded).
+	SubmittedBy string `json:"submitted_by,omitempty"`
 	// Request is the normalized request the run was created from, the
 	// "request" of the publish hash.
 	Request json.RawMessage `json:"request"`
@@ -118,6 +121,7 @@ func runView(r *store.Run, p *store.Progress) RunView {
 		PublishHash:         optString(r.PublishHash),
 		EngineVersion:       r.EngineVersion,
 		RequestHash:         r.RequestHash,
+		SubmittedBy:         r.SubmittedBy,
 		Request:             json.RawMessage(r.Request),
 		Progress: ProgressView{
 			TasksByStatus:  make(map[string]int64, len(taskStatuses)),
