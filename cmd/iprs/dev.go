@@ -244,7 +244,8 @@ const indexText = `IPRS — Institutional Portfolio Risk & analytics System (dev
 Services, routed by prefix as the load balancer does:
   /mkt/…       marketdata:   GET /mkt/snapshots, GET /mkt/snapshots/{id}, POST /mkt/snapshots
   /orch/…      orchestrator: GET /orch/runs, GET /orch/runs/{id}, /orch/runs/{id}/tasks,
-                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish
+                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish,
+                             GET /orch/audit (who changed what)
   /results/…   results:      /results/runs/{id}/summary, /cube?measure=PV&by=product_type,
                              /positions, /positions/{position_id}, /export.csv
 Health: /health, /mkt/health, /orch/health, /results/health. Metrics: /metrics (workers),
