@@ -34,9 +34,9 @@ import (
 // The worker's task methods and the aggregate cache record nothing: they
 // carry no principal's decision. A new write method (sets, explains,
 // webhooks) records its entry by calling its driver's audit helper in its
-// transaction once the change is known to happen (postgres.recordAudit,
-// sqlite.recordAudit), and the conformance suite checks it with
-// storetest.CheckAudited.
+// transaction once the change is known to happen (the drivers'
+// (*DB).recordAudit(ctx, tx, objectID)), and the conformance suite checks
+// it with storetest.CheckAudit.
 //
 // The audit_log table is append-only: both schemas refuse UPDATE and
 // DELETE of its rows (and PostgreSQL TRUNCATE), and deleting a run leaves

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,6 +227,38 @@ func testAudit(t *testing.T, open Opener) {
 		CheckAudit(t, f.ctx, f.s, queued.ID,
 			store.AuditEntry{Principal: "carol", Action: "run.cancel", RequestID: "req-c1"},
 			store.AuditEntry{Principal: "dave", Action: "run.delete", RequestID: "req-d1"})
+	})
+
+	t.Run("ConcurrentDuplicatesRecordOnce", func(t *testing.T) {
+		f := setup(t, open)
+		id := f.id("mkt")
+		const n = 8
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []string
+		)
+		for i := range n {
+			wg.Go(func() {
+				who := fmt.Sprintf("p%d", i)
+				ctx := audited(f.ctx, who, "market_snapshot.create", "", "req-"+who)
+				_, created, err := f.s.MarketSnapshotCreate(ctx, &store.MarketSnapshot{ID: id, AsOfTime: T0,
+					Payload: []byte(`{}`), PayloadHash: "same", DQStatus: "PASS"})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("MarketSnapshotCreate by %s: %v", who, err)
+				}
+				if created {
+					winners = append(winners, who)
+				}
+			})
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("%d creators, want 1: %v", len(winners), winners)
+		}
+		CheckAudit(t, f.ctx, f.s, id, store.AuditEntry{Principal: winners[0], Action: "market_snapshot.create", RequestID: "req-" + winners[0]})
 	})
 
 	t.Run("AnIncompleteEntryFailsTheWrite", func(t *testing.T) {
