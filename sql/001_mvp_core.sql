@@ -138,6 +138,8 @@ CREATE TABLE IF NOT EXISTS run (
 );
 CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
+-- The principal that submitted the run (four-eyes publishing, SPEC §5).
+ALTER TABLE run ADD COLUMN IF NOT EXISTS submitted_by text NOT NULL DEFAULT '';
 
 CREATE TABLE IF NOT EXISTS run_position_snapshot (
     run_id                text COLLATE "C" NOT NULL REFERENCES run (run_id),
@@ -238,6 +240,33 @@ CREATE TABLE IF NOT EXISTS run_aggregate (
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, name)
 );
+
+-- The audit trail (SPEC §5): one row per accepted change, inserted by the
+-- transaction that makes the change. Newest first, optionally by object,
+-- principal or action, hence one index per filter ending in the list
+-- order. Append-only: the trigger refuses UPDATE, DELETE and TRUNCATE
+-- (deleting a run leaves its audit rows).
+CREATE TABLE IF NOT EXISTS audit_log (
+    audit_id     bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    recorded_at  timestamptz NOT NULL,
+    principal    text COLLATE "C" NOT NULL,
+    action       text COLLATE "C" NOT NULL,
+    object_id    text COLLATE "C" NOT NULL,
+    request_id   text COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_log_time_idx ON audit_log (recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_object_idx ON audit_log (object_id, recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_principal_idx ON audit_log (principal, recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_action_idx ON audit_log (action, recorded_at DESC, audit_id DESC);
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP;
+END
+$$;
+CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
 -- Databases created by the first draft of this file stored client JSON as
 -- jsonb; convert those columns so reads return the bytes as submitted.

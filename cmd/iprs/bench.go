@@ -118,7 +118,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	phases, err := benchPhases(ctx, client.New(d.URL, firstToken(o.Cfg), nil), o)
+	phases, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
 	fmt.Fprintf(out, "iprs bench: %s loans × %d scenarios (%v) on %s, %d CPUs, %d workers\n",

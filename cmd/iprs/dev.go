@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/client"
 	"github.com/iprs/iprs/internal/config"
 	"github.com/iprs/iprs/internal/gen"
@@ -75,7 +76,7 @@ run over every scenario and measure.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
 			if !noDemo {
-				runID, err := loadDemo(ctx, client.New(d.URL, firstToken(cfg), nil), demoLoans, out)
+				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), demoLoans, out)
 				if err != nil && ctx.Err() == nil {
 					d.Stop()
 					return errors.Join(fmt.Errorf("load the demo: %w", err), d.Wait())
@@ -116,9 +117,17 @@ func devEnv(getenv func(string) string) func(string) string {
 	}
 }
 
-func firstToken(cfg config.Config) string {
-	if len(cfg.APITokens) > 0 {
-		return cfg.APITokens[0]
+// demoToken is the token the demo loader presents: the first principal's
+// that may read and write (the demo uploads, runs and reads), else the
+// first one's (the demo then fails with a 403 naming the role it lacks).
+func demoToken(cfg config.Config) string {
+	for _, p := range cfg.Principals {
+		if p.Has(auth.Read) && p.Has(auth.Write) {
+			return p.Token()
+		}
+	}
+	if len(cfg.Principals) > 0 {
+		return cfg.Principals[0].Token()
 	}
 	return ""
 }
@@ -215,7 +224,13 @@ func listenURL(a net.Addr) string {
 // of what to open), /health for the whole process and /metrics of the
 // workers.
 func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
-	return p.workerHealth(func(m *web.Mux) {
+	m, reg := p.rootMux()
+	return m.Handler(), reg
+}
+
+// rootMux builds the routes of rootHandler.
+func (p *platform) rootMux() (*web.Mux, *prometheus.Registry) {
+	return p.workerMux(func(m *web.Mux) {
 		m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, err := io.WriteString(w, indexText)
@@ -229,7 +244,8 @@ const indexText = `IPRS — Institutional Portfolio Risk & analytics System (dev
 Services, routed by prefix as the load balancer does:
   /mkt/…       marketdata:   GET /mkt/snapshots, GET /mkt/snapshots/{id}, POST /mkt/snapshots
   /orch/…      orchestrator: GET /orch/runs, GET /orch/runs/{id}, /orch/runs/{id}/tasks,
-                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish
+                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish,
+                             GET /orch/audit (who changed what)
   /results/…   results:      /results/runs/{id}/summary, /cube?measure=PV&by=product_type,
                              /positions, /positions/{position_id}, /export.csv
 Health: /health, /mkt/health, /orch/health, /results/health. Metrics: /metrics (workers),

@@ -69,13 +69,22 @@ type platform struct {
 
 // handler builds the HTTP handler of a service that serves an API.
 func (p *platform) handler(spec service.Spec) (http.Handler, error) {
+	mux, err := p.mux(spec)
+	if err != nil {
+		return nil, err
+	}
+	return mux.Handler(), nil
+}
+
+// mux builds the routes of a service that serves an API.
+func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 	m := metrics.New(string(spec.Name))
 	mux := web.NewMux(web.Config{
 		Service:      string(spec.Name),
 		Version:      p.version,
 		Prefix:       spec.Prefix,
 		Logger:       p.logger.With("service", string(spec.Name)),
-		Tokens:       p.cfg.APITokens,
+		Principals:   p.cfg.Principals,
 		MaxBodyBytes: p.cfg.MaxBodyBytes,
 		Ping:         p.st.Ping,
 		Metrics:      m,
@@ -89,31 +98,38 @@ func (p *platform) handler(spec service.Spec) (http.Handler, error) {
 			EngineVersion:  engineVersion(p.version),
 			MaxUploadBytes: p.cfg.MaxUploadBytes,
 			Registerer:     m.Registry(),
+			FourEyes:       p.cfg.FourEyes,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)
 	default:
 		return nil, fmt.Errorf("service %q serves no API", spec.Name)
 	}
-	return mux.Handler(), nil
+	return mux, nil
 }
 
 // workerHealth builds the worker's own HTTP handler: health and metrics,
 // plus whatever routes extra (when not nil) registers.
 func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus.Registry) {
+	mux, reg := p.workerMux(extra)
+	return mux.Handler(), reg
+}
+
+// workerMux builds the worker's routes (see workerHealth).
+func (p *platform) workerMux(extra func(*web.Mux)) (*web.Mux, *prometheus.Registry) {
 	m := metrics.New(string(service.Worker))
 	mux := web.NewMux(web.Config{
-		Service: string(service.Worker),
-		Version: p.version,
-		Logger:  p.logger.With("service", string(service.Worker)),
-		Tokens:  p.cfg.APITokens,
-		Ping:    p.st.Ping,
-		Metrics: m,
+		Service:    string(service.Worker),
+		Version:    p.version,
+		Logger:     p.logger.With("service", string(service.Worker)),
+		Principals: p.cfg.Principals,
+		Ping:       p.st.Ping,
+		Metrics:    m,
 	})
 	if extra != nil {
 		extra(mux)
 	}
-	return mux.Handler(), m.Registry()
+	return mux, m.Registry()
 }
 
 // newWorker makes a worker. A named worker's metrics carry its owner as a

@@ -16,6 +16,7 @@ type Code string
 const (
 	Invalid       Code = "invalid"       // 400: the request itself is malformed
 	Unauthorized  Code = "unauthorized"  // 401
+	Forbidden     Code = "forbidden"     // 403: authenticated, but not allowed
 	NotFound      Code = "not_found"     // 404
 	Conflict      Code = "conflict"      // 409: clashes with stored state
 	TooLarge      Code = "too_large"     // 413

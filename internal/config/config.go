@@ -8,7 +8,11 @@
 //	DATABASE_URL             postgres://… or postgresql://… (PostgreSQL),
 //	                         sqlite:PATH, sqlite:///ABS/PATH or a plain file path (SQLite);
 //	                         unset means none (RequireDatabase refuses that)
-//	IPRS_API_TOKENS          comma-separated bearer tokens; empty: no auth
+//	IPRS_API_TOKENS          comma-separated principals, name:role[+role…]:token
+//	                         or a bare token (principal "default", every role);
+//	                         empty: no auth (see package auth)
+//	IPRS_FOUR_EYES           true: a run cannot be published by the principal
+//	                         that submitted it; default false
 //	IPRS_MAX_BODY_BYTES      request body bound, default 16MiB
 //	IPRS_MAX_UPLOAD_BYTES    position snapshot upload bound, default 2GiB
 //	IPRS_LOG_LEVEL           debug | info | warn | error, default info
@@ -35,12 +39,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iprs/iprs/internal/auth"
 )
 
 // Environment variable names.
 const (
 	EnvDatabaseURL       = "DATABASE_URL"
 	EnvAPITokens         = "IPRS_API_TOKENS"
+	EnvFourEyes          = "IPRS_FOUR_EYES"
 	EnvMaxBodyBytes      = "IPRS_MAX_BODY_BYTES"
 	EnvMaxUploadBytes    = "IPRS_MAX_UPLOAD_BYTES"
 	EnvLogLevel          = "IPRS_LOG_LEVEL"
@@ -91,8 +98,12 @@ type Database struct {
 
 // Config is the validated configuration.
 type Config struct {
-	Database          Database
-	APITokens         []string
+	Database Database
+	// Principals are the callers IPRS_API_TOKENS configures; none means
+	// authentication is off.
+	Principals []auth.Principal
+	// FourEyes forbids a principal to publish a run it submitted.
+	FourEyes          bool
 	MaxBodyBytes      int64
 	MaxUploadBytes    int64
 	LogLevel          slog.Level
@@ -141,11 +152,21 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.Database = db
 	}
-	c.APITokens = SplitList(getenv(EnvAPITokens))
-	for _, t := range c.APITokens {
-		if strings.ContainsAny(t, " \t\r\n") {
-			fail(fmt.Errorf("%s: a token must not contain whitespace", EnvAPITokens))
-			break
+	if ps, err := auth.Parse(getenv(EnvAPITokens)); err != nil {
+		fail(fmt.Errorf("%s: %w", EnvAPITokens, err))
+	} else {
+		c.Principals = ps
+	}
+	if s := get(EnvFourEyes); s != "" {
+		on, err := strconv.ParseBool(s)
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("%s: %q is not true or false", EnvFourEyes, s))
+		case on:
+			c.FourEyes = true
+			if err := checkFourEyes(c.Principals); err != nil {
+				fail(fmt.Errorf("%s: %w", EnvFourEyes, err))
+			}
 		}
 	}
 	if s := get(EnvMaxBodyBytes); s != "" {
@@ -213,6 +234,23 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
+}
+
+// checkFourEyes refuses a four-eyes setting that nobody could satisfy: it
+// needs a principal that may submit runs (write) and another that may
+// publish them.
+func checkFourEyes(ps []auth.Principal) error {
+	if len(ps) == 0 {
+		return fmt.Errorf("four-eyes publishing needs principals: set %s (name:role[+role…]:token entries)", EnvAPITokens)
+	}
+	for _, w := range ps {
+		for _, p := range ps {
+			if w.Has(auth.Write) && p.Has(auth.Publish) && w.Name() != p.Name() {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("with four-eyes publishing no run could ever be published: %s needs a principal with the write role and another principal with the publish role", EnvAPITokens)
 }
 
 // RequireDatabase reports an error naming DATABASE_URL when none is set
@@ -379,8 +417,13 @@ func ParseLevel(s string) (slog.Level, error) {
 // and every API token.
 func (c Config) Dump() string {
 	tokens := "(none: authentication disabled)"
-	if n := len(c.APITokens); n > 0 {
-		tokens = fmt.Sprintf("(%d redacted)", n)
+	if len(c.Principals) > 0 {
+		// Names and roles are not secret; the tokens are.
+		parts := make([]string, len(c.Principals))
+		for i, p := range c.Principals {
+			parts[i] = p.Name() + ":" + p.RoleList() + ":(redacted)"
+		}
+		tokens = strings.Join(parts, ",")
 	}
 	db := c.Database.Redacted()
 	if db == "" {
@@ -393,6 +436,7 @@ func (c Config) Dump() string {
 	lines := [][2]string{
 		{EnvDatabaseURL, db},
 		{EnvAPITokens, tokens},
+		{EnvFourEyes, strconv.FormatBool(c.FourEyes)},
 		{EnvMaxBodyBytes, strconv.FormatInt(c.MaxBodyBytes, 10)},
 		{EnvMaxUploadBytes, strconv.FormatInt(c.MaxUploadBytes, 10)},
 		{EnvLogLevel, strings.ToLower(c.LogLevel.String())},
@@ -447,7 +491,7 @@ func NewLogger(c Config, w io.Writer) *slog.Logger {
 // Variables returns the names of every variable Load reads.
 func Variables() []string {
 	return []string{
-		EnvDatabaseURL, EnvAPITokens, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
+		EnvDatabaseURL, EnvAPITokens, EnvFourEyes, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
 		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvAddr,
 	}
 }

@@ -22,8 +22,8 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Database.Driver != "" {
 		t.Errorf("Database.Driver = %q, want none", c.Database.Driver)
 	}
-	if c.APITokens != nil {
-		t.Errorf("APITokens = %q, want none", c.APITokens)
+	if c.Principals != nil || c.FourEyes {
+		t.Errorf("Principals = %v, FourEyes = %v; want none, false", c.Principals, c.FourEyes)
 	}
 	if c.MaxBodyBytes != 16*1024*1024 {
 		t.Errorf("MaxBodyBytes = %d, want 16 MiB", c.MaxBodyBytes)
@@ -76,8 +76,9 @@ func TestLoadAll(t *testing.T) {
 	if c.Database != want {
 		t.Errorf("Database = %+v, want %+v", c.Database, want)
 	}
-	if strings.Join(c.APITokens, "|") != "tok-a|tok-b" {
-		t.Errorf("APITokens = %q, want [tok-a tok-b]", c.APITokens)
+	if len(c.Principals) != 2 || c.Principals[0].Token() != "tok-a" || c.Principals[1].Token() != "tok-b" ||
+		c.Principals[0].String() != "default(read+write+publish)" {
+		t.Errorf("Principals = %v, want two default principals with every role, tokens tok-a and tok-b", c.Principals)
 	}
 	if c.MaxBodyBytes != 1<<20 || c.MaxUploadBytes != 3_000_000_000 {
 		t.Errorf("sizes = %d, %d; want 1048576, 3000000000", c.MaxBodyBytes, c.MaxUploadBytes)
@@ -106,14 +107,13 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 		"IPRS_WORKER_GRACE_SECONDS": "-5",
 		"IPRS_DB_MAX_CONNS":         "-1",
 		"IPRS_ADDR":                 "localhost",
+		"IPRS_API_TOKENS":           "ops:admin:tok-x",
+		"IPRS_FOUR_EYES":            "perhaps",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted invalid variables")
 	}
 	for _, name := range Variables() {
-		if name == EnvAPITokens {
-			continue
-		}
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -188,20 +188,22 @@ func TestDumpRedactsSecrets(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"DATABASE_URL":    "postgres://iprs:s3cret@db:5432/iprs?password=other",
-		"IPRS_API_TOKENS": "tok-alpha,tok-beta",
+		"IPRS_API_TOKENS": "tok-alpha,alice:read+write:tok-beta,bob:publish:tok-gamma",
+		"IPRS_FOUR_EYES":  "true",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	out := c.Dump()
-	for _, secret := range []string{"s3cret", "other", "tok-alpha", "tok-beta"} {
+	for _, secret := range []string{"s3cret", "other", "tok-alpha", "tok-beta", "tok-gamma"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("Dump leaks %q:\n%s", secret, out)
 		}
 	}
 	for _, want := range []string{
 		"DATABASE_URL=postgres://iprs:xxxxx@db:5432/iprs?password=xxxxx\n",
-		"IPRS_API_TOKENS=(2 redacted)\n",
+		"IPRS_API_TOKENS=default:read+write+publish:(redacted),alice:read+write:(redacted),bob:publish:(redacted)\n",
+		"IPRS_FOUR_EYES=true\n",
 		"IPRS_MAX_BODY_BYTES=16777216\n",
 		"IPRS_LOG_LEVEL=info\n",
 		"IPRS_LEASE_SECONDS=60\n",
@@ -217,7 +219,7 @@ func TestDumpRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("configuration", slog.Any("config", c))
 	logged := buf.String()
-	for _, secret := range []string{"s3cret", "tok-alpha"} {
+	for _, secret := range []string{"s3cret", "tok-alpha", "tok-beta", "tok-gamma"} {
 		if strings.Contains(logged, secret) {
 			t.Errorf("logged configuration leaks %q: %s", secret, logged)
 		}
@@ -253,5 +255,93 @@ func TestNewLogger(t *testing.T) {
 	NewLogger(Config{LogLevel: slog.LevelDebug, LogFormat: "text"}, &buf).Debug("hello", slog.Int("n", 3))
 	if !strings.Contains(buf.String(), "msg=hello n=3") {
 		t.Errorf("text output = %q", buf.String())
+	}
+}
+
+func TestAPITokens(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"IPRS_API_TOKENS": " ops-bot:read:tok-r1 , alice:write+read:tok-w1,bob:publish+read+publish:tok-p1,alice:read+write:tok-w2, legacy-token",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []string{"ops-bot(read)", "alice(read+write)", "bob(read+publish)", "alice(read+write)", "default(read+write+publish)"}
+	tokens := []string{"tok-r1", "tok-w1", "tok-p1", "tok-w2", "legacy-token"}
+	if len(c.Principals) != len(want) {
+		t.Fatalf("Principals = %v, want %v", c.Principals, want)
+	}
+	for i, p := range c.Principals {
+		if p.String() != want[i] || p.Token() != tokens[i] {
+			t.Errorf("principal %d = %v (token %q), want %s (token %q)", i, p, p.Token(), want[i], tokens[i])
+		}
+	}
+}
+
+func TestAPITokensBadEntries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		value string
+		want  string // in the message
+	}{
+		{"alice:read", "entry 1: has 1 colons"},
+		{"ok-token,alice:read:write:s3cr3t-x", "entry 2: has 3 colons"},
+		{"alice:admin:s3cr3t-x", `entry 1 (principal "alice"): unknown role "admin"`},
+		{"alice::s3cr3t-x", `entry 1 (principal "alice"): names no role`},
+		{"alice:read+:s3cr3t-x", `unknown role ""`},
+		{"al ice:read:s3cr3t-x", "entry 1: the principal name must be"},
+		{":read:s3cr3t-x", "entry 1: the principal name must be"},
+		{"alice:read:", `entry 1 (principal "alice"): has an empty token`},
+		{"alice:read:s3cr	t-x", "whitespace"},
+		{"alice:read:s3cr3t-x,bob:write:s3cr3t-x", `entry 2 (principal "bob") has the same token as principal "alice"`},
+		{"alice:read:s3cr3t-x,alice:write:s3cr3t-y", `entry 2: principal "alice" is listed again with other roles`},
+	}
+	for _, tt := range tests {
+		_, err := Load(env(map[string]string{"IPRS_API_TOKENS": tt.value}))
+		if err == nil {
+			t.Errorf("Load(IPRS_API_TOKENS=%q) succeeded, want an error", tt.value)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "IPRS_API_TOKENS: ") || !strings.Contains(msg, tt.want) {
+			t.Errorf("Load(IPRS_API_TOKENS=%q) = %q, want it to name the variable and say %q", tt.value, msg, tt.want)
+		}
+		for _, secret := range []string{"s3cr3t-x", "s3cr3t-y", "s3cr\tt-x", "ok-token"} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("Load(IPRS_API_TOKENS=%q) error echoes a token: %q", tt.value, msg)
+			}
+		}
+	}
+	// Every bad entry is reported at once.
+	_, err := Load(env(map[string]string{"IPRS_API_TOKENS": "a:nope:t1-xxxxx,good:read:t2-xxxxx,b:read"}))
+	if err == nil || !strings.Contains(err.Error(), "entry 1") || !strings.Contains(err.Error(), "entry 3") {
+		t.Errorf("err = %v, want entries 1 and 3 named", err)
+	}
+}
+
+func TestFourEyes(t *testing.T) {
+	t.Parallel()
+	good := "alice:read+write:tok-a1,bob:read+publish:tok-b1"
+	for value, want := range map[string]bool{"true": true, "TRUE": true, "1": true, "false": false, "0": false, "": false} {
+		c, err := Load(env(map[string]string{"IPRS_FOUR_EYES": value, "IPRS_API_TOKENS": good}))
+		if err != nil || c.FourEyes != want {
+			t.Errorf("IPRS_FOUR_EYES=%q: FourEyes = %v, %v; want %v", value, c.FourEyes, err, want)
+		}
+	}
+	for tokens, want := range map[string]string{
+		"": "needs principals",
+		// One principal that may do everything cannot publish its own runs.
+		"only-token": "no run could ever be published",
+		"alice:read+write+publish:tok-a1,bob:read:tok-b1": "no run could ever be published",
+		"alice:write:tok-a1,alice:write:tok-a2":           "no run could ever be published",
+	} {
+		_, err := Load(env(map[string]string{"IPRS_FOUR_EYES": "true", "IPRS_API_TOKENS": tokens}))
+		if err == nil || !strings.Contains(err.Error(), "IPRS_FOUR_EYES: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("four eyes with IPRS_API_TOKENS=%q: %v, want an error naming IPRS_FOUR_EYES saying %q", tokens, err, want)
+		}
+	}
+	// Off, a single all-powerful principal is fine.
+	if _, err := Load(env(map[string]string{"IPRS_FOUR_EYES": "false", "IPRS_API_TOKENS": "only-token"})); err != nil {
+		t.Errorf("four eyes off: %v", err)
 	}
 }

@@ -18,7 +18,11 @@
 // and answers 201 {snapshot_id, payload_hash, dq_status, issues,
 // created_at} with a Location header. The same snapshot_id with the same
 // content again answers 200 with the stored record and changes nothing;
-// with other content it is a 409 problem (snapshots are immutable).
+// with other content it is a 409 problem (snapshots are immutable). A
+// created snapshot is recorded in the audit trail (market_snapshot.create,
+// with the principal and the request id, in the same transaction; package
+// audit); the 200 replay changes nothing and records nothing. POST needs
+// the write role, GETs the read role (package auth).
 //
 // GET /mkt/snapshots/{id} answers the stored document (canonical JSON, see
 // below) with payload_hash, dq_status, issues and created_at added; 404

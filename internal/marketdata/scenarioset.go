@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/audit"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
@@ -37,14 +38,15 @@ func (s *Service) registerScenarioSets(m *web.Mux) {
 // only by these.
 type setKind struct {
 	kind        string // store.SetKind…
+	action      string // audit.…Create
 	noun        string // "scenario set"
 	path        string // Prefix + "/scenario-sets"
 	countMember string // "scenario_count": the number of items, in answers
 }
 
 var (
-	scenarioSets = setKind{store.SetKindScenario, "scenario set", Prefix + "/scenario-sets", "scenario_count"}
-	modelSets    = setKind{store.SetKindModel, "model set", Prefix + "/model-sets", "rule_count"}
+	scenarioSets = setKind{store.SetKindScenario, audit.ScenarioSetCreate, "scenario set", Prefix + "/scenario-sets", "scenario_count"}
+	modelSets    = setKind{store.SetKindModel, audit.ModelSetCreate, "model set", Prefix + "/model-sets", "rule_count"}
 )
 
 // setSummary is one item of GET /mkt/scenario-sets and /mkt/model-sets:
@@ -215,7 +217,7 @@ func (s *Service) createScenarioSet(w http.ResponseWriter, r *http.Request) erro
 // storeSet stores a valid set under its canonical JSON and answers 201
 // (created), 200 (the same content again) or 409 (other content).
 func (s *Service) storeSet(w http.ResponseWriter, r *http.Request, k setKind, id, description string, count int, canonical []byte) error {
-	ctx := r.Context()
+	ctx := audit.For(r, k.action, id)
 	row := &store.AnalyticSet{
 		Kind:        k.kind,
 		ID:          id,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/audit"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
@@ -171,7 +172,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		Issues:      issuesJSON,
 		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
 	}
-	stored, created, err := s.store.MarketSnapshotCreate(ctx, row)
+	stored, created, err := s.store.MarketSnapshotCreate(audit.For(r, audit.MarketSnapshotCreate, row.ID), row)
 	if err != nil {
 		if errors.Is(err, apperr.ErrConflict) {
 			s.metrics.outcome(outcomeConflict)

@@ -17,6 +17,11 @@
 //	POST /orch/runs/{id}/cancel                    202 | 409 from COMPLETED, FAILED or PUBLISHED
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
 //	DELETE /orch/runs/{id}                          204 | 409 unless COMPLETED, FAILED or CANCELLED (SPEC §5 retention)
+//	GET  /orch/audit                               ?object_id=&principal=&action=&limit=&cursor=, newest first
+//
+// Every route needs the role of its method (GET read, others write), but
+// publish, which needs the publish role (see package auth); the mux answers
+// 401 and 403 before a handler runs.
 //
 // The upload route's body bound is Options.MaxUploadBytes; the others have
 // the Mux's normal bound. Cancel and publish take no members: their body
@@ -151,6 +156,32 @@
 // An auditor can rebuild it from GET /orch/runs/{id},
 // GET /mkt/snapshots/{id}, GET /orch/position-snapshots/{id} and the
 // results API.
+//
+// # Four-eyes publishing
+//
+// With Options.FourEyes (IPRS_FOUR_EYES=true) a run cannot be published by
+// the principal that submitted it: 403 naming the submitter. The submitter
+// is the principal whose request created the run (store.Run.SubmittedBy,
+// answered as "submitted_by"); the same request again by another principal
+// (200, the stored run) does not change it. A run stored before submitters
+// were recorded has none, and cannot be shown to be someone else's: it is
+// refused too. The check comes before the status check, so a submitter
+// learns at once that it may never publish its run.
+//
+// # Audit trail
+//
+// Every accepted change is recorded, in the transaction of the change, as
+// {principal, action, object_id, request_id, time} (package audit,
+// store.WithAudit): position_snapshot.create (object: the snapshot id,
+// server-made or not), run.create, run.cancel, run.publish, run.delete
+// (object: the run id), and market_snapshot.create in marketdata. A
+// refused or failed request records nothing, and so does a change that
+// changes nothing: the 200 answer to the same snapshot or run again, and
+// cancelling a run that is already CANCELLING or CANCELLED (202, nothing
+// moved). GET /orch/audit lists the log newest first ((time, id) cursor),
+// each of object_id, principal and action an exact filter; action must be
+// one of audit.Actions(), and an unknown query parameter is a 400 naming
+// it. Its items are {principal, action, object_id, request_id, time}.
 //
 // # Metrics
 //

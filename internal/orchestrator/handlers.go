@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/audit"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -21,7 +22,7 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 		return apperr.WithFields(apperr.Invalid, "the request body is empty",
 			[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
 	}
-	snap, created, err := s.uploadSnapshot(r.Context(), r.Body)
+	snap, created, err := s.uploadSnapshot(audit.For(r, audit.PositionSnapshotCreate, ""), r.Body)
 	if err != nil {
 		switch apperr.CodeOf(err) {
 		case apperr.Invalid, apperr.Conflict, apperr.TooLarge:
@@ -99,7 +100,7 @@ func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	run, created, err := s.createRun(r.Context(), req)
+	run, created, err := s.createRun(audit.For(r, audit.RunCreate, ""), req)
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
-	run, err := s.store.RunCancel(r.Context(), id)
+	run, err := s.store.RunCancel(audit.For(r, audit.RunCancel, id), id)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return err
@@ -203,7 +204,7 @@ func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	id := r.PathValue("id")
-	run, err := s.publishRun(r.Context(), id)
+	run, err := s.publishRun(audit.For(r, audit.RunPublish, id), id)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return err
@@ -276,7 +277,7 @@ func (s *Service) handleDeleteRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.store.RunDelete(r.Context(), id); err != nil {
+	if err := s.store.RunDelete(audit.For(r, audit.RunDelete, id), id); err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/orchestrator"
 	"github.com/iprs/iprs/internal/store"
@@ -38,6 +39,14 @@ type env struct {
 	srv   *httptest.Server
 	reg   *prometheus.Registry
 	clock *clock
+	token string // the bearer token do sends, if any
+}
+
+// as returns e sending token with every request.
+func (e *env) as(token string) *env {
+	c := *e
+	c.token = token
+	return &c
 }
 
 // clock is a settable test clock, safe for concurrent use.
@@ -57,6 +66,8 @@ type envOpts struct {
 	maxUpload   int64
 	maxProblems int
 	batchSize   int
+	principals  []auth.Principal
+	fourEyes    bool
 }
 
 // eachStore runs fn on a fresh orchestrator for every backend.
@@ -84,8 +95,10 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 		BatchSize:      opt.batchSize,
 		SpoolDir:       t.TempDir(),
 		Registerer:     reg,
+		FourEyes:       opt.fourEyes,
 	})
-	mux := web.NewMux(web.Config{Service: "orchestrator", Version: "test", Prefix: "/orch", Logger: logger, MaxBodyBytes: testMaxBody})
+	mux := web.NewMux(web.Config{Service: "orchestrator", Version: "test", Prefix: "/orch", Logger: logger, MaxBodyBytes: testMaxBody,
+		Principals: opt.principals})
 	svc.Register(mux)
 	srv := httptest.NewServer(mux.Handler())
 	t.Cleanup(srv.Close)
@@ -145,6 +158,9 @@ func (e *env) do(method, path string, body []byte) response {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	res, err := e.srv.Client().Do(req)
 	if err != nil {

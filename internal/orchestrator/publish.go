@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/resultcodec"
@@ -26,6 +27,9 @@ const PublishHashVersion = "iprs-publish-v2"
 func (s *Service) publishRun(ctx context.Context, id string) (*store.Run, error) {
 	run, err := s.store.RunGet(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkFourEyes(ctx, run); err != nil {
 		return nil, err
 	}
 	switch run.Status {
@@ -48,6 +52,25 @@ func (s *Service) publishRun(ctx context.Context, id string) (*store.Run, error)
 	}
 	s.log(ctx).InfoContext(ctx, "run published", "run_id", run.ID, "publish_hash", sum)
 	return published, nil
+}
+
+// checkFourEyes refuses, with Options.FourEyes, the publication of a run
+// by the principal that submitted it, and of a run whose submitter was not
+// recorded (nobody can tell it is someone else).
+func (s *Service) checkFourEyes(ctx context.Context, run *store.Run) error {
+	if !s.opts.FourEyes {
+		return nil
+	}
+	who := auth.NameOf(ctx)
+	switch run.SubmittedBy {
+	case "":
+		return apperr.Errorf(apperr.Forbidden,
+			"four-eyes publishing is on and run %s has no recorded submitter, so nobody can be shown to differ from it: submit the run again under a new run_id", run.ID)
+	case who:
+		return apperr.Errorf(apperr.Forbidden,
+			"four-eyes publishing is on: run %s was submitted by principal %q, who may not also publish it; another principal with the publish role must", run.ID, who)
+	}
+	return nil
 }
 
 // PublishHash computes the publish hash of a run from the store, following

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/runengine"
@@ -119,6 +120,7 @@ func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, b
 		Scenarios:           res.scenarios,
 		HashMod:             hashMod,
 		MaxAttempts:         req.Execution.MaxAttempts,
+		SubmittedBy:         auth.NameOf(ctx),
 		RequestHash:         requestHash,
 		Request:             canonical,
 		EngineVersion:       s.opts.EngineVersion,

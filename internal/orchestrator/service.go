@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	// Registerer receives the service's metrics (the registry of
 	// internal/web/metrics); nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// FourEyes forbids a principal to publish a run it submitted
+	// (IPRS_FOUR_EYES).
+	FourEyes bool
 }
 
 // Service is the orchestrator: position snapshots, runs, pre-run checks,
@@ -122,8 +126,9 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET /orch/runs/{id}", s.handleGetRun)
 	m.HandleFunc("GET /orch/runs/{id}/tasks", s.handleRunTasks)
 	m.HandleFunc("POST /orch/runs/{id}/cancel", s.handleCancelRun)
-	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun)
+	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun, web.Role(auth.Publish))
 	m.HandleFunc("DELETE /orch/runs/{id}", s.handleDeleteRun)
+	m.HandleFunc("GET /orch/audit", s.handleAuditList)
 }
 
 // log returns the service's logger with the request id of ctx, if any.

@@ -82,6 +82,9 @@ type RunView struct {
 	// the answer about one run, not in lists.
 	EngineVersions []string `json:"engine_versions,omitempty"`
 	RequestHash    string   `json:"request_hash"`
+	// SubmittedBy is the principal that created the run (absent for runs
+	// stored before principals were recorded).
+	SubmittedBy string `json:"submitted_by,omitempty"`
 	// Request is the normalized request the run was created from, the
 	// "request" of the publish hash.
 	Request json.RawMessage `json:"request"`
@@ -123,6 +126,7 @@ func runView(r *store.Run, p *store.Progress) RunView {
 		PublishHash:         optString(r.PublishHash),
 		EngineVersion:       r.EngineVersion,
 		RequestHash:         r.RequestHash,
+		SubmittedBy:         r.SubmittedBy,
 		Request:             json.RawMessage(r.Request),
 		Progress: ProgressView{
 			TasksByStatus:  make(map[string]int64, len(taskStatuses)),

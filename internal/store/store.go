@@ -145,7 +145,8 @@ type Store interface {
 	// duplicate submissions create exactly one run. The run starts QUEUED;
 	// each task starts QUEUED with no attempts, and its ID and Status are
 	// filled in. A run without tasks is COMPLETED at once (StartedAt and
-	// CompletedAt = RequestedAt).
+	// CompletedAt = RequestedAt). SubmittedBy is stored as given and never
+	// changes: a replay by another principal leaves the first.
 	RunCreate(ctx context.Context, r *Run, tasks []*Task) (stored *Run, created bool, err error)
 	RunGet(ctx context.Context, id string) (*Run, error)
 	// RunList lists newest RequestedAt first (ties by id, descending),
@@ -258,6 +259,10 @@ type Store interface {
 	// run never change, so any later one is the same); an unknown run is
 	// ErrNotFound.
 	RunAggregatePut(ctx context.Context, runID, name string, payload []byte) error
+
+	// AuditList lists audit entries (see WithAudit) newest Time first,
+	// ties by ID descending, filtered by p.
+	AuditList(ctx context.Context, p AuditListParams) ([]*AuditEntry, error)
 }
 
 // PositionSnapshotWriter writes one position snapshot in a transaction.
@@ -394,6 +399,9 @@ type Run struct {
 	Error          string
 	PublishedAt    *time.Time
 	PublishHash    string
+	// SubmittedBy is the principal that created the run ("" for runs
+	// stored before principals were recorded).
+	SubmittedBy string
 }
 
 // RunListParams filters and pages the run list.

@@ -9,12 +9,13 @@
 //
 //	m := web.NewMux(web.Config{
 //		Service: "marketdata", Version: version, Prefix: "/mkt",
-//		Logger: logger, Tokens: cfg.APITokens, MaxBodyBytes: cfg.MaxBodyBytes,
+//		Logger: logger, Principals: cfg.Principals, MaxBodyBytes: cfg.MaxBodyBytes,
 //		Ping: store.Ping, Metrics: metrics.New("marketdata"),
 //	})
 //	m.HandleFunc("POST /mkt/snapshots", h.createSnapshot)
 //	m.HandleFunc("GET /mkt/snapshots/{id}", h.getSnapshot)
 //	m.HandleFunc("POST /orch/position-snapshots", h.upload, web.MaxBody(cfg.MaxUploadBytes)) // (orchestrator)
+//	m.HandleFunc("POST /orch/runs/{id}/publish", h.publish, web.Role(auth.Publish))        // (orchestrator)
 //	srv := web.NewServer(addr, m.Handler(), logger)
 //	err := web.Serve(ctx, srv, nil, 0) // returns after ctx is done and requests drained
 //
@@ -30,11 +31,26 @@
 // application/problem+json whose "status" member is the string
 // "unavailable" (health checkers read it; RFC 9457 consumers ignore a
 // member of the wrong type). Only the health paths are exempt from Auth:
-// /metrics needs the bearer token too when tokens are set. Every pattern given to Handle must name a method and lie
+// /metrics needs the bearer token too when principals are set. Every pattern given to Handle must name a method and lie
 // under the prefix (Handle panics otherwise, like http.ServeMux on a bad
 // pattern). Handler wraps the routes in, outermost first: RequestIDs,
 // Observe (access log + metrics), Recover, Auth (health paths exempt), and
 // the mux, whose plain-text 404 and 405 become problems (405 keeps Allow).
+//
+// # Principals and roles
+//
+// Auth finds the principal of the bearer token (package auth: constant-time
+// comparison with every configured token) and puts it in the request
+// context (auth.FromContext, auth.NameOf) and in the access line; a
+// missing or unknown token is a 401 with WWW-Authenticate: Bearer. With no
+// principals configured every request is auth.Anonymous(), every role.
+// Every route registered with Handle needs a role, decided at registration
+// in one place: DefaultRole of its method (read for GET and HEAD, write for
+// any other) unless the Role option says otherwise. The route checks it
+// (RequireRole) before reading the body: a principal without it gets a 403
+// problem ("forbidden") naming the role needed and the principal's roles,
+// never a token. Routes lists every route with its role, so that a test can
+// walk a service's table.
 // Every route's body is bounded by LimitBody: Config.MaxBodyBytes
 // (DefaultMaxBodyBytes when 0), or the route's MaxBody option.
 //
@@ -61,7 +77,7 @@
 // # Problems
 //
 // WriteError maps apperr codes to statuses in one table: Invalid 400,
-// Unauthorized 401, NotFound 404, Conflict 409, TooLarge 413, Unprocessable
+// Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409, TooLarge 413, Unprocessable
 // 422, Unavailable 503, anything else (any error that is not an
 // *apperr.Error, and apperr.Internal) 500. The body is application/problem+json:
 //
@@ -73,7 +89,7 @@
 // errors is omitted when there are none; an error about a query or path
 // parameter has "parameter" instead of a meaningful "pointer" (which is
 // then ""). The type URIs are ProblemTypeBase + one of invalid,
-// unauthorized, not-found, conflict, too-large, unprocessable, unavailable,
+// unauthorized, forbidden, not-found, conflict, too-large, unprocessable, unavailable,
 // internal, method-not-allowed: stable identifiers to switch on, absolute
 // so that they mean the same wherever a body travels, not pages to fetch.
 // Every 5xx (503 included) is logged at error level with method, path,
@@ -142,7 +158,7 @@
 // # Access log and metrics
 //
 // Observe logs one "http request" line per request with method, path,
-// route, status, bytes, duration_ms and request_id (health and metrics
+// route, status, bytes, duration_ms, request_id and principal (health and metrics
 // requests at debug level unless they fail), and reports method, route
 // pattern (never the raw path, so ids do not explode label sets), status
 // and duration to Config.Metrics. internal/web/metrics implements Metrics

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/auth"
 )
 
 // Middleware wraps a handler.
@@ -100,7 +99,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // routeState is filled in while a request travels down the chain, so that
 // outer middleware learns what inner layers found.
 type routeState struct {
-	pattern string // the ServeMux pattern that matched, "" for none
+	pattern   string // the ServeMux pattern that matched, "" for none
+	principal string // the principal Auth found, "" for none
 }
 
 func routeStateFrom(ctx context.Context) *routeState {
@@ -141,7 +141,8 @@ type Metrics interface {
 // Observe is middleware that logs one access line per request and reports
 // it to metrics (which may be nil). The line, at info level (debug for the
 // health and metrics paths in quiet), has method, path, route, status,
-// bytes, duration_ms and request_id.
+// bytes, duration_ms, request_id and principal (the name Auth found; ""
+// when the request was refused before, or needs none).
 func Observe(logger *slog.Logger, metrics Metrics, quiet ...string) Middleware {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -176,6 +177,7 @@ func Observe(logger *slog.Logger, metrics Metrics, quiet ...string) Middleware {
 					slog.Int64("bytes", sw.bytes),
 					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 					slog.String("request_id", RequestID(r.Context())),
+					slog.String("principal", state.principal),
 				}
 				logger.LogAttrs(r.Context(), level, "http request", attrs...)
 			}()
@@ -218,53 +220,75 @@ func Recover(logger *slog.Logger) Middleware {
 	}
 }
 
-// Auth is middleware requiring "Authorization: Bearer <token>" with one of
-// tokens on every request except those for HealthPath and the paths in
-// exempt (a service's <prefix>/health). With no tokens (or only blank ones)
-// it lets everything through. A missing or
-// wrong token is a 401 problem with "WWW-Authenticate: Bearer". Tokens are
-// compared in constant time.
-func Auth(tokens []string, exempt ...string) Middleware {
-	var digests [][sha256.Size]byte
-	for _, t := range tokens {
-		if t = strings.TrimSpace(t); t != "" {
-			digests = append(digests, sha256.Sum256([]byte(t)))
-		}
-	}
+// Auth is middleware requiring "Authorization: Bearer <token>" with the
+// token of one of principals on every request except those for HealthPath
+// and the paths in exempt (a service's <prefix>/health). A missing or wrong
+// token is a 401 problem with "WWW-Authenticate: Bearer". The token is
+// looked up in an auth.Keyring (constant time, every token compared); the
+// principal found is put in the request context (auth.FromContext) and
+// reported to Observe for the access log. With no principals
+// authentication is off: every request is auth.Anonymous(), with every
+// role. Whether the principal may use the route is checked by the route
+// itself (see Mux.Handle and RequireRole), once the mux has matched it.
+func Auth(principals []auth.Principal, exempt ...string) Middleware {
+	keys := auth.NewKeyring(principals)
 	exemptSet := map[string]bool{HealthPath: true}
 	for _, p := range exempt {
 		exemptSet[p] = true
 	}
 	return func(next http.Handler) http.Handler {
-		if len(digests) == 0 {
-			return next
-		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if exemptSet[r.URL.Path] {
 				next.ServeHTTP(w, r)
 				return
 			}
-			token, ok := bearerToken(r)
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="iprs"`)
-				WriteError(w, r, nil, apperr.Errorf(apperr.Unauthorized, "this route requires an Authorization: Bearer token"))
-				return
+			p := auth.Anonymous()
+			if keys.Len() > 0 {
+				token, ok := bearerToken(r)
+				if !ok {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="iprs"`)
+					WriteError(w, r, nil, apperr.Errorf(apperr.Unauthorized, "this route requires an Authorization: Bearer token"))
+					return
+				}
+				if p, ok = keys.Lookup(token); !ok {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="iprs", error="invalid_token"`)
+					WriteError(w, r, nil, apperr.Errorf(apperr.Unauthorized, "the bearer token is not valid"))
+					return
+				}
 			}
-			got := sha256.Sum256([]byte(token))
-			match := 0
-			for i := range digests {
-				// Compare with every token so the time taken does not
-				// depend on which one matched.
-				match |= subtle.ConstantTimeCompare(got[:], digests[i][:])
+			if s := routeStateFrom(r.Context()); s != nil {
+				s.principal = p.Name()
 			}
-			if match != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="iprs", error="invalid_token"`)
-				WriteError(w, r, nil, apperr.Errorf(apperr.Unauthorized, "the bearer token is not valid"))
-				return
-			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 		})
 	}
+}
+
+// RequireRole is middleware refusing, with a 403 problem naming the role
+// needed, a request whose principal (put in the context by Auth) lacks
+// role. A request that passed no Auth is refused with a 401.
+func RequireRole(role auth.Role) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := auth.FromContext(r.Context())
+			switch {
+			case !ok:
+				WriteError(w, r, nil, apperr.Errorf(apperr.Unauthorized, "this route requires an Authorization: Bearer token"))
+			case !p.Has(role):
+				WriteError(w, r, nil, apperr.Errorf(apperr.Forbidden,
+					"%s %s needs the role %q; principal %q has the roles %s", r.Method, Route(r), role, p.Name(), roleNames(p)))
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+func roleNames(p auth.Principal) string {
+	if l := p.RoleList(); l != "" {
+		return l
+	}
+	return "(none)"
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header; the

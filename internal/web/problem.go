@@ -36,6 +36,7 @@ type problemKind struct {
 var problemKinds = map[apperr.Code]problemKind{
 	apperr.Invalid:       {http.StatusBadRequest, "invalid", "Invalid request"},
 	apperr.Unauthorized:  {http.StatusUnauthorized, "unauthorized", "Unauthorized"},
+	apperr.Forbidden:     {http.StatusForbidden, "forbidden", "Forbidden"},
 	apperr.NotFound:      {http.StatusNotFound, "not-found", "Not found"},
 	apperr.Conflict:      {http.StatusConflict, "conflict", "Conflict"},
 	apperr.TooLarge:      {http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/auth"
 )
 
 // DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
@@ -35,9 +36,10 @@ type Config struct {
 	Prefix string
 	// Logger receives access lines, failures and panics. nil discards.
 	Logger *slog.Logger
-	// Tokens, when not empty, are the accepted bearer tokens: every route
-	// but health then requires one.
-	Tokens []string
+	// Principals, when not empty, are the callers and their bearer tokens:
+	// every route but health then requires a token, and a route outside
+	// the caller's roles is a 403. Empty: authentication is off.
+	Principals []auth.Principal
 	// MaxBodyBytes bounds every request body unless a route says otherwise
 	// with MaxBody. 0 means DefaultMaxBodyBytes; negative means no bound.
 	MaxBodyBytes int64
@@ -56,6 +58,17 @@ type Mux struct {
 	mux     *http.ServeMux
 	exempt  []string
 	maxBody int64
+	routes  []RouteInfo
+}
+
+// RouteInfo describes one registered route.
+type RouteInfo struct {
+	// Pattern is the ServeMux pattern ("POST /orch/runs/{id}/publish").
+	Pattern string
+	// Role is the role a caller needs; "" only for a Public route.
+	Role auth.Role
+	// Public routes (health) need no token at all.
+	Public bool
 }
 
 // RouteOption adjusts one route.
@@ -64,12 +77,29 @@ type RouteOption func(*routeOptions)
 type routeOptions struct {
 	maxBody int64
 	set     bool
+	role    auth.Role
 }
 
 // MaxBody sets the body bound of a route (position uploads take a larger
 // one than the default); n <= 0 removes the bound.
 func MaxBody(n int64) RouteOption {
 	return func(o *routeOptions) { o.maxBody, o.set = n, true }
+}
+
+// Role sets the role a route needs instead of the default of its method
+// (DefaultRole): m.HandleFunc("POST /orch/runs/{id}/publish", h,
+// web.Role(auth.Publish)).
+func Role(r auth.Role) RouteOption {
+	return func(o *routeOptions) { o.role = r }
+}
+
+// DefaultRole is the role a route needs unless it says otherwise with
+// Role: read for GET and HEAD, write for every other method.
+func DefaultRole(method string) auth.Role {
+	if method == http.MethodGet || method == http.MethodHead {
+		return auth.Read
+	}
+	return auth.Write
 }
 
 // NewMux returns a Mux with the health routes (GET /health and GET
@@ -85,10 +115,10 @@ func NewMux(cfg Config) *Mux {
 		m.maxBody = DefaultMaxBodyBytes
 	}
 	health := HealthHandler(cfg.Service, cfg.Version, cfg.Ping)
-	m.register("GET "+HealthPath, health, nil)
+	m.registerPublic("GET "+HealthPath, health)
 	m.exempt = append(m.exempt, HealthPath)
 	if cfg.Prefix != "" {
-		m.register("GET "+cfg.Prefix+HealthPath, health, nil)
+		m.registerPublic("GET "+cfg.Prefix+HealthPath, health)
 		m.exempt = append(m.exempt, cfg.Prefix+HealthPath)
 	}
 	if cfg.Metrics != nil {
@@ -102,9 +132,11 @@ func NewMux(cfg Config) *Mux {
 }
 
 // Handle registers h for pattern, which must name a method and a path under
-// the prefix. It panics on a pattern that is malformed, outside the prefix
-// or in conflict with another, as http.ServeMux does: these are
-// programming errors.
+// the prefix. The route needs the role of its method (DefaultRole) unless a
+// Role option says otherwise: a caller without it gets a 403 before h
+// runs (and before its body is read). It panics on a pattern that is
+// malformed, outside the prefix or in conflict with another, as
+// http.ServeMux does: these are programming errors.
 func (m *Mux) Handle(pattern string, h http.Handler, opts ...RouteOption) {
 	method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
 	if !ok || method == "" || !strings.HasPrefix(strings.TrimSpace(path), "/") {
@@ -123,15 +155,30 @@ func (m *Mux) HandleFunc(pattern string, h HandlerFunc, opts ...RouteOption) {
 }
 
 func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
-	o := routeOptions{maxBody: m.maxBody}
+	method, _, _ := strings.Cut(strings.TrimSpace(pattern), " ")
+	o := routeOptions{maxBody: m.maxBody, role: DefaultRole(method)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	m.mux.Handle(pattern, recordRoute(LimitBody(o.maxBody)(h)))
+	if o.role == "" {
+		panic(fmt.Sprintf("web: route %q has an empty role", pattern))
+	}
+	m.mux.Handle(pattern, recordRoute(RequireRole(o.role)(LimitBody(o.maxBody)(h))))
+	m.routes = append(m.routes, RouteInfo{Pattern: pattern, Role: o.role})
 }
+
+// registerPublic registers a route that needs no token (health).
+func (m *Mux) registerPublic(pattern string, h http.Handler) {
+	m.mux.Handle(pattern, recordRoute(LimitBody(m.maxBody)(h)))
+	m.routes = append(m.routes, RouteInfo{Pattern: pattern, Public: true})
+}
+
+// Routes lists the registered routes in registration order.
+func (m *Mux) Routes() []RouteInfo { return slices.Clone(m.routes) }
 
 // Handler returns the service's handler: request ids, access log and
 // metrics, panic recovery, bearer auth (health exempt), then the routes,
+// each checking its role,
 // with unknown paths answered 404 and known paths under another method
 // answered 405 (with Allow), both as problems.
 func (m *Mux) Handler() http.Handler {
@@ -143,7 +190,7 @@ func (m *Mux) Handler() http.Handler {
 		RequestIDs(m.cfg.Logger),
 		Observe(m.cfg.Logger, m.cfg.Metrics, quiet...),
 		Recover(m.cfg.Logger),
-		Auth(m.cfg.Tokens, m.exempt...),
+		Auth(m.cfg.Principals, m.exempt...),
 	)
 }
 

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -48,13 +50,13 @@ type testService struct {
 	metrics *fakeMetrics
 }
 
-func newTestService(t *testing.T, tokens []string, ping func(context.Context) error) testService {
+func newTestService(t *testing.T, principals []auth.Principal, ping func(context.Context) error) testService {
 	t.Helper()
 	logger, logs := newLogger()
 	metrics := &fakeMetrics{}
 	m := web.NewMux(web.Config{
 		Service: "marketdata", Version: "1.2.3", Prefix: "/mkt",
-		Logger: logger, Tokens: tokens, Ping: ping, Metrics: metrics,
+		Logger: logger, Principals: principals, Ping: ping, Metrics: metrics,
 	})
 	m.HandleFunc("GET /mkt/snapshots/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
@@ -68,8 +70,11 @@ func newTestService(t *testing.T, tokens []string, ping func(context.Context) er
 		})
 	})
 	m.HandleFunc("POST /mkt/snapshots", func(w http.ResponseWriter, r *http.Request) error {
-		return web.WriteJSON(w, http.StatusCreated, map[string]string{})
+		return web.WriteJSON(w, http.StatusCreated, map[string]string{"principal": auth.NameOf(r.Context())})
 	})
+	m.HandleFunc("POST /mkt/snapshots/{id}/publish", func(w http.ResponseWriter, r *http.Request) error {
+		return web.WriteJSON(w, http.StatusOK, map[string]string{"principal": auth.NameOf(r.Context())})
+	}, web.Role(auth.Publish))
 	m.Handle("GET /mkt/panic", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("secret panic value 0xdeadbeef")
 	}))
@@ -177,7 +182,7 @@ func TestPanicRecovery(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	s := newTestService(t, []string{"alpha-token", "beta-token"}, nil)
+	s := newTestService(t, []auth.Principal{auth.New(auth.DefaultName, "alpha-token", auth.Roles()...), auth.New("beta", "beta-token", auth.Read)}, nil)
 	get := func(path, auth string) *http.Response {
 		req := httptest.NewRequest("GET", path, nil)
 		if auth != "" {
@@ -212,10 +217,138 @@ func TestAuth(t *testing.T) {
 	if res := serve(open.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)); res.StatusCode != 200 {
 		t.Errorf("auth off: status %d", res.StatusCode)
 	}
-	blank := newTestService(t, []string{"", "  "}, nil)
-	if res := serve(blank.handler, httptest.NewRequest("GET", "/mkt/snapshots/S1", nil)); res.StatusCode != 200 {
-		t.Errorf("blank tokens: status %d, want auth off", res.StatusCode)
+	res := serve(open.handler, httptest.NewRequest("POST", "/mkt/snapshots/S1/publish", nil))
+	if body, _ := io.ReadAll(res.Body); res.StatusCode != 200 || !strings.Contains(string(body), `"principal":"anonymous"`) {
+		t.Errorf("auth off: publish answered %d %s, want 200 as the anonymous principal", res.StatusCode, body)
 	}
+}
+
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	logger, logs := newLogger()
+	m := web.NewMux(web.Config{Service: "orchestrator", Prefix: "/orch", Logger: logger, Metrics: &fakeMetrics{},
+		Principals: []auth.Principal{
+			auth.New("reader", "tok-reader", auth.Read),
+			auth.New("writer", "tok-writer", auth.Write),
+			auth.New("publisher", "tok-publisher", auth.Publish),
+			auth.New("all", "tok-all", auth.Roles()...),
+		}})
+	reached := false
+	ok := func(w http.ResponseWriter, r *http.Request) error {
+		reached = true
+		return web.WriteJSON(w, http.StatusOK, map[string]string{"principal": auth.NameOf(r.Context())})
+	}
+	m.HandleFunc("GET /orch/runs/{id}", ok)
+	m.HandleFunc("POST /orch/runs", ok)
+	m.HandleFunc("DELETE /orch/runs/{id}", ok)
+	m.HandleFunc("POST /orch/runs/{id}/publish", ok, web.Role(auth.Publish))
+	// A body the route may not read is refused before it is read.
+	m.HandleFunc("PUT /orch/small", ok, web.MaxBody(1))
+	h := m.Handler()
+
+	wantRoutes := map[string]auth.Role{
+		"GET /metrics": auth.Read, "GET /orch/metrics": auth.Read,
+		"GET /orch/runs/{id}": auth.Read, "POST /orch/runs": auth.Write, "DELETE /orch/runs/{id}": auth.Write,
+		"POST /orch/runs/{id}/publish": auth.Publish, "PUT /orch/small": auth.Write,
+	}
+	for _, rt := range m.Routes() {
+		if rt.Public {
+			if rt.Pattern != "GET /health" && rt.Pattern != "GET /orch/health" {
+				t.Errorf("route %s is public", rt.Pattern)
+			}
+			continue
+		}
+		if want, known := wantRoutes[rt.Pattern]; !known || rt.Role != want {
+			t.Errorf("route %s needs %q, want %q", rt.Pattern, rt.Role, want)
+		}
+		delete(wantRoutes, rt.Pattern)
+	}
+	if len(wantRoutes) != 0 {
+		t.Errorf("routes not listed: %v", wantRoutes)
+	}
+
+	tests := []struct {
+		method, path string
+		allowed      []string // principals that get through
+		role         auth.Role
+	}{
+		{"GET", "/orch/runs/R1", []string{"reader", "all"}, auth.Read},
+		{"HEAD", "/orch/runs/R1", []string{"reader", "all"}, auth.Read},
+		{"GET", "/orch/metrics", []string{"reader", "all"}, auth.Read},
+		{"POST", "/orch/runs", []string{"writer", "all"}, auth.Write},
+		{"DELETE", "/orch/runs/R1", []string{"writer", "all"}, auth.Write},
+		{"POST", "/orch/runs/R1/publish", []string{"publisher", "all"}, auth.Publish},
+	}
+	for _, tt := range tests {
+		for _, who := range []string{"reader", "writer", "publisher", "all"} {
+			reached = false
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			req.Header.Set("Authorization", "Bearer tok-"+who)
+			res := serve(h, req)
+			if slices.Contains(tt.allowed, who) {
+				if res.StatusCode != 200 {
+					t.Errorf("%s %s as %s: status %d, want 200", tt.method, tt.path, who, res.StatusCode)
+				}
+				continue
+			}
+			if reached {
+				t.Errorf("%s %s as %s: the handler ran", tt.method, tt.path, who)
+			}
+			if tt.method == "HEAD" {
+				if res.StatusCode != 403 {
+					t.Errorf("HEAD %s as %s: status %d, want 403", tt.path, who, res.StatusCode)
+				}
+				continue
+			}
+			p, _ := MustProblem(t, res, 403)
+			if p.Type != "https://iprs.dev/problems/forbidden" || !strings.Contains(p.Detail, fmt.Sprintf("needs the role %q", tt.role)) ||
+				!strings.Contains(p.Detail, fmt.Sprintf("principal %q", who)) || strings.Contains(p.Detail, "tok-") {
+				t.Errorf("%s %s as %s: problem %+v, want a 403 naming role %s and the principal, not the token", tt.method, tt.path, who, p, tt.role)
+			}
+		}
+	}
+
+	// The role is checked before the body bound.
+	req := httptest.NewRequest("PUT", "/orch/small", strings.NewReader("far more than one byte"))
+	req.Header.Set("Authorization", "Bearer tok-reader")
+	MustProblem(t, serve(h, req), 403)
+	req = httptest.NewRequest("PUT", "/orch/small", strings.NewReader("far more than one byte"))
+	req.Header.Set("Authorization", "Bearer tok-writer")
+	MustProblem(t, serve(h, req), 413)
+
+	// The access log names the principal, never the token.
+	req = httptest.NewRequest("POST", "/orch/runs/R9/publish", nil)
+	req.Header.Set("Authorization", "Bearer tok-publisher")
+	req.Header.Set("X-Request-ID", "req-publish-1")
+	if res := serve(h, req); res.StatusCode != 200 {
+		t.Fatalf("publish: %d", res.StatusCode)
+	}
+	found := false
+	for _, rec := range logs.records(t) {
+		if rec["msg"] == "http request" && rec["request_id"] == "req-publish-1" {
+			found = true
+			if rec["principal"] != "publisher" {
+				t.Errorf("access line principal = %v, want publisher: %v", rec["principal"], rec)
+			}
+		}
+	}
+	if !found {
+		t.Error("no access line for the publish request")
+	}
+	if strings.Contains(logs.String(), "tok-") {
+		t.Errorf("a token reached the log:\n%s", logs.String())
+	}
+}
+
+func TestEmptyRoleIsRefusedAtRegistration(t *testing.T) {
+	t.Parallel()
+	m := web.NewMux(web.Config{Prefix: "/orch"})
+	defer func() {
+		if recover() == nil {
+			t.Error("registering a route with an empty role did not panic")
+		}
+	}()
+	m.HandleFunc("POST /orch/x", func(w http.ResponseWriter, r *http.Request) error { return nil }, web.Role(""))
 }
 
 func TestRequestID(t *testing.T) {
@@ -504,8 +637,10 @@ func TestPanicAfterResponseStarted(t *testing.T) {
 
 func TestAuthStandalone(t *testing.T) {
 	t.Parallel()
-	h := web.Auth([]string{"tok"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
+	h := web.Auth([]auth.Principal{auth.New("p", "tok", auth.Read)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth.NameOf(r.Context()) == "p" || r.URL.Path == "/health" {
+			w.WriteHeader(http.StatusNoContent)
+		}
 	}))
 	if res := serve(h, httptest.NewRequest("GET", "/health", nil)); res.StatusCode != 204 {
 		t.Errorf("/health: status %d, want it exempt", res.StatusCode)

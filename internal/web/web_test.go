@@ -118,6 +118,7 @@ func TestWriteErrorStatusTable(t *testing.T) {
 	}{
 		{apperr.Errorf(apperr.Invalid, "bad"), 400, "invalid"},
 		{apperr.Errorf(apperr.Unauthorized, "who"), 401, "unauthorized"},
+		{apperr.Errorf(apperr.Forbidden, "needs the role publish"), 403, "forbidden"},
 		{apperr.Errorf(apperr.NotFound, "no snapshot X"), 404, "not-found"},
 		{fmt.Errorf("get run: %w", apperr.Errorf(apperr.Conflict, "run exists")), 409, "conflict"},
 		{apperr.Errorf(apperr.TooLarge, "big"), 413, "too-large"},

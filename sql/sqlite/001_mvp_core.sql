@@ -119,7 +119,8 @@ CREATE TABLE IF NOT EXISTS run (
     completed_at        INTEGER,
     error               TEXT    NOT NULL DEFAULT '',
     published_at        INTEGER,
-    publish_hash        TEXT    NOT NULL DEFAULT ''
+    publish_hash        TEXT    NOT NULL DEFAULT '',
+    submitted_by        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
@@ -191,3 +192,25 @@ CREATE TABLE IF NOT EXISTS run_aggregate (
     payload     BLOB NOT NULL,
     PRIMARY KEY (run_id, name)
 ) WITHOUT ROWID;
+
+-- The audit trail, append-only (see the PostgreSQL schema).
+CREATE TABLE IF NOT EXISTS audit_log (
+    audit_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at  INTEGER NOT NULL,
+    principal    TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    object_id    TEXT    NOT NULL,
+    request_id   TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_log_time_idx ON audit_log (recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_object_idx ON audit_log (object_id, recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_principal_idx ON audit_log (principal, recorded_at DESC, audit_id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_action_idx ON audit_log (action, recorded_at DESC, audit_id DESC);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused');
+END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
+END;

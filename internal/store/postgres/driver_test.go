@@ -715,3 +715,34 @@ func TestNoSessionState(t *testing.T) {
 		c.Release()
 	}
 }
+
+// TestAuditLogAppendOnly: the schema refuses to change or remove audit
+// rows, and applying the schema file again (as psql -f would) keeps them
+// and its guard.
+func TestAuditLogAppendOnly(t *testing.T) {
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	actx := store.WithAudit(ctx, store.AuditEntry{Principal: "alice", Action: "market_snapshot.create", RequestID: "r1"})
+	if _, _, err := db.MarketSnapshotCreate(actx, &store.MarketSnapshot{ID: "M1", AsOfTime: t0, Payload: []byte(`{}`),
+		PayloadHash: "h", DQStatus: "PASS"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"UPDATE audit_log SET principal = 'mallory'",
+		"DELETE FROM audit_log",
+		"TRUNCATE audit_log",
+	} {
+		if _, err := db.Pool().Exec(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want refused as append-only", stmt, err)
+		}
+	}
+	for range 2 {
+		if _, err := db.Pool().Exec(ctx, schema.Migrations()[0].SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("apply 001 again: %v", err)
+		}
+	}
+	if _, err := db.Pool().Exec(ctx, "DELETE FROM audit_log"); err == nil {
+		t.Error("DELETE allowed after the schema was applied again")
+	}
+	storetest.CheckAudit(t, ctx, db, "M1", store.AuditEntry{Principal: "alice", Action: "market_snapshot.create", RequestID: "r1"})
+}

@@ -39,7 +39,7 @@ ON CONFLICT (snapshot_id) DO NOTHING`,
 		if tag.RowsAffected() == 1 {
 			created = true
 			stored = &in
-			return nil
+			return db.recordAudit(ctx, tx, in.ID)
 		}
 		// The id exists (possibly committed by a concurrent request that
 		// this insert waited for): compare content.

@@ -355,6 +355,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		out.ID, out.AsOfTime, out.PortfolioNodeID, out.PayloadHash, out.PositionCount, out.ProductTypes, out.CreatedAt); err != nil {
 		return nil, false, fmt.Errorf("postgres: insert position snapshot %q: %w", w.id, err)
 	}
+	if err := w.db.recordAudit(ctx, w.tx, w.id); err != nil {
+		return nil, false, err
+	}
 	if err := w.tx.Commit(ctx); err != nil {
 		return nil, false, fmt.Errorf("postgres: commit position snapshot %q: %w", w.id, err)
 	}

@@ -33,6 +33,6 @@ func (db *DB) RunDelete(ctx context.Context, id string) error {
 				return fmt.Errorf("postgres: delete run %q: %w", id, err)
 			}
 		}
-		return nil
+		return db.recordAudit(ctx, tx, id)
 	})
 }

@@ -15,7 +15,7 @@ const runColumns = `r.run_id, r.run_type, r.status, r.as_of_time, r.market_snaps
     ARRAY(SELECT x.position_snapshot_id FROM run_position_snapshot x WHERE x.run_id = r.run_id ORDER BY 1),
     r.portfolio_node_ids, r.model_set_id, r.measures, r.scenarios, r.hash_mod, r.max_attempts,
     r.request_hash, r.request, r.engine_version, r.positions_total, r.requested_at,
-    r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash`
+    r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash, r.submitted_by`
 
 func scanRun(row pgx.Row) (*store.Run, error) {
 	var r store.Run
@@ -23,7 +23,7 @@ func scanRun(row pgx.Row) (*store.Run, error) {
 	err := row.Scan(&r.ID, &r.RunType, &r.Status, &r.AsOfTime, &r.MarketSnapshotID,
 		&r.PositionSnapshotIDs, &r.PortfolioNodeIDs, &r.ModelSetID, &r.Measures, &r.Scenarios, &r.HashMod, &r.MaxAttempts,
 		&r.RequestHash, &request, &r.EngineVersion, &r.PositionsTotal, &r.RequestedAt,
-		&r.StartedAt, &r.CompletedAt, &r.Error, &r.PublishedAt, &r.PublishHash)
+		&r.StartedAt, &r.CompletedAt, &r.Error, &r.PublishedAt, &r.PublishHash, &r.SubmittedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +79,12 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 		created = false
 		tag, err := tx.Exec(ctx, `INSERT INTO run (run_id, run_type, status, as_of_time, market_snapshot_id, portfolio_node_ids,
     model_set_id, measures, scenarios, hash_mod, max_attempts, request_hash, request, engine_version, positions_total,
-    requested_at, started_at, completed_at, error, published_at, publish_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+    requested_at, started_at, completed_at, error, published_at, publish_hash, submitted_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 ON CONFLICT (run_id) DO NOTHING`,
 			in.ID, in.RunType, in.Status, in.AsOfTime, in.MarketSnapshotID, nonNil(in.PortfolioNodeIDs),
 			in.ModelSetID, nonNil(in.Measures), nonNil(in.Scenarios), in.HashMod, in.MaxAttempts, in.RequestHash, request, in.EngineVersion, in.PositionsTotal,
-			in.RequestedAt, in.StartedAt, in.CompletedAt, in.Error, in.PublishedAt, in.PublishHash)
+			in.RequestedAt, in.StartedAt, in.CompletedAt, in.Error, in.PublishedAt, in.PublishHash, in.SubmittedBy)
 		if err != nil {
 			return runWriteError(err, in.ID)
 		}
@@ -115,6 +115,9 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 WHERE run_id = $1`, in.ID); err != nil {
 				return fmt.Errorf("postgres: complete empty run %q: %w", in.ID, err)
 			}
+		}
+		if err := db.recordAudit(ctx, tx, in.ID); err != nil {
+			return err
 		}
 		stored, err = runGet(ctx, tx, in.ID)
 		return err
@@ -328,6 +331,11 @@ WHERE run_id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expire
 			if err := settleRun(ctx, tx, id, now); err != nil {
 				return err
 			}
+			if status != store.RunCancelling {
+				if err := db.recordAudit(ctx, tx, id); err != nil {
+					return err
+				}
+			}
 		default:
 			return conflict("run %q is %s and cannot be cancelled", id, status)
 		}
@@ -357,6 +365,9 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 		if _, err := tx.Exec(ctx, "UPDATE run SET status = 'PUBLISHED', published_at = $2, publish_hash = $3 WHERE run_id = $1",
 			p.RunID, db.stampOr(p.PublishedAt), p.PublishHash); err != nil {
 			return fmt.Errorf("postgres: publish run %q: %w", p.RunID, err)
+		}
+		if err := db.recordAudit(ctx, tx, p.RunID); err != nil {
+			return err
 		}
 		var err error
 		out, err = runGet(ctx, tx, p.RunID)

@@ -35,7 +35,7 @@ ON CONFLICT (kind, set_id) DO NOTHING`,
 		if tag.RowsAffected() == 1 {
 			created = true
 			stored = &in
-			return nil
+			return db.recordAudit(ctx, tx, in.ID)
 		}
 		// The set exists (possibly committed by a concurrent request that
 		// this insert waited for): compare content.

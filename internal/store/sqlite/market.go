@@ -50,7 +50,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			return fmt.Errorf("insert market snapshot %q: %w", row.ID, err)
 		}
 		stored, created = &row, true
-		return nil
+		return db.recordAudit(ctx, tx, row.ID)
 	})
 	if err != nil {
 		return nil, false, sqliteErr("create market snapshot", err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iprs/iprs/internal/store"
 	sqliteschema "github.com/iprs/iprs/sql/sqlite"
 )
 
@@ -120,5 +121,28 @@ func TestOpenPathWithURIMetacharacters(t *testing.T) {
 	}
 	if db.Path() != path {
 		t.Errorf("Path() = %q, want %q", db.Path(), path)
+	}
+}
+
+// TestAuditLogAppendOnly: the schema refuses to change or remove audit rows.
+func TestAuditLogAppendOnly(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	actx := store.WithAudit(ctx, store.AuditEntry{Principal: "alice", Action: "market_snapshot.create", RequestID: "r1"})
+	if _, _, err := db.MarketSnapshotCreate(actx, &store.MarketSnapshot{ID: "M1", Payload: []byte(`{}`), PayloadHash: "h", DQStatus: "PASS"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"UPDATE audit_log SET principal = 'mallory'", "DELETE FROM audit_log"} {
+		if _, err := db.writer.ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want refused as append-only", stmt, err)
+		}
+	}
+	entries, err := db.AuditList(ctx, store.AuditListParams{ObjectID: "M1"})
+	if err != nil || len(entries) != 1 || entries[0].Principal != "alice" {
+		t.Errorf("AuditList = %v, %v; want alice's entry untouched", entries, err)
 	}
 }

@@ -173,6 +173,10 @@ WHERE payload_hash = ? ORDER BY created_at, position_snapshot_id LIMIT 1`, s.Pay
 		w.rollback()
 		return nil, false, fmt.Errorf("sqlite: insert position snapshot %q: %w", w.id, err)
 	}
+	if err := w.db.recordAudit(ctx, w.tx, w.id); err != nil {
+		w.rollback()
+		return nil, false, fmt.Errorf("sqlite: position snapshot %q: %w", w.id, err)
+	}
 	w.done = true
 	w.closeStmt()
 	if err := w.tx.Commit(); err != nil {

@@ -31,7 +31,7 @@ func (db *DB) RunDelete(ctx context.Context, id string) error {
 				return fmt.Errorf("delete run %q: %w", id, err)
 			}
 		}
-		return nil
+		return db.recordAudit(ctx, tx, id)
 	})
 	if err != nil {
 		return sqliteErr("delete run", err)

@@ -21,7 +21,8 @@ type querier interface {
 const runColumns = `r.run_id, r.run_type, r.status, r.as_of_time, r.market_snapshot_id,
 (SELECT json_group_array(s.position_snapshot_id ORDER BY s.position_snapshot_id) FROM run_position_snapshot s WHERE s.run_id = r.run_id),
 r.portfolio_node_ids, r.model_set_id, r.measures, r.scenarios, r.hash_mod, r.max_attempts, r.request_hash, r.request,
-r.engine_version, r.positions_total, r.requested_at, r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash`
+r.engine_version, r.positions_total, r.requested_at, r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash,
+r.submitted_by`
 
 func scanRun(scan func(...any) error) (*store.Run, error) {
 	var (
@@ -32,7 +33,7 @@ func scanRun(scan func(...any) error) (*store.Run, error) {
 	)
 	if err := scan(&r.ID, &r.RunType, &r.Status, &asOf, &r.MarketSnapshotID, &snapshots, &nodes, &r.ModelSetID,
 		&measures, &scenarios, &r.HashMod, &r.MaxAttempts, &r.RequestHash, &request, &r.EngineVersion,
-		&r.PositionsTotal, &requestedAt, &startedAt, &completedAt, &r.Error, &publishedAt, &r.PublishHash); err != nil {
+		&r.PositionsTotal, &requestedAt, &startedAt, &completedAt, &r.Error, &publishedAt, &r.PublishHash, &r.SubmittedBy); err != nil {
 		return nil, err
 	}
 	r.AsOfTime = fromMicros(asOf)
@@ -119,11 +120,11 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run (run_id, run_type, status, as_of_time, market_snapshot_id,
 portfolio_node_ids, model_set_id, measures, scenarios, hash_mod, max_attempts, request_hash, request,
-engine_version, positions_total, requested_at, started_at, completed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+engine_version, positions_total, requested_at, started_at, completed_at, submitted_by)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.RunType, status, toMicros(r.AsOfTime), r.MarketSnapshotID,
 			enc["portfolio node ids"], r.ModelSetID, enc["measures"], enc["scenarios"], r.HashMod, r.MaxAttempts,
-			r.RequestHash, request, r.EngineVersion, r.PositionsTotal, toMicros(r.RequestedAt), started, completed); err != nil {
+			r.RequestHash, request, r.EngineVersion, r.PositionsTotal, toMicros(r.RequestedAt), started, completed, r.SubmittedBy); err != nil {
 			return fmt.Errorf("insert run %q: %w", r.ID, err)
 		}
 		for _, sid := range snapshots {
@@ -144,6 +145,9 @@ max_attempts, position_count, available_at) VALUES (?, ?, ?, ?, 'QUEUED', 0, ?, 
 			}
 			t.RunID, t.Status, t.Attempts = r.ID, store.TaskQueued, 0
 			t.LeaseOwner, t.LeaseExpiresAt, t.LastError, t.StartedAt, t.FinishedAt = "", nil, "", nil, nil
+		}
+		if err := db.recordAudit(ctx, tx, r.ID); err != nil {
+			return err
 		}
 		stored, err = runGet(ctx, tx, r.ID)
 		if err != nil {
@@ -275,6 +279,11 @@ WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires
 		if err := settleRun(ctx, tx, id, now); err != nil {
 			return err
 		}
+		if r.Status != store.RunCancelling {
+			if err := db.recordAudit(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		out, err = runGet(ctx, tx, id)
 		if err != nil {
 			return fmt.Errorf("read back run %q: %w", id, err)
@@ -335,6 +344,9 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 		if _, err := tx.ExecContext(ctx, `UPDATE run SET status = 'PUBLISHED', published_at = ?, publish_hash = ? WHERE run_id = ?`,
 			toMicros(p.PublishedAt), p.PublishHash, p.RunID); err != nil {
 			return fmt.Errorf("publish run %q: %w", p.RunID, err)
+		}
+		if err := db.recordAudit(ctx, tx, p.RunID); err != nil {
+			return err
 		}
 		out, err = runGet(ctx, tx, p.RunID)
 		if err != nil {

@@ -47,7 +47,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			return fmt.Errorf("insert %s %q: %w", row.Kind, row.ID, err)
 		}
 		stored, created = &row, true
-		return nil
+		return db.recordAudit(ctx, tx, row.ID)
 	})
 	if err != nil {
 		return nil, false, sqliteErr("create "+s.Kind, err)

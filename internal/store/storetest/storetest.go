@@ -82,6 +82,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"Task", testTask},
 		{"Result", testResult},
 		{"Retention", testRetention},
+		{"Audit", testAudit},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
