@@ -220,7 +220,8 @@ func Recover(logger *slog.Logger) Middleware {
 
 // Auth is middleware requiring "Authorization: Bearer <token>" with one of
 // tokens on every request except those for HealthPath and the paths in
-// exempt (a service's <prefix>/health). With no tokens (or only blank ones)
+// exempt (a service's <prefix>/health); an exempt entry ending in "/*"
+// ("/ui/*") covers every path under it. With no tokens (or only blank ones)
 // it lets everything through. A missing or
 // wrong token is a 401 problem with "WWW-Authenticate: Bearer". Tokens are
 // compared in constant time.
@@ -232,15 +233,31 @@ func Auth(tokens []string, exempt ...string) Middleware {
 		}
 	}
 	exemptSet := map[string]bool{HealthPath: true}
+	var exemptTrees []string
 	for _, p := range exempt {
+		if tree, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(tree, "/") {
+			exemptTrees = append(exemptTrees, tree)
+			continue
+		}
 		exemptSet[p] = true
+	}
+	isExempt := func(path string) bool {
+		if exemptSet[path] {
+			return true
+		}
+		for _, tree := range exemptTrees {
+			if strings.HasPrefix(path, tree) {
+				return true
+			}
+		}
+		return false
 	}
 	return func(next http.Handler) http.Handler {
 		if len(digests) == 0 {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if exemptSet[r.URL.Path] {
+			if isExempt(r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}

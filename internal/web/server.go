@@ -56,6 +56,7 @@ type Mux struct {
 	mux     *http.ServeMux
 	exempt  []string
 	maxBody int64
+	routes  []string
 }
 
 // RouteOption adjusts one route.
@@ -122,12 +123,42 @@ func (m *Mux) HandleFunc(pattern string, h HandlerFunc, opts ...RouteOption) {
 	m.Handle(pattern, h, opts...)
 }
 
+// Public registers a route that serves no data of its own (a static page,
+// an API description, a redirect): it needs no bearer token and may lie
+// outside the prefix. A pattern whose path ends in "/" covers its subtree,
+// as with http.ServeMux, and so does its exemption from Auth (with the
+// path without its slash, which the mux redirects into the tree). It panics on
+// a malformed pattern, as Handle does.
+func (m *Mux) Public(pattern string, h http.Handler) {
+	method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
+	path = strings.TrimSpace(path)
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		panic(fmt.Sprintf("web: pattern %q must be \"METHOD /path\"", pattern))
+	}
+	m.register(pattern, h, nil)
+	switch {
+	case strings.HasSuffix(path, "/{$}"):
+		m.exempt = append(m.exempt, strings.TrimSuffix(path, "{$}"))
+	case strings.HasSuffix(path, "/"):
+		// The path without its slash too: the mux redirects it into the tree.
+		m.exempt = append(m.exempt, path+"*", strings.TrimSuffix(path, "/"))
+	default:
+		m.exempt = append(m.exempt, path)
+	}
+}
+
+// Routes returns the patterns registered so far, health and metrics
+// included, in registration order: the route table that an API
+// description is checked against.
+func (m *Mux) Routes() []string { return slices.Clone(m.routes) }
+
 func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
 	o := routeOptions{maxBody: m.maxBody}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	m.mux.Handle(pattern, recordRoute(LimitBody(o.maxBody)(h)))
+	m.routes = append(m.routes, strings.TrimSpace(pattern))
 }
 
 // Handler returns the service's handler: request ids, access log and
