@@ -69,6 +69,16 @@ type platform struct {
 
 // handler builds the HTTP handler of a service that serves an API.
 func (p *platform) handler(spec service.Spec) (http.Handler, error) {
+	mux, err := p.mux(spec)
+	if err != nil {
+		return nil, err
+	}
+	return mux.Handler(), nil
+}
+
+// mux builds the route table of a service that serves an API: its routes
+// and the public ones (registerPublic).
+func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 	m := metrics.New(string(spec.Name))
 	mux := web.NewMux(web.Config{
 		Service:      string(spec.Name),
@@ -95,7 +105,8 @@ func (p *platform) handler(spec service.Spec) (http.Handler, error) {
 	default:
 		return nil, fmt.Errorf("service %q serves no API", spec.Name)
 	}
-	return mux.Handler(), nil
+	registerPublic(spec, mux)
+	return mux, nil
 }
 
 // workerHealth builds the worker's own HTTP handler: health and metrics,
