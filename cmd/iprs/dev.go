@@ -222,10 +222,12 @@ func listenURL(a net.Addr) string {
 // redirect to the dashboard, as the load balancer does), /health for the
 // whole process and /metrics of the workers.
 func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
-	return p.workerHealth(func(m *web.Mux) {
-		m.Public("GET /{$}", rootRedirect())
-	})
+	return p.workerHealth(registerRoot)
 }
+
+// registerRoot adds the dev router's own route: "/" redirects to the
+// dashboard, as the load balancer does.
+func registerRoot(m *web.Mux) { m.Public("GET /{$}", rootRedirect()) }
 
 // loadDemo uploads the demo market and book and runs every scenario over
 // them, printing progress to out. Reloading into the same database is

@@ -112,6 +112,12 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 // workerHealth builds the worker's own HTTP handler: health and metrics,
 // plus whatever routes extra (when not nil) registers.
 func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus.Registry) {
+	mux, reg := p.workerMux(extra)
+	return mux.Handler(), reg
+}
+
+// workerMux is the route table of workerHealth.
+func (p *platform) workerMux(extra func(*web.Mux)) (*web.Mux, *prometheus.Registry) {
 	m := metrics.New(string(service.Worker))
 	mux := web.NewMux(web.Config{
 		Service: string(service.Worker),
@@ -124,7 +130,7 @@ func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus
 	if extra != nil {
 		extra(mux)
 	}
-	return mux.Handler(), m.Registry()
+	return mux, m.Registry()
 }
 
 // newWorker makes a worker. A named worker's metrics carry its owner as a
