@@ -65,7 +65,7 @@ market snapshot with every curve and spot the book needs.
 				defer f.Close()
 				w = f
 			}
-			n, err := gen.WritePositionSnapshot(w, o)
+			n, err := gen.WritePositionSnapshotProgress(w, o, genProgress(cmd, o.Loans+o.Bonds+o.FXForwards))
 			if err != nil {
 				return err
 			}
