@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -170,6 +172,15 @@ func (b *browser) waitJS(what, expr string) {
 		b.screenshot("failed-wait-" + sanitize(what))
 		b.t.Fatalf("wait for %s: %v", what, err)
 	}
+}
+
+// media emulates a CSS media type ("print"; "" for the screen again).
+func (b *browser) media(m string) {
+	b.t.Helper()
+	b.run("emulate media "+m, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+		return err
+	}))
 }
 
 // click clicks the first element matching a CSS selector.

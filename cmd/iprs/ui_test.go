@@ -371,6 +371,20 @@ func TestDashboard(t *testing.T) {
 	}
 	b.screenshot("04-run-completed")
 
+	// In print, the page is the figures: no navigation, buttons or forms,
+	// no scrolling frames cutting tables short.
+	b.media("print")
+	for sel, want := range map[string]string{"header.top": "none", "#export-csv": "none", "#open-cube": "none"} {
+		if got := evalJS[string](b, fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).display`, sel)); got != want {
+			t.Errorf("print: %s display %q, want %q", sel, got, want)
+		}
+	}
+	if got := evalJS[string](b, `getComputedStyle(document.querySelector('#tasks-table')).maxHeight`); got != "none" {
+		t.Errorf("print: the tasks table is cut at %s", got)
+	}
+	b.screenshot("04-run-print")
+	b.media("")
+
 	// The cube by product type: the API's groups, values and counts, shares
 	// of the summary's total, and one bar per group.
 	b.goHash("#/runs/"+runID+"/cube?measure=PV&by=product_type&scenario=BASE&sort=key", "/runs/"+runID+"/cube")
