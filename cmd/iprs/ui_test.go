@@ -22,6 +22,7 @@ import (
 	"github.com/iprs/iprs/internal/gen"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/ui/uitest"
 	"github.com/iprs/iprs/internal/worker"
 )
 
@@ -153,9 +154,8 @@ type cell struct {
 }
 
 // tableCells reads the body rows (or the footer) of the table inside sel.
-func (b *browser) tableCells(sel, part string) [][]cell {
-	b.t.Helper()
-	return evalJS[[][]cell](b, fmt.Sprintf(`(() => {
+func tableCells(b *uitest.Browser, sel, part string) [][]cell {
+	return uitest.Eval[[][]cell](b, fmt.Sprintf(`(() => {
 		const t = document.querySelector(%q);
 		if (!t) return [];
 		const rows = %q === 'foot' ? [...(t.tFoot?.rows || [])] : [...t.tBodies[0].rows].filter((r) => !r.classList.contains('empty'));
@@ -167,9 +167,8 @@ func (b *browser) tableCells(sel, part string) [][]cell {
 }
 
 // headers reads the column labels of the table inside sel.
-func (b *browser) headers(sel string) []string {
-	b.t.Helper()
-	return evalJS[[]string](b, fmt.Sprintf(`[...document.querySelector(%q).tHead.rows[0].cells].map((c) => c.textContent.trim())`, sel+" table"))
+func headers(b *uitest.Browser, sel string) []string {
+	return uitest.Eval[[]string](b, fmt.Sprintf(`[...document.querySelector(%q).tHead.rows[0].cells].map((c) => c.textContent.trim())`, sel+" table"))
 }
 
 // sameNumber checks a shown cell against the API's number: the exact value
@@ -266,7 +265,7 @@ func waitRunAPI(t *testing.T, c *client.Client, id string, cond func(client.Run)
 // position, the market data and the position snapshots show exactly the
 // API's numbers; a failed run shows its DEAD tasks' errors.
 func TestDashboard(t *testing.T) {
-	b := MustBrowser(t)
+	b := uitest.MustBrowser(t)
 	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
 	d := mustStartDevWorkers(t, db, nil, 0)
 	c := client.New(d.URL, "", nil)
@@ -285,50 +284,50 @@ func TestDashboard(t *testing.T) {
 	g := startGatedWorker(t, d, "")
 
 	// "/" opens the dashboard on the runs, where the queued run waits.
-	b.open(d.URL+"/", "/runs")
-	evalJS[bool](b, `window.__sameDocument = true`)
+	b.Open(d.URL+"/", "/runs")
+	uitest.Eval[bool](b, `window.__sameDocument = true`)
 	row := `#runs-table tbody tr:first-child`
-	if got := b.text(row + " td:nth-child(1)"); got != runID {
+	if got := b.Text(row + " td:nth-child(1)"); got != runID {
 		t.Fatalf("first run listed: %q, want %s", got, runID)
 	}
-	if got := b.text(row + " .run-status"); got != "QUEUED" {
+	if got := b.Text(row + " .run-status"); got != "QUEUED" {
 		t.Errorf("status shown %q, want QUEUED", got)
 	}
-	b.screenshot("01-runs-queued")
+	b.Screenshot("01-runs-queued")
 
 	// One task: the list shows the progress the API reports, without a reload.
 	g.gate <- struct{}{}
 	partial := waitRunAPI(t, c, runID, func(r client.Run) bool { return r.Progress.PositionsDone > 0 })
-	b.waitJS("partial progress in the list", fmt.Sprintf(`document.querySelector(%q)?.dataset.done === "%d"`, row+" .progress", partial.Progress.PositionsDone))
-	if got, want := b.text(row+" .progress .text"), fmt.Sprintf("%s / %s positions · tasks 1/%d", fmtNum(float64(partial.Progress.PositionsDone), 0), fmtNum(float64(partial.Progress.PositionsTotal), 0), partial.Progress.TasksTotal); got != want {
+	b.WaitJS("partial progress in the list", fmt.Sprintf(`document.querySelector(%q)?.dataset.done === "%d"`, row+" .progress", partial.Progress.PositionsDone))
+	if got, want := b.Text(row+" .progress .text"), fmt.Sprintf("%s / %s positions · tasks 1/%d", fmtNum(float64(partial.Progress.PositionsDone), 0), fmtNum(float64(partial.Progress.PositionsTotal), 0), partial.Progress.TasksTotal); got != want {
 		t.Errorf("progress shown %q, want %q", got, want)
 	}
-	if got := b.text(row + " .run-status"); got != "RUNNING" {
+	if got := b.Text(row + " .run-status"); got != "RUNNING" {
 		t.Errorf("status shown %q, want RUNNING", got)
 	}
-	b.screenshot("02-runs-partial")
+	b.Screenshot("02-runs-partial")
 
 	// The run page, then every other task: it follows the run to COMPLETED.
-	b.goHash("#/runs/"+runID, "/runs/"+runID)
-	if got := b.text("#run-status"); got != "RUNNING" {
+	b.GoHash("#/runs/"+runID, "/runs/"+runID)
+	if got := b.Text("#run-status"); got != "RUNNING" {
 		t.Errorf("run page status %q, want RUNNING", got)
 	}
-	done := evalJS[string](b, `document.getElementById('run-progress').dataset.done`)
+	done := uitest.Eval[string](b, `document.getElementById('run-progress').dataset.done`)
 	if done != strconv.FormatInt(partial.Progress.PositionsDone, 10) {
 		t.Errorf("run page shows %s positions done, want %d", done, partial.Progress.PositionsDone)
 	}
-	b.screenshot("03-run-partial")
+	b.Screenshot("03-run-partial")
 	close(g.gate)
 	final := waitRunAPI(t, c, runID, func(r client.Run) bool { return r.Final() })
 	if final.Status != "COMPLETED" {
 		t.Fatalf("run ended %s", final.Status)
 	}
-	b.waitJS("COMPLETED on the run page", `document.getElementById('run-status')?.innerText === 'COMPLETED'`)
-	b.waitJS("the summary", `!!document.querySelector('#summary-table table')`)
-	if !evalJS[bool](b, `window.__sameDocument === true`) {
+	b.WaitJS("COMPLETED on the run page", `document.getElementById('run-status')?.innerText === 'COMPLETED'`)
+	b.WaitJS("the summary", `!!document.querySelector('#summary-table table')`)
+	if !uitest.Eval[bool](b, `window.__sameDocument === true`) {
 		t.Error("the page was reloaded: progress must update in place")
 	}
-	fill := evalJS[string](b, `document.querySelector('#run-progress .fill').style.width`)
+	fill := uitest.Eval[string](b, `document.querySelector('#run-progress .fill').style.width`)
 	if fill != "100%" {
 		t.Errorf("finished progress bar width %q, want 100%%", fill)
 	}
@@ -342,12 +341,12 @@ func TestDashboard(t *testing.T) {
 		} `json:"scenarios"`
 	}
 	apiGet(t, c, "/results/runs/"+runID+"/summary", &sum)
-	hdr := b.headers("#summary-table")
+	hdr := headers(b, "#summary-table")
 	wantHdr := append(append([]string{"Scenario", "Positions"}, measures...), "P&L vs BASE")
 	if !slices.Equal(hdr, wantHdr) {
 		t.Errorf("summary columns %v, want %v", hdr, wantHdr)
 	}
-	rows := b.tableCells("#summary-table", "body")
+	rows := tableCells(b, "#summary-table", "body")
 	if len(rows) != len(sum.Scenarios) {
 		t.Fatalf("summary shows %d scenarios, want %d", len(rows), len(sum.Scenarios))
 	}
@@ -366,31 +365,31 @@ func TestDashboard(t *testing.T) {
 		}
 		sameNumber(t, r[0].Text+" P&L", r[len(r)-1], *sc.PnL, 2)
 	}
-	if n := b.count("#tasks-table tbody tr"); n != int(final.Progress.TasksTotal) {
+	if n := b.Count("#tasks-table tbody tr"); n != int(final.Progress.TasksTotal) {
 		t.Errorf("tasks table has %d rows, want %d", n, final.Progress.TasksTotal)
 	}
-	b.screenshot("04-run-completed")
+	b.Screenshot("04-run-completed")
 
 	// In print, the page is the figures: no navigation, buttons or forms,
 	// no scrolling frames cutting tables short.
-	b.media("print")
+	b.Media("print")
 	for sel, want := range map[string]string{"header.top": "none", "#export-csv": "none", "#open-cube": "none"} {
-		if got := evalJS[string](b, fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).display`, sel)); got != want {
+		if got := uitest.Eval[string](b, fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).display`, sel)); got != want {
 			t.Errorf("print: %s display %q, want %q", sel, got, want)
 		}
 	}
-	if got := evalJS[string](b, `getComputedStyle(document.querySelector('#tasks-table')).maxHeight`); got != "none" {
+	if got := uitest.Eval[string](b, `getComputedStyle(document.querySelector('#tasks-table')).maxHeight`); got != "none" {
 		t.Errorf("print: the tasks table is cut at %s", got)
 	}
-	b.screenshot("04-run-print")
-	b.media("")
+	b.Screenshot("04-run-print")
+	b.Media("")
 
 	// The cube by product type: the API's groups, values and counts, shares
 	// of the summary's total, and one bar per group.
-	b.goHash("#/runs/"+runID+"/cube?measure=PV&by=product_type&scenario=BASE&sort=key", "/runs/"+runID+"/cube")
+	b.GoHash("#/runs/"+runID+"/cube?measure=PV&by=product_type&scenario=BASE&sort=key", "/runs/"+runID+"/cube")
 	var cube []client.CubeCell
 	apiGet(t, c, "/results/runs/"+runID+"/cube?measure=PV&by=product_type&scenario=BASE", &cube)
-	crow := b.tableCells("#cube-table", "body")
+	crow := tableCells(b, "#cube-table", "body")
 	if len(crow) != len(cube) {
 		t.Fatalf("cube shows %d groups, want %d", len(crow), len(cube))
 	}
@@ -406,21 +405,21 @@ func TestDashboard(t *testing.T) {
 		}
 		sameNumber(t, "cube "+cc.Key+" count", r[3], float64(cc.Count), 0)
 	}
-	foot := b.tableCells("#cube-table", "foot")
+	foot := tableCells(b, "#cube-table", "foot")
 	if len(foot) != 1 {
 		t.Fatal("cube table has no total row")
 	}
 	sameNumber(t, "cube total", foot[0][1], basePV, 2)
-	if n := b.count("#cube-chart svg rect.bar"); n != len(cube) {
+	if n := b.Count("#cube-chart svg rect.bar"); n != len(cube) {
 		t.Errorf("cube chart has %d bars, want %d", n, len(cube))
 	}
-	barKeys := evalJS[[]string](b, `[...document.querySelectorAll('#cube-chart rect.bar')].map((r) => r.dataset.key)`)
+	barKeys := uitest.Eval[[]string](b, `[...document.querySelectorAll('#cube-chart rect.bar')].map((r) => r.dataset.key)`)
 	for _, cc := range cube {
 		if !slices.Contains(barKeys, cc.Key) {
 			t.Errorf("no bar for %s (bars %v)", cc.Key, barKeys)
 		}
 	}
-	b.screenshot("05-cube-product-type")
+	b.Screenshot("05-cube-product-type")
 
 	// Drill down from a group to its positions, as the results API lists them.
 	bondCount := 0
@@ -429,9 +428,9 @@ func TestDashboard(t *testing.T) {
 			bondCount = int(cc.Count)
 		}
 	}
-	b.click(`#cube-table a[data-key="FIXED_BOND"]`)
-	b.waitPage("/runs/" + runID + "/group")
-	b.waitJS("all bonds", fmt.Sprintf(`document.querySelectorAll('#group-table tbody tr:not(.empty)').length === %d`, bondCount))
+	b.Click(`#cube-table a[data-key="FIXED_BOND"]`)
+	b.WaitPage("/runs/" + runID + "/group")
+	b.WaitJS("all bonds", fmt.Sprintf(`document.querySelectorAll('#group-table tbody tr:not(.empty)').length === %d`, bondCount))
 	var base struct {
 		Items []positionRow `json:"items"`
 	}
@@ -442,8 +441,8 @@ func TestDashboard(t *testing.T) {
 			pv[it.PositionID] = it.Measures["PV"].(float64)
 		}
 	}
-	grows := b.tableCells("#group-table", "body")
-	ghdr := b.headers("#group-table")
+	grows := tableCells(b, "#group-table", "body")
+	ghdr := headers(b, "#group-table")
 	pvCol := slices.Index(ghdr, "PV")
 	for _, r := range grows {
 		want, ok := pv[r[0].Text]
@@ -453,21 +452,21 @@ func TestDashboard(t *testing.T) {
 		}
 		sameNumber(t, "bond "+r[0].Text, r[pvCol], want, 2)
 	}
-	b.screenshot("06-group-bonds")
+	b.Screenshot("06-group-bonds")
 
 	// A position under every scenario.
 	first := grows[0][0].Text
-	b.click(`#group-table tbody tr:first-child a`)
-	b.waitPage("/runs/" + runID + "/positions/" + first)
+	b.Click(`#group-table tbody tr:first-child a`)
+	b.WaitPage("/runs/" + runID + "/positions/" + first)
 	var pos struct {
 		Items []positionRow `json:"items"`
 	}
 	apiGet(t, c, "/results/runs/"+runID+"/positions/"+first, &pos)
-	prows := b.tableCells(".position-table", "body")
+	prows := tableCells(b, ".position-table", "body")
 	if len(prows) != len(pos.Items) {
 		t.Fatalf("position page shows %d scenarios, want %d", len(prows), len(pos.Items))
 	}
-	phdr := b.headers(".position-table")
+	phdr := headers(b, ".position-table")
 	for _, r := range prows {
 		for _, it := range pos.Items {
 			if it.ScenarioID != r[0].Text {
@@ -482,12 +481,12 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	b.screenshot("07-position")
+	b.Screenshot("07-position")
 
 	// The cube by an attribute, and its drill-down through the snapshot.
-	b.goHash("#/runs/"+runID+"/cube?measure=DV01&by=attr:state&scenario=RATES_PARALLEL_1BP&sort=key", "/runs/"+runID+"/cube")
+	b.GoHash("#/runs/"+runID+"/cube?measure=DV01&by=attr:state&scenario=RATES_PARALLEL_1BP&sort=key", "/runs/"+runID+"/cube")
 	apiGet(t, c, "/results/runs/"+runID+"/cube?measure=DV01&by=attr:state&scenario=RATES_PARALLEL_1BP", &cube)
-	crow = b.tableCells("#cube-table", "body")
+	crow = tableCells(b, "#cube-table", "body")
 	if len(crow) != len(cube) {
 		t.Fatalf("cube by state shows %d groups, want %d", len(crow), len(cube))
 	}
@@ -497,26 +496,26 @@ func TestDashboard(t *testing.T) {
 		}
 		sameNumber(t, "DV01 of "+cc.Key, crow[i][1], cc.Value, 2)
 	}
-	b.screenshot("08-cube-state")
+	b.Screenshot("08-cube-state")
 	var tx client.CubeCell
 	for _, cc := range cube {
 		if cc.Key == "TX" {
 			tx = cc
 		}
 	}
-	b.click(`#cube-table a[data-key="TX"]`)
-	b.waitPage("/runs/" + runID + "/group")
-	b.waitJS("the TX loans", fmt.Sprintf(`document.querySelectorAll('#group-table tbody tr:not(.empty)').length === %d`, tx.Count))
-	if got := b.text("#group-status"); !strings.HasPrefix(got, fmt.Sprintf("%d of %d positions shown", tx.Count, tx.Count)) {
+	b.Click(`#cube-table a[data-key="TX"]`)
+	b.WaitPage("/runs/" + runID + "/group")
+	b.WaitJS("the TX loans", fmt.Sprintf(`document.querySelectorAll('#group-table tbody tr:not(.empty)').length === %d`, tx.Count))
+	if got := b.Text("#group-status"); !strings.HasPrefix(got, fmt.Sprintf("%d of %d positions shown", tx.Count, tx.Count)) {
 		t.Errorf("group status %q", got)
 	}
 
 	// Market data: the list, the curves as lines, the spots.
-	b.goHash("#/market", "/market")
-	if got := b.text("#markets-table tbody tr:first-child td:first-child"); got != "MKT-UI" {
+	b.GoHash("#/market", "/market")
+	if got := b.Text("#markets-table tbody tr:first-child td:first-child"); got != "MKT-UI" {
 		t.Errorf("market list starts with %q", got)
 	}
-	b.goHash("#/market/MKT-UI", "/market/MKT-UI")
+	b.GoHash("#/market/MKT-UI", "/market/MKT-UI")
 	var mkt struct {
 		Curves []struct {
 			CurveID   string `json:"curve_id"`
@@ -528,14 +527,14 @@ func TestDashboard(t *testing.T) {
 		} `json:"fx_spots"`
 	}
 	apiGet(t, c, "/mkt/snapshots/MKT-UI", &mkt)
-	b.waitJS("curve lines", fmt.Sprintf(`document.querySelectorAll('.curve-chart polyline.line').length === %d`, len(mkt.Curves)))
-	lines := evalJS[[]string](b, `[...document.querySelectorAll('.curve-chart polyline.line')].map((l) => l.dataset.series)`)
+	b.WaitJS("curve lines", fmt.Sprintf(`document.querySelectorAll('.curve-chart polyline.line').length === %d`, len(mkt.Curves)))
+	lines := uitest.Eval[[]string](b, `[...document.querySelectorAll('.curve-chart polyline.line')].map((l) => l.dataset.series)`)
 	for _, cv := range mkt.Curves {
 		if !slices.Contains(lines, cv.CurveID) {
 			t.Errorf("no line for curve %s (lines %v)", cv.CurveID, lines)
 		}
 	}
-	srows := b.tableCells("#spots-table", "body")
+	srows := tableCells(b, "#spots-table", "body")
 	if len(srows) != len(mkt.FXSpots) {
 		t.Errorf("%d spots shown, want %d", len(srows), len(mkt.FXSpots))
 	}
@@ -547,18 +546,18 @@ func TestDashboard(t *testing.T) {
 			sameNumber(t, "spot "+sp.Pair, srows[i][1], sp.Spot, 6)
 		}
 	}
-	b.screenshot("09-market")
+	b.Screenshot("09-market")
 
 	// Position snapshots: found through the runs; the stratification table,
 	// or a calm notice while the server does not offer it.
-	b.goHash("#/books", "/books")
-	if got := b.text("#books-table tbody tr:first-child td:first-child"); got != "PS-UI" {
+	b.GoHash("#/books", "/books")
+	if got := b.Text("#books-table tbody tr:first-child td:first-child"); got != "PS-UI" {
 		t.Errorf("snapshot list starts with %q", got)
 	}
-	b.goHash("#/books/PS-UI?by=state", "/books/PS-UI")
+	b.GoHash("#/books/PS-UI?by=state", "/books/PS-UI")
 	_, err := c.Do(ctx, http.MethodGet, "/orch/position-snapshots/PS-UI/strats?by=state", nil, "", nil)
 	if client.StatusOf(err) == http.StatusNotFound {
-		if b.count("#strats-unavailable") != 1 {
+		if b.Count("#strats-unavailable") != 1 {
 			t.Error("the strats route answers 404 and the page does not say so")
 		}
 	} else {
@@ -569,15 +568,15 @@ func TestDashboard(t *testing.T) {
 			} `json:"items"`
 		}
 		apiGet(t, c, "/orch/position-snapshots/PS-UI/strats?by=state", &strats)
-		srows := b.tableCells("#strats-table", "body")
+		srows := tableCells(b, "#strats-table", "body")
 		if len(srows) != len(strats.Items) {
 			t.Errorf("strats show %d groups, want %d", len(srows), len(strats.Items))
 		}
 	}
-	if n := b.count("#book-positions tbody tr"); n != 100 {
+	if n := b.Count("#book-positions tbody tr"); n != 100 {
 		t.Errorf("positions preview has %d rows, want the first page of 100", n)
 	}
-	b.screenshot("10-book")
+	b.Screenshot("10-book")
 
 	// A run whose FX forward tasks die: FAILED, with each DEAD task's error.
 	g.stop()
@@ -589,9 +588,9 @@ func TestDashboard(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b.goHash("#/runs/RUN-UI-FAIL", "/runs/RUN-UI-FAIL")
-	b.waitJS("FAILED", `document.getElementById('run-status')?.innerText === 'FAILED'`)
-	b.waitJS("the dead tasks", `!!document.getElementById('dead-tasks')`)
+	b.GoHash("#/runs/RUN-UI-FAIL", "/runs/RUN-UI-FAIL")
+	b.WaitJS("FAILED", `document.getElementById('run-status')?.innerText === 'FAILED'`)
+	b.WaitJS("the dead tasks", `!!document.getElementById('dead-tasks')`)
 	var tasks struct {
 		Items []struct {
 			Status    string  `json:"status"`
@@ -599,7 +598,7 @@ func TestDashboard(t *testing.T) {
 		} `json:"items"`
 	}
 	apiGet(t, c, "/orch/runs/RUN-UI-FAIL/tasks", &tasks)
-	deadErrs := evalJS[[]string](b, `[...document.querySelectorAll('#dead-tasks .dead-error')].map((e) => e.innerText)`)
+	deadErrs := uitest.Eval[[]string](b, `[...document.querySelectorAll('#dead-tasks .dead-error')].map((e) => e.innerText)`)
 	var want []string
 	for _, tk := range tasks.Items {
 		if tk.Status == "DEAD" {
@@ -611,17 +610,17 @@ func TestDashboard(t *testing.T) {
 	if len(want) == 0 || !slices.Equal(deadErrs, want) {
 		t.Errorf("dead task errors shown %q, want %q", deadErrs, want)
 	}
-	if got := b.text("#run-error"); !strings.Contains(got, "injected by the test") {
+	if got := b.Text("#run-error"); !strings.Contains(got, "injected by the test") {
 		t.Errorf("run error shown %q", got)
 	}
-	b.screenshot("11-run-failed")
+	b.Screenshot("11-run-failed")
 }
 
 // TestDashboardBearerToken: with tokens configured, the page itself loads
 // without one, shows the 401 problem readably until a token is entered,
 // shows the refusal of a wrong token, and the data with a good one.
 func TestDashboardBearerToken(t *testing.T) {
-	b := MustBrowser(t)
+	b := uitest.MustBrowser(t)
 	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
 	d := mustStartDevWorkers(t, db, map[string]string{"IPRS_API_TOKENS": "s3cret-token"}, 1)
 	c := client.New(d.URL, "s3cret-token", nil)
@@ -631,41 +630,41 @@ func TestDashboardBearerToken(t *testing.T) {
 		"market_snapshot_id": "MKT-TOK", "position_snapshot_id": "PS-TOK", "measures": []string{"PV"}, "scenarios": []string{"BASE"},
 	})
 
-	b.open(d.URL+"/ui/", "/runs")
-	b.waitJS("the problem", `!!document.querySelector('#main .problem')`)
-	if got := b.text("#main .problem"); !strings.Contains(got, "401") || !strings.Contains(got, "Unauthorized") ||
+	b.Open(d.URL+"/ui/", "/runs")
+	b.WaitJS("the problem", `!!document.querySelector('#main .problem')`)
+	if got := b.Text("#main .problem"); !strings.Contains(got, "401") || !strings.Contains(got, "Unauthorized") ||
 		!strings.Contains(got, "Bearer") || !strings.Contains(got, "Enter it in the Token field") {
 		t.Errorf("problem without a token: %q", got)
 	}
-	b.screenshot("20-no-token")
+	b.Screenshot("20-no-token")
 
-	b.typeInto("#token", "wrong")
-	b.click("#token-use")
-	b.waitJS("the refusal", `document.querySelector('#main .problem')?.innerText.includes('not valid')`)
-	if got := b.text("#main .problem"); !strings.Contains(got, "401") || !strings.Contains(got, "was refused") {
+	b.TypeInto("#token", "wrong")
+	b.Click("#token-use")
+	b.WaitJS("the refusal", `document.querySelector('#main .problem')?.innerText.includes('not valid')`)
+	if got := b.Text("#main .problem"); !strings.Contains(got, "401") || !strings.Contains(got, "was refused") {
 		t.Errorf("problem with a wrong token: %q", got)
 	}
-	b.screenshot("21-wrong-token")
+	b.Screenshot("21-wrong-token")
 
-	b.typeInto("#token", "s3cret-token")
-	b.click("#token-use")
-	b.waitPage("/runs")
-	if got := b.text("#runs-table tbody tr:first-child td:first-child"); got != "RUN-TOK" {
+	b.TypeInto("#token", "s3cret-token")
+	b.Click("#token-use")
+	b.WaitPage("/runs")
+	if got := b.Text("#runs-table tbody tr:first-child td:first-child"); got != "RUN-TOK" {
 		t.Errorf("with the token the list starts with %q", got)
 	}
-	stored := evalJS[string](b, `sessionStorage.getItem('iprs.token')`)
+	stored := uitest.Eval[string](b, `sessionStorage.getItem('iprs.token')`)
 	if stored != "s3cret-token" {
 		t.Errorf("token kept in sessionStorage: %q", stored)
 	}
-	if got := b.text("#token-state"); got != "token set" {
+	if got := b.Text("#token-state"); got != "token set" {
 		t.Errorf("token state %q", got)
 	}
 
 	// A bad query shows the problem's title, detail and parameter.
-	b.goHash("#/runs/RUN-TOK/cube?measure=NOPE&by=product_type", "/runs/RUN-TOK/cube")
-	b.waitJS("the 400", `!!document.querySelector('#main .problem[data-status="400"]')`)
-	if got := b.text(`#main .problem[data-status="400"]`); !strings.Contains(got, "?measure") || !strings.Contains(got, "must be one of the run's measures") {
+	b.GoHash("#/runs/RUN-TOK/cube?measure=NOPE&by=product_type", "/runs/RUN-TOK/cube")
+	b.WaitJS("the 400", `!!document.querySelector('#main .problem[data-status="400"]')`)
+	if got := b.Text(`#main .problem[data-status="400"]`); !strings.Contains(got, "?measure") || !strings.Contains(got, "must be one of the run's measures") {
 		t.Errorf("400 problem shown %q", got)
 	}
-	b.screenshot("22-bad-parameter")
+	b.Screenshot("22-bad-parameter")
 }

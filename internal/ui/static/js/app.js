@@ -61,6 +61,7 @@ async function show() {
   }
   if (!match) {
     replace(main, h('div', { class: 'notice' }, 'No such page. ', h('a', { href: '#/runs' }, 'Go to the runs.')));
+    main.dataset.ready = path;
     return;
   }
   replace(main, h('p', { class: 'loading' }, 'Loading…'));

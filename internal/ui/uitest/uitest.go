@@ -1,4 +1,8 @@
-package main
+// Package uitest drives the dashboard in a real browser for tests: a
+// headless Chromium with a fresh profile, started and stopped per test,
+// through the DevTools protocol (chromedp). Without a browser the test is
+// skipped, unless the environment variable CI is "true".
+package uitest
 
 import (
 	"context"
@@ -25,8 +29,8 @@ const EnvChromium = "IPRS_CHROMIUM"
 // screenshots (they always write them to the test's temporary directory).
 const EnvScreenshots = "IPRS_SCREENSHOTS"
 
-// findChromium returns the path of a Chromium binary, or "".
-func findChromium() string {
+// FindChromium returns the path of a Chromium binary, or "".
+func FindChromium() string {
 	if p := os.Getenv(EnvChromium); p != "" {
 		return p
 	}
@@ -38,10 +42,10 @@ func findChromium() string {
 	return ""
 }
 
-// browser is a headless Chromium with a fresh profile, driven through the
+// Browser is a headless Chromium with a fresh profile, driven through the
 // DevTools protocol for one test. JavaScript exceptions and console.error
 // calls of the page fail the test at cleanup.
-type browser struct {
+type Browser struct {
 	t    *testing.T
 	ctx  context.Context
 	shot string // screenshot directory
@@ -52,9 +56,9 @@ type browser struct {
 
 // MustBrowser starts Chromium for the test. Without a browser the test is
 // skipped, unless CI is "true": there a missing browser is a failure.
-func MustBrowser(t *testing.T) *browser {
+func MustBrowser(t *testing.T) *Browser {
 	t.Helper()
-	path := findChromium()
+	path := FindChromium()
 	if path == "" {
 		msg := "no Chromium found (install the chromium package, or set " + EnvChromium + " to a Chromium or Chrome binary)"
 		if os.Getenv("CI") == "true" {
@@ -80,7 +84,7 @@ func MustBrowser(t *testing.T) *browser {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	b := &browser{t: t, ctx: ctx, shot: t.TempDir()}
+	b := &Browser{t: t, ctx: ctx, shot: t.TempDir()}
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		cancelAlloc()
@@ -118,98 +122,99 @@ func MustBrowser(t *testing.T) *browser {
 	return b
 }
 
-// run runs actions with a timeout, failing the test on error.
-func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+// Run runs actions with a timeout, failing the test on error.
+func (b *Browser) Run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.screenshot("failed-" + sanitize(what))
+		b.Screenshot("failed-" + sanitize(what))
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }
 
-// evalJS evaluates a JavaScript expression in the page.
-func evalJS[T any](b *browser, expr string) T {
+// Eval evaluates a JavaScript expression in the page; a promise is
+// awaited.
+func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
-		b.screenshot("failed-eval")
+		b.Screenshot("failed-eval")
 		b.t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
 }
 
-// open loads a URL and waits until the page at hash path has rendered.
-func (b *browser) open(url, path string) {
+// Open loads a URL and waits until the page at hash path has rendered.
+func (b *Browser) Open(url, path string) {
 	b.t.Helper()
-	b.run("open "+url, chromedp.Navigate(url))
-	b.waitPage(path)
+	b.Run("open "+url, chromedp.Navigate(url))
+	b.WaitPage(path)
 }
 
-// goHash navigates inside the app (no reload) and waits for the page.
-func (b *browser) goHash(hash, path string) {
+// GoHash navigates inside the app (no reload) and waits for the page.
+func (b *Browser) GoHash(hash, path string) {
 	b.t.Helper()
-	evalJS[string](b, fmt.Sprintf(`location.hash = %q`, hash))
-	b.waitPage(path)
+	Eval[string](b, fmt.Sprintf(`location.hash = %q`, hash))
+	b.WaitPage(path)
 }
 
-// waitPage waits until the app has rendered the page of a hash path.
-func (b *browser) waitPage(path string) {
+// WaitPage waits until the app has rendered the page of a hash path.
+func (b *Browser) WaitPage(path string) {
 	b.t.Helper()
-	b.waitJS("page "+path, fmt.Sprintf(`document.getElementById('main')?.dataset.ready === %q`, path))
+	b.WaitJS("page "+path, fmt.Sprintf(`document.getElementById('main')?.dataset.ready === %q`, path))
 }
 
-// waitJS polls a JavaScript expression until it is true.
-func (b *browser) waitJS(what, expr string) {
+// WaitJS polls a JavaScript expression until it is true.
+func (b *Browser) WaitJS(what, expr string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil {
-		b.screenshot("failed-wait-" + sanitize(what))
+		b.Screenshot("failed-wait-" + sanitize(what))
 		b.t.Fatalf("wait for %s: %v", what, err)
 	}
 }
 
-// media emulates a CSS media type ("print"; "" for the screen again).
-func (b *browser) media(m string) {
+// Media emulates a CSS media type ("print"; "" for the screen again).
+func (b *Browser) Media(m string) {
 	b.t.Helper()
-	b.run("emulate media "+m, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	b.Run("emulate media "+m, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
 		return err
 	}))
 }
 
-// click clicks the first element matching a CSS selector.
-func (b *browser) click(sel string) {
+// Click clicks the first element matching a CSS selector.
+func (b *Browser) Click(sel string) {
 	b.t.Helper()
-	b.run("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	b.Run("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
-// typeInto types text into the first element matching a CSS selector.
-func (b *browser) typeInto(sel, text string) {
+// TypeInto types text into the first element matching a CSS selector.
+func (b *Browser) TypeInto(sel, text string) {
 	b.t.Helper()
-	b.run("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+	b.Run("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-// text returns the visible text of the first element matching a selector.
-func (b *browser) text(sel string) string {
+// Text returns the visible text of the first element matching a selector.
+func (b *Browser) Text(sel string) string {
 	b.t.Helper()
-	return evalJS[string](b, fmt.Sprintf(`(document.querySelector(%q)?.innerText ?? '')`, sel))
+	return Eval[string](b, fmt.Sprintf(`(document.querySelector(%q)?.innerText ?? '')`, sel))
 }
 
-// count returns how many elements match a selector.
-func (b *browser) count(sel string) int {
+// Count returns how many elements match a selector.
+func (b *Browser) Count(sel string) int {
 	b.t.Helper()
-	return evalJS[int](b, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+	return Eval[int](b, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
 }
 
-// screenshot saves a full-page PNG under the test's temporary directory
+// Screenshot saves a full-page PNG under the test's temporary directory
 // (and under $IPRS_SCREENSHOTS when set).
-func (b *browser) screenshot(name string) {
+func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
