@@ -323,7 +323,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("run ended %s", final.Status)
 	}
 	b.WaitJS("COMPLETED on the run page", `document.getElementById('run-status')?.innerText === 'COMPLETED'`)
-	b.WaitJS("the summary", `!!document.querySelector('#summary-table table')`)
+	b.WaitJS("the final summary", `document.getElementById('summary-body')?.dataset.runStatus === 'COMPLETED'`)
 	if !uitest.Eval[bool](b, `window.__sameDocument === true`) {
 		t.Error("the page was reloaded: progress must update in place")
 	}

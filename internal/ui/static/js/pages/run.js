@@ -2,7 +2,7 @@
 // (each scenario's totals and P&L against BASE), its tasks and the errors
 // of its DEAD tasks.
 
-import { blob, finalStatus, get, poll, seg } from '../api.js';
+import { blob, finalStatus, get, poll, seg, token } from '../api.js';
 import {
   badge, card, fmtDuration, fmtInt, fmtTime, h, kv, loading, measureValue, num, pageHead, problemBox,
   progressBar, replace, table,
@@ -90,7 +90,7 @@ async function download(run, button, note) {
   button.disabled = true;
   replace(note, 'Preparing…');
   try {
-    const b = await blob(`/results/runs/${seg(run.run_id)}/export.csv`);
+    const b = await blob(`/results/runs/${seg(run.run_id)}/export.csv`, { signal: undefined });
     const url = URL.createObjectURL(b);
     const a = h('a', { href: url, download: `${run.run_id}.csv` });
     document.body.appendChild(a);
@@ -115,11 +115,19 @@ export async function render(main, ctx) {
   bar.id = 'run-progress';
   const errorEl = h('div');
   const timesEl = h('div', null, times(run));
-  const summaryEl = h('div', null, loading());
+  const summaryEl = h('div', { id: 'summary-body' }, loading());
   const tasksEl = h('div', null, loading());
   const note = h('div');
-  const exportBtn = h('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
-  exportBtn.addEventListener('click', () => download(run, exportBtn, note));
+  // Without a token the browser downloads the stream itself; with one the
+  // request needs its header, so the file is assembled in the page.
+  const exportPath = `/results/runs/${seg(run.run_id)}/export.csv`;
+  let exportBtn;
+  if (token()) {
+    exportBtn = h('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
+    exportBtn.addEventListener('click', () => download(run, exportBtn, note));
+  } else {
+    exportBtn = h('a', { class: 'button', id: 'export-csv', href: exportPath, download: `${run.run_id}.csv` }, 'Export CSV');
+  }
 
   const showError = (r) => replace(errorEl, r.error ? h('div', { class: 'problem', id: 'run-error' },
     h('div', { class: 'title' }, `Run ${r.status.toLowerCase()}`), h('div', { class: 'detail' }, r.error)) : null);
@@ -142,16 +150,27 @@ export async function render(main, ctx) {
       h('section', { class: 'card', id: 'summary' }, h('h2', null, 'Summary', h('span', { class: 'note' }, 'exact sums over each scenario\'s positions')), summaryEl),
       h('section', { class: 'card', id: 'tasks' }, h('h2', null, 'Tasks'), tasksEl)));
 
-  const loadResults = async () => {
-    const [summary, tasks] = await Promise.all([
-      get(`/results/runs/${seg(id)}/summary`, { signal: ctx.signal }).catch((err) => err),
-      get(`/orch/runs/${seg(id)}/tasks`, { signal: ctx.signal }).catch((err) => err),
-    ]);
-    if (summary?.name === 'AbortError' || tasks?.name === 'AbortError') return;
-    replace(summaryEl, summary instanceof Error ? problemBox(summary) : summaryTable(run, summary));
-    replace(tasksEl, tasks instanceof Error ? problemBox(tasks) : taskTables(tasks.items || []));
+  // The summary reads every result row, so while the run goes on it is
+  // read once and again when the run ends; the tasks follow the progress.
+  const loadSummary = async () => {
+    try {
+      const summary = await get(`/results/runs/${seg(id)}/summary`, { signal: ctx.signal });
+      replace(summaryEl, finalStatus(run.status) ? null : h('p', { class: 'muted small' }, 'Results so far; the summary is read again when the run ends.'),
+        summaryTable(run, summary));
+      summaryEl.dataset.runStatus = summary.status;
+    } catch (err) {
+      if (err.name !== 'AbortError') replace(summaryEl, problemBox(err));
+    }
   };
-  await loadResults();
+  const loadTasks = async () => {
+    try {
+      const tasks = await get(`/orch/runs/${seg(id)}/tasks`, { signal: ctx.signal });
+      replace(tasksEl, taskTables(tasks.items || []));
+    } catch (err) {
+      if (err.name !== 'AbortError') replace(tasksEl, problemBox(err));
+    }
+  };
+  await Promise.all([loadSummary(), loadTasks()]);
 
   if (finalStatus(run.status)) return;
   let seen = `${run.status}/${run.progress.positions_done}`;
@@ -164,7 +183,7 @@ export async function render(main, ctx) {
     const now = `${run.status}/${run.progress.positions_done}`;
     if (now !== seen) {
       seen = now;
-      await loadResults();
+      await (finalStatus(run.status) ? Promise.all([loadSummary(), loadTasks()]) : loadTasks());
     }
     return finalStatus(run.status);
   }, 1000, ctx.signal);
