@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -548,6 +549,31 @@ func TestDashboard(t *testing.T) {
 	}
 	b.Screenshot("09-market")
 
+	// A snapshot with data-quality findings lists each of them.
+	warn := `{"snapshot_id":"MKT-UI-WARN","as_of_time":"2026-01-23T17:00:00Z","vendor":"T","universe_id":"U","fx_spots":[],
+		"curves":[{"curve_id":"USD-OIS","curve_type":"DISCOUNT","nodes":[{"tenor":"1Y","zero_rate":0.31}]}]}`
+	rec, _, err := c.PushMarketSnapshot(ctx, strings.NewReader(warn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issues []struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(rec.Issues, &issues); err != nil || rec.DQStatus != "WARN" || len(issues) < 2 {
+		t.Fatalf("WARN snapshot: %s %s %v", rec.DQStatus, rec.Issues, err)
+	}
+	b.GoHash("#/market/MKT-UI-WARN", "/market/MKT-UI-WARN")
+	irows := tableCells(b, "#issues-table", "body")
+	if len(irows) != len(issues) {
+		t.Errorf("%d issues shown, want %d", len(irows), len(issues))
+	}
+	for i, is := range issues {
+		if i < len(irows) && (irows[i][0].Text != "WARN" || irows[i][1].Text != is.Code) {
+			t.Errorf("issue %d shown %q %q, want WARN %s", i, irows[i][0].Text, irows[i][1].Text, is.Code)
+		}
+	}
+	b.Screenshot("09-market-warn")
+
 	// Position snapshots: found through the runs; the stratification table,
 	// or a calm notice while the server does not offer it.
 	b.GoHash("#/books", "/books")
@@ -555,7 +581,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("snapshot list starts with %q", got)
 	}
 	b.GoHash("#/books/PS-UI?by=state", "/books/PS-UI")
-	_, err := c.Do(ctx, http.MethodGet, "/orch/position-snapshots/PS-UI/strats?by=state", nil, "", nil)
+	_, err = c.Do(ctx, http.MethodGet, "/orch/position-snapshots/PS-UI/strats?by=state", nil, "", nil)
 	if client.StatusOf(err) == http.StatusNotFound {
 		if b.Count("#strats-unavailable") != 1 {
 			t.Error("the strats route answers 404 and the page does not say so")
