@@ -71,6 +71,13 @@ func TestModulesInTheBrowser(t *testing.T) {
 		add('scenario order', run.scenarioOrder({ scenarios: ['SPREAD_25BP', 'BASE', 'FX_SPOT_1PCT'] }, null));
 		add('ticks', r.niceTicks(0.0301, 0.0441, 5));
 		add('leaves', r.leaves({ 'USD-OIS': { '3M': 1, '1Y': 2 }, 'EUR-OIS': { '3M': 3 } }).map((l) => [l[1], l[2]]));
+		const flat = r.measureValue({ EUR: 1234.5, GBP: -2 });
+		add('fx delta values', [...flat.querySelectorAll('[data-value]')].map((e) => e.dataset.value));
+		add('fx delta text', flat.textContent);
+		const nested = r.measureValue({ 'USD-OIS': { '3M': 1, '1Y': 2 }, 'EUR-OIS': { '3M': 3 } });
+		add('kr01 values', [...nested.querySelectorAll('[data-value]')].map((e) => e.dataset.value));
+		add('kr01 total', nested.querySelector('summary .total').textContent);
+		add('kr01 columns', [...nested.querySelectorAll('th')].map((e) => e.textContent));
 		return out;
 	})()`)
 	want := map[string]any{
@@ -99,6 +106,11 @@ func TestModulesInTheBrowser(t *testing.T) {
 		"scenario order":      []any{"BASE", "SPREAD_25BP", "FX_SPOT_1PCT"},
 		"ticks":               []any{0.03, 0.035, 0.04, 0.045}, // (0.0441−0.0301)/5 = 0.0028 → step 0.005
 		"leaves":              []any{[]any{"USD-OIS · 3M", 1.0}, []any{"USD-OIS · 1Y", 2.0}, []any{"EUR-OIS · 3M", 3.0}},
+		"fx delta values":     []any{"1234.5", "-2"},
+		"fx delta text":       "EUR1,234.50GBP-2.00",
+		"kr01 values":         []any{"1", "3", "2"}, // by tenor, then curve; EUR-OIS has no 1Y
+		"kr01 total":          "6.00",
+		"kr01 columns":        []any{"", "USD-OIS", "EUR-OIS"},
 	}
 	if len(checks) != len(want) {
 		t.Errorf("%d checks ran, want %d", len(checks), len(want))

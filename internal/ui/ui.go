@@ -13,6 +13,20 @@
 // paging; render.js: elements, numbers, tables, charts). A page is added by
 // writing its module and one line in the route table of app.js.
 //
+// SPEC §1 requires a bearer token on "every route except health" when
+// IPRS_API_TOKENS is set. Read plainly, that is every route that answers
+// with data: the dashboard's files (and the API description, and the
+// redirect of "/") hold none, and a browser cannot send a token when it
+// loads a page, so they are served without one; every request the pages
+// make for data carries the token and is refused without it.
+//
+// Where the API offers no list or no filter, the pages make do with the
+// routes there are: the position snapshots are found through the runs
+// that used them (there is no list of snapshots), and a cube group's
+// positions by reading the run's result rows (or, for an attribute
+// grouping, its snapshots' positions) page by page and keeping the
+// group's.
+//
 // Every answer carries a strong ETag (the SHA-256 of the file) with
 // Cache-Control: no-cache, so browsers revalidate and never run a stale
 // module after an upgrade, and a Content-Security-Policy that allows only
