@@ -211,3 +211,36 @@ func TestExamplesUpload(t *testing.T) {
 }
 
 func bytesReader(b []byte) io.Reader { return strings.NewReader(string(b)) }
+
+// TestServeModePublicRoutes: in serve mode, results serves the dashboard
+// and redirects / to it, and every API service serves the description,
+// all without a token when tokens are set; the API itself still needs one.
+func TestServeModePublicRoutes(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "iprs.db"), "IPRS_API_TOKENS": "tok"}
+	if code, _, stderr := runIPRS(context.Background(), env, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(url string) (int, string, string) {
+		t.Helper()
+		res, err := noRedirect.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location")
+	}
+	results := MustServe(t, env, "results")
+	for path, want := range map[string]int{"/ui/": 200, "/ui/js/app.js": 200, "/openapi.json": 200, "/": 302, "/results/runs/R/summary": 401} {
+		if code, ct, loc := get(results.URL + path); code != want || (code == 302 && loc != "/ui/") {
+			t.Errorf("results GET %s: %d %s %s, want %d", path, code, ct, loc, want)
+		}
+	}
+	mkt := MustServe(t, env, "marketdata")
+	for path, want := range map[string]int{"/openapi.json": 200, "/ui/": 401, "/mkt/snapshots": 401} {
+		if code, _, _ := get(mkt.URL + path); code != want {
+			t.Errorf("marketdata GET %s: %d, want %d", path, code, want)
+		}
+	}
+}

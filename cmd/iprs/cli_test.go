@@ -101,6 +101,10 @@ func TestClientHints(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "401") || !strings.Contains(stderr, "set IPRS_TOKEN") {
 		t.Errorf("no token: exit %d, stderr %q", code, stderr)
 	}
+	code, _, stderr = runIPRS(ctx, map[string]string{"IPRS_URL": d.URL, "IPRS_TOKEN": "tok-2"}, "run", "list")
+	if code == 0 || !strings.Contains(stderr, "refused the token: check IPRS_TOKEN") {
+		t.Errorf("wrong token: exit %d, stderr %q", code, stderr)
+	}
 	code, stdout, stderr := runIPRS(ctx, map[string]string{"IPRS_URL": d.URL, "IPRS_TOKEN": "tok-1"}, "run", "list")
 	if code != 0 || !strings.Contains(stdout, "RUN") {
 		t.Errorf("with IPRS_TOKEN: exit %d\n%s%s", code, stdout, stderr)

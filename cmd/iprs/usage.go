@@ -64,6 +64,8 @@ func hint(err error) string {
 		return "nothing answers at the platform's URL: is `iprs dev` running? Set --url or " + EnvURL + " (default " + defaultURL + ")."
 	case client.NoRoute(err):
 		return "the server at that URL does not serve this route: with the services run as separate processes, point --url at the service that owns it (see --help)."
+	case client.StatusOf(err) == 401 && strings.Contains(err.Error(), "not valid"):
+		return "the platform refused the token: check " + EnvToken + " (or --token)."
 	case client.StatusOf(err) == 401:
 		return "the platform requires a bearer token: set " + EnvToken + " (or --token)."
 	}
