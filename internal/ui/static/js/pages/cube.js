@@ -179,7 +179,7 @@ export async function render(main, ctx) {
       stat('Positions', fmtInt(positions)),
       stat(`Total ${measure}`, num(total))),
     compSelect,
-    h('div', { class: 'grid-2' },
+    h('div', { class: 'grid-2 top' },
       card(null, tbl),
       card(null, chartBox,
         chartItems.length > top.length
