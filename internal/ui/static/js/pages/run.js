@@ -155,8 +155,10 @@ export async function render(main, ctx) {
   const loadSummary = async () => {
     try {
       const summary = await get(`/results/runs/${seg(id)}/summary`, { signal: ctx.signal });
-      replace(summaryEl, finalStatus(run.status) ? null : h('p', { class: 'muted small' }, 'Results so far; the summary is read again when the run ends.'),
-        summaryTable(run, summary));
+      const note = !finalStatus(run.status) ? 'Results so far; the summary is read again when the run ends.'
+        : summary.partial === true || run.status === 'FAILED' || run.status === 'CANCELLED'
+          ? 'Partial: these sums cover only the tasks that succeeded.' : null;
+      replace(summaryEl, note ? h('p', { class: 'muted small', id: 'summary-note' }, note) : null, summaryTable(run, summary));
       summaryEl.dataset.runStatus = summary.status;
     } catch (err) {
       if (err.name !== 'AbortError') replace(summaryEl, problemBox(err));
