@@ -164,7 +164,7 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 		}
 		routes[spec.Prefix] = h
 		if spec.Name == service.Results {
-			for _, path := range devPublicPrefixes {
+			for _, path := range devPublicPrefixes() {
 				routes[path] = h
 			}
 		}

@@ -29,4 +29,4 @@ func rootRedirect() http.Handler {
 
 // devPublicPrefixes are the paths outside the service prefixes that the
 // dev router, like the load balancer, sends to results.
-var devPublicPrefixes = []string{"/ui", service.APIDocPath}
+func devPublicPrefixes() []string { return []string{"/ui", service.APIDocPath} }
