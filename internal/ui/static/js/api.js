@@ -91,20 +91,6 @@ export async function blob(path, opts = {}) {
   return res.blob();
 }
 
-/**
- * Reads a list route page by page ({items, next_cursor}): an async
- * iterator of pages, each {items, next}. Iteration stops after the last
- * page, or earlier when the caller breaks out.
- */
-export async function* pages(path, { query = {}, signal, limit = 100, cursor = '' } = {}) {
-  let next = cursor;
-  do {
-    const page = await get(path, { query: { ...query, limit, cursor: next }, signal });
-    next = page.next_cursor || '';
-    yield { items: page.items || [], next };
-  } while (next);
-}
-
 /** One page of a list route: {items, next}. */
 export async function page(path, { query = {}, signal, limit = 100, cursor = '' } = {}) {
   const p = await get(path, { query: { ...query, limit, cursor }, signal });

@@ -90,7 +90,7 @@ async function download(run, button, note) {
   button.disabled = true;
   replace(note, 'Preparing…');
   try {
-    const b = await blob(`/results/runs/${seg(run.run_id)}/export.csv`, { signal: undefined });
+    const b = await blob(`/results/runs/${seg(run.run_id)}/export.csv`);
     const url = URL.createObjectURL(b);
     const a = h('a', { href: url, download: `${run.run_id}.csv` });
     document.body.appendChild(a);
