@@ -413,3 +413,41 @@ resource "aws_lb_listener_rule" "service" {
     }
   }
 }
+
+# The dashboard and the API description, served by results.
+resource "aws_lb_listener_rule" "results_extra" {
+  listener_arn = var.enable_https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+  priority     = local.ui_rule_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.service["results"].arn
+  }
+
+  condition {
+    path_pattern {
+      values = local.results_extra_patterns
+    }
+  }
+}
+
+# "/" opens the dashboard (on the same host, port, protocol and query).
+resource "aws_lb_listener_rule" "root" {
+  listener_arn = var.enable_https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+  priority     = local.root_rule_priority
+
+  action {
+    type = "redirect"
+
+    redirect {
+      path        = local.ui_path
+      status_code = "HTTP_302"
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = ["/"]
+    }
+  }
+}

@@ -80,6 +80,14 @@ locals {
     }
   }
 
+  # Paths the load balancer also sends to results: the analyst's dashboard
+  # (/ui, which redirects into it, and everything under /ui/) and the API
+  # description. "/" redirects to the dashboard. As internal/service says.
+  results_extra_patterns = ["/ui", "/ui/*", "/openapi.json"]
+  ui_rule_priority       = 310
+  ui_path                = "/ui/"
+  root_rule_priority     = 50
+
   # The services the load balancer routes to.
   public_services = { for name, svc in local.services : name => svc if svc.public }
 

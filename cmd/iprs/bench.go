@@ -30,8 +30,10 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time a generated book end to end: upload, run, results",
-		Long: `bench starts the platform in this process on a fresh database (a temporary
-SQLite file, or --database / DATABASE_URL for PostgreSQL), generates a book of
+		Long: `bench starts the platform in this process on a database of its own, which it
+removes afterwards: a temporary SQLite file; or, with --database or DATABASE_URL,
+a fresh schema in that PostgreSQL database, or a SQLite file that must not exist
+yet (bench never writes into a database it did not create). It generates a book of
 loans given by their terms, and times each phase through the HTTP API exactly as a
 client sees it: market upload, position upload (streamed), run submission (pre-run
 check and fan-out), valuation until COMPLETED, and the summary.
@@ -39,7 +41,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
   iprs bench --loans 100k
   iprs bench --loans 100k --database postgres://postgres@127.0.0.1:5432/iprs_bench`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			n, err := gen.ParseCount(loans)
 			if err != nil {
 				return fmt.Errorf("--loans: %w", err)
@@ -55,14 +57,15 @@ check and fan-out), valuation until COMPLETED, and the summary.
 					return fmt.Errorf("--database: %w", err)
 				}
 			}
-			if db.Driver == "" {
-				dir, err := os.MkdirTemp("", "iprs-bench-")
-				if err != nil {
-					return fmt.Errorf("temporary directory: %w", err)
-				}
-				defer os.RemoveAll(dir)
-				db = config.Database{Driver: config.DriverSQLite, Path: dir + "/bench.db"}
+			db, drop, err := benchDatabase(cmd.Context(), db)
+			if err != nil {
+				return err
 			}
+			defer func() {
+				if derr := drop(); derr != nil {
+					err = errors.Join(err, derr)
+				}
+			}()
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,26 +14,6 @@ import (
 	"github.com/iprs/iprs/internal/client"
 	"github.com/spf13/cobra"
 )
-
-// defaultURL is where `iprs dev` listens by default.
-const defaultURL = "http://localhost:8080"
-
-// clientFlags are the flags every client command shares.
-type clientFlags struct {
-	url   string
-	token string
-}
-
-func (f *clientFlags) register(cmd *cobra.Command, a *app) {
-	url := a.getenv("IPRS_URL")
-	if url == "" {
-		url = defaultURL
-	}
-	cmd.PersistentFlags().StringVar(&f.url, "url", url, "base URL of the platform (env IPRS_URL)")
-	cmd.PersistentFlags().StringVar(&f.token, "token", a.getenv("IPRS_TOKEN"), "bearer token (env IPRS_TOKEN)")
-}
-
-func (f *clientFlags) client() *client.Client { return client.New(f.url, f.token, nil) }
 
 // openInput opens a file argument, "-" meaning standard input.
 func openInput(cmd *cobra.Command, name string) (io.ReadCloser, error) {
@@ -59,6 +38,7 @@ func newPushCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push",
 		Short: "Upload market or position snapshots to a running platform",
+		Long:  "push uploads market or position snapshots to a running platform.\n\n" + clientHelp,
 	}
 	f.register(cmd, a)
 	cmd.AddCommand(newPushFileCmd("market", "Upload a market snapshot (FILE or - for standard input)",
@@ -108,7 +88,7 @@ func newPushFileCmd(kind, short string, push func(cmd *cobra.Command, in io.Read
 				return err
 			}
 			defer in.Close()
-			return push(cmd, in)
+			return push(cmd, uploadProgress(cmd, args[0], in))
 		},
 	}
 }
@@ -125,6 +105,7 @@ func newRunCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Submit, watch and inspect valuation runs on a running platform",
+		Long:  "run submits, lists, watches and inspects valuation runs on a running platform.\n\n" + clientHelp,
 	}
 	f.register(cmd, a)
 
@@ -157,6 +138,7 @@ func newRunCmd(a *app) *cobra.Command {
 	}
 	submit.Flags().BoolVarP(&watch, "watch", "w", false, "watch the run's progress until it ends")
 	cmd.AddCommand(submit)
+	cmd.AddCommand(newRunListCmd(&f))
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "watch ID",
@@ -271,42 +253,6 @@ func newRunCmd(a *app) *cobra.Command {
 		},
 	})
 	return cmd
-}
-
-// watchRun draws a progress bar until the run ends; a run that does not end
-// COMPLETED or PUBLISHED is an error.
-func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) error {
-	start := time.Now()
-	run, err := c.WaitRun(ctx, id, 250*time.Millisecond, func(r client.Run) {
-		fmt.Fprintf(w, "\r%s", progressLine(r, time.Since(start)))
-	})
-	fmt.Fprintln(w)
-	if err != nil {
-		return err
-	}
-	switch run.Status {
-	case "COMPLETED", "PUBLISHED":
-		return nil
-	}
-	msg := ""
-	if run.Error != nil {
-		msg = ": " + *run.Error
-	}
-	return fmt.Errorf("run %s ended %s%s", run.RunID, run.Status, msg)
-}
-
-func progressLine(r client.Run, elapsed time.Duration) string {
-	const width = 30
-	p := r.Progress
-	frac := 0.0
-	if p.PositionsTotal > 0 {
-		frac = float64(p.PositionsDone) / float64(p.PositionsTotal)
-	}
-	filled := int(frac * width)
-	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
-	return fmt.Sprintf("%s %-10s %s %5.1f%%  %s/%s positions  tasks %d/%d  %s ",
-		r.RunID, r.Status, bar, 100*frac, client.FormatCount(p.PositionsDone), client.FormatCount(p.PositionsTotal),
-		p.TasksByStatus["SUCCEEDED"], p.TasksTotal, elapsed.Round(100*time.Millisecond))
 }
 
 func printSummary(w io.Writer, s client.Summary) {

@@ -94,7 +94,7 @@ run over every scenario and measure.`,
 	f.StringVar(&dataDir, "data-dir", ".iprs", "directory of the embedded SQLite database (when DATABASE_URL is unset)")
 	f.BoolVar(&noDemo, "no-demo", false, "do not load the demo data and run")
 	f.IntVar(&demoLoans, "demo-loans", 5000, "loans in the demo book")
-	f.IntVar(&workers, "workers", 2, "worker instances in the process (each claims tasks like a separate worker service)")
+	f.IntVar(&workers, "workers", 2, "worker instances in the process, each claiming tasks like a separate worker service (0: none; run `iprs serve worker` on the same database)")
 	f.IntVar(&concurrent, "worker-concurrency", 0, "tasks each worker prices at once (default: CPUs / workers, at least 1)")
 	return cmd
 }
@@ -172,6 +172,11 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 			return nil, err
 		}
 		routes[spec.Prefix] = h
+		if spec.Name == service.Results {
+			for _, path := range devPublicPrefixes() {
+				routes[path] = h
+			}
+		}
 	}
 	root, reg := p.rootHandler()
 	handler := web.ByPrefix(routes, root)
@@ -184,10 +189,12 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return web.Serve(gctx, web.NewServer(o.Addr, handler, o.Logger), ln, shutdownGrace) })
-	workers := max(o.Workers, 1)
+	// No workers is allowed: separate `iprs serve worker` processes on the
+	// same database then do the pricing.
+	workers := max(o.Workers, 0)
 	conc := o.Concurrency
 	if conc <= 0 {
-		conc = max(runtime.GOMAXPROCS(0)/workers, 1)
+		conc = max(runtime.GOMAXPROCS(0)/max(workers, 1), 1)
 	}
 	for i := range workers {
 		w := p.newWorker(reg, fmt.Sprintf("dev-worker-%d", i+1), conc)
@@ -220,9 +227,9 @@ func listenURL(a net.Addr) string {
 	return "http://" + tcp.String()
 }
 
-// rootHandler answers what is not under a service prefix: GET / (an index
-// of what to open), /health for the whole process and /metrics of the
-// workers.
+// rootHandler answers what is not under a service prefix: GET / (a
+// redirect to the dashboard, as the load balancer does), /health for the
+// whole process and /metrics of the workers.
 func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
 	m, reg := p.rootMux()
 	return m.Handler(), reg
@@ -230,27 +237,12 @@ func (p *platform) rootHandler() (http.Handler, *prometheus.Registry) {
 
 // rootMux builds the routes of rootHandler.
 func (p *platform) rootMux() (*web.Mux, *prometheus.Registry) {
-	return p.workerMux(func(m *web.Mux) {
-		m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, err := io.WriteString(w, indexText)
-			return err
-		})
-	})
+	return p.workerMux(registerRoot)
 }
 
-const indexText = `IPRS — Institutional Portfolio Risk & analytics System (dev mode)
-
-Services, routed by prefix as the load balancer does:
-  /mkt/…       marketdata:   GET /mkt/snapshots, GET /mkt/snapshots/{id}, POST /mkt/snapshots
-  /orch/…      orchestrator: GET /orch/runs, GET /orch/runs/{id}, /orch/runs/{id}/tasks,
-                             POST /orch/position-snapshots, POST /orch/runs, …/cancel, …/publish,
-                             GET /orch/audit (who changed what)
-  /results/…   results:      /results/runs/{id}/summary, /cube?measure=PV&by=product_type,
-                             /positions, /positions/{position_id}, /export.csv
-Health: /health, /mkt/health, /orch/health, /results/health. Metrics: /metrics (workers),
-/mkt/metrics, /orch/metrics, /results/metrics.
-`
+// registerRoot adds the dev router's own route: "/" redirects to the
+// dashboard, as the load balancer does.
+func registerRoot(m *web.Mux) { m.Public("GET /{$}", rootRedirect()) }
 
 // loadDemo uploads the demo market and book and runs every scenario over
 // them, printing progress to out. Reloading into the same database is
@@ -309,7 +301,7 @@ func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (
 
 func printTryThis(out io.Writer, url, runID string) {
 	fmt.Fprintf(out, `
-Open %[1]s/ for the list of routes. Try:
+Open %[1]s/ for the dashboard; the API reference is %[1]s/openapi.json. Try:
   curl -s %[1]s/orch/runs/%[2]s
   curl -s '%[1]s/results/runs/%[2]s/summary'
   curl -s '%[1]s/results/runs/%[2]s/cube?measure=PV&by=attr:state&scenario=BASE'

@@ -98,7 +98,7 @@ The book is then written only when --out names a file.
 				defer f.Close()
 				w = f
 			}
-			n, err := gen.WritePositionSnapshot(w, o)
+			n, err := gen.WritePositionSnapshotProgress(w, o, genProgress(cmd, o.Loans+o.Bonds+o.FXForwards))
 			if err != nil {
 				return err
 			}

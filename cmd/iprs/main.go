@@ -54,6 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "iprs: %v\n", err)
+		if h := hint(err); h != "" {
+			fmt.Fprintf(stderr, "iprs: hint: %s\n", h)
+		}
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code
@@ -73,5 +76,6 @@ func newRootCmd(a *app) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(commands(a)...)
+	strictCommands(root)
 	return root
 }

@@ -76,7 +76,8 @@ func (p *platform) handler(spec service.Spec) (http.Handler, error) {
 	return mux.Handler(), nil
 }
 
-// mux builds the routes of a service that serves an API.
+// mux builds the route table of a service that serves an API: its routes
+// and the public ones (registerPublic).
 func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 	m := metrics.New(string(spec.Name))
 	mux := web.NewMux(web.Config{
@@ -105,6 +106,7 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 	default:
 		return nil, fmt.Errorf("service %q serves no API", spec.Name)
 	}
+	registerPublic(spec, mux)
 	return mux, nil
 }
 
@@ -115,7 +117,7 @@ func (p *platform) workerHealth(extra func(*web.Mux)) (http.Handler, *prometheus
 	return mux.Handler(), reg
 }
 
-// workerMux builds the worker's routes (see workerHealth).
+// workerMux is the route table of workerHealth.
 func (p *platform) workerMux(extra func(*web.Mux)) (*web.Mux, *prometheus.Registry) {
 	m := metrics.New(string(service.Worker))
 	mux := web.NewMux(web.Config{

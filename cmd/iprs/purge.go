@@ -82,19 +82,19 @@ func purgeable(cmd *cobra.Command, c *client.Client, status string, cutoff time.
 	var ids []string
 	cursor := ""
 	for {
-		page, err := c.ListRuns(cmd.Context(), status, cursor, 1000)
+		runs, next, err := c.ListRuns(cmd.Context(), status, 1000, cursor)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range page.Items {
+		for _, r := range runs {
 			if r.CompletedAt != nil && !r.CompletedAt.After(cutoff) {
 				ids = append(ids, r.RunID)
 			}
 		}
-		if page.NextCursor == nil {
+		if next == "" {
 			return ids, nil
 		}
-		cursor = *page.NextCursor
+		cursor = next
 	}
 }
 

@@ -21,7 +21,7 @@ func newServeCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:       "serve " + strings.Join(names, "|"),
 		Short:     "Run one service (one ECS task); DATABASE_URL is required",
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Args:      serviceArg(names),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, _ := service.Lookup(args[0])
@@ -102,4 +102,21 @@ func buildVersion() string {
 		rev = rev[:12]
 	}
 	return "dev+" + rev + dirty
+}
+
+// serviceArg accepts exactly one argument naming a service, and lists the
+// valid names otherwise.
+func serviceArg(names []string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return usageError("serve needs the service to run: one of %s", strings.Join(names, ", "))
+		case len(args) > 1:
+			return usageError("serve runs one service, got %d arguments: %s", len(args), strings.Join(args, " "))
+		}
+		if _, ok := service.Lookup(args[0]); !ok {
+			return usageError("unknown service %q: the services are %s", args[0], strings.Join(names, ", "))
+		}
+		return nil
+	}
 }

@@ -1950,7 +1950,7 @@ var guardedClauses = []specClause{
 			{"POST", "/orch/runs/" + s.runID + "/publish"},
 			{"GET", "/results/runs/" + s.runID + "/summary"}, {"GET", "/results/runs/" + s.runID + "/cube?measure=PV&by=product_type"},
 			{"GET", "/results/runs/" + s.runID + "/positions"}, {"GET", "/results/runs/" + s.runID + "/positions/BOND-000"},
-			{"GET", "/results/runs/" + s.runID + "/export.csv"}, {"GET", "/orch/nothing-here"}, {"GET", "/"},
+			{"GET", "/results/runs/" + s.runID + "/export.csv"}, {"GET", "/orch/nothing-here"}, {"GET", "/nothing-here"},
 		}
 		for _, tok := range []string{"", "gamma", "alph"} {
 			a := api{url: s.url, token: tok}
@@ -1964,6 +1964,14 @@ var guardedClauses = []specClause{
 		}
 		for _, path := range []string{"/health", "/mkt/health", "/orch/health", "/results/health"} {
 			api{url: s.url}.do(t, http.MethodGet, path, nil).object(t, http.StatusOK)
+		}
+		// Reading: the dashboard's files, the API description and the
+		// redirect of / hold no data, so a browser loads them without a
+		// token (the pages then call the API with the analyst's token).
+		for path, want := range map[string]int{"/ui/": http.StatusOK, "/ui/js/app.js": http.StatusOK, "/openapi.json": http.StatusOK, "/": http.StatusOK /* redirected to /ui/ */} {
+			if w := (api{url: s.url}).do(t, http.MethodGet, path, nil); w.status != want {
+				t.Errorf("GET %s without a token: %d, want %d (no data, no token)", path, w.status, want)
+			}
 		}
 		for _, r := range routes[:4] {
 			if w := s.do(t, r.method, r.path, nil); w.status != http.StatusOK {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -66,6 +67,23 @@ func (p *Problem) Error() string {
 		fmt.Fprintf(&b, "\n  %s: %s", where, e.Detail)
 	}
 	return b.String()
+}
+
+// IsUnreachable reports whether err is a failure to reach the server at
+// all (nothing listening, no such host, a dial timeout), as opposed to an
+// answer from it.
+func IsUnreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// NoRoute reports whether err is the 404 of a server that has no such
+// route (rather than no such resource): the URL points at a service that
+// does not serve that prefix.
+func NoRoute(err error) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.Status == http.StatusNotFound && strings.HasPrefix(p.Detail, "no route matches")
 }
 
 // StatusOf returns the HTTP status of a *Problem in err's chain, or 0.
@@ -208,6 +226,37 @@ func (c *Client) SubmitRun(ctx context.Context, req any) (run Run, created bool,
 		status, err = c.postJSON(ctx, "/orch/runs", req, &run)
 	}
 	return run, status == http.StatusCreated, err
+}
+
+// ListRuns fetches one page of runs, newest first, of one status when
+// status is not empty; next is the cursor of the following page ("" after
+// the last).
+func (c *Client) ListRuns(ctx context.Context, status string, limit int, cursor string) (runs []Run, next string, err error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var page struct {
+		Items      []Run   `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	path := "/orch/runs"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	if _, err := c.Do(ctx, http.MethodGet, path, nil, "", &page); err != nil {
+		return nil, "", err
+	}
+	if page.NextCursor != nil {
+		next = *page.NextCursor
+	}
+	return page.Items, next, nil
 }
 
 // GetRun fetches a run.

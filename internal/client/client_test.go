@@ -68,3 +68,56 @@ func TestFormatCount(t *testing.T) {
 		}
 	}
 }
+
+func TestListRunsFollowsTheCursor(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.URL.Path != "/orch/runs" || q.Get("status") != "COMPLETED" || q.Get("limit") != "1" {
+			t.Errorf("request %s", r.URL)
+		}
+		if q.Get("cursor") == "" {
+			w.Write([]byte(`{"items":[{"run_id":"B"}],"next_cursor":"c1"}`))
+			return
+		}
+		w.Write([]byte(`{"items":[{"run_id":"A"}],"next_cursor":null}`))
+	}))
+	defer srv.Close()
+	c := New(srv.URL, "", srv.Client())
+	runs, next, err := c.ListRuns(context.Background(), "COMPLETED", 1, "")
+	if err != nil || len(runs) != 1 || runs[0].RunID != "B" || next != "c1" {
+		t.Fatalf("first page: %v %q %v", runs, next, err)
+	}
+	runs, next, err = c.ListRuns(context.Background(), "COMPLETED", 1, next)
+	if err != nil || len(runs) != 1 || runs[0].RunID != "A" || next != "" {
+		t.Fatalf("last page: %v %q %v", runs, next, err)
+	}
+}
+
+func TestUnreachableAndNoRoute(t *testing.T) {
+	t.Parallel()
+	ln := httptest.NewServer(http.NotFoundHandler())
+	addr := ln.URL
+	ln.Close() // nothing listens there any more
+	_, err := New(addr, "", nil).GetRun(context.Background(), "R")
+	if !IsUnreachable(err) || NoRoute(err) {
+		t.Errorf("closed port: IsUnreachable %v NoRoute %v (%v)", IsUnreachable(err), NoRoute(err), err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		if r.URL.Path == "/orch/runs/R" {
+			w.Write([]byte(`{"title":"Not found","status":404,"detail":"run R does not exist"}`))
+			return
+		}
+		w.Write([]byte(`{"title":"Not found","status":404,"detail":"no route matches GET /orch/runs"}`))
+	}))
+	defer srv.Close()
+	c := New(srv.URL, "", srv.Client())
+	if _, err := c.GetRun(context.Background(), "R"); IsUnreachable(err) || NoRoute(err) || StatusOf(err) != 404 {
+		t.Errorf("unknown run: %v", err)
+	}
+	if _, _, err := c.ListRuns(context.Background(), "", 0, ""); !NoRoute(err) || IsUnreachable(err) {
+		t.Errorf("no route: %v", err)
+	}
+}

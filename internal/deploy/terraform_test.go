@@ -198,12 +198,15 @@ func TestTerraformServiceTable(t *testing.T) {
 }
 
 // TestTerraformListenerRoutes checks that the load balancer routes each
-// public service's path pattern to a target group on the service's port,
-// health-checked at service.HealthPath, and routes nothing to the worker.
+// public service's path pattern, and its extra patterns (results: the
+// dashboard and the API description), to a target group on the service's
+// port, health-checked at service.HealthPath; routes nothing to the worker;
+// and redirects "/" to the dashboard, service.UIPath.
 func TestTerraformListenerRoutes(t *testing.T) {
 	m := mustLoadModule(t)
-	routed := map[service.Name]int{}
+	routed := map[service.Name][][]string{}
 	priorities := map[int]string{}
+	redirects := 0
 	for _, rule := range m.mustInstances(t, "aws_lb_listener_rule") {
 		listener, _, err := m.resolve(rule.attr("listener_arn"))
 		if err != nil {
@@ -231,8 +234,13 @@ func TestTerraformListenerRoutes(t *testing.T) {
 			}
 		}
 		actions := rule.blocks("action")
+		if len(actions) == 1 && actions[0].attr("type") == "redirect" {
+			redirects++
+			checkRootRedirect(t, rule, actions[0], patterns)
+			continue
+		}
 		if len(actions) != 1 || actions[0].attr("type") != "forward" {
-			t.Errorf("%s: want one forward action", rule.address())
+			t.Errorf("%s: want one forward action (or the redirect of /)", rule.address())
 			continue
 		}
 		tg, attr, err := m.resolve(actions[0].attr("target_group_arn"))
@@ -250,23 +258,29 @@ func TestTerraformListenerRoutes(t *testing.T) {
 			t.Errorf("%s: routes to %s, which serves no API", rule.address(), spec.Name)
 			continue
 		}
-		if want := []string{spec.RoutePattern()}; !reflect.DeepEqual(patterns, want) {
-			t.Errorf("%s: path patterns %v forward to %s (port %d), want %v", rule.address(), patterns, spec.Name, port, want)
-		}
 		if tg.key != string(spec.Name) {
 			t.Errorf("%s: %s on port %d is keyed %v, want %q", rule.address(), tg.address(), port, tg.key, spec.Name)
 		}
 		checkTargetGroup(t, tg)
-		routed[spec.Name]++
+		routed[spec.Name] = append(routed[spec.Name], patterns)
 	}
 	for _, spec := range service.All() {
-		want := 0
+		var want [][]string
 		if spec.Public {
-			want = 1
+			want = append(want, []string{spec.RoutePattern()})
+			if extra := spec.ExtraRoutePatterns(); len(extra) > 0 {
+				want = append(want, extra)
+			}
 		}
-		if routed[spec.Name] != want {
-			t.Errorf("%s: %d listener rules route to it, want %d", spec.Name, routed[spec.Name], want)
+		got := routed[spec.Name]
+		slices.SortFunc(got, func(a, b []string) int { return strings.Compare(strings.Join(a, " "), strings.Join(b, " ")) })
+		slices.SortFunc(want, func(a, b []string) int { return strings.Compare(strings.Join(a, " "), strings.Join(b, " ")) })
+		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Errorf("%s: listener rules route path patterns %v to it, want one rule for each of %v", spec.Name, got, want)
 		}
+	}
+	if redirects != 1 {
+		t.Errorf("%d redirect rules, want one (/ to %s)", redirects, service.UIPath)
 	}
 
 	// No target group for the worker, nor for any port but the public ones.
@@ -274,6 +288,32 @@ func TestTerraformListenerRoutes(t *testing.T) {
 		port, _ := asInt(tg.attr("port"))
 		if spec, ok := specByPort(port); !ok || !spec.Public {
 			t.Errorf("%s: target group on port %d, which is not a public service's", tg.address(), port)
+		}
+	}
+}
+
+// checkRootRedirect checks the rule that sends "/" to the dashboard: only
+// that path, to service.UIPath on the same host, port and protocol (the
+// redirect block's defaults), as a temporary redirect.
+func checkRootRedirect(t *testing.T, rule tfInstance, action tfBody, patterns []string) {
+	t.Helper()
+	if !reflect.DeepEqual(patterns, []string{"/"}) {
+		t.Errorf("%s: redirects %v, want only /", rule.address(), patterns)
+	}
+	r, ok := action.block("redirect")
+	if !ok {
+		t.Errorf("%s: redirect action without a redirect block", rule.address())
+		return
+	}
+	if r.attr("path") != service.UIPath {
+		t.Errorf("%s: redirects to path %v, want %s", rule.address(), r.attr("path"), service.UIPath)
+	}
+	if code := r.attr("status_code"); code != "HTTP_302" && code != "HTTP_301" {
+		t.Errorf("%s: status_code %v, want HTTP_302 or HTTP_301", rule.address(), code)
+	}
+	for _, a := range []string{"host", "port", "protocol"} {
+		if r.has(a) {
+			t.Errorf("%s: redirect sets %s = %v; it must keep the request's", rule.address(), a, r.attr(a))
 		}
 	}
 }

@@ -127,6 +127,12 @@ type Position struct {
 // WritePositionSnapshot streams the position snapshot document to w and
 // returns how many positions it wrote.
 func WritePositionSnapshot(w io.Writer, o Options) (int, error) {
+	return WritePositionSnapshotProgress(w, o, nil)
+}
+
+// WritePositionSnapshotProgress is WritePositionSnapshot calling progress
+// (when not nil) after each position with the number encoded so far.
+func WritePositionSnapshotProgress(w io.Writer, o Options, progress func(n int)) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	head := map[string]any{
 		"as_of_time":        o.AsOf.UTC().Format(time.RFC3339),
@@ -153,6 +159,9 @@ func WritePositionSnapshot(w io.Writer, o Options) (int, error) {
 		}
 		n++
 		_, err = bw.Write(b)
+		if progress != nil {
+			progress(n)
+		}
 		return err
 	})
 	if err != nil {

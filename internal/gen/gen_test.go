@@ -334,3 +334,28 @@ func TestModelSetFitsTheBook(t *testing.T) {
 		t.Errorf("expected loss per balance: FICO < 680 %.4f, ≥ 680 %.4f", low, high)
 	}
 }
+
+func TestWritePositionSnapshotProgress(t *testing.T) {
+	t.Parallel()
+	o := Options{NodeID: "N", AsOf: time.Date(2026, 1, 23, 0, 0, 0, 0, time.UTC), Loans: 7, Bonds: 2, FXForwards: 3, Seed: 4}
+	var plain, counted bytes.Buffer
+	if _, err := WritePositionSnapshot(&plain, o); err != nil {
+		t.Fatal(err)
+	}
+	var calls []int
+	n, err := WritePositionSnapshotProgress(&counted, o, func(k int) { calls = append(calls, k) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 12 || len(calls) != 12 {
+		t.Fatalf("wrote %d positions with %d progress calls, want 12 and 12", n, len(calls))
+	}
+	for i, k := range calls {
+		if k != i+1 {
+			t.Fatalf("progress calls %v, want 1 to 12 in order", calls)
+		}
+	}
+	if !bytes.Equal(plain.Bytes(), counted.Bytes()) {
+		t.Error("the document written with progress differs from the one without")
+	}
+}

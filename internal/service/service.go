@@ -24,6 +24,14 @@ const HealthPath = "/health"
 // MetricsPath is where every service exposes Prometheus metrics.
 const MetricsPath = "/metrics"
 
+// UIPath is where the results service serves the analyst's dashboard; the
+// load balancer and `iprs dev` redirect "/" there.
+const UIPath = "/ui/"
+
+// APIDocPath is where the OpenAPI description of the whole API is served
+// (by every API service; the load balancer routes it to results).
+const APIDocPath = "/openapi.json"
+
 // Spec describes one service.
 type Spec struct {
 	Name Name
@@ -50,6 +58,16 @@ func (s Spec) RoutePattern() string {
 		return ""
 	}
 	return s.Prefix + "/*"
+}
+
+// ExtraRoutePatterns are the load balancer path patterns routed to the
+// service besides RoutePattern: to results, the dashboard ("/ui", which
+// redirects into it, and "/ui/*") and the API description.
+func (s Spec) ExtraRoutePatterns() []string {
+	if s.Name == Results {
+		return []string{"/ui", "/ui/*", APIDocPath}
+	}
+	return nil
 }
 
 // All returns the services in a fixed order.

@@ -54,6 +54,12 @@
 // Every route's body is bounded by LimitBody: Config.MaxBodyBytes
 // (DefaultMaxBodyBytes when 0), or the route's MaxBody option.
 //
+// Public registers a route that holds no data — the dashboard's files, the
+// API description, a redirect — outside the prefix if need be and exempt
+// from Auth (a browser loads a page without a token; the page then calls
+// the API with one). Routes lists every pattern registered, so that the API
+// description can be checked against the route table.
+//
 // # Handlers
 //
 // A HandlerFunc returns an error instead of writing one:

@@ -222,23 +222,41 @@ func Recover(logger *slog.Logger) Middleware {
 
 // Auth is middleware requiring "Authorization: Bearer <token>" with the
 // token of one of principals on every request except those for HealthPath
-// and the paths in exempt (a service's <prefix>/health). A missing or wrong
-// token is a 401 problem with "WWW-Authenticate: Bearer". The token is
-// looked up in an auth.Keyring (constant time, every token compared); the
-// principal found is put in the request context (auth.FromContext) and
-// reported to Observe for the access log. With no principals
-// authentication is off: every request is auth.Anonymous(), with every
-// role. Whether the principal may use the route is checked by the route
-// itself (see Mux.Handle and RequireRole), once the mux has matched it.
+// and the paths in exempt (a service's <prefix>/health, public pages); an
+// exempt entry ending in "/*" ("/ui/*") covers every path under it. A
+// missing or wrong token is a 401 problem with "WWW-Authenticate: Bearer".
+// The token is looked up in an auth.Keyring (constant time, every token
+// compared); the principal found is put in the request context
+// (auth.FromContext) and reported to Observe for the access log. With no
+// principals authentication is off: every request is auth.Anonymous(),
+// with every role. Whether the principal may use the route is checked by
+// the route itself (see Mux.Handle and RequireRole), once the mux has
+// matched it.
 func Auth(principals []auth.Principal, exempt ...string) Middleware {
 	keys := auth.NewKeyring(principals)
 	exemptSet := map[string]bool{HealthPath: true}
+	var exemptTrees []string
 	for _, p := range exempt {
+		if tree, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(tree, "/") {
+			exemptTrees = append(exemptTrees, tree)
+			continue
+		}
 		exemptSet[p] = true
+	}
+	isExempt := func(path string) bool {
+		if exemptSet[path] {
+			return true
+		}
+		for _, tree := range exemptTrees {
+			if strings.HasPrefix(path, tree) {
+				return true
+			}
+		}
+		return false
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if exemptSet[r.URL.Path] {
+			if isExempt(r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}

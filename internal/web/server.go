@@ -67,7 +67,8 @@ type RouteInfo struct {
 	Pattern string
 	// Role is the role a caller needs; "" only for a Public route.
 	Role auth.Role
-	// Public routes (health) need no token at all.
+	// Public routes (health, pages, the API description) need no token
+	// at all.
 	Public bool
 }
 
@@ -154,6 +155,30 @@ func (m *Mux) HandleFunc(pattern string, h HandlerFunc, opts ...RouteOption) {
 	m.Handle(pattern, h, opts...)
 }
 
+// Public registers a route that serves no data of its own (a static page,
+// an API description, a redirect): it needs no bearer token and may lie
+// outside the prefix. A pattern whose path ends in "/" covers its subtree,
+// as with http.ServeMux, and so does its exemption from Auth (with the
+// path without its slash, which the mux redirects into the tree). It panics on
+// a malformed pattern, as Handle does.
+func (m *Mux) Public(pattern string, h http.Handler) {
+	method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
+	path = strings.TrimSpace(path)
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		panic(fmt.Sprintf("web: pattern %q must be \"METHOD /path\"", pattern))
+	}
+	m.registerPublic(pattern, h)
+	switch {
+	case strings.HasSuffix(path, "/{$}"):
+		m.exempt = append(m.exempt, strings.TrimSuffix(path, "{$}"))
+	case strings.HasSuffix(path, "/"):
+		// The path without its slash too: the mux redirects it into the tree.
+		m.exempt = append(m.exempt, path+"*", strings.TrimSuffix(path, "/"))
+	default:
+		m.exempt = append(m.exempt, path)
+	}
+}
+
 func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
 	method, _, _ := strings.Cut(strings.TrimSpace(pattern), " ")
 	o := routeOptions{maxBody: m.maxBody, role: DefaultRole(method)}
@@ -164,13 +189,13 @@ func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
 		panic(fmt.Sprintf("web: route %q has an empty role", pattern))
 	}
 	m.mux.Handle(pattern, recordRoute(RequireRole(o.role)(LimitBody(o.maxBody)(h))))
-	m.routes = append(m.routes, RouteInfo{Pattern: pattern, Role: o.role})
+	m.routes = append(m.routes, RouteInfo{Pattern: strings.TrimSpace(pattern), Role: o.role})
 }
 
 // registerPublic registers a route that needs no token (health).
 func (m *Mux) registerPublic(pattern string, h http.Handler) {
 	m.mux.Handle(pattern, recordRoute(LimitBody(m.maxBody)(h)))
-	m.routes = append(m.routes, RouteInfo{Pattern: pattern, Public: true})
+	m.routes = append(m.routes, RouteInfo{Pattern: strings.TrimSpace(pattern), Public: true})
 }
 
 // Routes lists the registered routes in registration order.
