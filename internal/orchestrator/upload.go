@@ -100,7 +100,7 @@ func (s *Service) uploadSnapshot(ctx context.Context, body io.Reader) (snap *sto
 		src:   &sourceReader{r: body},
 		seen:  make(map[string]bool, 4),
 	}
-	u.dec = json.NewDecoder(u.src)
+	u.dec = newBodyDecoder(u.src)
 	defer func() {
 		if u.pass != nil && u.pass.writer != nil {
 			u.pass.adder.wait()
@@ -200,9 +200,7 @@ func (u *upload) readDocument() error {
 	}
 	if _, err := u.dec.Token(); err != io.EOF {
 		if err != nil && !errors.Is(err, io.EOF) {
-			if ferr := u.fatal(err); ferr != nil {
-				return ferr
-			}
+			return u.fatal(err)
 		}
 		u.probs.addf("", "unexpected data after the JSON document at byte %d", u.dec.InputOffset())
 		return nil
@@ -363,10 +361,7 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 			if derr := q.drain(take); derr != nil {
 				return derr
 			}
-			if ferr := u.fatal(err); ferr != nil {
-				return ferr
-			}
-			return fmt.Errorf("read position %d: %w", i, err)
+			return u.fatal(err)
 		}
 		if err := q.add(raw, take); err != nil {
 			return err
@@ -704,9 +699,9 @@ func (u *upload) skipRestWith(dec *json.Decoder, tok json.Token) error {
 	return nil
 }
 
-// fatal turns an error of the decoder into the error to answer, or nil
-// when it only concerns the value just decoded (a position that is not an
-// object), after which reading goes on.
+// fatal turns an error of the decoder into the error to answer. Reading
+// cannot go on after any of them, so it never returns nil: an error it does
+// not recognize refuses the upload rather than being taken for a value.
 func (u *upload) fatal(err error) error {
 	if u.src.err != nil {
 		return web.BodyReadError(u.src.err)
@@ -723,7 +718,8 @@ func (u *upload) fatal(err error) error {
 		u.probs.addf("", "the body ends at byte %d before the JSON document does", u.dec.InputOffset())
 		return u.probs.err(apperr.Invalid, "the position snapshot is not valid JSON")
 	}
-	return nil
+	u.probs.addf("", "the body cannot be read as JSON at byte %d: %s", u.dec.InputOffset(), strings.TrimPrefix(err.Error(), "json: "))
+	return u.probs.err(apperr.Invalid, "the position snapshot is not valid JSON")
 }
 
 // sourceReader reads the request body, remembering a read failure (which
@@ -816,7 +812,17 @@ func (sp *spool) replay() (*json.Decoder, error) {
 			return nil, fmt.Errorf("upload spool starts with %q, not the colon before the positions", c)
 		}
 	}
-	return json.NewDecoder(br), nil
+	return newBodyDecoder(br), nil
+}
+
+// newBodyDecoder returns the token decoder of an upload. Numbers are kept
+// as their literals (json.Number): encoding/json would otherwise fail on a
+// literal beyond the range of a double (1e400) while producing the token,
+// and the member it stood for would be left unread instead of refused.
+func newBodyDecoder(r io.Reader) *json.Decoder {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	return dec
 }
 
 func (sp *spool) remove() {
