@@ -46,7 +46,10 @@
 // portfolio_node_id, position_id and instrument_id are at most 1024 bytes,
 // and they and the attributes hold no NUL (U+0000): PostgreSQL index keys
 // and text could not store or read them back, so every store refuses them
-// alike (400) instead of one failing.
+// alike (400) instead of one failing. They, product_type and the attributes
+// must also be Unicode text: bytes that are not UTF-8 and unpaired
+// surrogate escapes ("\ud800") are refused (400, pointer to the value)
+// rather than stored as U+FFFD.
 //
 // When position_snapshot_id comes after the positions, the rows written
 // meanwhile under a provisional id are rolled back and written again from a

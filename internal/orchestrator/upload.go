@@ -214,42 +214,66 @@ func (u *upload) readDocument() error {
 }
 
 func (u *upload) readSnapshotID(ptr string) error {
-	tok, err := u.dec.Token()
+	raw, err := u.readRaw()
 	if err != nil {
-		return u.fatal(err)
+		return err
 	}
-	switch v := tok.(type) {
-	case nil:
-		return nil // null: the server makes the id
-	case string:
-		if !validID(v) {
-			u.probs.addf(ptr, "position_snapshot_id %q %s", v, idRule)
-			return nil
-		}
-		u.clientID = v
-		if u.seen[fieldPositions] {
-			u.idAfterRows = true
-		}
+	if string(raw) == "null" {
+		return nil // the server makes the id
+	}
+	v, ok := u.rawString(ptr, fieldSnapshotID, raw)
+	if !ok {
 		return nil
-	default:
-		u.probs.add(ptr, "position_snapshot_id must be a string")
-		return u.skipRest(tok)
 	}
+	if !validID(v) {
+		u.probs.addf(ptr, "position_snapshot_id %q %s", v, idRule)
+		return nil
+	}
+	u.clientID = v
+	if u.seen[fieldPositions] {
+		u.idAfterRows = true
+	}
+	return nil
 }
 
-// readString reads a string member; a value of another type is a problem
-// (ok false).
+// readString reads a string member; a value of another type, or a string
+// that is not valid Unicode text, is a problem (ok false).
 func (u *upload) readString(ptr, name string) (string, bool, error) {
-	tok, err := u.dec.Token()
+	raw, err := u.readRaw()
 	if err != nil {
-		return "", false, u.fatal(err)
+		return "", false, err
 	}
-	s, ok := tok.(string)
-	if !ok {
+	s, ok := u.rawString(ptr, name, raw)
+	return s, ok, nil
+}
+
+// readRaw reads the next value of the document as it was sent.
+func (u *upload) readRaw() (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := u.dec.Decode(&raw); err != nil {
+		return nil, u.fatal(err)
+	}
+	return raw, nil
+}
+
+// rawString decodes the member name's value raw as a string, recording a
+// problem at ptr when it is not one or holds text a store cannot keep as
+// sent (NUL, invalid UTF-8, an unpaired surrogate).
+func (u *upload) rawString(ptr, name string, raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
 		u.probs.addf(ptr, "%s must be a string", name)
-		return "", false, u.skipRest(tok)
+		return "", false
 	}
-	return s, true, nil
+	if p := web.StringProblem(raw); p != "" {
+		u.probs.add(ptr, name+" "+p)
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		u.probs.addf(ptr, "%s must be a string", name)
+		return "", false
+	}
+	return s, true
 }
 
 // readPositionsMember starts the positions array: it picks the id the rows
@@ -346,8 +370,8 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 				pass.count++
 				continue
 			}
-			u.checkPositionMembers(i, p.raw)
-			if err := u.position(pass, i, p); err != nil {
+			bad := u.checkPositionMembers(i, p.raw)
+			if err := u.position(pass, i, p, bad); err != nil {
 				return err
 			}
 		}
@@ -384,21 +408,28 @@ func (u *upload) readPositions(dec *json.Decoder, pass *positionsPass) error {
 
 // position checks one position and, while the upload has no problem,
 // hashes it and queues its row.
-func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition) error {
+// bad flags the members whose text was refused already: their decoded
+// value (with U+FFFD for what was not text) is not checked further.
+func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition, bad badText) error {
 	pass.count++
 	in := prep.in
 	base := func() string { return web.Pointer("positions", strconv.Itoa(i)) }
 	before := u.probs.count()
 	for _, p := range prep.parse {
+		if bad != 0 && bad.has(strings.TrimPrefix(p.Pointer, "/")) {
+			continue
+		}
 		u.probs.add(base()+p.Pointer, p.Detail)
 	}
-	if p, dup := pass.ids.Add(i, in.PositionID); dup {
-		u.probs.add(base()+p.Pointer, p.Detail)
+	if !bad.has("position_id") { // else its decoded form is not the id sent
+		if p, dup := pass.ids.Add(i, in.PositionID); dup {
+			u.probs.add(base()+p.Pointer, p.Detail)
+		}
 	}
-	if msg := nameProblem("position_id", in.PositionID); msg != "" {
+	if msg := nameProblem("position_id", in.PositionID); msg != "" && !bad.has("position_id") {
 		u.probs.add(base()+"/position_id", msg)
 	}
-	if msg := nameProblem("instrument_id", in.InstrumentID); msg != "" {
+	if msg := nameProblem("instrument_id", in.InstrumentID); msg != "" && !bad.has("instrument_id") {
 		u.probs.add(base()+"/instrument_id", msg)
 	}
 	// The attributes' own problems, unless the position's checks found

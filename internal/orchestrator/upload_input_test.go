@@ -48,3 +48,82 @@ func TestUploadRefusesOutOfRangeNumbers(t *testing.T) {
 		e.requireNothingStored("BOOK-R")
 	})
 }
+
+// Text that is not Unicode (an unpaired surrogate escape, bytes that are
+// not UTF-8) in a stored name is refused with a pointer, as it is in
+// attributes and market snapshots: decoding would store U+FFFD instead.
+func TestUploadRefusesInvalidUnicode(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		pos := func(id, instrument string) string {
+			return `{"position_id":"` + id + `","instrument_id":"` + instrument + `","product_type":"FIXED_BOND","attributes":{"cashflows":[{"pay_date":"2026-07-23","amount":25}]}}`
+		}
+		body := func(node string, positions ...string) string {
+			s := `{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"` + node + `","positions":[`
+			for i, p := range positions {
+				if i > 0 {
+					s += ","
+				}
+				s += p
+			}
+			return s + "]}"
+		}
+		cases := []struct {
+			name, body, pointer, detail string
+		}{
+			{"lone high surrogate in portfolio_node_id", body(`BOOK-U\ud800`, pos("B1", "I1")), "/portfolio_node_id", "surrogate"},
+			{"lone low surrogate in portfolio_node_id", body(`\udfffBOOK-U`, pos("B1", "I1")), "/portfolio_node_id", "surrogate"},
+			{"invalid UTF-8 in portfolio_node_id", body("BOOK-U\xff", pos("B1", "I1")), "/portfolio_node_id", "UTF-8"},
+			{"high surrogate then a letter in position_id", body("BOOK-U", pos("B0", "I0"), pos(`B1\ud83dx`, "I1")), "/positions/1/position_id", "surrogate"},
+			{"invalid UTF-8 in position_id", body("BOOK-U", pos("B1\xc3", "I1")), "/positions/0/position_id", "UTF-8"},
+			{"lone surrogate in instrument_id", body("BOOK-U", pos("B1", `I\udc00`)), "/positions/0/instrument_id", "surrogate"},
+			{"truncated UTF-8 in instrument_id", body("BOOK-U", pos("B1", "I\xe2\x82")), "/positions/0/instrument_id", "UTF-8"},
+			{"overlong UTF-8 in product_type", "{\"as_of_time\":\"2026-01-23T00:00:00Z\",\"portfolio_node_id\":\"BOOK-U\",\"positions\":[{\"position_id\":\"B1\",\"product_type\":\"FIXED_BOND\xc0\xaf\",\"attributes\":{}}]}", "/positions/0/product_type", "UTF-8"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.do(http.MethodPost, "/orch/position-snapshots", []byte(c.body))
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				requirePointer(t, r.problems(t), c.pointer, c.detail)
+			})
+		}
+		e.requireNothingStored("BOOK-U")
+		e.requireNothingStored("BOOK-U\uFFFD")
+		e.requireNothingStored("\uFFFDBOOK-U")
+
+		// A surrogate pair is one character, stored as such.
+		got := e.upload([]byte(body(`BOOK-\ud83d\ude00`, pos(`B\ud83d\ude00`, `I\u00e9`))), http.StatusCreated)
+		if got["portfolio_node_id"] != "BOOK-\U0001F600" {
+			t.Fatalf("answer %v", got)
+		}
+		rows, err := e.store.PositionList(e.ctx, str(got["position_snapshot_id"]), -1, 10)
+		if err != nil || len(rows) != 1 || rows[0].PositionID != "B\U0001F600" || rows[0].InstrumentID != "I\u00e9" {
+			t.Fatalf("rows %+v %v", rows, err)
+		}
+	})
+}
+
+// A run request is refused alike.
+func TestRunRequestRefusesInvalidUnicode(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		cases := []struct {
+			name, body, pointer, detail string
+		}{
+			{"market_snapshot_id", `{"run_type":"SANDBOX","as_of_time":"2026-01-23T00:00:00Z","market_snapshot_id":"MKT\ud800","position_snapshot_id":"PS-1","measures":["PV"],"scenarios":["BASE"]}`, "/market_snapshot_id", "surrogate"},
+			{"node id", `{"run_type":"SANDBOX","as_of_time":"2026-01-23T00:00:00Z","market_snapshot_id":"MKT","portfolio_scope":{"node_ids":["A","B` + "\xff" + `"]},"measures":["PV"],"scenarios":["BASE"]}`, "/portfolio_scope/node_ids/1", "UTF-8"},
+			{"scenario", `{"run_type":"SANDBOX","as_of_time":"2026-01-23T00:00:00Z","market_snapshot_id":"MKT","position_snapshot_id":"PS-1","measures":["PV"],"scenarios":["BASE",{"scenario_set_id":"S\udbff"}]}`, "/scenarios/1/scenario_set_id", "surrogate"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.do(http.MethodPost, "/orch/runs", []byte(c.body))
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				requirePointer(t, r.problems(t), c.pointer, c.detail)
+			})
+		}
+	})
+}

@@ -109,7 +109,12 @@
 //     every such problem reported (up to 100), in document order;
 //   - a string or member name holding U+0000 (NUL), anywhere in the
 //     document: PostgreSQL text cannot store it, and SQLite would, so it
-//     is refused on every store alike rather than failing (500) on one.
+//     is refused on every store alike rather than failing (500) on one;
+//   - a string or member name that is not Unicode text: bytes that are
+//     not UTF-8, or an unpaired surrogate escape ("\ud800"). encoding/json
+//     would decode both as U+FFFD and so store another name than the one
+//     sent (StringProblem checks one string literal, TextProblems a
+//     document).
 //
 // encoding/json itself reports only the first problem and no array index;
 // UnmarshalStrict re-walks the document against the Go type on failure to
