@@ -127,3 +127,33 @@ func TestRunRequestRefusesInvalidUnicode(t *testing.T) {
 		}
 	})
 }
+
+// A member given twice is refused in a run request, as in snapshot
+// uploads: encoding/json would keep the last one silently, so that
+// "run_id":"A",…,"run_id":"B" made run B.
+func TestRunRequestRefusesDuplicateMembers(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		const rest = `"run_type":"SANDBOX","as_of_time":"2026-01-23T00:00:00Z","market_snapshot_id":"MKT","position_snapshot_id":"PS-1","measures":["PV"],"scenarios":["BASE"]`
+		cases := []struct {
+			name, path, body, pointer string
+		}{
+			{"run_id", "/orch/runs", `{"run_id":"A",` + rest + `,"run_id":"B"}`, "/run_id"},
+			{"nested", "/orch/runs", `{` + rest + `,"execution":{"hash_mod":1,"max_attempts":2,"hash_mod":4}}`, "/execution/hash_mod"},
+			{"in a scenario object", "/orch/runs", `{"run_type":"SANDBOX","as_of_time":"2026-01-23T00:00:00Z","market_snapshot_id":"MKT","position_snapshot_id":"PS-1","measures":["PV"],"scenarios":[{"scenario_set_id":"S1","scenario_set_id":"S2"}]}`, "/scenarios/0/scenario_set_id"},
+			{"escaped spelling", "/orch/runs", `{"run_id":"A",` + rest + `,"run\u005fid":"B"}`, "/run_id"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.do(http.MethodPost, c.path, []byte(c.body))
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				requirePointer(t, r.problems(t), c.pointer, "more than once")
+			})
+		}
+		if _, err := e.store.RunGet(e.ctx, "B"); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("run B: %v", err)
+		}
+	})
+}

@@ -114,7 +114,13 @@
 //     not UTF-8, or an unpaired surrogate escape ("\ud800"). encoding/json
 //     would decode both as U+FFFD and so store another name than the one
 //     sent (StringProblem checks one string literal, TextProblems a
-//     document).
+//     document);
+//   - a member name given twice in one object, at any depth, free-form
+//     values included (pointer to the repeat): encoding/json keeps the
+//     last value silently, so {"run_id":"A",…,"run_id":"B"} made run B;
+//   - a key that names a struct field in another case ("RUN_ID"):
+//     encoding/json matches it to the field, so it would be a second
+//     spelling of a member; IPRS member names are case-sensitive.
 //
 // encoding/json itself reports only the first problem and no array index;
 // UnmarshalStrict re-walks the document against the Go type on failure to

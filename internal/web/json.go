@@ -121,8 +121,10 @@ func UnmarshalStrict(data []byte, dst any, base string) error {
 			return apperr.WithFields(apperr.Invalid, "the request body is not a single JSON document",
 				[]apperr.FieldError{{Pointer: base, Detail: fmt.Sprintf("unexpected data after the JSON value at byte offset %d", off)}})
 		}
-		if probs := TextProblems(data, base, false); len(probs) > 0 {
-			return apperr.WithFields(apperr.Invalid, "the request holds text that cannot be stored", probs)
+		probs := TextProblems(data, base, true)
+		probs = append(probs, caseProblems(data, dst, base)...)
+		if len(probs) > 0 {
+			return apperr.WithFields(apperr.Invalid, "the request body is not valid; see errors", probs[:min(len(probs), maxLocatedProblems)])
 		}
 		return nil
 	}
@@ -149,7 +151,7 @@ func decodeError(data []byte, dst any, base string, err error) error {
 	// The value is syntactically valid (encoding/json reads a whole value
 	// before decoding it) but does not fit dst: find every offending value.
 	fields := locateProblems(data, dst, base)
-	if text := TextProblems(data, base, false); len(text) > 0 {
+	if text := TextProblems(data, base, true); len(text) > 0 {
 		fields = append(fields, text[:min(len(text), max(maxLocatedProblems-len(fields), 0))]...)
 	}
 	if len(fields) > 0 {

@@ -89,3 +89,36 @@ func TestUnmarshalStrictRefusesInvalidUnicode(t *testing.T) {
 		}
 	}
 }
+
+func TestUnmarshalStrictRefusesRepeatedMembers(t *testing.T) {
+	for _, c := range []struct {
+		in, pointer, detail string
+	}{
+		{`{"portfolio_node_id":"A","portfolio_node_id":"B"}`, "/portfolio_node_id", "more than once"},
+		{`{"portfolio_node_id":"A","portfolio_node\u005fid":"B"}`, "/portfolio_node_id", "more than once"},
+		{`{"positions":[{"position_id":"A"},{"position_id":"A","position_id":"B"}]}`, "/positions/1/position_id", "more than once"},
+		{`{"tags":{"k":"1","k":"2"}}`, "/tags/k", "more than once"},
+		{`{"extra":{"x":1,"x":1}}`, "/extra/x", "more than once"},
+		// encoding/json matches a key to a field in any case.
+		{`{"portfolio_node_id":"A","Portfolio_Node_ID":"B"}`, "/Portfolio_Node_ID", "case-sensitive"},
+		{`{"positions":[{"POSITION_ID":"B"}]}`, "/positions/0/POSITION_ID", "case-sensitive"},
+		// With the shape wrong elsewhere too.
+		{`{"bucket":"x","tags":{"k":"1","k":"2"}}`, "/tags/k", "more than once"},
+	} {
+		fs := fields(t, c.in)
+		found := false
+		for _, f := range fs {
+			if f.Pointer == c.pointer && strings.Contains(f.Detail, c.detail) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("UnmarshalStrict(%q): no problem at %q with %q in %+v", c.in, c.pointer, c.detail, fs)
+		}
+	}
+	// Keys that differ only in case are distinct in a map.
+	var u upload
+	if err := web.UnmarshalStrict([]byte(`{"tags":{"k":"1","K":"2"}}`), &u, ""); err != nil || u.Tags["K"] != "2" {
+		t.Fatalf("UnmarshalStrict: %v, %v", err, u.Tags)
+	}
+}
