@@ -76,9 +76,13 @@
 // unauthorized, not-found, conflict, too-large, unprocessable, unavailable,
 // internal, method-not-allowed: stable identifiers to switch on, absolute
 // so that they mean the same wherever a body travels, not pages to fetch.
-// Every 5xx (503 included) is logged at error level with method, path,
+// Every 5xx but 503 is logged at error level with method, path,
 // request_id and the real error chain; 4xx answers are logged at debug
-// level only (the access line records them). For a 500 the client gets a
+// level only (the access line records them). A 503 (a dependency down:
+// the stores' watcher, store.Watch, turns an unreachable or busy database
+// into apperr.Unavailable and logs each outage once) carries Retry-After
+// (RetryAfterSeconds) and is logged at debug level, so that an outage is
+// one log line, not one per request; the health check's 503 alike. For a 500 the client gets a
 // fixed detail asking to quote the request_id, never a stack trace, SQL or
 // driver text. An error wrapping
 // context.Canceled on a request whose client went away is logged at debug
