@@ -21,7 +21,8 @@ import (
 //     mean no usable connection);
 //   - a network error on an established connection (any net.Error, a
 //     connection reset or refused, a broken pipe, an unexpected EOF from
-//     a server that went away);
+//     a server that went away), or a connection pgx closed after one
+//     (pgconn.ErrConnClosed);
 //   - the server saying it cannot serve: SQLSTATE class 08 (connection
 //     exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
 //     cannot_connect_now (starting up or recovering), 53300
@@ -53,7 +54,8 @@ func Classify(ctx context.Context, err error) store.Fault {
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ne),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, pgconn.ErrConnClosed):
 		return store.FaultUnreachable
 	case errors.Is(err, context.DeadlineExceeded):
 		return store.FaultUnreachable
