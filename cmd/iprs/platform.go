@@ -86,9 +86,10 @@ func (p *platform) handler(spec service.Spec) (http.Handler, error) {
 		marketdata.New(p.st, logger, marketdata.Options{Registerer: m.Registry()}).Register(mux)
 	case service.Orchestrator:
 		orchestrator.New(p.st, logger, orchestrator.Options{
-			EngineVersion:  engineVersion(p.version),
-			MaxUploadBytes: p.cfg.MaxUploadBytes,
-			Registerer:     m.Registry(),
+			EngineVersion:   engineVersion(p.version),
+			MaxUploadBytes:  p.cfg.MaxUploadBytes,
+			BodyIdleTimeout: p.cfg.BodyIdle(),
+			Registerer:      m.Registry(),
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)

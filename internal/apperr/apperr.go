@@ -18,6 +18,7 @@ const (
 	Unauthorized  Code = "unauthorized"  // 401
 	NotFound      Code = "not_found"     // 404
 	Conflict      Code = "conflict"      // 409: clashes with stored state
+	Timeout       Code = "timeout"       // 408: the request (its body) did not arrive in time
 	TooLarge      Code = "too_large"     // 413
 	Unprocessable Code = "unprocessable" // 422: well-formed, but cannot be acted on
 	Unavailable   Code = "unavailable"   // 503: a dependency (the database) is down

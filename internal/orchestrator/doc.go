@@ -7,7 +7,7 @@
 //
 // # Routes
 //
-//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 409 | 413
+//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 408 | 409 | 413
 //	GET  /orch/position-snapshots/{id}             metadata
 //	GET  /orch/position-snapshots/{id}/positions   ?limit=&cursor=, in upload order
 //	POST /orch/runs                                201 created | 200 replay | 400 | 409 | 422
@@ -25,38 +25,54 @@
 // # Position snapshot uploads
 //
 // The body {position_snapshot_id?, as_of_time, portfolio_node_id,
-// positions} is read as a stream of JSON tokens, its members in any order:
-// each position is decoded on its own into a pricing.PositionInput, checked
-// with pricing.ParsePosition, hashed and queued as a row; rows go to the
-// store in batches (Options.BatchSize) inside one PositionSnapshotWriter
-// transaction, one batch being written while the next is read. The work
-// that depends on one position alone (decoding it, ParsePosition, the
-// canonical attributes) is done on every core, in chunks of 256 positions
-// with at most 2×GOMAXPROCS chunks in flight; problems, repeated ids, the
-// hash and the rows are then taken in upload order, so the answer is the
-// same as reading one position after the other. Memory holds two batches,
-// the chunks in flight and the set of position ids, so a million positions fit in
-// one request (about 150 MB of heap for a million loans). Any problem (a pointer per problem,
-// "/positions/{i}/…", at most Options.MaxProblems listed and the rest
-// counted) rolls everything back and answers 400. A repeated position_id is
-// reported at the repeat and names the index of the first use. A position
-// object has only position_id, instrument_id, product_type, quantity and
-// attributes: any other member is refused (a misspelt "quantity" must not
-// value a position at 1); free-form data belongs in attributes.
-// portfolio_node_id, position_id and instrument_id are at most 1024 bytes,
-// and they and the attributes hold no NUL (U+0000): PostgreSQL index keys
-// and text could not store or read them back, so every store refuses them
-// alike (400) instead of one failing. They, product_type and the attributes
-// must also be Unicode text: bytes that are not UTF-8 and unpaired
-// surrogate escapes ("\ud800") are refused (400, pointer to the value)
-// rather than stored as U+FFFD.
+// positions} is read as a stream of JSON tokens, its members in any order
+// (numbers kept as their literals, so that 1e400 where a string belongs is
+// refused like any other value of the wrong type): each position is decoded
+// on its own into a pricing.PositionInput, checked with
+// pricing.ParsePosition, hashed and appended as a row to a spool file
+// (Options.SpoolDir). The work that depends on one position alone (decoding
+// it, ParsePosition, the canonical attributes, the position hash) is done
+// on every core, in chunks of 256 positions with at most 2×GOMAXPROCS
+// chunks in flight; problems, repeated ids, the hash and the rows are then
+// taken in upload order, so the answer is the same as reading one position
+// after the other. Memory holds the chunks in flight and the set of
+// position ids, so a million positions fit in one request.
 //
-// When position_snapshot_id comes after the positions, the rows written
-// meanwhile under a provisional id are rolled back and written again from a
-// temporary copy of the body (Options.SpoolDir) that is kept, from the
-// positions on, whenever the positions start before any id was seen.
-// Without an id the server makes one, "PS-<UTC time to the ms>-<random>",
-// and an upload identical to a stored one answers that snapshot (200).
+// The upload is in two phases, so that no store resource ever waits on a
+// client. The read phase reads and checks the whole body without touching
+// the store: a client that sends slowly or stalls holds a goroutine and a
+// spool file, never a transaction, a pooled PostgreSQL connection, the
+// snapshot id's advisory lock or SQLite's single writer (which every write
+// and task claim of the process needs). The body may take any time while
+// it keeps arriving; a body that stalls for Options.BodyIdleTimeout (30 s,
+// IPRS_BODY_IDLE_SECONDS) fails with 408 (web.StreamedBody). Any problem
+// (a pointer per problem, "/positions/{i}/…", at most Options.MaxProblems
+// listed and the rest counted) answers 400 with nothing written: the store
+// was never touched. The write phase then looks up the client's
+// position_snapshot_id (an identical stored snapshot answers 200 and
+// nothing is written; other content 409) and writes the spooled rows in
+// batches (Options.BatchSize) inside one PositionSnapshotWriter
+// transaction, one batch being written while the next is read from the
+// spool; it waits on the disk only. The spool costs a sequential write and
+// read of about the canonical positions' size (docs/benchmarks.md has the
+// figures for a million loans); it is removed when the request ends.
+//
+// A repeated position_id is reported at the repeat and names the index of
+// the first use. A position object has only position_id, instrument_id,
+// product_type, quantity and attributes: any other member is refused (a
+// misspelt "quantity" must not value a position at 1); free-form data
+// belongs in attributes. portfolio_node_id, position_id and instrument_id
+// are at most 1024 bytes, and they and the attributes hold no NUL
+// (U+0000): PostgreSQL index keys and text could not store or read them
+// back, so every store refuses them alike (400) instead of one failing.
+// They, product_type and the attributes must also be Unicode text: bytes
+// that are not UTF-8 and unpaired surrogate escapes ("\ud800") are refused
+// (400, pointer to the value) rather than stored as U+FFFD.
+//
+// position_snapshot_id may come anywhere in the body, after the positions
+// too: it is needed only in the write phase. Without an id the server
+// makes one, "PS-<UTC time to the ms>-<random>", and an upload identical to
+// a stored one answers that snapshot (200).
 //
 // Each row stores the position's attributes in canonical form (RFC 8785)
 // and Hash = PositionHash(position_id): the first 8 bytes of

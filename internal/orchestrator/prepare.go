@@ -21,14 +21,22 @@ type preparedPosition struct {
 	parse    []pricing.Problem
 	attrs    []byte
 	canonErr error
+	hash     int64 // PositionHash of the position id
 }
 
 func (p *preparedPosition) prepare() {
 	if p.inErr = p.in.UnmarshalJSON(p.raw); p.inErr != nil {
 		return
 	}
+	p.finish()
+}
+
+// finish does the work that follows decoding: ParsePosition, the
+// canonical attributes and the position hash.
+func (p *preparedPosition) finish() {
 	_, p.parse = pricing.ParsePosition(p.in)
 	p.attrs, p.canonErr = canon.Canonicalize(p.in.Attributes)
+	p.hash = PositionHash(p.in.PositionID)
 }
 
 // prepChunkSize is the number of positions prepared by one goroutine.

@@ -38,6 +38,19 @@
 // Every route's body is bounded by LimitBody: Config.MaxBodyBytes
 // (DefaultMaxBodyBytes when 0), or the route's MaxBody option.
 //
+// # Timeouts
+//
+// NewServer bounds the wait for a request's header (ReadHeaderTimeout,
+// 10 s), for a whole request (ReadTimeout, 3 min: a slow or stalled body
+// is answered 408 Request Timeout through BodyReadError) and for the next
+// request on an idle connection (IdleTimeout, 2 min); there is no write
+// timeout (exports stream). A route with the StreamedBody(idle) option (the
+// position upload) is exempt from ReadTimeout: before its body's reads the
+// connection's read deadline moves to now + idle (http.ResponseController),
+// so the body may take any time while it keeps arriving and fails with 408
+// once nothing arrived for about idle. No deadline is set after the body's
+// end, so the handler's own work is not cut short.
+//
 // # Handlers
 //
 // A HandlerFunc returns an error instead of writing one:
@@ -61,8 +74,8 @@
 // # Problems
 //
 // WriteError maps apperr codes to statuses in one table: Invalid 400,
-// Unauthorized 401, NotFound 404, Conflict 409, TooLarge 413, Unprocessable
-// 422, Unavailable 503, anything else (any error that is not an
+// Unauthorized 401, NotFound 404, Timeout 408, Conflict 409, TooLarge 413,
+// Unprocessable 422, Unavailable 503, anything else (any error that is not an
 // *apperr.Error, and apperr.Internal) 500. The body is application/problem+json:
 //
 //	{"type": "https://iprs.dev/problems/not-found", "title": "Not found",
@@ -73,8 +86,8 @@
 // errors is omitted when there are none; an error about a query or path
 // parameter has "parameter" instead of a meaningful "pointer" (which is
 // then ""). The type URIs are ProblemTypeBase + one of invalid,
-// unauthorized, not-found, conflict, too-large, unprocessable, unavailable,
-// internal, method-not-allowed: stable identifiers to switch on, absolute
+// unauthorized, not-found, request-timeout, conflict, too-large,
+// unprocessable, unavailable, internal, method-not-allowed: stable identifiers to switch on, absolute
 // so that they mean the same wherever a body travels, not pages to fetch.
 // Every 5xx but 503 is logged at error level with method, path,
 // request_id and the real error chain; 4xx answers are logged at debug

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -66,12 +67,23 @@ func DecodeJSON(r *http.Request, dst any) error {
 }
 
 // BodyReadError turns a failure to read a request body into the error to
-// answer: apperr.TooLarge when the LimitBody bound was exceeded, the
-// context's error when the request was cancelled, apperr.Invalid otherwise
-// (the client sent a broken body or hung up midway).
+// answer: an *apperr.Error as it is (StreamBody's stall), apperr.Timeout
+// (408) when a read deadline passed (the server's ReadTimeout),
+// apperr.TooLarge when the LimitBody bound was exceeded, the context's
+// error when the request was cancelled, apperr.Invalid otherwise (the
+// client sent a broken body or hung up midway).
 func BodyReadError(err error) error {
 	var mbe *http.MaxBytesError
+	if ae, ok := apperr.As(err); ok {
+		return ae // a StreamBody stall, say
+	}
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &apperr.Error{
+			Code:    apperr.Timeout,
+			Message: "the request body was not received in time (the server's read timeout)",
+			Err:     err,
+		}
 	case errors.As(err, &mbe):
 		return &apperr.Error{
 			Code:    apperr.TooLarge,

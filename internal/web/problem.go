@@ -38,6 +38,7 @@ var problemKinds = map[apperr.Code]problemKind{
 	apperr.Unauthorized:  {http.StatusUnauthorized, "unauthorized", "Unauthorized"},
 	apperr.NotFound:      {http.StatusNotFound, "not-found", "Not found"},
 	apperr.Conflict:      {http.StatusConflict, "conflict", "Conflict"},
+	apperr.Timeout:       {http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	apperr.TooLarge:      {http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
 	apperr.Unprocessable: {http.StatusUnprocessableEntity, "unprocessable", "Unprocessable request"},
 	apperr.Unavailable:   {http.StatusServiceUnavailable, "unavailable", "Service unavailable"},

@@ -62,14 +62,28 @@ type Mux struct {
 type RouteOption func(*routeOptions)
 
 type routeOptions struct {
-	maxBody int64
-	set     bool
+	maxBody  int64
+	set      bool
+	bodyIdle time.Duration
 }
 
 // MaxBody sets the body bound of a route (position uploads take a larger
 // one than the default); n <= 0 removes the bound.
 func MaxBody(n int64) RouteOption {
 	return func(o *routeOptions) { o.maxBody, o.set = n, true }
+}
+
+// StreamedBody lets a route's body take as long as it keeps arriving: the
+// server's ReadTimeout, which bounds the whole of every other request, is
+// replaced by a deadline that moves with each read, so that the body fails
+// (apperr.Timeout, 408) only once nothing arrived for about idle (a position
+// upload of a million loans streams for minutes; a stalled one is cut off).
+// idle <= 0 means DefaultBodyIdleTimeout.
+func StreamedBody(idle time.Duration) RouteOption {
+	if idle <= 0 {
+		idle = DefaultBodyIdleTimeout
+	}
+	return func(o *routeOptions) { o.bodyIdle = idle }
 }
 
 // NewMux returns a Mux with the health routes (GET /health and GET
@@ -126,6 +140,9 @@ func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
 	o := routeOptions{maxBody: m.maxBody}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.bodyIdle > 0 {
+		h = streamBody(o.bodyIdle)(h)
 	}
 	m.mux.Handle(pattern, recordRoute(LimitBody(o.maxBody)(h)))
 }
@@ -206,10 +223,28 @@ func (h *headerRecorder) Write(b []byte) (int, error) {
 	return h.body.Write(b)
 }
 
-// NewServer returns an *http.Server for h with timeouts suited to IPRS: a
-// bounded wait for request headers and idle connections, but no overall
-// read or write deadline, since position uploads and CSV exports may
-// legitimately stream for minutes. Its error log goes to logger.
+// Server timeouts (see NewServer).
+const (
+	// ReadHeaderTimeout bounds reading a request's header.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, header and body, on every
+	// route but those with StreamedBody: a 16 MiB body arrives well within
+	// it at 1 Mbit/s. A body that does not is answered 408.
+	ReadTimeout = 3 * time.Minute
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection.
+	IdleTimeout = 120 * time.Second
+	// DefaultBodyIdleTimeout is how long a StreamedBody may stall.
+	DefaultBodyIdleTimeout = 30 * time.Second
+	// MaxHeaderBytes bounds a request's header.
+	MaxHeaderBytes = 1 << 20
+)
+
+// NewServer returns an *http.Server for h with the timeouts above: a
+// bounded wait for request headers, whole requests (ReadTimeout; routes
+// with StreamedBody instead fail when their body stalls) and idle
+// connections, but no write deadline, since CSV exports may legitimately
+// stream for minutes. Its error log goes to logger.
 func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -217,9 +252,10 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }

@@ -120,6 +120,7 @@ func TestWriteErrorStatusTable(t *testing.T) {
 		{apperr.Errorf(apperr.Unauthorized, "who"), 401, "unauthorized"},
 		{apperr.Errorf(apperr.NotFound, "no snapshot X"), 404, "not-found"},
 		{fmt.Errorf("get run: %w", apperr.Errorf(apperr.Conflict, "run exists")), 409, "conflict"},
+		{apperr.Errorf(apperr.Timeout, "stalled"), 408, "request-timeout"},
 		{apperr.Errorf(apperr.TooLarge, "big"), 413, "too-large"},
 		{apperr.Errorf(apperr.Unprocessable, "market lacks USD-OIS"), 422, "unprocessable"},
 		{apperr.Errorf(apperr.Unavailable, "database unavailable"), 503, "unavailable"},
