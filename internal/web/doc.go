@@ -51,6 +51,27 @@
 // once nothing arrived for about idle. No deadline is set after the body's
 // end, so the handler's own work is not cut short.
 //
+// # Answers net/http gives by itself
+//
+// Some requests never reach a handler: net/http answers them while reading
+// the request, writing straight to the connection. Serve wraps its
+// listener in ProblemListener, which turns these into problems with the
+// same status: a header over MaxHeaderBytes (431, type header-too-large), a
+// malformed request line or header, a missing or repeated Host or a bad
+// Content-Length (400, bad-request), an unknown Transfer-Encoding (501,
+// not-implemented), an HTTP version other than 1.x (505,
+// http-version-not-supported) and an Expect header other than 100-continue
+// (417, expectation-failed). The 404 and 405 of the route table are
+// problems through the Mux (see above). What net/http still does its own
+// way, and no server option, handler or listener can change: a client
+// whose header does not arrive within ReadHeaderTimeout, or that hangs up,
+// gets no answer at all (the connection is closed); a response a panicking
+// handler had started is cut short (http.ErrAbortHandler); and the
+// ServeMux's redirects to a cleaned path (301/307) keep their short HTML
+// body, as they are not errors. (A plain-HTTP request to a TLS listener
+// would get net/http's text 400; IPRS listens without TLS behind the load
+// balancer.)
+//
 // # Handlers
 //
 // A HandlerFunc returns an error instead of writing one:

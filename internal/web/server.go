@@ -263,7 +263,8 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 // DefaultShutdownTimeout is how long Serve waits for requests in flight.
 const DefaultShutdownTimeout = 30 * time.Second
 
-// Serve runs srv on ln (on srv.Addr when ln is nil) until ctx is done, then
+// Serve runs srv on ln (on srv.Addr when ln is nil), wrapped by
+// ProblemListener, until ctx is done, then
 // shuts it down gracefully: no new connections, requests in flight get up
 // to shutdownTimeout (0 means DefaultShutdownTimeout) to finish, after
 // which the remaining connections are closed. It returns nil after a
@@ -279,6 +280,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 			return fmt.Errorf("listen on %q: %w", srv.Addr, err)
 		}
 	}
+	ln = ProblemListener(ln)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
