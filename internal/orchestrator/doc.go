@@ -7,7 +7,7 @@
 //
 // # Routes
 //
-//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 408 | 409 | 413
+//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 408 | 409 | 413 (JSON, or a CSV tape)
 //	GET  /orch/position-snapshots/{id}             metadata
 //	GET  /orch/position-snapshots/{id}/positions   ?limit=&cursor=, in upload order
 //	POST /orch/runs                                201 created | 200 replay | 400 | 409 | 422
@@ -73,6 +73,55 @@
 // too: it is needed only in the write phase. Without an id the server
 // makes one, "PS-<UTC time to the ms>-<random>", and an upload identical to
 // a stored one answers that snapshot (200).
+//
+// # Loan tapes (CSV)
+//
+// With Content-Type text/csv (charset utf-8, us-ascii or none; another
+// charset is refused) the body is a loan tape, read with encoding/csv
+// (RFC 4180 quoting, LF or CRLF, a leading UTF-8 byte-order mark skipped,
+// strict quotes: a bare quote is malformed). Every other Content-Type, none
+// included, is read as JSON. The readings taken of SPEC §5:
+//
+//   - The snapshot's members are query parameters: portfolio_node_id and
+//     as_of_time (required) and position_snapshot_id (optional), each at
+//     most once; any other parameter is a 400 naming it (a JSON upload
+//     takes none). Their problems name the parameter.
+//   - The first record is the header. position_id and product_type
+//     columns are required, instrument_id and quantity optional, in any
+//     order; every other column is an attribute named as the column. A
+//     column named twice or with an empty name is refused at /header/K
+//     (K the 0-based column), and so is a cashflows column: a CSV cell
+//     cannot hold a list, so loans come by their terms.
+//   - Each further record is a position; N in a pointer "/rows/N/COLUMN"
+//     is its 0-based index among the records after the header (blank
+//     lines, which encoding/csv skips, are not counted). A record of
+//     another width than the header is refused at /rows/N; malformed CSV
+//     at /rows/N with its line and column, and reading stops there.
+//   - position_id, instrument_id and product_type cells are text as
+//     written ("00123" stays "00123"); an empty instrument_id is "", as an
+//     absent one in JSON.
+//   - An empty quantity is no quantity: the position is valued at 1, and
+//     it is stored and hashed as a JSON position without "quantity" is.
+//     Another quantity must be written as a finite JSON number.
+//   - An attribute cell that is empty is an absent attribute. A cell
+//     written as a JSON number (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
+//     is that number, read as a double as canon reads JSON ("0.0550" is
+//     0.055, "1e3" 1000); beyond the range of a double (1e400) it is
+//     refused, as in JSON. Every other cell is text: dates ("2026-02-15"),
+//     a zip code with a leading zero ("02134"), "+5", ".5", "1,000",
+//     "true", "NaN".
+//   - Everything else is the JSON upload's: the same checks (problems point
+//     at the cell's column: "/rows/3/next_payment_date"), the same
+//     canonical rows and the same payload_hash, computed from the canonical
+//     positions, never from the bytes sent. A tape and its JSON twin (the
+//     same positions in the same order, the same attribute values, no
+//     quantity where the tape's cell is empty) hash alike; the format is not
+//     part of the content.
+//
+// The tape is read on one goroutine; turning a row into canonical
+// attributes, ParsePosition and the position hash run on every core as
+// for JSON. The row spool, the two phases and the limits are the JSON
+// upload's.
 //
 // Each row stores the position's attributes in canonical form (RFC 8785)
 // and Hash = PositionHash(position_id): the first 8 bytes of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,14 +15,10 @@ import (
 	"github.com/iprs/iprs/internal/web"
 )
 
-// handleUpload serves POST /orch/position-snapshots.
+// handleUpload serves POST /orch/position-snapshots: a JSON document, or
+// a CSV loan tape when the Content-Type is text/csv.
 func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		s.metrics.snapshots.WithLabelValues("refused").Inc()
-		return apperr.WithFields(apperr.Invalid, "the request body is empty",
-			[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
-	}
-	snap, created, err := s.uploadSnapshot(r.Context(), r.Body)
+	snap, created, err := s.upload(r)
 	if err != nil {
 		switch apperr.CodeOf(err) {
 		case apperr.Invalid, apperr.Conflict, apperr.TooLarge:
@@ -41,6 +38,52 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.snapshots.WithLabelValues("existing").Inc()
 	}
 	return web.WriteJSON(w, status, snapshotView(snap))
+}
+
+// upload reads and stores the upload of r in the format its Content-Type
+// names.
+func (s *Service) upload(r *http.Request) (*store.PositionSnapshot, bool, error) {
+	csv, err := isCSV(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, false, err
+	}
+	if !csv {
+		if _, err := web.Query(r); err != nil {
+			return nil, false, err
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			return nil, false, apperr.WithFields(apperr.Invalid, "the request body is empty",
+				[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
+		}
+		return s.uploadSnapshot(r.Context(), r.Body)
+	}
+	q, err := web.Query(r, csvParams...)
+	if err != nil {
+		return nil, false, err
+	}
+	body := r.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	return s.uploadCSV(r.Context(), q, body)
+}
+
+// isCSV tells whether a Content-Type names a CSV loan tape. Anything else
+// (application/json, none at all) is read as JSON. A tape must be UTF-8: a
+// charset parameter naming another encoding is refused.
+func isCSV(contentType string) (bool, error) {
+	if contentType == "" {
+		return false, nil
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != CSVContentType {
+		return false, nil
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		return true, apperr.WithFields(apperr.Invalid, "unsupported character set",
+			[]apperr.FieldError{{Pointer: "", Detail: fmt.Sprintf("a CSV tape must be UTF-8, not charset %s (Content-Type)", cs)}})
+	}
+	return true, nil
 }
 
 // handleGetSnapshot serves GET /orch/position-snapshots/{id}.

@@ -92,6 +92,9 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition, ba
 	pass.count++
 	in := prep.in
 	before := u.probs.count()
+	for _, p := range prep.pre {
+		u.probs.add(pass.pointer(i, p.Pointer), p.Detail)
+	}
 	for _, p := range prep.parse {
 		if bad != 0 && bad.has(strings.TrimPrefix(p.Pointer, "/")) {
 			continue

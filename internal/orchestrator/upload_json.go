@@ -186,12 +186,22 @@ func (u *jsonUpload) rawString(ptr, name string, raw json.RawMessage) (string, b
 
 // setAsOf records as_of_time, or its problem.
 func (u *upload) setAsOf(ptr, s string) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	t, ok := parseAsOf(s)
+	if !ok {
 		u.probs.addf(ptr, "as_of_time %q is not an RFC 3339 time such as 2026-01-23T00:00:00Z", s)
 		return
 	}
-	u.asOf = t.UTC().Truncate(time.Microsecond)
+	u.asOf = t
+}
+
+// parseAsOf reads a snapshot's as_of_time: RFC 3339, kept in UTC to the
+// microsecond (the stores' precision).
+func parseAsOf(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC().Truncate(time.Microsecond), true
 }
 
 // setNodeID records portfolio_node_id, or its problem.
@@ -237,7 +247,7 @@ func (u *jsonUpload) readPositions() error {
 		}
 		return nil
 	}
-	q := newPrepQueue()
+	q := newPrepQueue((*preparedPosition).prepare)
 	for u.dec.More() {
 		var raw json.RawMessage
 		if err := u.dec.Decode(&raw); err != nil {
@@ -247,7 +257,7 @@ func (u *jsonUpload) readPositions() error {
 			}
 			return u.fatal(err)
 		}
-		if err := q.add(raw, take); err != nil {
+		if err := q.add(preparedPosition{raw: raw}, take); err != nil {
 			return err
 		}
 	}
