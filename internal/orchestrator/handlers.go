@@ -88,6 +88,9 @@ func isCSV(contentType string) (bool, error) {
 
 // handleGetSnapshot serves GET /orch/position-snapshots/{id}.
 func (s *Service) handleGetSnapshot(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	snap, err := s.store.PositionSnapshotGet(r.Context(), id)
 	if err != nil {
@@ -99,6 +102,9 @@ func (s *Service) handleGetSnapshot(w http.ResponseWriter, r *http.Request) erro
 // handleListPositions serves GET /orch/position-snapshots/{id}/positions,
 // in upload order; the cursor holds the last row's place in the upload.
 func (s *Service) handleListPositions(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r, "limit", "cursor"); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	page, err := web.ParsePage(r)
 	if err != nil {
@@ -134,6 +140,9 @@ func (s *Service) handleListPositions(w http.ResponseWriter, r *http.Request) er
 
 // handleCreateRun serves POST /orch/runs.
 func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	var wire runRequestWire
 	if err := web.DecodeJSON(r, &wire); err != nil {
 		return err
@@ -156,6 +165,9 @@ func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error 
 
 // handleListRuns serves GET /orch/runs, newest request first.
 func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r, "status", "limit", "cursor"); err != nil {
+		return err
+	}
 	page, err := web.ParsePage(r)
 	if err != nil {
 		return err
@@ -196,6 +208,9 @@ func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
 
 // handleGetRun serves GET /orch/runs/{id}.
 func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	run, err := s.store.RunGet(r.Context(), id)
 	if err != nil {
@@ -207,6 +222,9 @@ func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
 // handleRunTasks serves GET /orch/runs/{id}/tasks: every task of the run,
 // by product type then bucket, in one page.
 func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	if _, err := s.store.RunGet(r.Context(), id); err != nil {
 		return notFoundOr(err, "run", id)
@@ -225,6 +243,9 @@ func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
 // handleCancelRun serves POST /orch/runs/{id}/cancel: 202 with the run,
 // which is CANCELLING until its running tasks stop, or CANCELLED.
 func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	if err := refuseMembers(r); err != nil {
 		return err
 	}
@@ -242,6 +263,9 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 
 // handlePublishRun serves POST /orch/runs/{id}/publish.
 func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	if err := refuseMembers(r); err != nil {
 		return err
 	}

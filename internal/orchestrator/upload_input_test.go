@@ -157,3 +157,44 @@ func TestRunRequestRefusesDuplicateMembers(t *testing.T) {
 		}
 	})
 }
+
+// SPEC §1: on every route, an unknown query parameter is a 400 naming it;
+// so is a known one given twice (which would otherwise be read as the
+// first silently).
+func TestOrchestratorRoutesRefuseUnknownQueryParameters(t *testing.T) {
+	t.Parallel()
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		e.upload(snapshotBody("PS-Q", "BOOK-Q", "2026-01-23T00:00:00Z", []map[string]any{bond("B1")}), http.StatusCreated)
+		for _, c := range []struct{ method, path, param string }{
+			{"GET", "/orch/position-snapshots/PS-Q?verbose=1", "verbose"},
+			{"GET", "/orch/position-snapshots/PS-Q/positions?limit=1&offset=3", "offset"},
+			{"GET", "/orch/position-snapshots/PS-Q/positions?limit=1&limit=2", "limit"},
+			{"GET", "/orch/runs?state=QUEUED", "state"},
+			{"GET", "/orch/runs?status=QUEUED&status=RUNNING", "status"},
+			{"GET", "/orch/runs/R-NONE?x=1", "x"},
+			{"GET", "/orch/runs/R-NONE/tasks?x=1", "x"},
+			{"POST", "/orch/runs?dry_run=true", "dry_run"},
+			{"POST", "/orch/runs/R-NONE/cancel?force=1", "force"},
+			{"POST", "/orch/runs/R-NONE/publish?force=1", "force"},
+		} {
+			var body []byte
+			if c.method == "POST" {
+				body = []byte(`{}`)
+			}
+			r := e.do(c.method, c.path, body)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("%s %s: %d %s", c.method, c.path, r.status, r.body)
+			}
+			found := false
+			for _, p := range r.problems(t) {
+				found = found || p.Parameter == c.param
+			}
+			if !found {
+				t.Fatalf("%s %s: no problem naming %q: %s", c.method, c.path, c.param, r.body)
+			}
+		}
+		// The known ones still work.
+		e.mustStatus(e.do("GET", "/orch/position-snapshots/PS-Q/positions?limit=1", nil), http.StatusOK)
+		e.mustStatus(e.do("GET", "/orch/runs?status=QUEUED&limit=5", nil), http.StatusOK)
+	})
+}
