@@ -18,6 +18,7 @@ func newGenCmd() *cobra.Command {
 		node, id         string
 		seed             uint64
 		out, market      string
+		format           string
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -28,7 +29,8 @@ books of millions of positions need no memory. With --market it also writes a
 market snapshot with every curve and spot the book needs.
 
   iprs gen --loans 1m --out book.json --market market.json
-  iprs push market market.json && iprs push positions book.json`,
+  iprs push market market.json && iprs push positions book.json
+  iprs gen --loans 1m --format csv --out tape.csv   # a CSV loan tape`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := time.Parse(time.RFC3339, asOf)
@@ -65,12 +67,18 @@ market snapshot with every curve and spot the book needs.
 				defer f.Close()
 				w = f
 			}
-			n, err := gen.WritePositionSnapshot(w, o)
+			n, err := writeBook(w, format,
+				func(w io.Writer) (int, error) { return gen.WritePositionSnapshot(w, o) },
+				func(w io.Writer) (int, error) { return gen.WritePositionTape(w, o) })
 			if err != nil {
 				return err
 			}
 			if out != "" && out != "-" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d positions to %s\n", n, out)
+				if format == "csv" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "upload it with: iprs push positions %s --node %s --as-of %s%s\n",
+						out, node, t.UTC().Format(time.RFC3339), map[bool]string{true: "", false: " --id " + id}[id == ""])
+				}
 			}
 			return nil
 		},
@@ -85,5 +93,6 @@ market snapshot with every curve and spot the book needs.
 	f.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same book")
 	f.StringVarP(&out, "out", "o", "", "write the position snapshot here instead of standard output")
 	f.StringVar(&market, "market", "", "also write a matching market snapshot to this file")
+	f.StringVar(&format, "format", "json", "json (a position snapshot document) or csv (a loan tape: no bonds; --node, --as-of and --id then go to push)")
 	return cmd
 }
