@@ -7,9 +7,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/iprs/iprs/internal/client"
 	"github.com/spf13/cobra"
@@ -50,18 +48,7 @@ func newPushCmd(a *app) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "market snapshot %s %s: dq %s, hash %s\n", rec.SnapshotID, createdWord(created), rec.DQStatus, rec.PayloadHash)
 			return nil
 		}))
-	cmd.AddCommand(newPushFileCmd("positions", "Upload a position snapshot (FILE or - for standard input), streamed",
-		func(cmd *cobra.Command, in io.Reader) error {
-			start := time.Now()
-			rec, created, err := f.client().PushPositionSnapshot(cmd.Context(), in)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "position snapshot %s %s: %s positions (%s) in %s, hash %s\n",
-				rec.PositionSnapshotID, createdWord(created), client.FormatCount(rec.PositionCount),
-				strings.Join(rec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond), rec.PayloadHash)
-			return nil
-		}))
+	cmd.AddCommand(newPushPositionsCmd(&f))
 	cmd.AddCommand(newPushScenarioSetCmd(&f))
 	cmd.AddCommand(newPushFileCmd("model-set", "Upload a model set: behavioural loan assumptions (FILE or - for standard input)",
 		func(cmd *cobra.Command, in io.Reader) error {

@@ -22,6 +22,7 @@ func newGenCmd() *cobra.Command {
 		history          int
 		historyDir       string
 		modelSet         string
+		format           string
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -45,7 +46,11 @@ The book is then written only when --out names a file.
 
   iprs gen --history 260 --history-dir hist
   for f in hist/*.json; do iprs push market "$f"; done
-  iprs scenario-set historical --from 2025-01-23 --to 2026-01-23`,
+  iprs scenario-set historical --from 2025-01-23 --to 2026-01-23
+
+With --format csv it writes a CSV loan tape instead (loans only):
+
+  iprs gen --loans 1m --format csv --out tape.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := time.Parse(time.RFC3339, asOf)
@@ -98,12 +103,20 @@ The book is then written only when --out names a file.
 				defer f.Close()
 				w = f
 			}
-			n, err := gen.WritePositionSnapshotProgress(w, o, genProgress(cmd, o.Loans+o.Bonds+o.FXForwards))
+			n, err := writeBook(w, format,
+				func(w io.Writer) (int, error) {
+					return gen.WritePositionSnapshotProgress(w, o, genProgress(cmd, o.Loans+o.Bonds+o.FXForwards))
+				},
+				func(w io.Writer) (int, error) { return gen.WritePositionTape(w, o) })
 			if err != nil {
 				return err
 			}
 			if out != "" && out != "-" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d positions to %s\n", n, out)
+				if format == "csv" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "upload it with: iprs push positions %s --node %s --as-of %s%s\n",
+						out, node, t.UTC().Format(time.RFC3339), map[bool]string{true: "", false: " --id " + id}[id == ""])
+				}
 			}
 			return nil
 		},
@@ -121,6 +134,7 @@ The book is then written only when --out names a file.
 	f.StringVar(&modelSet, "model-set", "", "also write a demo model set for the loans to this file")
 	f.IntVar(&history, "history", 0, "write this many business days of market snapshots ending on the --as-of date")
 	f.StringVar(&historyDir, "history-dir", "market-history", "directory for the --history snapshots (created if missing)")
+	f.StringVar(&format, "format", "json", "json (a position snapshot document) or csv (a loan tape: no bonds; --node, --as-of and --id then go to push)")
 	return cmd
 }
 

@@ -45,13 +45,13 @@ func openStore(ctx context.Context, db config.Database, cfg config.Config, migra
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL %s: %w", db.Redacted(), err)
 		}
-		return st, nil
+		return watch(st, postgres.Classify, logger), nil
 	case config.DriverSQLite:
 		st, err := sqlite.Open(ctx, db.Path, sqlite.Options{Logger: logger, Migrate: migrate})
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite %s: %w", db.Path, err)
 		}
-		return st, nil
+		return watch(st, sqlite.Classify, logger), nil
 	case "":
 		return nil, errors.New("no database: set DATABASE_URL (postgres://… or sqlite:PATH)")
 	default:
@@ -96,10 +96,11 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 		marketdata.New(p.st, logger, marketdata.Options{Registerer: m.Registry()}).Register(mux)
 	case service.Orchestrator:
 		orchestrator.New(p.st, logger, orchestrator.Options{
-			EngineVersion:  engineVersion(p.version),
-			MaxUploadBytes: p.cfg.MaxUploadBytes,
-			Registerer:     m.Registry(),
-			FourEyes:       p.cfg.FourEyes,
+			EngineVersion:   engineVersion(p.version),
+			MaxUploadBytes:  p.cfg.MaxUploadBytes,
+			BodyIdleTimeout: p.cfg.BodyIdle(),
+			Registerer:      m.Registry(),
+			FourEyes:        p.cfg.FourEyes,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)

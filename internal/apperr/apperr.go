@@ -19,6 +19,7 @@ const (
 	Forbidden     Code = "forbidden"     // 403: authenticated, but not allowed
 	NotFound      Code = "not_found"     // 404
 	Conflict      Code = "conflict"      // 409: clashes with stored state
+	Timeout       Code = "timeout"       // 408: the request (its body) did not arrive in time
 	TooLarge      Code = "too_large"     // 413
 	Unprocessable Code = "unprocessable" // 422: well-formed, but cannot be acted on
 	Unavailable   Code = "unavailable"   // 503: a dependency (the database) is down

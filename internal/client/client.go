@@ -182,6 +182,24 @@ func (c *Client) PushPositionSnapshot(ctx context.Context, doc io.Reader) (rec S
 	return rec, status == http.StatusCreated, err
 }
 
+// TapeParams are the snapshot members of a CSV loan tape upload, which
+// travel in the query.
+type TapeParams struct {
+	PortfolioNodeID    string
+	AsOfTime           string // RFC 3339
+	PositionSnapshotID string // empty: the server makes one
+}
+
+// PushPositionTape uploads a CSV loan tape (SPEC §5), streamed.
+func (c *Client) PushPositionTape(ctx context.Context, tape io.Reader, p TapeParams) (rec SnapshotReceipt, created bool, err error) {
+	q := url.Values{"portfolio_node_id": {p.PortfolioNodeID}, "as_of_time": {p.AsOfTime}}
+	if p.PositionSnapshotID != "" {
+		q.Set("position_snapshot_id", p.PositionSnapshotID)
+	}
+	status, err := c.Do(ctx, http.MethodPost, "/orch/position-snapshots?"+q.Encode(), tape, "text/csv; charset=utf-8", &rec)
+	return rec, status == http.StatusCreated, err
+}
+
 // Progress is a run's progress.
 type Progress struct {
 	TasksTotal     int64            `json:"tasks_total"`

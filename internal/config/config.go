@@ -22,6 +22,8 @@
 //	IPRS_WORKER_GRACE_SECONDS how long a stopping worker lets a task in hand
 //	                         finish before it releases it, default 20
 //	IPRS_DB_MAX_CONNS        database connection pool size, default 10
+//	IPRS_BODY_IDLE_SECONDS   how long a position upload's body may stall
+//	                         before it fails with 408, default 30
 //	IPRS_ADDR                listen address override ("host:port" or ":port")
 //
 // Sizes are bytes, optionally with a unit: B, KB, MB, GB (powers of 1000)
@@ -56,6 +58,7 @@ const (
 	EnvLeaseSeconds      = "IPRS_LEASE_SECONDS"
 	EnvWorkerGrace       = "IPRS_WORKER_GRACE_SECONDS"
 	EnvDBMaxConns        = "IPRS_DB_MAX_CONNS"
+	EnvBodyIdleSeconds   = "IPRS_BODY_IDLE_SECONDS"
 	EnvAddr              = "IPRS_ADDR"
 )
 
@@ -66,6 +69,7 @@ const (
 	DefaultLeaseSeconds             = 60
 	DefaultWorkerGraceSeconds       = 20
 	DefaultDBMaxConns               = 10
+	DefaultBodyIdleSeconds          = 30
 	DefaultLogFormat                = "json"
 )
 
@@ -114,12 +118,17 @@ type Config struct {
 	// tasks in hand finish before it releases them (0: release at once).
 	WorkerGraceSeconds int
 	DBMaxConns         int
+	// BodyIdleSeconds is how long a streamed upload body may stall.
+	BodyIdleSeconds int
 	// Addr overrides the service's default listen address when not empty.
 	Addr string
 }
 
 // Lease is the task lease as a duration.
 func (c Config) Lease() time.Duration { return time.Duration(c.LeaseSeconds) * time.Second }
+
+// BodyIdle is the upload body's stall bound as a duration.
+func (c Config) BodyIdle() time.Duration { return time.Duration(c.BodyIdleSeconds) * time.Second }
 
 // WorkerGrace is the worker's shutdown grace as a duration.
 func (c Config) WorkerGrace() time.Duration { return time.Duration(c.WorkerGraceSeconds) * time.Second }
@@ -143,6 +152,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LeaseSeconds:       DefaultLeaseSeconds,
 		WorkerGraceSeconds: DefaultWorkerGraceSeconds,
 		DBMaxConns:         DefaultDBMaxConns,
+		BodyIdleSeconds:    DefaultBodyIdleSeconds,
 	}
 
 	if s := get(EnvDatabaseURL); s != "" {
@@ -221,6 +231,7 @@ func Load(getenv func(string) string) (Config, error) {
 	intVar(EnvLeaseSeconds, &c.LeaseSeconds, 5, maxLeaseSeconds)
 	intVar(EnvWorkerGrace, &c.WorkerGraceSeconds, 0, maxLeaseSeconds)
 	intVar(EnvDBMaxConns, &c.DBMaxConns, 1, maxDBConns)
+	intVar(EnvBodyIdleSeconds, &c.BodyIdleSeconds, 1, maxLeaseSeconds)
 	if s := get(EnvAddr); s != "" {
 		if _, port, err := net.SplitHostPort(s); err != nil {
 			fail(fmt.Errorf("%s: %q is not host:port or :port: %w", EnvAddr, s, err))
@@ -445,6 +456,7 @@ func (c Config) Dump() string {
 		{EnvLeaseSeconds, strconv.Itoa(c.LeaseSeconds)},
 		{EnvWorkerGrace, strconv.Itoa(c.WorkerGraceSeconds)},
 		{EnvDBMaxConns, strconv.Itoa(c.DBMaxConns)},
+		{EnvBodyIdleSeconds, strconv.Itoa(c.BodyIdleSeconds)},
 		{EnvAddr, addr},
 	}
 	var b strings.Builder
@@ -492,6 +504,6 @@ func NewLogger(c Config, w io.Writer) *slog.Logger {
 func Variables() []string {
 	return []string{
 		EnvDatabaseURL, EnvAPITokens, EnvFourEyes, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
-		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvAddr,
+		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvBodyIdleSeconds, EnvAddr,
 	}
 }

@@ -106,6 +106,7 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 		"IPRS_LEASE_SECONDS":        "sixty",
 		"IPRS_WORKER_GRACE_SECONDS": "-5",
 		"IPRS_DB_MAX_CONNS":         "-1",
+		"IPRS_BODY_IDLE_SECONDS":    "0",
 		"IPRS_ADDR":                 "localhost",
 		"IPRS_API_TOKENS":           "ops:admin:tok-x",
 		"IPRS_FOUR_EYES":            "perhaps",

@@ -2,9 +2,14 @@ package gen
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"slices"
+
+	"strconv"
 	"testing"
 	"time"
 
@@ -357,5 +362,73 @@ func TestWritePositionSnapshotProgress(t *testing.T) {
 	}
 	if !bytes.Equal(plain.Bytes(), counted.Bytes()) {
 		t.Error("the document written with progress differs from the one without")
+	}
+}
+
+// The tape holds the same positions as the document: every cell reads
+// back to the document's value.
+func TestWritePositionTapeMatchesTheDocument(t *testing.T) {
+	t.Parallel()
+	o := Options{NodeID: "B", AsOf: asOf, Loans: 300, FXForwards: 20, Seed: 7}
+	var doc, tape bytes.Buffer
+	if _, err := WritePositionSnapshot(&doc, o); err != nil {
+		t.Fatal(err)
+	}
+	n, err := WritePositionTape(&tape, o)
+	if err != nil || n != 320 {
+		t.Fatalf("tape: %d positions, %v", n, err)
+	}
+	var d struct {
+		Positions []map[string]any `json:"positions"`
+	}
+	if err := json.Unmarshal(doc.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&tape).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 321 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	header := rows[0]
+	for i, row := range rows[1:] {
+		p := d.Positions[i]
+		attrs := p["attributes"].(map[string]any)
+		seen := 0
+		for k, name := range header {
+			cell := row[k]
+			var want any
+			switch name {
+			case "position_id", "instrument_id", "product_type", "quantity":
+				want = p[name]
+			default:
+				want = attrs[name]
+				if want != nil {
+					seen++
+				}
+			}
+			switch w := want.(type) {
+			case nil:
+				if cell != "" {
+					t.Fatalf("row %d %s: %q for an absent value", i, name, cell)
+				}
+			case string:
+				if cell != w {
+					t.Fatalf("row %d %s: %q, want %q", i, name, cell, w)
+				}
+			case float64:
+				f, err := strconv.ParseFloat(cell, 64)
+				if err != nil || f != w {
+					t.Fatalf("row %d %s: %q, want %v", i, name, cell, w)
+				}
+			}
+		}
+		if seen != len(attrs) {
+			t.Fatalf("row %d: %d of %d attributes in the tape", i, seen, len(attrs))
+		}
+	}
+	if _, err := WritePositionTape(io.Discard, Options{Bonds: 1}); !errors.Is(err, ErrTapeBonds) {
+		t.Fatalf("bonds: %v", err)
 	}
 }

@@ -159,7 +159,13 @@ func decodeSnapshot(body []byte) (*decoded, error) {
 		if isMalformed(ae) {
 			return nil, err // not JSON: the canonicalizer's view adds nothing
 		}
-		problems = append(problems, ae.Fields...)
+		// The canonicalizer and the strict decoder both refuse text that
+		// is not Unicode and repeated member names: one problem each.
+		for _, f := range ae.Fields {
+			if cerr == nil || !slices.ContainsFunc(problems, func(p apperr.FieldError) bool { return p.Pointer == f.Pointer }) {
+				problems = append(problems, f)
+			}
+		}
 		// The shape is wrong somewhere; decode leniently to report the
 		// missing members too, except where a wrong type was reported.
 		var lenient snapshotDoc

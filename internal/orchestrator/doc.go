@@ -7,7 +7,7 @@
 //
 // # Routes
 //
-//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 409 | 413
+//	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 408 | 409 | 413 (JSON, or a CSV tape)
 //	GET  /orch/position-snapshots/{id}             metadata
 //	GET  /orch/position-snapshots/{id}/positions   ?limit=&cursor=, in upload order
 //	POST /orch/runs                                201 created | 200 replay | 400 | 409 | 422
@@ -23,7 +23,9 @@
 // publish, which needs the publish role (see package auth); the mux answers
 // 401 and 403 before a handler runs.
 //
-// The upload route's body bound is Options.MaxUploadBytes; the others have
+// Every route reads its query with web.Query: a parameter it does not take
+// (each route takes only those listed above), or one given twice, is a
+// 400 naming it. The upload route's body bound is Options.MaxUploadBytes; the others have
 // the Mux's normal bound. Cancel and publish take no members: their body
 // may be empty or {}, and any member is refused like an unknown member of
 // any other request (400 with its pointer).
@@ -31,35 +33,103 @@
 // # Position snapshot uploads
 //
 // The body {position_snapshot_id?, as_of_time, portfolio_node_id,
-// positions} is read as a stream of JSON tokens, its members in any order:
-// each position is decoded on its own into a pricing.PositionInput, checked
-// with pricing.ParsePosition, hashed and queued as a row; rows go to the
-// store in batches (Options.BatchSize) inside one PositionSnapshotWriter
-// transaction, one batch being written while the next is read. The work
-// that depends on one position alone (decoding it, ParsePosition, the
-// canonical attributes) is done on every core, in chunks of 256 positions
-// with at most 2×GOMAXPROCS chunks in flight; problems, repeated ids, the
-// hash and the rows are then taken in upload order, so the answer is the
-// same as reading one position after the other. Memory holds two batches,
-// the chunks in flight and the set of position ids, so a million positions fit in
-// one request (about 150 MB of heap for a million loans). Any problem (a pointer per problem,
-// "/positions/{i}/…", at most Options.MaxProblems listed and the rest
-// counted) rolls everything back and answers 400. A repeated position_id is
-// reported at the repeat and names the index of the first use. A position
-// object has only position_id, instrument_id, product_type, quantity and
-// attributes: any other member is refused (a misspelt "quantity" must not
-// value a position at 1); free-form data belongs in attributes.
-// portfolio_node_id, position_id and instrument_id are at most 1024 bytes,
-// and they and the attributes hold no NUL (U+0000): PostgreSQL index keys
-// and text could not store or read them back, so every store refuses them
-// alike (400) instead of one failing.
+// positions} is read as a stream of JSON tokens, its members in any order
+// (numbers kept as their literals, so that 1e400 where a string belongs is
+// refused like any other value of the wrong type): each position is decoded
+// on its own into a pricing.PositionInput, checked with
+// pricing.ParsePosition, hashed and appended as a row to a spool file
+// (Options.SpoolDir). The work that depends on one position alone (decoding
+// it, ParsePosition, the canonical attributes, the position hash) is done
+// on every core, in chunks of 256 positions with at most 2×GOMAXPROCS
+// chunks in flight; problems, repeated ids, the hash and the rows are then
+// taken in upload order, so the answer is the same as reading one position
+// after the other. Memory holds the chunks in flight and the set of
+// position ids, so a million positions fit in one request.
 //
-// When position_snapshot_id comes after the positions, the rows written
-// meanwhile under a provisional id are rolled back and written again from a
-// temporary copy of the body (Options.SpoolDir) that is kept, from the
-// positions on, whenever the positions start before any id was seen.
-// Without an id the server makes one, "PS-<UTC time to the ms>-<random>",
-// and an upload identical to a stored one answers that snapshot (200).
+// The upload is in two phases, so that no store resource ever waits on a
+// client. The read phase reads and checks the whole body without touching
+// the store: a client that sends slowly or stalls holds a goroutine and a
+// spool file, never a transaction, a pooled PostgreSQL connection, the
+// snapshot id's advisory lock or SQLite's single writer (which every write
+// and task claim of the process needs). The body may take any time while
+// it keeps arriving; a body that stalls for Options.BodyIdleTimeout (30 s,
+// IPRS_BODY_IDLE_SECONDS) fails with 408 (web.StreamedBody). Any problem
+// (a pointer per problem, "/positions/{i}/…", at most Options.MaxProblems
+// listed and the rest counted) answers 400 with nothing written: the store
+// was never touched. The write phase then looks up the client's
+// position_snapshot_id (an identical stored snapshot answers 200 and
+// nothing is written; other content 409) and writes the spooled rows in
+// batches (Options.BatchSize) inside one PositionSnapshotWriter
+// transaction, one batch being written while the next is read from the
+// spool; it waits on the disk only. The spool costs a sequential write and
+// read of about the canonical positions' size (docs/benchmarks.md has the
+// figures for a million loans); it is removed when the request ends.
+//
+// A repeated position_id is reported at the repeat and names the index of
+// the first use. A position object has only position_id, instrument_id,
+// product_type, quantity and attributes: any other member is refused (a
+// misspelt "quantity" must not value a position at 1); free-form data
+// belongs in attributes. portfolio_node_id, position_id and instrument_id
+// are at most 1024 bytes, and they and the attributes hold no NUL
+// (U+0000): PostgreSQL index keys and text could not store or read them
+// back, so every store refuses them alike (400) instead of one failing.
+// They, product_type and the attributes must also be Unicode text: bytes
+// that are not UTF-8 and unpaired surrogate escapes ("\ud800") are refused
+// (400, pointer to the value) rather than stored as U+FFFD.
+//
+// position_snapshot_id may come anywhere in the body, after the positions
+// too: it is needed only in the write phase. Without an id the server
+// makes one, "PS-<UTC time to the ms>-<random>", and an upload identical to
+// a stored one answers that snapshot (200).
+//
+// # Loan tapes (CSV)
+//
+// With Content-Type text/csv (charset utf-8, us-ascii or none; another
+// charset is refused) the body is a loan tape, read with encoding/csv
+// (RFC 4180 quoting, LF or CRLF, a leading UTF-8 byte-order mark skipped,
+// strict quotes: a bare quote is malformed). Every other Content-Type, none
+// included, is read as JSON. The readings taken of SPEC §5:
+//
+//   - The snapshot's members are query parameters: portfolio_node_id and
+//     as_of_time (required) and position_snapshot_id (optional), each at
+//     most once; any other parameter is a 400 naming it (a JSON upload
+//     takes none). Their problems name the parameter.
+//   - The first record is the header. position_id and product_type
+//     columns are required, instrument_id and quantity optional, in any
+//     order; every other column is an attribute named as the column. A
+//     column named twice or with an empty name is refused at /header/K
+//     (K the 0-based column), and so is a cashflows column: a CSV cell
+//     cannot hold a list, so loans come by their terms.
+//   - Each further record is a position; N in a pointer "/rows/N/COLUMN"
+//     is its 0-based index among the records after the header (blank
+//     lines, which encoding/csv skips, are not counted). A record of
+//     another width than the header is refused at /rows/N; malformed CSV
+//     at /rows/N with its line and column, and reading stops there.
+//   - position_id, instrument_id and product_type cells are text as
+//     written ("00123" stays "00123"); an empty instrument_id is "", as an
+//     absent one in JSON.
+//   - An empty quantity is no quantity: the position is valued at 1, and
+//     it is stored and hashed as a JSON position without "quantity" is.
+//     Another quantity must be written as a finite JSON number.
+//   - An attribute cell that is empty is an absent attribute. A cell
+//     written as a JSON number (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
+//     is that number, read as a double as canon reads JSON ("0.0550" is
+//     0.055, "1e3" 1000); beyond the range of a double (1e400) it is
+//     refused, as in JSON. Every other cell is text: dates ("2026-02-15"),
+//     a zip code with a leading zero ("02134"), "+5", ".5", "1,000",
+//     "true", "NaN".
+//   - Everything else is the JSON upload's: the same checks (problems point
+//     at the cell's column: "/rows/3/next_payment_date"), the same
+//     canonical rows and the same payload_hash, computed from the canonical
+//     positions, never from the bytes sent. A tape and its JSON twin (the
+//     same positions in the same order, the same attribute values, no
+//     quantity where the tape's cell is empty) hash alike; the format is not
+//     part of the content.
+//
+// The tape is read on one goroutine; turning a row into canonical
+// attributes, ParsePosition and the position hash run on every core as
+// for JSON. The row spool, the two phases and the limits are the JSON
+// upload's.
 //
 // Each row stores the position's attributes in canonical form (RFC 8785)
 // and Hash = PositionHash(position_id): the first 8 bytes of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,14 +16,10 @@ import (
 	"github.com/iprs/iprs/internal/web"
 )
 
-// handleUpload serves POST /orch/position-snapshots.
+// handleUpload serves POST /orch/position-snapshots: a JSON document, or
+// a CSV loan tape when the Content-Type is text/csv.
 func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		s.metrics.snapshots.WithLabelValues("refused").Inc()
-		return apperr.WithFields(apperr.Invalid, "the request body is empty",
-			[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
-	}
-	snap, created, err := s.uploadSnapshot(audit.For(r, audit.PositionSnapshotCreate, ""), r.Body)
+	snap, created, err := s.upload(r)
 	if err != nil {
 		switch apperr.CodeOf(err) {
 		case apperr.Invalid, apperr.Conflict, apperr.TooLarge:
@@ -44,8 +41,57 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, status, snapshotView(snap))
 }
 
+// upload reads and stores the upload of r in the format its Content-Type
+// names.
+func (s *Service) upload(r *http.Request) (*store.PositionSnapshot, bool, error) {
+	csv, err := isCSV(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, false, err
+	}
+	if !csv {
+		if _, err := web.Query(r); err != nil {
+			return nil, false, err
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			return nil, false, apperr.WithFields(apperr.Invalid, "the request body is empty",
+				[]apperr.FieldError{{Pointer: "", Detail: "a JSON document is required"}})
+		}
+		return s.uploadSnapshot(audit.For(r, audit.PositionSnapshotCreate, ""), r.Body)
+	}
+	q, err := web.Query(r, csvParams...)
+	if err != nil {
+		return nil, false, err
+	}
+	body := r.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	return s.uploadCSV(audit.For(r, audit.PositionSnapshotCreate, ""), q, body)
+}
+
+// isCSV tells whether a Content-Type names a CSV loan tape. Anything else
+// (application/json, none at all) is read as JSON. A tape must be UTF-8: a
+// charset parameter naming another encoding is refused.
+func isCSV(contentType string) (bool, error) {
+	if contentType == "" {
+		return false, nil
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != CSVContentType {
+		return false, nil
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		return true, apperr.WithFields(apperr.Invalid, "unsupported character set",
+			[]apperr.FieldError{{Pointer: "", Detail: fmt.Sprintf("a CSV tape must be UTF-8, not charset %s (Content-Type)", cs)}})
+	}
+	return true, nil
+}
+
 // handleGetSnapshot serves GET /orch/position-snapshots/{id}.
 func (s *Service) handleGetSnapshot(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	snap, err := s.store.PositionSnapshotGet(r.Context(), id)
 	if err != nil {
@@ -57,6 +103,9 @@ func (s *Service) handleGetSnapshot(w http.ResponseWriter, r *http.Request) erro
 // handleListPositions serves GET /orch/position-snapshots/{id}/positions,
 // in upload order; the cursor holds the last row's place in the upload.
 func (s *Service) handleListPositions(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r, "limit", "cursor"); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	page, err := web.ParsePage(r)
 	if err != nil {
@@ -92,6 +141,9 @@ func (s *Service) handleListPositions(w http.ResponseWriter, r *http.Request) er
 
 // handleCreateRun serves POST /orch/runs.
 func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	var wire runRequestWire
 	if err := web.DecodeJSON(r, &wire); err != nil {
 		return err
@@ -114,6 +166,9 @@ func (s *Service) handleCreateRun(w http.ResponseWriter, r *http.Request) error 
 
 // handleListRuns serves GET /orch/runs, newest request first.
 func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r, "status", "limit", "cursor"); err != nil {
+		return err
+	}
 	page, err := web.ParsePage(r)
 	if err != nil {
 		return err
@@ -154,6 +209,9 @@ func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
 
 // handleGetRun serves GET /orch/runs/{id}.
 func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	run, err := s.store.RunGet(r.Context(), id)
 	if err != nil {
@@ -165,6 +223,9 @@ func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
 // handleRunTasks serves GET /orch/runs/{id}/tasks: every task of the run,
 // by product type then bucket, in one page.
 func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	if _, err := s.store.RunGet(r.Context(), id); err != nil {
 		return notFoundOr(err, "run", id)
@@ -183,6 +244,9 @@ func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
 // handleCancelRun serves POST /orch/runs/{id}/cancel: 202 with the run,
 // which is CANCELLING until its running tasks stop, or CANCELLED.
 func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	if err := refuseMembers(r); err != nil {
 		return err
 	}
@@ -200,6 +264,9 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 
 // handlePublishRun serves POST /orch/runs/{id}/publish.
 func (s *Service) handlePublishRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
 	if err := refuseMembers(r); err != nil {
 		return err
 	}

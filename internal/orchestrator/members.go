@@ -18,13 +18,32 @@ var positionMembers = map[string]bool{
 	"attributes":    true,
 }
 
+// textMembers are the string members of a position whose text is stored
+// as sent (or names a product type): they must be valid Unicode text.
+var textMembers = [...]string{"position_id", "instrument_id", "product_type"}
+
+// badText flags, by their index in textMembers, the members whose text
+// was refused.
+type badText uint8
+
+func (b badText) has(name string) bool {
+	for k, m := range textMembers {
+		if m == name {
+			return b&(1<<k) != 0
+		}
+	}
+	return false
+}
+
 // checkPositionMembers records a problem for each unknown or repeated
 // member of the position object raw (valid JSON, as the decoder returned
-// it) at index i.
-func (u *upload) checkPositionMembers(i int, raw []byte) {
+// it) at index i, and for each of its textMembers that holds text a store
+// cannot keep as sent (StringProblem); it returns the latter.
+func (u *upload) checkPositionMembers(i int, raw []byte) badText {
 	var seen [8]string
+	var bad badText
 	n := 0
-	eachMember(raw, func(key string) {
+	eachMember(raw, func(key string, lit []byte) {
 		if !positionMembers[key] {
 			u.probs.addf(web.Pointer("positions", strconv.Itoa(i), key),
 				"unknown member %q of a position (a position has position_id, instrument_id, product_type, quantity, attributes; free-form data goes in attributes)", key)
@@ -40,13 +59,28 @@ func (u *upload) checkPositionMembers(i int, raw []byte) {
 			seen[n] = key
 			n++
 		}
+		if lit == nil {
+			return
+		}
+		for k, m := range textMembers {
+			if m != key {
+				continue
+			}
+			if p := web.StringProblem(lit); p != "" {
+				u.probs.add(web.Pointer("positions", strconv.Itoa(i), key), key+" "+p)
+				bad |= 1 << k
+			}
+		}
 	})
+	return bad
 }
 
 // eachMember calls fn with the name of each top-level member of the JSON
-// object raw, in order, without decoding the values. raw must be valid
-// JSON; anything but an object calls fn never.
-func eachMember(raw []byte, fn func(key string)) {
+// object raw, in order, and, when the member's value is a string, its
+// literal (quotes included; nil for any other value), without decoding
+// the values. raw must be valid JSON; anything but an object calls fn
+// never.
+func eachMember(raw []byte, fn func(key string, lit []byte)) {
 	i := 0
 	skipSpace := func() {
 		for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
@@ -88,8 +122,22 @@ func eachMember(raw []byte, fn func(key string)) {
 						key = s
 					}
 				}
-				fn(key)
 				expectKey = false
+				// The value: a string is handed over whole.
+				i = end
+				skipSpace()
+				if i < len(raw) && raw[i] == ':' {
+					i++
+				}
+				skipSpace()
+				if i < len(raw) && raw[i] == '"' {
+					vend, _ := str()
+					fn(key, raw[i:vend])
+					i = vend
+				} else {
+					fn(key, nil)
+				}
+				continue
 			}
 			i = end
 			continue

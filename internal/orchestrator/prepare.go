@@ -15,20 +15,31 @@ import (
 // everything that depends on the positions before (problems in order,
 // repeated ids, the snapshot hash, the rows).
 type preparedPosition struct {
-	raw      json.RawMessage
+	raw      json.RawMessage   // a JSON upload's position
+	cells    []string          // a CSV upload's row
+	bad      badText           // members whose text was refused (CSV)
+	pre      []pricing.Problem // problems found before parsing, all reported (CSV)
 	in       pricing.PositionInput
 	inErr    error // not a position object
 	parse    []pricing.Problem
 	attrs    []byte
 	canonErr error
+	hash     int64 // PositionHash of the position id
 }
 
 func (p *preparedPosition) prepare() {
 	if p.inErr = p.in.UnmarshalJSON(p.raw); p.inErr != nil {
 		return
 	}
+	p.finish()
+}
+
+// finish does the work that follows decoding: ParsePosition, the
+// canonical attributes and the position hash.
+func (p *preparedPosition) finish() {
 	_, p.parse = pricing.ParsePosition(p.in)
 	p.attrs, p.canonErr = canon.Canonicalize(p.in.Attributes)
+	p.hash = PositionHash(p.in.PositionID)
 }
 
 // prepChunkSize is the number of positions prepared by one goroutine.
@@ -46,23 +57,25 @@ type prepChunk struct {
 // positions however long the upload is.
 type prepQueue struct {
 	depth   int
+	prepare func(*preparedPosition)
 	pending []*prepChunk
 	cur     *prepChunk
 	next    int // index of the next position read
 }
 
-func newPrepQueue() *prepQueue {
-	return &prepQueue{depth: 2 * runtime.GOMAXPROCS(0)}
+// newPrepQueue returns a queue that prepares each position with prepare.
+func newPrepQueue(prepare func(*preparedPosition)) *prepQueue {
+	return &prepQueue{depth: 2 * runtime.GOMAXPROCS(0), prepare: prepare}
 }
 
-// add queues the raw bytes of the next position (the queue keeps raw).
-// When more than depth chunks are in flight it calls take with the oldest,
-// once prepared, and returns take's error.
-func (q *prepQueue) add(raw json.RawMessage, take func(*prepChunk) error) error {
+// add queues the next position, holding what prepare needs (the queue
+// keeps it). When more than depth chunks are in flight it calls take with
+// the oldest, once prepared, and returns take's error.
+func (q *prepQueue) add(p preparedPosition, take func(*prepChunk) error) error {
 	if q.cur == nil {
 		q.cur = &prepChunk{first: q.next, items: make([]preparedPosition, 0, prepChunkSize), done: make(chan struct{})}
 	}
-	q.cur.items = append(q.cur.items, preparedPosition{raw: raw})
+	q.cur.items = append(q.cur.items, p)
 	q.next++
 	if len(q.cur.items) < prepChunkSize {
 		return nil
@@ -97,7 +110,7 @@ func (q *prepQueue) dispatch() {
 	go func() {
 		defer close(c.done)
 		for i := range c.items {
-			c.items[i].prepare()
+			q.prepare(&c.items[i])
 		}
 	}()
 }

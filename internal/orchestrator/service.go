@@ -61,9 +61,14 @@ type Options struct {
 	// MaxProblems caps the problems listed in a 400 or 422 answer; 0 means
 	// DefaultMaxProblems.
 	MaxProblems int
-	// SpoolDir holds the temporary copy of an upload whose
-	// position_snapshot_id follows its positions; "" means os.TempDir().
+	// SpoolDir holds the rows of each upload in progress, read and checked
+	// in full before the store is touched; "" means os.TempDir().
 	SpoolDir string
+	// BodyIdleTimeout is how long an upload's body may stall (no byte
+	// arrives) before the upload fails with 408; 0 means
+	// web.DefaultBodyIdleTimeout. The body may take any time while it
+	// keeps arriving.
+	BodyIdleTimeout time.Duration
 	// Registerer receives the service's metrics (the registry of
 	// internal/web/metrics); nil leaves them unregistered.
 	Registerer prometheus.Registerer
@@ -118,7 +123,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 // Register adds the orchestrator's routes to m, whose prefix must be
 // "/orch" (or "" in a combined router).
 func (s *Service) Register(m *web.Mux) {
-	m.HandleFunc("POST /orch/position-snapshots", s.handleUpload, web.MaxBody(s.opts.MaxUploadBytes))
+	m.HandleFunc("POST /orch/position-snapshots", s.handleUpload, web.MaxBody(s.opts.MaxUploadBytes), web.StreamedBody(s.opts.BodyIdleTimeout))
 	m.HandleFunc("GET /orch/position-snapshots/{id}", s.handleGetSnapshot)
 	m.HandleFunc("GET /orch/position-snapshots/{id}/positions", s.handleListPositions)
 	m.HandleFunc("POST /orch/runs", s.handleCreateRun)

@@ -60,6 +60,40 @@
 // the API with one). Routes lists every pattern registered, so that the API
 // description can be checked against the route table.
 //
+// # Timeouts
+//
+// NewServer bounds the wait for a request's header (ReadHeaderTimeout,
+// 10 s), for a whole request (ReadTimeout, 3 min: a slow or stalled body
+// is answered 408 Request Timeout through BodyReadError) and for the next
+// request on an idle connection (IdleTimeout, 2 min); there is no write
+// timeout (exports stream). A route with the StreamedBody(idle) option (the
+// position upload) is exempt from ReadTimeout: before its body's reads the
+// connection's read deadline moves to now + idle (http.ResponseController),
+// so the body may take any time while it keeps arriving and fails with 408
+// once nothing arrived for about idle. No deadline is set after the body's
+// end, so the handler's own work is not cut short.
+//
+// # Answers net/http gives by itself
+//
+// Some requests never reach a handler: net/http answers them while reading
+// the request, writing straight to the connection. Serve wraps its
+// listener in ProblemListener, which turns these into problems with the
+// same status: a header over MaxHeaderBytes (431, type header-too-large), a
+// malformed request line or header, a missing or repeated Host or a bad
+// Content-Length (400, bad-request), an unknown Transfer-Encoding (501,
+// not-implemented), an HTTP version other than 1.x (505,
+// http-version-not-supported) and an Expect header other than 100-continue
+// (417, expectation-failed). The 404 and 405 of the route table are
+// problems through the Mux (see above). What net/http still does its own
+// way, and no server option, handler or listener can change: a client
+// whose header does not arrive within ReadHeaderTimeout, or that hangs up,
+// gets no answer at all (the connection is closed); a response a panicking
+// handler had started is cut short (http.ErrAbortHandler); and the
+// ServeMux's redirects to a cleaned path (301/307) keep their short HTML
+// body, as they are not errors. (A plain-HTTP request to a TLS listener
+// would get net/http's text 400; IPRS listens without TLS behind the load
+// balancer.)
+//
 // # Handlers
 //
 // A HandlerFunc returns an error instead of writing one:
@@ -83,8 +117,9 @@
 // # Problems
 //
 // WriteError maps apperr codes to statuses in one table: Invalid 400,
-// Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409, TooLarge 413, Unprocessable
-// 422, Unavailable 503, anything else (any error that is not an
+// Unauthorized 401, Forbidden 403, NotFound 404, Timeout 408, Conflict 409,
+// TooLarge 413, Unprocessable 422, Unavailable 503, anything else (any error
+// that is not an
 // *apperr.Error, and apperr.Internal) 500. The body is application/problem+json:
 //
 //	{"type": "https://iprs.dev/problems/not-found", "title": "Not found",
@@ -95,12 +130,17 @@
 // errors is omitted when there are none; an error about a query or path
 // parameter has "parameter" instead of a meaningful "pointer" (which is
 // then ""). The type URIs are ProblemTypeBase + one of invalid,
-// unauthorized, forbidden, not-found, conflict, too-large, unprocessable, unavailable,
-// internal, method-not-allowed: stable identifiers to switch on, absolute
+// unauthorized, forbidden, not-found, request-timeout, conflict, too-large,
+// unprocessable, unavailable, internal, method-not-allowed: stable
+// identifiers to switch on, absolute
 // so that they mean the same wherever a body travels, not pages to fetch.
-// Every 5xx (503 included) is logged at error level with method, path,
+// Every 5xx but 503 is logged at error level with method, path,
 // request_id and the real error chain; 4xx answers are logged at debug
-// level only (the access line records them). For a 500 the client gets a
+// level only (the access line records them). A 503 (a dependency down:
+// the stores' watcher, store.Watch, turns an unreachable or busy database
+// into apperr.Unavailable and logs each outage once) carries Retry-After
+// (RetryAfterSeconds) and is logged at debug level, so that an outage is
+// one log line, not one per request; the health check's 503 alike. For a 500 the client gets a
 // fixed detail asking to quote the request_id, never a stack trace, SQL or
 // driver text. An error wrapping
 // context.Canceled on a request whose client went away is logged at debug
@@ -131,7 +171,18 @@
 //     every such problem reported (up to 100), in document order;
 //   - a string or member name holding U+0000 (NUL), anywhere in the
 //     document: PostgreSQL text cannot store it, and SQLite would, so it
-//     is refused on every store alike rather than failing (500) on one.
+//     is refused on every store alike rather than failing (500) on one;
+//   - a string or member name that is not Unicode text: bytes that are
+//     not UTF-8, or an unpaired surrogate escape ("\ud800"). encoding/json
+//     would decode both as U+FFFD and so store another name than the one
+//     sent (StringProblem checks one string literal, TextProblems a
+//     document);
+//   - a member name given twice in one object, at any depth, free-form
+//     values included (pointer to the repeat): encoding/json keeps the
+//     last value silently, so {"run_id":"A",…,"run_id":"B"} made run B;
+//   - a key that names a struct field in another case ("RUN_ID"):
+//     encoding/json matches it to the field, so it would be a second
+//     spelling of a member; IPRS member names are case-sensitive.
 //
 // encoding/json itself reports only the first problem and no array index;
 // UnmarshalStrict re-walks the document against the Go type on failure to

@@ -36,7 +36,13 @@ func HealthHandler(service, version string, ping func(context.Context) error) ht
 					w.WriteHeader(StatusClientClosedRequest)
 					return
 				}
-				loggerOr(r, nil).LogAttrs(r.Context(), slog.LevelWarn, "health check failed",
+				// An outage a store.Watch recognized (apperr.Unavailable)
+				// is logged there, once; anything else here, each time.
+				level := slog.LevelWarn
+				if apperr.CodeOf(err) == apperr.Unavailable {
+					level = slog.LevelDebug
+				}
+				loggerOr(r, nil).LogAttrs(r.Context(), level, "health check failed",
 					requestAttrs(r, slog.String("error", err.Error()))...)
 				writeUnhealthy(w, r, service, version)
 				return
@@ -69,6 +75,7 @@ func writeUnhealthy(w http.ResponseWriter, r *http.Request, service, version str
 		return
 	}
 	w.Header().Set("Content-Type", ProblemContentType)
+	w.Header().Set("Retry-After", RetryAfterSeconds)
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(out)
 }

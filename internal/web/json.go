@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -66,12 +67,23 @@ func DecodeJSON(r *http.Request, dst any) error {
 }
 
 // BodyReadError turns a failure to read a request body into the error to
-// answer: apperr.TooLarge when the LimitBody bound was exceeded, the
-// context's error when the request was cancelled, apperr.Invalid otherwise
-// (the client sent a broken body or hung up midway).
+// answer: an *apperr.Error as it is (StreamBody's stall), apperr.Timeout
+// (408) when a read deadline passed (the server's ReadTimeout),
+// apperr.TooLarge when the LimitBody bound was exceeded, the context's
+// error when the request was cancelled, apperr.Invalid otherwise (the
+// client sent a broken body or hung up midway).
 func BodyReadError(err error) error {
 	var mbe *http.MaxBytesError
+	if ae, ok := apperr.As(err); ok {
+		return ae // a StreamBody stall, say
+	}
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &apperr.Error{
+			Code:    apperr.Timeout,
+			Message: "the request body was not received in time (the server's read timeout)",
+			Err:     err,
+		}
 	case errors.As(err, &mbe):
 		return &apperr.Error{
 			Code:    apperr.TooLarge,
@@ -121,59 +133,14 @@ func UnmarshalStrict(data []byte, dst any, base string) error {
 			return apperr.WithFields(apperr.Invalid, "the request body is not a single JSON document",
 				[]apperr.FieldError{{Pointer: base, Detail: fmt.Sprintf("unexpected data after the JSON value at byte offset %d", off)}})
 		}
-		if probs := NULProblems(data, base); len(probs) > 0 {
-			return apperr.WithFields(apperr.Invalid, "the request holds the NUL character (U+0000)", probs)
+		probs := TextProblems(data, base, true)
+		probs = append(probs, caseProblems(data, dst, base)...)
+		if len(probs) > 0 {
+			return apperr.WithFields(apperr.Invalid, "the request body is not valid; see errors", probs[:min(len(probs), maxLocatedProblems)])
 		}
 		return nil
 	}
 	return decodeError(data, dst, base, err)
-}
-
-// nulDetail explains a NUL problem: PostgreSQL text cannot hold U+0000,
-// so a request holding one is refused on every store alike.
-const nulDetail = "must not contain the NUL character (U+0000)"
-
-// NULProblems points at every member name and string value of the valid
-// JSON in data that holds U+0000 (written \u0000), prefixed by base; none
-// when data holds no such escape. UnmarshalStrict refuses these; a
-// streaming decoder calls it on the parts it stores as they are.
-func NULProblems(data []byte, base string) []apperr.FieldError {
-	if !bytes.Contains(data, []byte(`\u0000`)) {
-		return nil
-	}
-	p := &jsonParser{data: data}
-	root, ok := p.value()
-	if !ok {
-		return nil
-	}
-	var out []apperr.FieldError
-	var walk func(n *jnode, ptr string)
-	walk = func(n *jnode, ptr string) {
-		if len(out) >= maxLocatedProblems {
-			return
-		}
-		switch n.kind {
-		case '"':
-			var s string
-			if json.Unmarshal(n.raw, &s) == nil && strings.IndexByte(s, 0) >= 0 {
-				out = append(out, apperr.FieldError{Pointer: ptr, Detail: "a string " + nulDetail})
-			}
-		case '{':
-			for i, k := range n.keys {
-				kp := ptr + "/" + EscapePointerToken(k)
-				if strings.IndexByte(k, 0) >= 0 {
-					out = append(out, apperr.FieldError{Pointer: kp, Detail: "a member name " + nulDetail})
-				}
-				walk(n.vals[i], kp)
-			}
-		case '[':
-			for i, v := range n.vals {
-				walk(v, ptr+"/"+strconv.Itoa(i))
-			}
-		}
-	}
-	walk(root, base)
-	return out
 }
 
 // decodeError explains a failure of encoding/json on data.
@@ -195,7 +162,11 @@ func decodeError(data []byte, dst any, base string, err error) error {
 	}
 	// The value is syntactically valid (encoding/json reads a whole value
 	// before decoding it) but does not fit dst: find every offending value.
-	if fields := locateProblems(data, dst, base); len(fields) > 0 {
+	fields := locateProblems(data, dst, base)
+	if text := TextProblems(data, base, true); len(text) > 0 {
+		fields = append(fields, text[:min(len(text), max(maxLocatedProblems-len(fields), 0))]...)
+	}
+	if len(fields) > 0 {
 		return &apperr.Error{Code: apperr.Invalid, Message: "the request body does not match the expected shape", Fields: fields, Err: err}
 	}
 	if ae, ok := apperr.As(err); ok {

@@ -38,6 +38,48 @@ func locateProblems(data []byte, dst any, base string) []apperr.FieldError {
 	return l.fields
 }
 
+// caseProblems points at every object key of the valid JSON in data that
+// names a struct field of dst in another case ("RUN_ID" for "run_id").
+// encoding/json matches such keys to the field, so that {"run_id":"A",
+// "Run_Id":"B"} would decode as run B: IPRS member names are
+// case-sensitive, and such a key is refused as unknown. Values decoded by
+// a json.Unmarshaler are not looked into.
+func caseProblems(data []byte, dst any, base string) []apperr.FieldError {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || !hasStruct(t.Elem(), 0) {
+		return nil
+	}
+	p := &jsonParser{data: data}
+	root, ok := p.value()
+	if !ok {
+		return nil
+	}
+	l := &locator{keysOnly: true}
+	l.walk(root, t.Elem(), base)
+	return l.fields
+}
+
+// hasStruct reports whether decoding into t can meet a struct whose keys
+// encoding/json matches without regard to case.
+func hasStruct(t reflect.Type, depth int) bool {
+	if depth > 32 {
+		return true
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if implements(t, jsonUnmarshalerType) || implements(t, textUnmarshalerType) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return hasStruct(t.Elem(), depth+1)
+	}
+	return false
+}
+
 // jnode is one JSON value of a parsed document.
 type jnode struct {
 	kind byte // '{', '[', '"', 'n' (number), 't', 'f', '0' (null)
@@ -184,6 +226,9 @@ func (n *jnode) describe() string {
 
 type locator struct {
 	fields []apperr.FieldError
+	// keysOnly checks object keys against struct fields only (caseProblems):
+	// the values were decoded without fault.
+	keysOnly bool
 }
 
 func (l *locator) add(ptr, detail string) {
@@ -213,6 +258,9 @@ func (l *locator) walk(n *jnode, t reflect.Type, ptr string) {
 	}
 	for t.Kind() == reflect.Pointer && !implements(t, jsonUnmarshalerType) && !implements(t, textUnmarshalerType) {
 		t = t.Elem()
+	}
+	if l.keysOnly && (implements(t, jsonUnmarshalerType) || implements(t, textUnmarshalerType)) {
+		return
 	}
 	if implements(t, jsonUnmarshalerType) {
 		target := reflect.New(t)
@@ -269,7 +317,13 @@ func (l *locator) walk(n *jnode, t reflect.Type, ptr string) {
 			kptr := ptr + "/" + EscapePointerToken(key)
 			f, ok := fields.lookup(key)
 			if !ok {
-				l.add(kptr, "unknown field")
+				if !l.keysOnly {
+					l.add(kptr, "unknown field")
+				}
+				continue
+			}
+			if f.name != key {
+				l.add(kptr, fmt.Sprintf("unknown field; member names are case-sensitive (did you mean %q?)", f.name))
 				continue
 			}
 			if f.quoted {
@@ -314,7 +368,7 @@ func (l *locator) walk(n *jnode, t reflect.Type, ptr string) {
 	case reflect.Array:
 		l.walkArray(n, t, ptr, t.Len())
 	case reflect.String:
-		if n.kind != '"' {
+		if n.kind != '"' && !l.keysOnly {
 			l.mismatch(n, t, ptr)
 		}
 	case reflect.Bool:

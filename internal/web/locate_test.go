@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/canon"
 )
 
 func TestDotPathPointer(t *testing.T) {
@@ -86,15 +87,20 @@ func TestParserKeys(t *testing.T) {
 }
 
 // FuzzUnmarshalStrict checks UnmarshalStrict against encoding/json: it
-// succeeds exactly when a strict decoder takes the whole input, and every
-// failure is an apperr.Invalid with at least one field problem, never a
-// panic or an internal error.
+// fails whenever a strict decoder refuses the input, and otherwise only
+// for what IPRS refuses on top (text that is not Unicode or holds NUL, a
+// member name twice, a field name in another case), which the RFC 8785
+// canonicalizer confirms for the first two; every failure is an
+// apperr.Invalid with at least one field problem, never a panic or an
+// internal error.
 func FuzzUnmarshalStrict(f *testing.F) {
 	for _, seed := range []string{
 		`{}`, `{"position_id":"P","quantity":1}`, `{"position_id":1}`, `{"cashflows":[{"amount":"x"}]}`,
 		`{"attributes":{"a":[1,2,{"b":null}]}}`, `{"unknown":true}`, `{"n":300}`, `{"when":"2026-01-01T00:00:00Z"}`,
 		`{"when":"nope"}`, `[]`, `"s"`, `{"position_id":"P"} x`, `{`, ``, `{"tags":{"k":1}}`, `{"ids":[1,"a"]}`,
 		`{"nested":{"deep":{"x":1}}}`, `{"POSITION_ID":"case"}`, `{"quantity":1e999}`, `{"n":-1}`,
+		`{"position_id":"A","position_id":"B"}`, `{"position_id":"\ud800"}`, "{\"position_id\":\"\xff\"}",
+		`{"tags":{"a":"x","A":"y"}}`, `{"position_id":"a\u0000"}`, `{"nested":{"deep":{"x":1,"X":2}}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -127,15 +133,26 @@ func FuzzUnmarshalStrict(f *testing.F) {
 		if stdErr == nil && len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
 			stdErr = errors.New("trailing data")
 		}
-		if (err == nil) != (stdErr == nil) {
-			t.Fatalf("UnmarshalStrict(%q) = %v, encoding/json = %v", data, err, stdErr)
-		}
-		if err == nil {
+		_, canonErr := canon.Options{AllowOutOfRange: true}.Canonicalize(data)
+		switch {
+		case stdErr != nil && err == nil:
+			t.Fatalf("UnmarshalStrict(%q) succeeded, encoding/json = %v", data, stdErr)
+		case stdErr == nil && canonErr != nil && err == nil:
+			t.Fatalf("UnmarshalStrict(%q) succeeded, canon = %v", data, canonErr)
+		case err == nil:
 			return
 		}
 		e, ok := apperr.As(err)
 		if !ok || e.Code != apperr.Invalid || len(e.Fields) == 0 {
 			t.Fatalf("UnmarshalStrict(%q) = %v, want apperr.Invalid with fields", data, err)
+		}
+		if stdErr == nil {
+			for _, fe := range e.Fields {
+				if !strings.Contains(fe.Detail, "more than once") && !strings.Contains(fe.Detail, "case-sensitive") &&
+					!strings.Contains(fe.Detail, "UTF-8") && !strings.Contains(fe.Detail, "surrogate") && !strings.Contains(fe.Detail, "NUL") {
+					t.Fatalf("UnmarshalStrict(%q): %+v, which encoding/json accepts", data, fe)
+				}
+			}
 		}
 		for _, fe := range e.Fields {
 			if fe.Pointer != "" && !strings.HasPrefix(fe.Pointer, "/") {

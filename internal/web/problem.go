@@ -39,6 +39,7 @@ var problemKinds = map[apperr.Code]problemKind{
 	apperr.Forbidden:     {http.StatusForbidden, "forbidden", "Forbidden"},
 	apperr.NotFound:      {http.StatusNotFound, "not-found", "Not found"},
 	apperr.Conflict:      {http.StatusConflict, "conflict", "Conflict"},
+	apperr.Timeout:       {http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	apperr.TooLarge:      {http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
 	apperr.Unprocessable: {http.StatusUnprocessableEntity, "unprocessable", "Unprocessable request"},
 	apperr.Unavailable:   {http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
@@ -48,6 +49,12 @@ var problemKinds = map[apperr.Code]problemKind{
 // methodNotAllowed is the row for a route that exists under another method;
 // it has no apperr code because no layer below HTTP can produce it.
 var methodNotAllowed = problemKind{http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"}
+
+// RetryAfterSeconds is the Retry-After of every 503 answer (and of the
+// health check's): a client may try again after this many seconds. The
+// pools reconnect by themselves, so a short wait is enough to notice the
+// database is back.
+const RetryAfterSeconds = "5"
 
 // internalDetail is the only detail a client sees for a 500.
 const internalDetail = "The server failed to handle the request. Quote the request_id when reporting it."
@@ -134,12 +141,21 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	p := ProblemFor(r, err)
 	switch {
+	case p.Status == http.StatusServiceUnavailable:
+		// A dependency is down. The layer that found it so logs the outage
+		// once (store.Watch), not once per request; each refused request
+		// has its access line.
+		logger.LogAttrs(ctxOf(r), slog.LevelDebug, "request refused: service unavailable",
+			requestAttrs(r, slog.Int("status", p.Status), slog.String("error", err.Error()))...)
 	case p.Status >= 500:
 		logger.LogAttrs(ctxOf(r), slog.LevelError, "request failed",
 			requestAttrs(r, slog.Int("status", p.Status), slog.String("error", err.Error()))...)
 	default:
 		logger.LogAttrs(ctxOf(r), slog.LevelDebug, "request refused",
 			requestAttrs(r, slog.Int("status", p.Status), slog.String("error", err.Error()))...)
+	}
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", RetryAfterSeconds)
 	}
 	if p.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="iprs"`)

@@ -76,9 +76,10 @@ type RouteInfo struct {
 type RouteOption func(*routeOptions)
 
 type routeOptions struct {
-	maxBody int64
-	set     bool
-	role    auth.Role
+	maxBody  int64
+	set      bool
+	role     auth.Role
+	bodyIdle time.Duration
 }
 
 // MaxBody sets the body bound of a route (position uploads take a larger
@@ -101,6 +102,19 @@ func DefaultRole(method string) auth.Role {
 		return auth.Read
 	}
 	return auth.Write
+}
+
+// StreamedBody lets a route's body take as long as it keeps arriving: the
+// server's ReadTimeout, which bounds the whole of every other request, is
+// replaced by a deadline that moves with each read, so that the body fails
+// (apperr.Timeout, 408) only once nothing arrived for about idle (a position
+// upload of a million loans streams for minutes; a stalled one is cut off).
+// idle <= 0 means DefaultBodyIdleTimeout.
+func StreamedBody(idle time.Duration) RouteOption {
+	if idle <= 0 {
+		idle = DefaultBodyIdleTimeout
+	}
+	return func(o *routeOptions) { o.bodyIdle = idle }
 }
 
 // NewMux returns a Mux with the health routes (GET /health and GET
@@ -187,6 +201,9 @@ func (m *Mux) register(pattern string, h http.Handler, opts []RouteOption) {
 	}
 	if o.role == "" {
 		panic(fmt.Sprintf("web: route %q has an empty role", pattern))
+	}
+	if o.bodyIdle > 0 {
+		h = streamBody(o.bodyIdle)(h)
 	}
 	m.mux.Handle(pattern, recordRoute(RequireRole(o.role)(LimitBody(o.maxBody)(h))))
 	m.routes = append(m.routes, RouteInfo{Pattern: strings.TrimSpace(pattern), Role: o.role})
@@ -278,10 +295,28 @@ func (h *headerRecorder) Write(b []byte) (int, error) {
 	return h.body.Write(b)
 }
 
-// NewServer returns an *http.Server for h with timeouts suited to IPRS: a
-// bounded wait for request headers and idle connections, but no overall
-// read or write deadline, since position uploads and CSV exports may
-// legitimately stream for minutes. Its error log goes to logger.
+// Server timeouts (see NewServer).
+const (
+	// ReadHeaderTimeout bounds reading a request's header.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, header and body, on every
+	// route but those with StreamedBody: a 16 MiB body arrives well within
+	// it at 1 Mbit/s. A body that does not is answered 408.
+	ReadTimeout = 3 * time.Minute
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection.
+	IdleTimeout = 120 * time.Second
+	// DefaultBodyIdleTimeout is how long a StreamedBody may stall.
+	DefaultBodyIdleTimeout = 30 * time.Second
+	// MaxHeaderBytes bounds a request's header.
+	MaxHeaderBytes = 1 << 20
+)
+
+// NewServer returns an *http.Server for h with the timeouts above: a
+// bounded wait for request headers, whole requests (ReadTimeout; routes
+// with StreamedBody instead fail when their body stalls) and idle
+// connections, but no write deadline, since CSV exports may legitimately
+// stream for minutes. Its error log goes to logger.
 func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -289,9 +324,10 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }
@@ -299,7 +335,8 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 // DefaultShutdownTimeout is how long Serve waits for requests in flight.
 const DefaultShutdownTimeout = 30 * time.Second
 
-// Serve runs srv on ln (on srv.Addr when ln is nil) until ctx is done, then
+// Serve runs srv on ln (on srv.Addr when ln is nil), wrapped by
+// ProblemListener, until ctx is done, then
 // shuts it down gracefully: no new connections, requests in flight get up
 // to shutdownTimeout (0 means DefaultShutdownTimeout) to finish, after
 // which the remaining connections are closed. It returns nil after a
@@ -315,6 +352,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 			return fmt.Errorf("listen on %q: %w", srv.Addr, err)
 		}
 	}
+	ln = ProblemListener(ln)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -121,6 +121,7 @@ func TestWriteErrorStatusTable(t *testing.T) {
 		{apperr.Errorf(apperr.Forbidden, "needs the role publish"), 403, "forbidden"},
 		{apperr.Errorf(apperr.NotFound, "no snapshot X"), 404, "not-found"},
 		{fmt.Errorf("get run: %w", apperr.Errorf(apperr.Conflict, "run exists")), 409, "conflict"},
+		{apperr.Errorf(apperr.Timeout, "stalled"), 408, "request-timeout"},
 		{apperr.Errorf(apperr.TooLarge, "big"), 413, "too-large"},
 		{apperr.Errorf(apperr.Unprocessable, "market lacks USD-OIS"), 422, "unprocessable"},
 		{apperr.Errorf(apperr.Unavailable, "database unavailable"), 503, "unavailable"},
@@ -339,5 +340,40 @@ func TestProblemDropsHeadersOfTheIntendedAnswer(t *testing.T) {
 	MustProblem(t, res, 404)
 	if cd := res.Header.Get("Content-Disposition"); cd != "" {
 		t.Errorf("Content-Disposition = %q on a problem", cd)
+	}
+}
+
+// A 503 (a dependency down) tells the client when to retry, and is not
+// logged as a failure per request: the store's watcher logs the outage
+// once.
+func TestUnavailableRetryAfterAndQuiet(t *testing.T) {
+	t.Parallel()
+	logger, logs := newLogger()
+	cause := errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
+	h := web.Chain(web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("list runs: %w", &apperr.Error{Code: apperr.Unavailable, Message: "the database cannot be reached; retry later", Err: cause})
+	}), web.RequestIDs(logger))
+	for i := 0; i < 3; i++ {
+		res := serve(h, httptest.NewRequest("GET", "/orch/runs", nil))
+		if got := res.Header.Get("Retry-After"); got != web.RetryAfterSeconds {
+			t.Fatalf("Retry-After %q", got)
+		}
+		p, raw := MustProblem(t, res, 503)
+		body, _ := json.Marshal(raw)
+		if p.Detail != "the database cannot be reached; retry later" || strings.Contains(string(body), "10.0.0.5") {
+			t.Fatalf("problem %s", body)
+		}
+	}
+	for _, r := range logs.records(t) {
+		if r["level"] != "DEBUG" {
+			t.Errorf("a 503 logged at %v: %v", r["level"], r)
+		}
+	}
+	// The health check's 503 too.
+	hres := serve(web.HealthHandler("orchestrator", "v", func(context.Context) error {
+		return &apperr.Error{Code: apperr.Unavailable, Message: "x", Err: cause}
+	}), httptest.NewRequest("GET", "/health", nil))
+	if hres.StatusCode != 503 || hres.Header.Get("Retry-After") != web.RetryAfterSeconds {
+		t.Fatalf("health: %d, Retry-After %q", hres.StatusCode, hres.Header.Get("Retry-After"))
 	}
 }

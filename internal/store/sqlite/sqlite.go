@@ -104,6 +104,10 @@ type Options struct {
 	Migrate bool
 	// ReadConns is the size of the read pool. Default 4.
 	ReadConns int
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing with "database is locked" (see Classify).
+	// Default 10 s.
+	BusyTimeout time.Duration
 }
 
 // DB is a store.Store on one SQLite database file.
@@ -146,7 +150,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 
 	pragmas := url.Values{}
-	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	busy := int64(busyTimeoutMillis)
+	if opts.BusyTimeout > 0 {
+		busy = max(opts.BusyTimeout.Milliseconds(), 1)
+	}
+	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy))
 	// Takes effect when the file is created (before WAL is switched on).
 	pragmas.Add("_pragma", "page_size(16384)")
 	pragmas.Add("_pragma", "journal_mode(WAL)")
