@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/iprs/iprs/internal/client"
+	"github.com/iprs/iprs/internal/pricing"
 	"github.com/spf13/cobra"
 )
 
@@ -95,6 +96,7 @@ func newRunCmd(a *app) *cobra.Command {
 		Long:  "run submits, lists, watches and inspects valuation runs on a running platform.\n\n" + clientHelp,
 	}
 	f.register(cmd, a)
+	cmd.AddCommand(newRunVaRCmd(&f))
 
 	var watch bool
 	submit := &cobra.Command{
@@ -259,7 +261,9 @@ func printSummary(w io.Writer, s client.Summary) {
 	sort.Strings(ids)
 	measures := make([]string, 0, len(measureSet))
 	for m := range measureSet {
-		measures = append(measures, m)
+		if m != "KR01" { // a ladder: printed below, curve by curve
+			measures = append(measures, m)
+		}
 	}
 	sort.Strings(measures)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -283,6 +287,49 @@ func printSummary(w io.Writer, s client.Summary) {
 		} else {
 			fmt.Fprint(tw, "—\t\n")
 		}
+	}
+	tw.Flush()
+	if measureSet["KR01"] {
+		printKR01(w, s)
+	}
+}
+
+// printKR01 writes the KR01 ladders of the summary's BASE scenario (or its
+// first scenario) as one row per curve and one column per tenor.
+func printKR01(w io.Writer, s client.Summary) {
+	scenario := "BASE"
+	if _, ok := s.Scenarios[scenario]; !ok {
+		ids := make([]string, 0, len(s.Scenarios))
+		for id := range s.Scenarios {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		scenario = ids[0]
+	}
+	kr := s.Scenarios[scenario].Measures["KR01"]
+	curves := make([]string, 0, len(kr.Parts))
+	for c := range kr.Parts {
+		curves = append(curves, c)
+	}
+	sort.Strings(curves)
+	tenors := pricing.KeyRateTenors()
+	fmt.Fprintf(w, "KR01 under %s (PV change for 1bp at each key rate):\n", scenario)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "curve\t")
+	for _, t := range tenors {
+		fmt.Fprintf(tw, "%s\t", t)
+	}
+	fmt.Fprint(tw, "\n")
+	for _, c := range curves {
+		fmt.Fprintf(tw, "%s\t", c)
+		for _, t := range tenors {
+			if f := kr.Parts[c].Parts[t]; f.Number != nil {
+				fmt.Fprintf(tw, "%.2f\t", *f.Number)
+			} else {
+				fmt.Fprint(tw, "—\t")
+			}
+		}
+		fmt.Fprint(tw, "\n")
 	}
 	tw.Flush()
 }

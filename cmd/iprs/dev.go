@@ -296,7 +296,110 @@ func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (
 		return "", fmt.Errorf("summary: %w", err)
 	}
 	printSummary(out, s)
+	if err := demoModelled(ctx, c, book.NodeID, rec.SnapshotID, loans, out); err != nil {
+		return "", err
+	}
+	if err := demoVaR(ctx, c, book.NodeID, loans, out); err != nil {
+		return "", err
+	}
 	return run.RunID, nil
+}
+
+// demoModelSetID is the demo model set's id: the one the compat run
+// request names, so that request works against `iprs dev` as it is.
+const demoModelSetID = "MODELSET-DEMO-001"
+
+// demoModelled stores the demo model set (prepayment and default by
+// program and FICO band) and values the book with it: the same loans with
+// behavioural cashflows, their WAL and expected loss.
+func demoModelled(ctx context.Context, c *client.Client, nodeID, marketID string, loans int, out io.Writer) error {
+	doc, err := jsonReader(gen.ModelSet(demoModelSetID))
+	if err != nil {
+		return err
+	}
+	ms, _, err := c.PushModelSet(ctx, doc)
+	if err != nil {
+		return fmt.Errorf("model set: %w", err)
+	}
+	fmt.Fprintf(out, "\ndemo: model set %s (%d rules)\n", ms.ModelSetID, ms.RuleCount)
+	run, _, err := c.SubmitRun(ctx, map[string]any{
+		"run_id":             fmt.Sprintf("RUN-DEMO-%s-%d-MODELLED", demoAsOf.Format("20060102"), loans),
+		"run_type":           "SANDBOX",
+		"as_of_time":         demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id": marketID,
+		"portfolio_scope":    map[string]any{"node_ids": []string{nodeID}},
+		"model_set_id":       demoModelSetID,
+		"measures":           []string{"PV", "DV01", "CS01", "WAL", "EXPECTED_LOSS"},
+		"scenarios":          []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP"},
+	})
+	if err != nil {
+		return fmt.Errorf("modelled run: %w", err)
+	}
+	if err := watchRun(ctx, out, c, run.RunID); err != nil {
+		return err
+	}
+	s, err := c.Summary(ctx, run.RunID)
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	printSummary(out, s)
+	return nil
+}
+
+// demoHistoryDays is how many business days of market history the demo
+// loads: a year, so that a 1-day historical set has about 250 scenarios
+// and a 99% VaR its tail.
+const demoHistoryDays = 252
+
+// demoVaR loads a year of market history ending on the demo date, builds
+// the 1-day historical scenario set from it, values the book's PV under
+// BASE and every historical day, and prints VaR and ES at 99%, for the
+// book and by state.
+func demoVaR(ctx context.Context, c *client.Client, nodeID string, loans int, out io.Writer) error {
+	hist := gen.History(demoAsOf, demoHistoryDays, 7)
+	for _, snap := range hist {
+		doc, err := jsonReader(snap)
+		if err != nil {
+			return err
+		}
+		if _, _, err := c.PushMarketSnapshot(ctx, doc); err != nil {
+			return fmt.Errorf("market history: %w", err)
+		}
+	}
+	first, last := hist[0]["as_of_time"].(string)[:10], hist[len(hist)-1]["as_of_time"].(string)[:10]
+	setID := "HIST-DEMO-1D"
+	set, _, err := c.BuildHistoricalSet(ctx, client.HistoricalRequest{ScenarioSetID: setID, From: first, To: last})
+	if err != nil {
+		return fmt.Errorf("historical scenario set: %w", err)
+	}
+	fmt.Fprintf(out, "\ndemo: %d market snapshots %s to %s; historical set %s with %d one-day scenarios\n",
+		len(hist), first, last, set.ScenarioSetID, set.ScenarioCount)
+	run, _, err := c.SubmitRun(ctx, map[string]any{
+		"run_id":             fmt.Sprintf("RUN-DEMO-%s-%d-VAR", demoAsOf.Format("20060102"), loans),
+		"run_type":           "SANDBOX",
+		"as_of_time":         demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id": hist[len(hist)-1]["snapshot_id"],
+		"portfolio_scope":    map[string]any{"node_ids": []string{nodeID}},
+		"measures":           []string{"PV"},
+		"scenarios":          []any{"BASE", map[string]any{"scenario_set_id": setID}},
+	})
+	if err != nil {
+		return fmt.Errorf("historical run: %w", err)
+	}
+	if err := watchRun(ctx, out, c, run.RunID); err != nil {
+		return err
+	}
+	for _, by := range []string{"", "attr:state"} {
+		items, err := c.VaR(ctx, run.RunID, setID, "0.99", by)
+		if err != nil {
+			return fmt.Errorf("VaR: %w", err)
+		}
+		if len(items) > 8 {
+			items = items[:8]
+		}
+		printVaR(out, by, "0.99", items)
+	}
+	return nil
 }
 
 func printTryThis(out io.Writer, url, runID string) {
@@ -308,6 +411,8 @@ Open %[1]s/ for the dashboard; the API reference is %[1]s/openapi.json. Try:
   curl -s '%[1]s/results/runs/%[2]s/export.csv?scenario=BASE' | head
   go run ./cmd/iprs run summary %[2]s
   go run ./cmd/iprs run cube %[2]s --measure DV01 --by attr:loan_program
+  go run ./cmd/iprs run var %[2]s-VAR --set HIST-DEMO-1D --by attr:state
+  go run ./cmd/iprs run summary %[2]s-MODELLED
   go run ./cmd/iprs gen --loans 100k --market market.json -o book.json && \
     go run ./cmd/iprs push market market.json && go run ./cmd/iprs push positions book.json
 `, url, runID)

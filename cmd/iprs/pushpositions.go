@@ -44,14 +44,15 @@ a tape's snapshot members are flags:
 			}
 			defer in.Close()
 			start := time.Now()
+			body := uploadProgress(cmd, args[0], in)
 			var (
 				rec     client.SnapshotReceipt
 				created bool
 			)
 			if csv {
-				rec, created, err = f.client().PushPositionTape(cmd.Context(), in, client.TapeParams{PortfolioNodeID: node, AsOfTime: asOf, PositionSnapshotID: id})
+				rec, created, err = f.client().PushPositionTape(cmd.Context(), body, client.TapeParams{PortfolioNodeID: node, AsOfTime: asOf, PositionSnapshotID: id})
 			} else {
-				rec, created, err = f.client().PushPositionSnapshot(cmd.Context(), in)
+				rec, created, err = f.client().PushPositionSnapshot(cmd.Context(), body)
 			}
 			if err != nil {
 				return err

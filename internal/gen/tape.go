@@ -13,7 +13,8 @@ import (
 // attribute of the loans and FX forwards, in a fixed order.
 var tapeAttributes = []string{
 	"current_principal", "coupon_rate", "remaining_term_months", "next_payment_date", "last_payment_date",
-	"monthly_payment", "term_months", "fico", "state", "city", "loan_program", "platform",
+	"monthly_payment", "original_principal", "term_months", "origination_date", "fico", "state", "city",
+	"program", "loan_program", "platform",
 	"notional_base", "forward_rate", "maturity_date", "fx_pair", "desk",
 }
 

@@ -346,3 +346,8 @@ func (ww *watchedWriter) Commit(ctx context.Context, s *PositionSnapshot, server
 func (ww *watchedWriter) Rollback(ctx context.Context) error {
 	return ww.w.check(ctx, ww.pw.Rollback(ctx))
 }
+
+func (w *Watched) MarketSnapshotDaily(ctx context.Context, p DailyParams) ([]*MarketSnapshot, error) {
+	l, err := w.Store.MarketSnapshotDaily(ctx, p)
+	return l, w.check(ctx, err)
+}
