@@ -35,6 +35,7 @@ func newDevCmd(a *app) *cobra.Command {
 		dataDir    string
 		noDemo     bool
 		demoLoans  int
+		demoDays   int
 		workers    int
 		concurrent int
 	)
@@ -76,7 +77,7 @@ run over every scenario and measure.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
 			if !noDemo {
-				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), demoLoans, out)
+				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), demoOptions{Loans: demoLoans, HistoryDays: demoDays}, out)
 				if err != nil && ctx.Err() == nil {
 					d.Stop()
 					return errors.Join(fmt.Errorf("load the demo: %w", err), d.Wait())
@@ -94,6 +95,7 @@ run over every scenario and measure.`,
 	f.StringVar(&dataDir, "data-dir", ".iprs", "directory of the embedded SQLite database (when DATABASE_URL is unset)")
 	f.BoolVar(&noDemo, "no-demo", false, "do not load the demo data and run")
 	f.IntVar(&demoLoans, "demo-loans", 5000, "loans in the demo book")
+	f.IntVar(&demoDays, "demo-history", demoHistoryDays, "business days of market history for the demo's historical VaR (at least 102 for a 99% VaR; 0 leaves it out)")
 	f.IntVar(&workers, "workers", 2, "worker instances in the process, each claiming tasks like a separate worker service (0: none; run `iprs serve worker` on the same database)")
 	f.IntVar(&concurrent, "worker-concurrency", 0, "tasks each worker prices at once (default: CPUs / workers, at least 1)")
 	return cmd
@@ -247,7 +249,15 @@ func registerRoot(m *web.Mux) { m.Public("GET /{$}", rootRedirect()) }
 // loadDemo uploads the demo market and book and runs every scenario over
 // them, printing progress to out. Reloading into the same database is
 // harmless: snapshots and the run are idempotent.
-func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (string, error) {
+// demoOptions size the demo: the loans of its book and the business days
+// of market history behind its historical VaR (0: no VaR demo).
+type demoOptions struct {
+	Loans       int
+	HistoryDays int
+}
+
+func loadDemo(ctx context.Context, c *client.Client, o demoOptions, out io.Writer) (string, error) {
+	loans := o.Loans
 	marketID := "MKT-DEMO-" + demoAsOf.Format("20060102-1504Z")
 	mkt, err := jsonReader(gen.MarketSnapshot(marketID, demoAsOf))
 	if err != nil {
@@ -299,8 +309,10 @@ func loadDemo(ctx context.Context, c *client.Client, loans int, out io.Writer) (
 	if err := demoModelled(ctx, c, book.NodeID, rec.SnapshotID, loans, out); err != nil {
 		return "", err
 	}
-	if err := demoVaR(ctx, c, book.NodeID, loans, out); err != nil {
-		return "", err
+	if o.HistoryDays > 0 {
+		if err := demoVaR(ctx, c, book.NodeID, loans, o.HistoryDays, out); err != nil {
+			return "", err
+		}
 	}
 	return run.RunID, nil
 }
@@ -355,8 +367,11 @@ const demoHistoryDays = 252
 // the 1-day historical scenario set from it, values the book's PV under
 // BASE and every historical day, and prints VaR and ES at 99%, for the
 // book and by state.
-func demoVaR(ctx context.Context, c *client.Client, nodeID string, loans int, out io.Writer) error {
-	hist := gen.History(demoAsOf, demoHistoryDays, 7)
+func demoVaR(ctx context.Context, c *client.Client, nodeID string, loans, days int, out io.Writer) error {
+	hist := gen.History(demoAsOf, days, 7)
+	if len(hist) < 2 {
+		return fmt.Errorf("--demo-history %d: a historical set needs at least 2 days", days)
+	}
 	for _, snap := range hist {
 		doc, err := jsonReader(snap)
 		if err != nil {
@@ -389,15 +404,22 @@ func demoVaR(ctx context.Context, c *client.Client, nodeID string, loans int, ou
 	if err := watchRun(ctx, out, c, run.RunID); err != nil {
 		return err
 	}
+	confidence := "0.99" // needs 100 scenarios
+	if set.ScenarioCount < 100 {
+		confidence = "0.9"
+	}
+	if set.ScenarioCount < 10 {
+		return nil
+	}
 	for _, by := range []string{"", "attr:state"} {
-		items, err := c.VaR(ctx, run.RunID, setID, "0.99", by)
+		items, err := c.VaR(ctx, run.RunID, setID, confidence, by)
 		if err != nil {
 			return fmt.Errorf("VaR: %w", err)
 		}
 		if len(items) > 8 {
 			items = items[:8]
 		}
-		printVaR(out, by, "0.99", items)
+		printVaR(out, by, confidence, items)
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func TestDevPrincipalsFourEyesAndAudit(t *testing.T) {
 	})
 	ctx := t.Context()
 	alice, bob := client.New(d.URL, "tok-alice", nil), client.New(d.URL, "tok-bob", nil)
-	runID, err := loadDemo(ctx, alice, 30, io.Discard)
+	runID, err := loadDemo(ctx, alice, demoOptions{Loans: 30}, io.Discard)
 	if err != nil {
 		t.Fatalf("load the demo as alice: %v", err)
 	}

@@ -2278,7 +2278,7 @@ func TestSpecDevCommand(t *testing.T) {
 					env["DATABASE_URL"] = db.DSN
 				}
 				addr := freeAddr(t)
-				args := []string{"dev", "--addr", addr, "--data-dir", dataDir, "--demo-loans", "40", "--workers", "2"}
+				args := []string{"dev", "--addr", addr, "--data-dir", dataDir, "--demo-loans", "40", "--demo-history", "12", "--workers", "2"}
 				if !demo {
 					args = append(args, "--no-demo")
 				}
