@@ -119,7 +119,8 @@ func NULProblems(data []byte, base string) []apperr.FieldError {
 	return TextProblems(data, base, false)
 }
 
-// textScan walks a document already known to be valid JSON.
+// textScan walks a document already known to be valid JSON; on anything
+// else it ends without fault (every step moves forward).
 type textScan struct {
 	data []byte
 	pos  int
@@ -204,7 +205,11 @@ func (t *textScan) value(ptr string, depth int) {
 			}
 			t.space()
 			t.pos++ // the colon
+			at := t.pos
 			t.value(kptr, depth+1)
+			if t.pos == at {
+				t.pos++ // not JSON: step over what no value starts with
+			}
 		}
 	case '[':
 		t.pos++
@@ -221,7 +226,11 @@ func (t *textScan) value(ptr string, depth int) {
 				t.pos++
 				continue
 			}
+			at := t.pos
 			t.value(ptr+"/"+strconv.Itoa(i), depth+1)
+			if t.pos == at {
+				t.pos++ // not JSON: step over what no value starts with
+			}
 			i++
 		}
 	default:
