@@ -30,6 +30,7 @@ func StringProblem(lit []byte) string {
 	if len(lit) >= 2 && lit[0] == '"' && lit[len(lit)-1] == '"' {
 		lit = lit[1 : len(lit)-1]
 	}
+	nul := false // reported last: text that is not Unicode says more
 	for i := 0; i < len(lit); {
 		c := lit[i]
 		switch {
@@ -48,7 +49,7 @@ func StringProblem(lit []byte) string {
 			i += 6
 			switch {
 			case r == 0:
-				return detailNUL
+				nul = true
 			case utf16.IsSurrogate(r) && r < 0xdc00:
 				lo, ok := rune(0), false
 				if i+1 < len(lit) && lit[i] == '\\' && lit[i+1] == 'u' {
@@ -70,6 +71,9 @@ func StringProblem(lit []byte) string {
 			}
 			i += size
 		}
+	}
+	if nul {
+		return detailNUL
 	}
 	return ""
 }
