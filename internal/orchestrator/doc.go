@@ -24,9 +24,10 @@
 // 401 and 403 before a handler runs.
 //
 // Every route reads its query with web.Query: a parameter it does not take
-// (each route takes only those listed above), or one given twice, is a
-// 400 naming it. The upload route's body bound is Options.MaxUploadBytes; the others have
-// the Mux's normal bound. Cancel and publish take no members: their body
+// (each route takes only those listed above; a CSV upload its three), or
+// one given twice, is a 400 naming it. The upload route's body bound is
+// Options.MaxUploadBytes; the others have the Mux's normal bound. Cancel
+// and publish take no members: their body
 // may be empty or {}, and any member is refused like an unknown member of
 // any other request (400 with its pointer).
 //

@@ -78,8 +78,8 @@ func (u *upload) checkPositionMembers(i int, raw []byte) badText {
 // eachMember calls fn with the name of each top-level member of the JSON
 // object raw, in order, and, when the member's value is a string, its
 // literal (quotes included; nil for any other value), without decoding
-// the values. raw must be valid JSON; anything but an object calls fn
-// never.
+// the values. raw should be valid JSON (anything but an object calls fn
+// never); on other input it stops where the JSON ends, without fault.
 func eachMember(raw []byte, fn func(key string, lit []byte)) {
 	i := 0
 	skipSpace := func() {
@@ -114,6 +114,9 @@ func eachMember(raw []byte, fn func(key string, lit []byte)) {
 		switch {
 		case c == '"':
 			end, esc := str()
+			if end-1 <= i {
+				return // an unterminated string: not JSON
+			}
 			if depth == 1 && expectKey {
 				key := internName(raw[i+1 : end-1])
 				if esc {
@@ -132,6 +135,9 @@ func eachMember(raw []byte, fn func(key string, lit []byte)) {
 				skipSpace()
 				if i < len(raw) && raw[i] == '"' {
 					vend, _ := str()
+					if vend-1 <= i {
+						return
+					}
 					fn(key, raw[i:vend])
 					i = vend
 				} else {

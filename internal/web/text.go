@@ -30,6 +30,7 @@ func StringProblem(lit []byte) string {
 	if len(lit) >= 2 && lit[0] == '"' && lit[len(lit)-1] == '"' {
 		lit = lit[1 : len(lit)-1]
 	}
+	nul := false // reported last: text that is not Unicode says more
 	for i := 0; i < len(lit); {
 		c := lit[i]
 		switch {
@@ -48,7 +49,7 @@ func StringProblem(lit []byte) string {
 			i += 6
 			switch {
 			case r == 0:
-				return detailNUL
+				nul = true
 			case utf16.IsSurrogate(r) && r < 0xdc00:
 				lo, ok := rune(0), false
 				if i+1 < len(lit) && lit[i] == '\\' && lit[i+1] == 'u' {
@@ -70,6 +71,9 @@ func StringProblem(lit []byte) string {
 			}
 			i += size
 		}
+	}
+	if nul {
+		return detailNUL
 	}
 	return ""
 }
@@ -119,7 +123,8 @@ func NULProblems(data []byte, base string) []apperr.FieldError {
 	return TextProblems(data, base, false)
 }
 
-// textScan walks a document already known to be valid JSON.
+// textScan walks a document already known to be valid JSON; on anything
+// else it ends without fault (every step moves forward).
 type textScan struct {
 	data []byte
 	pos  int
@@ -204,7 +209,11 @@ func (t *textScan) value(ptr string, depth int) {
 			}
 			t.space()
 			t.pos++ // the colon
+			at := t.pos
 			t.value(kptr, depth+1)
+			if t.pos == at {
+				t.pos++ // not JSON: step over what no value starts with
+			}
 		}
 	case '[':
 		t.pos++
@@ -221,7 +230,11 @@ func (t *textScan) value(ptr string, depth int) {
 				t.pos++
 				continue
 			}
+			at := t.pos
 			t.value(ptr+"/"+strconv.Itoa(i), depth+1)
+			if t.pos == at {
+				t.pos++ // not JSON: step over what no value starts with
+			}
 			i++
 		}
 	default:
