@@ -418,6 +418,10 @@ type ResultListParams struct {
 // attributes to read with them.
 type ResultScanParams struct {
 	RunID string
+	// SnapshotID, when not empty, keeps the results of that position
+	// snapshot of the run only, in position id order (a comparison of runs
+	// merges one such stream per snapshot).
+	SnapshotID string
 	// Attrs are top-level attribute names; each must satisfy AttrName.
 	Attrs         []string
 	AllAttributes bool

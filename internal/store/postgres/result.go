@@ -152,7 +152,14 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(", p.attributes::text")
 	}
 	sb.WriteString(` FROM position_result r` + join + `
-WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
+	if p.SnapshotID != "" {
+		// The scan starts at the snapshot's first row and stays in it.
+		args[1] = p.SnapshotID
+		args = append(args, p.SnapshotID)
+		fmt.Fprintf(&sb, ` AND r.position_snapshot_id = $%d`, len(args))
+	}
+	sb.WriteString(`
 ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	query := sb.String()
 

@@ -156,14 +156,23 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(`, p.attributes`)
 	}
 	sb.WriteString(` FROM position_result rr` + join + `
-WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)
+WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
+	var snapArgs []any
+	afterSnap, afterPos := "", ""
+	if p.SnapshotID != "" {
+		// The scan starts at the snapshot's first row and stays in it.
+		sb.WriteString(` AND rr.position_snapshot_id = ?`)
+		snapArgs = []any{p.SnapshotID}
+		afterSnap = p.SnapshotID
+	}
+	sb.WriteString(`
 ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 	query := sb.String()
-	afterSnap, afterPos := "", ""
 	var chunk []store.PositionResult
 	for {
 		chunk = chunk[:0]
-		args := append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos, scanChunk)
+		args := append(append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos), snapArgs...)
+		args = append(args, scanChunk)
 		err := db.read(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, query, args...)
 			if err != nil {
