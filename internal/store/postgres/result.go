@@ -151,13 +151,18 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	if p.AllAttributes {
 		sb.WriteString(", p.attributes::text")
 	}
-	sb.WriteString(` FROM position_result r` + join + `
-WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
+	sb.WriteString(` FROM position_result r` + join)
 	if p.SnapshotID != "" {
-		// The scan starts at the snapshot's first row and stays in it.
+		// One snapshot: equality on it and a range on the position id
+		// start the index scan at the cursor (a row comparison beside
+		// the equality made PostgreSQL walk the snapshot's entries from
+		// its first, every chunk).
 		args[1] = p.SnapshotID
-		args = append(args, p.SnapshotID)
-		fmt.Fprintf(&sb, ` AND r.position_snapshot_id = $%d`, len(args))
+		sb.WriteString(`
+WHERE r.run_id = $1 AND r.position_snapshot_id = $2 AND r.position_id > $3`)
+	} else {
+		sb.WriteString(`
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
 	}
 	sb.WriteString(`
 ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)

@@ -155,15 +155,17 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	if p.AllAttributes {
 		sb.WriteString(`, p.attributes`)
 	}
-	sb.WriteString(` FROM position_result rr` + join + `
-WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
-	var snapArgs []any
+	sb.WriteString(` FROM position_result rr` + join)
 	afterSnap, afterPos := "", ""
 	if p.SnapshotID != "" {
-		// The scan starts at the snapshot's first row and stays in it.
-		sb.WriteString(` AND rr.position_snapshot_id = ?`)
-		snapArgs = []any{p.SnapshotID}
+		// One snapshot: equality on it and a range on the position id,
+		// which start the index scan at the cursor.
 		afterSnap = p.SnapshotID
+		sb.WriteString(`
+WHERE rr.run_id = ? AND rr.position_snapshot_id = ? AND rr.position_id > ?`)
+	} else {
+		sb.WriteString(`
+WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
 	}
 	sb.WriteString(`
 ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
@@ -171,8 +173,7 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 	var chunk []store.PositionResult
 	for {
 		chunk = chunk[:0]
-		args := append(append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos), snapArgs...)
-		args = append(args, scanChunk)
+		args := append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos, scanChunk)
 		err := db.read(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, query, args...)
 			if err != nil {
