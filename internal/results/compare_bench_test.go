@@ -62,7 +62,9 @@ func BenchmarkCompare(b *testing.B) {
 			b.Run("cold", func(b *testing.B) {
 				stop := sampleHeap()
 				for i := 0; b.Loop(); i++ {
+					start := time.Now()
 					a := get(b, fmt.Sprintf("rel_tol=%d", i+1)+"e-12")
+					b.Logf("cold %d: %s", i+1, time.Since(start).Round(time.Millisecond))
 					if a.Counts.Breaks != wantBreaks {
 						b.Fatalf("%d breaks, want %d", a.Counts.Breaks, wantBreaks)
 					}

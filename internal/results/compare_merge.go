@@ -67,7 +67,7 @@ func startSnapStream(ctx context.Context, wg *sync.WaitGroup, st store.Store, v 
 				return context.Cause(ctx)
 			}
 		}
-		err := st.ResultScan(ctx, store.ResultScanParams{RunID: v.run.ID, SnapshotID: snapshotID}, func(row *store.PositionResult) error {
+		err := st.ResultScan(ctx, store.ResultScanParams{RunID: v.run.ID, SnapshotID: snapshotID, ValuesOnly: true}, func(row *store.PositionResult) error {
 			if err := v.decode(row, vals); err != nil {
 				return err
 			}
@@ -327,6 +327,12 @@ type tolerance struct {
 // boundary (nearly always) double arithmetic decides: its error against
 // the decimals is below 2⁻⁵⁰ of the magnitudes involved.
 func (tol *tolerance) exceeds(b, t float64) bool {
+	if t == b {
+		return false // the same number: a difference of 0
+	}
+	if tol.abs == 0 && tol.rel == 0 {
+		return true // distinct doubles write distinct decimals
+	}
 	ab := math.Abs(b)
 	d := math.Abs(t - b)
 	lim := tol.abs + tol.rel*ab

@@ -422,6 +422,10 @@ type ResultScanParams struct {
 	// snapshot of the run only, in position id order (a comparison of runs
 	// merges one such stream per snapshot).
 	SnapshotID string
+	// ValuesOnly reads just each row's snapshot id, position id and Values
+	// (RunID is set; the other identity fields stay empty), for a scan
+	// that needs nothing else, such as a comparison of runs.
+	ValuesOnly bool
 	// Attrs are top-level attribute names; each must satisfy AttrName.
 	Attrs         []string
 	AllAttributes bool

@@ -317,8 +317,26 @@ func testResult(t *testing.T, open Opener) {
 				t.Errorf("ResultScan(snapshot %s) = %d rows, %v; want %d", snap, i, err, len(want))
 			}
 		}
+		// ValuesOnly: the keys and the values, nothing else.
+		i := 0
+		err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, ValuesOnly: true}, func(r *store.PositionResult) error {
+			if i >= len(rf.rows) {
+				return fmt.Errorf("row %d beyond the %d expected", i, len(rf.rows))
+			}
+			want := *rf.rows[i]
+			want.InstrumentID, want.ProductType, want.PortfolioNodeID, want.TaskID = "", "", "", 0
+			checkResult(t, r, &want)
+			if r.TaskID != 0 || r.Attrs != nil || r.Attributes != nil {
+				t.Errorf("ValuesOnly row %+v has more than its keys and values", r)
+			}
+			i++
+			return nil
+		})
+		if err != nil || i != len(rf.rows) {
+			t.Errorf("ResultScan(ValuesOnly) = %d rows, %v; want %d", i, err, len(rf.rows))
+		}
 		n := 0
-		err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, SnapshotID: f.id("no-such-snapshot")}, func(*store.PositionResult) error { n++; return nil })
+		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, SnapshotID: f.id("no-such-snapshot")}, func(*store.PositionResult) error { n++; return nil })
 		if err != nil || n != 0 {
 			t.Errorf("ResultScan(unknown snapshot) = %d rows, %v; want none", n, err)
 		}
@@ -348,7 +366,7 @@ func testResult(t *testing.T, open Opener) {
 		})
 		seen := 0
 		var prev string
-		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: runID, SnapshotID: ids[1]}, func(r *store.PositionResult) error {
+		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: runID, SnapshotID: ids[1], ValuesOnly: true}, func(r *store.PositionResult) error {
 			if r.PositionSnapshotID != ids[1] {
 				return fmt.Errorf("row of snapshot %s in a scan of %s", r.PositionSnapshotID, ids[1])
 			}
