@@ -28,7 +28,9 @@ import (
 // The cache names hold everything the answer depends on: the target run's
 // id and the time it completed (a run deleted and created again under the
 // same id is another run), the measure, the scenario and both tolerances.
-// RunDelete of the base run removes them with its other aggregates.
+// RunDelete of the base run removes them with its other aggregates; those
+// of a deleted target run stay under the base run (unreachable: the target
+// is a 404 before the cache is read) until the base run goes too.
 
 // DefaultCompareChunk is the number of non-matching positions per cached
 // chunk of a comparison when Options.CompareChunk is 0.
