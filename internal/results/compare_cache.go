@@ -52,6 +52,7 @@ var statusNames = [...]string{statusOnlyInBase: StatusOnlyInBase, statusOnlyInTa
 type compareHead struct {
 	counts CompareCounts
 	totals []totalPart // by currency ("" for every measure but FX_DELTA)
+	chunk  int         // positions per chunk, part of the chunks' names
 	firsts []string    // the first position id of each chunk of items
 }
 
@@ -74,7 +75,12 @@ func compareName(cq *compareQuery) string {
 		cq.absTolR.RatString() + "|" + cq.relTolR.RatString()
 }
 
-func chunkName(name string, i int) string { return name + "|items|" + strconv.Itoa(i) }
+// chunkName names chunk i of a comparison cached in chunks of size
+// positions: processes configured with other sizes never read each
+// other's chunks.
+func chunkName(name string, size, i int) string {
+	return name + "|items/" + strconv.Itoa(size) + "|" + strconv.Itoa(i)
+}
 
 // compareSummary returns the comparison's head from the cache, or merges
 // the runs (once, however many requests ask at the same time) and caches
@@ -148,7 +154,7 @@ func (cw *chunkWriter) flush() error {
 	}
 	i := len(cw.head.firsts) - 1
 	payload := append(binary.AppendUvarint(nil, uint64(cw.n)), cw.buf...)
-	if err := cw.st.RunAggregatePut(cw.ctx, cw.runID, chunkName(cw.name, i), payload); err != nil {
+	if err := cw.st.RunAggregatePut(cw.ctx, cw.runID, chunkName(cw.name, cw.size, i), payload); err != nil {
 		return fmt.Errorf("compare: cache chunk %d: %w", i, err)
 	}
 	cw.buf, cw.n = cw.buf[:0], 0
@@ -194,6 +200,7 @@ func (h *compareHead) appendBinary(b []byte) []byte {
 		}
 		b = append(b, flags)
 	}
+	b = binary.AppendUvarint(b, uint64(h.chunk))
 	b = binary.AppendUvarint(b, uint64(len(h.firsts)))
 	for _, id := range h.firsts {
 		b = appendString(b, id)
@@ -293,6 +300,7 @@ func decodeHead(b []byte) (*compareHead, error) {
 		flags := r.byte()
 		h.totals[i].inBase, h.totals[i].inTarget = flags&1 != 0, flags&2 != 0
 	}
+	h.chunk = int(min(r.uvarint(), math.MaxInt32))
 	h.firsts = make([]string, r.count())
 	for i := range h.firsts {
 		h.firsts[i] = r.string()
@@ -348,7 +356,7 @@ func (s *Service) comparePage(ctx context.Context, cq *compareQuery, head *compa
 	}
 	items := make([]CompareItem, 0, min(want, 64))
 	for ; j < len(head.firsts) && len(items) < want; j++ {
-		payload, err := s.st.RunAggregateGet(ctx, cq.base.run.ID, chunkName(name, j))
+		payload, err := s.st.RunAggregateGet(ctx, cq.base.run.ID, chunkName(name, head.chunk, j))
 		if err != nil {
 			return nil, fmt.Errorf("compare: cached chunk %d of %s: %w", j, name, err)
 		}

@@ -389,7 +389,7 @@ func (s *Service) computeCompare(ctx context.Context, cq *compareQuery, name str
 		return nil, fmt.Errorf("compare: results of run %s: %w", cq.target.run.ID, err)
 	}
 	var (
-		head = &compareHead{}
+		head = &compareHead{chunk: s.opts.CompareChunk}
 		tot  totals
 		tol  = tolerance{abs: cq.absTol, rel: cq.relTol, absR: cq.absTolR, relR: cq.relTolR}
 		cw   = chunkWriter{ctx: ctx, st: s.st, runID: cq.base.run.ID, name: name, head: head, size: s.opts.CompareChunk}
