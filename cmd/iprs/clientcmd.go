@@ -214,6 +214,7 @@ func newRunCmd(a *app) *cobra.Command {
 	export.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
 	export.Flags().StringVar(&exportScenario, "scenario", "", "only this scenario")
 	cmd.AddCommand(export)
+	cmd.AddCommand(newRunCompareCmd(&f))
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "cancel ID",

@@ -8,6 +8,8 @@
 //	/results/runs/{id}/positions?scenario=&limit=&cursor=   result rows, paged
 //	/results/runs/{id}/positions/{position_id}        one position under every scenario
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
+//	/results/compare?base=&target=&measure=&scenario=&abs_tol=&rel_tol=&limit=&cursor=
+//	                                                  two finished runs position by position
 //
 // An unknown run is 404 on every route, and an unknown query parameter is a
 // 400 naming it. A run that has not finished (QUEUED, RUNNING, CANCELLING,
@@ -43,6 +45,50 @@
 // group "n/a". An attribute's key is its string value, or the JSON text of
 // any other value. A cube by an attribute that no position of the run has
 // is a 400 naming the attributes its positions have.
+//
+// # Comparing runs (SPEC §4.5)
+//
+// GET /results/compare compares two runs, typically the same book valued
+// on two days from two position snapshots, position by position under one
+// measure and one scenario: totals, counts, and a page of the positions
+// that do not match, ordered by position id (bytewise). Readings:
+//
+//   - Positions are matched by position_id, whatever snapshot holds them.
+//     A position id in several snapshots of one run (a position held in
+//     several books) is one position of that run whose value is the sum
+//     of its rows (exact, rounded once); the counts count distinct ids, so
+//     matched + breaks + only_in_base + only_in_target is the number of
+//     distinct ids in either run.
+//   - measure defaults to PV and scenario to BASE when both runs have them;
+//     otherwise they are required, and must be a measure and a scenario of
+//     both runs (400 naming each). A comparison is of sums: PV, DV01,
+//     CS01, ACCRUED_INTEREST, EXPECTED_LOSS as numbers, and FX_DELTA per
+//     base currency — its totals, values and diffs are objects {"EUR": …},
+//     a currency missing on one side counts as 0 there, and a position
+//     breaks when any currency does. WAL (a weighted average) and KR01 (a
+//     ladder) are a 400.
+//   - A position in both runs without the measure in either (CS01 of an FX
+//     forward) matches; with it in one run only (its product changed) it
+//     is a BREAK with the other side and the diff null. ONLY_IN_BASE and
+//     ONLY_IN_TARGET have the missing side and the diff null.
+//   - A position breaks when |target − base| > abs_tol + rel_tol·|base|,
+//     decided exactly on the numbers as the API writes them: each value as
+//     its shortest decimal that reads back as the same double, each
+//     tolerance as the decimal the query gives. So a difference exactly at
+//     the tolerance is not a break (1 and 1.1 match under abs_tol=0.1,
+//     though in binary 1.1 − 1 exceeds 0.1). An item's diff is target −
+//     base computed exactly on those decimals and rounded once (0.1, not
+//     0.10000000000000009).
+//   - Totals are each run's exact sums over its own positions having the
+//     measure, as in its summary (0, or {} for FX_DELTA, when none has
+//     it); totals.diff is the exact difference of the exact sums, rounded
+//     once. A total or a diff beyond the range of a double is a 422.
+//   - Both runs must be COMPLETED or PUBLISHED: partial results cannot be
+//     compared (422). So the answer never changes, and the first request
+//     merges the runs once, streaming both in position id order (one
+//     stream per snapshot, merged), and caches the counts, the totals and
+//     the non-matching positions under the base run (compare_cache.go);
+//     every page after that reads the cache.
 package results
 
 import (
@@ -73,6 +119,9 @@ type Options struct {
 	// FlushRows is how many CSV rows the export writes between flushes to
 	// the client; default DefaultFlushRows.
 	FlushRows int
+	// CompareChunk is how many non-matching positions of a comparison one
+	// cached chunk holds; default DefaultCompareChunk.
+	CompareChunk int
 }
 
 // Service answers the results routes.
@@ -93,6 +142,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = DefaultFlushRows
 	}
+	if opts.CompareChunk <= 0 {
+		opts.CompareChunk = DefaultCompareChunk
+	}
 	return &Service{st: st, logger: logger, opts: opts}
 }
 
@@ -105,6 +157,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}", s.position)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
+	m.HandleFunc("GET "+Prefix+"/compare", s.compare)
 }
 
 // run loads the run named by the path, as a 404 when it does not exist.

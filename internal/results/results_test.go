@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -67,6 +68,7 @@ type bookPosition struct {
 	product  string
 	attrs    string
 	values   map[string]vals // by scenario
+	ccy      string          // FX_DELTA's currency; EUR when empty
 }
 
 // MustRunWithResults stores the positions (one snapshot per distinct
@@ -139,7 +141,8 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 				for _, m := range ms {
 					if x, ok := bp.values[sc][m.String()]; ok {
 						if m == pricing.FXDelta {
-							vs[si].SetFXDelta(x, "EUR")
+							ccy := cmp.Or(bp.ccy, "EUR")
+							vs[si].SetFXDelta(x, ccy)
 						} else {
 							vs[si].Set(m, x)
 						}

@@ -555,6 +555,14 @@ type ResultListParams struct {
 // attributes to read with them.
 type ResultScanParams struct {
 	RunID string
+	// SnapshotID, when not empty, keeps the results of that position
+	// snapshot of the run only, in position id order (a comparison of runs
+	// merges one such stream per snapshot).
+	SnapshotID string
+	// ValuesOnly reads just each row's snapshot id, position id and Values
+	// (RunID is set; the other identity fields stay empty), for a scan
+	// that needs nothing else, such as a comparison of runs.
+	ValuesOnly bool
 	// Attrs are top-level attribute names; each must satisfy AttrName.
 	Attrs         []string
 	AllAttributes bool

@@ -135,7 +135,16 @@ WHERE x.run_id = $1 ORDER BY r.position_snapshot_id`, runID, positionID)
 // each as its JSON text (NULL when absent).
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
 	var sb strings.Builder
-	sb.WriteString(resultSelect)
+	dest := resultDest
+	if p.ValuesOnly {
+		sb.WriteString(`SELECT r.position_snapshot_id, r.position_id, r.vals`)
+		dest = func(r *store.PositionResult) []any {
+			r.RunID = p.RunID
+			return []any{&r.PositionSnapshotID, &r.PositionID, &r.Values}
+		}
+	} else {
+		sb.WriteString(resultSelect)
+	}
 	args := []any{p.RunID, "", "", scanChunk}
 	for _, name := range p.Attrs {
 		if !store.ValidAttrName(name) {
@@ -151,8 +160,20 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	if p.AllAttributes {
 		sb.WriteString(", p.attributes::text")
 	}
-	sb.WriteString(` FROM position_result r` + join + `
-WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)
+	sb.WriteString(` FROM position_result r` + join)
+	if p.SnapshotID != "" {
+		// One snapshot: equality on it and a range on the position id
+		// start the index scan at the cursor (a row comparison beside
+		// the equality made PostgreSQL walk the snapshot's entries from
+		// its first, every chunk).
+		args[1] = p.SnapshotID
+		sb.WriteString(`
+WHERE r.run_id = $1 AND r.position_snapshot_id = $2 AND r.position_id > $3`)
+	} else {
+		sb.WriteString(`
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
+	}
+	sb.WriteString(`
 ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	query := sb.String()
 
@@ -163,7 +184,7 @@ ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	)
 	for {
 		chunk = chunk[:0]
-		if err := db.scanChunk(ctx, query, args, len(p.Attrs), p.AllAttributes, &chunk, &attrs, &all); err != nil {
+		if err := db.scanChunk(ctx, query, args, dest, len(p.Attrs), p.AllAttributes, &chunk, &attrs, &all); err != nil {
 			return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
 		}
 		for i := range chunk {
@@ -181,7 +202,8 @@ ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 
 // scanChunk runs one chunk's query and reads it whole, so that the
 // connection is back in the pool before the rows are handed out.
-func (db *DB) scanChunk(ctx context.Context, query string, args []any, nAttrs int, all bool, out *[]store.PositionResult, attrs *[]*string, whole **string) error {
+func (db *DB) scanChunk(ctx context.Context, query string, args []any, resultDest func(*store.PositionResult) []any,
+	nAttrs int, all bool, out *[]store.PositionResult, attrs *[]*string, whole **string) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	rows, err := db.pool.Query(ctx, query, args...)

@@ -138,7 +138,16 @@ WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`, positionID, runID)
 // gives its JSON text (NULL when absent).
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
 	var sb strings.Builder
-	sb.WriteString(`SELECT ` + resultColumns)
+	dest := resultDest
+	if p.ValuesOnly {
+		sb.WriteString(`SELECT rr.position_snapshot_id, rr.position_id, rr.vals`)
+		dest = func(r *store.PositionResult) []any {
+			r.RunID = p.RunID
+			return []any{&r.PositionSnapshotID, &r.PositionID, &r.Values}
+		}
+	} else {
+		sb.WriteString(`SELECT ` + resultColumns)
+	}
 	var attrArgs []any
 	for _, name := range p.Attrs {
 		if !store.ValidAttrName(name) {
@@ -155,11 +164,21 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 	if p.AllAttributes {
 		sb.WriteString(`, p.attributes`)
 	}
-	sb.WriteString(` FROM position_result rr` + join + `
-WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)
+	sb.WriteString(` FROM position_result rr` + join)
+	afterSnap, afterPos := "", ""
+	if p.SnapshotID != "" {
+		// One snapshot: equality on it and a range on the position id,
+		// which start the index scan at the cursor.
+		afterSnap = p.SnapshotID
+		sb.WriteString(`
+WHERE rr.run_id = ? AND rr.position_snapshot_id = ? AND rr.position_id > ?`)
+	} else {
+		sb.WriteString(`
+WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
+	}
+	sb.WriteString(`
 ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 	query := sb.String()
-	afterSnap, afterPos := "", ""
 	var chunk []store.PositionResult
 	for {
 		chunk = chunk[:0]
@@ -175,14 +194,14 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 			for rows.Next() {
 				chunk = append(chunk, store.PositionResult{})
 				r := &chunk[len(chunk)-1]
-				dest := resultDest(r)
+				cols := dest(r)
 				for i := range attrs {
-					dest = append(dest, &attrs[i])
+					cols = append(cols, &attrs[i])
 				}
 				if p.AllAttributes {
-					dest = append(dest, &all)
+					cols = append(cols, &all)
 				}
-				if err := rows.Scan(dest...); err != nil {
+				if err := rows.Scan(cols...); err != nil {
 					return err
 				}
 				if len(attrs) > 0 {

@@ -290,6 +290,97 @@ func testResult(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("ScanOneSnapshot", func(t *testing.T) {
+		f := setup(t, open)
+		rf := newResultFixture(t, f)
+		for _, snap := range []string{f.id("ps-a"), f.id("ps-b")} {
+			var want []*store.PositionResult
+			for _, r := range rf.rows {
+				if r.PositionSnapshotID == snap {
+					want = append(want, r)
+				}
+			}
+			i := 0
+			err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, SnapshotID: snap, Attrs: []string{"desk"}}, func(r *store.PositionResult) error {
+				if i >= len(want) {
+					return fmt.Errorf("row %s/%s beyond the %d of snapshot %s", r.PositionSnapshotID, r.PositionID, len(want), snap)
+				}
+				checkResult(t, r, want[i])
+				if w := rf.attrs[[2]string{snap, r.PositionID}]["desk"]; !bytes.Equal(r.Attrs[0], w) {
+					t.Errorf("%s/%s desk = %q, want %q", snap, r.PositionID, r.Attrs[0], w)
+				}
+				i++
+				return nil
+			})
+			if err != nil || i != len(want) || len(want) == 0 {
+				t.Errorf("ResultScan(snapshot %s) = %d rows, %v; want %d", snap, i, err, len(want))
+			}
+		}
+		// ValuesOnly: the keys and the values, nothing else.
+		i := 0
+		err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, ValuesOnly: true}, func(r *store.PositionResult) error {
+			if i >= len(rf.rows) {
+				return fmt.Errorf("row %d beyond the %d expected", i, len(rf.rows))
+			}
+			want := *rf.rows[i]
+			want.InstrumentID, want.ProductType, want.PortfolioNodeID, want.TaskID = "", "", "", 0
+			checkResult(t, r, &want)
+			if r.TaskID != 0 || r.Attrs != nil || r.Attributes != nil {
+				t.Errorf("ValuesOnly row %+v has more than its keys and values", r)
+			}
+			i++
+			return nil
+		})
+		if err != nil || i != len(rf.rows) {
+			t.Errorf("ResultScan(ValuesOnly) = %d rows, %v; want %d", i, err, len(rf.rows))
+		}
+		n := 0
+		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: rf.runID, SnapshotID: f.id("no-such-snapshot")}, func(*store.PositionResult) error { n++; return nil })
+		if err != nil || n != 0 {
+			t.Errorf("ResultScan(unknown snapshot) = %d rows, %v; want none", n, err)
+		}
+
+		// Across chunks, every row of the snapshot and none of the
+		// snapshots before or after it, in position id order.
+		const per = 4500 // more than one chunk of any driver
+		all := manyPositions(f.prefix, 3*per)
+		ids := []string{f.id("big-1"), f.id("big-2"), f.id("big-3")}
+		for i, id := range ids {
+			MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: id}, all[i*per:(i+1)*per], 0)
+		}
+		runID := f.completeWith(t, "big", ids, func(runID string) []*store.PositionResult {
+			var rows []*store.PositionResult
+			for i, id := range ids {
+				// The same ids in every snapshot: only the filter
+				// keeps them apart.
+				ps := make([]*store.Position, per)
+				for j := range ps {
+					p := *all[i*per+j]
+					p.PositionID = all[j].PositionID
+					ps[j] = &p
+				}
+				rows = append(rows, resultRowsFor(runID, "N", []string{"BASE"}, ps, id)...)
+			}
+			return rows
+		})
+		seen := 0
+		var prev string
+		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: runID, SnapshotID: ids[1], ValuesOnly: true}, func(r *store.PositionResult) error {
+			if r.PositionSnapshotID != ids[1] {
+				return fmt.Errorf("row of snapshot %s in a scan of %s", r.PositionSnapshotID, ids[1])
+			}
+			if seen > 0 && r.PositionID <= prev {
+				return fmt.Errorf("position %s after %s", r.PositionID, prev)
+			}
+			prev = r.PositionID
+			seen++
+			return nil
+		})
+		if err != nil || seen != per {
+			t.Errorf("ResultScan(snapshot %s) = %d rows, %v; want %d", ids[1], seen, err, per)
+		}
+	})
+
 	t.Run("ScanCrossesChunksInOrderWhileOthersWrite", func(t *testing.T) {
 		f := setup(t, open)
 		const n = 9000 // more than two chunks of any driver
