@@ -105,6 +105,9 @@ func showVaR(b *uitest.Browser, runID, confidence, by string) {
 	})()`, confidence, by))
 	b.Click("#var-show")
 	b.WaitPage("/runs/" + runID + "/var")
+	// Back at the top, after a frame, so that full-page screenshots do not
+	// catch the sticky header mid-scroll.
+	uitest.Eval[bool](b, `new Promise((ok) => { window.scrollTo(0, 0); requestAnimationFrame(() => requestAnimationFrame(() => ok(true))); })`)
 }
 
 // checkVaR compares the VaR page with the API's answer: a row per group

@@ -24,6 +24,8 @@ export function ladderChart(ladder, { width = 420, height = 190, format = (v) =>
   const m = { left: 62, right: 8, top: 10, bottom: 24 };
   const values = TENORS.map((t) => ladder[t]).filter((v) => typeof v === 'number');
   const ticks = niceTicks(Math.min(0, ...values), Math.max(0, ...values), 4);
+  // Axis labels as round as their step allows (the bars' titles keep 2 decimals).
+  const tickDigits = ticks.every((t) => Number.isInteger(t)) ? 0 : 2;
   const lo = ticks[0];
   const hi = ticks[ticks.length - 1];
   const pw = width - m.left - m.right;
@@ -33,7 +35,7 @@ export function ladderChart(ladder, { width = 420, height = 190, format = (v) =>
   const svg = s('svg', { class: 'chart ladder-chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
   for (const t of ticks) {
     svg.appendChild(s('line', { class: 'grid', x1: m.left, x2: width - m.right, y1: sy(t), y2: sy(t) }));
-    svg.appendChild(s('text', { x: m.left - 6, y: sy(t) + 4, 'text-anchor': 'end' }, format(t)));
+    svg.appendChild(s('text', { x: m.left - 6, y: sy(t) + 4, 'text-anchor': 'end' }, fmtNum(t, tickDigits)));
   }
   const y0 = sy(0);
   TENORS.forEach((tenor, i) => {
