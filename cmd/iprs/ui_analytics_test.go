@@ -242,4 +242,34 @@ func TestDashboardAnalytics(t *testing.T) {
 		t.Errorf("a refused request still shows %d VaR tables", n)
 	}
 	b.Screenshot("35-var-bad-confidence")
+
+	// A set the run was not valued under: the 422 problem, readable.
+	b.GoHash("#/runs/"+runID+"/var?scenario_set_id=NOT-IN-RUN&confidence=0.5", "/runs/"+runID+"/var")
+	if got := b.Text(`#var-body .problem[data-status="422"]`); !strings.Contains(got, "NOT-IN-RUN") {
+		t.Errorf("a set outside the run: problem shown %q, want the 422 naming the set", got)
+	}
+	if got := uitest.Eval[string](b, `document.getElementById('var-set').value`); got != "NOT-IN-RUN" {
+		t.Errorf("the form shows set %q, want the one asked for", got)
+	}
+	b.Screenshot("36-var-set-not-in-run")
+
+	// A run without KR01 and without a scenario set: no ladder, no VaR
+	// link, and the VaR page says why there is nothing to show.
+	submitAndWait(t, c, map[string]any{
+		"run_id": "RUN-AN-PLAIN", "run_type": "SANDBOX", "as_of_time": demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id": "MKT-AN", "position_snapshot_id": "PS-AN",
+		"measures": []string{"PV"}, "scenarios": []string{"BASE", "RATES_PARALLEL_1BP"},
+	})
+	b.GoHash("#/runs/RUN-AN-PLAIN", "/runs/RUN-AN-PLAIN")
+	b.WaitJS("the summary", `!!document.getElementById('summary-table')`)
+	if !uitest.Eval[bool](b, `document.getElementById('kr01').hidden`) {
+		t.Error("a run without KR01 shows a KR01 ladder")
+	}
+	if n := b.Count("#open-var"); n != 0 {
+		t.Error("a run without a scenario set links to VaR/ES")
+	}
+	b.GoHash("#/runs/RUN-AN-PLAIN/var", "/runs/RUN-AN-PLAIN/var")
+	if got := b.Text("#var-no-sets"); !strings.Contains(got, "names no scenario set") {
+		t.Errorf("VaR page of a run without sets: %q", got)
+	}
 }

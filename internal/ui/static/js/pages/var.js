@@ -103,7 +103,9 @@ export async function render(main, ctx) {
   dim.addEventListener('change', syncAttr);
   syncAttr();
   const form = h('form', { class: 'filters', id: 'var-form' },
-    field('Scenario set', select('scenario_set_id', sets, set, { id: 'var-set' })),
+    // A set asked for in the address but not named by the run stays in the
+    // form, so the problem the server answers matches what is shown.
+    field('Scenario set', select('scenario_set_id', sets.includes(set) ? sets : [...sets, set], set, { id: 'var-set' })),
     field('Confidence', h('input', { type: 'text', name: 'confidence', value: confidence, inputmode: 'decimal', id: 'var-confidence', size: 6 })),
     field('Group by', dim),
     attrField,
