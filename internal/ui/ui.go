@@ -10,8 +10,9 @@
 // no token. Nothing is built: the modules under static/js are plain
 // JavaScript modules loaded by the browser as they are, one per page
 // (static/js/pages) plus a small shared layer (api.js: requests, problems,
-// paging; render.js: elements, numbers, tables, charts). A page is added by
-// writing its module and one line in the route table of app.js.
+// paging; render.js: elements, numbers, tables, charts) and sections that a
+// page embeds (static/js/views: the KR01 ladder of the run page). A page is
+// added by writing its module and one line in the route table of app.js.
 //
 // SPEC §1 requires a bearer token on "every route except health" when
 // IPRS_API_TOKENS is set. Read plainly, that is every route that answers

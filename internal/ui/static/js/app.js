@@ -14,6 +14,7 @@ import * as markets from './pages/markets.js';
 import * as market from './pages/market.js';
 import * as books from './pages/books.js';
 import * as book from './pages/book.js';
+import * as valueAtRisk from './pages/var.js';
 
 // [path pattern, page module, nav section]. Add a page here.
 const routes = [
@@ -21,6 +22,7 @@ const routes = [
   [/^\/runs\/([^/]+)$/, run, 'runs'],
   [/^\/runs\/([^/]+)\/cube$/, cube, 'runs'],
   [/^\/runs\/([^/]+)\/group$/, group, 'runs'],
+  [/^\/runs\/([^/]+)\/var$/, valueAtRisk, 'runs'],
   [/^\/runs\/([^/]+)\/positions\/([^/]+)$/, position, 'runs'],
   [/^\/market$/, markets, 'market'],
   [/^\/market\/([^/]+)$/, market, 'market'],

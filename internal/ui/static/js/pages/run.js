@@ -7,6 +7,8 @@ import {
   badge, card, fmtDuration, fmtInt, fmtTime, h, kv, loading, measureValue, num, pageHead, problemBox,
   progressBar, replace, table,
 } from '../render.js';
+import { kr01View } from '../views/kr01.js';
+import { scenarioSets } from './var.js';
 
 /** BASE first, then the run's own order. */
 export function scenarioOrder(run, summary) {
@@ -117,6 +119,7 @@ export async function render(main, ctx) {
   const timesEl = h('div', null, times(run));
   const summaryEl = h('div', { id: 'summary-body' }, loading());
   const tasksEl = h('div', null, loading());
+  const ladder = kr01View();
   const note = h('div');
   // Without a token the browser downloads the stream itself; with one the
   // request needs its header, so the file is assembled in the page.
@@ -139,7 +142,9 @@ export async function render(main, ctx) {
       title: h('span', { class: 'mono' }, run.run_id),
       extra: [statusEl],
       sub: `${run.run_type} · as of ${fmtTime(run.as_of_time)}`,
-      actions: [h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/cube`, id: 'open-cube' }, 'Cube'), exportBtn],
+      actions: [h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/cube`, id: 'open-cube' }, 'Cube'),
+        scenarioSets(run).length ? h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/var`, id: 'open-var' }, 'VaR / ES') : null,
+        exportBtn].filter(Boolean),
     }),
     note,
     errorEl,
@@ -148,6 +153,7 @@ export async function render(main, ctx) {
       card('Inputs', details(run))),
     h('div', { class: 'stack' },
       h('section', { class: 'card', id: 'summary' }, h('h2', null, 'Summary', h('span', { class: 'note' }, 'exact sums over each scenario\'s positions')), summaryEl),
+      ladder,
       h('section', { class: 'card', id: 'tasks' }, h('h2', null, 'Tasks'), tasksEl)));
 
   // The summary reads every result row, so while the run goes on it is
@@ -159,6 +165,7 @@ export async function render(main, ctx) {
         : summary.partial === true || run.status === 'FAILED' || run.status === 'CANCELLED'
           ? 'Partial: these sums cover only the tasks that succeeded.' : null;
       replace(summaryEl, note ? h('p', { class: 'muted small', id: 'summary-note' }, note) : null, summaryTable(run, summary));
+      ladder.update(summary, scenarioOrder(run, summary));
       summaryEl.dataset.runStatus = summary.status;
     } catch (err) {
       if (err.name !== 'AbortError') replace(summaryEl, problemBox(err));
