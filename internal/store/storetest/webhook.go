@@ -3,7 +3,9 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,6 +350,58 @@ func testWebhook(t *testing.T, open Opener) {
 		}
 		if err := f.s.WebhookAttemptRecord(f.ctx, store.WebhookAttemptParams{DeliveryID: got[0].ID, Attempt: 2, Delivered: true}); !errors.Is(err, apperr.ErrConflict) {
 			t.Errorf("attempt after the webhook was deleted = %v, want a conflict (its deliveries failed)", err)
+		}
+	})
+
+	t.Run("ConcurrentClaimsNeverShare", func(t *testing.T) {
+		f := setup(t, open)
+		var hooks []string
+		for i := range 3 {
+			hooks = append(hooks, f.webhook(t, fmt.Sprintf("w%d", i), store.EventRunCancelled).ID)
+		}
+		const runs = 8
+		for i := range runs {
+			run, _ := f.simpleRun(t, fmt.Sprintf("r%d", i), 1, 3)
+			if _, err := f.cancel(run.ID, T0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clock.Set(T0.Add(2 * time.Second))
+		var (
+			mu   sync.Mutex
+			seen = map[int64]int{}
+			wg   sync.WaitGroup
+		)
+		for range 4 {
+			wg.Go(func() {
+				for {
+					l, err := f.s.WebhookDeliveryClaim(f.ctx, store.WebhookClaimParams{Limit: 3, Lease: time.Hour})
+					if err != nil {
+						t.Errorf("WebhookDeliveryClaim: %v", err)
+						return
+					}
+					mu.Lock()
+					for _, d := range l {
+						if slices.Contains(hooks, d.WebhookID) {
+							seen[d.ID]++
+
+						}
+					}
+					mu.Unlock()
+					if len(l) == 0 {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != 3*runs {
+			t.Errorf("claimed %d distinct deliveries, want %d", len(seen), 3*runs)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("delivery %d claimed %d times", id, n)
+			}
 		}
 	})
 }
