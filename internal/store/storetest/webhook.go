@@ -384,7 +384,6 @@ func testWebhook(t *testing.T, open Opener) {
 					for _, d := range l {
 						if slices.Contains(hooks, d.WebhookID) {
 							seen[d.ID]++
-
 						}
 					}
 					mu.Unlock()
