@@ -22,6 +22,8 @@ const (
 	DefaultTimeout     = 10 * time.Second
 	DefaultLease       = 2 * time.Minute
 	DefaultGiveUpAfter = 24 * time.Hour
+	// recordTimeout bounds the recording of an attempt.
+	recordTimeout = 5 * time.Second
 )
 
 // Options configure a Dispatcher; zero fields take the defaults.
@@ -152,7 +154,12 @@ func (d *Dispatcher) deliver(ctx context.Context, del *store.WebhookDelivery) er
 	}
 	log := d.log.With("webhook_id", del.WebhookID, "message_id", del.MessageID, "event", del.EventType,
 		"run_id", del.RunID, "attempt", del.Attempts, "status_code", code)
-	if err := d.st.WebhookAttemptRecord(ctx, p); err != nil {
+	// An attempt cut short by shutdown is still recorded (it may have
+	// reached the receiver), on a context that outlives the cancellation
+	// briefly.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := d.st.WebhookAttemptRecord(rctx, p); err != nil {
 		return fmt.Errorf("webhook: record attempt %d of %s: %w", del.Attempts, del.MessageID, err)
 	}
 	switch {
