@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/store"
+	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/sqlite"
 	"github.com/iprs/iprs/internal/store/storetest"
+	"github.com/iprs/iprs/internal/store/teststore"
 	"github.com/iprs/iprs/internal/webhook"
 )
 
@@ -134,21 +137,36 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type env struct {
-	st    *sqlite.DB
+	st    store.Store
 	clock *storetest.Clock
 	rc    *receiver
 	hook  *store.Webhook
 	d     *webhook.Dispatcher
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	clock := storetest.NewClock(storetest.T0)
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
+// eachStore runs fn on SQLite, and on PostgreSQL (a schema of its own)
+// when IPRS_TEST_DATABASE_URL is set.
+func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) {
+		clock := storetest.NewClock(storetest.T0)
+		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "iprs.db"), sqlite.Options{Migrate: true, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		fn(t, newEnv(t, st, clock))
+	})
+	if os.Getenv(teststore.EnvURL) == "" {
+		return
 	}
-	t.Cleanup(func() { _ = st.Close() })
+	t.Run("postgres", func(t *testing.T) {
+		clock := storetest.NewClock(storetest.T0)
+		fn(t, newEnv(t, teststore.Postgres(t, postgres.Options{Now: clock.Now, MaxConns: 4}), clock))
+	})
+}
+
+func newEnv(t *testing.T, st store.Store, clock *storetest.Clock) *env {
+	t.Helper()
 	rc := &receiver{t: t, secret: webhook.NewSecret()}
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
@@ -193,7 +211,10 @@ func (e *env) deliveries(t *testing.T) []*store.WebhookDelivery {
 // event exactly once, a run's events in order, each with one webhook-id
 // across its retries.
 func TestDownThenUp(t *testing.T) {
-	e := newEnv(t)
+	eachStore(t, testDownThenUp)
+}
+
+func testDownThenUp(t *testing.T, e *env) {
 	e.rc.down.Store(true)
 	e.finishRun(t, "runA")
 	e.finishRun(t, "runB")
@@ -274,7 +295,10 @@ func TestDownThenUp(t *testing.T) {
 // backoff times for 24 hours, then the delivery is FAILED and tried no
 // more.
 func TestGiveUpAfterHorizon(t *testing.T) {
-	e := newEnv(t)
+	eachStore(t, testGiveUpAfterHorizon)
+}
+
+func testGiveUpAfterHorizon(t *testing.T, e *env) {
 	e.rc.down.Store(true)
 	e.clock.Set(storetest.T0.Add(time.Hour))
 	// A run without tasks is COMPLETED at once: one run.completed.
