@@ -5,7 +5,7 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
--- revision: 3
+-- revision: 4
 -- The revision goes up with every change to this file once it has been
 -- applied anywhere; the last statement records it, and `iprs migrate`
 -- applies the file again to a database that recorded a lower one.
@@ -268,6 +268,44 @@ CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit
 CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
+-- Webhooks (SPEC §5): subscriptions, the outbox of deliveries (written in
+-- the transaction of the event) and the log of every delivery attempt.
+CREATE TABLE IF NOT EXISTS webhook (
+    webhook_id   text COLLATE "C" PRIMARY KEY,
+    url          text        NOT NULL,
+    events       text[]      NOT NULL,
+    description  text        NOT NULL DEFAULT '',
+    secret       text        NOT NULL,
+    created_at   timestamptz NOT NULL,
+    deleted_at   timestamptz
+);
+CREATE TABLE IF NOT EXISTS webhook_delivery (
+    delivery_id      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    webhook_id       text COLLATE "C" NOT NULL REFERENCES webhook (webhook_id),
+    event_type       text COLLATE "C" NOT NULL,
+    run_id           text COLLATE "C" NOT NULL,
+    payload          text        NOT NULL,
+    message_id       text COLLATE "C" NOT NULL UNIQUE,
+    status           text COLLATE "C" NOT NULL CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED')),
+    attempts         integer     NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL,
+    last_status_code integer     NOT NULL DEFAULT 0,
+    last_error       text        NOT NULL DEFAULT '',
+    created_at       timestamptz NOT NULL,
+    delivered_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS webhook_delivery_due_idx ON webhook_delivery (next_attempt_at, delivery_id) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS webhook_delivery_run_idx ON webhook_delivery (webhook_id, run_id, delivery_id) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS webhook_delivery_webhook_idx ON webhook_delivery (webhook_id, delivery_id DESC);
+CREATE TABLE IF NOT EXISTS webhook_attempt (
+    delivery_id  bigint      NOT NULL REFERENCES webhook_delivery (delivery_id),
+    attempt      integer     NOT NULL,
+    attempted_at timestamptz NOT NULL,
+    status_code  integer     NOT NULL DEFAULT 0,
+    error        text        NOT NULL DEFAULT '',
+    PRIMARY KEY (delivery_id, attempt)
+);
+
 -- Databases created by the first draft of this file stored client JSON as
 -- jsonb; convert those columns so reads return the bytes as submitted.
 DO $$
@@ -290,7 +328,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 3)
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 4)
 ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
     WHERE schema_migration.revision < EXCLUDED.revision;
 

@@ -64,8 +64,8 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"46dfba7eaa561f59e51b038b9fd43938b1033bf79b9fda1c974aafac1315ee0d", 3},
-	"sqlite/001_mvp_core.sql": {"226a4f9e9a1840e237515ae3e3e876f4c9382a2f64767d7f0ef72e4bc31a8d65", 3},
+	"001_mvp_core.sql":        {"54c551a5ac1777de8c5c472c3360290fcd0fa82907e70005c82bd7bc9de5b7d8", 4},
+	"sqlite/001_mvp_core.sql": {"a77a3412430e3f5d10add623dcf07f9c2cc6b11a96c9ae9ccb3c9f7aee50ffdf", 4},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {

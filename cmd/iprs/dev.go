@@ -162,7 +162,7 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version}
+	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version, webhookURLs: webhookPolicy(o.Cfg, true)}
 	routes := map[string]http.Handler{}
 	for _, spec := range service.All() {
 		if spec.Prefix == "" {
@@ -191,6 +191,8 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return web.Serve(gctx, web.NewServer(o.Addr, handler, o.Logger), ln, shutdownGrace) })
+	dispatcher := p.webhookDispatcher()
+	g.Go(func() error { return dispatcher.Run(gctx) })
 	// No workers is allowed: separate `iprs serve worker` processes on the
 	// same database then do the pricing.
 	workers := max(o.Workers, 0)

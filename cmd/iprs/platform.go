@@ -21,6 +21,7 @@ import (
 	"github.com/iprs/iprs/internal/store/sqlite"
 	"github.com/iprs/iprs/internal/web"
 	"github.com/iprs/iprs/internal/web/metrics"
+	"github.com/iprs/iprs/internal/webhook"
 	"github.com/iprs/iprs/internal/worker"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,6 +66,25 @@ type platform struct {
 	cfg     config.Config
 	logger  *slog.Logger
 	version string
+	// webhookURLs is what POST /orch/webhooks accepts (webhookPolicy).
+	webhookURLs webhook.URLPolicy
+}
+
+// webhookPolicy is the webhook URL policy of a process: https only, http
+// too with IPRS_WEBHOOK_ALLOW_HTTP, and in dev (dev) http to loopback.
+func webhookPolicy(cfg config.Config, dev bool) webhook.URLPolicy {
+	switch {
+	case cfg.WebhookAllowHTTP:
+		return webhook.AnyHTTP
+	case dev:
+		return webhook.LoopbackHTTP
+	}
+	return webhook.HTTPSOnly
+}
+
+// webhookDispatcher delivers the queued webhook events until ctx ends.
+func (p *platform) webhookDispatcher() *webhook.Dispatcher {
+	return webhook.New(p.st, webhook.Options{Logger: p.logger.With("service", "webhooks")})
 }
 
 // handler builds the HTTP handler of a service that serves an API.
@@ -101,6 +121,7 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 			BodyIdleTimeout: p.cfg.BodyIdle(),
 			Registerer:      m.Registry(),
 			FourEyes:        p.cfg.FourEyes,
+			WebhookURLs:     p.webhookURLs,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)

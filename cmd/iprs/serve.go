@@ -48,7 +48,7 @@ func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog
 		return err
 	}
 	defer st.Close()
-	p := &platform{st: st, cfg: cfg, logger: base, version: buildVersion()}
+	p := &platform{st: st, cfg: cfg, logger: base, version: buildVersion(), webhookURLs: webhookPolicy(cfg, false)}
 	addr := spec.Addr()
 	if cfg.Addr != "" {
 		addr = cfg.Addr
@@ -67,6 +67,10 @@ func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog
 			return err
 		}
 		g.Go(func() error { return web.Serve(ctx, web.NewServer(addr, h, logger), nil, shutdownGrace) })
+		if spec.Name == service.Orchestrator {
+			d := p.webhookDispatcher()
+			g.Go(func() error { return d.Run(ctx) })
+		}
 	}
 	err = g.Wait()
 	logger.Info("stopped", "error", err)

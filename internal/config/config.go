@@ -25,6 +25,9 @@
 //	IPRS_BODY_IDLE_SECONDS   how long a position upload's body may stall
 //	                         before it fails with 408, default 30
 //	IPRS_ADDR                listen address override ("host:port" or ":port")
+//	IPRS_WEBHOOK_ALLOW_HTTP  true: `iprs serve` accepts http webhook URLs too
+//	                         (default false: https only; `iprs dev` always
+//	                         accepts http to loopback addresses)
 //
 // Sizes are bytes, optionally with a unit: B, KB, MB, GB (powers of 1000)
 // or KiB, MiB, GiB (powers of 1024), as in "16MiB".
@@ -50,6 +53,7 @@ const (
 	EnvDatabaseURL       = "DATABASE_URL"
 	EnvAPITokens         = "IPRS_API_TOKENS"
 	EnvFourEyes          = "IPRS_FOUR_EYES"
+	EnvWebhookAllowHTTP  = "IPRS_WEBHOOK_ALLOW_HTTP"
 	EnvMaxBodyBytes      = "IPRS_MAX_BODY_BYTES"
 	EnvMaxUploadBytes    = "IPRS_MAX_UPLOAD_BYTES"
 	EnvLogLevel          = "IPRS_LOG_LEVEL"
@@ -122,6 +126,8 @@ type Config struct {
 	BodyIdleSeconds int
 	// Addr overrides the service's default listen address when not empty.
 	Addr string
+	// WebhookAllowHTTP lets webhooks use http URLs (IPRS_WEBHOOK_ALLOW_HTTP).
+	WebhookAllowHTTP bool
 }
 
 // Lease is the task lease as a duration.
@@ -178,6 +184,13 @@ func Load(getenv func(string) string) (Config, error) {
 				fail(fmt.Errorf("%s: %w", EnvFourEyes, err))
 			}
 		}
+	}
+	if s := get(EnvWebhookAllowHTTP); s != "" {
+		on, err := strconv.ParseBool(s)
+		if err != nil {
+			fail(fmt.Errorf("%s: %q is not true or false", EnvWebhookAllowHTTP, s))
+		}
+		c.WebhookAllowHTTP = on
 	}
 	if s := get(EnvMaxBodyBytes); s != "" {
 		n, err := ParseSize(s)
@@ -458,6 +471,7 @@ func (c Config) Dump() string {
 		{EnvDBMaxConns, strconv.Itoa(c.DBMaxConns)},
 		{EnvBodyIdleSeconds, strconv.Itoa(c.BodyIdleSeconds)},
 		{EnvAddr, addr},
+		{EnvWebhookAllowHTTP, strconv.FormatBool(c.WebhookAllowHTTP)},
 	}
 	var b strings.Builder
 	for _, l := range lines {
@@ -505,5 +519,6 @@ func Variables() []string {
 	return []string{
 		EnvDatabaseURL, EnvAPITokens, EnvFourEyes, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
 		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvBodyIdleSeconds, EnvAddr,
+		EnvWebhookAllowHTTP,
 	}
 }

@@ -110,6 +110,7 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 		"IPRS_ADDR":                 "localhost",
 		"IPRS_API_TOKENS":           "ops:admin:tok-x",
 		"IPRS_FOUR_EYES":            "perhaps",
+		"IPRS_WEBHOOK_ALLOW_HTTP":   "sometimes",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted invalid variables")
@@ -344,5 +345,17 @@ func TestFourEyes(t *testing.T) {
 	// Off, a single all-powerful principal is fine.
 	if _, err := Load(env(map[string]string{"IPRS_FOUR_EYES": "false", "IPRS_API_TOKENS": "only-token"})); err != nil {
 		t.Errorf("four eyes off: %v", err)
+	}
+}
+
+func TestWebhookAllowHTTP(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"IPRS_WEBHOOK_ALLOW_HTTP": "true"}))
+	if err != nil || !c.WebhookAllowHTTP {
+		t.Errorf("IPRS_WEBHOOK_ALLOW_HTTP=true: %v, %v", c.WebhookAllowHTTP, err)
+	}
+	c, err = Load(env(map[string]string{}))
+	if err != nil || c.WebhookAllowHTTP {
+		t.Errorf("unset: %v, %v; want false", c.WebhookAllowHTTP, err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/teststore"
 	"github.com/iprs/iprs/internal/web"
+	"github.com/iprs/iprs/internal/webhook"
 )
 
 // testMaxBody is the normal body bound of the test servers.
@@ -68,6 +69,7 @@ type envOpts struct {
 	batchSize   int
 	principals  []auth.Principal
 	fourEyes    bool
+	webhookURLs webhook.URLPolicy
 }
 
 // eachStore runs fn on a fresh orchestrator for every backend.
@@ -96,6 +98,7 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 		SpoolDir:       t.TempDir(),
 		Registerer:     reg,
 		FourEyes:       opt.fourEyes,
+		WebhookURLs:    opt.webhookURLs,
 	})
 	mux := web.NewMux(web.Config{Service: "orchestrator", Version: "test", Prefix: "/orch", Logger: logger, MaxBodyBytes: testMaxBody,
 		Principals: opt.principals})

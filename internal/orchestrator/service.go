@@ -12,6 +12,7 @@ import (
 	"github.com/iprs/iprs/internal/auth"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
+	"github.com/iprs/iprs/internal/webhook"
 )
 
 // Defaults of Options.
@@ -75,6 +76,10 @@ type Options struct {
 	// FourEyes forbids a principal to publish a run it submitted
 	// (IPRS_FOUR_EYES).
 	FourEyes bool
+	// WebhookURLs says which webhook URLs POST /orch/webhooks accepts:
+	// https only (the zero value), or http to loopback too (`iprs dev`),
+	// or any http (IPRS_WEBHOOK_ALLOW_HTTP).
+	WebhookURLs webhook.URLPolicy
 }
 
 // Service is the orchestrator: position snapshots, runs, pre-run checks,
@@ -134,6 +139,10 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun, web.Role(auth.Publish))
 	m.HandleFunc("DELETE /orch/runs/{id}", s.handleDeleteRun)
 	m.HandleFunc("GET /orch/audit", s.handleAuditList)
+	m.HandleFunc("POST /orch/webhooks", s.handleCreateWebhook)
+	m.HandleFunc("GET /orch/webhooks/{id}", s.handleGetWebhook)
+	m.HandleFunc("DELETE /orch/webhooks/{id}", s.handleDeleteWebhook)
+	m.HandleFunc("GET /orch/webhooks/{id}/deliveries", s.handleWebhookDeliveries)
 }
 
 // log returns the service's logger with the request id of ctx, if any.

@@ -30,6 +30,7 @@ import (
 //	RunCancel                      when the run was QUEUED or RUNNING (cancelling a
 //	                               CANCELLING or CANCELLED run again records nothing)
 //	RunPublish, RunDelete          on success
+//	WebhookCreate, WebhookDelete   on success
 //
 // The worker's task methods and the aggregate cache record nothing: they
 // carry no principal's decision. A new write method (sets, explains,

@@ -263,6 +263,30 @@ type Store interface {
 	// AuditList lists audit entries (see WithAudit) newest Time first,
 	// ties by ID descending, filtered by p.
 	AuditList(ctx context.Context, p AuditListParams) ([]*AuditEntry, error)
+
+	// WebhookCreate stores a webhook (see webhook.go); a zero CreatedAt is
+	// set from the store's clock. An existing id is a Conflict. Audited.
+	WebhookCreate(ctx context.Context, w *Webhook) (*Webhook, error)
+	// WebhookGet returns a webhook that is not deleted, or ErrNotFound.
+	WebhookGet(ctx context.Context, id string) (*Webhook, error)
+	// WebhookDelete marks a webhook deleted (it gets no new deliveries)
+	// and its PENDING deliveries FAILED. An unknown or deleted webhook is
+	// ErrNotFound. Audited.
+	WebhookDelete(ctx context.Context, id string) error
+	// WebhookDeliveryList lists a webhook's deliveries newest first with
+	// their attempts (oldest first); at most limit (all when ≤ 0). An
+	// unknown or deleted webhook is ErrNotFound.
+	WebhookDeliveryList(ctx context.Context, webhookID string, limit int) ([]*WebhookDelivery, error)
+	// WebhookDeliveryClaim claims up to p.Limit PENDING deliveries due by
+	// the store's now, oldest due first, whose webhook is not deleted and
+	// that have no earlier PENDING delivery of the same webhook and run
+	// (a run's events are delivered in order). Each claim counts an
+	// attempt and holds the delivery for p.Lease. Concurrent claimers
+	// never get the same delivery.
+	WebhookDeliveryClaim(ctx context.Context, p WebhookClaimParams) ([]*WebhookDelivery, error)
+	// WebhookAttemptRecord logs the attempt of a claimed delivery and
+	// moves it as p says, in one transaction.
+	WebhookAttemptRecord(ctx context.Context, p WebhookAttemptParams) error
 }
 
 // PositionSnapshotWriter writes one position snapshot in a transaction.

@@ -351,3 +351,31 @@ func (w *Watched) MarketSnapshotDaily(ctx context.Context, p DailyParams) ([]*Ma
 	l, err := w.Store.MarketSnapshotDaily(ctx, p)
 	return l, w.check(ctx, err)
 }
+
+func (w *Watched) WebhookCreate(ctx context.Context, h *Webhook) (*Webhook, error) {
+	out, err := w.Store.WebhookCreate(ctx, h)
+	return out, w.check(ctx, err)
+}
+
+func (w *Watched) WebhookGet(ctx context.Context, id string) (*Webhook, error) {
+	out, err := w.Store.WebhookGet(ctx, id)
+	return out, w.check(ctx, err)
+}
+
+func (w *Watched) WebhookDelete(ctx context.Context, id string) error {
+	return w.check(ctx, w.Store.WebhookDelete(ctx, id))
+}
+
+func (w *Watched) WebhookDeliveryList(ctx context.Context, webhookID string, limit int) ([]*WebhookDelivery, error) {
+	out, err := w.Store.WebhookDeliveryList(ctx, webhookID, limit)
+	return out, w.check(ctx, err)
+}
+
+func (w *Watched) WebhookDeliveryClaim(ctx context.Context, p WebhookClaimParams) ([]*WebhookDelivery, error) {
+	out, err := w.Store.WebhookDeliveryClaim(ctx, p)
+	return out, w.check(ctx, err)
+}
+
+func (w *Watched) WebhookAttemptRecord(ctx context.Context, p WebhookAttemptParams) error {
+	return w.check(ctx, w.Store.WebhookAttemptRecord(ctx, p))
+}

@@ -1,7 +1,7 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
--- revision: 3
+-- revision: 4
 -- (The revision goes up with every change to this file; `iprs migrate`
 -- applies the file again to a database that recorded a lower one.)
 --
@@ -214,3 +214,41 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
 END;
+
+-- Webhooks (SPEC §5): subscriptions, the outbox of deliveries (written in
+-- the transaction of the event) and the log of every delivery attempt.
+CREATE TABLE IF NOT EXISTS webhook (
+    webhook_id   TEXT    PRIMARY KEY,
+    url          TEXT    NOT NULL,
+    events       TEXT    NOT NULL,
+    description  TEXT    NOT NULL DEFAULT '',
+    secret       TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    deleted_at   INTEGER
+);
+CREATE TABLE IF NOT EXISTS webhook_delivery (
+    delivery_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id       TEXT    NOT NULL REFERENCES webhook (webhook_id),
+    event_type       TEXT    NOT NULL,
+    run_id           TEXT    NOT NULL,
+    payload          TEXT    NOT NULL,
+    message_id       TEXT    NOT NULL UNIQUE,
+    status           TEXT    NOT NULL CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    last_status_code INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT    NOT NULL DEFAULT '',
+    created_at       INTEGER NOT NULL,
+    delivered_at     INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_delivery_due_idx ON webhook_delivery (next_attempt_at, delivery_id) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS webhook_delivery_run_idx ON webhook_delivery (webhook_id, run_id, delivery_id) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS webhook_delivery_webhook_idx ON webhook_delivery (webhook_id, delivery_id DESC);
+CREATE TABLE IF NOT EXISTS webhook_attempt (
+    delivery_id  INTEGER NOT NULL REFERENCES webhook_delivery (delivery_id),
+    attempt      INTEGER NOT NULL,
+    attempted_at INTEGER NOT NULL,
+    status_code  INTEGER NOT NULL DEFAULT 0,
+    error        TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (delivery_id, attempt)
+);

@@ -132,6 +132,13 @@
 // finishing a run's last two tasks at once the second sees the first's
 // committed task and settles the run.
 //
+// Webhooks: a run that settles or is published then locks the webhook rows
+// that subscribe to the event (FOR SHARE, after the run row) and inserts
+// their deliveries; WebhookDelete locks its webhook row, then its pending
+// deliveries; claims and attempt records lock delivery rows only (claims
+// with SKIP LOCKED). No path waits for a run row while holding a webhook
+// or delivery lock.
+//
 // # Times and numbers
 //
 // Times are timestamptz, truncated to microseconds and converted to UTC on

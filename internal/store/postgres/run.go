@@ -115,6 +115,9 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 WHERE run_id = $1`, in.ID); err != nil {
 				return fmt.Errorf("postgres: complete empty run %q: %w", in.ID, err)
 			}
+			if err := enqueueWebhooks(ctx, tx, store.EventRunCompleted, in.ID, store.RunCompleted, "", in.RequestedAt); err != nil {
+				return err
+			}
 		}
 		if err := db.recordAudit(ctx, tx, in.ID); err != nil {
 			return err
@@ -365,6 +368,9 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 		if _, err := tx.Exec(ctx, "UPDATE run SET status = 'PUBLISHED', published_at = $2, publish_hash = $3 WHERE run_id = $1",
 			p.RunID, db.stampOr(p.PublishedAt), p.PublishHash); err != nil {
 			return fmt.Errorf("postgres: publish run %q: %w", p.RunID, err)
+		}
+		if err := enqueueWebhooks(ctx, tx, store.EventRunPublished, p.RunID, store.RunPublished, "", db.stampOr(p.PublishedAt)); err != nil {
+			return err
 		}
 		if err := db.recordAudit(ctx, tx, p.RunID); err != nil {
 			return err

@@ -366,7 +366,7 @@ WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.
 		runID, s.Status, now, s.Error); err != nil {
 		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
 	}
-	return nil
+	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(s.Status), runID, s.Status, s.Error, now)
 }
 
 // nullTime is nil for the zero time.

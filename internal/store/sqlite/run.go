@@ -146,6 +146,11 @@ max_attempts, position_count, available_at) VALUES (?, ?, ?, ?, 'QUEUED', 0, ?, 
 			t.RunID, t.Status, t.Attempts = r.ID, store.TaskQueued, 0
 			t.LeaseOwner, t.LeaseExpiresAt, t.LastError, t.StartedAt, t.FinishedAt = "", nil, "", nil, nil
 		}
+		if len(tasks) == 0 {
+			if err := enqueueWebhooks(ctx, tx, store.EventRunCompleted, r.ID, store.RunCompleted, "", r.RequestedAt); err != nil {
+				return err
+			}
+		}
 		if err := db.recordAudit(ctx, tx, r.ID); err != nil {
 			return err
 		}
@@ -327,7 +332,7 @@ WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.I
 		s.Status, toMicros(now), s.Error, runID); err != nil {
 		return fmt.Errorf("settle run %q as %s: %w", runID, s.Status, err)
 	}
-	return nil
+	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(s.Status), runID, s.Status, s.Error, now)
 }
 
 // RunPublish moves a COMPLETED run to PUBLISHED.
@@ -344,6 +349,9 @@ func (db *DB) RunPublish(ctx context.Context, p store.RunPublishParams) (*store.
 		if _, err := tx.ExecContext(ctx, `UPDATE run SET status = 'PUBLISHED', published_at = ?, publish_hash = ? WHERE run_id = ?`,
 			toMicros(p.PublishedAt), p.PublishHash, p.RunID); err != nil {
 			return fmt.Errorf("publish run %q: %w", p.RunID, err)
+		}
+		if err := enqueueWebhooks(ctx, tx, store.EventRunPublished, p.RunID, store.RunPublished, "", p.PublishedAt); err != nil {
+			return err
 		}
 		if err := db.recordAudit(ctx, tx, p.RunID); err != nil {
 			return err

@@ -83,6 +83,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"Result", testResult},
 		{"Retention", testRetention},
 		{"Audit", testAudit},
+		{"Webhook", testWebhook},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
