@@ -7,6 +7,7 @@
 //	/results/runs/{id}/cube?measure=&by=&scenario=&bands=   one measure aggregated by a dimension: [{key, value, count}]
 //	/results/runs/{id}/positions?scenario=&limit=&cursor=   result rows, paged
 //	/results/runs/{id}/positions/{position_id}        one position under every scenario
+//	/results/runs/{id}/positions/{position_id}/cashflows?scenario=&position_snapshot_id=   a loan's projected rows (SPEC §4.1)
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //
 // An unknown run is 404 on every route, and an unknown query parameter is a
@@ -110,6 +111,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/cube", s.cube)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions", s.positions)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}", s.position)
+	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}/cashflows", s.cashflows)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 }
