@@ -102,7 +102,9 @@ func (s *Service) cashflows(w http.ResponseWriter, r *http.Request) error {
 		rows = []pricing.CashflowRow{}
 	}
 	setPartial(w, v)
-	return web.WriteJSON(w, http.StatusOK, web.NewList(rows, ""))
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Items []pricing.CashflowRow `json:"items"`
+	}{rows})
 }
 
 // positionInput is the pricing input of a stored position, as the workers
