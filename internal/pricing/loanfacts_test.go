@@ -68,8 +68,8 @@ func TestLoanFacts(t *testing.T) {
 // Vintage reads the same attributes as LoanFacts, from their JSON text.
 func TestVintageFromRawAttributes(t *testing.T) {
 	t.Parallel()
-	raw := func(orig, next, term, rem string) [len(VintageAttrs)][]byte {
-		var out [len(VintageAttrs)][]byte
+	raw := func(orig, next, term, rem string) [NumVintageAttrs][]byte {
+		var out [NumVintageAttrs][]byte
 		for i, s := range []string{orig, next, term, rem} {
 			if s != "" {
 				out[i] = []byte(s)
@@ -79,7 +79,7 @@ func TestVintageFromRawAttributes(t *testing.T) {
 	}
 	cases := []struct {
 		product string
-		raw     [len(VintageAttrs)][]byte
+		raw     [NumVintageAttrs][]byte
 		want    string
 	}{
 		{"AMORT_LOAN", raw(`"2024-07-01"`, `"2026-02-15"`, "60", "55"), "2024Q3"},

@@ -241,7 +241,8 @@ func (g grouping) attrs() []string {
 		return []string{attr}
 	}
 	if g.by == "vintage" {
-		return pricing.VintageAttrs[:]
+		names := pricing.VintageAttrs()
+		return names[:]
 	}
 	return nil
 }
@@ -256,7 +257,7 @@ func (g grouping) key(row *store.PositionResult) string {
 	case "portfolio_node_id":
 		return row.PortfolioNodeID
 	case "vintage":
-		var raw [len(pricing.VintageAttrs)][]byte
+		var raw [pricing.NumVintageAttrs][]byte
 		copy(raw[:], row.Attrs)
 		if q := pricing.Vintage(row.ProductType, raw); q != "" {
 			return q
