@@ -162,13 +162,13 @@ func newRunCmd(a *app) *cobra.Command {
 			return nil
 		},
 	})
-	var measure, by, scenario string
+	var measure, by, scenario, bands string
 	cube := &cobra.Command{
 		Use:   "cube ID",
-		Short: "Aggregate a measure by a dimension (portfolio_node_id, product_type, instrument_id, attr:NAME)",
+		Short: "Aggregate a measure by a dimension (portfolio_node_id, product_type, instrument_id, vintage, attr:NAME)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cells, err := f.client().Cube(cmd.Context(), args[0], measure, by, scenario)
+			cells, err := f.client().CubeBands(cmd.Context(), args[0], measure, by, scenario, bands)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,8 @@ func newRunCmd(a *app) *cobra.Command {
 		},
 	}
 	cube.Flags().StringVar(&measure, "measure", "PV", "measure to aggregate")
-	cube.Flags().StringVar(&by, "by", "product_type", "dimension: portfolio_node_id, product_type, instrument_id or attr:NAME")
+	cube.Flags().StringVar(&by, "by", "product_type", "dimension: portfolio_node_id, product_type, instrument_id, vintage or attr:NAME")
+	cube.Flags().StringVar(&bands, "bands", "", "with --by attr:NAME, increasing band boundaries such as 580,680,740")
 	cube.Flags().StringVar(&scenario, "scenario", "", "scenario (default BASE)")
 	cmd.AddCommand(cube)
 

@@ -23,8 +23,8 @@ marketdata|orchestrator|results, on :8001, :8002 and :8003), give each command
 the URL of the service that owns its routes:
 
   push market                                        marketdata    --url http://localhost:8001
-  push positions, run submit|list|status|watch|
-    cancel|publish                                   orchestrator  --url http://localhost:8002
+  push positions, strats, run submit|list|status|
+    watch|cancel|publish                             orchestrator  --url http://localhost:8002
   run summary|cube|export                            results       --url http://localhost:8003
 
 When the platform requires a bearer token (IPRS_API_TOKENS), give it with

@@ -15,5 +15,6 @@ func commands(a *app) []*cobra.Command {
 		newRunCmd(a),
 		newPurgeCmd(a),
 		newScenarioSetCmd(a),
+		newStratsCmd(a),
 	}
 }

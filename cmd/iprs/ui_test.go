@@ -589,7 +589,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("snapshot list starts with %q", got)
 	}
 	b.GoHash("#/books/PS-UI?by=state", "/books/PS-UI")
-	_, err = c.Do(ctx, http.MethodGet, "/orch/position-snapshots/PS-UI/strats?by=state", nil, "", nil)
+	_, err = c.Do(ctx, http.MethodGet, "/orch/position-snapshots/PS-UI/strats?by=attr:state", nil, "", nil)
 	if client.StatusOf(err) == http.StatusNotFound {
 		if b.Count("#strats-unavailable") != 1 {
 			t.Error("the strats route answers 404 and the page does not say so")
@@ -601,7 +601,7 @@ func TestDashboard(t *testing.T) {
 				Count int64  `json:"count"`
 			} `json:"items"`
 		}
-		apiGet(t, c, "/orch/position-snapshots/PS-UI/strats?by=state", &strats)
+		apiGet(t, c, "/orch/position-snapshots/PS-UI/strats?by=attr:state", &strats)
 		srows := tableCells(b, "#strats-table", "body")
 		if len(srows) != len(strats.Items) {
 			t.Errorf("strats show %d groups, want %d", len(srows), len(strats.Items))

@@ -133,3 +133,14 @@ func (b Bands) KeyOfJSON(raw []byte) string {
 	}
 	return b.Key(f)
 }
+
+// String returns the boundaries in canonical form, "b₁,b₂,…" with each
+// number formatted as in keys: bands that parse to the same numbers give
+// the same text.
+func (b Bands) String() string {
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmtNum(x)
+	}
+	return strings.Join(parts, ",")
+}

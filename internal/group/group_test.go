@@ -100,3 +100,18 @@ func TestBandKeyOf(t *testing.T) {
 		}
 	}
 }
+
+func TestBandsString(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"580, 680,740":    "580,680,740",
+		"580.0,6.8e2,740": "580,680,740",
+		"0.05,1000000":    "0.05,1e+06",
+		"-1.5":            "-1.5",
+	} {
+		b, err := ParseBands(in)
+		if err != nil || b.String() != want {
+			t.Errorf("ParseBands(%q).String() = %q, %v; want %q", in, b.String(), err, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@
 //	POST /orch/position-snapshots                  201 created | 200 identical | 400 | 408 | 409 | 413 (JSON, or a CSV tape)
 //	GET  /orch/position-snapshots/{id}             metadata
 //	GET  /orch/position-snapshots/{id}/positions   ?limit=&cursor=, in upload order
+//	GET  /orch/position-snapshots/{id}/strats      ?by=&bands=, the loans stratified (SPEC §4.6)
 //	POST /orch/runs                                201 created | 200 replay | 400 | 409 | 422
 //	GET  /orch/runs                                ?status=&limit=&cursor=, newest first
 //	GET  /orch/runs/{id}                           the run with its progress

@@ -131,6 +131,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("POST /orch/position-snapshots", s.handleUpload, web.MaxBody(s.opts.MaxUploadBytes), web.StreamedBody(s.opts.BodyIdleTimeout))
 	m.HandleFunc("GET /orch/position-snapshots/{id}", s.handleGetSnapshot)
 	m.HandleFunc("GET /orch/position-snapshots/{id}/positions", s.handleListPositions)
+	m.HandleFunc("GET /orch/position-snapshots/{id}/strats", s.handleStrats)
 	m.HandleFunc("POST /orch/runs", s.handleCreateRun)
 	m.HandleFunc("GET /orch/runs", s.handleListRuns)
 	m.HandleFunc("GET /orch/runs/{id}", s.handleGetRun)

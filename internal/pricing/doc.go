@@ -87,7 +87,9 @@
 //     CashflowRow list (projected, or contractual when no rule applies).
 //
 //   - (*Position).LoanFacts(asOf): current balance, coupon, FICO, age₀,
-//     WAM and vintage quarter of a loan, for loan-tape views (SPEC §4.6).
+//     WAM and vintage quarter of a loan, for loan-tape views (SPEC §4.6);
+//     Vintage(productType, raw) reads the same quarter from the JSON text
+//     of the attributes VintageAttrs() alone, for groupings that scan rows.
 //
 // Decoding: PositionInput.UnmarshalJSON and ParsePosition use a small
 // single-pass JSON scanner instead of decoding every level into a

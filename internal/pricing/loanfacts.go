@@ -124,8 +124,38 @@ func (p *Position) LoanFacts(asOf time.Time) (LoanFacts, bool) {
 }
 
 // vintage returns the origination quarter of the loan, or "".
-func (l *loan) vintage() string {
-	f := l.facts
+func (l *loan) vintage() string { return l.facts.vintage() }
+
+// NumVintageAttrs is the number of attributes a vintage is read from.
+const NumVintageAttrs = 4
+
+// VintageAttrs returns the attributes the vintage of a loan is read from,
+// in the order Vintage takes their values.
+func VintageAttrs() [NumVintageAttrs]string {
+	return [...]string{"origination_date", "next_payment_date", "term_months", "remaining_term_months"}
+}
+
+// Vintage returns the origination quarter (SPEC §4.6) of a position of the
+// product type given, from the JSON text of the attributes VintageAttrs
+// in that order (nil for one that is absent), read as LoanFacts reads
+// them; "" for a position that is not an AMORT_LOAN or gives no source. It
+// serves groupings that read a few attributes rather than whole positions.
+func Vintage(productType string, raw [NumVintageAttrs][]byte) string {
+	if productType != productAmortLoan {
+		return ""
+	}
+	names := VintageAttrs()
+	f := make(fields, 0, len(raw))
+	for i, r := range raw {
+		if r != nil {
+			f = append(f, member{key: []byte(names[i]), val: r})
+		}
+	}
+	return readLoanFacts(&attrs{fields: f}).vintage()
+}
+
+// vintage returns the origination quarter the facts give, or "".
+func (f loanFactsRaw) vintage() string {
 	if f.hasOrigination {
 		y, m, _ := civilFromDays(f.origination)
 		return quarter(y, m)

@@ -64,3 +64,36 @@ func TestLoanFacts(t *testing.T) {
 		t.Error("a bond has loan facts")
 	}
 }
+
+// Vintage reads the same attributes as LoanFacts, from their JSON text.
+func TestVintageFromRawAttributes(t *testing.T) {
+	t.Parallel()
+	raw := func(orig, next, term, rem string) [NumVintageAttrs][]byte {
+		var out [NumVintageAttrs][]byte
+		for i, s := range []string{orig, next, term, rem} {
+			if s != "" {
+				out[i] = []byte(s)
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		product string
+		raw     [NumVintageAttrs][]byte
+		want    string
+	}{
+		{"AMORT_LOAN", raw(`"2024-07-01"`, `"2026-02-15"`, "60", "55"), "2024Q3"},
+		// 60 − 55 + 1 = 6 payments before 2026-02 is 2025-08.
+		{"AMORT_LOAN", raw("", `"2026-02-15"`, "60", "55"), "2025Q3"},
+		// 2 payments before 2026-01 is 2025-11.
+		{"AMORT_LOAN", raw(`"not a date"`, `"2026-01-15"`, "12", "11"), "2025Q4"},
+		{"AMORT_LOAN", raw("", `"2026-02-15"`, "60", ""), ""},
+		{"AMORT_LOAN", raw("", "", "", ""), ""},
+		{"FIXED_BOND", raw(`"2024-07-01"`, "", "", ""), ""},
+	}
+	for _, c := range cases {
+		if got := Vintage(c.product, c.raw); got != c.want {
+			t.Errorf("Vintage(%s, %q) = %q, want %q", c.product, c.raw, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
+	"github.com/iprs/iprs/internal/group"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
@@ -24,13 +25,14 @@ type CubeCell struct {
 }
 
 // Dimensions a cube groups by, besides "attr:NAME".
-var cubeDimensions = []string{"portfolio_node_id", "product_type", "instrument_id"}
+var cubeDimensions = []string{"portfolio_node_id", "product_type", "instrument_id", "vintage"}
 
 // cubeQuery is a validated cube request.
 type cubeQuery struct {
 	measure  pricing.Measure
 	by       string
-	scenario int // index in the run's scenarios
+	bands    group.Bands // with by=attr:NAME only; nil without bands
+	scenario int         // index in the run's scenarios
 }
 
 // parseCube checks the cube parameters against the run, reporting every
@@ -71,6 +73,18 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 		bad("by", "must be one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
 	}
 
+	if q.Has("bands") {
+		b, err := group.ParseBands(q.Get("bands"))
+		switch {
+		case err != nil:
+			bad("bands", err.Error())
+		case !strings.HasPrefix(by, "attr:"):
+			bad("bands", "applies to by=attr:NAME only")
+		default:
+			cq.bands = b
+		}
+	}
+
 	switch {
 	case q.Has("scenario"):
 		sc, ferr := scenarioParam(r, run)
@@ -95,7 +109,7 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 // positions all lack the measure is absent.
 func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	v, err := s.loadRun(ctx, r, "measure", "by", "scenario")
+	v, err := s.loadRun(ctx, r, "measure", "by", "scenario", "bands")
 	if err != nil {
 		return err
 	}
@@ -110,9 +124,10 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
 	} else {
-		name := fmt.Sprintf("cube|%s|%s|%s", cq.by, cq.measure, v.run.Scenarios[si])
+		g := grouping{by: cq.by, bands: cq.bands}
+		name := fmt.Sprintf("cube|%s|%s|%s", g.name(), cq.measure, v.run.Scenarios[si])
 		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
-			return s.scanTable(ctx, v, cq.by, []int{si}, []pricing.Measure{cq.measure}, false)
+			return s.scanTable(ctx, v, g, []int{si}, []pricing.Measure{cq.measure}, false)
 		})
 		si = 0 // the scanned table keeps the one scenario
 	}
@@ -173,17 +188,13 @@ func (s *Service) checkAttrPresent(ctx context.Context, v *runView, table *agg.T
 // scanTable aggregates the run's results by a grouping that the tasks did
 // not keep, reading every row: the scenarios given (indices into the
 // run's), the measures given, and the P&L vectors when pnl.
-func (s *Service) scanTable(ctx context.Context, v *runView, by string, scen []int, measures []pricing.Measure, pnl bool) (*agg.Table, error) {
+func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []int, measures []pricing.Measure, pnl bool) (*agg.Table, error) {
 	names := make([]string, len(scen))
 	for i, si := range scen {
 		names[i] = v.run.Scenarios[si]
 	}
 	table := agg.New(names, measures, pnl)
-	p := store.ResultScanParams{RunID: v.run.ID}
-	attr, isAttr := store.AttrKey(by)
-	if isAttr {
-		p.Attrs = []string{attr}
-	}
+	p := store.ResultScanParams{RunID: v.run.ID, Attrs: g.attrs()}
 	all := make([]pricing.Values, len(v.run.Scenarios))
 	kept := make([]pricing.Values, len(scen))
 	base := slices.Index(v.run.Scenarios, BaseScenario)
@@ -198,7 +209,7 @@ func (s *Service) scanTable(ctx context.Context, v *runView, by string, scen []i
 		if pnl && base >= 0 {
 			b = &all[base]
 		}
-		table.Add(groupKey(row, by, isAttr), kept, b)
+		table.Add(g.key(row), kept, b)
 		return nil
 	})
 	if err != nil {
@@ -207,19 +218,56 @@ func (s *Service) scanTable(ctx context.Context, v *runView, by string, scen []i
 	return table, nil
 }
 
-// groupKey is a row's key for a grouping.
-func groupKey(row *store.PositionResult, by string, isAttr bool) string {
-	switch {
-	case isAttr:
-		return attrKey(row.Attrs[0])
-	case by == "instrument_id":
-		return row.InstrumentID
-	case by == "product_type":
-		return row.ProductType
-	case by == "portfolio_node_id":
-		return row.PortfolioNodeID
+// grouping is how a scan keys result rows: a dimension of the result
+// row, attr:NAME (by its value, or with bands by its numeric band), or
+// vintage (the origination quarter of a loan, read from its attributes).
+type grouping struct {
+	by    string
+	bands group.Bands
+}
+
+// name identifies the grouping in cache names: the bands are part of it,
+// in their canonical form.
+func (g grouping) name() string {
+	if g.bands == nil {
+		return g.by
 	}
-	return ""
+	return g.by + "|bands=" + g.bands.String()
+}
+
+// attrs are the attributes the grouping reads with each row.
+func (g grouping) attrs() []string {
+	if attr, ok := store.AttrKey(g.by); ok {
+		return []string{attr}
+	}
+	if g.by == "vintage" {
+		names := pricing.VintageAttrs()
+		return names[:]
+	}
+	return nil
+}
+
+// key is a row's key for the grouping.
+func (g grouping) key(row *store.PositionResult) string {
+	switch g.by {
+	case "instrument_id":
+		return row.InstrumentID
+	case "product_type":
+		return row.ProductType
+	case "portfolio_node_id":
+		return row.PortfolioNodeID
+	case "vintage":
+		var raw [pricing.NumVintageAttrs][]byte
+		copy(raw[:], row.Attrs)
+		if q := pricing.Vintage(row.ProductType, raw); q != "" {
+			return q
+		}
+		return agg.NA
+	}
+	if g.bands != nil {
+		return g.bands.KeyOfJSON(row.Attrs[0])
+	}
+	return attrKey(row.Attrs[0])
 }
 
 // attrKey is the group key of an attribute's JSON text: a string's value,

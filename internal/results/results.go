@@ -7,6 +7,7 @@
 //	/results/runs/{id}/cube?measure=&by=&scenario=&bands=   one measure aggregated by a dimension: [{key, value, count}]
 //	/results/runs/{id}/positions?scenario=&limit=&cursor=   result rows, paged
 //	/results/runs/{id}/positions/{position_id}        one position under every scenario
+//	/results/runs/{id}/positions/{position_id}/cashflows?scenario=&position_snapshot_id=   a loan's projected rows (SPEC §4.1)
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //	/results/compare?base=&target=&measure=&scenario=&abs_tol=&rel_tol=&limit=&cursor=
 //	                                                  two finished runs position by position
@@ -23,9 +24,11 @@
 // aggregates of package agg for the whole task, by product type and by
 // portfolio node. So the summary and the cubes by product_type and
 // portfolio_node_id merge a few hundred small payloads and never rescan the
-// results; a cube by instrument_id or attr:NAME scans the run's rows once
-// and, when the run is finished (its results never change again), keeps the
-// answer in the store's aggregate cache, so each is computed once per run;
+// results; a cube by instrument_id, attr:NAME (with or without bands) or
+// vintage scans the run's rows once and, when the run is finished (its
+// results never change again), keeps the answer in the store's aggregate
+// cache under a name that includes the bands in canonical form, so each is
+// computed once per run;
 // concurrent requests for the same uncached aggregate share one computation.
 //
 // Aggregates follow each measure's declaration (pricing.MeasureSpec):
@@ -43,8 +46,13 @@
 // Grouping keys (SPEC §4.6): a position without a value for the grouping
 // (an absent or null attribute; with bands, a non-numeric one) is in the
 // group "n/a". An attribute's key is its string value, or the JSON text of
-// any other value. A cube by an attribute that no position of the run has
-// is a 400 naming the attributes its positions have.
+// any other value; with bands=b₁,…,bₖ (by=attr:NAME only, else a 400 on
+// bands) a JSON number's key is its band "<b₁", "bᵢ–bᵢ₊₁" or "≥bₖ" (package
+// group) and anything else, a numeric string such as "720" included, is
+// n/a. by=vintage keys a loan by its origination quarter as
+// pricing.Vintage reads it; another product, or a loan without a source, is
+// n/a. A cube by an attribute that no position of the run has is a 400
+// naming the attributes its positions have.
 //
 // # Comparing runs (SPEC §4.5)
 //
@@ -155,6 +163,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/cube", s.cube)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions", s.positions)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}", s.position)
+	m.HandleFunc("GET "+Prefix+"/runs/{id}/positions/{position_id}/cashflows", s.cashflows)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 	m.HandleFunc("GET "+Prefix+"/compare", s.compare)

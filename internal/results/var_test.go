@@ -95,6 +95,12 @@ func testVaR(t *testing.T, st store.Store) {
 			}
 		}
 	}
+	// Neither position has a vintage (A gives no source, B is a bond): one
+	// group n/a with the whole book's figures.
+	if got := get("scenario_set_id=SET-A&confidence=0.75&by=vintage"); len(got) != 1 || got[0].Key == nil || *got[0].Key != "n/a" ||
+		got[0].VaR != 6 || got[0].ES != 6.5 || got[0].Worst != "S5" {
+		t.Errorf("by vintage: %+v, want n/a with VaR 6, ES 6.5, worst S5", got)
+	}
 	// The default confidence 0.99 needs N ≥ 100: with 8 scenarios a 400.
 	wantProblem(t, srv, "/results/runs/VAR-1/var?scenario_set_id=SET-A", 400, "confidence")
 	for _, q := range []string{"confidence=0.75", "scenario_set_id=SET-A&confidence=1.5", "scenario_set_id=SET-A&confidence=0.9",

@@ -134,6 +134,10 @@ type Store interface {
 	// order (by id) then Seq order. It is used for pre-run checks and input
 	// hashes.
 	PositionScan(ctx context.Context, snapshotIDs []string, fn func(*Position) error) error
+	// PositionsByID returns the position with that id of each of the
+	// snapshots that holds one, ordered by snapshot id; none is an empty
+	// list, not an error.
+	PositionsByID(ctx context.Context, snapshotIDs []string, positionID string) ([]*Position, error)
 
 	// PositionAttributeNames returns the distinct top-level attribute
 	// names of the snapshots' positions, sorted (bytewise).

@@ -198,6 +198,11 @@ func (w *Watched) PositionList(ctx context.Context, snapshotID string, afterSeq 
 	return l, w.check(ctx, err)
 }
 
+func (w *Watched) PositionsByID(ctx context.Context, snapshotIDs []string, positionID string) ([]*Position, error) {
+	l, err := w.Store.PositionsByID(ctx, snapshotIDs, positionID)
+	return l, w.check(ctx, err)
+}
+
 func (w *Watched) PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod int) ([]BucketCount, error) {
 	l, err := w.Store.PositionBuckets(ctx, snapshotIDs, hashMod)
 	return l, w.check(ctx, err)

@@ -111,6 +111,32 @@ WHERE p.position_snapshot_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3`, snaps
 	return out, nil
 }
 
+// PositionsByID returns the snapshots' positions with that id, by
+// snapshot id (one index probe per snapshot).
+func (db *DB) PositionsByID(ctx context.Context, snapshotIDs []string, positionID string) ([]*store.Position, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, positionSelect+`
+WHERE p.position_snapshot_id = ANY($1) AND p.position_id = $2 ORDER BY p.position_snapshot_id`, snapshotIDs, positionID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: positions with id %q: %w", positionID, err)
+	}
+	defer rows.Close()
+	var ps positionScanner
+	out := []*store.Position{}
+	for rows.Next() {
+		p := new(store.Position)
+		if err := ps.scan(rows, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: positions with id %q: %w", positionID, err)
+	}
+	return out, nil
+}
+
 // PositionBuckets counts positions by product type and Hash mod hashMod.
 func (db *DB) PositionBuckets(ctx context.Context, snapshotIDs []string, hashMod int) ([]store.BucketCount, error) {
 	if hashMod <= 0 {

@@ -284,6 +284,33 @@ WHERE p.position_snapshot_id = ? AND p.seq > ? ORDER BY p.seq LIMIT ?`, snapshot
 	return out, nil
 }
 
+// PositionsByID returns the snapshots' positions with that id, by
+// snapshot id.
+func (db *DB) PositionsByID(ctx context.Context, snapshotIDs []string, positionID string) ([]*store.Position, error) {
+	ids, err := idsJSON(snapshotIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := []*store.Position{}
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+positionColumns+`
+FROM position p JOIN position_snapshot h ON h.position_snapshot_id = p.position_snapshot_id
+WHERE p.position_snapshot_id IN (SELECT value FROM json_each(?)) AND p.position_id = ?
+ORDER BY p.position_snapshot_id`, ids, positionID)
+		if err != nil {
+			return fmt.Errorf("positions with id %q: %w", positionID, err)
+		}
+		return eachPosition(rows, func(p *store.Position) error {
+			out = append(out, p)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // eachPosition scans rows of positionColumns, closing them.
 func eachPosition(rows *sql.Rows, fn func(*store.Position) error) error {
 	defer rows.Close()

@@ -409,6 +409,46 @@ func testPositionSnapshot(t *testing.T, open Opener) {
 			t.Errorf("PositionScan with a failing fn: err %v after %d rows; want the fn's error after 3", err, n)
 		}
 	})
+	t.Run("ByID", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		mk := func(snap string, ids ...string) []*store.Position {
+			out := make([]*store.Position, len(ids))
+			for i, id := range ids {
+				out[i] = Pos(id, "AMORT_LOAN", PositionHash(id), fmt.Sprintf(`{"snap":%q}`, snap))
+				out[i].Quantity = ptr(float64(i + 2))
+			}
+			return out
+		}
+		c, d, e := mk("c", "X", "Y"), mk("d", "Z", "Y"), mk("e", "X")
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("d"), PortfolioNodeID: "ND"}, d, 0)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("c"), PortfolioNodeID: "NC"}, c, 0)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("e"), PortfolioNodeID: "NE"}, e, 0)
+		snaps := []string{f.id("d"), f.id("c"), f.id("nope")}
+		got, err := f.s.PositionsByID(f.ctx, snaps, "Y")
+		if err != nil || len(got) != 2 {
+			t.Fatalf("PositionsByID(Y) = %d positions, %v; want 2", len(got), err)
+		}
+		checkPosition(t, got[0], c[1], "NC") // snapshot id order: c before d
+		checkPosition(t, got[1], d[1], "ND")
+		if string(got[0].Attributes) != `{"snap":"c"}` {
+			t.Errorf("attributes %s", got[0].Attributes)
+		}
+		// X of snapshot e is not among the snapshots asked for.
+		got, err = f.s.PositionsByID(f.ctx, snaps, "X")
+		if err != nil || len(got) != 1 {
+			t.Fatalf("PositionsByID(X) = %d positions, %v; want 1", len(got), err)
+		}
+		checkPosition(t, got[0], c[0], "NC")
+		for _, id := range []string{"Q", "x", ""} {
+			if got, err := f.s.PositionsByID(f.ctx, snaps, id); err != nil || len(got) != 0 {
+				t.Errorf("PositionsByID(%q) = %d positions, %v; want none", id, len(got), err)
+			}
+		}
+		if got, err := f.s.PositionsByID(f.ctx, nil, "X"); err != nil || len(got) != 0 {
+			t.Errorf("PositionsByID(no snapshots) = %d positions, %v; want none", len(got), err)
+		}
+	})
 }
 
 func commitSnapshot(t *testing.T, f *fixture, hdr *store.PositionSnapshot, positions []*store.Position, serverID bool) (*store.PositionSnapshot, bool) {

@@ -8,6 +8,9 @@ import {
 } from '../render.js';
 
 const PREFERRED = ['loan_program', 'state', 'fico', 'platform'];
+// Groupings the route takes by name; any other name is an attribute,
+// asked for as attr:NAME.
+const DIMENSIONS = ['vintage', 'product_type', 'portfolio_node_id'];
 
 function stratsTable(items) {
   const pct = (v, d) => (typeof v === 'number' ? `${fmtNum(v, d)}%` : h('span', { class: 'none' }, '—'));
@@ -40,7 +43,8 @@ async function showStrats(box, id, by, bands, signal) {
   replace(box, loading());
   let res;
   try {
-    res = await get(`/orch/position-snapshots/${seg(id)}/strats`, { query: { by, bands }, signal });
+    const grouping = !by || by.startsWith('attr:') || DIMENSIONS.includes(by) ? by : `attr:${by}`;
+    res = await get(`/orch/position-snapshots/${seg(id)}/strats`, { query: { by: grouping, bands }, signal });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     if (err instanceof ApiError && err.status === 404) {
