@@ -15,6 +15,7 @@ import * as market from './pages/market.js';
 import * as books from './pages/books.js';
 import * as book from './pages/book.js';
 import * as valueAtRisk from './pages/var.js';
+import * as compare from './pages/compare.js';
 
 // [path pattern, page module, nav section]. Add a page here.
 const routes = [
@@ -24,6 +25,7 @@ const routes = [
   [/^\/runs\/([^/]+)\/group$/, group, 'runs'],
   [/^\/runs\/([^/]+)\/var$/, valueAtRisk, 'runs'],
   [/^\/runs\/([^/]+)\/positions\/([^/]+)$/, position, 'runs'],
+  [/^\/compare$/, compare, 'runs'],
   [/^\/market$/, markets, 'market'],
   [/^\/market\/([^/]+)$/, market, 'market'],
   [/^\/books$/, books, 'books'],

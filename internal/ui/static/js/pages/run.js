@@ -144,6 +144,7 @@ export async function render(main, ctx) {
       sub: `${run.run_type} · as of ${fmtTime(run.as_of_time)}`,
       actions: [h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/cube`, id: 'open-cube' }, 'Cube'),
         scenarioSets(run).length ? h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/var`, id: 'open-var' }, 'VaR / ES') : null,
+        h('a', { class: 'button', href: `#/compare?base=${seg(run.run_id)}`, id: 'open-compare' }, 'Compare with…'),
         exportBtn].filter(Boolean),
     }),
     note,
