@@ -25,6 +25,8 @@ func newBenchCmd(a *app) *cobra.Command {
 		concurrent int
 		scenarios  []string
 		measures   []string
+		modelSet   bool
+		histDays   int
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
@@ -79,7 +81,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
-				Scenarios: scenarios, Measures: measures,
+				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
 			})
 		},
 	}
@@ -91,6 +93,8 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.StringSliceVar(&scenarios, "scenarios", []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}, "scenarios to run")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
+	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
+	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
 	return cmd
 }
 
@@ -102,6 +106,11 @@ type benchOptions struct {
 	Concurrency int
 	Scenarios   []string
 	Measures    []string
+	// ModelSet values the loans with the demo model set.
+	ModelSet bool
+	// HistoryDays, when positive, loads that much market history first and
+	// adds its 1-day historical scenario set to the scenarios.
+	HistoryDays int
 }
 
 // benchPhase is one timed step.
@@ -124,7 +133,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	phases, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
-	fmt.Fprintf(out, "iprs bench: %s loans × %d scenarios (%v) on %s, %d CPUs, %d workers\n",
+	fmt.Fprintf(out, "iprs bench: %s loans × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
 		client.FormatCount(int64(o.Loans)), len(o.Scenarios), o.Measures, o.DB.Driver, runtime.NumCPU(), max(o.Workers, 1))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\ttime\tthroughput\t")
@@ -176,8 +185,7 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 	}
 	phases = append(phases, benchPhase{name: "position upload", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
 
-	start = time.Now()
-	run, _, err := c.SubmitRun(ctx, map[string]any{
+	req := map[string]any{
 		"run_id":               "RUN-BENCH-" + stamp,
 		"run_type":             "SANDBOX",
 		"as_of_time":           asOf.Format(time.RFC3339),
@@ -185,7 +193,29 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 		"position_snapshot_id": rec.PositionSnapshotID,
 		"measures":             o.Measures,
 		"scenarios":            o.Scenarios,
-	})
+	}
+	if o.ModelSet {
+		doc, err := jsonReader(gen.ModelSet("MS-BENCH-" + stamp))
+		if err != nil {
+			return phases, err
+		}
+		if _, _, err := c.PushModelSet(ctx, doc); err != nil {
+			return phases, fmt.Errorf("model set: %w", err)
+		}
+		req["model_set_id"] = "MS-BENCH-" + stamp
+	}
+	if o.HistoryDays > 0 {
+		start = time.Now()
+		setID, n, err := benchHistoricalSet(ctx, c, asOf, o.HistoryDays, stamp)
+		if err != nil {
+			return phases, err
+		}
+		phases = append(phases, benchPhase{name: "market history and historical set", took: time.Since(start), items: int64(n), unit: "scenarios"})
+		req["scenarios"] = append(anySlice(o.Scenarios), map[string]any{"scenario_set_id": setID})
+	}
+
+	start = time.Now()
+	run, _, err := c.SubmitRun(ctx, req)
 	if err != nil {
 		return phases, fmt.Errorf("submit run: %w", err)
 	}
@@ -204,12 +234,46 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 		return phases, fmt.Errorf("run %s ended %s%s", done.RunID, done.Status, msg)
 	}
 	phases = append(phases, benchPhase{name: "valuation (queued → COMPLETED)", took: time.Since(start),
-		items: rec.PositionCount * int64(len(o.Scenarios)), unit: "valuations"})
+		items: rec.PositionCount * int64(len(done.Scenarios)), unit: "valuations"})
 
 	start = time.Now()
 	if _, err := c.Summary(ctx, run.RunID); err != nil {
 		return phases, fmt.Errorf("summary: %w", err)
 	}
-	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount * int64(len(o.Scenarios)), unit: "rows"})
+	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
 	return phases, nil
+}
+
+// benchHistoricalSet loads days business days of market history ending on
+// asOf and builds their 1-day historical scenario set; it returns the
+// set's id and scenario count.
+func benchHistoricalSet(ctx context.Context, c *client.Client, asOf time.Time, days int, stamp string) (string, int, error) {
+	hist := gen.History(asOf, days, 3)
+	if len(hist) < 2 {
+		return "", 0, fmt.Errorf("--historical-days %d: a historical set needs at least 2 days", days)
+	}
+	for _, snap := range hist {
+		doc, err := jsonReader(snap)
+		if err != nil {
+			return "", 0, err
+		}
+		if _, _, err := c.PushMarketSnapshot(ctx, doc); err != nil {
+			return "", 0, fmt.Errorf("market history: %w", err)
+		}
+	}
+	id := "HIST-BENCH-" + stamp
+	set, _, err := c.BuildHistoricalSet(ctx, client.HistoricalRequest{ScenarioSetID: id,
+		From: hist[0]["as_of_time"].(string)[:10], To: hist[len(hist)-1]["as_of_time"].(string)[:10]})
+	if err != nil {
+		return "", 0, fmt.Errorf("historical set: %w", err)
+	}
+	return id, set.ScenarioCount, nil
+}
+
+func anySlice(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }

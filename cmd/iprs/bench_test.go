@@ -79,3 +79,15 @@ func TestBenchPostgresUsesAFreshSchema(t *testing.T) {
 		t.Errorf("precious has %d rows", n)
 	}
 }
+
+// TestBenchWithModelSetAndHistory: bench values the book with the demo model
+// set and adds a historical scenario set when asked.
+func TestBenchWithModelSetAndHistory(t *testing.T) {
+	t.Parallel()
+	fresh := filepath.Join(t.TempDir(), "bench.db")
+	code, stdout, stderr := runIPRS(context.Background(), nil, "bench", "--loans", "40", "--database", "sqlite:"+fresh,
+		"--scenarios", "BASE", "--measures", "PV,WAL,EXPECTED_LOSS", "--model-set", "--historical-days", "12")
+	if code != 0 || !strings.Contains(stdout, "market history and historical set") || !strings.Contains(stdout, "upload → COMPLETED") {
+		t.Fatalf("bench --model-set --historical-days: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
