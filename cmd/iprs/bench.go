@@ -204,9 +204,11 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 		}
 		req["model_set_id"] = "MS-BENCH-" + stamp
 	}
+	setID := ""
 	if o.HistoryDays > 0 {
 		start = time.Now()
-		setID, n, err := benchHistoricalSet(ctx, c, asOf, o.HistoryDays, stamp)
+		var n int
+		setID, n, err = benchHistoricalSet(ctx, c, asOf, o.HistoryDays, stamp)
 		if err != nil {
 			return phases, err
 		}
@@ -241,6 +243,19 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 		return phases, fmt.Errorf("summary: %w", err)
 	}
 	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+	if setID != "" {
+		for _, by := range []string{"", "attr:state"} {
+			start = time.Now()
+			if _, err := c.VaR(ctx, run.RunID, setID, "0.9", by); err != nil {
+				return phases, fmt.Errorf("VaR by %q: %w", by, err)
+			}
+			name := "VaR/ES of the book"
+			if by != "" {
+				name = "VaR/ES by " + by + " (first request)"
+			}
+			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+		}
+	}
 	return phases, nil
 }
 
