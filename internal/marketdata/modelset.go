@@ -13,9 +13,9 @@ import (
 // content-hashed behavioural assumptions for loans, stored like scenario
 // sets.
 func (s *Service) registerModelSets(m *web.Mux) {
-	m.HandleFunc("POST "+Prefix+"/model-sets", s.createModelSet)
-	m.HandleFunc("GET "+Prefix+"/model-sets/{id}", s.getSet(modelSets))
-	m.HandleFunc("GET "+Prefix+"/model-sets", s.listSets(modelSets))
+	m.HandleFunc("POST "+Prefix+"/model-sets", onlyParams(s.createModelSet))
+	m.HandleFunc("GET "+Prefix+"/model-sets/{id}", onlyParams(s.getSet(modelSets)))
+	m.HandleFunc("GET "+Prefix+"/model-sets", onlyParams(s.listSets(modelSets), "limit", "cursor"))
 }
 
 // createModelSet answers POST /mkt/model-sets: 201 with the stored set, 200

@@ -27,10 +27,10 @@ const MaxHistoricalSnapshots = 10000
 
 // registerScenarioSets adds the scenario set routes (SPEC §4.3).
 func (s *Service) registerScenarioSets(m *web.Mux) {
-	m.HandleFunc("POST "+Prefix+"/scenario-sets", s.createScenarioSet)
-	m.HandleFunc("POST "+Prefix+"/scenario-sets/historical", s.createHistoricalSet)
-	m.HandleFunc("GET "+Prefix+"/scenario-sets/{id}", s.getSet(scenarioSets))
-	m.HandleFunc("GET "+Prefix+"/scenario-sets", s.listSets(scenarioSets))
+	m.HandleFunc("POST "+Prefix+"/scenario-sets", onlyParams(s.createScenarioSet))
+	m.HandleFunc("POST "+Prefix+"/scenario-sets/historical", onlyParams(s.createHistoricalSet))
+	m.HandleFunc("GET "+Prefix+"/scenario-sets/{id}", onlyParams(s.getSet(scenarioSets)))
+	m.HandleFunc("GET "+Prefix+"/scenario-sets", onlyParams(s.listSets(scenarioSets), "limit", "cursor"))
 }
 
 // setKind describes one kind of immutable analytic set the service keeps

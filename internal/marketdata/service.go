@@ -81,9 +81,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 //	GET  /mkt/scenario-sets/{id}        the stored set with its metadata
 //	GET  /mkt/scenario-sets             the list, newest first
 func (s *Service) Register(m *web.Mux) {
-	m.HandleFunc("POST "+Prefix+"/snapshots", s.create)
-	m.HandleFunc("GET "+Prefix+"/snapshots/{id}", s.get)
-	m.HandleFunc("GET "+Prefix+"/snapshots", s.list)
+	m.HandleFunc("POST "+Prefix+"/snapshots", onlyParams(s.create))
+	m.HandleFunc("GET "+Prefix+"/snapshots/{id}", onlyParams(s.get))
+	m.HandleFunc("GET "+Prefix+"/snapshots", onlyParams(s.list, "limit", "cursor"))
 	s.registerScenarioSets(m)
 	s.registerModelSets(m)
 }
@@ -349,4 +349,16 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, web.PageOf(items, page.Limit, func(it Summary) []string {
 		return []string{it.AsOfTime, it.SnapshotID}
 	}))
+}
+
+// onlyParams refuses, with a 400 naming each, the query parameters a route
+// does not take (SPEC §1: on every route, an unknown query parameter is a
+// 400), before h runs.
+func onlyParams(h func(http.ResponseWriter, *http.Request) error, allowed ...string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := web.Query(r, allowed...); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
 }

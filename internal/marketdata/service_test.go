@@ -617,3 +617,23 @@ func TestRoutesAndMethods(t *testing.T) {
 		t.Fatalf("health: %d %s", r.status, r.body)
 	}
 }
+
+// TestUnknownQueryParametersAre400: SPEC §1, on every route of the service.
+func TestUnknownQueryParametersAre400(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/mkt/snapshots?bogus=1"}, {"GET", "/mkt/snapshots/X?bogus=1"}, {"POST", "/mkt/snapshots?bogus=1"},
+		{"GET", "/mkt/scenario-sets?limit=1&bogus=1"}, {"GET", "/mkt/scenario-sets/X?bogus=1"}, {"POST", "/mkt/scenario-sets?bogus=1"},
+		{"POST", "/mkt/scenario-sets/historical?bogus=1"}, {"GET", "/mkt/model-sets?bogus=1"}, {"GET", "/mkt/model-sets/X?bogus=1"},
+		{"POST", "/mkt/model-sets?bogus=1"},
+	} {
+		r := f.do(t, c.method, c.path, []byte(`{}`))
+		if r.status != 400 || !strings.Contains(string(r.body), "bogus") {
+			t.Errorf("%s %s: %d %s, want a 400 naming bogus", c.method, c.path, r.status, r.body)
+		}
+	}
+	if r := f.do(t, "GET", "/mkt/snapshots?limit=5", nil); r.status != 200 {
+		t.Errorf("GET /mkt/snapshots?limit=5: %d %s", r.status, r.body)
+	}
+}
