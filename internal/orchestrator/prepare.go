@@ -9,8 +9,8 @@ import (
 )
 
 // preparedPosition is what reading one position needs that depends on its
-// own bytes only: the decoded input, the problems ParsePosition finds and
-// the canonical attributes. Chunks of positions are prepared on every core
+// own bytes only: the decoded input, the problems ParsePosition finds, the
+// canonical attributes and the position hash. Chunks of positions are prepared on every core
 // while the decoder reads on; the pass then takes them in upload order for
 // everything that depends on the positions before (problems in order,
 // repeated ids, the snapshot hash, the rows).
@@ -27,16 +27,12 @@ type preparedPosition struct {
 	hash     int64 // PositionHash of the position id
 }
 
+// prepare decodes a JSON upload's position; a CSV upload's rows are
+// prepared by csvLayout.prepare.
 func (p *preparedPosition) prepare() {
 	if p.inErr = p.in.UnmarshalJSON(p.raw); p.inErr != nil {
 		return
 	}
-	p.finish()
-}
-
-// finish does the work that follows decoding: ParsePosition, the
-// canonical attributes and the position hash.
-func (p *preparedPosition) finish() {
 	_, p.parse = pricing.ParsePosition(p.in)
 	p.attrs, p.canonErr = canon.Canonicalize(p.in.Attributes)
 	p.hash = PositionHash(p.in.PositionID)

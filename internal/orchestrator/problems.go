@@ -42,23 +42,6 @@ func (p *problems) addParam(name, detail string) {
 	p.list = append(p.list, apperr.FieldError{Parameter: name, Detail: detail})
 }
 
-// addErr records the field problems of an apperr.Error, or returns err
-// when it is not one.
-func (p *problems) addErr(err error) error {
-	e, ok := apperr.As(err)
-	if !ok || len(e.Fields) == 0 {
-		return err
-	}
-	for _, f := range e.Fields {
-		if len(p.list) >= p.max {
-			p.omitted++
-			continue
-		}
-		p.list = append(p.list, f)
-	}
-	return nil
-}
-
 func (p *problems) addf(pointer, format string, args ...any) {
 	if len(p.list) >= p.max {
 		p.omitted++
