@@ -134,7 +134,7 @@ func (c *Cell) add(m pricing.Measure, v *pricing.Values) {
 		return
 	}
 	c.n++
-	switch m.Spec().Aggregation {
+	switch m.Aggregation() {
 	case pricing.WeightedAverage:
 		x, _ := v.Get(m)
 		w, _ := v.WALWeight()
@@ -251,7 +251,7 @@ func (c *Cell) Value(m pricing.Measure) (v any, ok bool, err error) {
 	if c.n == 0 {
 		return nil, false, nil
 	}
-	switch m.Spec().Aggregation {
+	switch m.Aggregation() {
 	case pricing.WeightedAverage:
 		w := c.weight.Sum()
 		if w == 0 {
@@ -297,7 +297,7 @@ func (c *Cell) Value(m pricing.Measure) (v any, ok bool, err error) {
 // Sum returns the exact accumulator of a Sum measure (nil for another
 // aggregation), for figures derived exactly from sums such as a P&L.
 func (c *Cell) Sum(m pricing.Measure) *exactsum.Acc {
-	if m.Spec().Aggregation != pricing.Sum {
+	if m.Aggregation() != pricing.Sum {
 		return nil
 	}
 	return &c.sum

@@ -212,3 +212,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestAddAllocatesNothingOnceWarm: the worker adds every position's values
+// to its task tables; once a group and its accumulators exist, adding a
+// position of scalar measures allocates nothing.
+func TestAddAllocatesNothingOnceWarm(t *testing.T) {
+	tab := New([]string{"BASE", "UP"}, []pricing.Measure{pricing.PV, pricing.DV01, pricing.WAL}, true)
+	vals := make([]pricing.Values, 2)
+	for i := range vals {
+		vals[i].Set(pricing.PV, 100)
+		vals[i].Set(pricing.DV01, -0.5)
+		vals[i].SetWAL(2.5, 1000)
+	}
+	for range 10 {
+		tab.Add("g", vals, &vals[0])
+	}
+	if n := testing.AllocsPerRun(100, func() { tab.Add("g", vals, &vals[0]) }); n != 0 {
+		t.Errorf("Add allocates %v times per position", n)
+	}
+}

@@ -164,6 +164,16 @@ var measureDecls = [numMeasures]measureDecl{
 	KR01:            {allProducts, "USD", KeyByKey},
 }
 
+// Aggregation returns how the measure's values aggregate (Spec().Aggregation
+// without building the whole declaration: it allocates nothing, for hot
+// paths that aggregate every value).
+func (m Measure) Aggregation() Aggregation {
+	if !m.Valid() {
+		return Sum
+	}
+	return measureDecls[m].aggregation
+}
+
 // Spec returns the declaration of a known measure (the zero MeasureSpec
 // for an unknown one). Products are sorted.
 func (m Measure) Spec() MeasureSpec {
