@@ -1,7 +1,6 @@
 package results
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"math"
@@ -12,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
-	"github.com/iprs/iprs/internal/store/storetest"
 	"github.com/iprs/iprs/internal/store/teststore"
-	"github.com/iprs/iprs/internal/taskresult"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -27,8 +23,8 @@ var benchComparePositions = flag.Int("compare-positions", 100_000, "positions pe
 
 // BenchmarkCompare compares two runs of n loans each (four measures under
 // four scenarios, as iprs bench values them), written task by task in hash
-// buckets as workers write them, so that position id order is not the
-// order of the rows on disk. The target lacks every id ≡ 1 mod 1000, the
+// buckets as workers write them (through MustRunWithResults), so that
+// position id order is not the order of the rows on disk. The target lacks every id ≡ 1 mod 1000, the
 // base every id ≡ 2 mod 1000, and the target's PV is 0.25 higher on every
 // hundredth position: about 1% of the positions do not match.
 //
@@ -72,9 +68,10 @@ func BenchmarkCompare(b *testing.B) {
 				b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
 			})
 			a := get(b, "")
+			page := int(min(100, a.Counts.Breaks+a.Counts.OnlyInBase+a.Counts.OnlyInTarget))
 			b.Run("first-page", func(b *testing.B) {
 				for b.Loop() {
-					if got := get(b, ""); len(got.Items) != 100 || got.Counts != a.Counts {
+					if got := get(b, ""); len(got.Items) != page || got.Counts != a.Counts {
 						b.Fatalf("%d items, counts %+v", len(got.Items), got.Counts)
 					}
 				}
@@ -126,66 +123,45 @@ func sampleHeap() func() uint64 {
 	}
 }
 
-// mustBenchRun writes a COMPLETED run of n loans in one snapshot, through
-// 256 tasks of hash buckets as the orchestrator fans out.
+// mustBenchRun writes a COMPLETED run of n loans in one snapshot through
+// the task queue (MustRunWithResults), in 256 hash-bucket tasks as the
+// orchestrator fans out.
 func mustBenchRun(b *testing.B, st store.Store, runID string, n int, target bool) {
 	b.Helper()
-	ctx := context.Background()
-	const hashMod = 256
 	scenarios := []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}
-	measures := []pricing.Measure{pricing.PV, pricing.DV01, pricing.CS01, pricing.AccruedInterest}
-	snap := runID + "-ps"
-	storetest.MustPositionSnapshot(b, ctx, st, &store.PositionSnapshot{ID: snap, PortfolioNodeID: "BOOK"}, nil, 0)
-	buckets := make([][]int, hashMod)
+	// Positions share their values' maps: 977 value sets, and as many
+	// again with the target's PV 0.25 higher.
+	type key struct {
+		k      int
+		bumped bool
+	}
+	sets := map[key]map[string]vals{}
+	valuesOf := func(i int) map[string]vals {
+		kk := key{i % 977, target && i%100 == 0}
+		if v, ok := sets[kk]; ok {
+			return v
+		}
+		pv := 1000 + float64(kk.k)*13.25
+		if kk.bumped {
+			pv += 0.25
+		}
+		v := map[string]vals{}
+		for si, sc := range scenarios {
+			x := pv * (1 - 0.001*float64(si))
+			v[sc] = vals{"PV": x, "DV01": -x * 1e-4, "CS01": -x * 2e-4, "ACCRUED_INTEREST": math.Mod(x, 7)}
+		}
+		sets[kk] = v
+		return v
+	}
+	book := make([]bookPosition, 0, n)
 	for i := range n {
 		if (target && i%1000 == 1) || (!target && i%1000 == 2) {
 			continue
 		}
-		id := fmt.Sprintf("P%07d", i)
-		k := storetest.PositionHash(id) % hashMod
-		buckets[k] = append(buckets[k], i)
+		book = append(book, bookPosition{snapshot: "S", id: fmt.Sprintf("P%07d", i), product: "AMORT_LOAN", values: valuesOf(i)})
 	}
-	tasks := make([]*store.Task, 0, hashMod)
-	for k := range buckets {
-		tasks = append(tasks, &store.Task{RunID: runID, ProductType: "AMORT_LOAN", Bucket: k, HashMod: hashMod,
-			MaxAttempts: 3, PositionCount: int64(len(buckets[k])), AvailableAt: storetest.T0})
-	}
-	storetest.MustRun(b, ctx, st, storetest.RunOpts{
-		Run: &store.Run{ID: runID, PositionSnapshotIDs: []string{snap}, HashMod: hashMod,
-			Measures: []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, Scenarios: scenarios},
-		Tasks: tasks,
-	})
-	vals := make([]pricing.Values, len(scenarios))
-	for {
-		task, err := st.TaskClaim(ctx, store.TaskClaimParams{Owner: "bench", Lease: time.Hour})
-		if err != nil {
-			break
-		}
-		rows := buckets[task.Bucket]
-		tb := taskresult.New(runID, task.ID, scenarios, measures, len(rows))
-		for _, i := range rows {
-			pv := 1000 + float64(i%977)*13.25
-			if target && i%100 == 0 {
-				pv += 0.25
-			}
-			for s := range vals {
-				vals[s].Reset()
-				vals[s].Set(pricing.PV, pv*(1-0.001*float64(s)))
-				vals[s].Set(pricing.DV01, -pv*1e-4)
-				vals[s].Set(pricing.CS01, -pv*2e-4)
-				vals[s].Set(pricing.AccruedInterest, math.Mod(pv, 7))
-			}
-			id := fmt.Sprintf("P%07d", i)
-			tb.Add(taskresult.Position{SnapshotID: snap, PositionID: id, InstrumentID: "INS-" + id,
-				ProductType: "AMORT_LOAN", PortfolioNodeID: "BOOK"}, vals)
-		}
-		results, aggs := tb.Results()
-		if err := st.TaskComplete(ctx, store.TaskCompleteParams{ClaimRef: task.Ref(),
-			Results: results, Aggregates: aggs}); err != nil {
-			b.Fatalf("TaskComplete: %v", err)
-		}
-	}
-	if r := storetest.MustRunGet(b, ctx, st, runID); r.Status != store.RunCompleted {
+	r := MustRunWithResults(b, st, runID, []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, scenarios, book, 256, false, nil)
+	if r.Status != store.RunCompleted {
 		b.Fatalf("run %s is %s after writing its results", runID, r.Status)
 	}
 }

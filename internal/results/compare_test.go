@@ -342,6 +342,10 @@ func TestToleranceExceeds(t *testing.T) {
 		{math.MaxFloat64, -math.MaxFloat64, "1.7976931348623157e308", "1", false},
 		{1e16, 1e16 + 2, "1.9999999999999998", "0", true},
 		{1e16, 1e16 + 2, "2", "0", false},
+		// Written out, 2 × 2693.4062198001984 is 5386.812439600397, and
+		// 5386.812439600397 − 2693.4062198001984 = 2693.4062198001986.
+		{2693.4062198001984, 2 * 2693.4062198001984, "0", "1", true},
+		{2693.4062198001984, 2 * 2693.4062198001984, "0", "1.0000000000000001", false},
 	} {
 		if got := tol(c.abs, c.rel).exceeds(c.b, c.t); got != c.want {
 			t.Errorf("|%v − %v| > %s + %s·|%v| = %v, want %v", c.t, c.b, c.abs, c.rel, c.b, got, c.want)

@@ -84,9 +84,13 @@
 //     its shortest decimal that reads back as the same double, each
 //     tolerance as the decimal the query gives. So a difference exactly at
 //     the tolerance is not a break (1 and 1.1 match under abs_tol=0.1,
-//     though in binary 1.1 − 1 exceeds 0.1). An item's diff is target −
-//     base computed exactly on those decimals and rounded once (0.1, not
-//     0.10000000000000009).
+//     though in binary 1.1 − 1 exceeds 0.1). The other side of that
+//     reading: what is exact in binary need not be in the decimals (twice
+//     a double, written out, can differ from twice its written decimal in
+//     the last digit, so x and 2x may break at rel_tol=1 exactly); the
+//     numbers on the page always bear the decision out. An item's diff is
+//     target − base computed exactly on those decimals and rounded once
+//     (0.1, not 0.10000000000000009).
 //   - Totals are each run's exact sums over its own positions having the
 //     measure, as in its summary (0, or {} for FX_DELTA, when none has
 //     it); totals.diff is the exact difference of the exact sums, rounded
