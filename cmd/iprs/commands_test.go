@@ -167,19 +167,8 @@ func waitHealthy(t *testing.T, url string) {
 // export it and publish it.
 func TestClientCommands(t *testing.T) {
 	t.Parallel()
-	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
-	d := MustStartDev(t, db, nil)
-	dir := t.TempDir()
+	_, env, dir, mustRun := MustCLI(t)
 	ctx := context.Background()
-	env := map[string]string{"IPRS_URL": d.URL}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, stdout, stderr := runIPRS(ctx, env, args...)
-		if code != 0 {
-			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
-		}
-		return stdout
-	}
 	book, market := filepath.Join(dir, "book.json"), filepath.Join(dir, "market.json")
 	mustRun("gen", "--loans", "300", "--bonds", "5", "--fx-forwards", "5", "--id", "PS-CLI", "-o", book, "--market", market)
 	if out := mustRun("push", "market", market); !strings.Contains(out, "MKT-20260123-1700Z stored") {
@@ -250,4 +239,24 @@ func TestClientCommands(t *testing.T) {
 			t.Errorf("purge --unpublished-older-than %s: exit %d, stderr %q", bad, code, stderr)
 		}
 	}
+}
+
+// MustCLI starts a dev platform on a fresh SQLite database and returns it,
+// the environment that points the command line at it, a scratch directory,
+// and a function that runs the command line there, failing the test on a
+// non-zero exit and returning its standard output.
+func MustCLI(t *testing.T) (d *devPlatform, env map[string]string, dir string, mustRun func(args ...string) string) {
+	t.Helper()
+	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
+	d = MustStartDev(t, db, nil)
+	env = map[string]string{"IPRS_URL": d.URL}
+	mustRun = func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runIPRS(context.Background(), env, args...)
+		if code != 0 {
+			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+	return d, env, t.TempDir(), mustRun
 }

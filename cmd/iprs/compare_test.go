@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/iprs/iprs/internal/client"
-	"github.com/iprs/iprs/internal/config"
 )
 
 // TestRunCompare values a book on one day and, changed, on the next, and
@@ -17,19 +16,8 @@ import (
 // one with twice the quantity, the rest unchanged on the same market.
 func TestRunCompare(t *testing.T) {
 	t.Parallel()
-	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
-	d := MustStartDev(t, db, nil)
-	dir := t.TempDir()
+	d, env, dir, mustRun := MustCLI(t)
 	ctx := context.Background()
-	env := map[string]string{"IPRS_URL": d.URL}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, stdout, stderr := runIPRS(ctx, env, args...)
-		if code != 0 {
-			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
-		}
-		return stdout
-	}
 	book1, market := filepath.Join(dir, "day1.json"), filepath.Join(dir, "market.json")
 	mustRun("gen", "--loans", "20", "--bonds", "2", "--fx-forwards", "2", "--id", "PS-D1", "-o", book1, "--market", market)
 	mustRun("push", "market", market)

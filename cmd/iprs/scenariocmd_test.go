@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/iprs/iprs/internal/config"
 )
 
 // TestScenarioSetCommands generates a market history, pushes it and a
@@ -16,19 +14,8 @@ import (
 // historical sets, as a user would.
 func TestScenarioSetCommands(t *testing.T) {
 	t.Parallel()
-	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
-	d := MustStartDev(t, db, nil)
-	dir := t.TempDir()
+	_, env, dir, mustRun := MustCLI(t)
 	ctx := context.Background()
-	env := map[string]string{"IPRS_URL": d.URL}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, stdout, stderr := runIPRS(ctx, env, args...)
-		if code != 0 {
-			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
-		}
-		return stdout
-	}
 	hist := filepath.Join(dir, "hist")
 	// Six business days ending Friday 2026-01-23: 16, 19, 20, 21, 22, 23.
 	if out := mustRun("gen", "--history", "6", "--as-of", "2026-01-23T17:00:00Z", "--history-dir", hist); out != "" {

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/iprs/iprs/internal/config"
 )
 
 // TestStratsAndBandedCube stratifies a generated loan book with `iprs
@@ -17,19 +15,8 @@ import (
 // same loans by FICO band, so their counts agree band by band.
 func TestStratsAndBandedCube(t *testing.T) {
 	t.Parallel()
-	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
-	d := MustStartDev(t, db, nil)
-	dir := t.TempDir()
+	_, env, dir, mustRun := MustCLI(t)
 	ctx := context.Background()
-	env := map[string]string{"IPRS_URL": d.URL}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, stdout, stderr := runIPRS(ctx, env, args...)
-		if code != 0 {
-			t.Fatalf("iprs %v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
-		}
-		return stdout
-	}
 	book, market := filepath.Join(dir, "book.json"), filepath.Join(dir, "market.json")
 	mustRun("gen", "--loans", "120", "--id", "PS-STRATS", "-o", book, "--market", market)
 	mustRun("push", "market", market)
