@@ -302,21 +302,9 @@ func (s *Service) getSet(k setKind) func(w http.ResponseWriter, r *http.Request)
 // listSets answers the list of a kind of set, newest first.
 func (s *Service) listSets(k setKind) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		page, err := web.ParsePage(r)
+		page, params, err := listParams(r)
 		if err != nil {
 			return err
-		}
-		params := store.ListParams{Limit: page.Limit + 1}
-		if page.Cursor != "" {
-			vals, err := web.DecodeCursor(page.Cursor, 2)
-			if err != nil {
-				return err
-			}
-			t, terr := time.Parse(time.RFC3339Nano, vals[0])
-			if terr != nil || vals[1] == "" {
-				return web.ParamError("cursor", "the cursor does not come from this list")
-			}
-			params.AfterTime, params.AfterID = t, vals[1]
 		}
 		rows, err := s.store.SetList(r.Context(), k.kind, params)
 		if err != nil {

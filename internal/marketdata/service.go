@@ -309,21 +309,9 @@ func dropNonFinite(v *any) bool {
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
-	page, err := web.ParsePage(r)
+	page, params, err := listParams(r)
 	if err != nil {
 		return err
-	}
-	params := store.ListParams{Limit: page.Limit + 1}
-	if page.Cursor != "" {
-		vals, err := web.DecodeCursor(page.Cursor, 2)
-		if err != nil {
-			return err
-		}
-		t, terr := time.Parse(time.RFC3339Nano, vals[0])
-		if terr != nil || vals[1] == "" {
-			return web.ParamError("cursor", "the cursor does not come from this list")
-		}
-		params.AfterTime, params.AfterID = t, vals[1]
 	}
 	rows, err := s.store.MarketSnapshotList(r.Context(), params)
 	if err != nil {
@@ -361,4 +349,27 @@ func onlyParams(h func(http.ResponseWriter, *http.Request) error, allowed ...str
 		}
 		return h(w, r)
 	}
+}
+
+// listParams reads a newest-first list's page and its cursor, the (time,
+// id) of the last item of the previous page, asking the store for one item
+// more than the page (to know whether another page follows).
+func listParams(r *http.Request) (web.Page, store.ListParams, error) {
+	page, err := web.ParsePage(r)
+	if err != nil {
+		return page, store.ListParams{}, err
+	}
+	params := store.ListParams{Limit: page.Limit + 1}
+	if page.Cursor != "" {
+		vals, err := web.DecodeCursor(page.Cursor, 2)
+		if err != nil {
+			return page, params, err
+		}
+		t, terr := time.Parse(time.RFC3339Nano, vals[0])
+		if terr != nil || vals[1] == "" {
+			return page, params, web.ParamError("cursor", "the cursor does not come from this list")
+		}
+		params.AfterTime, params.AfterID = t, vals[1]
+	}
+	return page, params, nil
 }

@@ -89,17 +89,8 @@ WHERE p.position_snapshot_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3`, snaps
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list positions of %q: %w", snapshotID, err)
 	}
-	defer rows.Close()
-	var ps positionScanner
-	out := []*store.Position{}
-	for rows.Next() {
-		p := new(store.Position)
-		if err := ps.scan(rows, p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectPositions(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list positions of %q: %w", snapshotID, err)
 	}
 	if len(out) == 0 {
@@ -121,17 +112,8 @@ WHERE p.position_snapshot_id = ANY($1) AND p.position_id = $2 ORDER BY p.positio
 	if err != nil {
 		return nil, fmt.Errorf("postgres: positions with id %q: %w", positionID, err)
 	}
-	defer rows.Close()
-	var ps positionScanner
-	out := []*store.Position{}
-	for rows.Next() {
-		p := new(store.Position)
-		if err := ps.scan(rows, p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectPositions(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: positions with id %q: %w", positionID, err)
 	}
 	return out, nil
@@ -401,4 +383,19 @@ func (w *positionWriter) Rollback(ctx context.Context) error {
 		return fmt.Errorf("postgres: roll back position snapshot %q: %w", w.id, err)
 	}
 	return nil
+}
+
+// collectPositions reads every row of a positionSelect query and closes it.
+func collectPositions(rows pgx.Rows) ([]*store.Position, error) {
+	defer rows.Close()
+	var ps positionScanner
+	out := []*store.Position{}
+	for rows.Next() {
+		p := new(store.Position)
+		if err := ps.scan(rows, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
