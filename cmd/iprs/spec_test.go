@@ -2319,24 +2319,46 @@ func TestSpecDevCommand(t *testing.T) {
 					}
 					return
 				}
+				// The demo values the book three times: contractually with
+				// every scenario, with the demo model set, and under the
+				// historical set built from --demo-history days.
+				demoRuns := map[string]bool{"RUN-DEMO-20260123-40": true, "RUN-DEMO-20260123-40-MODELLED": true, "RUN-DEMO-20260123-40-VAR": true}
 				deadline := time.Now().Add(2 * time.Minute)
 				for {
 					runs, _ := listOf(t, a.do(t, http.MethodGet, "/orch/runs", nil))
-					if len(runs) == 1 && runs[0]["status"] == "COMPLETED" {
-						id := runs[0]["run_id"].(string)
-						sum := a.do(t, http.MethodGet, "/results/runs/"+id+"/summary", nil).object(t, http.StatusOK)
-						if len(sum["scenarios"].(map[string]any)) != len(specScenarios) {
-							t.Errorf("demo summary %v", sum)
+					completed := 0
+					for _, r := range runs {
+						if !demoRuns[r["run_id"].(string)] {
+							t.Fatalf("demo made an unexpected run %v", r)
 						}
+						switch r["status"] {
+						case "COMPLETED":
+							completed++
+						case "QUEUED", "RUNNING":
+						default:
+							t.Fatalf("demo run %v", r)
+						}
+					}
+					if completed == len(demoRuns) {
 						break
 					}
-					if len(runs) > 1 || (len(runs) == 1 && runs[0]["status"] != "QUEUED" && runs[0]["status"] != "RUNNING") || time.Now().After(deadline) {
-						t.Fatalf("demo runs %v", runs)
+					if time.Now().After(deadline) {
+						t.Fatalf("demo runs after 2 minutes: %v", runs)
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
-				if items, _ := listOf(t, a.do(t, http.MethodGet, "/mkt/snapshots", nil)); len(items) != 1 {
+				sum := a.do(t, http.MethodGet, "/results/runs/RUN-DEMO-20260123-40/summary", nil).object(t, http.StatusOK)
+				if len(sum["scenarios"].(map[string]any)) != len(specScenarios) {
+					t.Errorf("demo summary %v", sum)
+				}
+				// The demo market and 12 days of history.
+				if items, _ := listOf(t, a.do(t, http.MethodGet, "/mkt/snapshots?limit=100", nil)); len(items) != 1+12 {
 					t.Errorf("demo market snapshots: %d", len(items))
+				}
+				// 12 days make 11 one-day scenarios.
+				v, _ := a.do(t, http.MethodGet, "/results/runs/RUN-DEMO-20260123-40-VAR/var?scenario_set_id=HIST-DEMO-1D&confidence=0.9", nil).jsonOf(t, http.StatusOK).([]any)
+				if len(v) != 1 || v[0].(map[string]any)["scenario_count"] != float64(11) {
+					t.Errorf("demo VaR of the book: %v", v)
 				}
 			})
 		}
