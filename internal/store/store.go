@@ -555,6 +555,25 @@ type TaskAggregate struct {
 	Payload []byte
 }
 
+// AggregatePart is the partial aggregate of one task under one grouping,
+// as a driver reads it for TaskAggregates.
+type AggregatePart struct {
+	TaskID  int64
+	Payload []byte
+}
+
+// EachAggregatePart calls fn with the parts in order, stopping at its first
+// error. The drivers read every part before calling it, so that fn (which
+// decodes and merges) holds no connection or transaction.
+func EachAggregatePart(parts []AggregatePart, fn func(taskID int64, payload []byte) error) error {
+	for _, p := range parts {
+		if err := fn(p.TaskID, p.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TaskFailParams records the failure of a claimed task.
 type TaskFailParams struct {
 	ClaimRef
