@@ -262,25 +262,6 @@ func MustCLI(t *testing.T) (d *devPlatform, env map[string]string, dir string, m
 	return d, env, t.TempDir(), mustRun
 }
 
-// syncBuffer is a bytes.Buffer that a service goroutine writes while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestServeOrchestratorPublishesQueueMetrics runs `iprs serve
 // orchestrator` with IPRS_METRICS_NAMESPACE and reads its stdout: an
 // Embedded Metric Format line of the (empty) task queue, JSON although
@@ -298,7 +279,7 @@ func TestServeOrchestratorPublishesQueueMetrics(t *testing.T) {
 	env["IPRS_ADDR"] = freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "orchestrator"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,23 +14,9 @@ import (
 	"github.com/iprs/iprs/internal/store"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutine and the
-// test's.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(b.buf.String(), "\n"), "\n")
+// splitLines splits a log into its lines.
+func splitLines(b *bytes.Buffer) []string {
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
 // script is a Source that answers its readings in turn, then cancels the
@@ -71,7 +56,7 @@ func TestRunPublishesEachReading(t *testing.T) {
 		func() (*store.QueueDepth, error) { return nil, errors.New("connection refused") },
 		good(0, 0, 0, 3),
 	}}
-	var metrics, logs lockedBuffer
+	var metrics, logs bytes.Buffer // Run writes from the calling goroutine
 	err := queuemetric.Run(ctx, src, queuemetric.Options{
 		Namespace: "IPRS/test", Service: "orchestrator", Interval: time.Millisecond,
 		Metrics: slog.New(slog.NewJSONHandler(&metrics, nil)),
@@ -97,7 +82,7 @@ func TestRunPublishesEachReading(t *testing.T) {
 		{QueueDepth: 3, TasksRunning: 3},
 		{},
 	}
-	lines := metrics.lines()
+	lines := splitLines(&metrics)
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
 	}
@@ -125,7 +110,7 @@ func TestRunPublishesEachReading(t *testing.T) {
 			t.Errorf("line %d: directive %+v", i, d)
 		}
 	}
-	logLines := logs.lines()
+	logLines := splitLines(&logs)
 	if len(logLines) != 2 || !strings.Contains(logLines[0], "connection refused") || !strings.Contains(logLines[1], "published again") {
 		t.Errorf("logs:\n%s\nwant the failure once, then the recovery", strings.Join(logLines, "\n"))
 	}
