@@ -231,3 +231,55 @@ func TestAddAllocatesNothingOnceWarm(t *testing.T) {
 		t.Errorf("Add allocates %v times per position", n)
 	}
 }
+
+// TestKeyedAndLadderCellsRoundTrip encodes a table with per-currency
+// FX_DELTA and KR01 ladders on two curves, decodes it, and reads the sums
+// back: each is the hand sum of the two positions' figures (exact in
+// binary), and the decoded table encodes to the same bytes.
+func TestKeyedAndLadderCellsRoundTrip(t *testing.T) {
+	ms := []pricing.Measure{pricing.FXDelta, pricing.KR01}
+	tab := New([]string{"BASE"}, ms, false)
+	ladder := func(scale float64) (l [pricing.NumKeyRates]float64) {
+		for j := range l {
+			l[j] = scale * float64(j+1)
+		}
+		return l
+	}
+	for i, p := range []struct {
+		ccy   string
+		fx    float64
+		scale float64
+	}{{"EUR", 1.5, 0.25}, {"GBP", -4, 2}} {
+		var v pricing.Values
+		v.SetFXDelta(p.fx, p.ccy)
+		if !v.AddKR01("USD-SOFR", ladder(p.scale)) || !v.AddKR01("EUR-ESTR", ladder(float64(i+1))) {
+			t.Fatal("AddKR01 refused a ladder")
+		}
+		vals := []pricing.Values{v}
+		tab.Add("A", vals, &vals[0])
+	}
+	enc := tab.AppendBinary(nil)
+	d, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.AppendBinary(nil); !reflect.DeepEqual(got, enc) {
+		t.Error("a decoded table encodes to other bytes")
+	}
+	if got, want := value(t, d, "A", 0, pricing.FXDelta), map[string]float64{"EUR": 1.5, "GBP": -4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("FX_DELTA = %v, want %v", got, want)
+	}
+	ladders, _ := value(t, d, "A", 0, pricing.KR01).(Ladders)
+	if len(ladders) != 2 || ladders[0].Curve != "EUR-ESTR" || ladders[1].Curve != "USD-SOFR" {
+		t.Fatalf("KR01 ladders %v, want EUR-ESTR and USD-SOFR", ladders)
+	}
+	for j := range pricing.NumKeyRates {
+		// EUR-ESTR: (1 + 2)·(j+1); USD-SOFR: (0.25 + 2)·(j+1).
+		if got, want := ladders[0].DV01[j], 3*float64(j+1); got != want {
+			t.Errorf("EUR-ESTR tenor %d: %v, want %v", j, got, want)
+		}
+		if got, want := ladders[1].DV01[j], 2.25*float64(j+1); got != want {
+			t.Errorf("USD-SOFR tenor %d: %v, want %v", j, got, want)
+		}
+	}
+}

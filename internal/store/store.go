@@ -239,6 +239,12 @@ type Store interface {
 	// CANCELLED (FinishedAt = now, settling the run) when its run is no
 	// longer open (TaskAfterRelease).
 	TaskRelease(ctx context.Context, c ClaimRef) error
+	// TaskQueueDepth reads the task queue of every run at the store's now:
+	// how many tasks are QUEUED (a retry's delay included) and RUNNING, and
+	// how long the QUEUED task that became available first (AvailableAt ≤
+	// now) has waited. A deployment scales its workers on it; it reads only
+	// the open tasks (the queue's partial index).
+	TaskQueueDepth(ctx context.Context) (*QueueDepth, error)
 
 	// ResultList pages through a run's position results ordered by
 	// (snapshot id, position id). The result methods do not check that the
@@ -479,6 +485,21 @@ type RunPublishParams struct {
 	PublishedAt time.Time
 }
 
+// QueueDepth is the task queue at one instant of the store's clock.
+type QueueDepth struct {
+	// Queued counts the QUEUED tasks, Running the RUNNING ones (a lease
+	// that expired and was not claimed again included).
+	Queued, Running int64
+	// OldestWait is how long the QUEUED task with the earliest AvailableAt
+	// ≤ At has been available: 0 when no task waits.
+	OldestWait time.Duration
+	// At is the store's now when the queue was read.
+	At time.Time
+}
+
+// Open is the number of open tasks: QUEUED and RUNNING.
+func (q *QueueDepth) Open() int64 { return q.Queued + q.Running }
+
 // Task is one unit of work: the positions of a run with one product type in
 // one hash bucket.
 type Task struct {
@@ -558,6 +579,25 @@ type TaskCompleteParams struct {
 type TaskAggregate struct {
 	KeyBy   string
 	Payload []byte
+}
+
+// AggregatePart is the partial aggregate of one task under one grouping,
+// as a driver reads it for TaskAggregates.
+type AggregatePart struct {
+	TaskID  int64
+	Payload []byte
+}
+
+// EachAggregatePart calls fn with the parts in order, stopping at its first
+// error. The drivers read every part before calling it, so that fn (which
+// decodes and merges) holds no connection or transaction.
+func EachAggregatePart(parts []AggregatePart, fn func(taskID int64, payload []byte) error) error {
+	for _, p := range parts {
+		if err := fn(p.TaskID, p.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TaskFailParams records the failure of a claimed task.

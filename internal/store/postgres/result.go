@@ -251,29 +251,11 @@ func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(t
 	if err != nil {
 		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
 	}
-	type part struct {
-		task    int64
-		payload []byte
-	}
-	var parts []part
-	for rows.Next() {
-		var pt part
-		if err := rows.Scan(&pt.task, &pt.payload); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
-		}
-		parts = append(parts, pt)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[store.AggregatePart])
+	if err != nil {
 		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
 	}
-	for _, pt := range parts {
-		if err := fn(pt.task, pt.payload); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.EachAggregatePart(parts, fn)
 }
 
 // RunAggregateGet returns a cached aggregate.

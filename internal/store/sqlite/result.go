@@ -236,11 +236,7 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 
 // TaskAggregates reads the partial aggregates of a run's succeeded tasks.
 func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
-	type part struct {
-		task    int64
-		payload []byte
-	}
-	var parts []part
+	var parts []store.AggregatePart
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT task_id, payload FROM task_aggregate WHERE run_id = ? AND key_by = ? ORDER BY task_id`,
 			runID, keyBy)
@@ -249,23 +245,18 @@ func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(t
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var pt part
-			if err := rows.Scan(&pt.task, &pt.payload); err != nil {
+			var p store.AggregatePart
+			if err := rows.Scan(&p.TaskID, &p.Payload); err != nil {
 				return err
 			}
-			parts = append(parts, pt)
+			parts = append(parts, p)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: aggregates of run %q: %w", runID, err)
 	}
-	for _, pt := range parts {
-		if err := fn(pt.task, pt.payload); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.EachAggregatePart(parts, fn)
 }
 
 // RunAggregateGet returns a cached aggregate.
