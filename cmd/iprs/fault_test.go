@@ -124,7 +124,7 @@ func testWorkersKilled(t *testing.T, bin string, db config.Database) {
 	if totalKills < minKills || expired == 0 {
 		t.Errorf("%d kills (want at least %d) and %d leases expired (want some): the run was too quick to attack", totalKills, minKills, expired)
 	}
-	t.Logf("%d SIGKILLs of workers holding tasks (per task: %v) and %d of idle workers; %d leases expired; run completed with max_attempts 1", totalKills, kills, idle, expired)
+	t.Logf("%d SIGKILLs of workers holding tasks (per task: %v) and %d of idle workers; %d leases expired; run of %d tasks completed with max_attempts 1", totalKills, kills, idle, expired, len(tasks))
 	if want := gi.Receipt.PositionCount; positions != want || killRun.Progress.PositionsTotal != want || killRun.Progress.PositionsDone != want {
 		t.Errorf("positions: book %d, tasks %d, progress %+v", want, positions, killRun.Progress)
 	}
@@ -320,6 +320,10 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var book bytes.Buffer
+	if _, err := gen.WritePositionSnapshot(&book, gen.Options{SnapshotID: "PS-DURING-OUTAGE", NodeID: "BOOK-OUTAGE", AsOf: demoAsOf, Loans: 50, Seed: 41}); err != nil {
+		t.Fatal(err)
+	}
 	probes := []struct {
 		method, url string
 		body        []byte
@@ -333,6 +337,7 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 		{"GET", api + "/mkt/snapshots/" + marketID, nil},
 		{"POST", api + "/mkt/snapshots", mkt},
 		{"POST", api + "/orch/runs", newRun},
+		{"POST", api + "/orch/position-snapshots", book.Bytes()},
 	}
 	for _, addr := range workerAddrs {
 		probes = append(probes, struct {
@@ -378,6 +383,12 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 		waitHealthy(t, "http://"+addr+"/health")
 	}
 	t.Logf("every service healthy %s after the server came back", time.Since(up).Round(time.Millisecond))
+	// What was refused during the outage left nothing behind.
+	for _, path := range []string{"/mkt/snapshots/MKT-DURING-OUTAGE", "/orch/runs/RUN-DURING-OUTAGE", "/orch/position-snapshots/PS-DURING-OUTAGE"} {
+		if _, err := c.Do(ctx, http.MethodGet, path, nil, "", nil); client.StatusOf(err) != http.StatusNotFound {
+			t.Errorf("GET %s after the outage: %v, want 404: a refused create was stored", path, err)
+		}
+	}
 	run = waitCompleted(ctx, t, c, run.RunID)
 	for _, w := range workers {
 		select {
