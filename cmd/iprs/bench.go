@@ -95,6 +95,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
 	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
+	cmd.AddCommand(newBenchLoadCmd(a))
 	return cmd
 }
 
@@ -130,7 +131,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	phases, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
+	phases, _, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
 	fmt.Fprintf(out, "iprs bench: %s loans × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
@@ -153,9 +154,16 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	return err
 }
 
-func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, error) {
-	var phases []benchPhase
+// benchPhases values a generated book through the API, timing each phase;
+// it returns the phases and the run's id.
+func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, string, error) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	phases, err := benchSteps(ctx, c, o, stamp)
+	return phases, "RUN-BENCH-" + stamp, err
+}
+
+func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp string) ([]benchPhase, error) {
+	var phases []benchPhase
 	asOf := demoAsOf
 
 	start := time.Now()
