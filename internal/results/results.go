@@ -134,6 +134,10 @@ type Options struct {
 	// CompareChunk is how many non-matching positions of a comparison one
 	// cached chunk holds; default DefaultCompareChunk.
 	CompareChunk int
+	// CubeWideGroups bounds the groups of a cube scan that keeps every
+	// measure under every scenario (see scannedCube); default
+	// DefaultCubeWideGroups.
+	CubeWideGroups int
 }
 
 // Service answers the results routes.
@@ -156,6 +160,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	}
 	if opts.CompareChunk <= 0 {
 		opts.CompareChunk = DefaultCompareChunk
+	}
+	if opts.CubeWideGroups <= 0 {
+		opts.CubeWideGroups = DefaultCubeWideGroups
 	}
 	return &Service{st: st, logger: logger, opts: opts}
 }

@@ -448,6 +448,57 @@ func testCube(t *testing.T, st store.Store) {
 	}
 }
 
+// TestCubeScansOncePerGrouping: the first cube by a scanned grouping of a
+// finished run keeps every measure under every scenario, so cubes of the
+// other measures and scenarios by that grouping read the cache; a grouping
+// with more groups than Options.CubeWideGroups is scanned per measure and
+// scenario, and the wide scan is not tried again.
+func TestCubeScansOncePerGrouping(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		// By desk: CREDIT is L1, L2, L3; RATES is B1; FX is F1 (handBook).
+		cases := []struct {
+			query string
+			want  []CubeCell
+		}{
+			// 1e16 + 1 + 0.25 rounds to 1e16 + 2 (doubles are 2 apart there).
+			{"measure=PV&by=attr:desk", []CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}},
+			// −2.5 − 0.25 − 1; the FX forward has no DV01.
+			{"measure=DV01&by=attr:desk&scenario=RATES_PARALLEL_1BP", []CubeCell{{"CREDIT", -3.75, 3}, {"RATES", -4, 1}}},
+			// 1e16 − 2 + 0.5 + 0.125 = 1e16 − 1.375 rounds to 1e16 − 2.
+			{"measure=PV&by=attr:desk&scenario=RATES_PARALLEL_1BP", []CubeCell{{"CREDIT", 1e16 - 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16 + 4, 1}}},
+			{"measure=PV&by=attr:desk", []CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}},
+		}
+		for _, c := range []struct {
+			run       string
+			wide      int
+			wantScans []int64 // after each case
+		}{
+			{"WIDE", 0, []int64{1, 1, 1, 1}},
+			// Three desks, two allowed: the wide scan ends early once,
+			// then each measure and scenario is scanned once.
+			{"NARROW", 2, []int64{2, 3, 4, 4}},
+		} {
+			MustRunWithResults(t, st, c.run, handMeasures, handScenarios, handBook(), 3, true, nil)
+			sc := &scanCounter{Store: st}
+			m := web.NewMux(web.Config{Service: "results", Prefix: Prefix})
+			New(sc, nil, Options{CubeWideGroups: c.wide}).Register(m)
+			srv := httptest.NewServer(m.Handler())
+			t.Cleanup(srv.Close)
+			for i, q := range cases {
+				var got []CubeCell
+				getJSON(t, srv, "/results/runs/"+c.run+"/cube?"+q.query, 200, &got)
+				if fmt.Sprint(got) != fmt.Sprint(q.want) {
+					t.Errorf("%s cube %s:\n got %v\nwant %v", c.run, q.query, got, q.want)
+				}
+				if n := sc.scans.Load(); n != c.wantScans[i] {
+					t.Errorf("%s after cube %s: %d scans, want %d", c.run, q.query, n, c.wantScans[i])
+				}
+			}
+		}
+	})
+}
+
 func TestBadRequests(t *testing.T) {
 	t.Parallel()
 	eachStore(t, testBadRequests)

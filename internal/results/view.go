@@ -109,13 +109,18 @@ func (s *Service) taskTable(ctx context.Context, v *runView, keyBy string) (*agg
 // cached returns the aggregate of a finished run stored under name, or
 // computes it with compute, stores it and returns it. Concurrent calls for
 // the same run and name share one computation. For a run that has not
-// finished it computes every time and stores nothing.
+// finished it computes every time and stores nothing. A computation that
+// ends with errTooWide is recorded as such (an empty payload), and later
+// calls return errTooWide without computing.
 func (s *Service) cached(ctx context.Context, v *runView, name string, compute func(ctx context.Context) (*agg.Table, error)) (*agg.Table, error) {
 	if !v.final() {
 		return compute(ctx)
 	}
 	payload, err := s.st.RunAggregateGet(ctx, v.run.ID, name)
 	if err == nil {
+		if len(payload) == 0 {
+			return nil, errTooWide
+		}
 		return agg.Decode(payload)
 	}
 	if !errors.Is(err, apperr.ErrNotFound) {
@@ -126,6 +131,11 @@ func (s *Service) cached(ctx context.Context, v *runView, name string, compute f
 		// with the first one's context.
 		ctx := context.WithoutCancel(ctx)
 		table, err := compute(ctx)
+		if errors.Is(err, errTooWide) {
+			if err := s.st.RunAggregatePut(ctx, v.run.ID, name, []byte{}); err != nil {
+				return nil, err
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
