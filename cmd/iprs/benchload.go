@@ -54,6 +54,7 @@ func newBenchLoadCmd(a *app) *cobra.Command {
 		maxIDs   int
 		loans    string
 		database string
+		profile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -103,7 +104,7 @@ run; the clients then share this process's CPUs with the platform.
 					return fmt.Errorf("--cube %q: want a query such as by=attr:state or by=attr:fico&bands=620,700", q)
 				}
 			}
-			lo := loadOptions{Clients: clients, Duration: duration, Timeout: timeout, Weights: weights,
+			lo := loadOptions{CPUProfile: profile, Clients: clients, Duration: duration, Timeout: timeout, Weights: weights,
 				Cubes: cubes, Seed: seed, MaxPositions: maxIDs}
 			out := cmd.OutOrStdout()
 			ctx := cmd.Context()
@@ -131,6 +132,7 @@ run; the clients then share this process's CPUs with the platform.
 	fl.Uint64Var(&seed, "seed", 1, "seed of the clients' random choices")
 	fl.IntVar(&maxIDs, "max-positions", 200_000, "at most this many positions are learnt (and drawn from) before the clock starts")
 	fl.StringVar(&loans, "loans", "100k", "without --run: loans in the generated book")
+	fl.StringVar(&profile, "cpuprofile", "", "write a CPU profile of this process while it loads (without --run: the platform's too) to this file")
 	fl.StringVar(&database, "database", "", "without --run: database URL, as for bench (default DATABASE_URL, else a temporary SQLite file)")
 	return cmd
 }
@@ -144,6 +146,9 @@ type loadOptions struct {
 	Cubes        []string
 	Seed         uint64
 	MaxPositions int
+	// CPUProfile, when not empty, is where a CPU profile of this process
+	// during the load is written.
+	CPUProfile string
 }
 
 // parseMix reads "summary=10,cube=20,…" into weights per loadClasses;
@@ -244,6 +249,10 @@ func runLoad(ctx context.Context, out io.Writer, baseURL, token, runID string, l
 	fmt.Fprintf(out, "iprs bench load: run %s (%s), %s positions learnt in %s, %d scenarios × %d measures, %d CPUs here\n",
 		t.RunID, t.Status, client.FormatCount(int64(len(t.Positions))), time.Since(start).Round(time.Millisecond),
 		len(t.Scenarios), len(t.Measures), runtime.NumCPU())
+	stop, err := startCPUProfile(lo.CPUProfile)
+	if err != nil {
+		return err
+	}
 	rep := loadgen.Run(ctx, loadgen.Options{
 		Clients: lo.Clients, Duration: lo.Duration, Timeout: lo.Timeout, Seed: lo.Seed,
 		Next: t.mix(lo),
@@ -251,6 +260,7 @@ func runLoad(ctx context.Context, out io.Writer, baseURL, token, runID string, l
 			return getJSON(ctx, c, req.Path)
 		},
 	})
+	stop()
 	printLoadReport(out, rep, lo)
 	if ctx.Err() != nil {
 		return ctx.Err()
