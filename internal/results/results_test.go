@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -495,6 +496,53 @@ func TestCubeScansOncePerGrouping(t *testing.T) {
 					t.Errorf("%s after cube %s: %d scans, want %d", c.run, q.query, n, c.wantScans[i])
 				}
 			}
+		}
+	})
+}
+
+// listCounter counts the result rows a store's ResultList gives out.
+type listCounter struct {
+	store.Store
+	rows atomic.Int64
+}
+
+func (s *listCounter) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
+	rows, err := s.Store.ResultList(ctx, p)
+	s.rows.Add(int64(len(rows)))
+	return rows, err
+}
+
+// TestPositionsPageReadsWhatItShows: a page of every scenario reads about
+// one position per scenario-count items, not one per item. 60 positions
+// (pagedBook) under 2 scenarios; a page of 10 items and the one more that
+// tells whether a next page exists are 11 items, 6 positions, plus the
+// cursor's own position, which may have a scenario left: 7 rows. With a
+// scenario, 11 items are 11 positions, plus the cursor's: 12 rows.
+func TestPositionsPageReadsWhatItShows(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		MustRunWithResults(t, st, "RD", []string{"PV"}, handScenarios, pagedBook(60, false), 4, false, nil)
+		lc := &listCounter{Store: st}
+		srv := MustServer(t, lc)
+		var first web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10", 200, &first)
+		if n := lc.rows.Load(); n != 7 || len(first.Items) != 10 || first.NextCursor == nil {
+			t.Fatalf("first page: %d rows read, %d items, next %v; want 7 rows, 10 items and a next page", n, len(first.Items), first.NextCursor)
+		}
+		var next web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10&cursor="+url.QueryEscape(*first.NextCursor), 200, &next)
+		if n := lc.rows.Load(); n != 14 || len(next.Items) != 10 {
+			t.Fatalf("next page: %d rows read in all, %d items; want 14 rows, 10 items", n, len(next.Items))
+		}
+		// The pages meet: items 0–9 and 10–19 in (snapshot, position, scenario) order.
+		if last, nxt := itemKey(first.Items[9]), itemKey(next.Items[0]); compareItemKey(last, nxt) >= 0 {
+			t.Errorf("page 1 ends at %v, page 2 starts at %v", last, nxt)
+		}
+		lc.rows.Store(0)
+		var base web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10&scenario=BASE", 200, &base)
+		if n := lc.rows.Load(); n != 12 || len(base.Items) != 10 {
+			t.Fatalf("page under BASE: %d rows read, %d items; want 12 rows, 10 items", n, len(base.Items))
 		}
 	})
 }
