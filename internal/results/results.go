@@ -138,6 +138,9 @@ type Options struct {
 	// measure under every scenario (see scannedCube); default
 	// DefaultCubeWideGroups.
 	CubeWideGroups int
+	// MemoBytes bounds the finished runs' aggregate tables kept in
+	// memory, by encoded size (tableMemo); default DefaultMemoBytes.
+	MemoBytes int
 }
 
 // Service answers the results routes.
@@ -148,6 +151,8 @@ type Service struct {
 	// flight shares the computation of an uncached aggregate between
 	// concurrent requests.
 	flight singleflight.Group
+	// memo keeps finished runs' aggregate tables in memory.
+	memo *tableMemo
 }
 
 // New returns the results service over st. A nil logger discards.
@@ -164,7 +169,10 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.CubeWideGroups <= 0 {
 		opts.CubeWideGroups = DefaultCubeWideGroups
 	}
-	return &Service{st: st, logger: logger, opts: opts}
+	if opts.MemoBytes <= 0 {
+		opts.MemoBytes = DefaultMemoBytes
+	}
+	return &Service{st: st, logger: logger, opts: opts, memo: newTableMemo(opts.MemoBytes)}
 }
 
 // Register adds the results routes to m, whose prefix must be Prefix (or
