@@ -236,6 +236,12 @@ func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []
 	all := make([]pricing.Values, len(v.run.Scenarios))
 	kept := make([]pricing.Values, len(scen))
 	base := slices.Index(v.run.Scenarios, BaseScenario)
+	select {
+	case s.scans <- struct{}{}:
+		defer func() { <-s.scans }()
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 	err := s.st.ResultScan(ctx, p, func(row *store.PositionResult) error {
 		if err := v.decode(row, all); err != nil {
 			return err

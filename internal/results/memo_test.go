@@ -2,8 +2,11 @@ package results
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/store"
@@ -76,6 +79,60 @@ func TestFinishedRunTablesMergedOnce(t *testing.T) {
 		}
 		if len(c2) != 2 || c2[0].Key != "AMORT_LOAN" || c2[0].Value != -3.75 {
 			t.Errorf("cube from the memo: %v", c2)
+		}
+	})
+}
+
+// concurrentScans records the most ResultScan calls of a store in flight
+// at once; each scan waits a little so that overlapping ones would meet.
+type concurrentScans struct {
+	store.Store
+	now, most atomic.Int64
+}
+
+func (s *concurrentScans) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(*store.PositionResult) error) error {
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for {
+		m := s.most.Load()
+		if n <= m || s.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	return s.Store.ResultScan(ctx, p, fn)
+}
+
+// TestScansOneAtATime: cubes by three scanned groupings asked at once are
+// computed one scan after another (Options.MaxScans 1), and each answer is
+// right.
+func TestScansOneAtATime(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		MustRunWithResults(t, st, "SCANS", handMeasures, handScenarios, handBook(), 3, true, nil)
+		cs := &concurrentScans{Store: st}
+		srv := MustServer(t, cs)
+		// The answers of TestCube.
+		cases := map[string]string{
+			"measure=PV&by=attr:desk":     fmt.Sprint([]CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}),
+			"measure=PV&by=attr:rating":   fmt.Sprint([]CubeCell{{"1", -1e16, 1}, {"3", 1e16, 1}, {"n/a", 2, 3}}),
+			"measure=PV&by=instrument_id": fmt.Sprint([]CubeCell{{"INS-B1", -1e16, 1}, {"INS-F1", 0.75, 1}, {"INS-L1", 1e16, 1}, {"INS-L2", 1, 1}, {"INS-L3", 0.25, 1}}),
+		}
+		var wg sync.WaitGroup
+		for q, want := range cases {
+			for range 3 {
+				wg.Go(func() {
+					var got []CubeCell
+					getJSON(t, srv, "/results/runs/SCANS/cube?"+q, 200, &got)
+					if fmt.Sprint(got) != want {
+						t.Errorf("cube %s: got %v, want %s", q, got, want)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if m := cs.most.Load(); m != 1 {
+			t.Errorf("%d scans at once, want 1", m)
 		}
 	})
 }

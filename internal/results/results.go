@@ -141,6 +141,12 @@ type Options struct {
 	// MemoBytes bounds the finished runs' aggregate tables kept in
 	// memory, by encoded size (tableMemo); default DefaultMemoBytes.
 	MemoBytes int
+	// MaxScans bounds the scans of a run's results for aggregates (cubes
+	// and VaR by a grouping the tasks did not keep) that run at once;
+	// default 1. Each reads every row of a run and decodes it: several at
+	// once on a small machine took its CPUs and its pooled connections
+	// from every other request, and each took as long as all of them.
+	MaxScans int
 }
 
 // Service answers the results routes.
@@ -153,6 +159,8 @@ type Service struct {
 	flight singleflight.Group
 	// memo keeps finished runs' aggregate tables in memory.
 	memo *tableMemo
+	// scans holds a token per aggregate scan running (Options.MaxScans).
+	scans chan struct{}
 }
 
 // New returns the results service over st. A nil logger discards.
@@ -172,7 +180,11 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.MemoBytes <= 0 {
 		opts.MemoBytes = DefaultMemoBytes
 	}
-	return &Service{st: st, logger: logger, opts: opts, memo: newTableMemo(opts.MemoBytes)}
+	if opts.MaxScans <= 0 {
+		opts.MaxScans = 1
+	}
+	return &Service{st: st, logger: logger, opts: opts, memo: newTableMemo(opts.MemoBytes),
+		scans: make(chan struct{}, opts.MaxScans)}
 }
 
 // Register adds the results routes to m, whose prefix must be Prefix (or
