@@ -255,7 +255,8 @@ func runLoad(ctx context.Context, out io.Writer, baseURL, token, runID string, l
 	}
 	rep := loadgen.Run(ctx, loadgen.Options{
 		Clients: lo.Clients, Duration: lo.Duration, Timeout: lo.Timeout, Seed: lo.Seed,
-		Next: t.mix(lo),
+		Next:   t.mix(lo),
+		Expect: lo.expect(),
 		Do: func(ctx context.Context, req loadgen.Request) error {
 			return getJSON(ctx, c, req.Path)
 		},
@@ -350,6 +351,37 @@ func learnRun(ctx context.Context, c *client.Client, runID string, maxPositions 
 	return t, nil
 }
 
+// expect lists the classes and labels of the mix, so that the report has
+// a row for each even when none of its requests was sent.
+func (lo loadOptions) expect() []loadgen.Request {
+	var out []loadgen.Request
+	for i, class := range loadClasses {
+		if lo.Weights[i] == 0 {
+			continue
+		}
+		out = append(out, loadgen.Request{Class: class})
+		switch class {
+		case "cube":
+			for _, q := range lo.Cubes {
+				out = append(out, loadgen.Request{Class: class, Label: cubeLabel(q)})
+			}
+		case "page":
+			out = append(out, loadgen.Request{Class: class, Label: "every scenario"}, loadgen.Request{Class: class, Label: "one scenario"})
+		}
+	}
+	return out
+}
+
+// cubeLabel names a cube grouping (a --cube query) in the report.
+func cubeLabel(q string) string {
+	v, _ := url.ParseQuery(q)
+	label := v.Get("by")
+	if v.Has("bands") {
+		label += " (bands)"
+	}
+	return label
+}
+
 // mix returns the request picker of the load.
 func (t *loadTarget) mix(lo loadOptions) func(*rand.Rand) loadgen.Request {
 	classes := loadgen.NewWeighted(loadClasses, lo.Weights)
@@ -362,10 +394,7 @@ func (t *loadTarget) mix(lo loadOptions) func(*rand.Rand) loadgen.Request {
 		case "cube":
 			q := pick(rng, lo.Cubes)
 			v, _ := url.ParseQuery(q)
-			label := v.Get("by")
-			if v.Has("bands") {
-				label += " (bands)"
-			}
+			label := cubeLabel(q)
 			v.Set("measure", pick(rng, t.Measures))
 			v.Set("scenario", pick(rng, t.Scenarios))
 			return loadgen.Request{Class: class, Label: label, Path: run + "/cube?" + v.Encode()}

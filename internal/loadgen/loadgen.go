@@ -45,6 +45,9 @@ type Options struct {
 	// transport error, an unexpected status, a bad body) counts the
 	// request as failed.
 	Do func(ctx context.Context, req Request) error
+	// Expect lists the classes and labels (Path unused) the report has a
+	// row for even when no request of theirs was sent.
+	Expect []Request
 }
 
 // Stats are the figures of one class (or label, or all requests).
@@ -127,7 +130,7 @@ func Run(ctx context.Context, o Options) Report {
 		})
 	}
 	wg.Wait()
-	return report(all, time.Since(start), clients, samples)
+	return report(all, time.Since(start), clients, samples, o.Expect)
 }
 
 // do sends one request under the per-request timeout.
@@ -140,10 +143,16 @@ func do(ctx context.Context, o Options, req Request) error {
 	return o.Do(ctx, req)
 }
 
-func report(all []sample, elapsed time.Duration, clients int, samples map[string]int) Report {
+func report(all []sample, elapsed time.Duration, clients int, samples map[string]int, expect []Request) Report {
 	r := Report{Elapsed: elapsed, Clients: clients, ErrorSamples: samples}
 	byClass := map[string][]sample{}
 	byLabel := map[string][]sample{}
+	for _, e := range expect {
+		byClass[e.Class] = byClass[e.Class][:0:0]
+		if e.Label != "" {
+			byLabel[e.Class+" "+e.Label] = byLabel[e.Class+" "+e.Label][:0:0]
+		}
+	}
 	for _, s := range all {
 		byClass[s.class] = append(byClass[s.class], s)
 		if s.label != "" {
