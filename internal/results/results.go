@@ -27,9 +27,13 @@
 // results; a cube by instrument_id, attr:NAME (with or without bands) or
 // vintage scans the run's rows once and, when the run is finished (its
 // results never change again), keeps the answer in the store's aggregate
-// cache under a name that includes the bands in canonical form, so each is
-// computed once per run;
-// concurrent requests for the same uncached aggregate share one computation.
+// cache under a name that includes the bands in canonical form — every
+// measure under every scenario for a grouping of up to
+// Options.CubeWideGroups keys, else the one measure and scenario asked —
+// so each is computed once per run; concurrent requests for the same
+// uncached aggregate share one computation, scans run Options.MaxScans at
+// a time, and a finished run's tables are kept in memory
+// (Options.MemoBytes).
 //
 // Aggregates follow each measure's declaration (pricing.MeasureSpec):
 // sums are exact, every aggregate the exact value rounded once
