@@ -68,17 +68,11 @@ check and fan-out), valuation until COMPLETED, and the summary.
 					err = errors.Join(err, derr)
 				}
 			}()
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("--cpuprofile: %w", err)
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("start CPU profile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
@@ -95,6 +89,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
 	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
+	cmd.AddCommand(newBenchLoadCmd(a))
 	return cmd
 }
 
@@ -111,6 +106,26 @@ type benchOptions struct {
 	// HistoryDays, when positive, loads that much market history first and
 	// adds its 1-day historical scenario set to the scenarios.
 	HistoryDays int
+}
+
+// startCPUProfile writes a CPU profile of this process to path until stop
+// is called; with path empty it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // benchPhase is one timed step.
@@ -130,7 +145,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	phases, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
+	phases, _, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
 	fmt.Fprintf(out, "iprs bench: %s loans × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
@@ -153,9 +168,16 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	return err
 }
 
-func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, error) {
-	var phases []benchPhase
+// benchPhases values a generated book through the API, timing each phase;
+// it returns the phases and the run's id.
+func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, string, error) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	phases, err := benchSteps(ctx, c, o, stamp)
+	return phases, "RUN-BENCH-" + stamp, err
+}
+
+func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp string) ([]benchPhase, error) {
+	var phases []benchPhase
 	asOf := demoAsOf
 
 	start := time.Now()

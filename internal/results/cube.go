@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -124,12 +125,7 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
 	} else {
-		g := grouping{by: cq.by, bands: cq.bands}
-		name := fmt.Sprintf("cube|%s|%s|%s", g.name(), cq.measure, v.run.Scenarios[si])
-		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
-			return s.scanTable(ctx, v, g, []int{si}, []pricing.Measure{cq.measure}, false)
-		})
-		si = 0 // the scanned table keeps the one scenario
+		table, si, err = s.scannedCube(ctx, v, grouping{by: cq.by, bands: cq.bands}, cq.measure, si)
 	}
 	if err != nil {
 		return err
@@ -152,6 +148,47 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	}
 	setPartial(w, v)
 	return web.WriteJSON(w, http.StatusOK, cells)
+}
+
+// DefaultCubeWideGroups bounds the groups of a cube scan that keeps every
+// measure under every scenario: 4,096 groups of 4 measures under 4
+// scenarios are about 8 MB while the scan runs.
+const DefaultCubeWideGroups = 4096
+
+// errTooWide ends a scan whose grouping has more groups than allowed.
+var errTooWide = errors.New("results: too many groups to keep every measure under every scenario")
+
+// scannedCube returns the table a cube by a grouping the tasks did not
+// keep reads, and the index in it of the run's scenario si.
+//
+// The first cube by a grouping scans the run once for every measure under
+// every scenario and caches that table, so that the run's other measures
+// and scenarios by the same grouping are cache reads too: under many
+// concurrent clients a finished run costs one scan per grouping rather
+// than one per grouping, measure and scenario (64 scans of the whole run
+// for four attribute groupings of a 4 × 4 run, which queued every other
+// request behind them). A grouping with more than Options.CubeWideGroups keys
+// (instrument_id, an attribute that is nearly an id) is scanned for the
+// one measure and scenario asked, as before; the cache then records that
+// the grouping is too wide, so later requests do not try again.
+func (s *Service) scannedCube(ctx context.Context, v *runView, g grouping, m pricing.Measure, si int) (*agg.Table, int, error) {
+	if g.by != "instrument_id" {
+		all := make([]int, len(v.run.Scenarios))
+		for i := range all {
+			all[i] = i
+		}
+		table, err := s.cached(ctx, v, "cube|"+g.name(), func(ctx context.Context) (*agg.Table, error) {
+			return s.scanTable(ctx, v, g, all, v.measures, false, s.opts.CubeWideGroups)
+		})
+		if !errors.Is(err, errTooWide) {
+			return table, si, err
+		}
+	}
+	name := fmt.Sprintf("cube|%s|%s|%s", g.name(), m, v.run.Scenarios[si])
+	table, err := s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
+		return s.scanTable(ctx, v, g, []int{si}, []pricing.Measure{m}, false, 0)
+	})
+	return table, 0, err // the table keeps the one scenario
 }
 
 // setPartial marks an answer over a run that has not finished.
@@ -187,8 +224,9 @@ func (s *Service) checkAttrPresent(ctx context.Context, v *runView, table *agg.T
 
 // scanTable aggregates the run's results by a grouping that the tasks did
 // not keep, reading every row: the scenarios given (indices into the
-// run's), the measures given, and the P&L vectors when pnl.
-func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []int, measures []pricing.Measure, pnl bool) (*agg.Table, error) {
+// run's), the measures given, and the P&L vectors when pnl. With
+// maxGroups > 0, a grouping with more keys ends the scan with errTooWide.
+func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []int, measures []pricing.Measure, pnl bool, maxGroups int) (*agg.Table, error) {
 	names := make([]string, len(scen))
 	for i, si := range scen {
 		names[i] = v.run.Scenarios[si]
@@ -198,6 +236,12 @@ func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []
 	all := make([]pricing.Values, len(v.run.Scenarios))
 	kept := make([]pricing.Values, len(scen))
 	base := slices.Index(v.run.Scenarios, BaseScenario)
+	select {
+	case s.scans <- struct{}{}:
+		defer func() { <-s.scans }()
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 	err := s.st.ResultScan(ctx, p, func(row *store.PositionResult) error {
 		if err := v.decode(row, all); err != nil {
 			return err
@@ -210,6 +254,9 @@ func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []
 			b = &all[base]
 		}
 		table.Add(g.key(row), kept, b)
+		if maxGroups > 0 && table.Len() > maxGroups {
+			return errTooWide
+		}
 		return nil
 	})
 	if err != nil {

@@ -116,13 +116,20 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`, p.RunID, p.AfterSnaps
 	return out, nil
 }
 
+// resultsForPositionQuery reads one position id's results in a run
+// (arguments: position id, run id). CROSS JOIN keeps the snapshots as the
+// outer loop: with a plain JOIN SQLite walked every result row of the run
+// (run_id alone on the key) and looked each up in the snapshots, 100,000
+// rows for one position.
+const resultsForPositionQuery = `SELECT ` + resultColumns + ` FROM run_position_snapshot x
+CROSS JOIN position_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id AND rr.position_id = ?
+WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`
+
 // ResultsForPosition returns the run's results of every position with that
 // id: the primary key serves it, with the run's snapshot ids as its second
 // column.
 func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.PositionResult, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM run_position_snapshot x
-JOIN position_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id AND rr.position_id = ?
-WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`, positionID, runID)
+	rows, err := db.reader.QueryContext(ctx, resultsForPositionQuery, positionID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: results of position %q in run %q: %w", positionID, runID, err)
 	}
