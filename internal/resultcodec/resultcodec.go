@@ -37,3 +37,21 @@ func Decode(b []byte, vals []pricing.Values) error {
 	}
 	return nil
 }
+
+// Scalars reads the scalar measure m (not KR01) under each of len(x)
+// scenarios from b without decoding whole Values: x[i] is its value under
+// scenario i and has[i] whether present (x[i] is 0 when absent). b must
+// hold exactly that many scenarios, as for Decode.
+func Scalars(b []byte, m pricing.Measure, x []float64, has []bool) error {
+	for i := range x {
+		v, ok, rest, err := pricing.BinaryScalar(b, m)
+		if err != nil {
+			return fmt.Errorf("resultcodec: scenario %d of %d: %w", i+1, len(x), err)
+		}
+		x[i], has[i], b = v, ok, rest
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("resultcodec: %d bytes left after %d scenarios", len(b), len(x))
+	}
+	return nil
+}
