@@ -135,15 +135,15 @@ type scanAgg struct {
 	fast     bool // Sum measures or P&L only: read numbers, not Values
 
 	// buffers
-	all            []pricing.Values
-	kept           []pricing.Values
-	col            []float64 // one measure under every scenario of the run
-	colHas         []bool
-	x              []float64 // [kept scenario·len(measures) + measure]
-	has            []bool
-	pv             []float64 // PV under each kept scenario
-	pvHas          []bool
-	base           int
+	all    []pricing.Values
+	kept   []pricing.Values
+	col    []float64 // one measure under every scenario of the run
+	colHas []bool
+	x      []float64 // [kept scenario·len(measures) + measure]
+	has    []bool
+	pv     []float64 // PV under each kept scenario
+	pvHas  []bool
+	base   int
 }
 
 func newScanAgg(v *runView, scen []int, measures []pricing.Measure, pnl bool, table *agg.Table) *scanAgg {
