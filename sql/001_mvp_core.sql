@@ -5,7 +5,7 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
--- revision: 4
+-- revision: 5
 -- The revision goes up with every change to this file once it has been
 -- applied anywhere; the last statement records it, and `iprs migrate`
 -- applies the file again to a database that recorded a lower one.
@@ -328,7 +328,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 4)
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 5)
 ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
     WHERE schema_migration.revision < EXCLUDED.revision;
 

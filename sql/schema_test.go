@@ -64,8 +64,8 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"54c551a5ac1777de8c5c472c3360290fcd0fa82907e70005c82bd7bc9de5b7d8", 4},
-	"sqlite/001_mvp_core.sql": {"a77a3412430e3f5d10add623dcf07f9c2cc6b11a96c9ae9ccb3c9f7aee50ffdf", 4},
+	"001_mvp_core.sql":        {"56b7b769f31976d4a6f8a9273b25cc3d85cb0d6ff644fe9c45516f3668fa34f3", 5},
+	"sqlite/001_mvp_core.sql": {"405640e731a1c582fd4be8650e09b260d807bc12be045dfadf0914b3431563e9", 5},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {
