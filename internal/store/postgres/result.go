@@ -200,26 +200,19 @@ ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	query := sb.String()
 
 	var (
-		chunk []store.PositionResult
 		attrs []*string
 		all   *string
 	)
-	for {
-		chunk = chunk[:0]
-		if err := db.scanChunk(ctx, query, args, dest, len(p.Attrs), p.AllAttributes, &chunk, &attrs, &all); err != nil {
-			return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+	return store.ScanAhead(ctx, scanChunk, func(ctx context.Context, afterSnap, afterPos string, buf []store.PositionResult) ([]store.PositionResult, error) {
+		args[2] = afterPos
+		if p.SnapshotID == "" {
+			args[1] = afterSnap
 		}
-		for i := range chunk {
-			if err := fn(&chunk[i]); err != nil {
-				return err
-			}
+		if err := db.scanChunk(ctx, query, args, dest, len(p.Attrs), p.AllAttributes, &buf, &attrs, &all); err != nil {
+			return nil, fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
 		}
-		if len(chunk) < scanChunk {
-			return nil
-		}
-		last := &chunk[len(chunk)-1]
-		args[1], args[2] = last.PositionSnapshotID, last.PositionID
-	}
+		return buf, nil
+	}, fn)
 }
 
 // scanChunk runs one chunk's query and reads it whole, so that the
