@@ -55,3 +55,24 @@ func Scalars(b []byte, m pricing.Measure, x []float64, has []bool) error {
 	}
 	return nil
 }
+
+// DecodeOne reads the values of scenario i of n from b into v, stepping
+// over the others without building them. b must hold exactly n scenarios,
+// as for Decode.
+func DecodeOne(b []byte, n, i int, v *pricing.Values) error {
+	for k := range n {
+		var err error
+		if k == i {
+			b, err = v.DecodeBinary(b)
+		} else {
+			_, _, b, err = pricing.BinaryScalar(b, pricing.PV)
+		}
+		if err != nil {
+			return fmt.Errorf("resultcodec: scenario %d of %d: %w", k+1, n, err)
+		}
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("resultcodec: %d bytes left after %d scenarios", len(b), n)
+	}
+	return nil
+}

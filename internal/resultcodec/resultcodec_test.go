@@ -75,3 +75,33 @@ func TestScalarsReadOneMeasureOfEveryScenario(t *testing.T) {
 		t.Error("reading 3 scenarios as 4 succeeded")
 	}
 }
+
+func TestDecodeOneIsThatScenarioOfDecode(t *testing.T) {
+	vals := make([]pricing.Values, 3)
+	vals[0].Set(pricing.PV, 1)
+	vals[1].SetFXDelta(-1e300, "EUR")
+	vals[1].AddKR01("USD-OIS", [pricing.NumKeyRates]float64{1: -0.5})
+	vals[1].SetWAL(3.25, 1e6)
+	vals[2].Set(pricing.DV01, 2)
+	b := Append(nil, vals)
+	all := make([]pricing.Values, 3)
+	if err := Decode(b, all); err != nil {
+		t.Fatal(err)
+	}
+	for i := range vals {
+		var v pricing.Values
+		if err := DecodeOne(b, 3, i, &v); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := v.AppendBinary(nil), all[i].AppendBinary(nil); string(got) != string(want) {
+			t.Errorf("scenario %d: %x, want %x", i, got, want)
+		}
+	}
+	var v pricing.Values
+	if err := DecodeOne(b, 2, 0, &v); err == nil {
+		t.Error("reading 3 scenarios as 2 succeeded")
+	}
+	if err := DecodeOne(b[:len(b)-1], 3, 0, &v); err == nil {
+		t.Error("a truncated row read without an error")
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -89,6 +90,10 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 	// the record, without building one string per cell.
 	var prefix, suffix, line []byte
 	vals := make([]pricing.Values, len(run.Scenarios))
+	si := -1 // the one scenario exported, or every one
+	if scenario != "" {
+		si = slices.Index(run.Scenarios, scenario)
+	}
 	n := 0
 	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, Attrs: attrs},
 		func(row *store.PositionResult) error {
@@ -97,8 +102,13 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 			}
-			if err := v.decode(row, vals); err != nil {
-				return err
+			if si < 0 {
+				if err := v.decode(row, vals); err != nil {
+					return err
+				}
+			} else if err := resultcodec.DecodeOne(row.Values, len(vals), si, &vals[si]); err != nil {
+				// One scenario: the others' bytes are stepped over.
+				return fmt.Errorf("run %s position %s/%s: %w", run.ID, row.PositionSnapshotID, row.PositionID, err)
 			}
 			prefix = prefix[:0]
 			for _, f := range [...]string{row.RunID, row.PositionSnapshotID, row.PositionID, row.InstrumentID, row.ProductType, row.PortfolioNodeID} {
