@@ -129,6 +129,42 @@ func (t *Table) Add(key string, vals []pricing.Values, base *pricing.Values) {
 	}
 }
 
+// AddSums adds one position to the group key from its values alone, for a
+// table whose measures all aggregate by Sum and which keeps no P&L:
+// x[s·len(measures)+j] is the position's value of measure j under scenario
+// s, present where has says so. It is Add without building Values, for
+// scans that read the numbers straight from the stored bytes
+// (resultcodec.Scalars); the sums are the same.
+func (t *Table) AddSums(key string, x []float64, has []bool) {
+	g := t.group(key)
+	g.Positions++
+	for i := range g.cells {
+		if has[i] {
+			c := &g.cells[i]
+			c.n++
+			c.sum.Add(x[i])
+		}
+	}
+}
+
+// AddPnL adds one position to the group key of a table that keeps P&L
+// vectors and no measures: pv[s] is its PV under scenario s (present where
+// has[s]) and base its PV under BASE; the table adds pv[s] − base, the
+// difference in float64, to scenario s's P&L, as Add does. Without a base
+// PV (hasBase false) only the position's count grows.
+func (t *Table) AddPnL(key string, pv []float64, has []bool, base float64, hasBase bool) {
+	g := t.group(key)
+	g.Positions++
+	if !hasBase {
+		return
+	}
+	for s := range g.pnl {
+		if has[s] {
+			g.pnl[s].Add(pv[s] - base)
+		}
+	}
+}
+
 func (c *Cell) add(m pricing.Measure, v *pricing.Values) {
 	if !v.Has(m) {
 		return

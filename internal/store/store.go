@@ -254,10 +254,12 @@ type Store interface {
 	// with that id (one per snapshot that has it), ordered by snapshot id.
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*PositionResult, error)
 	// ResultScan streams a run's position results in ResultList order to
-	// fn. It reads in chunks of a few thousand rows and holds no
-	// transaction and no connection while fn runs, so fn may be as slow as
-	// the client it writes to; results written meanwhile (a run still
-	// running) may or may not be seen. The row passed to fn is reused.
+	// fn. It reads in chunks of a few thousand rows, each read whole in a
+	// short query, and reads the next chunk while fn handles the last
+	// (ScanAhead): no transaction or connection waits on fn, so fn may be
+	// as slow as the client it writes to; results written meanwhile (a run
+	// still running) may or may not be seen. The row passed to fn is
+	// reused.
 	ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error
 
 	// TaskAggregates calls fn with the partial aggregate payload of every
