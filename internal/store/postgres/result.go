@@ -95,26 +95,21 @@ func collectResults(rows pgx.Rows) ([]*store.PositionResult, error) {
 func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	// Snapshot by snapshot, each an index range scan from the cursor:
-	// a row comparison (snapshot, position) > ($2, $3) is planned from
-	// the table's statistics, and before the first ANALYZE after a bulk
-	// insert PostgreSQL read every row after the cursor through a bitmap
-	// scan and sorted them (650 ms for a page of a 100,000-position run,
-	// as against 1 ms). The LIMIT inside the lateral subquery makes each
-	// snapshot's scan stop at the page, whatever the statistics say.
-	rows, err := db.pool.Query(ctx, `SELECT r.* FROM run_position_snapshot x CROSS JOIN LATERAL (
-    `+resultSelect+` FROM position_result r
-    WHERE r.run_id = x.run_id AND r.position_snapshot_id = x.position_snapshot_id
-      AND r.position_id >= CASE WHEN x.position_snapshot_id = $2 THEN $3 ELSE '' END
-    ORDER BY r.position_id LIMIT $4 + 1) r
-WHERE x.run_id = $1 AND x.position_snapshot_id >= $2
-  AND ($5 OR x.position_snapshot_id <> $2 OR r.position_id <> $3)
-ORDER BY x.position_snapshot_id, r.position_id LIMIT $4`,
-		p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit), p.From)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	op := ">"
+	if p.From {
+		op = ">="
 	}
-	out, err := collectResults(rows)
+	var out []*store.PositionResult
+	err := db.inKeyOrder(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, resultSelect+` FROM position_result r
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) `+op+` ($2, $3)
+ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`, p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit))
+		if err != nil {
+			return err
+		}
+		out, err = collectResults(rows)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
 	}
@@ -161,24 +156,6 @@ WHERE x.run_id = $1 ORDER BY r.position_snapshot_id`, runID, positionID)
 // query; the attributes asked for come from the position rows, -> giving
 // each as its JSON text (NULL when absent).
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
-	if p.SnapshotID == "" {
-		// Snapshot after snapshot: a row comparison over both key
-		// columns is planned from statistics, and before the first
-		// ANALYZE of a bulk insert each chunk read every row after the
-		// cursor and sorted them (see ResultList).
-		snaps, err := db.runSnapshots(ctx, p.RunID)
-		if err != nil {
-			return err
-		}
-		for _, snap := range snaps {
-			one := p
-			one.SnapshotID = snap
-			if err := db.ResultScan(ctx, one, fn); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	var sb strings.Builder
 	dest := resultDest
 	if p.ValuesOnly {
@@ -206,13 +183,18 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(", p.attributes::text")
 	}
 	sb.WriteString(` FROM position_result r` + join)
-	// One snapshot: equality on it and a range on the position id start
-	// the index scan at the cursor (a row comparison beside the equality
-	// made PostgreSQL walk the snapshot's entries from its first, every
-	// chunk).
-	args[1] = p.SnapshotID
-	sb.WriteString(`
+	if p.SnapshotID != "" {
+		// One snapshot: equality on it and a range on the position id
+		// start the index scan at the cursor (a row comparison beside
+		// the equality made PostgreSQL walk the snapshot's entries from
+		// its first, every chunk).
+		args[1] = p.SnapshotID
+		sb.WriteString(`
 WHERE r.run_id = $1 AND r.position_snapshot_id = $2 AND r.position_id > $3`)
+	} else {
+		sb.WriteString(`
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
+	}
 	sb.WriteString(`
 ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	query := sb.String()
@@ -231,21 +213,6 @@ ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 		}
 		return buf, nil
 	}, fn)
-}
-
-// runSnapshots lists the run's position snapshot ids in key order.
-func (db *DB) runSnapshots(ctx context.Context, runID string) ([]string, error) {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	rows, err := db.pool.Query(ctx, `SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = $1 ORDER BY 1`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: position snapshots of run %q: %w", runID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("postgres: position snapshots of run %q: %w", runID, err)
-	}
-	return ids, nil
 }
 
 // scanChunk runs one chunk's query and reads it whole, so that the
