@@ -284,6 +284,7 @@ func TestKeyedAndLadderCellsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
 // TestAddFromColumns: AddSums and AddPnL, fed the numbers alone, give the
 // figures worked by hand and the same aggregates as Add over the Values.
 func TestAddFromColumns(t *testing.T) {
