@@ -92,10 +92,7 @@ func appendBinaryString(b []byte, s string) []byte {
 func (v *Values) DecodeBinary(b []byte) (rest []byte, err error) {
 	v.Reset()
 	d := binDecoder{b: b}
-	present := d.uvarint()
-	if d.err == nil && present>>numMeasures != 0 {
-		d.fail("unknown measure bits %#x", present>>numMeasures)
-	}
+	present := d.presence()
 	for m := Measure(0); m < numMeasures && d.err == nil; m++ {
 		if present&(1<<m) == 0 {
 			continue
@@ -118,6 +115,42 @@ func (v *Values) DecodeBinary(b []byte) (rest []byte, err error) {
 		return b, d.err
 	}
 	return d.b, nil
+}
+
+// presence reads the presence bits, which must name known measures only.
+func (d *binDecoder) presence() uint64 {
+	present := d.uvarint()
+	if d.err == nil && present>>numMeasures != 0 {
+		d.fail("unknown measure bits %#x", present>>numMeasures)
+	}
+	return present
+}
+
+// ladders reads the number of KR01 ladders.
+func (d *binDecoder) ladders() int {
+	count := d.bytes(1)
+	if count == nil {
+		return 0
+	}
+	if count[0] < 1 || count[0] > MaxKeyRateCurves {
+		d.fail("%d KR01 ladders", count[0])
+		return 0
+	}
+	return int(count[0])
+}
+
+// tenorMask reads a ladder's mask of tenors written out.
+func (d *binDecoder) tenorMask() uint16 {
+	maskBytes := d.bytes(2)
+	if d.err != nil {
+		return 0
+	}
+	mask := binary.LittleEndian.Uint16(maskBytes)
+	if mask>>NumKeyRates != 0 {
+		d.fail("KR01 tenor mask %#x", mask)
+		return 0
+	}
+	return mask
 }
 
 // binDecoder reads the binary form, remembering the first error.
@@ -183,17 +216,9 @@ func (d *binDecoder) str() string {
 }
 
 func (d *binDecoder) keyRates(v *Values) {
-	count := d.bytes(1)
-	if count == nil {
-		return
-	}
-	if count[0] < 1 || count[0] > MaxKeyRateCurves {
-		d.fail("%d KR01 ladders", count[0])
-		return
-	}
-	for range int(count[0]) {
+	for range d.ladders() {
 		curve := d.str()
-		maskBytes := d.bytes(2)
+		mask := d.tenorMask()
 		if d.err != nil {
 			return
 		}
@@ -203,11 +228,6 @@ func (d *binDecoder) keyRates(v *Values) {
 		}
 		if v.nkr > 0 && curve <= v.kr[v.nkr-1].Curve {
 			d.fail("KR01 ladders not in order of curve id")
-			return
-		}
-		mask := binary.LittleEndian.Uint16(maskBytes)
-		if mask>>NumKeyRates != 0 {
-			d.fail("KR01 tenor mask %#x", mask)
 			return
 		}
 		l := v.keyRateLadder(curve)
@@ -277,10 +297,7 @@ func BinaryScalar(b []byte, m Measure) (x float64, ok bool, rest []byte, err err
 		}
 	}
 	d := binDecoder{b: b}
-	present := d.uvarint()
-	if d.err == nil && present>>numMeasures != 0 {
-		d.fail("unknown measure bits %#x", present>>numMeasures)
-	}
+	present := d.presence()
 	for k := Measure(0); k < numMeasures && d.err == nil; k++ {
 		if present&(1<<k) == 0 {
 			continue
@@ -309,23 +326,10 @@ func BinaryScalar(b []byte, m Measure) (x float64, ok bool, rest []byte, err err
 
 // skipKeyRates reads over the KR01 ladders of a binary form.
 func (d *binDecoder) skipKeyRates() {
-	count := d.bytes(1)
-	if count == nil {
-		return
-	}
-	if count[0] < 1 || count[0] > MaxKeyRateCurves {
-		d.fail("%d KR01 ladders", count[0])
-		return
-	}
-	for range int(count[0]) {
+	for range d.ladders() {
 		d.str()
-		maskBytes := d.bytes(2)
+		mask := d.tenorMask()
 		if d.err != nil {
-			return
-		}
-		mask := binary.LittleEndian.Uint16(maskBytes)
-		if mask>>NumKeyRates != 0 {
-			d.fail("KR01 tenor mask %#x", mask)
 			return
 		}
 		d.bytes(8 * bits.OnesCount16(mask))
