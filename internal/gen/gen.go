@@ -5,8 +5,11 @@
 // distributions: terms by program, FICO by program, coupons falling with
 // FICO and following the rate environment of the origination year,
 // originations spread over eight years with newer vintages larger), some
-// fixed-rate bonds and FX forwards, and a demo model set (ModelSet) with
-// prepayment and default assumptions by program and FICO band.
+// fixed-rate bonds and FX forwards, a demo model set (ModelSet) with
+// prepayment and default assumptions by program and FICO band, a year of
+// market history (History), and a second business day derived from the
+// first: its market (MarketAfter) and its book (EachRolled: loans paid,
+// matured, prepaid, restructured and new, bonds traded).
 //
 // Everything is a pure function of the Options: the same seed gives the
 // same bytes. Books are streamed to an io.Writer, so a million positions
