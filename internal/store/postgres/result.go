@@ -100,16 +100,18 @@ func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*stor
 	// the table's statistics, and before the first ANALYZE after a bulk
 	// insert PostgreSQL read every row after the cursor through a bitmap
 	// scan and sorted them (650 ms for a page of a 100,000-position run,
-	// as against 1 ms). The LIMIT inside the lateral subquery makes each
-	// snapshot's scan stop at the page, whatever the statistics say.
-	rows, err := db.pool.Query(ctx, `SELECT r.* FROM run_position_snapshot x CROSS JOIN LATERAL (
+	// as against 1 ms). The run's snapshots come from its rows (runSnaps:
+	// one index probe each), and the LIMIT inside the lateral subquery
+	// makes each snapshot's scan stop at the page, whatever the
+	// statistics say.
+	rows, err := db.pool.Query(ctx, runSnaps+`
+SELECT r.* FROM snap CROSS JOIN LATERAL (
     `+resultSelect+` FROM position_result r
-    WHERE r.run_id = x.run_id AND r.position_snapshot_id = x.position_snapshot_id
-      AND r.position_id >= CASE WHEN x.position_snapshot_id = $2 THEN $3 ELSE '' END
+    WHERE r.run_id = $1 AND r.position_snapshot_id = snap.id
+      AND r.position_id >= CASE WHEN snap.id = $2 THEN $3 ELSE '' END
     ORDER BY r.position_id LIMIT $4 + 1) r
-WHERE x.run_id = $1 AND x.position_snapshot_id >= $2
-  AND ($5 OR x.position_snapshot_id <> $2 OR r.position_id <> $3)
-ORDER BY x.position_snapshot_id, r.position_id LIMIT $4`,
+WHERE $5 OR snap.id <> $2 OR r.position_id <> $3
+ORDER BY snap.id, r.position_id LIMIT $4`,
 		p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit), p.From)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
@@ -221,11 +223,21 @@ ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	}
 }
 
-// runSnapshots lists the run's position snapshot ids in key order.
+// runSnaps is a WITH clause naming snap(id): the position snapshot ids of
+// run $1's result rows from $2 on, in key order, found by one index probe
+// per snapshot (a loose index scan) rather than by reading the rows.
+const runSnaps = `WITH RECURSIVE snap AS (
+    SELECT (SELECT min(position_snapshot_id) FROM position_result WHERE run_id = $1 AND position_snapshot_id >= $2) AS id
+  UNION ALL
+    SELECT (SELECT min(position_snapshot_id) FROM position_result WHERE run_id = $1 AND position_snapshot_id > snap.id)
+    FROM snap WHERE snap.id IS NOT NULL)`
+
+// runSnapshots lists the position snapshot ids of the run's result rows in
+// key order.
 func (db *DB) runSnapshots(ctx context.Context, runID string) ([]string, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, `SELECT position_snapshot_id FROM run_position_snapshot WHERE run_id = $1 ORDER BY 1`, runID)
+	rows, err := db.pool.Query(ctx, runSnaps+` SELECT id FROM snap WHERE id IS NOT NULL`, runID, "")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: position snapshots of run %q: %w", runID, err)
 	}
