@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -134,6 +138,7 @@ type benchPhase struct {
 	took  time.Duration
 	items int64
 	unit  string
+	read  bool // an answer on the finished run, not part of upload → COMPLETED
 }
 
 func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
@@ -159,7 +164,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 			rate = fmt.Sprintf("%s %s/s", client.FormatCount(int64(float64(p.items)/p.took.Seconds())), p.unit)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", p.name, p.took.Round(time.Millisecond), rate)
-		if p.name != "summary" && p.name != "market upload" {
+		if !p.read && p.name != "market upload" {
 			total += p.took
 		}
 	}
@@ -264,7 +269,18 @@ func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp str
 	if _, err := c.Summary(ctx, run.RunID); err != nil {
 		return phases, fmt.Errorf("summary: %w", err)
 	}
-	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions", read: true})
+	// A run of many scenarios exports its first scenario only (a 252-scenario
+	// run of 100,000 loans would be 25 million lines).
+	exportScenario := ""
+	if len(done.Scenarios) > len(o.Scenarios) {
+		exportScenario = done.Scenarios[0]
+	}
+	reads, err := benchReads(ctx, c, run.RunID, o.Measures[0], exportScenario)
+	phases = append(phases, reads...)
+	if err != nil {
+		return phases, err
+	}
 	if setID != "" {
 		for _, by := range []string{"", "attr:state"} {
 			start = time.Now()
@@ -275,7 +291,7 @@ func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp str
 			if by != "" {
 				name = "VaR/ES by " + by + " (first request)"
 			}
-			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions", read: true})
 		}
 	}
 	return phases, nil
@@ -313,4 +329,66 @@ func anySlice(xs []string) []any {
 		out[i] = x
 	}
 	return out
+}
+
+// benchReads times the answers of a finished run as a client sees them:
+// cubes of measure by the groupings the tasks keep and by an attribute
+// (first request, which scans, and again, from the cache), the first page
+// of positions and the CSV export (of one scenario when exportScenario is
+// not empty) read to its end.
+func benchReads(ctx context.Context, c *client.Client, runID, measure, exportScenario string) ([]benchPhase, error) {
+	var phases []benchPhase
+	for _, q := range []struct{ by, name string }{
+		{"product_type", "cube by product_type"},
+		{"portfolio_node_id", "cube by portfolio_node_id"},
+		{"attr:state", "cube by attr:state (first request)"},
+		{"attr:state", "cube by attr:state (cached)"},
+	} {
+		start := time.Now()
+		if _, err := c.Cube(ctx, runID, measure, q.by, ""); err != nil {
+			return phases, fmt.Errorf("cube by %s: %w", q.by, err)
+		}
+		phases = append(phases, benchPhase{name: q.name + " (" + measure + ")", took: time.Since(start), read: true})
+	}
+
+	start := time.Now()
+	var page json.RawMessage
+	if _, err := c.Do(ctx, http.MethodGet, "/results/runs/"+url.PathEscape(runID)+"/positions?limit=100", nil, "", &page); err != nil {
+		return phases, fmt.Errorf("positions page: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "positions page (100 items)", took: time.Since(start), read: true})
+
+	start = time.Now()
+	body, err := c.ExportCSV(ctx, runID, exportScenario)
+	if err != nil {
+		return phases, fmt.Errorf("CSV export: %w", err)
+	}
+	defer body.Close()
+	lines, err := countLines(body)
+	if err != nil {
+		return phases, fmt.Errorf("CSV export: %w", err)
+	}
+	name := "CSV export (every scenario, streamed)"
+	if exportScenario != "" {
+		name = "CSV export (" + exportScenario + " only, streamed)"
+	}
+	phases = append(phases, benchPhase{name: name, took: time.Since(start),
+		items: max(lines-1, 0), unit: "rows", read: true})
+	return phases, nil
+}
+
+// countLines counts the newlines of r.
+func countLines(r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

@@ -260,11 +260,17 @@ func migrateProcess(t *testing.T, bin, dbURL string) {
 // worker. It returns the store, for reading tasks, and a client.
 func startAPI(t *testing.T, db config.Database) (store.Store, *client.Client) {
 	t.Helper()
+	st, url := startAPILogged(t, db, slog.New(slog.DiscardHandler))
+	return st, client.New(url, "", nil)
+}
+
+// startAPILogged is startAPI logging to logger, returning the server's URL.
+func startAPILogged(t *testing.T, db config.Database, logger *slog.Logger) (store.Store, string) {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
 	st, err := openStore(context.Background(), db, cfg, false, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +294,7 @@ func startAPI(t *testing.T, db config.Database) (store.Store, *client.Client) {
 	}
 	srv := httptest.NewServer(web.ByPrefix(routes, http.NotFoundHandler()))
 	t.Cleanup(srv.Close)
-	return st, client.New(srv.URL, "", nil)
+	return st, srv.URL
 }
 
 // workerProcess is an `iprs serve worker` subprocess.
@@ -305,12 +311,19 @@ type workerProcess struct {
 // when the test failed.
 func startWorkerProcess(t *testing.T, bin, dbURL, name string) *workerProcess {
 	t.Helper()
+	return startWorkerProcessAt(t, bin, dbURL, name, "127.0.0.1:0") // health and metrics on a port of the system's choosing
+}
+
+// startWorkerProcessAt is startWorkerProcess serving health and metrics
+// on addr.
+func startWorkerProcessAt(t *testing.T, bin, dbURL, name, addr string) *workerProcess {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "worker")
 	cmd.Env = processEnv(map[string]string{
 		config.EnvDatabaseURL:       dbURL,
 		config.EnvLeaseSeconds:      strconv.Itoa(crashLeaseSeconds),
 		config.EnvWorkerConcurrency: "1",
-		config.EnvAddr:              "127.0.0.1:0", // health and metrics on a port of the system's choosing
+		config.EnvAddr:              addr,
 		config.EnvLogFormat:         "text",
 		config.EnvLogLevel:          "info",
 	})
@@ -443,7 +456,11 @@ func waitCompleted(ctx context.Context, t *testing.T, c *client.Client, runID st
 		t.Fatalf("wait for run %s: %v", runID, err)
 	}
 	if done.Status != "COMPLETED" {
-		t.Fatalf("run %s ended %s: %v", runID, done.Status, done.Error)
+		why := "no error recorded"
+		if done.Error != nil {
+			why = *done.Error
+		}
+		t.Fatalf("run %s ended %s: %s", runID, done.Status, why)
 	}
 	if done.Progress.PositionsDone != done.Progress.PositionsTotal || done.Progress.PositionsTotal == 0 {
 		t.Fatalf("run %s progress %+v", runID, done.Progress)

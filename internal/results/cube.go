@@ -222,49 +222,6 @@ func (s *Service) checkAttrPresent(ctx context.Context, v *runView, table *agg.T
 		[]apperr.FieldError{{Parameter: "by", Detail: detail}})
 }
 
-// scanTable aggregates the run's results by a grouping that the tasks did
-// not keep, reading every row: the scenarios given (indices into the
-// run's), the measures given, and the P&L vectors when pnl. With
-// maxGroups > 0, a grouping with more keys ends the scan with errTooWide.
-func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []int, measures []pricing.Measure, pnl bool, maxGroups int) (*agg.Table, error) {
-	names := make([]string, len(scen))
-	for i, si := range scen {
-		names[i] = v.run.Scenarios[si]
-	}
-	table := agg.New(names, measures, pnl)
-	p := store.ResultScanParams{RunID: v.run.ID, Attrs: g.attrs()}
-	all := make([]pricing.Values, len(v.run.Scenarios))
-	kept := make([]pricing.Values, len(scen))
-	base := slices.Index(v.run.Scenarios, BaseScenario)
-	select {
-	case s.scans <- struct{}{}:
-		defer func() { <-s.scans }()
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
-	err := s.st.ResultScan(ctx, p, func(row *store.PositionResult) error {
-		if err := v.decode(row, all); err != nil {
-			return err
-		}
-		for i, si := range scen {
-			kept[i] = all[si]
-		}
-		var b *pricing.Values
-		if pnl && base >= 0 {
-			b = &all[base]
-		}
-		table.Add(g.key(row), kept, b)
-		if maxGroups > 0 && table.Len() > maxGroups {
-			return errTooWide
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return table, nil
-}
-
 // grouping is how a scan keys result rows: a dimension of the result
 // row, attr:NAME (by its value, or with bands by its numeric band), or
 // vintage (the origination quarter of a loan, read from its attributes).
@@ -315,6 +272,21 @@ func (g grouping) key(row *store.PositionResult) string {
 		return g.bands.KeyOfJSON(row.Attrs[0])
 	}
 	return attrKey(row.Attrs[0])
+}
+
+// internedKey is key, taking an attribute's key from interned (and adding
+// it there) so that the rows of one group share one string.
+func (g grouping) internedKey(row *store.PositionResult, interned map[string]string) string {
+	if _, ok := store.AttrKey(g.by); !ok || g.bands != nil {
+		return g.key(row)
+	}
+	raw := row.Attrs[0]
+	if k, ok := interned[string(raw)]; ok {
+		return k
+	}
+	k := attrKey(raw)
+	interned[string(raw)] = k
+	return k
 }
 
 // attrKey is the group key of an attribute's JSON text: a string's value,

@@ -42,7 +42,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
 )
 
 // Run statuses. The state machine is in docs/state_machine.md:
@@ -236,6 +239,12 @@ type Store interface {
 	// CANCELLED (FinishedAt = now, settling the run) when its run is no
 	// longer open (TaskAfterRelease).
 	TaskRelease(ctx context.Context, c ClaimRef) error
+	// TaskQueueDepth reads the task queue of every run at the store's now:
+	// how many tasks are QUEUED (a retry's delay included) and RUNNING, and
+	// how long the QUEUED task that became available first (AvailableAt ≤
+	// now) has waited. A deployment scales its workers on it; it reads only
+	// the open tasks (the queue's partial index).
+	TaskQueueDepth(ctx context.Context) (*QueueDepth, error)
 
 	// ResultList pages through a run's position results ordered by
 	// (snapshot id, position id). The result methods do not check that the
@@ -245,10 +254,12 @@ type Store interface {
 	// with that id (one per snapshot that has it), ordered by snapshot id.
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*PositionResult, error)
 	// ResultScan streams a run's position results in ResultList order to
-	// fn. It reads in chunks of a few thousand rows and holds no
-	// transaction and no connection while fn runs, so fn may be as slow as
-	// the client it writes to; results written meanwhile (a run still
-	// running) may or may not be seen. The row passed to fn is reused.
+	// fn. It reads in chunks of a few thousand rows, each read whole in a
+	// short query, and reads the next chunk while fn handles the last
+	// (ScanAhead): no transaction or connection waits on fn, so fn may be
+	// as slow as the client it writes to; results written meanwhile (a run
+	// still running) may or may not be seen. The row passed to fn is
+	// reused.
 	ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error
 
 	// TaskAggregates calls fn with the partial aggregate payload of every
@@ -430,11 +441,34 @@ type Run struct {
 	// SubmittedBy is the principal that created the run ("" for runs
 	// stored before principals were recorded).
 	SubmittedBy string
+	// Kind is what the run computes: KindValuation ("" when creating
+	// means it), KindExplain or KindVerify.
+	Kind string
+}
+
+// Kinds of run. A valuation values positions under scenarios; an explain
+// values the P&L waterfall between two valuations; a verify re-prices a
+// valuation to check it bit for bit. All three are valued by the same
+// task queue and store their per-position output as PositionResult rows;
+// only valuations are listed and served as runs.
+const (
+	KindValuation = "VALUATION"
+	KindExplain   = "EXPLAIN"
+	KindVerify    = "VERIFY"
+)
+
+// KindOf is r's kind, KindValuation when unset.
+func KindOf(r *Run) string {
+	if r.Kind == "" {
+		return KindValuation
+	}
+	return r.Kind
 }
 
 // RunListParams filters and pages the run list.
 type RunListParams struct {
 	Status string // "" for every status
+	Kind   string // "" for KindValuation
 	ListParams
 }
 
@@ -452,6 +486,21 @@ type RunPublishParams struct {
 	PublishHash string
 	PublishedAt time.Time
 }
+
+// QueueDepth is the task queue at one instant of the store's clock.
+type QueueDepth struct {
+	// Queued counts the QUEUED tasks, Running the RUNNING ones (a lease
+	// that expired and was not claimed again included).
+	Queued, Running int64
+	// OldestWait is how long the QUEUED task with the earliest AvailableAt
+	// ≤ At has been available: 0 when no task waits.
+	OldestWait time.Duration
+	// At is the store's now when the queue was read.
+	At time.Time
+}
+
+// Open is the number of open tasks: QUEUED and RUNNING.
+func (q *QueueDepth) Open() int64 { return q.Queued + q.Running }
 
 // Task is one unit of work: the positions of a run with one product type in
 // one hash bucket.
@@ -534,6 +583,25 @@ type TaskAggregate struct {
 	Payload []byte
 }
 
+// AggregatePart is the partial aggregate of one task under one grouping,
+// as a driver reads it for TaskAggregates.
+type AggregatePart struct {
+	TaskID  int64
+	Payload []byte
+}
+
+// EachAggregatePart calls fn with the parts in order, stopping at its first
+// error. The drivers read every part before calling it, so that fn (which
+// decodes and merges) holds no connection or transaction.
+func EachAggregatePart(parts []AggregatePart, fn func(taskID int64, payload []byte) error) error {
+	for _, p := range parts {
+		if err := fn(p.TaskID, p.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TaskFailParams records the failure of a claimed task.
 type TaskFailParams struct {
 	ClaimRef
@@ -594,4 +662,19 @@ type ResultScanParams struct {
 	// Attrs are top-level attribute names; each must satisfy AttrName.
 	Attrs         []string
 	AllAttributes bool
+}
+
+// RunOfKind reads run id when it is of kind: a run of another kind is
+// not found, as if it did not exist, so that each kind's routes see only
+// their own runs (an explain is not served as a run, nor a run as an
+// explain).
+func RunOfKind(ctx context.Context, s Store, id, kind string) (*Run, error) {
+	r, err := s.RunGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if KindOf(r) != kind {
+		return nil, &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("run %q not found", id)}
+	}
+	return r, nil
 }

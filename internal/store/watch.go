@@ -271,6 +271,11 @@ func (w *Watched) AuditList(ctx context.Context, p AuditListParams) ([]*AuditEnt
 	return l, w.check(ctx, err)
 }
 
+func (w *Watched) TaskQueueDepth(ctx context.Context) (*QueueDepth, error) {
+	q, err := w.Store.TaskQueueDepth(ctx)
+	return q, w.check(ctx, err)
+}
+
 func (w *Watched) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
 	return w.check(ctx, w.Store.TaskAggregates(ctx, runID, keyBy, fn))
 }

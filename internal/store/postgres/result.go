@@ -95,32 +95,43 @@ func collectResults(rows pgx.Rows) ([]*store.PositionResult, error) {
 func (db *DB) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	// Snapshot by snapshot, each an index range scan from the cursor:
-	// a row comparison (snapshot, position) > ($2, $3) is planned from
-	// the table's statistics, and before the first ANALYZE after a bulk
-	// insert PostgreSQL read every row after the cursor through a bitmap
-	// scan and sorted them (650 ms for a page of a 100,000-position run,
-	// as against 1 ms). The run's snapshots come from its rows (runSnaps:
-	// one index probe each), and the LIMIT inside the lateral subquery
-	// makes each snapshot's scan stop at the page, whatever the
-	// statistics say.
-	rows, err := db.pool.Query(ctx, runSnaps+`
-SELECT r.* FROM snap CROSS JOIN LATERAL (
-    `+resultSelect+` FROM position_result r
-    WHERE r.run_id = $1 AND r.position_snapshot_id = snap.id
-      AND r.position_id >= CASE WHEN snap.id = $2 THEN $3 ELSE '' END
-    ORDER BY r.position_id LIMIT $4 + 1) r
-WHERE $5 OR snap.id <> $2 OR r.position_id <> $3
-ORDER BY snap.id, r.position_id LIMIT $4`,
-		p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit), p.From)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
+	op := ">"
+	if p.From {
+		op = ">="
 	}
-	out, err := collectResults(rows)
+	var out []*store.PositionResult
+	err := db.inKeyOrder(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, resultSelect+` FROM position_result r
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) `+op+` ($2, $3)
+ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`, p.RunID, p.AfterSnapshotID, p.AfterPositionID, limitOf(p.Limit))
+		if err != nil {
+			return err
+		}
+		out, err = collectResults(rows)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list results of run %q: %w", p.RunID, err)
 	}
 	return out, nil
+}
+
+// inKeyOrder runs fn, a keyset query over position_result (ORDER BY its
+// key, LIMIT a page or chunk), in a read-only transaction that disables
+// sorting, so that PostgreSQL walks the primary key from the cursor.
+// Otherwise, when the table's statistics do not know the run's rows yet
+// (a large run just written, before autovacuum analyzes the table), it
+// estimates a few thousand rows for the run, plans a bitmap scan of the
+// whole run and a sort, and pays that for every page: 15 s per 4,096-row
+// chunk of a 1,000,000-position run against about one for the index scan
+// on the same loaded machine.
+func (db *DB) inKeyOrder(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // ResultsForPosition returns the run's results of every position with that
@@ -145,24 +156,6 @@ WHERE x.run_id = $1 ORDER BY r.position_snapshot_id`, runID, positionID)
 // query; the attributes asked for come from the position rows, -> giving
 // each as its JSON text (NULL when absent).
 func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(r *store.PositionResult) error) error {
-	if p.SnapshotID == "" {
-		// Snapshot after snapshot: a row comparison over both key
-		// columns is planned from statistics, and before the first
-		// ANALYZE of a bulk insert each chunk read every row after the
-		// cursor and sorted them (see ResultList).
-		snaps, err := db.runSnapshots(ctx, p.RunID)
-		if err != nil {
-			return err
-		}
-		for _, snap := range snaps {
-			one := p
-			one.SnapshotID = snap
-			if err := db.ResultScan(ctx, one, fn); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	var sb strings.Builder
 	dest := resultDest
 	if p.ValuesOnly {
@@ -190,62 +183,36 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(", p.attributes::text")
 	}
 	sb.WriteString(` FROM position_result r` + join)
-	// One snapshot: equality on it and a range on the position id start
-	// the index scan at the cursor (a row comparison beside the equality
-	// made PostgreSQL walk the snapshot's entries from its first, every
-	// chunk).
-	args[1] = p.SnapshotID
-	sb.WriteString(`
+	if p.SnapshotID != "" {
+		// One snapshot: equality on it and a range on the position id
+		// start the index scan at the cursor (a row comparison beside
+		// the equality made PostgreSQL walk the snapshot's entries from
+		// its first, every chunk).
+		args[1] = p.SnapshotID
+		sb.WriteString(`
 WHERE r.run_id = $1 AND r.position_snapshot_id = $2 AND r.position_id > $3`)
+	} else {
+		sb.WriteString(`
+WHERE r.run_id = $1 AND (r.position_snapshot_id, r.position_id) > ($2, $3)`)
+	}
 	sb.WriteString(`
 ORDER BY r.position_snapshot_id, r.position_id LIMIT $4`)
 	query := sb.String()
 
 	var (
-		chunk []store.PositionResult
 		attrs []*string
 		all   *string
 	)
-	for {
-		chunk = chunk[:0]
-		if err := db.scanChunk(ctx, query, args, dest, len(p.Attrs), p.AllAttributes, &chunk, &attrs, &all); err != nil {
-			return fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
+	return store.ScanAhead(ctx, scanChunk, func(ctx context.Context, afterSnap, afterPos string, buf []store.PositionResult) ([]store.PositionResult, error) {
+		args[2] = afterPos
+		if p.SnapshotID == "" {
+			args[1] = afterSnap
 		}
-		for i := range chunk {
-			if err := fn(&chunk[i]); err != nil {
-				return err
-			}
+		if err := db.scanChunk(ctx, query, args, dest, len(p.Attrs), p.AllAttributes, &buf, &attrs, &all); err != nil {
+			return nil, fmt.Errorf("postgres: scan results of run %q: %w", p.RunID, err)
 		}
-		if len(chunk) < scanChunk {
-			return nil
-		}
-		args[2] = chunk[len(chunk)-1].PositionID
-	}
-}
-
-// runSnaps is a WITH clause naming snap(id): the position snapshot ids of
-// run $1's result rows from $2 on, in key order, found by one index probe
-// per snapshot (a loose index scan) rather than by reading the rows.
-const runSnaps = `WITH RECURSIVE snap AS (
-    SELECT (SELECT min(position_snapshot_id) FROM position_result WHERE run_id = $1 AND position_snapshot_id >= $2) AS id
-  UNION ALL
-    SELECT (SELECT min(position_snapshot_id) FROM position_result WHERE run_id = $1 AND position_snapshot_id > snap.id)
-    FROM snap WHERE snap.id IS NOT NULL)`
-
-// runSnapshots lists the position snapshot ids of the run's result rows in
-// key order.
-func (db *DB) runSnapshots(ctx context.Context, runID string) ([]string, error) {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	rows, err := db.pool.Query(ctx, runSnaps+` SELECT id FROM snap WHERE id IS NOT NULL`, runID, "")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: position snapshots of run %q: %w", runID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("postgres: position snapshots of run %q: %w", runID, err)
-	}
-	return ids, nil
+		return buf, nil
+	}, fn)
 }
 
 // scanChunk runs one chunk's query and reads it whole, so that the
@@ -254,10 +221,18 @@ func (db *DB) scanChunk(ctx context.Context, query string, args []any, resultDes
 	nAttrs int, all bool, out *[]store.PositionResult, attrs *[]*string, whole **string) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, query, args...)
-	if err != nil {
-		return err
-	}
+	return db.inKeyOrder(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		return readChunk(rows, resultDest, nAttrs, all, out, attrs, whole)
+	})
+}
+
+// readChunk reads the rows of one chunk of ResultScan.
+func readChunk(rows pgx.Rows, resultDest func(*store.PositionResult) []any, nAttrs int, all bool,
+	out *[]store.PositionResult, attrs *[]*string, whole **string) error {
 	defer rows.Close()
 	*attrs = slices.Grow((*attrs)[:0], nAttrs)[:nAttrs]
 	for rows.Next() {
@@ -299,29 +274,11 @@ func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(t
 	if err != nil {
 		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
 	}
-	type part struct {
-		task    int64
-		payload []byte
-	}
-	var parts []part
-	for rows.Next() {
-		var pt part
-		if err := rows.Scan(&pt.task, &pt.payload); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
-		}
-		parts = append(parts, pt)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[store.AggregatePart])
+	if err != nil {
 		return fmt.Errorf("postgres: aggregates of run %q: %w", runID, err)
 	}
-	for _, pt := range parts {
-		if err := fn(pt.task, pt.payload); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.EachAggregatePart(parts, fn)
 }
 
 // RunAggregateGet returns a cached aggregate.

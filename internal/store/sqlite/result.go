@@ -172,11 +172,9 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(`, p.attributes`)
 	}
 	sb.WriteString(` FROM position_result rr` + join)
-	afterSnap, afterPos := "", ""
 	if p.SnapshotID != "" {
 		// One snapshot: equality on it and a range on the position id,
 		// which start the index scan at the cursor.
-		afterSnap = p.SnapshotID
 		sb.WriteString(`
 WHERE rr.run_id = ? AND rr.position_snapshot_id = ? AND rr.position_id > ?`)
 	} else {
@@ -186,9 +184,10 @@ WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
 	sb.WriteString(`
 ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 	query := sb.String()
-	var chunk []store.PositionResult
-	for {
-		chunk = chunk[:0]
+	return store.ScanAhead(ctx, scanChunk, func(ctx context.Context, afterSnap, afterPos string, chunk []store.PositionResult) ([]store.PositionResult, error) {
+		if p.SnapshotID != "" {
+			afterSnap = p.SnapshotID
+		}
 		args := append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos, scanChunk)
 		err := db.read(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, query, args...)
@@ -226,28 +225,15 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 			return rows.Err()
 		})
 		if err != nil {
-			return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
+			return nil, fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
 		}
-		for i := range chunk {
-			if err := fn(&chunk[i]); err != nil {
-				return err
-			}
-		}
-		if len(chunk) < scanChunk {
-			return nil
-		}
-		last := &chunk[len(chunk)-1]
-		afterSnap, afterPos = last.PositionSnapshotID, last.PositionID
-	}
+		return chunk, nil
+	}, fn)
 }
 
 // TaskAggregates reads the partial aggregates of a run's succeeded tasks.
 func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
-	type part struct {
-		task    int64
-		payload []byte
-	}
-	var parts []part
+	var parts []store.AggregatePart
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT task_id, payload FROM task_aggregate WHERE run_id = ? AND key_by = ? ORDER BY task_id`,
 			runID, keyBy)
@@ -256,23 +242,18 @@ func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(t
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var pt part
-			if err := rows.Scan(&pt.task, &pt.payload); err != nil {
+			var p store.AggregatePart
+			if err := rows.Scan(&p.TaskID, &p.Payload); err != nil {
 				return err
 			}
-			parts = append(parts, pt)
+			parts = append(parts, p)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: aggregates of run %q: %w", runID, err)
 	}
-	for _, pt := range parts {
-		if err := fn(pt.task, pt.payload); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.EachAggregatePart(parts, fn)
 }
 
 // RunAggregateGet returns a cached aggregate.
