@@ -25,7 +25,7 @@ func flat(id string, r float64) pricing.CurveData {
 func market(id string, at time.Time, usd, eur, spread, spot float64) pricing.MarketData {
 	return pricing.MarketData{
 		SnapshotID: id, AsOfTime: at,
-		Curves: []pricing.CurveData{flat("USD-OIS", usd), flat("EUR-OIS", eur), flat("FI-SPREAD", spread), flat("LOAN-SPREAD", spread)},
+		Curves:  []pricing.CurveData{flat("USD-OIS", usd), flat("EUR-OIS", eur), flat("FI-SPREAD", spread), flat("LOAN-SPREAD", spread)},
 		FXSpots: []pricing.FXSpot{{Pair: "EURUSD", Spot: spot}},
 	}
 }
