@@ -171,6 +171,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 	m.HandleFunc("GET "+Prefix+"/compare", s.compare)
+	m.HandleFunc("GET "+Prefix+"/explains/{id}", s.explainResults)
 }
 
 // run loads the run named by the path, as a 404 when it does not exist.
