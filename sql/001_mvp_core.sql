@@ -5,7 +5,7 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
--- revision: 4
+-- revision: 5
 -- The revision goes up with every change to this file once it has been
 -- applied anywhere; the last statement records it, and `iprs migrate`
 -- applies the file again to a database that recorded a lower one.
@@ -140,6 +140,14 @@ CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id D
 CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
 -- The principal that submitted the run (four-eyes publishing, SPEC §5).
 ALTER TABLE run ADD COLUMN IF NOT EXISTS submitted_by text NOT NULL DEFAULT '';
+-- What the run computes (package store, Kind*): a VALUATION of positions
+-- under scenarios (what /orch/runs lists), the EXPLAIN of the P&L between
+-- two valuations, or the VERIFY replay of a valuation. Explains and
+-- replays are valued by the same queue and stored in the same result
+-- tables as valuations.
+ALTER TABLE run ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'VALUATION'
+    CHECK (kind IN ('VALUATION', 'EXPLAIN', 'VERIFY'));
+CREATE INDEX IF NOT EXISTS run_kind_requested_idx ON run (kind, requested_at DESC, run_id DESC);
 
 CREATE TABLE IF NOT EXISTS run_position_snapshot (
     run_id                text COLLATE "C" NOT NULL REFERENCES run (run_id),
@@ -328,7 +336,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 4)
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 5)
 ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
     WHERE schema_migration.revision < EXCLUDED.revision;
 

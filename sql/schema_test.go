@@ -64,8 +64,8 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"54c551a5ac1777de8c5c472c3360290fcd0fa82907e70005c82bd7bc9de5b7d8", 4},
-	"sqlite/001_mvp_core.sql": {"a77a3412430e3f5d10add623dcf07f9c2cc6b11a96c9ae9ccb3c9f7aee50ffdf", 4},
+	"001_mvp_core.sql":        {"29d2cf9cd6bff0e78205e4b8077f8145b7674cfcb8b60dc099f615f74e610336", 5},
+	"sqlite/001_mvp_core.sql": {"154285812545fdffe6d45c9e5460836587d11885f54f259d3ce0bd4ab966035c", 5},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {

@@ -223,7 +223,7 @@ func (s *Service) handleGetRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	run, err := s.store.RunGet(r.Context(), id)
+	run, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
 	if err != nil {
 		return notFoundOr(err, "run", id)
 	}
@@ -237,7 +237,7 @@ func (s *Service) handleRunTasks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	if _, err := s.store.RunGet(r.Context(), id); err != nil {
+	if _, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation); err != nil {
 		return notFoundOr(err, "run", id)
 	}
 	tasks, err := s.store.RunTasks(r.Context(), id)
@@ -261,6 +261,10 @@ func (s *Service) handleCancelRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
+	// A run's kind never changes: checking it first is not a race.
+	if _, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation); err != nil {
+		return notFoundOr(err, "run", id)
+	}
 	run, err := s.store.RunCancel(audit.For(r, audit.RunCancel, id), id)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
@@ -354,6 +358,9 @@ func (s *Service) handleDeleteRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
+	if _, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation); err != nil {
+		return notFoundOr(err, "run", id)
+	}
 	if err := s.store.RunDelete(audit.For(r, audit.RunDelete, id), id); err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return err

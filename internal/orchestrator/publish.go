@@ -25,7 +25,7 @@ const PublishHashVersion = "iprs-publish-v2"
 // publishRun publishes a COMPLETED run: it computes the publish hash and
 // records it. Any other status, PUBLISHED included, is a Conflict.
 func (s *Service) publishRun(ctx context.Context, id string) (*store.Run, error) {
-	run, err := s.store.RunGet(ctx, id)
+	run, err := store.RunOfKind(ctx, s.store, id, store.KindValuation)
 	if err != nil {
 		return nil, err
 	}

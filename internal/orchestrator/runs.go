@@ -145,6 +145,9 @@ func (s *Service) createRun(ctx context.Context, req *RunRequest) (*store.Run, b
 }
 
 func runConflict(existing *store.Run) error {
+	if kind := store.KindOf(existing); kind != store.KindValuation {
+		return apperr.Errorf(apperr.Conflict, "id %s is taken by a run of kind %s; choose another run_id", existing.ID, kind)
+	}
 	return apperr.Errorf(apperr.Conflict,
 		"run %s already exists for another request (request_hash %s); a run id names one request", existing.ID, existing.RequestHash)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -229,8 +230,8 @@ func explainUncomparable(m pricing.Measure) string {
 // loadCompareRuns loads both runs: a 404 naming every run that does not
 // exist.
 func (s *Service) loadCompareRuns(ctx context.Context, cq *compareQuery) error {
-	base, berr := s.st.RunGet(ctx, cq.baseID)
-	target, terr := s.st.RunGet(ctx, cq.targetID)
+	base, berr := store.RunOfKind(ctx, s.st, cq.baseID, store.KindValuation)
+	target, terr := store.RunOfKind(ctx, s.st, cq.targetID, store.KindValuation)
 	var fields []apperr.FieldError
 	for _, x := range []struct {
 		param, id string

@@ -177,7 +177,7 @@ func (s *Service) Register(m *web.Mux) {
 // run loads the run named by the path, as a 404 when it does not exist.
 func (s *Service) run(ctx context.Context, r *http.Request) (*store.Run, error) {
 	id := r.PathValue("id")
-	run, err := s.st.RunGet(ctx, id)
+	run, err := store.RunOfKind(ctx, s.st, id, store.KindValuation)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
 			return nil, &apperr.Error{Code: apperr.NotFound, Message: "run " + quote(id) + " not found", Err: err}

@@ -42,7 +42,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/iprs/iprs/internal/apperr"
 )
 
 // Run statuses. The state machine is in docs/state_machine.md:
@@ -437,11 +440,34 @@ type Run struct {
 	// SubmittedBy is the principal that created the run ("" for runs
 	// stored before principals were recorded).
 	SubmittedBy string
+	// Kind is what the run computes: KindValuation ("" when creating
+	// means it), KindExplain or KindVerify.
+	Kind string
+}
+
+// Kinds of run. A valuation values positions under scenarios; an explain
+// values the P&L waterfall between two valuations; a verify re-prices a
+// valuation to check it bit for bit. All three are valued by the same
+// task queue and store their per-position output as PositionResult rows;
+// only valuations are listed and served as runs.
+const (
+	KindValuation = "VALUATION"
+	KindExplain   = "EXPLAIN"
+	KindVerify    = "VERIFY"
+)
+
+// KindOf is r's kind, KindValuation when unset.
+func KindOf(r *Run) string {
+	if r.Kind == "" {
+		return KindValuation
+	}
+	return r.Kind
 }
 
 // RunListParams filters and pages the run list.
 type RunListParams struct {
 	Status string // "" for every status
+	Kind   string // "" for KindValuation
 	ListParams
 }
 
@@ -607,4 +633,19 @@ type ResultScanParams struct {
 	// Attrs are top-level attribute names; each must satisfy AttrName.
 	Attrs         []string
 	AllAttributes bool
+}
+
+// RunOfKind reads run id when it is of kind: a run of another kind is
+// not found, as if it did not exist, so that each kind's routes see only
+// their own runs (an explain is not served as a run, nor a run as an
+// explain).
+func RunOfKind(ctx context.Context, s Store, id, kind string) (*Run, error) {
+	r, err := s.RunGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if KindOf(r) != kind {
+		return nil, &apperr.Error{Code: apperr.NotFound, Message: fmt.Sprintf("run %q not found", id)}
+	}
+	return r, nil
 }

@@ -40,9 +40,19 @@ const (
 // WebhookEvents lists every event type, in SPEC order.
 var WebhookEvents = []string{EventRunCompleted, EventRunFailed, EventRunCancelled, EventRunPublished, EventExplainCompleted}
 
-// RunSettledEvent is the event type of a run that settled in status
-// (COMPLETED, FAILED, CANCELLED); "" for any other status.
-func RunSettledEvent(status string) string {
+// RunSettledEvent is the event type of a run of kind that settled in
+// status (COMPLETED, FAILED, CANCELLED); "" for any other status, and
+// for what has no event: an explain that did not complete, a verify.
+func RunSettledEvent(kind, status string) string {
+	switch kind {
+	case KindExplain:
+		if status == RunCompleted {
+			return EventExplainCompleted
+		}
+		return ""
+	case KindVerify:
+		return ""
+	}
 	switch status {
 	case RunCompleted:
 		return EventRunCompleted

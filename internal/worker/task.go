@@ -49,6 +49,9 @@ type runSetup struct {
 	engine    *pricing.Engine
 	scenarios []string // in the engine's scenario index order
 	measures  []pricing.Measure
+	// valuer values the tasks of a run that is not a valuation (engine,
+	// scenarios and measures are then unset).
+	valuer TaskValuer
 }
 
 // buildSetup reads a run and its market snapshot and builds the pricing
@@ -61,6 +64,20 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 			return nil, permanentf("run %s does not exist", runID)
 		}
 		return nil, fmt.Errorf("get run %s: %w", runID, err)
+	}
+	if kind := store.KindOf(run); kind != store.KindValuation {
+		build, ok := w.opts.Kinds[kind]
+		if !ok {
+			return nil, permanentf("run %s: this worker cannot value a run of kind %s", runID, kind)
+		}
+		v, err := build(ctx, w.st, run)
+		if runengine.IsInput(err) {
+			return nil, permanentf("%w", err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("run %s (%s): %w", runID, kind, err)
+		}
+		return &runSetup{runID: runID, valuer: v}, nil
 	}
 	engine, err := runengine.Build(ctx, w.st, run)
 	if runengine.IsInput(err) {
@@ -180,7 +197,18 @@ func (w *Worker) execute(ctx context.Context, t *store.Task, completing *atomic.
 	if err != nil {
 		return 0, err
 	}
-	rows, aggs, err := w.price(ctx, setup, t)
+	var (
+		rows []*store.PositionResult
+		aggs []store.TaskAggregate
+	)
+	if setup.valuer != nil {
+		rows, aggs, err = setup.valuer.ValueTask(ctx, t)
+		if runengine.IsInput(err) {
+			err = &permanentError{err: err}
+		}
+	} else {
+		rows, aggs, err = w.price(ctx, setup, t)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -193,6 +221,11 @@ func (w *Worker) execute(ctx context.Context, t *store.Task, completing *atomic.
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete task %d: %w", t.ID, err)
+	}
+	if setup.valuer != nil {
+		// A valuer's rows need not be one per position (a verify writes
+		// only its mismatches).
+		return int(t.PositionCount), nil
 	}
 	return len(rows), nil
 }

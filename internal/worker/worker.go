@@ -112,7 +112,26 @@ type Options struct {
 	Registry prometheus.Registerer
 	// EngineCacheSize is how many runs' pricing setups are kept; default 8.
 	EngineCacheSize int
+	// Kinds values the tasks of runs that are not valuations: for each
+	// run kind (store.KindExplain, store.KindVerify), what builds the
+	// TaskValuer of one run of that kind. A task of a kind missing here
+	// fails permanently.
+	Kinds map[string]ValuerBuilder
 }
+
+// A TaskValuer values the tasks of one run that is not a valuation (an
+// explain, a verify), built once per run and shared by every goroutine of
+// the worker. ValueTask returns the task's result rows and partial
+// aggregates, which the worker stores with TaskComplete as it does a
+// valuation's. An error for which runengine.IsInput is true fails the task
+// at once (retrying cannot help); any other is retried.
+type TaskValuer interface {
+	ValueTask(ctx context.Context, t *store.Task) ([]*store.PositionResult, []store.TaskAggregate, error)
+}
+
+// ValuerBuilder builds the TaskValuer of a run of its kind from the store.
+// Its errors are treated like ValueTask's.
+type ValuerBuilder func(ctx context.Context, st store.Store, run *store.Run) (TaskValuer, error)
 
 // ExponentialBackoff returns a backoff doubling from base with each
 // attempt, capped at maxDelay, with "equal jitter": the delay is uniform in

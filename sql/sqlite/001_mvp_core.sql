@@ -1,7 +1,7 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
--- revision: 4
+-- revision: 5
 -- (The revision goes up with every change to this file; `iprs migrate`
 -- applies the file again to a database that recorded a lower one.)
 --
@@ -120,9 +120,11 @@ CREATE TABLE IF NOT EXISTS run (
     error               TEXT    NOT NULL DEFAULT '',
     published_at        INTEGER,
     publish_hash        TEXT    NOT NULL DEFAULT '',
-    submitted_by        TEXT    NOT NULL DEFAULT ''
+    submitted_by        TEXT    NOT NULL DEFAULT '',
+    kind                TEXT    NOT NULL DEFAULT 'VALUATION' CHECK (kind IN ('VALUATION', 'EXPLAIN', 'VERIFY'))
 );
 CREATE INDEX IF NOT EXISTS run_requested_idx ON run (requested_at DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS run_kind_requested_idx ON run (kind, requested_at DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS run_status_idx ON run (status, requested_at DESC, run_id DESC);
 
 CREATE TABLE IF NOT EXISTS run_position_snapshot (

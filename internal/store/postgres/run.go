@@ -15,7 +15,7 @@ const runColumns = `r.run_id, r.run_type, r.status, r.as_of_time, r.market_snaps
     ARRAY(SELECT x.position_snapshot_id FROM run_position_snapshot x WHERE x.run_id = r.run_id ORDER BY 1),
     r.portfolio_node_ids, r.model_set_id, r.measures, r.scenarios, r.hash_mod, r.max_attempts,
     r.request_hash, r.request, r.engine_version, r.positions_total, r.requested_at,
-    r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash, r.submitted_by`
+    r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash, r.submitted_by, r.kind`
 
 func scanRun(row pgx.Row) (*store.Run, error) {
 	var r store.Run
@@ -23,7 +23,7 @@ func scanRun(row pgx.Row) (*store.Run, error) {
 	err := row.Scan(&r.ID, &r.RunType, &r.Status, &r.AsOfTime, &r.MarketSnapshotID,
 		&r.PositionSnapshotIDs, &r.PortfolioNodeIDs, &r.ModelSetID, &r.Measures, &r.Scenarios, &r.HashMod, &r.MaxAttempts,
 		&r.RequestHash, &request, &r.EngineVersion, &r.PositionsTotal, &r.RequestedAt,
-		&r.StartedAt, &r.CompletedAt, &r.Error, &r.PublishedAt, &r.PublishHash, &r.SubmittedBy)
+		&r.StartedAt, &r.CompletedAt, &r.Error, &r.PublishedAt, &r.PublishHash, &r.SubmittedBy, &r.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +63,7 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 	in.RequestedAt = db.stampOr(r.RequestedAt)
 	// A new run has not started, ended or been published.
 	in.StartedAt, in.CompletedAt, in.PublishedAt, in.Error, in.PublishHash = nil, nil, nil, "", ""
+	in.Kind = store.KindOf(r)
 	request := string(r.Request)
 	if request == "" {
 		request = "{}"
@@ -79,12 +80,12 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 		created = false
 		tag, err := tx.Exec(ctx, `INSERT INTO run (run_id, run_type, status, as_of_time, market_snapshot_id, portfolio_node_ids,
     model_set_id, measures, scenarios, hash_mod, max_attempts, request_hash, request, engine_version, positions_total,
-    requested_at, started_at, completed_at, error, published_at, publish_hash, submitted_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+    requested_at, started_at, completed_at, error, published_at, publish_hash, submitted_by, kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 ON CONFLICT (run_id) DO NOTHING`,
 			in.ID, in.RunType, in.Status, in.AsOfTime, in.MarketSnapshotID, nonNil(in.PortfolioNodeIDs),
 			in.ModelSetID, nonNil(in.Measures), nonNil(in.Scenarios), in.HashMod, in.MaxAttempts, in.RequestHash, request, in.EngineVersion, in.PositionsTotal,
-			in.RequestedAt, in.StartedAt, in.CompletedAt, in.Error, in.PublishedAt, in.PublishHash, in.SubmittedBy)
+			in.RequestedAt, in.StartedAt, in.CompletedAt, in.Error, in.PublishedAt, in.PublishHash, in.SubmittedBy, in.Kind)
 		if err != nil {
 			return runWriteError(err, in.ID)
 		}
@@ -115,7 +116,7 @@ SELECT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, in.ID, in.P
 WHERE run_id = $1`, in.ID); err != nil {
 				return fmt.Errorf("postgres: complete empty run %q: %w", in.ID, err)
 			}
-			if err := enqueueWebhooks(ctx, tx, store.EventRunCompleted, in.ID, store.RunCompleted, "", in.RequestedAt); err != nil {
+			if err := enqueueWebhooks(ctx, tx, store.RunSettledEvent(in.Kind, store.RunCompleted), in.ID, store.RunCompleted, "", in.RequestedAt); err != nil {
 				return err
 			}
 		}
@@ -204,10 +205,10 @@ func runWriteError(err error, id string) error {
 func (db *DB) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	args := []any{limitOf(p.Limit), p.Status}
-	where := "WHERE ($2 = '' OR r.status = $2)"
+	args := []any{limitOf(p.Limit), p.Status, store.KindOf(&store.Run{Kind: p.Kind})}
+	where := "WHERE ($2 = '' OR r.status = $2) AND r.kind = $3"
 	if !p.AfterTime.IsZero() {
-		where += " AND (r.requested_at, r.run_id) < ($3, $4)"
+		where += " AND (r.requested_at, r.run_id) < ($4, $5)"
 		args = append(args, stamp(p.AfterTime), p.AfterID)
 	}
 	rows, err := db.pool.Query(ctx, "SELECT "+runColumns+" FROM run r "+where+" ORDER BY r.requested_at DESC, r.run_id DESC LIMIT $1", args...)

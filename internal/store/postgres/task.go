@@ -339,7 +339,8 @@ func (db *DB) TaskRelease(ctx context.Context, c store.ClaimRef) error {
 // committed task and settles the run.
 func settleRun(ctx context.Context, tx pgx.Tx, runID string, now time.Time) error {
 	t := store.RunTally{}
-	if err := tx.QueryRow(ctx, "SELECT status FROM run WHERE run_id = $1 FOR UPDATE", runID).Scan(&t.Status); err != nil {
+	var kind string
+	if err := tx.QueryRow(ctx, "SELECT status, kind FROM run WHERE run_id = $1 FOR UPDATE", runID).Scan(&t.Status, &kind); err != nil {
 		return noRows(err, fmt.Sprintf("run %q", runID))
 	}
 	if !store.RunOpen(t.Status) && t.Status != store.RunCancelling {
@@ -366,7 +367,7 @@ WHERE run_id = $1 AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.
 		runID, s.Status, now, s.Error); err != nil {
 		return fmt.Errorf("postgres: settle run %q: %w", runID, err)
 	}
-	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(s.Status), runID, s.Status, s.Error, now)
+	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(kind, s.Status), runID, s.Status, s.Error, now)
 }
 
 // nullTime is nil for the zero time.

@@ -22,7 +22,7 @@ const runColumns = `r.run_id, r.run_type, r.status, r.as_of_time, r.market_snaps
 (SELECT json_group_array(s.position_snapshot_id ORDER BY s.position_snapshot_id) FROM run_position_snapshot s WHERE s.run_id = r.run_id),
 r.portfolio_node_ids, r.model_set_id, r.measures, r.scenarios, r.hash_mod, r.max_attempts, r.request_hash, r.request,
 r.engine_version, r.positions_total, r.requested_at, r.started_at, r.completed_at, r.error, r.published_at, r.publish_hash,
-r.submitted_by`
+r.submitted_by, r.kind`
 
 func scanRun(scan func(...any) error) (*store.Run, error) {
 	var (
@@ -33,7 +33,7 @@ func scanRun(scan func(...any) error) (*store.Run, error) {
 	)
 	if err := scan(&r.ID, &r.RunType, &r.Status, &asOf, &r.MarketSnapshotID, &snapshots, &nodes, &r.ModelSetID,
 		&measures, &scenarios, &r.HashMod, &r.MaxAttempts, &r.RequestHash, &request, &r.EngineVersion,
-		&r.PositionsTotal, &requestedAt, &startedAt, &completedAt, &r.Error, &publishedAt, &r.PublishHash, &r.SubmittedBy); err != nil {
+		&r.PositionsTotal, &requestedAt, &startedAt, &completedAt, &r.Error, &publishedAt, &r.PublishHash, &r.SubmittedBy, &r.Kind); err != nil {
 		return nil, err
 	}
 	r.AsOfTime = fromMicros(asOf)
@@ -120,11 +120,11 @@ func (db *DB) RunCreate(ctx context.Context, r *store.Run, tasks []*store.Task) 
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run (run_id, run_type, status, as_of_time, market_snapshot_id,
 portfolio_node_ids, model_set_id, measures, scenarios, hash_mod, max_attempts, request_hash, request,
-engine_version, positions_total, requested_at, started_at, completed_at, submitted_by)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+engine_version, positions_total, requested_at, started_at, completed_at, submitted_by, kind)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.RunType, status, toMicros(r.AsOfTime), r.MarketSnapshotID,
 			enc["portfolio node ids"], r.ModelSetID, enc["measures"], enc["scenarios"], r.HashMod, r.MaxAttempts,
-			r.RequestHash, request, r.EngineVersion, r.PositionsTotal, toMicros(r.RequestedAt), started, completed, r.SubmittedBy); err != nil {
+			r.RequestHash, request, r.EngineVersion, r.PositionsTotal, toMicros(r.RequestedAt), started, completed, r.SubmittedBy, store.KindOf(r)); err != nil {
 			return fmt.Errorf("insert run %q: %w", r.ID, err)
 		}
 		for _, sid := range snapshots {
@@ -147,7 +147,7 @@ max_attempts, position_count, available_at) VALUES (?, ?, ?, ?, 'QUEUED', 0, ?, 
 			t.LeaseOwner, t.LeaseExpiresAt, t.LastError, t.StartedAt, t.FinishedAt = "", nil, "", nil, nil
 		}
 		if len(tasks) == 0 {
-			if err := enqueueWebhooks(ctx, tx, store.EventRunCompleted, r.ID, store.RunCompleted, "", r.RequestedAt); err != nil {
+			if err := enqueueWebhooks(ctx, tx, store.RunSettledEvent(store.KindOf(r), store.RunCompleted), r.ID, store.RunCompleted, "", r.RequestedAt); err != nil {
 				return err
 			}
 		}
@@ -184,8 +184,8 @@ func (db *DB) RunGet(ctx context.Context, id string) (*store.Run, error) {
 
 // RunList lists runs newest RequestedAt first, ties by id descending.
 func (db *DB) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
-	query := `SELECT ` + runColumns + ` FROM run r WHERE 1 = 1`
-	var args []any
+	query := `SELECT ` + runColumns + ` FROM run r WHERE r.kind = ?`
+	args := []any{store.KindOf(&store.Run{Kind: p.Kind})}
 	if p.Status != "" {
 		query += ` AND r.status = ?`
 		args = append(args, p.Status)
@@ -305,7 +305,8 @@ WHERE run_id = ? AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires
 // store.SettleRun.
 func settleRun(ctx context.Context, tx *sql.Tx, runID string, now time.Time) error {
 	t := store.RunTally{}
-	if err := tx.QueryRowContext(ctx, `SELECT status FROM run WHERE run_id = ?`, runID).Scan(&t.Status); err != nil {
+	var kind string
+	if err := tx.QueryRowContext(ctx, `SELECT status, kind FROM run WHERE run_id = ?`, runID).Scan(&t.Status, &kind); err != nil {
 		return notFound(err, "run %q", runID)
 	}
 	if !store.RunOpen(t.Status) && t.Status != store.RunCancelling {
@@ -332,7 +333,7 @@ WHERE run_id = ? AND status = 'DEAD' ORDER BY task_id LIMIT 1`, runID).Scan(&d.I
 		s.Status, toMicros(now), s.Error, runID); err != nil {
 		return fmt.Errorf("settle run %q as %s: %w", runID, s.Status, err)
 	}
-	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(s.Status), runID, s.Status, s.Error, now)
+	return enqueueWebhooks(ctx, tx, store.RunSettledEvent(kind, s.Status), runID, s.Status, s.Error, now)
 }
 
 // RunPublish moves a COMPLETED run to PUBLISHED.

@@ -286,15 +286,29 @@ func testRun(t *testing.T, open Opener) {
 			MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id(r.name), MarketSnapshotID: mkt.ID, RequestedAt: base.Add(r.at)},
 				Tasks: taskSpec(1, "FX_FWD", T0, 3)})
 		}
+		// An explain and a verify in between: listed only by their kind.
+		for _, r := range []struct{ name, kind string }{{"x", store.KindExplain}, {"v", store.KindVerify}, {"y", store.KindExplain}} {
+			MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id(r.name), Kind: r.kind, MarketSnapshotID: mkt.ID, RequestedAt: base.Add(90 * time.Minute)},
+				Tasks: taskSpec(1, "FX_FWD", T0, 3)})
+			if got := MustRunGet(t, f.ctx, f.s, f.id(r.name)); got.Kind != r.kind {
+				t.Errorf("RunGet(%s).Kind = %q, want %q", r.name, got.Kind, r.kind)
+			}
+		}
+		if got := MustRunGet(t, f.ctx, f.s, f.id("a")); got.Kind != store.KindValuation {
+			t.Errorf("a run created without a kind has kind %q, want %q", got.Kind, store.KindValuation)
+		}
 		// e and c are cancelled (no task running: CANCELLED at once).
 		for _, name := range []string{"e", "c"} {
 			if _, err := f.cancel(f.id(name), T0); err != nil {
 				t.Fatalf("RunCancel(%s): %v", name, err)
 			}
 		}
-		list := func(status string, limit int) []string {
+		list := func(status string, limit int, kind ...string) []string {
 			var got []string
 			p := store.RunListParams{Status: status, ListParams: store.ListParams{Limit: limit, AfterTime: base.Add(3 * time.Hour)}}
+			if len(kind) > 0 {
+				p.Kind = kind[0]
+			}
 			for pages := 0; ; pages++ {
 				if pages > 1000 {
 					t.Fatal("pagination does not end")
@@ -305,6 +319,9 @@ func testRun(t *testing.T, open Opener) {
 				}
 				done := len(page) < limit
 				for i, r := range page {
+					if r.Kind != store.KindOf(&store.Run{Kind: p.Kind}) {
+						t.Errorf("RunList(kind %q) returned a %s run", p.Kind, r.Kind)
+					}
 					if status != "" && r.Status != status {
 						t.Errorf("RunList(status %s) returned a %s run", status, r.Status)
 					}
@@ -333,6 +350,12 @@ func testRun(t *testing.T, open Opener) {
 			}
 			if got, want := list(store.RunCancelled, limit), []string{"e", "c"}; !slices.Equal(got, want) {
 				t.Errorf("RunList(CANCELLED, limit %d) = %v, want %v", limit, got, want)
+			}
+			if got, want := list("", limit, store.KindExplain), []string{"y", "x"}; !slices.Equal(got, want) {
+				t.Errorf("RunList(kind EXPLAIN, limit %d) = %v, want %v", limit, got, want)
+			}
+			if got, want := list(store.RunQueued, limit, store.KindVerify), []string{"v"}; !slices.Equal(got, want) {
+				t.Errorf("RunList(QUEUED, kind VERIFY, limit %d) = %v, want %v", limit, got, want)
 			}
 		}
 	})

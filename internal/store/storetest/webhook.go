@@ -214,6 +214,50 @@ func testWebhook(t *testing.T, open Opener) {
 		f.checkEvents(t, w3.ID, empty.ID, store.EventRunCompleted)
 	})
 
+	t.Run("EventsOfEachKind", func(t *testing.T) {
+		// An explain that completes is explain.completed, never run.*; one
+		// that fails has no event; a verify has none.
+		f := setup(t, open)
+		w := f.webhook(t, "w", store.WebhookEvents...)
+		mk := func(name, kind string) *store.Run {
+			r, _ := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id(name), Kind: kind, MaxAttempts: 1}, Tasks: taskSpec(1, "FX_FWD", T0, 1)})
+			return r
+		}
+		explain, failing, verify := mk("explain", store.KindExplain), mk("failing", store.KindExplain), mk("verify", store.KindVerify)
+		for i, r := range []*store.Run{explain, failing, verify} {
+			now := T0.Add(time.Duration(2*i+1) * time.Second)
+			task := f.mustClaim(t, "w1", now)
+			if task.RunID != r.ID {
+				t.Fatalf("claimed a task of %s, want one of %s (claims go in creation order)", task.RunID, r.ID)
+			}
+			var err error
+			if r == failing {
+				err = f.fail(task, now.Add(time.Second), "boom", true, time.Time{})
+			} else {
+				err = f.complete(task, now.Add(time.Second), nil)
+			}
+			if err != nil {
+				t.Fatalf("settle %s: %v", r.ID, err)
+			}
+		}
+		checkRunStatus(t, f, explain.ID, store.RunCompleted)
+		checkRunStatus(t, f, failing.ID, store.RunFailed)
+		checkRunStatus(t, f, verify.ID, store.RunCompleted)
+		// An explain with nothing to value completes at once, with its event.
+		empty, _ := MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("empty"), Kind: store.KindExplain}})
+		checkRunStatus(t, f, empty.ID, store.RunCompleted)
+		var got []string
+		for _, d := range f.deliveries(t, w.ID) {
+			got = append(got, d.RunID+" "+d.EventType)
+			if p := decodePayload(t, d); p.Data.RunID != d.RunID || p.Data.Status != store.RunCompleted {
+				t.Errorf("%s payload = %s", d.EventType, d.Payload)
+			}
+		}
+		if want := []string{explain.ID + " explain.completed", empty.ID + " explain.completed"}; !slices.Equal(got, want) {
+			t.Errorf("deliveries = %v, want %v", got, want)
+		}
+	})
+
 	t.Run("RolledBackEventQueuesNothing", func(t *testing.T) {
 		f := setup(t, open)
 		w := f.webhook(t, "w", store.WebhookEvents...)
