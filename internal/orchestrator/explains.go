@@ -151,9 +151,9 @@ func (s *Service) createExplain(ctx context.Context, req explainrun.Request) (*s
 	requestHash := canon.SHA256Hex(canonical)
 	if existing, err := s.store.RunGet(ctx, req.ExplainID); err == nil {
 		switch {
-		case existing.Kind != store.KindExplain:
+		case store.KindOf(existing) != store.KindExplain:
 			return nil, false, apperr.Errorf(apperr.Conflict,
-				"explain id %s is the id of a %s run; choose another explain_id", existing.ID, strings.ToLower(existing.Kind))
+				"explain id %s is the id of a %s run; choose another explain_id", existing.ID, strings.ToLower(store.KindOf(existing)))
 		case existing.RequestHash != requestHash:
 			return nil, false, apperr.Errorf(apperr.Conflict,
 				"explain %s already exists for another request (request_hash %s); an explain id names one request", existing.ID, existing.RequestHash)
@@ -234,7 +234,7 @@ func (s *Service) checkExplainRuns(ctx context.Context, req explainrun.Request) 
 			missing = append(missing, id)
 		case err != nil:
 			return nil, nil, fmt.Errorf("load run %s: %w", id, err)
-		case run.Kind != store.KindValuation:
+		case store.KindOf(run) != store.KindValuation:
 			missing = append(missing, id)
 		default:
 			runs[i] = run
@@ -277,10 +277,7 @@ func modelSetName(id string) string {
 // explain (a run of another kind included).
 func (s *Service) explainRun(r *http.Request) (*store.Run, error) {
 	id := r.PathValue("id")
-	run, err := s.store.RunGet(r.Context(), id)
-	if err == nil && run.Kind != store.KindExplain {
-		err = apperr.ErrNotFound
-	}
+	run, err := store.RunOfKind(r.Context(), s.store, id, store.KindExplain)
 	if err != nil {
 		return nil, notFoundOr(err, "explain", id)
 	}

@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -46,8 +45,8 @@ func (s *Service) explainResults(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	run, err := s.st.RunGet(ctx, id)
-	if errors.Is(err, apperr.ErrNotFound) || (err == nil && run.Kind != store.KindExplain) {
+	run, err := store.RunOfKind(ctx, s.st, id, store.KindExplain)
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return &apperr.Error{Code: apperr.NotFound, Message: "explain " + quote(id) + " not found", Err: apperr.ErrNotFound}
 	}
 	if err != nil {
