@@ -280,6 +280,20 @@ func TestExplainRequests(t *testing.T) {
 		t.Errorf("422 reasons %+v, want two at /from_run_id (no BASE, no PV)", got.Errors)
 	}
 
+	// Created once (the replay and the refusals left nothing): one audit entry.
+	var audit struct {
+		Items []struct {
+			Action   string `json:"action"`
+			ObjectID string `json:"object_id"`
+		} `json:"items"`
+	}
+	if _, err := c.Do(ctx, http.MethodGet, "/orch/audit?object_id=EXPLAIN-RUN-D1-RUN-D2", nil, "", &audit); err != nil {
+		t.Fatal(err)
+	}
+	if len(audit.Items) != 1 || audit.Items[0].Action != "explain.create" {
+		t.Errorf("audit of the explain: %+v, want one explain.create", audit.Items)
+	}
+
 	// Not a run: absent from the run list and the run routes.
 	runs, _, err := c.ListRuns(ctx, "", 100, "")
 	if err != nil {
