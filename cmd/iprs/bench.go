@@ -27,6 +27,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		measures   []string
 		modelSet   bool
 		histDays   int
+		explain    bool
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
@@ -82,6 +83,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
+				Explain: explain,
 			})
 		},
 	}
@@ -95,6 +97,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
 	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
+	f.BoolVar(&explain, "explain", false, "also value a second day (moved market; loans repaid, amended and new) and time the P&L explain between the two runs (apart from the totals)")
 	return cmd
 }
 
@@ -111,6 +114,8 @@ type benchOptions struct {
 	// HistoryDays, when positive, loads that much market history first and
 	// adds its 1-day historical scenario set to the scenarios.
 	HistoryDays int
+	// Explain values a second day and times the explain of the two runs.
+	Explain bool
 }
 
 // benchPhase is one timed step.
@@ -119,6 +124,8 @@ type benchPhase struct {
 	took  time.Duration
 	items int64
 	unit  string
+	// apart keeps the phase out of the upload → COMPLETED total.
+	apart bool
 }
 
 func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
@@ -144,7 +151,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 			rate = fmt.Sprintf("%s %s/s", client.FormatCount(int64(float64(p.items)/p.took.Seconds())), p.unit)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", p.name, p.took.Round(time.Millisecond), rate)
-		if p.name != "summary" && p.name != "market upload" {
+		if p.name != "summary" && p.name != "market upload" && !p.apart {
 			total += p.took
 		}
 	}
@@ -243,6 +250,22 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 		return phases, fmt.Errorf("summary: %w", err)
 	}
 	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+	if o.Explain {
+		start = time.Now()
+		to, err := benchNextDay(ctx, c, book, req, stamp)
+		if err != nil {
+			return phases, err
+		}
+		phases = append(phases, benchPhase{name: "second day: market, book and run", took: time.Since(start), apart: true})
+		ex, err := benchExplain(ctx, c, run.RunID, to)
+		for i := range ex {
+			ex[i].apart = true
+		}
+		phases = append(phases, ex...)
+		if err != nil {
+			return phases, err
+		}
+	}
 	if setID != "" {
 		for _, by := range []string{"", "attr:state"} {
 			start = time.Now()
