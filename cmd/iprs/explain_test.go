@@ -43,13 +43,16 @@ func explainBooks() (d1, d2 explainDay) {
 		return map[string]any{"position_id": "L", "instrument_id": "L", "product_type": "AMORT_LOAN",
 			"attributes": map[string]any{"current_principal": principal, "coupon_rate": 0.05, "last_payment_date": last, "cashflows": flows}}
 	}
+	// SWAP changes product type: matured as a bond, new as a forward.
+	swapped := map[string]any{"position_id": "SWAP", "instrument_id": "SWAP", "product_type": "FX_FWD",
+		"attributes": map[string]any{"notional_base": 1e6, "forward_rate": 1.12, "maturity_date": "2027-01-05"}}
 	d1 = explainDay{asOf: "2026-01-02T18:00:00Z", usd: 0.04, eur: 0.03, spread: 0.01, spot: 1.10, positions: []map[string]any{
 		explainBond("ZC", 1, "2027-01-05", 1e6), fx, explainBond("GONE", 1, "2027-01-05", 1e6),
-		explainBond("Q", 1, "2027-01-05", 1e6), loan(100000, "2025-12-03"),
+		explainBond("Q", 1, "2027-01-05", 1e6), loan(100000, "2025-12-03"), explainBond("SWAP", 1, "2027-01-05", 1e6),
 	}}
 	d2 = explainDay{asOf: "2026-01-05T18:00:00Z", usd: 0.045, eur: 0.03, spread: 0.01, spot: 1.15, positions: []map[string]any{
 		explainBond("ZC", 1, "2027-01-05", 1e6), fx, explainBond("NEW", 1, "2027-01-05", 1e6),
-		explainBond("Q", 3, "2027-01-05", 1e6), loan(90000, "2026-01-03"),
+		explainBond("Q", 3, "2027-01-05", 1e6), loan(90000, "2026-01-03"), swapped,
 	}}
 	return d1, d2
 }
@@ -89,7 +92,7 @@ func pushExplainDay(t *testing.T, c *client.Client, sfx, name string, d explainD
 }
 
 // explainAndWait creates an explain and waits for it to complete.
-func explainAndWait(t *testing.T, c *client.Client, from, to string) client.Explain {
+func explainAndWait(t *testing.T, c *client.Client, from, to string, versions int64) client.Explain {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -110,8 +113,8 @@ func explainAndWait(t *testing.T, c *client.Client, from, to string) client.Expl
 	if e, err = c.GetExplain(ctx, e.ExplainID); err != nil || e.Status != "COMPLETED" {
 		t.Fatalf("explain %+v, %v; want COMPLETED", e, err)
 	}
-	if e.Progress.PositionsDone != e.Progress.PositionsTotal || e.Progress.PositionsTotal != 10 {
-		t.Errorf("explain progress %+v, want the 10 positions of both books done", e.Progress)
+	if e.Progress.PositionsDone != e.Progress.PositionsTotal || e.Progress.PositionsTotal != versions {
+		t.Errorf("explain progress %+v, want the %d position versions of both books done", e.Progress, versions)
 	}
 	return e
 }
@@ -146,7 +149,7 @@ func TestExplainClosedForm(t *testing.T) {
 		sfx := "-" + uniqueSuffix()
 		from := pushExplainDay(t, c, sfx, "D1", d1, tc.hashMod)
 		to := pushExplainDay(t, c, sfx, "D2", d2, tc.hashMod)
-		e := explainAndWait(t, c, from, to)
+		e := explainAndWait(t, c, from, to, 12)
 		ctx := context.Background()
 		var a answer
 		var err error
@@ -187,6 +190,8 @@ func TestExplainClosedForm(t *testing.T) {
 		{"GONE", "matured", rows["GONE"].Matured, -1e6 * e(-0.055*t2)},
 		{"NEW", "new", rows["NEW"].New, 1e6 * e(-0.055*t2)},
 		{"Q", "amendments", rows["Q"].Amendments, 2e6 * e(-0.055*t2)},
+		{"SWAP", "matured", rows["SWAP"].Matured, -1e6 * e(-0.055*t2)},
+		{"SWAP", "new", rows["SWAP"].New, n * (1.15*e(-0.03*t2) - k*e(-0.045*t2))},
 		{"L", "carry_cashflows", rows["L"].CarryCashflows, 10500},
 		{"L", "carry", rows["L"].Carry, 94500*e(-0.05*t2) + 10500 - (10500*e(-0.05/365) + 94500*e(-0.05*t1))},
 		{"L", "rates", rows["L"].Rates, 94500 * (e(-0.055*t2) - e(-0.05*t2))},
@@ -200,6 +205,9 @@ func TestExplainClosedForm(t *testing.T) {
 		if zero != 0 {
 			t.Errorf("%s = %v, want 0", name, zero)
 		}
+	}
+	if rows["SWAP"].Amendments != 0 {
+		t.Errorf("SWAP amendments = %v, want 0: a product type change is matured and new", rows["SWAP"].Amendments)
 	}
 	if len(a.byProduct) != 3 || len(a.whole) != 1 || a.whole[0].Key != nil {
 		t.Errorf("by product_type %d groups, whole %+v", len(a.byProduct), a.whole)
@@ -280,6 +288,16 @@ func TestExplainRequests(t *testing.T) {
 		t.Errorf("422 reasons %+v, want two at /from_run_id (no BASE, no PV)", got.Errors)
 	}
 
+	// A run explained against itself: nothing moves, exactly.
+	self := explainAndWait(t, c, to, to, 6)
+	whole, err := c.ExplainResults(ctx, self.ExplainID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 1 || whole[0].Total != 0 || whole[0].Carry != 0 || whole[0].FromPV != whole[0].ToPV || whole[0].CarryCashflows != 0 {
+		t.Errorf("explain of a run with itself: %+v, want every step 0", whole)
+	}
+
 	// Created once (the replay and the refusals left nothing): one audit entry.
 	var audit struct {
 		Items []struct {
@@ -313,7 +331,7 @@ func TestExplainRequests(t *testing.T) {
 	var list struct {
 		Items []client.Explain `json:"items"`
 	}
-	if _, err := c.Do(ctx, http.MethodGet, "/orch/explains", nil, "", &list); err != nil || len(list.Items) != 1 {
-		t.Errorf("GET /orch/explains: %+v, %v; want the one explain", list, err)
+	if _, err := c.Do(ctx, http.MethodGet, "/orch/explains", nil, "", &list); err != nil || len(list.Items) != 2 || list.Items[0].ExplainID != self.ExplainID {
+		t.Errorf("GET /orch/explains: %+v, %v; want the two explains, newest first", list, err)
 	}
 }
