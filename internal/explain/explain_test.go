@@ -342,3 +342,30 @@ func TestBlendKeepsWhatTheSecondLacks(t *testing.T) {
 		t.Error("blend changed the first market")
 	}
 }
+
+func TestModelledCarryCashflows(t *testing.T) {
+	t.Parallel()
+	ms, probs := pricing.ParseModelSet([]byte(`{"model_set_id":"MS","rules":[{"prepayment":{"cpr":0.12}}]}`))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	m := market("M", d1, 0.04, 0.03, 0.02, 1.1)
+	v, err := NewValuer(Setup{FromMarket: m, ToMarket: m, FromAsOf: d1, ToAsOf: d2, ModelSet: ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := []any{
+		map[string]any{"pay_date": "2026-01-03", "interest": 500.0, "principal": 10000.0},
+		map[string]any{"pay_date": "2027-01-05", "interest": 4500.0, "principal": 90000.0},
+	}
+	attrs := map[string]any{"current_principal": 100000.0, "coupon_rate": 0.05, "last_payment_date": "2025-12-03", "cashflows": flows}
+	p := MustPosition(t, "L", "AMORT_LOAN", nil, attrs)
+	r, err := v.Value(&Version{Position: p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SPEC §4.1, first row: s₁ = 0.9, interest 500, scheduled principal
+	// 10,000 and a prepayment of P₀·s₁·SMM = 90,000·(1 − 0.88^(1/12)).
+	smm := 1 - math.Pow(0.88, 1.0/12)
+	assertClose(t, "carry cashflows", r.CarryCashflows, 10500+90000*smm, 1e-13)
+}
