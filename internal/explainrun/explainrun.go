@@ -33,6 +33,7 @@ import (
 	"github.com/iprs/iprs/internal/runengine"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/taskresult"
+	"golang.org/x/sync/errgroup"
 )
 
 // Request is the body of POST /orch/explains, as an explain run stores it
@@ -262,51 +263,64 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 	return pairs, order, nil
 }
 
-// readPVs reads both runs' stored BASE PVs of the task's positions.
+// readPVs reads both runs' stored BASE PVs of the task's positions, the
+// two runs at once.
 func (tv *TaskValuer) readPVs(ctx context.Context, pairs map[posKey]*pair) error {
-	for _, s := range []*side{&tv.from, &tv.to} {
-		isFrom := s == &tv.from
-		var keys []store.PositionKey
-		byKey := make(map[store.PositionKey]*pair)
-		for _, p := range pairs {
-			sp := p.toP
-			if isFrom {
-				sp = p.fromP
-			}
-			if sp == nil {
-				continue
-			}
-			k := store.PositionKey{SnapshotID: sp.SnapshotID, PositionID: sp.PositionID}
-			keys = append(keys, k)
-			byKey[k] = p
+	var g errgroup.Group
+	for _, isFrom := range []bool{true, false} {
+		g.Go(func() error { return tv.readSidePVs(ctx, pairs, isFrom) })
+	}
+	return g.Wait()
+}
+
+// readSidePVs reads one run's stored BASE PVs of the task's positions
+// into the pairs (fromPV or toPV, never both from one goroutine).
+func (tv *TaskValuer) readSidePVs(ctx context.Context, pairs map[posKey]*pair, isFrom bool) error {
+	s := &tv.to
+	if isFrom {
+		s = &tv.from
+	}
+	keys := make([]store.PositionKey, 0, len(pairs))
+	byKey := make(map[store.PositionKey]*pair, len(pairs))
+	for _, p := range pairs {
+		sp := p.toP
+		if isFrom {
+			sp = p.fromP
 		}
-		buf := make([]pricing.Values, len(s.run.Scenarios))
-		err := tv.st.ResultValues(ctx, s.run.ID, keys, func(r *store.PositionResult) error {
-			p := byKey[store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}]
-			if p == nil {
-				return nil
-			}
-			pv, err := s.basePV(r.Values, buf)
-			if err != nil {
-				return err
-			}
-			if isFrom {
-				p.fromPV, p.fromR = pv, true
-			} else {
-				p.toPV, p.toR = pv, true
-			}
+		if sp == nil {
+			continue
+		}
+		k := store.PositionKey{SnapshotID: sp.SnapshotID, PositionID: sp.PositionID}
+		keys = append(keys, k)
+		byKey[k] = p
+	}
+	buf := make([]pricing.Values, len(s.run.Scenarios))
+	err := tv.st.ResultValues(ctx, s.run.ID, keys, func(r *store.PositionResult) error {
+		p := byKey[store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}]
+		if p == nil {
 			return nil
-		})
-		if err != nil {
-			if runengine.IsInput(err) {
-				return err
-			}
-			return fmt.Errorf("read results of run %s: %w", s.run.ID, err)
 		}
-		for k, p := range byKey {
-			if (isFrom && !p.fromR) || (!isFrom && !p.toR) {
-				return &runengine.InputError{Err: fmt.Errorf("run %s has no result for position %s of snapshot %s", s.run.ID, k.PositionID, k.SnapshotID)}
-			}
+		pv, err := s.basePV(r.Values, buf)
+		if err != nil {
+			return err
+		}
+		if isFrom {
+			p.fromPV, p.fromR = pv, true
+		} else {
+			p.toPV, p.toR = pv, true
+		}
+		return nil
+	})
+	if err != nil {
+		if runengine.IsInput(err) {
+			return err
+		}
+		return fmt.Errorf("read results of run %s: %w", s.run.ID, err)
+	}
+	for _, k := range keys {
+		p := byKey[k]
+		if (isFrom && !p.fromR) || (!isFrom && !p.toR) {
+			return &runengine.InputError{Err: fmt.Errorf("run %s has no result for position %s of snapshot %s", s.run.ID, k.PositionID, k.SnapshotID)}
 		}
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 //
 //   - AMORT_LOAN: the rows of Cashflows (projected where the engine's
 //     model set gives the loan a rule, contractual otherwise), each row's
-//     Cashflow.
+//     Cashflow (its flow times quantity).
 //   - FIXED_BOND: each amount.
 //   - FX_FWD maturing in the window: its value on its maturity date,
 //     N·(spot − K) on the scenario's market (t = 0, so both discount
@@ -31,14 +31,12 @@ func (e *Engine) CashflowsBefore(p *Position, scenarioIndex int, until time.Time
 	var out []float64
 	switch prod := p.prod.(type) {
 	case *loan:
-		rows, err := e.Cashflows(p, scenarioIndex)
-		if err != nil {
-			return nil, err
+		if errs, n := prod.dataErrors(asOf); n > 0 {
+			return nil, Problem{PositionID: p.ID, Pointer: errs[0].pointer, Detail: errs[0].detail}
 		}
-		for _, r := range rows {
-			d, _ := parseDate(r.Date)
-			if inWindow(d) {
-				out = append(out, r.Cashflow)
+		for _, r := range e.loanRows(p, prod, asOf) {
+			if inWindow(r.day) {
+				out = append(out, q*r.cash)
 			}
 		}
 	case *bond:
