@@ -11,6 +11,7 @@
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //	/results/compare?base=&target=&measure=&scenario=&abs_tol=&rel_tol=&limit=&cursor=
 //	                                                  two finished runs position by position
+//	/results/explains/{id}?by=&bands=                 an explain's waterfall per group (explain.go, SPEC §4.5)
 //
 // An unknown run is 404 on every route, and an unknown query parameter is a
 // 400 naming it. A run that has not finished (QUEUED, RUNNING, CANCELLING,
