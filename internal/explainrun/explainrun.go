@@ -182,9 +182,6 @@ func (tv *TaskValuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Po
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := tv.readPVs(ctx, pairs); err != nil {
-		return nil, nil, err
-	}
 	b := taskresult.New(tv.runID, t.ID, explain.Scenarios(), Measures(), len(order))
 	vals := make([]pricing.Values, len(explain.Scenarios()))
 	for i, k := range order {
@@ -219,12 +216,26 @@ func (tv *TaskValuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Po
 	return rows, aggs, nil
 }
 
+// pvBatch is how many positions' stored PVs one query reads.
+const pvBatch = 1024
+
 // readPositions reads the task's positions and pairs the versions of each
-// run. order lists the keys in the order first read.
+// run, reading the runs' stored PVs of each batch of versions while the
+// next positions stream in. order lists the keys in the order first read.
 func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[posKey]*pair, []posKey, error) {
 	pairs := make(map[posKey]*pair, int(max(t.PositionCount, 0)))
 	var order []posKey
-	err := tv.st.TaskPositions(ctx, t, func(sp *store.Position) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	var pending [2][]*pair // by side: 0 the first run, 1 the second
+	flush := func(side int) {
+		if batch := pending[side]; len(batch) > 0 {
+			pending[side] = nil
+			keys, byKey := tv.pvKeys(batch, side == 0)
+			g.Go(func() error { return tv.readSidePVs(gctx, keys, byKey, side == 0) })
+		}
+	}
+	err := tv.st.TaskPositions(gctx, t, func(sp *store.Position) error {
 		in := pricing.PositionInput{PositionID: sp.PositionID, InstrumentID: sp.InstrumentID,
 			ProductType: sp.ProductType, Attributes: sp.Attributes}
 		var qty *float64
@@ -246,14 +257,28 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 			pairs[k] = p
 			order = append(order, k)
 		}
-		if tv.from.snaps[sp.SnapshotID] {
-			p.from, p.fromP = v, &row
-		}
-		if tv.to.snaps[sp.SnapshotID] {
-			p.to, p.toP = v, &row
+		for side, s := range []*side{&tv.from, &tv.to} {
+			if !s.snaps[sp.SnapshotID] {
+				continue
+			}
+			if side == 0 {
+				p.from, p.fromP = v, &row
+			} else {
+				p.to, p.toP = v, &row
+			}
+			if pending[side] = append(pending[side], p); len(pending[side]) >= pvBatch {
+				flush(side)
+			}
 		}
 		return nil
 	})
+	if err == nil {
+		flush(0)
+		flush(1)
+	}
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		if runengine.IsInput(err) {
 			return nil, nil, err
@@ -263,36 +288,28 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 	return pairs, order, nil
 }
 
-// readPVs reads both runs' stored BASE PVs of the task's positions, the
-// two runs at once.
-func (tv *TaskValuer) readPVs(ctx context.Context, pairs map[posKey]*pair) error {
-	var g errgroup.Group
-	for _, isFrom := range []bool{true, false} {
-		g.Go(func() error { return tv.readSidePVs(ctx, pairs, isFrom) })
-	}
-	return g.Wait()
-}
-
-// readSidePVs reads one run's stored BASE PVs of the task's positions
-// into the pairs (fromPV or toPV, never both from one goroutine).
-func (tv *TaskValuer) readSidePVs(ctx context.Context, pairs map[posKey]*pair, isFrom bool) error {
-	s := &tv.to
-	if isFrom {
-		s = &tv.from
-	}
-	keys := make([]store.PositionKey, 0, len(pairs))
-	byKey := make(map[store.PositionKey]*pair, len(pairs))
-	for _, p := range pairs {
+// pvKeys are the result keys of one side's versions of the pairs.
+func (tv *TaskValuer) pvKeys(batch []*pair, isFrom bool) ([]store.PositionKey, map[store.PositionKey]*pair) {
+	keys := make([]store.PositionKey, 0, len(batch))
+	byKey := make(map[store.PositionKey]*pair, len(batch))
+	for _, p := range batch {
 		sp := p.toP
 		if isFrom {
 			sp = p.fromP
 		}
-		if sp == nil {
-			continue
-		}
 		k := store.PositionKey{SnapshotID: sp.SnapshotID, PositionID: sp.PositionID}
 		keys = append(keys, k)
 		byKey[k] = p
+	}
+	return keys, byKey
+}
+
+// readSidePVs reads one run's stored BASE PVs of the keys into their
+// pairs (fromPV or toPV: a goroutine writes only one side's fields).
+func (tv *TaskValuer) readSidePVs(ctx context.Context, keys []store.PositionKey, byKey map[store.PositionKey]*pair, isFrom bool) error {
+	s := &tv.to
+	if isFrom {
+		s = &tv.from
 	}
 	buf := make([]pricing.Values, len(s.run.Scenarios))
 	err := tv.st.ResultValues(ctx, s.run.ID, keys, func(r *store.PositionResult) error {
