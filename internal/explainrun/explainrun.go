@@ -20,6 +20,7 @@
 package explainrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,20 +237,6 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 		}
 	}
 	err := tv.st.TaskPositions(gctx, t, func(sp *store.Position) error {
-		in := pricing.PositionInput{PositionID: sp.PositionID, InstrumentID: sp.InstrumentID,
-			ProductType: sp.ProductType, Attributes: sp.Attributes}
-		var qty *float64
-		if sp.Quantity != nil {
-			q := *sp.Quantity
-			qty, in.Quantity = &q, &q
-		}
-		pos, probs := pricing.ParsePosition(in)
-		if len(probs) > 0 {
-			return &runengine.InputError{Err: fmt.Errorf("position %s: %s", sp.PositionID, probs[0].Error())}
-		}
-		row := *sp
-		row.Attributes = nil
-		v := &explain.Version{Position: pos, Quantity: qty, Attributes: append([]byte(nil), sp.Attributes...)}
 		k := posKey{sp.PortfolioNodeID, sp.PositionID}
 		p := pairs[k]
 		if p == nil {
@@ -257,6 +244,12 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 			pairs[k] = p
 			order = append(order, k)
 		}
+		v, err := version(sp, p)
+		if err != nil {
+			return err
+		}
+		row := *sp
+		row.Attributes = nil
 		for side, s := range []*side{&tv.from, &tv.to} {
 			if !s.snaps[sp.SnapshotID] {
 				continue
@@ -286,6 +279,44 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 		return nil, nil, fmt.Errorf("read positions of task %d: %w", t.ID, err)
 	}
 	return pairs, order, nil
+}
+
+// version parses a stored position into its explain.Version. When the
+// pair already holds the other run's version of the same position with the
+// same product type, instrument, quantity and attributes (most positions,
+// from one day to the next), its parsed position is shared instead of
+// parsing the same document again.
+func version(sp *store.Position, p *pair) (*explain.Version, error) {
+	var qty *float64
+	if sp.Quantity != nil {
+		q := *sp.Quantity
+		qty = &q
+	}
+	for _, other := range []struct {
+		v  *explain.Version
+		sp *store.Position
+	}{{p.from, p.fromP}, {p.to, p.toP}} {
+		if other.v != nil && other.sp.ProductType == sp.ProductType && other.sp.InstrumentID == sp.InstrumentID &&
+			sameQuantity(other.v.Quantity, qty) && bytes.Equal(other.v.Attributes, sp.Attributes) {
+			return &explain.Version{Position: other.v.Position, Quantity: qty, Attributes: other.v.Attributes}, nil
+		}
+	}
+	in := pricing.PositionInput{PositionID: sp.PositionID, InstrumentID: sp.InstrumentID,
+		ProductType: sp.ProductType, Attributes: sp.Attributes, Quantity: qty}
+	pos, probs := pricing.ParsePosition(in)
+	if len(probs) > 0 {
+		return nil, &runengine.InputError{Err: fmt.Errorf("position %s: %s", sp.PositionID, probs[0].Error())}
+	}
+	return &explain.Version{Position: pos, Quantity: qty, Attributes: append([]byte(nil), sp.Attributes...)}, nil
+}
+
+// sameQuantity reports whether two stored quantities are the same (both
+// absent, or equal).
+func sameQuantity(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // pvKeys are the result keys of one side's versions of the pairs.
