@@ -31,6 +31,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		measures   []string
 		modelSet   bool
 		histDays   int
+		explain    bool
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
@@ -80,6 +81,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
+				Explain: explain,
 			})
 		},
 	}
@@ -94,6 +96,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
 	cmd.AddCommand(newBenchLoadCmd(a))
+	f.BoolVar(&explain, "explain", false, "also value a second day (moved market; loans repaid, amended and new) and time the P&L explain between the two runs (apart from the totals)")
 	return cmd
 }
 
@@ -110,6 +113,8 @@ type benchOptions struct {
 	// HistoryDays, when positive, loads that much market history first and
 	// adds its 1-day historical scenario set to the scenarios.
 	HistoryDays int
+	// Explain values a second day and times the explain of the two runs.
+	Explain bool
 }
 
 // startCPUProfile writes a CPU profile of this process to path until stop
@@ -280,6 +285,22 @@ func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp str
 	phases = append(phases, reads...)
 	if err != nil {
 		return phases, err
+	}
+	if o.Explain {
+		start = time.Now()
+		to, err := benchNextDay(ctx, c, book, req, stamp)
+		if err != nil {
+			return phases, err
+		}
+		phases = append(phases, benchPhase{name: "second day: market, book and run", took: time.Since(start), read: true})
+		ex, err := benchExplain(ctx, c, run.RunID, to)
+		for i := range ex {
+			ex[i].read = true
+		}
+		phases = append(phases, ex...)
+		if err != nil {
+			return phases, err
+		}
 	}
 	if setID != "" {
 		for _, by := range []string{"", "attr:state"} {

@@ -192,10 +192,16 @@ func genProgress(cmd *cobra.Command, total int) func(int) {
 // another tenth of the positions is done. A run that does not end
 // COMPLETED or PUBLISHED is an error.
 func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) error {
+	return watchJob(ctx, w, "run", func(ctx context.Context) (client.Run, error) { return c.GetRun(ctx, id) })
+}
+
+// watchJob is watchRun for anything that progresses as a run does (an
+// explain): what names it in the failure, and how to read it.
+func watchJob(ctx context.Context, w io.Writer, what string, get func(context.Context) (client.Run, error)) error {
 	start := time.Now()
 	tty := isTerminal(w)
 	lastStatus, lastDecile := "", -1
-	run, err := c.WaitRun(ctx, id, 250*time.Millisecond, func(r client.Run) {
+	run, err := client.Wait(ctx, 250*time.Millisecond, get, func(r client.Run) {
 		line := progressLine(r, time.Since(start), tty)
 		if tty {
 			fmt.Fprintf(w, "\r%s", line)
@@ -224,7 +230,7 @@ func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) err
 	if run.Error != nil {
 		msg = ": " + *run.Error
 	}
-	return fmt.Errorf("run %s ended %s%s", run.RunID, run.Status, msg)
+	return fmt.Errorf("%s %s ended %s%s", what, run.RunID, run.Status, msg)
 }
 
 // progressLine is one line of watchRun, with a bar when withBar.

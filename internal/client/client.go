@@ -301,10 +301,16 @@ func (c *Client) PublishRun(ctx context.Context, id string) (Run, error) {
 // WaitRun polls the run every interval until it is final or ctx ends,
 // calling onProgress (when non-nil) after each poll.
 func (c *Client) WaitRun(ctx context.Context, id string, interval time.Duration, onProgress func(Run)) (Run, error) {
+	return Wait(ctx, interval, func(ctx context.Context) (Run, error) { return c.GetRun(ctx, id) }, onProgress)
+}
+
+// Wait polls get every interval until what it answers is final or ctx
+// ends, calling onProgress (when non-nil) after each poll.
+func Wait(ctx context.Context, interval time.Duration, get func(context.Context) (Run, error), onProgress func(Run)) (Run, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		run, err := c.GetRun(ctx, id)
+		run, err := get(ctx)
 		if err != nil {
 			return run, err
 		}

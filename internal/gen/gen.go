@@ -39,6 +39,11 @@ type Options struct {
 	Loans, Bonds, FXForwards int
 	// Seed makes the book reproducible.
 	Seed uint64
+	// Edit, when set, sees each position with its 0-based index in the
+	// book before it is written; it may change it, and returning false
+	// leaves it out. A second day of a book is the same options with an
+	// Edit (positions repaid, amended) and more loans (new ones).
+	Edit func(i int, p *Position) (keep bool)
 }
 
 // Demo returns the options of the demo book: n loans, with a bond for every
@@ -190,18 +195,27 @@ func Each(o Options, fn func(*Position) error) error {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	asOf := o.AsOf.UTC()
 	asOfDate := time.Date(asOf.Year(), asOf.Month(), asOf.Day(), 0, 0, 0, 0, time.UTC)
+	n := 0
+	emit := func(p *Position) error {
+		i := n
+		n++
+		if o.Edit != nil && !o.Edit(i, p) {
+			return nil
+		}
+		return fn(p)
+	}
 	for i := range o.Loans {
-		if err := fn(loan(rng, asOfDate, i)); err != nil {
+		if err := emit(loan(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}
 	for i := range o.Bonds {
-		if err := fn(bond(rng, asOfDate, i)); err != nil {
+		if err := emit(bond(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}
 	for i := range o.FXForwards {
-		if err := fn(fxForward(rng, asOfDate, i)); err != nil {
+		if err := emit(fxForward(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}

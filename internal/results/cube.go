@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -58,33 +59,8 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 		cq.measure = m
 	}
 
-	by := q.Get("by")
-	switch {
-	case by == "":
-		bad("by", "is required: one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
-	case slices.Contains(cubeDimensions, by):
-		cq.by = by
-	case strings.HasPrefix(by, "attr:"):
-		if _, ok := store.AttrKey(by); !ok {
-			bad("by", "the attribute name in attr:NAME must match ^[A-Za-z_][A-Za-z0-9_]*$")
-		} else {
-			cq.by = by
-		}
-	default:
-		bad("by", "must be one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
-	}
-
-	if q.Has("bands") {
-		b, err := group.ParseBands(q.Get("bands"))
-		switch {
-		case err != nil:
-			bad("bands", err.Error())
-		case !strings.HasPrefix(by, "attr:"):
-			bad("bands", "applies to by=attr:NAME only")
-		default:
-			cq.bands = b
-		}
-	}
+	g := readGrouping(q, true, bad)
+	cq.by, cq.bands = g.by, g.bands
 
 	switch {
 	case q.Has("scenario"):
@@ -103,6 +79,41 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 		return cubeQuery{}, paramErrors(fields)
 	}
 	return cq, nil
+}
+
+// readGrouping reads by (attr:NAME or one of cubeDimensions; required or
+// else "" for no grouping) and bands (by=attr:NAME only), reporting what is
+// wrong with each through bad.
+func readGrouping(q url.Values, required bool, bad func(param, detail string)) grouping {
+	var g grouping
+	by := q.Get("by")
+	switch {
+	case by == "" && required:
+		bad("by", "is required: one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
+	case by == "":
+	case slices.Contains(cubeDimensions, by):
+		g.by = by
+	case strings.HasPrefix(by, "attr:"):
+		if _, ok := store.AttrKey(by); !ok {
+			bad("by", "the attribute name in attr:NAME must match ^[A-Za-z_][A-Za-z0-9_]*$")
+		} else {
+			g.by = by
+		}
+	default:
+		bad("by", "must be one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
+	}
+	if q.Has("bands") {
+		b, err := group.ParseBands(q.Get("bands"))
+		switch {
+		case err != nil:
+			bad("bands", err.Error())
+		case !strings.HasPrefix(by, "attr:"):
+			bad("bands", "applies to by=attr:NAME only")
+		default:
+			g.bands = b
+		}
+	}
+	return g
 }
 
 // cube answers GET /results/runs/{id}/cube: the measure aggregated by the

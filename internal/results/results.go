@@ -11,6 +11,7 @@
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //	/results/compare?base=&target=&measure=&scenario=&abs_tol=&rel_tol=&limit=&cursor=
 //	                                                  two finished runs position by position
+//	/results/explains/{id}?by=&bands=                 an explain's waterfall per group (explain.go, SPEC §4.5)
 //
 // An unknown run is 404 on every route, and an unknown query parameter is a
 // 400 naming it. A run that has not finished (QUEUED, RUNNING, CANCELLING,
@@ -202,6 +203,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 	m.HandleFunc("GET "+Prefix+"/compare", s.compare)
+	m.HandleFunc("GET "+Prefix+"/explains/{id}", s.explainResults)
 }
 
 // run loads the run named by the path, as a 404 when it does not exist.

@@ -261,6 +261,13 @@ type Store interface {
 	// still running) may or may not be seen. The row passed to fn is
 	// reused.
 	ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error
+	// ResultValues reads the run's results of the positions named by keys
+	// (snapshot id, position id), as ResultScan with ValuesOnly does
+	// (RunID, PositionSnapshotID, PositionID and Values), in no particular
+	// order; a key without a result is skipped. The row passed to fn is
+	// reused. It serves an explain's tasks, which read the stored PVs of a
+	// bucket of positions of two runs.
+	ResultValues(ctx context.Context, runID string, keys []PositionKey, fn func(r *PositionResult) error) error
 
 	// TaskAggregates calls fn with the partial aggregate payload of every
 	// SUCCEEDED task of the run for the grouping keyBy (see
@@ -633,6 +640,12 @@ type PositionResult struct {
 	// Attributes is the position's whole attributes object, when
 	// ResultScanParams.AllAttributes asked for it.
 	Attributes []byte
+}
+
+// PositionKey names one position of a run: its snapshot and its id.
+type PositionKey struct {
+	SnapshotID string
+	PositionID string
 }
 
 // ResultListParams pages a run's position results.

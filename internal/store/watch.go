@@ -334,6 +334,10 @@ func (w *Watched) ResultsForPosition(ctx context.Context, runID, positionID stri
 	return l, w.check(ctx, err)
 }
 
+func (w *Watched) ResultValues(ctx context.Context, runID string, keys []PositionKey, fn func(r *PositionResult) error) error {
+	return w.check(ctx, w.Store.ResultValues(ctx, runID, keys, fn))
+}
+
 func (w *Watched) ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error {
 	return w.check(ctx, w.Store.ResultScan(ctx, p, fn))
 }

@@ -324,3 +324,44 @@ WHERE p.position_snapshot_id = ANY($1) ORDER BY 1`, snapshotIDs)
 	}
 	return names, nil
 }
+
+// ResultValues reads the results of the positions named by keys through the
+// primary key, one query with the keys as two arrays.
+func (db *DB) ResultValues(ctx context.Context, runID string, keys []store.PositionKey, fn func(r *store.PositionResult) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	snaps := make([]string, len(keys))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		snaps[i], ids[i] = k.SnapshotID, k.PositionID
+	}
+	bctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(bctx, `SELECT r.position_snapshot_id, r.position_id, r.vals
+FROM unnest($2::text[], $3::text[]) AS k(snapshot_id, position_id)
+JOIN position_result r ON r.run_id = $1 AND r.position_snapshot_id = k.snapshot_id COLLATE "C"
+    AND r.position_id = k.position_id COLLATE "C"`, runID, snaps, ids)
+	if err != nil {
+		return fmt.Errorf("postgres: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	var out []store.PositionResult
+	for rows.Next() {
+		r := store.PositionResult{RunID: runID}
+		if err := rows.Scan(&r.PositionSnapshotID, &r.PositionID, &r.Values); err != nil {
+			rows.Close()
+			return fmt.Errorf("postgres: results of %d positions of run %q: scan: %w", len(keys), runID, err)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	for i := range out {
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

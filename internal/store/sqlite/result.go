@@ -309,3 +309,45 @@ WHERE p.position_snapshot_id IN (SELECT value FROM json_each(?)) ORDER BY 1`, st
 	}
 	return names, nil
 }
+
+// ResultValues reads the results of the positions named by keys through the
+// primary key: the keys, a JSON array of [snapshot id, position id] pairs,
+// drive the join (CROSS JOIN keeps json_each the outer loop).
+func (db *DB) ResultValues(ctx context.Context, runID string, keys []store.PositionKey, fn func(r *store.PositionResult) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	pairs := make([][2]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]string{k.SnapshotID, k.PositionID}
+	}
+	doc, err := json.Marshal(pairs)
+	if err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT rr.position_snapshot_id, rr.position_id, rr.vals
+FROM json_each(?) k CROSS JOIN position_result rr
+WHERE rr.run_id = ? AND rr.position_snapshot_id = k.value ->> 0 AND rr.position_id = k.value ->> 1`, string(doc), runID)
+	if err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	var out []store.PositionResult
+	for rows.Next() {
+		r := store.PositionResult{RunID: runID}
+		if err := rows.Scan(&r.PositionSnapshotID, &r.PositionID, &r.Values); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: results of %d positions of run %q: scan: %w", len(keys), runID, err)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	for i := range out {
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

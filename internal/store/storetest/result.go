@@ -214,6 +214,51 @@ func testResult(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("ResultValues", func(t *testing.T) {
+		f := setup(t, open)
+		rf := newResultFixture(t, f)
+		// Every other row, a key of a position the run lacks, a key of
+		// a snapshot the run lacks, and one key twice.
+		var keys []store.PositionKey
+		want := map[store.PositionKey][]byte{}
+		for i, r := range rf.rows {
+			if i%2 == 0 {
+				k := store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
+				keys = append(keys, k)
+				want[k] = r.Values
+			}
+		}
+		keys = append(keys, store.PositionKey{SnapshotID: rf.rows[0].PositionSnapshotID, PositionID: "P-99"},
+			store.PositionKey{SnapshotID: f.id("no-such-snapshot"), PositionID: "P-01"})
+		got := map[store.PositionKey][]byte{}
+		err := f.s.ResultValues(f.ctx, rf.runID, keys, func(r *store.PositionResult) error {
+			k := store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
+			if _, dup := got[k]; dup {
+				t.Errorf("%v read twice", k)
+			}
+			if r.RunID != rf.runID {
+				t.Errorf("RunID = %q, want %q", r.RunID, rf.runID)
+			}
+			got[k] = bytes.Clone(r.Values)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ResultValues: %v", err)
+		}
+		if !maps.EqualFunc(got, want, bytes.Equal) {
+			t.Errorf("ResultValues read %d rows, want %d: %v", len(got), len(want), slices.Collect(maps.Keys(got)))
+		}
+		if err := f.s.ResultValues(f.ctx, f.id("no-such-run"), keys, func(*store.PositionResult) error {
+			return errors.New("a row of an unknown run")
+		}); err != nil {
+			t.Errorf("ResultValues(unknown run): %v", err)
+		}
+		stop := errors.New("stop")
+		if err := f.s.ResultValues(f.ctx, rf.runID, keys, func(*store.PositionResult) error { return stop }); !errors.Is(err, stop) {
+			t.Errorf("ResultValues did not return fn's error: %v", err)
+		}
+	})
+
 	t.Run("ScanWithAttributes", func(t *testing.T) {
 		f := setup(t, open)
 		rf := newResultFixture(t, f)
