@@ -52,39 +52,39 @@ const crashWait = 90 * time.Second
 // The API (marketdata, orchestrator, results) runs in the test process on
 // the same database; only the workers are separate processes.
 func TestWorkerProcessCrash(t *testing.T) {
+	eachProcessStore(t, "the worker crash test (it builds the iprs binary and runs worker processes for a minute)", testWorkerProcessCrash)
+}
+
+// eachProcessStore builds the iprs binary and, on each test database
+// (migrated by `iprs migrate`), serves the API in the test process and
+// calls test with the binary, the database URL for worker processes, the
+// store, a client of the API, a context bounded by 5×crashWait and a
+// suffix for ids. With -short it skips, naming what as skipped.
+func eachProcessStore(t *testing.T, what string, test func(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string)) {
 	if testing.Short() {
-		t.Skip("-short: skipping the worker crash test (it builds the iprs binary and runs worker processes for a minute)")
+		t.Skip("-short: skipping " + what)
 	}
 	bin := buildIPRS(t)
 	for _, tdb := range testDatabases(t) {
-		t.Run(tdb.name, func(t *testing.T) { testWorkerProcessCrash(t, bin, tdb.db) })
+		t.Run(tdb.name, func(t *testing.T) {
+			dbURL := databaseURL(t, tdb.db)
+			migrateProcess(t, bin, dbURL)
+			st, c := startAPI(t, tdb.db)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*crashWait)
+			defer cancel()
+			test(t, bin, dbURL, st, c, ctx, uniqueSuffix())
+		})
 	}
 }
 
-func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
-	dbURL := databaseURL(t, db)
-	migrateProcess(t, bin, dbURL)
-	st, c := startAPI(t, db)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*crashWait)
-	defer cancel()
-	sfx := uniqueSuffix()
+func testWorkerProcessCrash(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string) {
 
 	// A book big enough that its loan tasks take a while to price and
 	// write, so that a worker can be caught holding one.
 	marketID := "MKT-CRASH-" + sfx
 	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-CRASH-" + sfx, AsOf: demoAsOf, Loans: 3000, Bonds: 60, FXForwards: 30, Seed: 29})
-	measures := storedMeasures()
 	runRequest := func(id string) map[string]any {
-		return map[string]any{
-			"run_id":               id,
-			"run_type":             "SANDBOX",
-			"as_of_time":           demoAsOf.Format(time.RFC3339),
-			"market_snapshot_id":   marketID,
-			"position_snapshot_id": gi.Receipt.PositionSnapshotID,
-			"measures":             measures,
-			"scenarios":            pricing.ScenarioIDs(),
-			"execution":            map[string]any{"hash_mod": 4},
-		}
+		return fullRunRequest(id, marketID, gi.Receipt.PositionSnapshotID, map[string]any{"hash_mod": 4})
 	}
 
 	// SIGKILL workers holding a task: one as soon as it has claimed it,
@@ -189,6 +189,21 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 	compareResults(t, termID+" against clean run "+cleanID, exportedResults(t, c, termID), clean)
 	compareSummaries(ctx, t, c, termID, cleanID)
 	d.terminate(t, worker.DefaultGrace)
+}
+
+// fullRunRequest is a SANDBOX run request of every stored measure under
+// every built-in scenario, at the demo as-of time.
+func fullRunRequest(id, marketID, snapshotID string, execution map[string]any) map[string]any {
+	return map[string]any{
+		"run_id":               id,
+		"run_type":             "SANDBOX",
+		"as_of_time":           demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id":   marketID,
+		"position_snapshot_id": snapshotID,
+		"measures":             storedMeasures(),
+		"scenarios":            pricing.ScenarioIDs(),
+		"execution":            execution,
+	}
 }
 
 // buildIPRS builds the iprs binary (without the race detector: the test

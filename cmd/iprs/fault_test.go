@@ -17,7 +17,6 @@ import (
 	"github.com/iprs/iprs/internal/client"
 	"github.com/iprs/iprs/internal/config"
 	"github.com/iprs/iprs/internal/gen"
-	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/teststore"
 )
@@ -53,38 +52,17 @@ const (
 //     bit for bit those of an undisturbed run over the same inputs (rows
 //     and summary).
 func TestWorkersKilledEveryFewSeconds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping the worker kill test (it builds the iprs binary and kills worker processes for half a minute)")
-	}
-	bin := buildIPRS(t)
-	for _, tdb := range testDatabases(t) {
-		t.Run(tdb.name, func(t *testing.T) { testWorkersKilled(t, bin, tdb.db) })
-	}
+	eachProcessStore(t, "the worker kill test (it builds the iprs binary and kills worker processes for half a minute)", testWorkersKilled)
 }
 
-func testWorkersKilled(t *testing.T, bin string, db config.Database) {
-	dbURL := databaseURL(t, db)
-	migrateProcess(t, bin, dbURL)
-	st, c := startAPI(t, db)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*crashWait)
-	defer cancel()
-	sfx := uniqueSuffix()
+func testWorkersKilled(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string) {
 
 	// Loan tasks of a few hundred loans under every scenario and stored
 	// measure: long enough to be caught in, short enough for CI.
 	marketID := "MKT-KILL-" + sfx
 	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-KILL-" + sfx, AsOf: demoAsOf, Loans: 2000, Bonds: 60, FXForwards: 30, Seed: 31})
 	runRequest := func(id string) map[string]any {
-		return map[string]any{
-			"run_id":               id,
-			"run_type":             "SANDBOX",
-			"as_of_time":           demoAsOf.Format(time.RFC3339),
-			"market_snapshot_id":   marketID,
-			"position_snapshot_id": gi.Receipt.PositionSnapshotID,
-			"measures":             storedMeasures(),
-			"scenarios":            pricing.ScenarioIDs(),
-			"execution":            map[string]any{"hash_mod": 6, "max_attempts": 1},
-		}
+		return fullRunRequest(id, marketID, gi.Receipt.PositionSnapshotID, map[string]any{"hash_mod": 6, "max_attempts": 1})
 	}
 
 	killID := "RUN-KILL-" + sfx
@@ -269,16 +247,7 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 	marketID := "MKT-OUTAGE"
 	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-OUTAGE", AsOf: demoAsOf, Loans: 1200, Bonds: 40, FXForwards: 20, Seed: 37})
 	runRequest := func(id string) map[string]any {
-		return map[string]any{
-			"run_id":               id,
-			"run_type":             "SANDBOX",
-			"as_of_time":           demoAsOf.Format(time.RFC3339),
-			"market_snapshot_id":   marketID,
-			"position_snapshot_id": gi.Receipt.PositionSnapshotID,
-			"measures":             storedMeasures(),
-			"scenarios":            pricing.ScenarioIDs(),
-			"execution":            map[string]any{"hash_mod": 8},
-		}
+		return fullRunRequest(id, marketID, gi.Receipt.PositionSnapshotID, map[string]any{"hash_mod": 8})
 	}
 	workerAddrs := []string{freeAddr(t), freeAddr(t)}
 	workers := make([]*workerProcess, len(workerAddrs))
