@@ -329,6 +329,11 @@ func (w *Watched) ResultsForPosition(ctx context.Context, runID, positionID stri
 	return l, w.check(ctx, err)
 }
 
+func (w *Watched) ResultsOf(ctx context.Context, runID string, keys []ResultKey) ([]*PositionResult, error) {
+	l, err := w.Store.ResultsOf(ctx, runID, keys)
+	return l, w.check(ctx, err)
+}
+
 func (w *Watched) ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error {
 	return w.check(ctx, w.Store.ResultScan(ctx, p, fn))
 }
