@@ -19,6 +19,7 @@ import (
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/sqlite"
+	"github.com/iprs/iprs/internal/verify"
 	"github.com/iprs/iprs/internal/web"
 	"github.com/iprs/iprs/internal/web/metrics"
 	"github.com/iprs/iprs/internal/webhook"
@@ -166,6 +167,7 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Lease:         p.cfg.Lease(),
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
+		Kinds:         map[string]worker.ValuerBuilder{store.KindVerify: verifyValuer},
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once
@@ -178,6 +180,15 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 	}
 	// The worker adds its owner to its log lines itself.
 	return worker.New(p.st, p.logger.With("service", string(service.Worker)), opts)
+}
+
+// verifyValuer values the tasks of a replay (package verify).
+func verifyValuer(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+	v, err := verify.Build(ctx, st, run)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // engineVersion names the pricing code of this build, stored with every

@@ -139,6 +139,8 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("POST /orch/runs/{id}/cancel", s.handleCancelRun)
 	m.HandleFunc("POST /orch/runs/{id}/publish", s.handlePublishRun, web.Role(auth.Publish))
 	m.HandleFunc("DELETE /orch/runs/{id}", s.handleDeleteRun)
+	m.HandleFunc("POST /orch/runs/{id}/verify", s.handleCreateVerify)
+	m.HandleFunc("GET /orch/runs/{id}/verify", s.handleGetVerify)
 	m.HandleFunc("GET /orch/audit", s.handleAuditList)
 	m.HandleFunc("POST /orch/webhooks", s.handleCreateWebhook)
 	m.HandleFunc("GET /orch/webhooks/{id}", s.handleGetWebhook)
