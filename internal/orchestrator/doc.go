@@ -18,6 +18,8 @@
 //	POST /orch/runs/{id}/cancel                    202 | 409 from COMPLETED, FAILED or PUBLISHED
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
 //	DELETE /orch/runs/{id}                          204 | 409 unless COMPLETED, FAILED or CANCELLED (SPEC §5 retention)
+//	POST /orch/runs/{id}/verify                    202 the replay started (or still open) | 409 unless COMPLETED or PUBLISHED (SPEC §5 replay)
+//	GET  /orch/runs/{id}/verify                    the latest replay: progress, then the verdict | 404 never verified
 //	GET  /orch/audit                               ?object_id=&principal=&action=&limit=&cursor=, newest first
 //
 // Every route needs the role of its method (GET read, others write), but
@@ -27,8 +29,8 @@
 // Every route reads its query with web.Query: a parameter it does not take
 // (each route takes only those listed above; a CSV upload its three), or
 // one given twice, is a 400 naming it. The upload route's body bound is
-// Options.MaxUploadBytes; the others have the Mux's normal bound. Cancel
-// and publish take no members: their body
+// Options.MaxUploadBytes; the others have the Mux's normal bound. Cancel,
+// publish and verify take no members: their body
 // may be empty or {}, and any member is refused like an unknown member of
 // any other request (400 with its pointer).
 //
