@@ -136,6 +136,28 @@ func (s *Service) latestVerify(ctx context.Context, target *store.Run) (latest *
 	}
 }
 
+// deleteReplays removes the finished replays of a run that was just
+// deleted, with their rows; one still open is left (it fails, its run
+// gone). It is done after the run's deletion and may stop half-way (its
+// failures are logged): a replay left behind is harmless, since a run
+// later created under the same id never takes for its own a replay
+// requested before it (latestVerify, verify.Build).
+func (s *Service) deleteReplays(ctx context.Context, runID string) {
+	for n := 1; ; n++ {
+		id := verify.ID(runID, n)
+		r, err := s.store.RunGet(ctx, id)
+		if errors.Is(err, apperr.ErrNotFound) {
+			return
+		}
+		if err == nil && store.KindOf(r) == store.KindVerify && store.RunDeletable(r.Status) {
+			err = s.store.RunDelete(ctx, id)
+		}
+		if err != nil {
+			s.log(ctx).WarnContext(ctx, "replay of a deleted run left behind", "run_id", runID, "verify_id", id, "error", err.Error())
+		}
+	}
+}
+
 // createVerify stores replay n of target: a run of kind VERIFY with the
 // inputs and the task partition of target. Two requests that race for the
 // same n make one replay (RunCreate's idempotency on the request hash).

@@ -65,6 +65,21 @@ func (e *env) waitStatus(path string) map[string]any {
 	}
 }
 
+// waitStatusOf polls the store until run id has ended.
+func (e *env) waitStatusOf(id string) *store.Run {
+	e.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		r := storetest.MustRunGet(e.t, e.ctx, e.store, id)
+		if r.Status != store.RunQueued && r.Status != store.RunRunning {
+			return r
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("run %s still %s after 60 s", id, r.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // verifyAnswer is the decoded answer of GET /orch/runs/{id}/verify.
 type verifyAnswer struct {
 	RunID              string            `json:"run_id"`
@@ -297,6 +312,60 @@ func TestVerifyRefusesUnfinishedRunsAndOtherRoles(t *testing.T) {
 		// A body is refused like any unknown member.
 		if r := writer.do(http.MethodPost, "/orch/runs/"+failed.ID+"/verify", []byte(`{"x":1}`)); r.status != http.StatusBadRequest {
 			t.Errorf("verify with a member: %d %s, want 400", r.status, r.body)
+		}
+	})
+}
+
+// Deleting a run deletes its finished replays; a run submitted again under
+// its id has not been verified.
+func TestVerifyOfADeletedRun(t *testing.T) {
+	eachStore(t, envOpts{}, func(t *testing.T, e *env) {
+		const id = "RUN-D"
+		e.addFullMarket("MKT-D")
+		e.upload(snapshotBody("PS-D", "BOOK-D", "2026-01-23T00:00:00Z", []map[string]any{loanByTerms("L1", 1000), bond("B1")}), http.StatusCreated)
+		e.mustStatus(e.postRun(runBody(id, "MKT-D", "PS-D")), http.StatusCreated)
+		e.startWorker()
+		e.waitStatus("/orch/runs/" + id)
+		e.runVerify(id)
+		if v := e.runVerify(id); !*v.Verified || v.VerifyID != id+"~VERIFY-2" || v.PositionsChecked != 2 {
+			t.Fatalf("replays of the run: %+v", v)
+		}
+		e.mustStatus(e.do(http.MethodDelete, "/orch/runs/"+id, nil), http.StatusNoContent)
+		for n := 1; n <= 2; n++ {
+			if _, err := e.store.RunGet(e.ctx, verify.ID(id, n)); err == nil {
+				t.Errorf("replay %d of the deleted run is still stored", n)
+			}
+			if rows, err := e.store.ResultList(e.ctx, store.ResultListParams{RunID: verify.ID(id, n), Limit: 10}); err != nil || len(rows) != 0 {
+				t.Errorf("replay %d left %d rows (%v)", n, len(rows), err)
+			}
+		}
+		e.mustStatus(e.postRun(runBody(id, "MKT-D", "PS-D")), http.StatusCreated)
+		e.waitStatus("/orch/runs/" + id)
+		if r := e.do(http.MethodGet, "/orch/runs/"+id+"/verify", nil); r.status != http.StatusNotFound {
+			t.Errorf("GET verify of the run made again: %d %s, want 404", r.status, r.body)
+		}
+		if v := e.runVerify(id); !*v.Verified || v.VerifyID != id+"~VERIFY-1" {
+			t.Errorf("first replay of the run made again: %+v", v)
+		}
+
+		// A replay left behind by an earlier run under the id (requested
+		// before this run was) is not this run's: not answered, not
+		// valued, and the next replay takes the next number.
+		const again = "RUN-S"
+		e.mustStatus(e.postRun(runBody(again, "MKT-D", "PS-D")), http.StatusCreated)
+		e.waitStatus("/orch/runs/" + again)
+		storetest.MustRun(t, e.ctx, e.store, storetest.RunOpts{Run: &store.Run{ID: verify.ID(again, 1), Kind: store.KindVerify,
+			MarketSnapshotID: "MKT-D", HashMod: 1, RequestedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			Tasks: []*store.Task{{ProductType: "FX_FWD", HashMod: 1, PositionCount: 1, MaxAttempts: 1, AvailableAt: storetest.T0}}})
+		if r := e.do(http.MethodGet, "/orch/runs/"+again+"/verify", nil); r.status != http.StatusNotFound {
+			t.Errorf("GET verify with only a stale replay: %d %s, want 404", r.status, r.body)
+		}
+		if v := e.runVerify(again); !*v.Verified || v.VerifyID != again+"~VERIFY-2" {
+			t.Errorf("replay after a stale one: %+v, want VERIFY-2 verified", v)
+		}
+		stale := e.waitStatusOf(verify.ID(again, 1))
+		if stale.Status != store.RunFailed || !strings.Contains(stale.Error, "not the run it was made to verify") {
+			t.Errorf("the stale replay: %s (%q), want FAILED: not the run it was made to verify", stale.Status, stale.Error)
 		}
 	})
 }
