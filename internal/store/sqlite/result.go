@@ -154,8 +154,11 @@ func (db *DB) ResultsOf(ctx context.Context, runID string, keys []store.ResultKe
 			q.WriteString("(?,?)")
 			args = append(args, k.SnapshotID, k.PositionID)
 		}
+		// CROSS JOIN keeps the keys the outer loop (SQLite does not
+		// reorder it): one primary key search per key, whatever the
+		// planner guesses of a VALUES table of parameters.
 		q.WriteString(`) SELECT ` + resultColumns + ` FROM k
-JOIN position_result rr ON rr.run_id = ? AND rr.position_snapshot_id = k.s AND rr.position_id = k.p
+CROSS JOIN position_result rr ON rr.run_id = ? AND rr.position_snapshot_id = k.s AND rr.position_id = k.p
 ORDER BY rr.position_snapshot_id, rr.position_id`)
 		rows, err := db.reader.QueryContext(ctx, q.String(), append(args, runID)...)
 		if err != nil {
