@@ -131,37 +131,57 @@ func (v *Valuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Positio
 	for i := range list {
 		keys[i] = store.ResultKey{SnapshotID: list[i].row.PositionSnapshotID, PositionID: list[i].row.PositionID}
 	}
-	storedRows, err := v.st.ResultsOf(ctx, v.target.ID, keys)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the stored results of task %d: %w", t.ID, err)
+	// The stored rows are read while the positions are priced: one waits
+	// on the database, the other on the CPU.
+	type read struct {
+		rows []*store.PositionResult
+		err  error
 	}
-	stored := make(map[store.ResultKey][]byte, len(storedRows))
-	for _, r := range storedRows {
-		stored[store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = r.Values
-	}
-	var (
-		out  []*store.PositionResult
-		vals = make([]pricing.Values, v.scenarios)
-		buf  []byte
-	)
+	stored := make(chan read, 1)
+	go func() {
+		rows, err := v.st.ResultsOf(ctx, v.target.ID, keys)
+		stored <- read{rows, err}
+	}()
+	recomputed := make([][]byte, len(list))
+	vals := make([]pricing.Values, v.scenarios)
+	var priceErr error
 	for i := range list {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, fmt.Errorf("replaying task %d: %w", t.ID, context.Cause(ctx))
+				priceErr = fmt.Errorf("replaying task %d: %w", t.ID, context.Cause(ctx))
+				break
 			}
 		}
 		p := &list[i]
 		for si := range vals {
 			if err := v.engine.Price(p.pos, si, &vals[si]); err != nil {
-				return nil, nil, &runengine.InputError{Err: fmt.Errorf("position %s no longer prices: %w", p.row.PositionID, err)}
+				priceErr = &runengine.InputError{Err: fmt.Errorf("position %s no longer prices: %w", p.row.PositionID, err)}
+				break
 			}
 		}
-		buf = resultcodec.Append(buf[:0], vals)
-		if old, ok := stored[keys[i]]; ok && bytes.Equal(old, buf) {
+		if priceErr != nil {
+			break
+		}
+		recomputed[i] = resultcodec.Append(nil, vals)
+	}
+	got := <-stored
+	if priceErr != nil {
+		return nil, nil, priceErr
+	}
+	if got.err != nil {
+		return nil, nil, fmt.Errorf("read the stored results of task %d: %w", t.ID, got.err)
+	}
+	old := make(map[store.ResultKey][]byte, len(got.rows))
+	for _, r := range got.rows {
+		old[store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = r.Values
+	}
+	var out []*store.PositionResult
+	for i := range list {
+		if b, ok := old[keys[i]]; ok && bytes.Equal(b, recomputed[i]) {
 			continue
 		}
-		row := p.row
-		row.Values = bytes.Clone(buf)
+		row := list[i].row
+		row.Values = recomputed[i]
 		out = append(out, &row)
 	}
 	return out, nil, nil
