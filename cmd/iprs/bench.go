@@ -33,6 +33,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		histDays   int
 		explain    bool
 		cpuProfile string
+		replay     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -43,7 +44,8 @@ a fresh schema in that PostgreSQL database, or a SQLite file that must not exist
 yet (bench never writes into a database it did not create). It generates a book of
 loans given by their terms, and times each phase through the HTTP API exactly as a
 client sees it: market upload, position upload (streamed), run submission (pre-run
-check and fan-out), valuation until COMPLETED, and the summary.
+check and fan-out), valuation until COMPLETED, and the summary; with --verify, also
+the replay of the run (re-priced and compared bit for bit) until its verdict.
 
   iprs bench --loans 100k
   iprs bench --loans 100k --database postgres://postgres@127.0.0.1:5432/iprs_bench`,
@@ -81,7 +83,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
-				Explain: explain,
+				Explain: explain, Verify: replay,
 			})
 		},
 	}
@@ -97,6 +99,7 @@ check and fan-out), valuation until COMPLETED, and the summary.
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
 	cmd.AddCommand(newBenchLoadCmd(a))
 	f.BoolVar(&explain, "explain", false, "also value a second day (moved market; loans repaid, amended and new) and time the P&L explain between the two runs (apart from the totals)")
+	f.BoolVar(&replay, "verify", false, "also time the replay of the run (POST …/verify until its verdict), which must verify")
 	return cmd
 }
 
@@ -115,6 +118,8 @@ type benchOptions struct {
 	HistoryDays int
 	// Explain values a second day and times the explain of the two runs.
 	Explain bool
+	// Verify times the replay of the run too.
+	Verify bool
 }
 
 // startCPUProfile writes a CPU profile of this process to path until stop
@@ -314,6 +319,21 @@ func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp str
 			}
 			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions", read: true})
 		}
+	}
+	if o.Verify {
+		start = time.Now()
+		if _, err := c.VerifyRun(ctx, run.RunID); err != nil {
+			return phases, fmt.Errorf("verify: %w", err)
+		}
+		v, err := c.WaitVerify(ctx, run.RunID, 50*time.Millisecond, nil)
+		if err != nil {
+			return phases, fmt.Errorf("wait for the replay: %w", err)
+		}
+		if v.Verified == nil || !*v.Verified {
+			return phases, fmt.Errorf("replay %s ended %s and did not verify: %d mismatches", v.VerifyID, v.Status, v.MismatchCount)
+		}
+		phases = append(phases, benchPhase{name: "replay (verify → verdict)", took: time.Since(start),
+			items: rec.PositionCount * int64(len(done.Scenarios)), unit: "valuations"})
 	}
 	return phases, nil
 }

@@ -97,6 +97,7 @@ func newRunCmd(a *app) *cobra.Command {
 	}
 	f.register(cmd, a)
 	cmd.AddCommand(newRunVaRCmd(&f))
+	cmd.AddCommand(newRunVerifyCmd(&f))
 
 	var watch bool
 	submit := &cobra.Command{

@@ -20,6 +20,7 @@ import (
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/store/postgres"
 	"github.com/iprs/iprs/internal/store/sqlite"
+	"github.com/iprs/iprs/internal/verify"
 	"github.com/iprs/iprs/internal/web"
 	"github.com/iprs/iprs/internal/web/metrics"
 	"github.com/iprs/iprs/internal/webhook"
@@ -171,6 +172,7 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 			store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
 				return explainrun.Build(ctx, st, run)
 			},
+			store.KindVerify: verifyValuer,
 		},
 	}
 	if opts.Grace == 0 {
@@ -184,6 +186,15 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 	}
 	// The worker adds its owner to its log lines itself.
 	return worker.New(p.st, p.logger.With("service", string(service.Worker)), opts)
+}
+
+// verifyValuer values the tasks of a replay (package verify).
+func verifyValuer(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+	v, err := verify.Build(ctx, st, run)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // engineVersion names the pricing code of this build, stored with every

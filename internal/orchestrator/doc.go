@@ -22,6 +22,8 @@
 //	GET  /orch/explains                            ?status=&limit=&cursor=, newest first
 //	GET  /orch/explains/{id}                       the explain with its progress
 //	POST /orch/explains/{id}/cancel                202 | 409 once it ended
+//	POST /orch/runs/{id}/verify                    202 the replay started (or still open) | 409 unless COMPLETED or PUBLISHED (SPEC §5 replay)
+//	GET  /orch/runs/{id}/verify                    the latest replay: progress, then the verdict | 404 never verified
 //	GET  /orch/audit                               ?object_id=&principal=&action=&limit=&cursor=, newest first
 //
 // An explain is a run of kind EXPLAIN (explains.go, package explainrun):
@@ -38,8 +40,8 @@
 // Every route reads its query with web.Query: a parameter it does not take
 // (each route takes only those listed above; a CSV upload its three), or
 // one given twice, is a 400 naming it. The upload route's body bound is
-// Options.MaxUploadBytes; the others have the Mux's normal bound. Cancel
-// and publish take no members: their body
+// Options.MaxUploadBytes; the others have the Mux's normal bound. Cancel,
+// publish and verify take no members: their body
 // may be empty or {}, and any member is refused like an unknown member of
 // any other request (400 with its pointer).
 //

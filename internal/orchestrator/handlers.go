@@ -368,6 +368,7 @@ func (s *Service) handleDeleteRun(w http.ResponseWriter, r *http.Request) error 
 		return notFoundOr(err, "run", id)
 	}
 	s.log(r.Context()).InfoContext(r.Context(), "run deleted", "run_id", id)
+	s.deleteReplays(r.Context(), id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -143,6 +143,8 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET /orch/explains", s.handleListExplains)
 	m.HandleFunc("GET /orch/explains/{id}", s.handleGetExplain)
 	m.HandleFunc("POST /orch/explains/{id}/cancel", s.handleCancelExplain)
+	m.HandleFunc("POST /orch/runs/{id}/verify", s.handleCreateVerify)
+	m.HandleFunc("GET /orch/runs/{id}/verify", s.handleGetVerify)
 	m.HandleFunc("GET /orch/audit", s.handleAuditList)
 	m.HandleFunc("POST /orch/webhooks", s.handleCreateWebhook)
 	m.HandleFunc("GET /orch/webhooks/{id}", s.handleGetWebhook)

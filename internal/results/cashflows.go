@@ -8,7 +8,6 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/runengine"
-	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -90,7 +89,7 @@ func (s *Service) cashflows(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return apperr.Errorf(apperr.Unprocessable, "run %s: the engine has no scenario %s", quote(run.ID), quote(sc))
 	}
-	pos, probs := pricing.ParsePosition(positionInput(sp))
+	pos, probs := runengine.Position(sp)
 	if len(probs) > 0 {
 		return apperr.Errorf(apperr.Unprocessable, "position %s cannot be priced: %s: %s", quote(positionID), probs[0].Pointer, probs[0].Detail)
 	}
@@ -105,20 +104,4 @@ func (s *Service) cashflows(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, struct {
 		Items []pricing.CashflowRow `json:"items"`
 	}{rows})
-}
-
-// positionInput is the pricing input of a stored position, as the workers
-// read it.
-func positionInput(p *store.Position) pricing.PositionInput {
-	in := pricing.PositionInput{
-		PositionID:   p.PositionID,
-		InstrumentID: p.InstrumentID,
-		ProductType:  p.ProductType,
-		Attributes:   p.Attributes,
-	}
-	if p.Quantity != nil {
-		q := *p.Quantity
-		in.Quantity = &q
-	}
-	return in
 }

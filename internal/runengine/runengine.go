@@ -45,6 +45,22 @@ func Measures(run *store.Run) ([]pricing.Measure, error) {
 	return out, nil
 }
 
+// Position parses a stored position for the engine, as every task prices
+// it; the problems are why it cannot be priced.
+func Position(p *store.Position) (*pricing.Position, []pricing.Problem) {
+	in := pricing.PositionInput{
+		PositionID:   p.PositionID,
+		InstrumentID: p.InstrumentID,
+		ProductType:  p.ProductType,
+		Attributes:   p.Attributes,
+	}
+	if p.Quantity != nil {
+		q := *p.Quantity
+		in.Quantity = &q
+	}
+	return pricing.ParsePosition(in)
+}
+
 // Build returns the run's engine. Database failures are returned as they
 // are; anything missing or unusable is an *InputError.
 func Build(ctx context.Context, st store.Store, run *store.Run) (*pricing.Engine, error) {

@@ -247,17 +247,7 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 	list := make([]taskPosition, 0, int(max(t.PositionCount, 0)))
 	var bad error
 	err := w.st.TaskPositions(ctx, t, func(p *store.Position) error {
-		in := pricing.PositionInput{
-			PositionID:   p.PositionID,
-			InstrumentID: p.InstrumentID,
-			ProductType:  p.ProductType,
-			Attributes:   p.Attributes,
-		}
-		if p.Quantity != nil {
-			q := *p.Quantity
-			in.Quantity = &q
-		}
-		pos, probs := pricing.ParsePosition(in)
+		pos, probs := runengine.Position(p)
 		if len(probs) > 0 {
 			bad = &permanentError{err: positionError(p.PositionID, problemsReason(probs))}
 			return bad

@@ -11,10 +11,12 @@ package teststore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,4 +113,46 @@ func Backends() []Backend {
 		bs = append(bs, Backend{"postgres", func(tb testing.TB) store.Store { return Postgres(tb, postgres.Options{MaxConns: 8}) }})
 	}
 	return bs
+}
+
+// placeholder matches a PostgreSQL parameter ($1, $2, …).
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// Tamper runs one SQL statement on st's database behind the store's back,
+// as someone with access to the database could: a change no store method
+// makes, for tests that must see it found (a replay finding an altered
+// result). The statement is written for PostgreSQL, its parameters
+// numbered in order ($1, $2, …, rewritten to ? for SQLite). It returns the
+// number of rows changed. st may be wrapped by store.Watch.
+func Tamper(tb testing.TB, st store.Store, query string, args ...any) int64 {
+	tb.Helper()
+	ctx := context.Background()
+	if w, ok := st.(*store.Watched); ok {
+		st = w.Store
+	}
+	switch db := st.(type) {
+	case *postgres.DB:
+		tag, err := db.Pool().Exec(ctx, query, args...)
+		if err != nil {
+			tb.Fatalf("tamper with PostgreSQL (%s): %v", query, err)
+		}
+		return tag.RowsAffected()
+	case *sqlite.DB:
+		conn, err := sql.Open("sqlite", "file:"+db.Path()+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			tb.Fatalf("open %s: %v", db.Path(), err)
+		}
+		defer conn.Close()
+		res, err := conn.ExecContext(ctx, placeholder.ReplaceAllString(query, "?"), args...)
+		if err != nil {
+			tb.Fatalf("tamper with SQLite (%s): %v", query, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			tb.Fatalf("tamper with SQLite: %v", err)
+		}
+		return n
+	}
+	tb.Fatalf("Tamper: a store of type %T has no database to reach", st)
+	return 0
 }

@@ -85,6 +85,12 @@ export async function get(path, opts = {}) {
   return res.json();
 }
 
+/** POSTs without a body (an action on an object) and returns the JSON answer. */
+export async function post(path, opts = {}) {
+  const res = await send(path, { ...opts, method: 'POST' });
+  return res.json();
+}
+
 /** GETs a file (such as a CSV export) as a Blob. */
 export async function blob(path, opts = {}) {
   const res = await send(path, { ...opts, accept: '*/*' });

@@ -1,6 +1,6 @@
 // One run: status and live progress, what it was made of, its summary
-// (each scenario's totals and P&L against BASE), its tasks and the errors
-// of its DEAD tasks.
+// (each scenario's totals and P&L against BASE), its replay (Verify), its
+// tasks and the errors of its DEAD tasks.
 
 import { blob, finalStatus, get, page, poll, seg, token } from '../api.js';
 import {
@@ -8,6 +8,7 @@ import {
   progressBar, replace, table,
 } from '../render.js';
 import { kr01View } from '../views/kr01.js';
+import { verifyView } from '../views/verify.js';
 import { scenarioSets } from './var.js';
 import { compareHref, previousRun } from './compare.js';
 
@@ -136,6 +137,7 @@ export async function render(main, ctx) {
   const summaryEl = h('div', { id: 'summary-body' }, loading());
   const tasksEl = h('div', null, loading());
   const ladder = kr01View();
+  const verifier = verifyView(run, ctx.signal);
   const note = h('div');
   // Without a token the browser downloads the stream itself; with one the
   // request needs its header, so the file is assembled in the page.
@@ -176,6 +178,7 @@ export async function render(main, ctx) {
     h('div', { class: 'stack' },
       h('section', { class: 'card', id: 'summary' }, h('h2', null, 'Summary', h('span', { class: 'note' }, 'exact sums over each scenario\'s positions')), summaryEl),
       ladder,
+      verifier,
       h('section', { class: 'card', id: 'tasks' }, h('h2', null, 'Tasks'), tasksEl)));
 
   // The summary reads every result row, so while the run goes on it is
@@ -211,6 +214,7 @@ export async function render(main, ctx) {
     bar.update(run);
     replace(timesEl, times(run));
     showError(run);
+    verifier.update(run);
     const now = `${run.status}/${run.progress.positions_done}`;
     if (now !== seen) {
       seen = now;

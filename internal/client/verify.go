@@ -1,0 +1,72 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Verify is a replay of a run (SPEC §5 "Replay"): its progress while open,
+// its verdict once finished.
+type Verify struct {
+	RunID       string     `json:"run_id"`
+	VerifyID    string     `json:"verify_id"`
+	Status      string     `json:"status"`
+	RequestedAt time.Time  `json:"requested_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+	RequestedBy string     `json:"requested_by,omitempty"`
+	Progress    Progress   `json:"progress"`
+	Error       *string    `json:"error"`
+	// EngineVersions are the builds of the workers that re-priced.
+	EngineVersions     []string   `json:"engine_versions"`
+	Verified           *bool      `json:"verified"`
+	PositionsChecked   int64      `json:"positions_checked"`
+	MismatchCount      int64      `json:"mismatch_count"`
+	Mismatches         []Mismatch `json:"mismatches"`
+	PublishHashMatches *bool      `json:"publish_hash_matches"`
+}
+
+// Final reports whether the replay has ended (its verdict is known).
+func (v *Verify) Final() bool {
+	r := Run{Status: v.Status}
+	return r.Final()
+}
+
+// Mismatch is one measure of one position under one scenario whose
+// recomputed value differs from the stored one. Stored and Recomputed are
+// the JSON the server sent (a number, a KR01 ladder object, null, or
+// "NaN"/"+Inf"/"-Inf").
+type Mismatch struct {
+	PositionSnapshotID string          `json:"position_snapshot_id"`
+	PositionID         string          `json:"position_id"`
+	ScenarioID         string          `json:"scenario_id"`
+	Measure            string          `json:"measure"`
+	Stored             json.RawMessage `json:"stored"`
+	Recomputed         json.RawMessage `json:"recomputed"`
+	Detail             string          `json:"detail,omitempty"`
+}
+
+func verifyPath(id string) string { return "/orch/runs/" + url.PathEscape(id) + "/verify" }
+
+// VerifyRun asks for a replay of a COMPLETED or PUBLISHED run and returns
+// it (the replay still open, if there is one).
+func (c *Client) VerifyRun(ctx context.Context, id string) (Verify, error) {
+	var v Verify
+	_, err := c.Do(ctx, http.MethodPost, verifyPath(id), nil, "", &v)
+	return v, err
+}
+
+// GetVerify returns the latest replay of a run.
+func (c *Client) GetVerify(ctx context.Context, id string) (Verify, error) {
+	var v Verify
+	_, err := c.Do(ctx, http.MethodGet, verifyPath(id), nil, "", &v)
+	return v, err
+}
+
+// WaitVerify polls the latest replay of a run every interval until it has
+// ended or ctx ends, calling onProgress (when non-nil) after each poll.
+func (c *Client) WaitVerify(ctx context.Context, id string, interval time.Duration, onProgress func(Verify)) (Verify, error) {
+	return poll(ctx, interval, func() (Verify, error) { return c.GetVerify(ctx, id) }, (*Verify).Final, onProgress)
+}
