@@ -21,8 +21,9 @@ const demoDayTwoSeed = 20260126
 // paid — and values it as the first day's contractual run was valued: its
 // market (the first day's moved by a day, gen.MarketAfter), its book (the
 // first day's rolled on, gen.DemoRoll), its run, then the comparison of
-// the two runs' PV under BASE and the explain of the difference.
-func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1RunID string, out io.Writer) error {
+// the two runs' PV under BASE and, when explain, the explain of the
+// difference.
+func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1RunID string, explain bool, out io.Writer) error {
 	asOf := gen.NextBusinessDay(demoAsOf)
 	mkt, err := jsonReader(gen.MarketAfter(demoMarketID(asOf), demoAsOf, asOf, demoDayTwoSeed))
 	if err != nil {
@@ -62,6 +63,9 @@ func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1Run
 	fmt.Fprintln(out)
 	printCompareHeader(out, cmp)
 	fmt.Fprintf(out, "every position: go run ./cmd/iprs run compare %s %s\n", day1RunID, runID)
+	if !explain {
+		return nil
+	}
 	return demoExplain(ctx, c, day1RunID, runID, out)
 }
 

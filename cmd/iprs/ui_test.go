@@ -20,6 +20,7 @@ import (
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/client"
 	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/explainrun"
 	"github.com/iprs/iprs/internal/gen"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/store"
@@ -92,6 +93,11 @@ func startGatedWorker(t *testing.T, d *devPlatform, failType string) *gatedWorke
 	w := worker.New(g, slog.New(slog.DiscardHandler), worker.Options{
 		Owner: "ui-test-worker-" + failType, Concurrency: 1, PollInterval: 20 * time.Millisecond,
 		Lease: time.Minute, Grace: -1, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Kinds: map[string]worker.ValuerBuilder{
+			store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+				return explainrun.Build(ctx, st, run)
+			},
+		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
