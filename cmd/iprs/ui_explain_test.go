@@ -118,8 +118,9 @@ func checkExplainTable(t *testing.T, b *uitest.Browser, by string, items []clien
 
 // TestDashboardExplain follows a P&L explain in Chromium over the demo's
 // two days: "Explain vs previous" on the second day's run starts it; its
-// page shows it QUEUED, then valuing (a worker let claim one task at a
-// time), then its waterfall — the table and the chart carry the API's
+// page shows it QUEUED with none of its positions done, follows its
+// progress as a worker let claim one task at a time values them (RUNNING
+// part way when it has more than one task), then shows its waterfall — the table and the chart carry the API's
 // numbers, by the whole explain and by state; the explains list
 // shows it; the compare page's button opens the same explain; and a
 // refused request shows the problem's pointers.
