@@ -2411,7 +2411,7 @@ func checkDemoDayTwo(t *testing.T, a api, stdout *lockedBuffer) {
 		counts["only_in_target"] != float64(stats.NewLoans+stats.NewFXForwards) {
 		t.Errorf("compare counts %v, want every one of %d kept positions breaking, %d gone, %d new", counts, stats.Kept(), stats.Gone(), stats.NewLoans)
 	}
-	checkDemoExplain(t, a, out)
+	checkDemoExplain(t, a, out, stats.Kept()+stats.Gone()+stats.NewLoans+stats.NewFXForwards)
 }
 
 // demoExplainID is the id the server gives the demo's explain of its
@@ -2425,7 +2425,7 @@ const demoExplainID = "EXPLAIN-RUN-DEMO-20260123-40-RUN-DEMO-20260126-40"
 // once, so equal to the last bit; and its total is to_pv − from_pv +
 // carry_cashflows up to rounding, bounded below. The printed table
 // carries the book's total.
-func checkDemoExplain(t *testing.T, a api, out string) {
+func checkDemoExplain(t *testing.T, a api, out string, positions int) {
 	t.Helper()
 	explains, _ := listOf(t, a.do(t, http.MethodGet, "/orch/explains", nil))
 	if len(explains) != 1 || explains[0]["explain_id"] != demoExplainID || explains[0]["status"] != "COMPLETED" ||
@@ -2458,15 +2458,20 @@ func checkDemoExplain(t *testing.T, a api, out string) {
 	// once more, and the reference takes three roundings (its three sums)
 	// and two of its own. So |total − reference| ≤ 2⁻⁵³ · (Σ over the
 	// positions of their steps' magnitudes + the book's magnitudes · 2);
-	// the instrument grouping (one position an instrument in the demo,
-	// else only coarser) stands for the positions, and a factor 4 covers
-	// the book-level terms and the grouping's own rounding.
+	// the instrument grouping stands for the positions (the generator
+	// names each position's instrument after it: checked below), and a
+	// factor 4 covers the book-level terms and the grouping's own
+	// rounding.
 	mag := func(i client.ExplainItem) float64 {
 		return math.Abs(i.FromPV) + math.Abs(i.ToPV) + math.Abs(i.CarryCashflows) + math.Abs(i.Carry) + math.Abs(i.Rates) +
 			math.Abs(i.Spread) + math.Abs(i.FX) + math.Abs(i.Amendments) + math.Abs(i.New) + math.Abs(i.Matured)
 	}
 	scale := mag(it)
-	for _, g := range waterfall("?by=instrument_id") {
+	perPosition := waterfall("?by=instrument_id")
+	if len(perPosition) != positions {
+		t.Errorf("the explain has %d instruments, want one for each of the %d positions of the two days", len(perPosition), positions)
+	}
+	for _, g := range perPosition {
 		scale += mag(g)
 	}
 	want := it.ToPV - it.FromPV + it.CarryCashflows
