@@ -168,12 +168,7 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Lease:         p.cfg.Lease(),
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
-		Kinds: map[string]worker.ValuerBuilder{
-			store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
-				return explainrun.Build(ctx, st, run)
-			},
-			store.KindVerify: verifyValuer,
-		},
+		Kinds:         workerKinds(),
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once
@@ -212,4 +207,15 @@ func jsonReader(v any) (io.Reader, error) {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
 	return bytes.NewReader(b), nil
+}
+
+// workerKinds values the runs that are not valuations: explains and
+// replays.
+func workerKinds() map[string]worker.ValuerBuilder {
+	return map[string]worker.ValuerBuilder{
+		store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+			return explainrun.Build(ctx, st, run)
+		},
+		store.KindVerify: verifyValuer,
+	}
 }
