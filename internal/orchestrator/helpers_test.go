@@ -70,6 +70,25 @@ type envOpts struct {
 	principals  []auth.Principal
 	fourEyes    bool
 	webhookURLs webhook.URLPolicy
+	// writeWhileReading sets Options.WriteWhileReading; writeWait its
+	// WriteWaitLimit.
+	writeWhileReading bool
+	writeWait         time.Duration
+}
+
+// eachWriteMode runs fn as eachStore does, once writing uploads after
+// their body is read and once while it is read (Options.WriteWhileReading).
+func eachWriteMode(t *testing.T, opt envOpts, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, early := range []bool{false, true} {
+		o := opt
+		o.writeWhileReading = early
+		name := "after-read"
+		if early {
+			name = "while-reading"
+		}
+		t.Run(name, func(t *testing.T) { eachStore(t, o, fn) })
+	}
 }
 
 // eachStore runs fn on a fresh orchestrator for every backend.
@@ -99,6 +118,9 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 		Registerer:     reg,
 		FourEyes:       opt.fourEyes,
 		WebhookURLs:    opt.webhookURLs,
+
+		WriteWhileReading: opt.writeWhileReading,
+		WriteWaitLimit:    opt.writeWait,
 	})
 	mux := web.NewMux(web.Config{Service: "orchestrator", Version: "test", Prefix: "/orch", Logger: logger, MaxBodyBytes: testMaxBody,
 		Principals: opt.principals})

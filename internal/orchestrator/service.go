@@ -23,6 +23,9 @@ const (
 	// DefaultBatchSize is the number of position rows added to the store
 	// at a time during an upload.
 	DefaultBatchSize = 5000
+	// DefaultWriteWaitLimit is how long an upload's write begun while its
+	// body is read waits for the next batch (Options.WriteWaitLimit).
+	DefaultWriteWaitLimit = 2 * time.Second
 	// DefaultTaskSize is the number of positions a task aims at when the
 	// server picks hash_mod.
 	DefaultTaskSize = 5000
@@ -70,6 +73,18 @@ type Options struct {
 	// web.DefaultBodyIdleTimeout. The body may take any time while it
 	// keeps arriving.
 	BodyIdleTimeout time.Duration
+	// WriteWhileReading lets an upload write its rows to the store while
+	// its body is still being read, as long as rows keep coming: the
+	// write no longer waits for the whole body (see the package doc). A
+	// body that gives no new batch of rows for WriteWaitLimit makes the
+	// upload let go of the store and write after the read instead. Worth
+	// it on PostgreSQL, where the write holds one pooled connection; on
+	// SQLite it would hold the single writer for the whole read.
+	WriteWhileReading bool
+	// WriteWaitLimit is how long a write begun while reading waits for
+	// the next batch of rows before it is rolled back; 0 means
+	// DefaultWriteWaitLimit.
+	WriteWaitLimit time.Duration
 	// Registerer receives the service's metrics (the registry of
 	// internal/web/metrics); nil leaves them unregistered.
 	Registerer prometheus.Registerer
@@ -106,6 +121,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.WriteWaitLimit <= 0 {
+		opts.WriteWaitLimit = DefaultWriteWaitLimit
 	}
 	if opts.TaskSize <= 0 {
 		opts.TaskSize = DefaultTaskSize
