@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iprs/iprs/internal/store"
@@ -17,8 +18,11 @@ import (
 // before the end (the body stopped giving rows for WriteWaitLimit, a
 // problem was found, the id turned out to be another, a store failure)
 // its transaction is rolled back and the write phase writes from the spool
-// as it does without this option. A stalled or slow client therefore
-// holds the store for at most WriteWaitLimit after its last batch of rows.
+// as it does without this option. A client that stalls therefore holds
+// the store for at most WriteWaitLimit after its last byte; one that keeps
+// sending, however slowly, holds one snapshot writer (on PostgreSQL a
+// pooled connection), and at most maxEarlyWrites uploads of a service
+// write early at once (the others write after their read).
 //
 // The writer is used by the earlyWrite's goroutine only until finish
 // returns it.
@@ -34,9 +38,44 @@ type earlyWrite struct {
 	err error
 }
 
-// errWaitedTooLong stops an early write whose body gave no rows for the
-// wait limit.
-var errWaitedTooLong = errors.New("no rows arrived for the write wait limit")
+// maxEarlyWrites bounds the uploads of a Service that write while their
+// body is read, so that slow clients hold at most that many store
+// connections.
+const maxEarlyWrites = 2
+
+// errBodyIdle stops an early write whose body stalled.
+var errBodyIdle = errors.New("the body stalled for the write wait limit")
+
+// bodyClock follows an upload's body for its early write: how long since
+// the last bytes arrived, unless it was read to its end.
+type bodyClock struct {
+	last  atomic.Int64 // UnixNano of the last bytes read
+	ended atomic.Bool  // read to its end (or failed)
+}
+
+func newBodyClock() *bodyClock {
+	c := &bodyClock{}
+	c.last.Store(time.Now().UnixNano())
+	return c
+}
+
+// saw records a Read's result.
+func (c *bodyClock) saw(n int, err error) {
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		c.ended.Store(true)
+	}
+}
+
+// idle is how long the body gave no bytes; 0 once it ended.
+func (c *bodyClock) idle() time.Duration {
+	if c.ended.Load() {
+		return 0
+	}
+	return time.Since(time.Unix(0, c.last.Load()))
+}
 
 // errEarlyStopped stops an early write that is not needed any more.
 var errEarlyStopped = errors.New("stopped")
@@ -44,18 +83,18 @@ var errEarlyStopped = errors.New("stopped")
 // startEarlyWrite begins the snapshot writer of id on a goroutine of its
 // own and returns at once: beginning may wait for a concurrent upload of
 // the same id, which must not stall the read.
-func startEarlyWrite(ctx context.Context, st store.Store, id string, wait time.Duration) *earlyWrite {
+func startEarlyWrite(ctx context.Context, st store.Store, id string, body *bodyClock, wait time.Duration) *earlyWrite {
 	e := &earlyWrite{
 		id:      id,
 		batches: make(chan []*store.Position, 2),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	go e.run(ctx, st, wait)
+	go e.run(ctx, st, body, wait)
 	return e
 }
 
-func (e *earlyWrite) run(ctx context.Context, st store.Store, wait time.Duration) {
+func (e *earlyWrite) run(ctx context.Context, st store.Store, body *bodyClock, wait time.Duration) {
 	defer close(e.done)
 	w, err := st.PositionSnapshotBegin(ctx, e.id)
 	if err != nil {
@@ -66,8 +105,8 @@ func (e *earlyWrite) run(ctx context.Context, st store.Store, wait time.Duration
 		_ = w.Rollback(context.WithoutCancel(ctx))
 		e.err = err
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	tick := time.NewTicker(max(wait/4, time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case rows, ok := <-e.batches:
@@ -79,10 +118,11 @@ func (e *earlyWrite) run(ctx context.Context, st store.Store, wait time.Duration
 				fail(fmt.Errorf("add %d positions to snapshot %s: %w", len(rows), e.id, err))
 				return
 			}
-			timer.Reset(wait)
-		case <-timer.C:
-			fail(errWaitedTooLong)
-			return
+		case <-tick.C:
+			if body.idle() >= wait {
+				fail(errBodyIdle)
+				return
+			}
 		case <-e.stop:
 			fail(errEarlyStopped)
 			return

@@ -35,12 +35,13 @@ type upload struct {
 
 	pass *positionsPass
 
-	began    time.Time // when reading began
-	readDone time.Time // when the body was read (commit began)
+	body     *bodyClock // when the body last gave bytes
+	began    time.Time  // when reading began
+	readDone time.Time  // when the body was read (commit began)
 }
 
 func (s *Service) newUpload(ctx context.Context) *upload {
-	return &upload{s: s, ctx: ctx, probs: newProblems(s.opts.MaxProblems), began: time.Now()}
+	return &upload{s: s, ctx: ctx, probs: newProblems(s.opts.MaxProblems), body: newBodyClock(), began: time.Now()}
 }
 
 // close stops an early write and removes the spool.
@@ -211,13 +212,31 @@ func (u *upload) writeEarly(pass *positionsPass, in *pricing.PositionInput, attr
 			pass.stopEarly() // rows before were not batched
 			return
 		}
-		pass.early = startEarlyWrite(u.ctx, u.s.store, id, u.s.opts.WriteWaitLimit)
+		select {
+		case u.s.earlySlots <- struct{}{}:
+		default:
+			pass.stopEarly() // as many uploads write early as may
+			return
+		}
+		pass.early = startEarlyWrite(u.ctx, u.s.store, id, u.body, u.s.opts.WriteWaitLimit)
+		go func(done <-chan struct{}) {
+			<-done
+			<-u.s.earlySlots
+		}(pass.early.done)
 	}
 	if !pass.early.send(pass.batch) {
+		u.logEarlyEnd(pass.early)
 		pass.stopEarly()
 		return
 	}
 	pass.batch = nil
+}
+
+// logEarlyEnd logs why an early write ended before the end of the body.
+func (u *upload) logEarlyEnd(e *earlyWrite) {
+	<-e.done
+	u.s.log(u.ctx).InfoContext(u.ctx, "position snapshot: the write begun while reading stopped; writing after the read",
+		"position_snapshot_id", e.id, "reason", e.err.Error())
 }
 
 // stopEarly ends the early write, if any, rolling it back; the write phase
@@ -246,8 +265,7 @@ func (u *upload) finishEarly(id string) store.PositionSnapshotWriter {
 	w, err := e.finish(pass.batch)
 	pass.early, pass.batch, pass.earlyOff = nil, nil, true
 	if err != nil {
-		u.s.log(u.ctx).InfoContext(u.ctx, "position snapshot: the write begun while reading stopped; writing after the read",
-			"position_snapshot_id", id, "reason", err.Error())
+		u.logEarlyEnd(e)
 		return nil
 	}
 	pass.wroteEarly = true
