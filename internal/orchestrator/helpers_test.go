@@ -74,6 +74,8 @@ type envOpts struct {
 	// WriteWaitLimit.
 	writeWhileReading bool
 	writeWait         time.Duration
+	// engineVersion is Options.EngineVersion; "" means pricing-test-1.
+	engineVersion string
 }
 
 // eachWriteMode runs fn as eachStore does, once writing uploads after
@@ -108,9 +110,13 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 	}
 	reg := prometheus.NewRegistry()
 	clk := &clock{t: time.Date(2026, 1, 23, 18, 0, 0, 0, time.UTC)}
+	engineVersion := opt.engineVersion
+	if engineVersion == "" {
+		engineVersion = "pricing-test-1"
+	}
 	svc := orchestrator.New(st, logger, orchestrator.Options{
 		Now:            clk.Now,
-		EngineVersion:  "pricing-test-1",
+		EngineVersion:  engineVersion,
 		MaxUploadBytes: opt.maxUpload,
 		MaxProblems:    opt.maxProblems,
 		BatchSize:      opt.batchSize,

@@ -73,6 +73,8 @@ type positionsPass struct {
 	hasher *canon.Hasher
 	rows   *rowSpool
 	buf    []byte
+	// summary gathers the snapshot's check summary.
+	summary *summaryBuilder
 	// early writes the rows to the store as they come
 	// (Options.WriteWhileReading), batch by batch; nil before it begins
 	// or when it was stopped, with earlyOff then set.
@@ -99,6 +101,7 @@ func (u *upload) newPass(pointer func(i int, sub string) string) (*positionsPass
 		types:   make(map[string]struct{}),
 		hasher:  h,
 		rows:    rows,
+		summary: newSummaryBuilder(),
 		pointer: pointer,
 	}, nil
 }
@@ -173,6 +176,7 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition, ba
 	}
 	_, _ = pass.hasher.Write(b)
 	pass.rows.add(in.PositionID, in.InstrumentID, in.ProductType, in.Quantity, attrs, prep.hash)
+	pass.summary.add(&prep.facts)
 	u.writeEarly(pass, &in, attrs, prep.hash)
 	return nil
 }
@@ -382,7 +386,12 @@ func (u *upload) commitHeader(w store.PositionSnapshotWriter, id, hash string) (
 		types = append(types, t)
 	}
 	sort.Strings(types)
+	summary, err := pass.summary.json(u.s.opts.EngineVersion)
+	if err != nil {
+		return nil, false, err
+	}
 	hdr := &store.PositionSnapshot{
+		CheckSummary:    summary,
 		ID:              id,
 		AsOfTime:        u.asOf,
 		PortfolioNodeID: u.nodeID,

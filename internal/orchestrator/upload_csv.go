@@ -310,7 +310,7 @@ func (l *csvLayout) prepare(p *preparedPosition) {
 		p.pre = probs // the row is refused: ParsePosition would only repeat these
 		return
 	}
-	_, p.parse = pricing.ParsePosition(p.in)
+	p.parsePosition()
 	p.hash = PositionHash(p.in.PositionID)
 }
 
