@@ -125,6 +125,8 @@ func peakHeap(t *testing.T, n int) int64 {
 // grows with the database up to that size (112 MiB of anonymous memory
 // at 45,000 loans against 61 MiB at 10,000, for the same live heap); on
 // PostgreSQL that memory is the server's.
+//
+// .ci/run runs it on its own, without the race detector.
 func TestPeakMemoryDoesNotGrowWithTheBook(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector multiplies memory")
