@@ -167,7 +167,7 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version, webhookURLs: webhookPolicy(o.Cfg, true)}
+	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version, webhookURLs: webhookPolicy(o.Cfg, true), driver: o.DB.Driver}
 	routes := map[string]http.Handler{}
 	for _, spec := range service.All() {
 		if spec.Prefix == "" {

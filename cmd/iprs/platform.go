@@ -70,6 +70,8 @@ type platform struct {
 	version string
 	// webhookURLs is what POST /orch/webhooks accepts (webhookPolicy).
 	webhookURLs webhook.URLPolicy
+	// driver is the store's database driver (config.DriverPostgres, …).
+	driver string
 }
 
 // webhookPolicy is the webhook URL policy of a process: https only, http
@@ -124,6 +126,10 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 			Registerer:      m.Registry(),
 			FourEyes:        p.cfg.FourEyes,
 			WebhookURLs:     p.webhookURLs,
+			// On PostgreSQL an upload's write holds one pooled
+			// connection, so it may overlap the read; on SQLite it
+			// would hold the single writer for as long as the body.
+			WriteWhileReading: p.driver == config.DriverPostgres,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)

@@ -403,6 +403,10 @@ type PositionSnapshot struct {
 	PositionCount   int64
 	ProductTypes    []string  // sorted, distinct
 	CreatedAt       time.Time // zero at Commit: set from the store's clock
+	// CheckSummary is a JSON document the orchestrator records at upload
+	// for its pre-run check, stored and answered as given; nil when none
+	// was recorded (snapshots stored before it existed).
+	CheckSummary []byte
 }
 
 // Position is one stored position.
