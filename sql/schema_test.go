@@ -65,7 +65,7 @@ var fileRevisions = map[string]struct {
 	revision int
 }{
 	"001_mvp_core.sql":        {"29d2cf9cd6bff0e78205e4b8077f8145b7674cfcb8b60dc099f615f74e610336", 5},
-	"sqlite/001_mvp_core.sql": {"154285812545fdffe6d45c9e5460836587d11885f54f259d3ce0bd4ab966035c", 5},
+	"sqlite/001_mvp_core.sql": {"69a2fc24674b7b8795ae7a816f674870c3c53aaa417eefa33dd962d4e36097cb", 6},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {

@@ -136,16 +136,17 @@ resource "aws_ecs_cluster_capacity_providers" "main" {
 # --- Task definitions -------------------------------------------------------------
 
 # One per service: the service's image runs `iprs serve <service>`, listens
-# on the service's port and reads DATABASE_URL (and IPRS_API_TOKENS when
-# set) from Secrets Manager through `secrets`.
+# on the service's port, reads DATABASE_URL (and IPRS_API_TOKENS when set)
+# from Secrets Manager through `secrets` and its settings from its
+# environment (local.environment). Workers have their own size.
 resource "aws_ecs_task_definition" "service" {
   for_each = local.services
 
   family                   = "${local.name_prefix}-${each.key}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = var.service_cpu
-  memory                   = var.service_memory
+  cpu                      = each.value.public ? var.service_cpu : var.worker_cpu
+  memory                   = each.value.public ? var.service_memory : var.worker_memory
   execution_role_arn       = aws_iam_role.ecs_execution.arn
   task_role_arn            = aws_iam_role.ecs_task.arn
 
@@ -172,6 +173,7 @@ resource "aws_ecs_task_definition" "service" {
           protocol      = "tcp"
         },
       ]
+      environment            = [for name, value in local.environment[each.key] : { name = name, value = value }]
       secrets                = local.container_secrets
       readonlyRootFilesystem = true
       mountPoints            = local.tmp_mount
@@ -184,6 +186,13 @@ resource "aws_ecs_task_definition" "service" {
       }
     },
   ])
+
+  lifecycle {
+    precondition {
+      condition     = !var.four_eyes || var.api_tokens != ""
+      error_message = "four_eyes needs api_tokens: a principal that may write and another that may publish."
+    }
+  }
 }
 
 # The one-off migration task: `iprs migrate` applies the schema through the
@@ -271,7 +280,11 @@ resource "aws_ecs_service" "api" {
 }
 
 # The worker serves no API, so no target group: it claims tasks from the
-# database, and as many may run as worker_desired_count says.
+# database, and any number may run. The service starts with
+# worker_desired_count tasks; from then on its count belongs to the
+# scalable target of autoscaling.tf (held at worker_desired_count, or
+# scaled on the task queue with worker_autoscaling), so Terraform does not
+# put it back on every apply.
 resource "aws_ecs_service" "worker" {
   name                               = "worker"
   cluster                            = aws_ecs_cluster.main.id
@@ -293,6 +306,10 @@ resource "aws_ecs_service" "worker" {
     subnets          = aws_subnet.private[*].id
     security_groups  = [aws_security_group.ecs.id]
     assign_public_ip = false
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count]
   }
 
   depends_on = [aws_iam_role_policy.ecs_execution]

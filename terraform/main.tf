@@ -95,6 +95,43 @@ locals {
   # one per availability zone (survives the loss of a zone).
   nat_gateway_count = var.nat_gateway_per_az ? length(var.availability_zones) : 1
 
+  # CloudWatch namespace of the task queue's metrics, which the
+  # orchestrator writes as Embedded Metric Format log lines
+  # (IPRS_METRICS_NAMESPACE) and the worker autoscaling alarms read: one per
+  # deployment, so that two environments in one account never mix.
+  metrics_namespace = "IPRS/${local.name_prefix}"
+
+  # The environment of each service's container: the settings of
+  # internal/config that the service reads, from the variables. The
+  # secrets (DATABASE_URL, IPRS_API_TOKENS) come through `secrets` below;
+  # IPRS_ADDR stays unset, so that each service listens on its own port,
+  # the one of its port mapping. The Go tests in internal/deploy check each
+  # value against internal/config.
+  environment_common = {
+    IPRS_LOG_LEVEL    = var.log_level
+    IPRS_LOG_FORMAT   = "json"
+    IPRS_DB_MAX_CONNS = tostring(var.db_max_conns)
+  }
+  environment_api = {
+    IPRS_MAX_BODY_BYTES = var.max_body_bytes
+  }
+  environment = {
+    marketdata = merge(local.environment_common, local.environment_api)
+    orchestrator = merge(local.environment_common, local.environment_api, {
+      IPRS_FOUR_EYES          = tostring(var.four_eyes)
+      IPRS_WEBHOOK_ALLOW_HTTP = tostring(var.webhook_allow_http)
+      IPRS_MAX_UPLOAD_BYTES   = var.max_upload_bytes
+      IPRS_BODY_IDLE_SECONDS  = tostring(var.body_idle_seconds)
+      IPRS_METRICS_NAMESPACE  = local.metrics_namespace
+    })
+    results = merge(local.environment_common, local.environment_api)
+    worker = merge(local.environment_common, {
+      IPRS_WORKER_CONCURRENCY   = tostring(var.worker_concurrency)
+      IPRS_LEASE_SECONDS        = tostring(var.lease_seconds)
+      IPRS_WORKER_GRACE_SECONDS = tostring(var.worker_grace_seconds)
+    })
+  }
+
   # Secrets every service container receives through the task definition's
   # `secrets`, read by the ECS agent from Secrets Manager at task start.
   container_secrets = concat(

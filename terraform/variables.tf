@@ -162,9 +162,106 @@ variable "service_desired_count" {
 }
 
 variable "worker_desired_count" {
-  description = "Number of worker tasks. Workers claim tasks from the database, so any number may run at once."
+  description = "Number of worker tasks. Workers claim tasks from the database, so any number may run at once. With worker_autoscaling it is only the count the service starts with; the policies then keep the count between worker_min_count and worker_max_count."
   type        = number
   default     = 1
+}
+
+variable "worker_cpu" {
+  description = "Fargate CPU units of each worker task (256 = 0.25 vCPU). Pricing is CPU-bound; see docs/scaling.md for sizing."
+  type        = number
+  default     = 256
+}
+
+variable "worker_memory" {
+  description = "Fargate memory of each worker task, in MiB. A worker holds the positions and results of the tasks in hand (worker_concurrency of them)."
+  type        = number
+  default     = 512
+}
+
+variable "worker_concurrency" {
+  description = "Tasks one worker prices at once (IPRS_WORKER_CONCURRENCY). Two overlap one task's pricing with another's database write."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.worker_concurrency >= 1 && var.worker_concurrency <= 1024 && floor(var.worker_concurrency) == var.worker_concurrency
+    error_message = "worker_concurrency must be a whole number from 1 to 1024."
+  }
+}
+
+variable "lease_seconds" {
+  description = "Task lease of the workers, in seconds (IPRS_LEASE_SECONDS); renewed every third of it. A task whose worker dies is claimed again after at most this long."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.lease_seconds >= 5 && var.lease_seconds <= 3600 && floor(var.lease_seconds) == var.lease_seconds
+    error_message = "lease_seconds must be a whole number from 5 to 3600."
+  }
+}
+
+variable "worker_grace_seconds" {
+  description = "How long a stopping worker (a deploy, a scale-in) lets the tasks in hand finish before it releases them (IPRS_WORKER_GRACE_SECONDS). Below the worker container's 120 s stop timeout, so that releasing is never cut short."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.worker_grace_seconds >= 0 && var.worker_grace_seconds <= 100 && floor(var.worker_grace_seconds) == var.worker_grace_seconds
+    error_message = "worker_grace_seconds must be a whole number from 0 to 100 (the worker's stop timeout is 120 s)."
+  }
+}
+
+# --- Worker autoscaling ----------------------------------------------------
+
+variable "worker_autoscaling" {
+  description = "Scale the worker service on the task queue, which the orchestrator publishes as CloudWatch metrics (autoscaling.tf). Off: worker_desired_count workers, held there by the scalable target (minimum = maximum)."
+  type        = bool
+  default     = true
+}
+
+variable "worker_min_count" {
+  description = "Fewest worker tasks autoscaling keeps. 0 lets an idle deployment run no worker; the first run then waits for a scale-out (a few minutes)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_min_count >= 0
+    error_message = "worker_min_count must not be negative."
+  }
+}
+
+variable "worker_max_count" {
+  description = "Most worker tasks autoscaling starts. Each holds up to db_max_conns connections through the RDS Proxy, and the database's write rate, not the workers, bounds a run beyond a few (docs/scaling.md)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.worker_max_count >= 1 && var.worker_max_count <= 1000
+    error_message = "worker_max_count must be from 1 to 1000."
+  }
+}
+
+variable "worker_scale_out_wait_seconds" {
+  description = "Scale the workers out while the oldest claimable task has waited this long for a worker (the OldestQueuedTaskAge metric, worst minute): idle workers claim within a second, so a longer wait means every worker is busy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.worker_scale_out_wait_seconds >= 1
+    error_message = "worker_scale_out_wait_seconds must be at least 1."
+  }
+}
+
+variable "worker_scale_in_idle_minutes" {
+  description = "Scale the workers back to worker_min_count once no task has been open (QueueDepth 0) for this many consecutive minutes."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.worker_scale_in_idle_minutes >= 1 && var.worker_scale_in_idle_minutes <= 1440 && floor(var.worker_scale_in_idle_minutes) == var.worker_scale_in_idle_minutes
+    error_message = "worker_scale_in_idle_minutes must be a whole number from 1 to 1440 (a day)."
+  }
 }
 
 variable "cpu_architecture" {
@@ -191,10 +288,69 @@ variable "enable_container_insights" {
 }
 
 variable "api_tokens" {
-  description = "Comma-separated bearer tokens the services require on every route but health (IPRS_API_TOKENS). Empty: no authentication. Stored in Secrets Manager."
+  description = "Principals and bearer tokens the services require on every route but health (IPRS_API_TOKENS): comma-separated name:role[+role...]:token entries (roles read, write, publish) or bare tokens. Empty: no authentication. Stored in Secrets Manager."
   type        = string
   default     = ""
   sensitive   = true
+}
+
+# --- Service settings (environment of the containers) ----------------------
+
+variable "four_eyes" {
+  description = "A run cannot be published by the principal that submitted it (IPRS_FOUR_EYES). Needs api_tokens with a principal that may write and another that may publish."
+  type        = bool
+  default     = false
+}
+
+variable "webhook_allow_http" {
+  description = "Accept plain http webhook URLs (IPRS_WEBHOOK_ALLOW_HTTP); otherwise https only."
+  type        = bool
+  default     = false
+}
+
+variable "log_level" {
+  description = "Log level of the services (IPRS_LOG_LEVEL): debug, info, warn or error."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
+}
+
+variable "db_max_conns" {
+  description = "Connection pool size of each service task (IPRS_DB_MAX_CONNS). The RDS Proxy multiplexes them onto the database; a worker writes with up to worker_concurrency of them at once."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.db_max_conns >= 1 && var.db_max_conns <= 1000 && floor(var.db_max_conns) == var.db_max_conns
+    error_message = "db_max_conns must be a whole number from 1 to 1000."
+  }
+}
+
+variable "max_body_bytes" {
+  description = "Request body limit of the API services (IPRS_MAX_BODY_BYTES), as 16MiB or a number of bytes."
+  type        = string
+  default     = "16MiB"
+}
+
+variable "max_upload_bytes" {
+  description = "Body limit of position snapshot uploads (IPRS_MAX_UPLOAD_BYTES); the default fits a million positions."
+  type        = string
+  default     = "2GiB"
+}
+
+variable "body_idle_seconds" {
+  description = "How long a position upload's body may stall before it fails with 408 (IPRS_BODY_IDLE_SECONDS)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.body_idle_seconds >= 1 && var.body_idle_seconds <= 3600 && floor(var.body_idle_seconds) == var.body_idle_seconds
+    error_message = "body_idle_seconds must be a whole number from 1 to 3600."
+  }
 }
 
 # --- Load balancer ---------------------------------------------------------

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -27,6 +31,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		measures   []string
 		modelSet   bool
 		histDays   int
+		explain    bool
 		cpuProfile string
 		replay     bool
 	)
@@ -70,20 +75,15 @@ the replay of the run (re-priced and compared bit for bit) until its verdict.
 					err = errors.Join(err, derr)
 				}
 			}()
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("--cpuprofile: %w", err)
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("start CPU profile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
-				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays, Verify: replay,
+				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
+				Explain: explain, Verify: replay,
 			})
 		},
 	}
@@ -97,6 +97,8 @@ the replay of the run (re-priced and compared bit for bit) until its verdict.
 	f.StringSliceVar(&measures, "measures", []string{"PV", "DV01", "CS01", "ACCRUED_INTEREST"}, "measures to compute")
 	f.BoolVar(&modelSet, "model-set", false, "value the loans with the demo model set (behavioural cashflows)")
 	f.IntVar(&histDays, "historical-days", 0, "also load this many business days of market history and add their 1-day historical scenario set to the run's scenarios (timed apart)")
+	cmd.AddCommand(newBenchLoadCmd(a))
+	f.BoolVar(&explain, "explain", false, "also value a second day (moved market; loans repaid, amended and new) and time the P&L explain between the two runs (apart from the totals)")
 	f.BoolVar(&replay, "verify", false, "also time the replay of the run (POST …/verify until its verdict), which must verify")
 	return cmd
 }
@@ -116,6 +118,28 @@ type benchOptions struct {
 	HistoryDays int
 	// Verify times the replay of the run too.
 	Verify bool
+	// Explain values a second day and times the explain of the two runs.
+	Explain bool
+}
+
+// startCPUProfile writes a CPU profile of this process to path until stop
+// is called; with path empty it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // benchPhase is one timed step.
@@ -124,6 +148,7 @@ type benchPhase struct {
 	took  time.Duration
 	items int64
 	unit  string
+	read  bool // an answer on the finished run, not part of upload → COMPLETED
 }
 
 func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
@@ -135,7 +160,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	phases, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
+	phases, _, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
 	fmt.Fprintf(out, "iprs bench: %s loans × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
@@ -149,7 +174,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 			rate = fmt.Sprintf("%s %s/s", client.FormatCount(int64(float64(p.items)/p.took.Seconds())), p.unit)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", p.name, p.took.Round(time.Millisecond), rate)
-		if p.name != "summary" && p.name != "market upload" {
+		if !p.read && p.name != "market upload" {
 			total += p.took
 		}
 	}
@@ -158,9 +183,16 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	return err
 }
 
-func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, error) {
-	var phases []benchPhase
+// benchPhases values a generated book through the API, timing each phase;
+// it returns the phases and the run's id.
+func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]benchPhase, string, error) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	phases, err := benchSteps(ctx, c, o, stamp)
+	return phases, "RUN-BENCH-" + stamp, err
+}
+
+func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp string) ([]benchPhase, error) {
+	var phases []benchPhase
 	asOf := demoAsOf
 
 	start := time.Now()
@@ -247,7 +279,34 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 	if _, err := c.Summary(ctx, run.RunID); err != nil {
 		return phases, fmt.Errorf("summary: %w", err)
 	}
-	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+	phases = append(phases, benchPhase{name: "summary", took: time.Since(start), items: rec.PositionCount, unit: "positions", read: true})
+	// A run of many scenarios exports its first scenario only (a 252-scenario
+	// run of 100,000 loans would be 25 million lines).
+	exportScenario := ""
+	if len(done.Scenarios) > len(o.Scenarios) {
+		exportScenario = done.Scenarios[0]
+	}
+	reads, err := benchReads(ctx, c, run.RunID, o.Measures[0], exportScenario)
+	phases = append(phases, reads...)
+	if err != nil {
+		return phases, err
+	}
+	if o.Explain {
+		start = time.Now()
+		to, err := benchNextDay(ctx, c, book, req, stamp)
+		if err != nil {
+			return phases, err
+		}
+		phases = append(phases, benchPhase{name: "second day: market, book and run", took: time.Since(start), read: true})
+		ex, err := benchExplain(ctx, c, run.RunID, to)
+		for i := range ex {
+			ex[i].read = true
+		}
+		phases = append(phases, ex...)
+		if err != nil {
+			return phases, err
+		}
+	}
 	if setID != "" {
 		for _, by := range []string{"", "attr:state"} {
 			start = time.Now()
@@ -258,7 +317,7 @@ func benchPhases(ctx context.Context, c *client.Client, o benchOptions) ([]bench
 			if by != "" {
 				name = "VaR/ES by " + by + " (first request)"
 			}
-			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions"})
+			phases = append(phases, benchPhase{name: name, took: time.Since(start), items: rec.PositionCount, unit: "positions", read: true})
 		}
 	}
 	if o.Verify {
@@ -311,4 +370,66 @@ func anySlice(xs []string) []any {
 		out[i] = x
 	}
 	return out
+}
+
+// benchReads times the answers of a finished run as a client sees them:
+// cubes of measure by the groupings the tasks keep and by an attribute
+// (first request, which scans, and again, from the cache), the first page
+// of positions and the CSV export (of one scenario when exportScenario is
+// not empty) read to its end.
+func benchReads(ctx context.Context, c *client.Client, runID, measure, exportScenario string) ([]benchPhase, error) {
+	var phases []benchPhase
+	for _, q := range []struct{ by, name string }{
+		{"product_type", "cube by product_type"},
+		{"portfolio_node_id", "cube by portfolio_node_id"},
+		{"attr:state", "cube by attr:state (first request)"},
+		{"attr:state", "cube by attr:state (cached)"},
+	} {
+		start := time.Now()
+		if _, err := c.Cube(ctx, runID, measure, q.by, ""); err != nil {
+			return phases, fmt.Errorf("cube by %s: %w", q.by, err)
+		}
+		phases = append(phases, benchPhase{name: q.name + " (" + measure + ")", took: time.Since(start), read: true})
+	}
+
+	start := time.Now()
+	var page json.RawMessage
+	if _, err := c.Do(ctx, http.MethodGet, "/results/runs/"+url.PathEscape(runID)+"/positions?limit=100", nil, "", &page); err != nil {
+		return phases, fmt.Errorf("positions page: %w", err)
+	}
+	phases = append(phases, benchPhase{name: "positions page (100 items)", took: time.Since(start), read: true})
+
+	start = time.Now()
+	body, err := c.ExportCSV(ctx, runID, exportScenario)
+	if err != nil {
+		return phases, fmt.Errorf("CSV export: %w", err)
+	}
+	defer body.Close()
+	lines, err := countLines(body)
+	if err != nil {
+		return phases, fmt.Errorf("CSV export: %w", err)
+	}
+	name := "CSV export (every scenario, streamed)"
+	if exportScenario != "" {
+		name = "CSV export (" + exportScenario + " only, streamed)"
+	}
+	phases = append(phases, benchPhase{name: name, took: time.Since(start),
+		items: max(lines-1, 0), unit: "rows", read: true})
+	return phases, nil
+}
+
+// countLines counts the newlines of r.
+func countLines(r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

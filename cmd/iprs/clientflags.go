@@ -25,7 +25,7 @@ the URL of the service that owns its routes:
   push market                                        marketdata    --url http://localhost:8001
   push positions, strats, run submit|list|status|
     watch|cancel|publish|verify                      orchestrator  --url http://localhost:8002
-  run summary|cube|export                            results       --url http://localhost:8003
+  run summary|cube|export, bench load --run         results       --url http://localhost:8003
 
 When the platform requires a bearer token (IPRS_API_TOKENS), give it with
 --token or, better, $IPRS_TOKEN: a command line can be seen by other users of

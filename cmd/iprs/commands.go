@@ -16,5 +16,6 @@ func commands(a *app) []*cobra.Command {
 		newPurgeCmd(a),
 		newScenarioSetCmd(a),
 		newStratsCmd(a),
+		newExplainCmd(a),
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
 	"net"
 	"net/http"
@@ -259,4 +260,55 @@ func MustCLI(t *testing.T) (d *devPlatform, env map[string]string, dir string, m
 		return stdout
 	}
 	return d, env, t.TempDir(), mustRun
+}
+
+// TestServeOrchestratorPublishesQueueMetrics runs `iprs serve
+// orchestrator` with IPRS_METRICS_NAMESPACE and reads its stdout: an
+// Embedded Metric Format line of the (empty) task queue, JSON although
+// the log format is text, and nothing else.
+func TestServeOrchestratorPublishesQueueMetrics(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATABASE_URL":           "sqlite:" + filepath.Join(t.TempDir(), "iprs.db"),
+		"IPRS_METRICS_NAMESPACE": "IPRS/test",
+		"IPRS_LOG_FORMAT":        "text",
+	}
+	if code, _, stderr := runIPRS(context.Background(), env, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, stderr)
+	}
+	env["IPRS_ADDR"] = freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "orchestrator"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	}()
+	waitHealthy(t, "http://"+env["IPRS_ADDR"]+"/health")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), "\n") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve orchestrator exited %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout has %d lines, want one metrics line:\n%s", len(lines), stdout.String())
+	}
+	var got struct {
+		QueueDepth, OldestQueuedTaskAge *float64
+		Service                         string
+		AWS                             struct {
+			CloudWatchMetrics []struct{ Namespace string }
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatalf("metrics line is not JSON: %v\n%s", err, lines[0])
+	}
+	if got.QueueDepth == nil || *got.QueueDepth != 0 || got.OldestQueuedTaskAge == nil || *got.OldestQueuedTaskAge != 0 ||
+		got.Service != "orchestrator" || len(got.AWS.CloudWatchMetrics) != 1 || got.AWS.CloudWatchMetrics[0].Namespace != "IPRS/test" {
+		t.Errorf("metrics line %s: want an empty queue in IPRS/test from the orchestrator", lines[0])
+	}
 }

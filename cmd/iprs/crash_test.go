@@ -52,39 +52,39 @@ const crashWait = 90 * time.Second
 // The API (marketdata, orchestrator, results) runs in the test process on
 // the same database; only the workers are separate processes.
 func TestWorkerProcessCrash(t *testing.T) {
+	eachProcessStore(t, "the worker crash test (it builds the iprs binary and runs worker processes for a minute)", testWorkerProcessCrash)
+}
+
+// eachProcessStore builds the iprs binary and, on each test database
+// (migrated by `iprs migrate`), serves the API in the test process and
+// calls test with the binary, the database URL for worker processes, the
+// store, a client of the API, a context bounded by 5×crashWait and a
+// suffix for ids. With -short it skips, naming what as skipped.
+func eachProcessStore(t *testing.T, what string, test func(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string)) {
 	if testing.Short() {
-		t.Skip("-short: skipping the worker crash test (it builds the iprs binary and runs worker processes for a minute)")
+		t.Skip("-short: skipping " + what)
 	}
 	bin := buildIPRS(t)
 	for _, tdb := range testDatabases(t) {
-		t.Run(tdb.name, func(t *testing.T) { testWorkerProcessCrash(t, bin, tdb.db) })
+		t.Run(tdb.name, func(t *testing.T) {
+			dbURL := databaseURL(t, tdb.db)
+			migrateProcess(t, bin, dbURL)
+			st, c := startAPI(t, tdb.db)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*crashWait)
+			defer cancel()
+			test(t, bin, dbURL, st, c, ctx, uniqueSuffix())
+		})
 	}
 }
 
-func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
-	dbURL := databaseURL(t, db)
-	migrateProcess(t, bin, dbURL)
-	st, c := startAPI(t, db)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*crashWait)
-	defer cancel()
-	sfx := uniqueSuffix()
+func testWorkerProcessCrash(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string) {
 
 	// A book big enough that its loan tasks take a while to price and
 	// write, so that a worker can be caught holding one.
 	marketID := "MKT-CRASH-" + sfx
 	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-CRASH-" + sfx, AsOf: demoAsOf, Loans: 3000, Bonds: 60, FXForwards: 30, Seed: 29})
-	measures := storedMeasures()
 	runRequest := func(id string) map[string]any {
-		return map[string]any{
-			"run_id":               id,
-			"run_type":             "SANDBOX",
-			"as_of_time":           demoAsOf.Format(time.RFC3339),
-			"market_snapshot_id":   marketID,
-			"position_snapshot_id": gi.Receipt.PositionSnapshotID,
-			"measures":             measures,
-			"scenarios":            pricing.ScenarioIDs(),
-			"execution":            map[string]any{"hash_mod": 4},
-		}
+		return fullRunRequest(id, marketID, gi.Receipt.PositionSnapshotID, map[string]any{"hash_mod": 4})
 	}
 
 	// SIGKILL workers holding a task: one as soon as it has claimed it,
@@ -191,6 +191,21 @@ func testWorkerProcessCrash(t *testing.T, bin string, db config.Database) {
 	d.terminate(t, worker.DefaultGrace)
 }
 
+// fullRunRequest is a SANDBOX run request of every stored measure under
+// every built-in scenario, at the demo as-of time.
+func fullRunRequest(id, marketID, snapshotID string, execution map[string]any) map[string]any {
+	return map[string]any{
+		"run_id":               id,
+		"run_type":             "SANDBOX",
+		"as_of_time":           demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id":   marketID,
+		"position_snapshot_id": snapshotID,
+		"measures":             storedMeasures(),
+		"scenarios":            pricing.ScenarioIDs(),
+		"execution":            execution,
+	}
+}
+
 // buildIPRS builds the iprs binary (without the race detector: the test
 // exercises process crashes, not the binary's goroutines) into the test's
 // temporary directory.
@@ -260,11 +275,17 @@ func migrateProcess(t *testing.T, bin, dbURL string) {
 // worker. It returns the store, for reading tasks, and a client.
 func startAPI(t *testing.T, db config.Database) (store.Store, *client.Client) {
 	t.Helper()
+	st, url := startAPILogged(t, db, slog.New(slog.DiscardHandler))
+	return st, client.New(url, "", nil)
+}
+
+// startAPILogged is startAPI logging to logger, returning the server's URL.
+func startAPILogged(t *testing.T, db config.Database, logger *slog.Logger) (store.Store, string) {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
 	st, err := openStore(context.Background(), db, cfg, false, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +309,7 @@ func startAPI(t *testing.T, db config.Database) (store.Store, *client.Client) {
 	}
 	srv := httptest.NewServer(web.ByPrefix(routes, http.NotFoundHandler()))
 	t.Cleanup(srv.Close)
-	return st, client.New(srv.URL, "", nil)
+	return st, srv.URL
 }
 
 // workerProcess is an `iprs serve worker` subprocess.
@@ -305,12 +326,19 @@ type workerProcess struct {
 // when the test failed.
 func startWorkerProcess(t *testing.T, bin, dbURL, name string) *workerProcess {
 	t.Helper()
+	return startWorkerProcessAt(t, bin, dbURL, name, "127.0.0.1:0") // health and metrics on a port of the system's choosing
+}
+
+// startWorkerProcessAt is startWorkerProcess serving health and metrics
+// on addr.
+func startWorkerProcessAt(t *testing.T, bin, dbURL, name, addr string) *workerProcess {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "worker")
 	cmd.Env = processEnv(map[string]string{
 		config.EnvDatabaseURL:       dbURL,
 		config.EnvLeaseSeconds:      strconv.Itoa(crashLeaseSeconds),
 		config.EnvWorkerConcurrency: "1",
-		config.EnvAddr:              "127.0.0.1:0", // health and metrics on a port of the system's choosing
+		config.EnvAddr:              addr,
 		config.EnvLogFormat:         "text",
 		config.EnvLogLevel:          "info",
 	})
@@ -443,7 +471,11 @@ func waitCompleted(ctx context.Context, t *testing.T, c *client.Client, runID st
 		t.Fatalf("wait for run %s: %v", runID, err)
 	}
 	if done.Status != "COMPLETED" {
-		t.Fatalf("run %s ended %s: %v", runID, done.Status, done.Error)
+		why := "no error recorded"
+		if done.Error != nil {
+			why = *done.Error
+		}
+		t.Fatalf("run %s ended %s: %s", runID, done.Status, why)
 	}
 	if done.Progress.PositionsDone != done.Progress.PositionsTotal || done.Progress.PositionsTotal == 0 {
 		t.Fatalf("run %s progress %+v", runID, done.Progress)

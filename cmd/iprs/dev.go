@@ -34,6 +34,7 @@ func newDevCmd(a *app) *cobra.Command {
 		addr       string
 		dataDir    string
 		noDemo     bool
+		dayTwo     bool
 		demoLoans  int
 		demoDays   int
 		workers    int
@@ -47,7 +48,9 @@ behind one listener that routes /mkt, /orch and /results as the load balancer do
 It stores everything in an embedded SQLite database under --data-dir unless
 DATABASE_URL names PostgreSQL, applies the schema, and (unless --no-demo) loads a
 demo: a market snapshot, a generated loan book with bonds and FX forwards, and a
-run over every scenario and measure.`,
+run over every scenario and measure; then (unless --demo-day-two=false) the next
+business day's market and book (loans paid, matured, prepaid, restructured and
+new), its run, and the day-over-day comparison of the two runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			getenv := devEnv(a.getenv)
@@ -77,13 +80,14 @@ run over every scenario and measure.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
 			if !noDemo {
-				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), demoOptions{Loans: demoLoans, HistoryDays: demoDays}, out)
+				o := demoOptions{Loans: demoLoans, HistoryDays: demoDays, DayTwo: dayTwo}
+				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), o, out)
 				if err != nil && ctx.Err() == nil {
 					d.Stop()
 					return errors.Join(fmt.Errorf("load the demo: %w", err), d.Wait())
 				}
 				if err == nil {
-					printTryThis(out, d.URL, runID)
+					printTryThis(out, d.URL, runID, o.dayTwoRunID())
 				}
 			}
 			fmt.Fprintln(out, "Press Ctrl+C to stop.")
@@ -94,6 +98,7 @@ run over every scenario and measure.`,
 	f.StringVar(&addr, "addr", ":8080", "listen address")
 	f.StringVar(&dataDir, "data-dir", ".iprs", "directory of the embedded SQLite database (when DATABASE_URL is unset)")
 	f.BoolVar(&noDemo, "no-demo", false, "do not load the demo data and run")
+	f.BoolVar(&dayTwo, "demo-day-two", true, "add the demo's second business day: its market, its book, its run and the comparison with the first")
 	f.IntVar(&demoLoans, "demo-loans", 5000, "loans in the demo book")
 	f.IntVar(&demoDays, "demo-history", demoHistoryDays, "business days of market history for the demo's historical VaR (at least 102 for a 99% VaR; 0 leaves it out)")
 	f.IntVar(&workers, "workers", 2, "worker instances in the process, each claiming tasks like a separate worker service (0: none; run `iprs serve worker` on the same database)")
@@ -248,19 +253,36 @@ func (p *platform) rootMux() (*web.Mux, *prometheus.Registry) {
 // dashboard, as the load balancer does.
 func registerRoot(m *web.Mux) { m.Public("GET /{$}", rootRedirect()) }
 
-// loadDemo uploads the demo market and book and runs every scenario over
-// them, printing progress to out. Reloading into the same database is
-// harmless: snapshots and the run are idempotent.
-// demoOptions size the demo: the loans of its book and the business days
-// of market history behind its historical VaR (0: no VaR demo).
+// demoOptions size the demo: the loans of its book, the business days
+// of market history behind its historical VaR (0: no VaR demo), and
+// whether it adds the second business day.
 type demoOptions struct {
 	Loans       int
 	HistoryDays int
+	DayTwo      bool
 }
 
+// demoRunID is the id of the demo's contractual run of a day.
+func demoRunID(asOf time.Time, loans int) string {
+	return fmt.Sprintf("RUN-DEMO-%s-%d", asOf.Format("20060102"), loans)
+}
+
+// dayTwoRunID is the id of the second day's run, "" without one.
+func (o demoOptions) dayTwoRunID() string {
+	if !o.DayTwo {
+		return ""
+	}
+	return demoRunID(gen.NextBusinessDay(demoAsOf), o.Loans)
+}
+
+// loadDemo uploads the demo market and book and runs every scenario over
+// them, printing progress to out, then the modelled run, the historical
+// VaR and the second day (as o says). It returns the first day's run.
+// Reloading into the same database is harmless: snapshots and runs are
+// idempotent.
 func loadDemo(ctx context.Context, c *client.Client, o demoOptions, out io.Writer) (string, error) {
 	loans := o.Loans
-	marketID := "MKT-DEMO-" + demoAsOf.Format("20060102-1504Z")
+	marketID := demoMarketID(demoAsOf)
 	mkt, err := jsonReader(gen.MarketSnapshot(marketID, demoAsOf))
 	if err != nil {
 		return "", err
@@ -286,24 +308,11 @@ func loadDemo(ctx context.Context, c *client.Client, o demoOptions, out io.Write
 	fmt.Fprintf(out, "demo: position snapshot %s: %s positions (%s) in %s\n", prec.PositionSnapshotID,
 		client.FormatCount(prec.PositionCount), strings.Join(prec.ProductTypes, ", "), time.Since(start).Round(time.Millisecond))
 
-	measures := storedMeasures()
-	runID := fmt.Sprintf("RUN-DEMO-%s-%d", demoAsOf.Format("20060102"), loans)
-	run, _, err := c.SubmitRun(ctx, map[string]any{
-		"run_id":             runID,
-		"run_type":           "EOD_OFFICIAL",
-		"as_of_time":         demoAsOf.Format(time.RFC3339),
-		"market_snapshot_id": rec.SnapshotID,
-		"portfolio_scope":    map[string]any{"node_ids": []string{book.NodeID}},
-		"measures":           measures,
-		"scenarios":          pricing.ScenarioIDs(),
-	})
+	runID, err := demoEOD(ctx, c, demoRunID(demoAsOf, loans), demoAsOf, rec.SnapshotID, book.NodeID, out)
 	if err != nil {
-		return "", fmt.Errorf("run: %w", err)
-	}
-	if err := watchRun(ctx, out, c, run.RunID); err != nil {
 		return "", err
 	}
-	s, err := c.Summary(ctx, run.RunID)
+	s, err := c.Summary(ctx, runID)
 	if err != nil {
 		return "", fmt.Errorf("summary: %w", err)
 	}
@@ -315,6 +324,32 @@ func loadDemo(ctx context.Context, c *client.Client, o demoOptions, out io.Write
 		if err := demoVaR(ctx, c, book.NodeID, loans, o.HistoryDays, out); err != nil {
 			return "", err
 		}
+	}
+	if o.DayTwo {
+		if err := demoDayTwo(ctx, c, book, runID, out); err != nil {
+			return "", err
+		}
+	}
+	return runID, nil
+}
+
+// demoEOD submits and watches the demo's contractual run of a day: every
+// stored measure under every built-in scenario.
+func demoEOD(ctx context.Context, c *client.Client, runID string, asOf time.Time, marketID, nodeID string, out io.Writer) (string, error) {
+	run, _, err := c.SubmitRun(ctx, map[string]any{
+		"run_id":             runID,
+		"run_type":           "EOD_OFFICIAL",
+		"as_of_time":         asOf.Format(time.RFC3339),
+		"market_snapshot_id": marketID,
+		"portfolio_scope":    map[string]any{"node_ids": []string{nodeID}},
+		"measures":           storedMeasures(),
+		"scenarios":          pricing.ScenarioIDs(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("run %s: %w", runID, err)
+	}
+	if err := watchRun(ctx, out, c, run.RunID); err != nil {
+		return "", err
 	}
 	return run.RunID, nil
 }
@@ -426,7 +461,7 @@ func demoVaR(ctx context.Context, c *client.Client, nodeID string, loans, days i
 	return nil
 }
 
-func printTryThis(out io.Writer, url, runID string) {
+func printTryThis(out io.Writer, url, runID, dayTwoRunID string) {
 	fmt.Fprintf(out, `
 Open %[1]s/ for the dashboard; the API reference is %[1]s/openapi.json. Try:
   curl -s %[1]s/orch/runs/%[2]s
@@ -437,7 +472,14 @@ Open %[1]s/ for the dashboard; the API reference is %[1]s/openapi.json. Try:
   go run ./cmd/iprs run cube %[2]s --measure DV01 --by attr:loan_program
   go run ./cmd/iprs run var %[2]s-VAR --set HIST-DEMO-1D --by attr:state
   go run ./cmd/iprs run summary %[2]s-MODELLED
-  go run ./cmd/iprs gen --loans 100k --market market.json -o book.json && \
-    go run ./cmd/iprs push market market.json && go run ./cmd/iprs push positions book.json
 `, url, runID)
+	if dayTwoRunID != "" {
+		fmt.Fprintf(out, `  go run ./cmd/iprs run compare %[1]s %[2]s --max 20
+  curl -s '%[3]s/results/compare?base=%[1]s&target=%[2]s&limit=5'
+  the dashboard's day-over-day view: %[3]s/#/compare?base=%[1]s&target=%[2]s
+`, runID, dayTwoRunID, url)
+	}
+	fmt.Fprint(out, `  go run ./cmd/iprs gen --loans 100k --market market.json -o book.json && \
+    go run ./cmd/iprs push market market.json && go run ./cmd/iprs push positions book.json
+`)
 }

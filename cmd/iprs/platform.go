@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/explainrun"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/orchestrator"
 	"github.com/iprs/iprs/internal/results"
@@ -167,7 +168,12 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Lease:         p.cfg.Lease(),
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
-		Kinds:         map[string]worker.ValuerBuilder{store.KindVerify: verifyValuer},
+		Kinds: map[string]worker.ValuerBuilder{
+			store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+				return explainrun.Build(ctx, st, run)
+			},
+			store.KindVerify: verifyValuer,
+		},
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once

@@ -192,8 +192,30 @@ func genProgress(cmd *cobra.Command, total int) func(int) {
 // another tenth of the positions is done. A run that does not end
 // COMPLETED or PUBLISHED is an error.
 func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) error {
+	return watchJob(ctx, w, "run", func(ctx context.Context) (client.Run, error) { return c.GetRun(ctx, id) })
+}
+
+// watchJob is watchRun for anything that progresses as a run does (an
+// explain): what names it in the failure, and how to read it.
+func watchJob(ctx context.Context, w io.Writer, what string, get func(context.Context) (client.Run, error)) error {
+	start := time.Now()
 	tty := isTerminal(w)
-	run, err := c.WaitRun(ctx, id, 250*time.Millisecond, runProgress(w, tty))
+	lastStatus, lastDecile := "", -1
+	run, err := client.Wait(ctx, 250*time.Millisecond, get, func(r client.Run) {
+		line := progressLine(r, time.Since(start), tty)
+		if tty {
+			fmt.Fprintf(w, "\r%s", line)
+			return
+		}
+		decile := 0
+		if p := r.Progress; p.PositionsTotal > 0 {
+			decile = int(10 * float64(p.PositionsDone) / float64(p.PositionsTotal))
+		}
+		if r.Status != lastStatus || decile > lastDecile {
+			lastStatus, lastDecile = r.Status, decile
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	})
 	if tty {
 		fmt.Fprintln(w)
 	}
@@ -208,31 +230,7 @@ func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) err
 	if run.Error != nil {
 		msg = ": " + *run.Error
 	}
-	return fmt.Errorf("run %s ended %s%s", run.RunID, run.Status, msg)
-}
-
-// runProgress returns what draws each poll of a run (or of anything with
-// a run's status and progress): on a terminal a bar redrawn in place,
-// elsewhere a plain line whenever the status changes or another tenth of
-// the positions is done. The caller ends the bar's line.
-func runProgress(w io.Writer, tty bool) func(client.Run) {
-	start := time.Now()
-	lastStatus, lastDecile := "", -1
-	return func(r client.Run) {
-		line := progressLine(r, time.Since(start), tty)
-		if tty {
-			fmt.Fprintf(w, "\r%s", line)
-			return
-		}
-		decile := 0
-		if p := r.Progress; p.PositionsTotal > 0 {
-			decile = int(10 * float64(p.PositionsDone) / float64(p.PositionsTotal))
-		}
-		if r.Status != lastStatus || decile > lastDecile {
-			lastStatus, lastDecile = r.Status, decile
-			fmt.Fprintln(w, strings.TrimRight(line, " "))
-		}
-	}
+	return fmt.Errorf("%s %s ended %s%s", what, run.RunID, run.Status, msg)
 }
 
 // progressLine is one line of watchRun, with a bar when withBar.

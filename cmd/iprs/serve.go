@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"strings"
 
 	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/queuemetric"
 	"github.com/iprs/iprs/internal/service"
+	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -32,7 +35,7 @@ func newServeCmd(a *app) *cobra.Command {
 			if err := cfg.RequireDatabase(); err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, spec, config.NewLogger(cfg, a.stderr))
+			return serve(cmd.Context(), cfg, spec, config.NewLogger(cfg, a.stderr), a.stdout)
 		},
 	}
 }
@@ -41,7 +44,9 @@ func newServeCmd(a *app) *cobra.Command {
 // gracefully: the HTTP server drains; a worker stops claiming and finishes
 // or releases the tasks in hand. The platform's handlers and worker name
 // the service in their own log lines, so only the lines logged here add it.
-func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog.Logger) error {
+// With IPRS_METRICS_NAMESPACE the orchestrator also writes the task queue's
+// metrics to stdout (queueMetrics).
+func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog.Logger, stdout io.Writer) error {
 	logger := base.With("service", string(spec.Name))
 	st, err := openStore(ctx, cfg.Database, cfg, false, logger)
 	if err != nil {
@@ -70,11 +75,27 @@ func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog
 		if spec.Name == service.Orchestrator {
 			d := p.webhookDispatcher()
 			g.Go(func() error { return d.Run(ctx) })
+			if cfg.MetricsNamespace != "" {
+				g.Go(func() error { return queueMetrics(ctx, st, cfg.MetricsNamespace, stdout, logger) })
+			}
 		}
 	}
 	err = g.Wait()
 	logger.Info("stopped", "error", err)
 	return err
+}
+
+// queueMetrics publishes the task queue's depth each minute as CloudWatch
+// Embedded Metric Format lines on stdout, JSON whatever IPRS_LOG_FORMAT
+// says (the awslogs driver sends stdout and stderr to the same stream; the
+// lines must be JSON objects for CloudWatch to read them).
+func queueMetrics(ctx context.Context, st store.Store, namespace string, stdout io.Writer, logger *slog.Logger) error {
+	return queuemetric.Run(ctx, st, queuemetric.Options{
+		Namespace: namespace,
+		Service:   string(service.Orchestrator),
+		Metrics:   config.NewLogger(config.Config{LogFormat: "json", LogLevel: slog.LevelInfo}, stdout),
+		Logger:    logger,
+	})
 }
 
 // buildVersion is the version string of this build: the -ldflags version

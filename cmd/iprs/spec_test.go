@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/iprs/iprs/internal/config"
+	"github.com/iprs/iprs/internal/gen"
 	"github.com/iprs/iprs/internal/store/teststore"
 )
 
@@ -2284,9 +2285,9 @@ func TestSpecDevCommand(t *testing.T) {
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan int, 1)
+				var stdout lockedBuffer
 				go func() {
-					code, _, _ := runIPRS(ctx, env, args...)
-					done <- code
+					done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, io.Discard)
 				}()
 				defer func() {
 					cancel()
@@ -2321,8 +2322,10 @@ func TestSpecDevCommand(t *testing.T) {
 				}
 				// The demo values the book three times: contractually with
 				// every scenario, with the demo model set, and under the
-				// historical set built from --demo-history days.
-				demoRuns := map[string]bool{"RUN-DEMO-20260123-40": true, "RUN-DEMO-20260123-40-MODELLED": true, "RUN-DEMO-20260123-40-VAR": true}
+				// historical set built from --demo-history days; then the
+				// next business day's book contractually.
+				demoRuns := map[string]bool{"RUN-DEMO-20260123-40": true, "RUN-DEMO-20260123-40-MODELLED": true, "RUN-DEMO-20260123-40-VAR": true,
+					"RUN-DEMO-20260126-40": true}
 				deadline := time.Now().Add(2 * time.Minute)
 				for {
 					runs, _ := listOf(t, a.do(t, http.MethodGet, "/orch/runs", nil))
@@ -2351,8 +2354,8 @@ func TestSpecDevCommand(t *testing.T) {
 				if len(sum["scenarios"].(map[string]any)) != len(specScenarios) {
 					t.Errorf("demo summary %v", sum)
 				}
-				// The demo market and 12 days of history.
-				if items, _ := listOf(t, a.do(t, http.MethodGet, "/mkt/snapshots?limit=100", nil)); len(items) != 1+12 {
+				// The demo market, 12 days of history and the second day's.
+				if items, _ := listOf(t, a.do(t, http.MethodGet, "/mkt/snapshots?limit=100", nil)); len(items) != 1+12+1 {
 					t.Errorf("demo market snapshots: %d", len(items))
 				}
 				// 12 days make 11 one-day scenarios.
@@ -2360,7 +2363,50 @@ func TestSpecDevCommand(t *testing.T) {
 				if len(v) != 1 || v[0].(map[string]any)["scenario_count"] != float64(11) {
 					t.Errorf("demo VaR of the book: %v", v)
 				}
+				checkDemoDayTwo(t, a, &stdout)
 			})
 		}
+	}
+}
+
+// checkDemoDayTwo checks the demo's second day, of --demo-loans 40: the
+// comparison the demo prints, and the one the API answers, count what the
+// generator did to the book between the days — every position of both days
+// breaks (the market and the date moved), the matured and prepaid loans
+// are only in the first run, the new loans only in the second.
+func checkDemoDayTwo(t *testing.T, a api, stdout *lockedBuffer) {
+	t.Helper()
+	day1 := gen.Demo(40, demoAsOf)
+	stats, err := gen.EachRolled(day1, gen.DemoRoll(day1, gen.NextBusinessDay(demoAsOf)), func(*gen.Position) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Prepaid != 1 || stats.Restructured != 1 || stats.NewLoans != 1 || stats.Paid == 0 {
+		t.Fatalf("the second day of 40 loans: %+v", stats)
+	}
+	want := fmt.Sprintf("%d positions: 0 matched, %d breaks, %d only in RUN-DEMO-20260123-40, %d only in RUN-DEMO-20260126-40",
+		stats.Kept()+stats.Gone()+stats.NewLoans+stats.NewFXForwards, stats.Kept(), stats.Gone(), stats.NewLoans+stats.NewFXForwards)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stdout.String(), "Press Ctrl+C to stop.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo has not finished after its runs: %s", stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := stdout.String()
+	for _, line := range []string{
+		want,
+		"explain the change: go run ./cmd/iprs explain RUN-DEMO-20260123-40 RUN-DEMO-20260126-40 --watch",
+		fmt.Sprintf("%d loans paid (%d payments), %d matured, 1 prepaid, 1 restructured, 1 new", stats.Paid, stats.Payments, stats.Matured),
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("the demo does not print %q:\n%s", line, out)
+		}
+	}
+	cmp := a.do(t, http.MethodGet, "/results/compare?base=RUN-DEMO-20260123-40&target=RUN-DEMO-20260126-40", nil).object(t, http.StatusOK)
+	counts := cmp["counts"].(map[string]any)
+	if counts["matched"] != 0.0 || counts["breaks"] != float64(stats.Kept()) || counts["only_in_base"] != float64(stats.Gone()) ||
+		counts["only_in_target"] != float64(stats.NewLoans+stats.NewFXForwards) {
+		t.Errorf("compare counts %v, want every one of %d kept positions breaking, %d gone, %d new", counts, stats.Kept(), stats.Gone(), stats.NewLoans)
 	}
 }

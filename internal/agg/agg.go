@@ -129,6 +129,42 @@ func (t *Table) Add(key string, vals []pricing.Values, base *pricing.Values) {
 	}
 }
 
+// AddSums adds one position to the group key from its values alone, for a
+// table whose measures all aggregate by Sum and which keeps no P&L:
+// x[s·len(measures)+j] is the position's value of measure j under scenario
+// s, present where has says so. It is Add without building Values, for
+// scans that read the numbers straight from the stored bytes
+// (resultcodec.Scalars); the sums are the same.
+func (t *Table) AddSums(key string, x []float64, has []bool) {
+	g := t.group(key)
+	g.Positions++
+	for i := range g.cells {
+		if has[i] {
+			c := &g.cells[i]
+			c.n++
+			c.sum.Add(x[i])
+		}
+	}
+}
+
+// AddPnL adds one position to the group key of a table that keeps P&L
+// vectors and no measures: pv[s] is its PV under scenario s (present where
+// has[s]) and base its PV under BASE; the table adds pv[s] − base, the
+// difference in float64, to scenario s's P&L, as Add does. Without a base
+// PV (hasBase false) only the position's count grows.
+func (t *Table) AddPnL(key string, pv []float64, has []bool, base float64, hasBase bool) {
+	g := t.group(key)
+	g.Positions++
+	if !hasBase {
+		return
+	}
+	for s := range g.pnl {
+		if has[s] {
+			g.pnl[s].Add(pv[s] - base)
+		}
+	}
+}
+
 func (c *Cell) add(m pricing.Measure, v *pricing.Values) {
 	if !v.Has(m) {
 		return
@@ -387,17 +423,22 @@ func (c *Cell) appendBinary(b []byte) []byte {
 	b = binary.AppendVarint(b, c.n)
 	b = c.sum.AppendBinary(b)
 	b = c.weight.AppendBinary(b)
-	b = binary.AppendUvarint(b, uint64(len(c.keyed)))
-	for _, k := range slices.Sorted(maps.Keys(c.keyed)) {
-		b = appendString(b, k)
-		b = c.keyed[k].AppendBinary(b)
-	}
-	b = binary.AppendUvarint(b, uint64(len(c.ladders)))
-	for _, k := range slices.Sorted(maps.Keys(c.ladders)) {
-		b = appendString(b, k)
-		for j := range c.ladders[k] {
-			b = c.ladders[k][j].AppendBinary(b)
+	b = appendMap(b, c.keyed, (*exactsum.Acc).AppendBinary)
+	return appendMap(b, c.ladders, func(l *[pricing.NumKeyRates]exactsum.Acc, b []byte) []byte {
+		for j := range l {
+			b = l[j].AppendBinary(b)
 		}
+		return b
+	})
+}
+
+// appendMap appends a map: its size, then each key in byte order and its
+// value, appended by value. The order makes equal maps encode equally.
+func appendMap[V any](b []byte, m map[string]*V, value func(*V, []byte) []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = appendString(b, k)
+		b = value(m[k], b)
 	}
 	return b
 }
@@ -532,31 +573,28 @@ func (c *Cell) decode(d *decoder) {
 	c.n = d.varint()
 	d.acc(&c.sum)
 	d.acc(&c.weight)
-	for range d.count() {
-		if d.err != nil {
-			return
-		}
-		k := d.string()
-		acc := new(exactsum.Acc)
-		d.acc(acc)
-		if c.keyed == nil {
-			c.keyed = make(map[string]*exactsum.Acc)
-		}
-		c.keyed[k] = acc
-	}
-	for range d.count() {
-		if d.err != nil {
-			return
-		}
-		k := d.string()
-		l := new([pricing.NumKeyRates]exactsum.Acc)
+	decodeMap(d, &c.keyed, d.acc)
+	decodeMap(d, &c.ladders, func(l *[pricing.NumKeyRates]exactsum.Acc) {
 		for j := range l {
 			d.acc(&l[j])
 		}
-		if c.ladders == nil {
-			c.ladders = make(map[string]*[pricing.NumKeyRates]exactsum.Acc)
+	})
+}
+
+// decodeMap reads what appendMap wrote: a count, then each key and its
+// value, read by value into a new V. The map is made on the first entry.
+func decodeMap[V any](d *decoder, m *map[string]*V, value func(*V)) {
+	for range d.count() {
+		if d.err != nil {
+			return
 		}
-		c.ladders[k] = l
+		k := d.string()
+		v := new(V)
+		value(v)
+		if *m == nil {
+			*m = make(map[string]*V)
+		}
+		(*m)[k] = v
 	}
 }
 

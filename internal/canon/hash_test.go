@@ -168,8 +168,11 @@ func BenchmarkHasherPosition(b *testing.B) {
 	_ = h.Sum()
 }
 
+// benchAttributes are the attributes of a typical loan position.
+var benchAttributes = []byte(`{"as_of_date":"2026-01-23","last_payment_date":"2025-12-23","current_principal":20229.7,"coupon_rate":0.195,"monthly_payment":443.15,"platform":"PRIME","fico":730,"state":"FL","city":"RUSKIN","loan_program":"NINP - 20 Mo","term_months":84,"instrument":{"instrument_type":"AMORT_LOAN","terms":{"currency":"USD","day_count":"30/360","payment_frequency":"MONTHLY","original_term_months":84,"coupon_rate":0.195},"risk_modeling":{"discount_curve":"USD-OIS","spread_curve":"LOAN-SPREAD"}},"cashflows":[{"pay_date":"2026-02-23","interest":328.732625,"principal":114.417375,"amount":443.15},{"pay_date":"2026-03-23","interest":326.87334265625,"principal":116.27665734375,"amount":443.15}]}`)
+
 func BenchmarkCanonicalizeAttributes(b *testing.B) {
-	attrs := []byte(`{"as_of_date":"2026-01-23","last_payment_date":"2025-12-23","current_principal":20229.7,"coupon_rate":0.195,"monthly_payment":443.15,"platform":"PRIME","fico":730,"state":"FL","city":"RUSKIN","loan_program":"NINP - 20 Mo","term_months":84,"instrument":{"instrument_type":"AMORT_LOAN","terms":{"currency":"USD","day_count":"30/360","payment_frequency":"MONTHLY","original_term_months":84,"coupon_rate":0.195},"risk_modeling":{"discount_curve":"USD-OIS","spread_curve":"LOAN-SPREAD"}},"cashflows":[{"pay_date":"2026-02-23","interest":328.732625,"principal":114.417375,"amount":443.15},{"pay_date":"2026-03-23","interest":326.87334265625,"principal":116.27665734375,"amount":443.15}]}`)
+	attrs := benchAttributes
 	b.SetBytes(int64(len(attrs)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -301,28 +301,28 @@ func (c *Client) PublishRun(ctx context.Context, id string) (Run, error) {
 // WaitRun polls the run every interval until it is final or ctx ends,
 // calling onProgress (when non-nil) after each poll.
 func (c *Client) WaitRun(ctx context.Context, id string, interval time.Duration, onProgress func(Run)) (Run, error) {
-	return poll(ctx, interval, func() (Run, error) { return c.GetRun(ctx, id) }, (*Run).Final, onProgress)
+	return Wait(ctx, interval, func(ctx context.Context) (Run, error) { return c.GetRun(ctx, id) }, onProgress)
 }
 
-// poll calls get every interval until final says its answer is final, get
-// fails or ctx ends, calling onProgress (when non-nil) after each answer.
-func poll[T any](ctx context.Context, interval time.Duration, get func() (T, error), final func(*T) bool, onProgress func(T)) (T, error) {
+// Wait polls get every interval until what it answers is final or ctx
+// ends, calling onProgress (when non-nil) after each poll.
+func Wait(ctx context.Context, interval time.Duration, get func(context.Context) (Run, error), onProgress func(Run)) (Run, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		v, err := get()
+		run, err := get(ctx)
 		if err != nil {
-			return v, err
+			return run, err
 		}
 		if onProgress != nil {
-			onProgress(v)
+			onProgress(run)
 		}
-		if final(&v) {
-			return v, nil
+		if run.Final() {
+			return run, nil
 		}
 		select {
 		case <-ctx.Done():
-			return v, ctx.Err()
+			return run, ctx.Err()
 		case <-t.C:
 		}
 	}

@@ -28,6 +28,10 @@
 //	IPRS_WEBHOOK_ALLOW_HTTP  true: `iprs serve` accepts http webhook URLs too
 //	                         (default false: https only; `iprs dev` always
 //	                         accepts http to loopback addresses)
+//	IPRS_METRICS_NAMESPACE   CloudWatch namespace under which `iprs serve
+//	                         orchestrator` publishes the task queue's depth
+//	                         each minute as Embedded Metric Format lines on
+//	                         stdout; empty (default): not published
 //
 // Sizes are bytes, optionally with a unit: B, KB, MB, GB (powers of 1000)
 // or KiB, MiB, GiB (powers of 1024), as in "16MiB".
@@ -64,6 +68,7 @@ const (
 	EnvDBMaxConns        = "IPRS_DB_MAX_CONNS"
 	EnvBodyIdleSeconds   = "IPRS_BODY_IDLE_SECONDS"
 	EnvAddr              = "IPRS_ADDR"
+	EnvMetricsNamespace  = "IPRS_METRICS_NAMESPACE"
 )
 
 // Defaults.
@@ -128,6 +133,9 @@ type Config struct {
 	Addr string
 	// WebhookAllowHTTP lets webhooks use http URLs (IPRS_WEBHOOK_ALLOW_HTTP).
 	WebhookAllowHTTP bool
+	// MetricsNamespace is the CloudWatch namespace of the task queue's
+	// metrics; "" publishes none.
+	MetricsNamespace string
 }
 
 // Lease is the task lease as a duration.
@@ -254,6 +262,13 @@ func Load(getenv func(string) string) (Config, error) {
 			c.Addr = s
 		}
 	}
+	if s := get(EnvMetricsNamespace); s != "" {
+		if err := checkNamespace(s); err != nil {
+			fail(fmt.Errorf("%s: %w", EnvMetricsNamespace, err))
+		} else {
+			c.MetricsNamespace = s
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -275,6 +290,25 @@ func checkFourEyes(ps []auth.Principal) error {
 		}
 	}
 	return fmt.Errorf("with four-eyes publishing no run could ever be published: %s needs a principal with the write role and another principal with the publish role", EnvAPITokens)
+}
+
+// checkNamespace accepts what CloudWatch takes as a namespace: 1 to 255
+// characters of letters, digits and ".-_/#: ", not in the AWS/ namespace
+// of AWS's own services.
+func checkNamespace(s string) error {
+	if len(s) > 255 {
+		return fmt.Errorf("a CloudWatch namespace is at most 255 characters, got %d", len(s))
+	}
+	if strings.HasPrefix(s, "AWS/") {
+		return fmt.Errorf("%q: namespaces starting with AWS/ are reserved for AWS services", s)
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_/#: ", r)
+		if !ok {
+			return fmt.Errorf("%q: a CloudWatch namespace holds only letters, digits and .-_/#: and spaces", s)
+		}
+	}
+	return nil
 }
 
 // RequireDatabase reports an error naming DATABASE_URL when none is set
@@ -457,6 +491,10 @@ func (c Config) Dump() string {
 	if addr == "" {
 		addr = "(service default)"
 	}
+	metrics := c.MetricsNamespace
+	if metrics == "" {
+		metrics = "(none: not published)"
+	}
 	lines := [][2]string{
 		{EnvDatabaseURL, db},
 		{EnvAPITokens, tokens},
@@ -472,6 +510,7 @@ func (c Config) Dump() string {
 		{EnvBodyIdleSeconds, strconv.Itoa(c.BodyIdleSeconds)},
 		{EnvAddr, addr},
 		{EnvWebhookAllowHTTP, strconv.FormatBool(c.WebhookAllowHTTP)},
+		{EnvMetricsNamespace, metrics},
 	}
 	var b strings.Builder
 	for _, l := range lines {
@@ -519,6 +558,6 @@ func Variables() []string {
 	return []string{
 		EnvDatabaseURL, EnvAPITokens, EnvFourEyes, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
 		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvBodyIdleSeconds, EnvAddr,
-		EnvWebhookAllowHTTP,
+		EnvWebhookAllowHTTP, EnvMetricsNamespace,
 	}
 }

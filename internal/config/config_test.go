@@ -111,6 +111,7 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 		"IPRS_API_TOKENS":           "ops:admin:tok-x",
 		"IPRS_FOUR_EYES":            "perhaps",
 		"IPRS_WEBHOOK_ALLOW_HTTP":   "sometimes",
+		"IPRS_METRICS_NAMESPACE":    "AWS/ECS",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted invalid variables")
@@ -357,5 +358,26 @@ func TestWebhookAllowHTTP(t *testing.T) {
 	c, err = Load(env(map[string]string{}))
 	if err != nil || c.WebhookAllowHTTP {
 		t.Errorf("unset: %v, %v; want false", c.WebhookAllowHTTP, err)
+	}
+}
+
+func TestMetricsNamespace(t *testing.T) {
+	t.Parallel()
+	if c, err := Load(env(nil)); err != nil || c.MetricsNamespace != "" {
+		t.Fatalf("default MetricsNamespace = %q, %v; want none", c.MetricsNamespace, err)
+	}
+	for _, ok := range []string{"IPRS", "IPRS/iprs-dev", "team.risk_1/#prod: eu"} {
+		c, err := Load(env(map[string]string{EnvMetricsNamespace: ok}))
+		if err != nil || c.MetricsNamespace != ok {
+			t.Errorf("%q: MetricsNamespace = %q, %v", ok, c.MetricsNamespace, err)
+		}
+		if !strings.Contains(c.Dump(), EnvMetricsNamespace+"="+ok+"\n") {
+			t.Errorf("%q: Dump does not show it:\n%s", ok, c.Dump())
+		}
+	}
+	for _, bad := range []string{"AWS/ECS", "IPRS|dev", "IPRS\u00e9", strings.Repeat("n", 256)} {
+		if _, err := Load(env(map[string]string{EnvMetricsNamespace: bad})); err == nil || !strings.Contains(err.Error(), EnvMetricsNamespace+":") {
+			t.Errorf("%q: Load = %v, want an error naming %s", bad, err, EnvMetricsNamespace)
+		}
 	}
 }

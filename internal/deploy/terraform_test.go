@@ -20,7 +20,7 @@ import (
 // TestTerraformFiles checks the module structure of the seed document.
 func TestTerraformFiles(t *testing.T) {
 	for _, name := range []string{
-		"main.tf", "variables.tf", "outputs.tf", "vpc.tf", "rds.tf", "ecs.tf", "ecr.tf",
+		"main.tf", "variables.tf", "outputs.tf", "vpc.tf", "rds.tf", "ecs.tf", "ecr.tf", "autoscaling.tf",
 		".gitignore", "README.md",
 	} {
 		if _, err := os.Stat(filepath.Join(terraformDir, name)); err != nil {

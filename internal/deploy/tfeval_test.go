@@ -54,6 +54,7 @@ const maxDepth = 64
 var functions = map[string]function.Function{
 	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
+	"floor":      stdlib.FloorFunc,
 	"format":     stdlib.FormatFunc,
 	"join":       stdlib.JoinFunc,
 	"jsonencode": stdlib.JSONEncodeFunc,

@@ -5,8 +5,11 @@
 // distributions: terms by program, FICO by program, coupons falling with
 // FICO and following the rate environment of the origination year,
 // originations spread over eight years with newer vintages larger), some
-// fixed-rate bonds and FX forwards, and a demo model set (ModelSet) with
-// prepayment and default assumptions by program and FICO band.
+// fixed-rate bonds and FX forwards, a demo model set (ModelSet) with
+// prepayment and default assumptions by program and FICO band, a year of
+// market history (History), and a second business day derived from the
+// first: its market (MarketAfter) and its book (EachRolled: loans paid,
+// matured, prepaid, restructured and new, bonds traded).
 //
 // Everything is a pure function of the Options: the same seed gives the
 // same bytes. Books are streamed to an io.Writer, so a million positions
@@ -36,6 +39,11 @@ type Options struct {
 	Loans, Bonds, FXForwards int
 	// Seed makes the book reproducible.
 	Seed uint64
+	// Edit, when set, sees each position with its 0-based index in the
+	// book before it is written; it may change it, and returning false
+	// leaves it out. A second day of a book is the same options with an
+	// Edit (positions repaid, amended) and more loans (new ones).
+	Edit func(i int, p *Position) (keep bool)
 }
 
 // Demo returns the options of the demo book: n loans, with a bond for every
@@ -133,13 +141,20 @@ func WritePositionSnapshot(w io.Writer, o Options) (int, error) {
 // WritePositionSnapshotProgress is WritePositionSnapshot calling progress
 // (when not nil) after each position with the number encoded so far.
 func WritePositionSnapshotProgress(w io.Writer, o Options, progress func(n int)) (int, error) {
+	return writeSnapshot(w, o.SnapshotID, o.NodeID, o.AsOf, func(fn func(*Position) error) error { return Each(o, fn) }, progress)
+}
+
+// writeSnapshot streams a position snapshot document with the given
+// header and the positions each yields to w, calling progress (when not
+// nil) after each position.
+func writeSnapshot(w io.Writer, snapshotID, nodeID string, asOf time.Time, each func(func(*Position) error) error, progress func(n int)) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	head := map[string]any{
-		"as_of_time":        o.AsOf.UTC().Format(time.RFC3339),
-		"portfolio_node_id": o.NodeID,
+		"as_of_time":        asOf.UTC().Format(time.RFC3339),
+		"portfolio_node_id": nodeID,
 	}
-	if o.SnapshotID != "" {
-		head["position_snapshot_id"] = o.SnapshotID
+	if snapshotID != "" {
+		head["position_snapshot_id"] = snapshotID
 	}
 	hb, err := json.Marshal(head)
 	if err != nil {
@@ -149,7 +164,7 @@ func WritePositionSnapshotProgress(w io.Writer, o Options, progress func(n int))
 	bw.Write(hb[:len(hb)-1])
 	bw.WriteString(`,"positions":[`)
 	n := 0
-	err = Each(o, func(p *Position) error {
+	err = each(func(p *Position) error {
 		if n > 0 {
 			bw.WriteByte(',')
 		}
@@ -180,18 +195,27 @@ func Each(o Options, fn func(*Position) error) error {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	asOf := o.AsOf.UTC()
 	asOfDate := time.Date(asOf.Year(), asOf.Month(), asOf.Day(), 0, 0, 0, 0, time.UTC)
+	n := 0
+	emit := func(p *Position) error {
+		i := n
+		n++
+		if o.Edit != nil && !o.Edit(i, p) {
+			return nil
+		}
+		return fn(p)
+	}
 	for i := range o.Loans {
-		if err := fn(loan(rng, asOfDate, i)); err != nil {
+		if err := emit(loan(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}
 	for i := range o.Bonds {
-		if err := fn(bond(rng, asOfDate, i)); err != nil {
+		if err := emit(bond(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}
 	for i := range o.FXForwards {
-		if err := fn(fxForward(rng, asOfDate, i)); err != nil {
+		if err := emit(fxForward(rng, asOfDate, i)); err != nil {
 			return err
 		}
 	}
@@ -281,10 +305,13 @@ func loan(rng *rand.Rand, asOf time.Time, i int) *Position {
 	}
 }
 
+// bondFace is the face amount of one generated bond.
+const bondFace = 1000.0
+
 func bond(rng *rand.Rand, asOf time.Time, i int) *Position {
 	years := 1 + rng.IntN(10)
 	coupon := math.Round((0.02+0.04*rng.Float64())*1e4) / 1e4
-	face := 1000.0
+	face := bondFace
 	// Semi-annual coupons from the next coupon date to maturity.
 	first := asOf.AddDate(0, 1+rng.IntN(6), 0)
 	var flows []map[string]any

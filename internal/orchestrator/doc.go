@@ -18,9 +18,20 @@
 //	POST /orch/runs/{id}/cancel                    202 | 409 from COMPLETED, FAILED or PUBLISHED
 //	POST /orch/runs/{id}/publish                   200 | 409 unless COMPLETED
 //	DELETE /orch/runs/{id}                          204 | 409 unless COMPLETED, FAILED or CANCELLED (SPEC §5 retention)
+//	POST /orch/explains                            201 created | 200 replay | 400 | 404 unknown run | 409 | 422 (SPEC §4.5)
+//	GET  /orch/explains                            ?status=&limit=&cursor=, newest first
+//	GET  /orch/explains/{id}                       the explain with its progress
+//	POST /orch/explains/{id}/cancel                202 | 409 once it ended
 //	POST /orch/runs/{id}/verify                    202 the replay started (or still open) | 409 unless COMPLETED or PUBLISHED (SPEC §5 replay)
 //	GET  /orch/runs/{id}/verify                    the latest replay: progress, then the verdict | 404 never verified
 //	GET  /orch/audit                               ?object_id=&principal=&action=&limit=&cursor=, newest first
+//
+// An explain is a run of kind EXPLAIN (explains.go, package explainrun):
+// its position snapshots are both runs', its tasks the (product type,
+// bucket) pairs of their union, its market and as-of time the second
+// run's; its request is {explain_id, from_run_id, to_run_id} with the id
+// defaulting to EXPLAIN-<from>-<to>. An explain id that names a run of
+// another kind is a 409 saying so.
 //
 // Every route needs the role of its method (GET read, others write), but
 // publish, which needs the publish role (see package auth); the mux answers

@@ -169,25 +169,9 @@ func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
 	if _, err := web.Query(r, "status", "limit", "cursor"); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(r)
+	p, page, err := runListParams(r)
 	if err != nil {
 		return err
-	}
-	status := r.URL.Query().Get("status")
-	if status != "" && !isRunStatus(status) {
-		return web.ParamError("status", fmt.Sprintf("status %q is not one of %s", status, strings.Join(runStatuses, ", ")))
-	}
-	p := store.RunListParams{Status: status, ListParams: store.ListParams{Limit: page.Limit + 1}}
-	if page.Cursor != "" {
-		vals, err := web.DecodeCursor(page.Cursor, 2)
-		if err != nil {
-			return err
-		}
-		t, err := time.Parse(time.RFC3339Nano, vals[0])
-		if err != nil {
-			return web.ParamError("cursor", "the cursor does not come from this list")
-		}
-		p.AfterTime, p.AfterID = t, vals[1]
 	}
 	runs, err := s.store.RunList(r.Context(), p)
 	if err != nil {
@@ -205,6 +189,32 @@ func (s *Service) handleListRuns(w http.ResponseWriter, r *http.Request) error {
 		items[i] = runView(run, prog)
 	}
 	return web.WriteJSON(w, http.StatusOK, web.List[RunView]{Items: items, NextCursor: list.NextCursor})
+}
+
+// runListParams reads the status, limit and cursor of a list of runs (or
+// explains).
+func runListParams(r *http.Request) (store.RunListParams, web.Page, error) {
+	page, err := web.ParsePage(r)
+	if err != nil {
+		return store.RunListParams{}, page, err
+	}
+	status := r.URL.Query().Get("status")
+	if status != "" && !isRunStatus(status) {
+		return store.RunListParams{}, page, web.ParamError("status", fmt.Sprintf("status %q is not one of %s", status, strings.Join(runStatuses, ", ")))
+	}
+	p := store.RunListParams{Status: status, ListParams: store.ListParams{Limit: page.Limit + 1}}
+	if page.Cursor != "" {
+		vals, err := web.DecodeCursor(page.Cursor, 2)
+		if err != nil {
+			return store.RunListParams{}, page, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, vals[0])
+		if err != nil {
+			return store.RunListParams{}, page, web.ParamError("cursor", "the cursor does not come from this list")
+		}
+		p.AfterTime, p.AfterID = t, vals[1]
+	}
+	return p, page, nil
 }
 
 // handleGetRun serves GET /orch/runs/{id}.

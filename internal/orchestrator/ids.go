@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"time"
+
+	"github.com/iprs/iprs/internal/ident"
 )
 
 // PositionHash is the stable bucket hash of a position id: the first 8
@@ -29,26 +31,9 @@ func newID(prefix string, now time.Time) string {
 	return prefix + now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// maxIDLen bounds a client-supplied snapshot or run id.
-const maxIDLen = 128
+// validID and idRule are the id rule shared with the other decoders of
+// client-chosen ids (package ident), under the names this package's
+// decoders use.
+func validID(id string) bool { return ident.Valid(id) }
 
-// validID reports whether a client-supplied id may be used: 1 to 128
-// characters of letters, digits and "-_.:". Ids appear in URL paths, so
-// "/" and anything needing escapes are refused.
-func validID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-' || c == '_' || c == '.' || c == ':':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-const idRule = "must be 1 to 128 characters of letters, digits and -_.:"
+const idRule = ident.Rule

@@ -50,13 +50,7 @@ func (e *Engine) Cashflows(p *Position, scenarioIndex int) ([]CashflowRow, error
 	if err != nil {
 		return nil, err
 	}
-	var rows []projRow
-	if r := e.loanRule(p); r != nil {
-		var pr projection
-		l.project(r, pc.asOf, &pr, &rows)
-	} else {
-		rows = l.contractualRows(pc.asOf)
-	}
+	rows := e.loanRows(p, l, pc.asOf)
 	table := pc.table(kindBase, di, si)
 	var vals []float64
 	if len(rows) > 0 {
@@ -81,6 +75,19 @@ func (e *Engine) Cashflows(p *Position, scenarioIndex int) ([]CashflowRow, error
 		}
 	}
 	return out, nil
+}
+
+// loanRows are the rows of a loan dated on or after asOf: projected with
+// the rule the engine's model set gives it, else contractual.
+func (e *Engine) loanRows(p *Position, l *loan, asOf int32) []projRow {
+	var rows []projRow
+	if r := e.loanRule(p); r != nil {
+		var pr projection
+		l.project(r, asOf, &pr, &rows)
+	} else {
+		rows = l.contractualRows(asOf)
+	}
+	return rows
 }
 
 // contractualRows lists the contractual schedule rows dated on or after

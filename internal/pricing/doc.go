@@ -1,6 +1,7 @@
 // Package pricing values positions under market scenarios exactly as SPEC §2
-// defines it. It is pure: no database, HTTP, logging or other internal
-// package, and no global mutable state.
+// defines it. It is pure: no database, HTTP or logging, no global mutable
+// state, and no other internal package but ident (the rule of client-chosen
+// ids, which imports nothing).
 //
 // # Flow
 //

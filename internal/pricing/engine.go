@@ -40,6 +40,8 @@ type Engine struct {
 	want       uint16
 	scenarios  []*scenarioState
 	modelSet   *ModelSet
+	// runAsOfOnly ignores attributes.as_of_date (WithRunAsOfOnly).
+	runAsOfOnly bool
 	// scratch holds *projection buffers for modelled loans.
 	scratch sync.Pool
 }
@@ -119,6 +121,17 @@ type EngineOption func(*engineConfig) error
 type engineConfig struct {
 	setScenarios map[string]*ScenarioSet // scenario id → its set (WithScenarioSets)
 	modelSet     *ModelSet
+	runAsOfOnly  bool
+}
+
+// WithRunAsOfOnly values every position at the date of the run's as-of
+// time, ignoring attributes.as_of_date: an explain of P&L (SPEC §4.5)
+// values both versions of a position at one date.
+func WithRunAsOfOnly() EngineOption {
+	return func(c *engineConfig) error {
+		c.runAsOfOnly = true
+		return nil
+	}
 }
 
 // WithModelSet values loans with the behavioural assumptions of a model set
@@ -158,6 +171,8 @@ func NewEngine(base *Market, scenarioIDs []string, measures []Measure, runAsOf t
 		runAsOfDay: dayOf(runAsOf),
 		measures:   append([]Measure(nil), measures...),
 		modelSet:   cfg.modelSet,
+
+		runAsOfOnly: cfg.runAsOfOnly,
 	}
 	for _, m := range measures {
 		if !m.Valid() {
@@ -228,7 +243,7 @@ func (e *Engine) Measures() []Measure { return append([]Measure(nil), e.measures
 func (e *Engine) AsOfDate(p *Position) string { return formatDate(e.asOfDay(p)) }
 
 func (e *Engine) asOfDay(p *Position) int32 {
-	if p.hasAsOf {
+	if p.hasAsOf && !e.runAsOfOnly {
 		return p.asOf
 	}
 	return e.runAsOfDay

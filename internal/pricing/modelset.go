@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/iprs/iprs/internal/ident"
 )
 
 // A model set (SPEC §4.1) holds behavioural assumptions for loans: an
@@ -416,8 +418,8 @@ func (p *msParser) document(doc []byte) *ModelSet {
 		p.add("/model_set_id", "model_set_id is missing")
 	default:
 		id, ok := rawString(raw)
-		if !ok || !validModelSetID(id) {
-			p.add("/model_set_id", "model_set_id must be a string of 1 to 128 letters, digits and -_.:")
+		if !ok || !ident.Valid(id) {
+			p.add("/model_set_id", "model_set_id "+ident.Rule)
 		}
 		ms.id = id
 	}
@@ -443,24 +445,6 @@ func (p *msParser) document(doc []byte) *ModelSet {
 		p.rule(item, "/rules/"+strconv.Itoa(k), &ms.rules[k])
 	}
 	return ms
-}
-
-// validModelSetID: 1 to 128 characters of letters, digits and "-_.:", so
-// an id can sit in a URL path unescaped.
-func validModelSetID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-' || c == '_' || c == '.' || c == ':':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func (p *msParser) rule(raw []byte, at string, r *modelRule) {

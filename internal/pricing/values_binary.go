@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // The binary form of Values, for storage. It is compact and exact (every
@@ -91,10 +92,7 @@ func appendBinaryString(b []byte, s string) []byte {
 func (v *Values) DecodeBinary(b []byte) (rest []byte, err error) {
 	v.Reset()
 	d := binDecoder{b: b}
-	present := d.uvarint()
-	if d.err == nil && present>>numMeasures != 0 {
-		d.fail("unknown measure bits %#x", present>>numMeasures)
-	}
+	present := d.presence()
 	for m := Measure(0); m < numMeasures && d.err == nil; m++ {
 		if present&(1<<m) == 0 {
 			continue
@@ -117,6 +115,42 @@ func (v *Values) DecodeBinary(b []byte) (rest []byte, err error) {
 		return b, d.err
 	}
 	return d.b, nil
+}
+
+// presence reads the presence bits, which must name known measures only.
+func (d *binDecoder) presence() uint64 {
+	present := d.uvarint()
+	if d.err == nil && present>>numMeasures != 0 {
+		d.fail("unknown measure bits %#x", present>>numMeasures)
+	}
+	return present
+}
+
+// ladders reads the number of KR01 ladders.
+func (d *binDecoder) ladders() int {
+	count := d.bytes(1)
+	if count == nil {
+		return 0
+	}
+	if count[0] < 1 || count[0] > MaxKeyRateCurves {
+		d.fail("%d KR01 ladders", count[0])
+		return 0
+	}
+	return int(count[0])
+}
+
+// tenorMask reads a ladder's mask of tenors written out.
+func (d *binDecoder) tenorMask() uint16 {
+	maskBytes := d.bytes(2)
+	if d.err != nil {
+		return 0
+	}
+	mask := binary.LittleEndian.Uint16(maskBytes)
+	if mask>>NumKeyRates != 0 {
+		d.fail("KR01 tenor mask %#x", mask)
+		return 0
+	}
+	return mask
 }
 
 // binDecoder reads the binary form, remembering the first error.
@@ -182,17 +216,9 @@ func (d *binDecoder) str() string {
 }
 
 func (d *binDecoder) keyRates(v *Values) {
-	count := d.bytes(1)
-	if count == nil {
-		return
-	}
-	if count[0] < 1 || count[0] > MaxKeyRateCurves {
-		d.fail("%d KR01 ladders", count[0])
-		return
-	}
-	for range int(count[0]) {
+	for range d.ladders() {
 		curve := d.str()
-		maskBytes := d.bytes(2)
+		mask := d.tenorMask()
 		if d.err != nil {
 			return
 		}
@@ -202,11 +228,6 @@ func (d *binDecoder) keyRates(v *Values) {
 		}
 		if v.nkr > 0 && curve <= v.kr[v.nkr-1].Curve {
 			d.fail("KR01 ladders not in order of curve id")
-			return
-		}
-		mask := binary.LittleEndian.Uint16(maskBytes)
-		if mask>>NumKeyRates != 0 {
-			d.fail("KR01 tenor mask %#x", mask)
 			return
 		}
 		l := v.keyRateLadder(curve)
@@ -248,4 +269,69 @@ func internString(p []byte) string {
 		return "AUD"
 	}
 	return string(p)
+}
+
+// BinaryScalar reads the binary form of one Values at the start of b (see
+// AppendBinary) without building it: it returns the value of the scalar
+// measure m (ok false when absent; for WAL the value, not its weight) and
+// the bytes after the form. It checks what it reads as DecodeBinary does
+// (known measures, shortest varints, lengths), except the order and +0
+// rules inside KR01 ladders, which it skips over; it never panics. m must
+// not be KR01.
+func BinaryScalar(b []byte, m Measure) (x float64, ok bool, rest []byte, err error) {
+	// The common case, one byte of presence bits and 8-byte measures only
+	// before m, is read inline.
+	if len(b) > 0 && b[0] < 0x80 {
+		present := uint16(b[0])
+		if present&^(1<<PV|1<<DV01|1<<CS01|1<<AccruedInterest) == 0 {
+			n := 1 + 8*bits.OnesCount16(present)
+			if len(b) < n {
+				return 0, false, b, fmt.Errorf("%w: truncated: want %d bytes, have %d", errValuesBinary, n, len(b))
+			}
+			if present&(1<<m) != 0 {
+				off := 1 + 8*bits.OnesCount16(present&(1<<m-1))
+				x = math.Float64frombits(binary.LittleEndian.Uint64(b[off:]))
+				ok = true
+			}
+			return x, ok, b[n:], nil
+		}
+	}
+	d := binDecoder{b: b}
+	present := d.presence()
+	for k := Measure(0); k < numMeasures && d.err == nil; k++ {
+		if present&(1<<k) == 0 {
+			continue
+		}
+		switch k {
+		case KR01:
+			d.skipKeyRates()
+			continue
+		case m:
+			x, ok = d.float(), true
+		default:
+			d.bytes(8)
+		}
+		switch k {
+		case WAL:
+			d.bytes(8)
+		case FXDelta:
+			d.str()
+		}
+	}
+	if d.err != nil {
+		return 0, false, b, d.err
+	}
+	return x, ok, d.b, nil
+}
+
+// skipKeyRates reads over the KR01 ladders of a binary form.
+func (d *binDecoder) skipKeyRates() {
+	for range d.ladders() {
+		d.str()
+		mask := d.tenorMask()
+		if d.err != nil {
+			return
+		}
+		d.bytes(8 * bits.OnesCount16(mask))
+	}
 }

@@ -297,6 +297,20 @@ func FuzzValuesDecodeBinary(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var v Values
 		rest, err := v.DecodeBinary(b)
+		for m := Measure(0); m < numMeasures; m++ {
+			if m == KR01 {
+				continue
+			}
+			// BinaryScalar reads what DecodeBinary reads (it may accept
+			// more: it skips KR01 ladders unchecked).
+			x, ok, srest, serr := BinaryScalar(b, m)
+			if err == nil {
+				want, wok := v.Get(m)
+				if serr != nil || ok != wok || math.Float64bits(x) != math.Float64bits(want) || len(srest) != len(rest) {
+					t.Fatalf("BinaryScalar(%x, %v) = %v %v %d left %v; DecodeBinary has %v %v, %d left", b, m, x, ok, len(srest), serr, want, wok, len(rest))
+				}
+			}
+		}
 		if err != nil {
 			if v.Len() != 0 {
 				t.Fatal("measures left after an error")
@@ -310,4 +324,42 @@ func FuzzValuesDecodeBinary(f *testing.F) {
 		}
 		_ = v.AppendJSON(nil)
 	})
+}
+
+// TestBinaryScalar: each scalar measure read straight from the binary form
+// is what the full decoder gives, the bytes after the form are the same,
+// and every truncation of a form is an error.
+func TestBinaryScalar(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 3000 {
+		v := randomValues(r)
+		b := v.AppendBinary(nil)
+		for m := Measure(0); m < numMeasures; m++ {
+			if m == KR01 {
+				continue
+			}
+			x, ok, rest, err := BinaryScalar(append(b[:len(b):len(b)], "tail"...), m)
+			want, wok := v.Get(m)
+			if err != nil || ok != wok || math.Float64bits(x) != math.Float64bits(want) || string(rest) != "tail" {
+				t.Fatalf("case %d %v: got %v %v %q %v, want %v %v", i, m, x, ok, rest, err, want, wok)
+			}
+			for k := range len(b) {
+				if _, _, _, err := BinaryScalar(b[:k], m); err == nil {
+					t.Fatalf("case %d %v: %d of %d bytes read without an error", i, m, k, len(b))
+				}
+			}
+		}
+	}
+	// By hand: PV and CS01 present (bits 0 and 2), PV = 1, CS01 = -2.
+	b := []byte{0x05, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0}
+	if x, ok, rest, err := BinaryScalar(b, CS01); x != -2 || !ok || len(rest) != 0 || err != nil {
+		t.Errorf("CS01 = %v %v %d %v, want -2", x, ok, len(rest), err)
+	}
+	if _, ok, _, err := BinaryScalar(b, DV01); ok || err != nil {
+		t.Errorf("DV01 present = %v, %v; want absent", ok, err)
+	}
+	if _, _, _, err := BinaryScalar([]byte{0xff, 0x01}, PV); err == nil {
+		t.Error("unknown measure bits read without an error")
+	}
 }

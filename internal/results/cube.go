@@ -2,8 +2,10 @@ package results
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -57,33 +59,8 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 		cq.measure = m
 	}
 
-	by := q.Get("by")
-	switch {
-	case by == "":
-		bad("by", "is required: one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
-	case slices.Contains(cubeDimensions, by):
-		cq.by = by
-	case strings.HasPrefix(by, "attr:"):
-		if _, ok := store.AttrKey(by); !ok {
-			bad("by", "the attribute name in attr:NAME must match ^[A-Za-z_][A-Za-z0-9_]*$")
-		} else {
-			cq.by = by
-		}
-	default:
-		bad("by", "must be one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
-	}
-
-	if q.Has("bands") {
-		b, err := group.ParseBands(q.Get("bands"))
-		switch {
-		case err != nil:
-			bad("bands", err.Error())
-		case !strings.HasPrefix(by, "attr:"):
-			bad("bands", "applies to by=attr:NAME only")
-		default:
-			cq.bands = b
-		}
-	}
+	g := readGrouping(q, true, bad)
+	cq.by, cq.bands = g.by, g.bands
 
 	switch {
 	case q.Has("scenario"):
@@ -102,6 +79,41 @@ func parseCube(r *http.Request, v *runView) (cubeQuery, error) {
 		return cubeQuery{}, paramErrors(fields)
 	}
 	return cq, nil
+}
+
+// readGrouping reads by (attr:NAME or one of cubeDimensions; required or
+// else "" for no grouping) and bands (by=attr:NAME only), reporting what is
+// wrong with each through bad.
+func readGrouping(q url.Values, required bool, bad func(param, detail string)) grouping {
+	var g grouping
+	by := q.Get("by")
+	switch {
+	case by == "" && required:
+		bad("by", "is required: one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
+	case by == "":
+	case slices.Contains(cubeDimensions, by):
+		g.by = by
+	case strings.HasPrefix(by, "attr:"):
+		if _, ok := store.AttrKey(by); !ok {
+			bad("by", "the attribute name in attr:NAME must match ^[A-Za-z_][A-Za-z0-9_]*$")
+		} else {
+			g.by = by
+		}
+	default:
+		bad("by", "must be one of "+strings.Join(cubeDimensions, ", ")+", or attr:NAME")
+	}
+	if q.Has("bands") {
+		b, err := group.ParseBands(q.Get("bands"))
+		switch {
+		case err != nil:
+			bad("bands", err.Error())
+		case !strings.HasPrefix(by, "attr:"):
+			bad("bands", "applies to by=attr:NAME only")
+		default:
+			g.bands = b
+		}
+	}
+	return g
 }
 
 // cube answers GET /results/runs/{id}/cube: the measure aggregated by the
@@ -124,12 +136,7 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
 	} else {
-		g := grouping{by: cq.by, bands: cq.bands}
-		name := fmt.Sprintf("cube|%s|%s|%s", g.name(), cq.measure, v.run.Scenarios[si])
-		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
-			return s.scanTable(ctx, v, g, []int{si}, []pricing.Measure{cq.measure}, false)
-		})
-		si = 0 // the scanned table keeps the one scenario
+		table, si, err = s.scannedCube(ctx, v, grouping{by: cq.by, bands: cq.bands}, cq.measure, si)
 	}
 	if err != nil {
 		return err
@@ -152,6 +159,47 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 	}
 	setPartial(w, v)
 	return web.WriteJSON(w, http.StatusOK, cells)
+}
+
+// DefaultCubeWideGroups bounds the groups of a cube scan that keeps every
+// measure under every scenario: 4,096 groups of 4 measures under 4
+// scenarios are about 8 MB while the scan runs.
+const DefaultCubeWideGroups = 4096
+
+// errTooWide ends a scan whose grouping has more groups than allowed.
+var errTooWide = errors.New("results: too many groups to keep every measure under every scenario")
+
+// scannedCube returns the table a cube by a grouping the tasks did not
+// keep reads, and the index in it of the run's scenario si.
+//
+// The first cube by a grouping scans the run once for every measure under
+// every scenario and caches that table, so that the run's other measures
+// and scenarios by the same grouping are cache reads too: under many
+// concurrent clients a finished run costs one scan per grouping rather
+// than one per grouping, measure and scenario (64 scans of the whole run
+// for four attribute groupings of a 4 × 4 run, which queued every other
+// request behind them). A grouping with more than Options.CubeWideGroups keys
+// (instrument_id, an attribute that is nearly an id) is scanned for the
+// one measure and scenario asked, as before; the cache then records that
+// the grouping is too wide, so later requests do not try again.
+func (s *Service) scannedCube(ctx context.Context, v *runView, g grouping, m pricing.Measure, si int) (*agg.Table, int, error) {
+	if g.by != "instrument_id" {
+		all := make([]int, len(v.run.Scenarios))
+		for i := range all {
+			all[i] = i
+		}
+		table, err := s.cached(ctx, v, "cube|"+g.name(), func(ctx context.Context) (*agg.Table, error) {
+			return s.scanTable(ctx, v, g, all, v.measures, false, s.opts.CubeWideGroups)
+		})
+		if !errors.Is(err, errTooWide) {
+			return table, si, err
+		}
+	}
+	name := fmt.Sprintf("cube|%s|%s|%s", g.name(), m, v.run.Scenarios[si])
+	table, err := s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
+		return s.scanTable(ctx, v, g, []int{si}, []pricing.Measure{m}, false, 0)
+	})
+	return table, 0, err // the table keeps the one scenario
 }
 
 // setPartial marks an answer over a run that has not finished.
@@ -183,39 +231,6 @@ func (s *Service) checkAttrPresent(ctx context.Context, v *runView, table *agg.T
 	}
 	return apperr.WithFields(apperr.Invalid, "unknown attribute "+quote(attr),
 		[]apperr.FieldError{{Parameter: "by", Detail: detail}})
-}
-
-// scanTable aggregates the run's results by a grouping that the tasks did
-// not keep, reading every row: the scenarios given (indices into the
-// run's), the measures given, and the P&L vectors when pnl.
-func (s *Service) scanTable(ctx context.Context, v *runView, g grouping, scen []int, measures []pricing.Measure, pnl bool) (*agg.Table, error) {
-	names := make([]string, len(scen))
-	for i, si := range scen {
-		names[i] = v.run.Scenarios[si]
-	}
-	table := agg.New(names, measures, pnl)
-	p := store.ResultScanParams{RunID: v.run.ID, Attrs: g.attrs()}
-	all := make([]pricing.Values, len(v.run.Scenarios))
-	kept := make([]pricing.Values, len(scen))
-	base := slices.Index(v.run.Scenarios, BaseScenario)
-	err := s.st.ResultScan(ctx, p, func(row *store.PositionResult) error {
-		if err := v.decode(row, all); err != nil {
-			return err
-		}
-		for i, si := range scen {
-			kept[i] = all[si]
-		}
-		var b *pricing.Values
-		if pnl && base >= 0 {
-			b = &all[base]
-		}
-		table.Add(g.key(row), kept, b)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return table, nil
 }
 
 // grouping is how a scan keys result rows: a dimension of the result
@@ -268,6 +283,21 @@ func (g grouping) key(row *store.PositionResult) string {
 		return g.bands.KeyOfJSON(row.Attrs[0])
 	}
 	return attrKey(row.Attrs[0])
+}
+
+// internedKey is key, taking an attribute's key from interned (and adding
+// it there) so that the rows of one group share one string.
+func (g grouping) internedKey(row *store.PositionResult, interned map[string]string) string {
+	if _, ok := store.AttrKey(g.by); !ok || g.bands != nil {
+		return g.key(row)
+	}
+	raw := row.Attrs[0]
+	if k, ok := interned[string(raw)]; ok {
+		return k
+	}
+	k := attrKey(raw)
+	interned[string(raw)] = k
+	return k
 }
 
 // attrKey is the group key of an attribute's JSON text: a string's value,

@@ -1,8 +1,8 @@
 package results
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
@@ -63,7 +66,7 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 	header = append(header, attrs...)
 
 	rc := http.NewResponseController(w)
-	cw := csv.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	started := false
 	start := func() error {
 		started = true
@@ -72,10 +75,25 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.ID + ".csv"}))
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
-		return cw.Write(header)
+		var line []byte
+		for i, name := range header {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = appendCSVField(line, name)
+		}
+		_, err := bw.Write(append(line, '\n'))
+		return err
 	}
-	record := make([]string, len(header))
+	// Each line is the position's fixed cells, the scenario, the measure
+	// cells and the attribute cells, written as encoding/csv would write
+	// the record, without building one string per cell.
+	var prefix, suffix, line []byte
 	vals := make([]pricing.Values, len(run.Scenarios))
+	si := -1 // the one scenario exported, or every one
+	if scenario != "" {
+		si = slices.Index(run.Scenarios, scenario)
+	}
 	n := 0
 	err = s.st.ResultScan(ctx, store.ResultScanParams{RunID: run.ID, Attrs: attrs},
 		func(row *store.PositionResult) error {
@@ -84,28 +102,35 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 			}
-			if err := v.decode(row, vals); err != nil {
-				return err
+			if si < 0 {
+				if err := v.decode(row, vals); err != nil {
+					return err
+				}
+			} else if err := resultcodec.DecodeOne(row.Values, len(vals), si, &vals[si]); err != nil {
+				// One scenario: the others' bytes are stepped over.
+				return fmt.Errorf("run %s position %s/%s: %w", run.ID, row.PositionSnapshotID, row.PositionID, err)
 			}
-			record[0], record[1], record[2], record[3] = row.RunID, row.PositionSnapshotID, row.PositionID, row.InstrumentID
-			record[4], record[5] = row.ProductType, row.PortfolioNodeID
-			tail := record[len(csvFixedColumns)+len(cols.names):]
-			for i, raw := range row.Attrs {
-				tail[i] = attrCell(raw)
+			prefix = prefix[:0]
+			for _, f := range [...]string{row.RunID, row.PositionSnapshotID, row.PositionID, row.InstrumentID, row.ProductType, row.PortfolioNodeID} {
+				prefix = append(appendCSVField(prefix, f), ',')
+			}
+			suffix = suffix[:0]
+			for _, raw := range row.Attrs {
+				suffix = appendCSVField(append(suffix, ','), attrCell(raw))
 			}
 			for si, sc := range run.Scenarios {
 				if scenario != "" && sc != scenario {
 					continue
 				}
-				record[6] = sc
-				cols.fill(record[len(csvFixedColumns):], &vals[si])
-				if err := cw.Write(record); err != nil {
+				line = appendCSVField(append(line[:0], prefix...), sc)
+				line = cols.appendCells(line, &vals[si])
+				line = append(append(line, suffix...), '\n')
+				if _, err := bw.Write(line); err != nil {
 					return err
 				}
 				n++
 				if n%s.opts.FlushRows == 0 {
-					cw.Flush()
-					if err := cw.Error(); err != nil {
+					if err := bw.Flush(); err != nil {
 						return err
 					}
 					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
@@ -119,8 +144,7 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request) error {
 		err = start()
 	}
 	if err == nil {
-		cw.Flush()
-		err = cw.Error()
+		err = bw.Flush()
 	}
 	if err == nil || !started {
 		return err
@@ -175,24 +199,54 @@ func (s *Service) exportColumns(ctx context.Context, v *runView) (*exportColumns
 	return c, nil
 }
 
-// fill writes the cells of the measure columns of one row.
-func (c *exportColumns) fill(cells []string, v *pricing.Values) {
+// appendCells appends the measure cells of one line, each after a comma:
+// the shortest decimal that reads back as the same float64, empty where the
+// measure is absent.
+func (c *exportColumns) appendCells(b []byte, v *pricing.Values) []byte {
 	for i, m := range c.measure {
-		cells[i] = ""
+		b = append(b, ',')
 		if m == pricing.KR01 {
 			for _, l := range v.KR01() {
 				if l.Curve == c.curve[i] {
-					c.buf = strconv.AppendFloat(c.buf[:0], l.DV01[c.tenor[i]], 'g', -1, 64)
-					cells[i] = string(c.buf)
+					b = strconv.AppendFloat(b, l.DV01[c.tenor[i]], 'g', -1, 64)
 				}
 			}
 			continue
 		}
 		if x, ok := v.Get(m); ok {
-			c.buf = strconv.AppendFloat(c.buf[:0], x, 'g', -1, 64)
-			cells[i] = string(c.buf)
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
 		}
 	}
+	return b
+}
+
+// appendCSVField appends one CSV field as encoding/csv's Writer writes it
+// (Comma ',', UseCRLF false): quoted, with quotes doubled, when it holds a
+// comma, a quote, CR or LF, starts with a space, or is \.; as it is
+// otherwise.
+func appendCSVField(b []byte, f string) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+func csvNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` || strings.ContainsAny(f, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
 }
 
 // oisCurves returns the sorted ids of the *-OIS curves of the run's market

@@ -67,7 +67,8 @@ func testCubeBandsAndVintage(t *testing.T, st store.Store) {
 			}
 		}
 	}
-	for _, name := range []string{"cube|attr:fico|bands=580,680,740|PV|BASE", "cube|attr:fico|bands=700|PV|BASE", "cube|vintage|PV|BASE"} {
+	// Each grouping is cached once, for every measure and scenario.
+	for _, name := range []string{"cube|attr:fico|bands=580,680,740", "cube|attr:fico|bands=700", "cube|vintage"} {
 		if _, err := st.RunAggregateGet(context.Background(), "LT", name); err != nil {
 			t.Errorf("cache %q: %v", name, err)
 		}

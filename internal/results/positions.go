@@ -97,9 +97,16 @@ func (s *Service) positions(w http.ResponseWriter, r *http.Request) error {
 		return paramErrors(fields)
 	}
 	// Read positions from the cursor's own (it may have scenarios left)
-	// until the page and one more item are there.
+	// until the page and one more item are there: each position gives an
+	// item per scenario (one with a scenario), so a page of every
+	// scenario reads a quarter of the rows of a 4-scenario run that it
+	// would if it counted one item per position.
 	want := page.Limit + 1
-	p := store.ResultListParams{RunID: v.run.ID, Limit: want + 1}
+	perPosition := len(v.run.Scenarios)
+	if scenario != "" || perPosition == 0 {
+		perPosition = 1
+	}
+	p := store.ResultListParams{RunID: v.run.ID, Limit: (want+perPosition-1)/perPosition + 1}
 	if after != nil {
 		p.AfterSnapshotID, p.AfterPositionID, p.From = after[0], after[1], true
 	}

@@ -11,6 +11,7 @@
 //	/results/runs/{id}/export.csv?scenario=&attrs=    every result row as streamed CSV
 //	/results/compare?base=&target=&measure=&scenario=&abs_tol=&rel_tol=&limit=&cursor=
 //	                                                  two finished runs position by position
+//	/results/explains/{id}?by=&bands=                 an explain's waterfall per group (explain.go, SPEC §4.5)
 //
 // An unknown run is 404 on every route, and an unknown query parameter is a
 // 400 naming it. A run that has not finished (QUEUED, RUNNING, CANCELLING,
@@ -27,9 +28,13 @@
 // results; a cube by instrument_id, attr:NAME (with or without bands) or
 // vintage scans the run's rows once and, when the run is finished (its
 // results never change again), keeps the answer in the store's aggregate
-// cache under a name that includes the bands in canonical form, so each is
-// computed once per run;
-// concurrent requests for the same uncached aggregate share one computation.
+// cache under a name that includes the bands in canonical form — every
+// measure under every scenario for a grouping of up to
+// Options.CubeWideGroups keys, else the one measure and scenario asked —
+// so each is computed once per run; concurrent requests for the same
+// uncached aggregate share one computation, scans run Options.MaxScans at
+// a time, and a finished run's tables are kept in memory
+// (Options.MemoBytes).
 //
 // Aggregates follow each measure's declaration (pricing.MeasureSpec):
 // sums are exact, every aggregate the exact value rounded once
@@ -134,6 +139,19 @@ type Options struct {
 	// CompareChunk is how many non-matching positions of a comparison one
 	// cached chunk holds; default DefaultCompareChunk.
 	CompareChunk int
+	// CubeWideGroups bounds the groups of a cube scan that keeps every
+	// measure under every scenario (see scannedCube); default
+	// DefaultCubeWideGroups.
+	CubeWideGroups int
+	// MemoBytes bounds the finished runs' aggregate tables kept in
+	// memory, by encoded size (tableMemo); default DefaultMemoBytes.
+	MemoBytes int
+	// MaxScans bounds the scans of a run's results for aggregates (cubes
+	// and VaR by a grouping the tasks did not keep) that run at once;
+	// default 1. Each reads every row of a run and decodes it: several at
+	// once on a small machine took its CPUs and its pooled connections
+	// from every other request, and each took as long as all of them.
+	MaxScans int
 }
 
 // Service answers the results routes.
@@ -144,6 +162,10 @@ type Service struct {
 	// flight shares the computation of an uncached aggregate between
 	// concurrent requests.
 	flight singleflight.Group
+	// memo keeps finished runs' aggregate tables in memory.
+	memo *tableMemo
+	// scans holds a token per aggregate scan running (Options.MaxScans).
+	scans chan struct{}
 }
 
 // New returns the results service over st. A nil logger discards.
@@ -157,7 +179,17 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.CompareChunk <= 0 {
 		opts.CompareChunk = DefaultCompareChunk
 	}
-	return &Service{st: st, logger: logger, opts: opts}
+	if opts.CubeWideGroups <= 0 {
+		opts.CubeWideGroups = DefaultCubeWideGroups
+	}
+	if opts.MemoBytes <= 0 {
+		opts.MemoBytes = DefaultMemoBytes
+	}
+	if opts.MaxScans <= 0 {
+		opts.MaxScans = 1
+	}
+	return &Service{st: st, logger: logger, opts: opts, memo: newTableMemo(opts.MemoBytes),
+		scans: make(chan struct{}, opts.MaxScans)}
 }
 
 // Register adds the results routes to m, whose prefix must be Prefix (or
@@ -171,6 +203,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/export.csv", s.export)
 	m.HandleFunc("GET "+Prefix+"/runs/{id}/var", s.valueAtRisk)
 	m.HandleFunc("GET "+Prefix+"/compare", s.compare)
+	m.HandleFunc("GET "+Prefix+"/explains/{id}", s.explainResults)
 }
 
 // run loads the run named by the path, as a 404 when it does not exist.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -446,6 +447,104 @@ func testCube(t *testing.T, st store.Store) {
 	if !strings.Contains(body, "no_such_attr") || !strings.Contains(body, "desk, rating") {
 		t.Errorf("problem %s does not name the attribute and those that exist", body)
 	}
+}
+
+// TestCubeScansOncePerGrouping: the first cube by a scanned grouping of a
+// finished run keeps every measure under every scenario, so cubes of the
+// other measures and scenarios by that grouping read the cache; a grouping
+// with more groups than Options.CubeWideGroups is scanned per measure and
+// scenario, and the wide scan is not tried again.
+func TestCubeScansOncePerGrouping(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		// By desk: CREDIT is L1, L2, L3; RATES is B1; FX is F1 (handBook).
+		cases := []struct {
+			query string
+			want  []CubeCell
+		}{
+			// 1e16 + 1 + 0.25 rounds to 1e16 + 2 (doubles are 2 apart there).
+			{"measure=PV&by=attr:desk", []CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}},
+			// −2.5 − 0.25 − 1; the FX forward has no DV01.
+			{"measure=DV01&by=attr:desk&scenario=RATES_PARALLEL_1BP", []CubeCell{{"CREDIT", -3.75, 3}, {"RATES", -4, 1}}},
+			// 1e16 − 2 + 0.5 + 0.125 = 1e16 − 1.375 rounds to 1e16 − 2.
+			{"measure=PV&by=attr:desk&scenario=RATES_PARALLEL_1BP", []CubeCell{{"CREDIT", 1e16 - 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16 + 4, 1}}},
+			{"measure=PV&by=attr:desk", []CubeCell{{"CREDIT", 1e16 + 2, 3}, {"FX", 0.75, 1}, {"RATES", -1e16, 1}}},
+		}
+		for _, c := range []struct {
+			run       string
+			wide      int
+			wantScans []int64 // after each case
+		}{
+			{"WIDE", 0, []int64{1, 1, 1, 1}},
+			// Three desks, two allowed: the wide scan ends early once,
+			// then each measure and scenario is scanned once.
+			{"NARROW", 2, []int64{2, 3, 4, 4}},
+		} {
+			MustRunWithResults(t, st, c.run, handMeasures, handScenarios, handBook(), 3, true, nil)
+			sc := &scanCounter{Store: st}
+			m := web.NewMux(web.Config{Service: "results", Prefix: Prefix})
+			New(sc, nil, Options{CubeWideGroups: c.wide}).Register(m)
+			srv := httptest.NewServer(m.Handler())
+			t.Cleanup(srv.Close)
+			for i, q := range cases {
+				var got []CubeCell
+				getJSON(t, srv, "/results/runs/"+c.run+"/cube?"+q.query, 200, &got)
+				if fmt.Sprint(got) != fmt.Sprint(q.want) {
+					t.Errorf("%s cube %s:\n got %v\nwant %v", c.run, q.query, got, q.want)
+				}
+				if n := sc.scans.Load(); n != c.wantScans[i] {
+					t.Errorf("%s after cube %s: %d scans, want %d", c.run, q.query, n, c.wantScans[i])
+				}
+			}
+		}
+	})
+}
+
+// listCounter counts the result rows a store's ResultList gives out.
+type listCounter struct {
+	store.Store
+	rows atomic.Int64
+}
+
+func (s *listCounter) ResultList(ctx context.Context, p store.ResultListParams) ([]*store.PositionResult, error) {
+	rows, err := s.Store.ResultList(ctx, p)
+	s.rows.Add(int64(len(rows)))
+	return rows, err
+}
+
+// TestPositionsPageReadsWhatItShows: a page of every scenario reads about
+// one position per scenario-count items, not one per item. 60 positions
+// (pagedBook) under 2 scenarios; a page of 10 items and the one more that
+// tells whether a next page exists are 11 items, 6 positions, plus the
+// cursor's own position, which may have a scenario left: 7 rows. With a
+// scenario, 11 items are 11 positions, plus the cursor's: 12 rows.
+func TestPositionsPageReadsWhatItShows(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		MustRunWithResults(t, st, "RD", []string{"PV"}, handScenarios, pagedBook(60, false), 4, false, nil)
+		lc := &listCounter{Store: st}
+		srv := MustServer(t, lc)
+		var first web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10", 200, &first)
+		if n := lc.rows.Load(); n != 7 || len(first.Items) != 10 || first.NextCursor == nil {
+			t.Fatalf("first page: %d rows read, %d items, next %v; want 7 rows, 10 items and a next page", n, len(first.Items), first.NextCursor)
+		}
+		var next web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10&cursor="+url.QueryEscape(*first.NextCursor), 200, &next)
+		if n := lc.rows.Load(); n != 14 || len(next.Items) != 10 {
+			t.Fatalf("next page: %d rows read in all, %d items; want 14 rows, 10 items", n, len(next.Items))
+		}
+		// The pages meet: items 0–9 and 10–19 in (snapshot, position, scenario) order.
+		if last, nxt := itemKey(first.Items[9]), itemKey(next.Items[0]); compareItemKey(last, nxt) >= 0 {
+			t.Errorf("page 1 ends at %v, page 2 starts at %v", last, nxt)
+		}
+		lc.rows.Store(0)
+		var base web.List[PositionResult]
+		getJSON(t, srv, "/results/runs/RD/positions?limit=10&scenario=BASE", 200, &base)
+		if n := lc.rows.Load(); n != 12 || len(base.Items) != 10 {
+			t.Fatalf("page under BASE: %d rows read, %d items; want 12 rows, 10 items", n, len(base.Items))
+		}
+	})
 }
 
 func TestBadRequests(t *testing.T) {

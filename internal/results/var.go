@@ -63,7 +63,7 @@ func (s *Service) valueAtRisk(w http.ResponseWriter, r *http.Request) error {
 	default:
 		name := "pnl|" + vq.by + "|" + vq.setID
 		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
-			return s.scanTable(ctx, v, grouping{by: vq.by}, vq.scenarios, []pricing.Measure{pricing.PV}, true)
+			return s.scanTable(ctx, v, grouping{by: vq.by}, vq.scenarios, nil, true, 0)
 		})
 		// The scanned table keeps the set's scenarios only, in order.
 		idx = make([]int, len(vq.scenarios))

@@ -3,6 +3,8 @@ package results
 import (
 	"context"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -109,4 +111,41 @@ func testVaR(t *testing.T, st store.Store) {
 	}
 	wantProblem(t, srv, "/results/runs/VAR-1/var?scenario_set_id=SET-B&confidence=0.75", 422, "")
 	wantProblem(t, srv, "/results/runs/NOPE/var?scenario_set_id=SET-A&confidence=0.75", 404, "")
+}
+
+// TestScannedAggregatesMatchTaskPartials: on a book larger than the
+// scan's batches, every position's attribute grp names its product type,
+// so the scanned groupings (VaR and the cube by attr:grp, read across
+// goroutines straight from the stored bytes) must give, bit for bit, what
+// the tasks' partials give by product_type, for every scenario.
+func TestScannedAggregatesMatchTaskPartials(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st store.Store) {
+		mustVaRRun(t, st, "VAR-0") // stores SET-A
+		products := []string{"AMORT_LOAN", "FIXED_BOND", "FX_FORWARD"}
+		var book []bookPosition
+		for i := range 3*scanBatchRows + 37 {
+			prod := products[i%len(products)]
+			// Magnitudes from 1e-3 to 1e9, so that the order of the terms
+			// would change a float64 running sum.
+			base := float64((i*7919)%1000-500) * math.Pow(10, float64(i%13-3))
+			v := map[string]vals{"BASE": {"PV": base}}
+			for j, sc := range varSetScenarios {
+				v[sc] = vals{"PV": base + float64((i*31+j*17)%97-48)*math.Pow(10, float64((i+j)%11-2))}
+			}
+			book = append(book, bookPosition{snapshot: "SA", id: fmt.Sprintf("P%05d", i), product: prod,
+				attrs: `{"grp":"` + prod + `"}`, values: v})
+		}
+		request := []byte(`{"scenarios":["BASE",{"scenario_set_id":"SET-A"}]}`)
+		mustRunWithRequest(t, st, "VAR-BIG", request, []string{"PV"}, append([]string{"BASE"}, varSetScenarios...), book, 8, false, nil)
+		srv := MustServer(t, st)
+		for _, path := range []string{"var?scenario_set_id=SET-A&confidence=0.75&by=", "cube?measure=PV&scenario=S3&by=", "cube?measure=PV&by="} {
+			var byProduct, byAttr []map[string]any
+			getJSON(t, srv, "/results/runs/VAR-BIG/"+path+"product_type", 200, &byProduct)
+			getJSON(t, srv, "/results/runs/VAR-BIG/"+path+"attr:grp", 200, &byAttr)
+			if len(byProduct) != len(products) || !reflect.DeepEqual(byProduct, byAttr) {
+				t.Errorf("%s: by product_type %v\nby attr:grp %v", path, byProduct, byAttr)
+			}
+		}
+	})
 }

@@ -87,8 +87,46 @@ func checkParams(r *http.Request, allowed ...string) error {
 }
 
 // taskTable merges the partial aggregates of the run's finished tasks for
-// a grouping of agg.TaskKeys.
+// a grouping of agg.TaskKeys. A finished run's merge is kept in the memo,
+// and concurrent requests for it share one merge.
 func (s *Service) taskTable(ctx context.Context, v *runView, keyBy string) (*agg.Table, error) {
+	if !v.final() {
+		return s.mergeTasks(ctx, v, keyBy)
+	}
+	key := memoKey(v, "tasks|"+keyBy)
+	if t := s.memo.get(key); t != nil {
+		return t, nil
+	}
+	return s.shared(ctx, key, func(ctx context.Context) (*agg.Table, error) {
+		table, err := s.mergeTasks(ctx, v, keyBy)
+		if err != nil {
+			return nil, err
+		}
+		s.memo.put(key, table, len(table.AppendBinary(nil)))
+		return table, nil
+	})
+}
+
+// shared runs compute once for all concurrent callers with the same key.
+// The computation serves every waiting request: it does not end with the
+// first one's context; a caller whose context ends stops waiting.
+func (s *Service) shared(ctx context.Context, key string, compute func(ctx context.Context) (*agg.Table, error)) (*agg.Table, error) {
+	ch := s.flight.DoChan(key, func() (any, error) {
+		return compute(context.WithoutCancel(ctx))
+	})
+	select {
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*agg.Table), nil
+	}
+}
+
+// mergeTasks merges the partial aggregates of the run's finished tasks.
+func (s *Service) mergeTasks(ctx context.Context, v *runView, keyBy string) (*agg.Table, error) {
 	table := agg.New(v.run.Scenarios, v.measures, v.pnl())
 	err := s.st.TaskAggregates(ctx, v.run.ID, keyBy, func(taskID int64, payload []byte) error {
 		part, err := agg.Decode(payload)
@@ -109,40 +147,49 @@ func (s *Service) taskTable(ctx context.Context, v *runView, keyBy string) (*agg
 // cached returns the aggregate of a finished run stored under name, or
 // computes it with compute, stores it and returns it. Concurrent calls for
 // the same run and name share one computation. For a run that has not
-// finished it computes every time and stores nothing.
+// finished it computes every time and stores nothing. A computation that
+// ends with errTooWide is recorded as such (an empty payload), and later
+// calls return errTooWide without computing.
 func (s *Service) cached(ctx context.Context, v *runView, name string, compute func(ctx context.Context) (*agg.Table, error)) (*agg.Table, error) {
 	if !v.final() {
 		return compute(ctx)
 	}
+	key := memoKey(v, name)
+	if t := s.memo.get(key); t != nil {
+		return t, nil
+	}
 	payload, err := s.st.RunAggregateGet(ctx, v.run.ID, name)
 	if err == nil {
-		return agg.Decode(payload)
+		if len(payload) == 0 {
+			return nil, errTooWide
+		}
+		t, err := agg.Decode(payload)
+		if err != nil {
+			return nil, err
+		}
+		s.memo.put(key, t, len(payload))
+		return t, nil
 	}
 	if !errors.Is(err, apperr.ErrNotFound) {
 		return nil, err
 	}
-	ch := s.flight.DoChan(v.run.ID+"\x00"+name, func() (any, error) {
-		// The computation serves every waiting request: it must not end
-		// with the first one's context.
-		ctx := context.WithoutCancel(ctx)
+	return s.shared(ctx, key, func(ctx context.Context) (*agg.Table, error) {
 		table, err := compute(ctx)
+		if errors.Is(err, errTooWide) {
+			if err := s.st.RunAggregatePut(ctx, v.run.ID, name, []byte{}); err != nil {
+				return nil, err
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		if err := s.st.RunAggregatePut(ctx, v.run.ID, name, table.AppendBinary(nil)); err != nil {
+		payload := table.AppendBinary(nil)
+		if err := s.st.RunAggregatePut(ctx, v.run.ID, name, payload); err != nil {
 			return nil, err
 		}
+		s.memo.put(key, table, len(payload))
 		return table, nil
 	})
-	select {
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*agg.Table), nil
-	}
 }
 
 // jsonString returns the value of a JSON string's text.
@@ -150,9 +197,24 @@ func jsonString(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
+	if body := raw[1 : len(raw)-1]; raw[len(raw)-1] == '"' && plainJSONString(body) {
+		return string(body), true
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainJSONString reports whether b, the text between a JSON string's
+// quotes, is its value as it stands: printable ASCII without escapes or
+// quotes (anything else takes the full decoder).
+func plainJSONString(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
 }

@@ -41,11 +41,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
@@ -242,6 +239,12 @@ type Store interface {
 	// CANCELLED (FinishedAt = now, settling the run) when its run is no
 	// longer open (TaskAfterRelease).
 	TaskRelease(ctx context.Context, c ClaimRef) error
+	// TaskQueueDepth reads the task queue of every run at the store's now:
+	// how many tasks are QUEUED (a retry's delay included) and RUNNING, and
+	// how long the QUEUED task that became available first (AvailableAt ≤
+	// now) has waited. A deployment scales its workers on it; it reads only
+	// the open tasks (the queue's partial index).
+	TaskQueueDepth(ctx context.Context) (*QueueDepth, error)
 
 	// ResultList pages through a run's position results ordered by
 	// (snapshot id, position id). The result methods do not check that the
@@ -250,18 +253,21 @@ type Store interface {
 	// ResultsForPosition returns the results of every position of the run
 	// with that id (one per snapshot that has it), ordered by snapshot id.
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*PositionResult, error)
-	// ResultsOf returns the run's results of the positions keys names,
-	// ordered by (snapshot id, position id): one row per key that has one
-	// (a key without a result, or repeated, adds nothing), through the
-	// primary key whatever the size of the run. A replay (SPEC §5) reads
-	// the stored results of one task's positions with it.
-	ResultsOf(ctx context.Context, runID string, keys []ResultKey) ([]*PositionResult, error)
 	// ResultScan streams a run's position results in ResultList order to
-	// fn. It reads in chunks of a few thousand rows and holds no
-	// transaction and no connection while fn runs, so fn may be as slow as
-	// the client it writes to; results written meanwhile (a run still
-	// running) may or may not be seen. The row passed to fn is reused.
+	// fn. It reads in chunks of a few thousand rows, each read whole in a
+	// short query, and reads the next chunk while fn handles the last
+	// (ScanAhead): no transaction or connection waits on fn, so fn may be
+	// as slow as the client it writes to; results written meanwhile (a run
+	// still running) may or may not be seen. The row passed to fn is
+	// reused.
 	ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error
+	// ResultValues reads the run's results of the positions named by keys
+	// (snapshot id, position id), as ResultScan with ValuesOnly does
+	// (RunID, PositionSnapshotID, PositionID and Values), in no particular
+	// order; a key without a result is skipped. The row passed to fn is
+	// reused. It serves an explain's tasks, which read the stored PVs of a
+	// bucket of positions of two runs.
+	ResultValues(ctx context.Context, runID string, keys []PositionKey, fn func(r *PositionResult) error) error
 
 	// TaskAggregates calls fn with the partial aggregate payload of every
 	// SUCCEEDED task of the run for the grouping keyBy (see
@@ -488,6 +494,21 @@ type RunPublishParams struct {
 	PublishedAt time.Time
 }
 
+// QueueDepth is the task queue at one instant of the store's clock.
+type QueueDepth struct {
+	// Queued counts the QUEUED tasks, Running the RUNNING ones (a lease
+	// that expired and was not claimed again included).
+	Queued, Running int64
+	// OldestWait is how long the QUEUED task with the earliest AvailableAt
+	// ≤ At has been available: 0 when no task waits.
+	OldestWait time.Duration
+	// At is the store's now when the queue was read.
+	At time.Time
+}
+
+// Open is the number of open tasks: QUEUED and RUNNING.
+func (q *QueueDepth) Open() int64 { return q.Queued + q.Running }
+
 // Task is one unit of work: the positions of a run with one product type in
 // one hash bucket.
 type Task struct {
@@ -569,6 +590,25 @@ type TaskAggregate struct {
 	Payload []byte
 }
 
+// AggregatePart is the partial aggregate of one task under one grouping,
+// as a driver reads it for TaskAggregates.
+type AggregatePart struct {
+	TaskID  int64
+	Payload []byte
+}
+
+// EachAggregatePart calls fn with the parts in order, stopping at its first
+// error. The drivers read every part before calling it, so that fn (which
+// decodes and merges) holds no connection or transaction.
+func EachAggregatePart(parts []AggregatePart, fn func(taskID int64, payload []byte) error) error {
+	for _, p := range parts {
+		if err := fn(p.TaskID, p.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TaskFailParams records the failure of a claimed task.
 type TaskFailParams struct {
 	ClaimRef
@@ -602,6 +642,12 @@ type PositionResult struct {
 	Attributes []byte
 }
 
+// PositionKey names one position of a run: its snapshot and its id.
+type PositionKey struct {
+	SnapshotID string
+	PositionID string
+}
+
 // ResultListParams pages a run's position results.
 type ResultListParams struct {
 	RunID string
@@ -612,23 +658,6 @@ type ResultListParams struct {
 	AfterSnapshotID string
 	AfterPositionID string
 	From            bool
-}
-
-// ResultKey names the result of one position of a run: its snapshot and
-// its id.
-type ResultKey struct {
-	SnapshotID string
-	PositionID string
-}
-
-// SortedResultKeys returns keys sorted by (snapshot id, position id), as
-// results are ordered, without repeats; keys is not changed.
-func SortedResultKeys(keys []ResultKey) []ResultKey {
-	out := slices.Clone(keys)
-	slices.SortFunc(out, func(a, b ResultKey) int {
-		return cmp.Or(strings.Compare(a.SnapshotID, b.SnapshotID), strings.Compare(a.PositionID, b.PositionID))
-	})
-	return slices.Compact(out)
 }
 
 // ResultScanParams selects the results to stream and the position

@@ -271,6 +271,11 @@ func (w *Watched) AuditList(ctx context.Context, p AuditListParams) ([]*AuditEnt
 	return l, w.check(ctx, err)
 }
 
+func (w *Watched) TaskQueueDepth(ctx context.Context) (*QueueDepth, error) {
+	q, err := w.Store.TaskQueueDepth(ctx)
+	return q, w.check(ctx, err)
+}
+
 func (w *Watched) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
 	return w.check(ctx, w.Store.TaskAggregates(ctx, runID, keyBy, fn))
 }
@@ -329,9 +334,8 @@ func (w *Watched) ResultsForPosition(ctx context.Context, runID, positionID stri
 	return l, w.check(ctx, err)
 }
 
-func (w *Watched) ResultsOf(ctx context.Context, runID string, keys []ResultKey) ([]*PositionResult, error) {
-	l, err := w.Store.ResultsOf(ctx, runID, keys)
-	return l, w.check(ctx, err)
+func (w *Watched) ResultValues(ctx context.Context, runID string, keys []PositionKey, fn func(r *PositionResult) error) error {
+	return w.check(ctx, w.Store.ResultValues(ctx, runID, keys, fn))
 }
 
 func (w *Watched) ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error {

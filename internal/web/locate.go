@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/iprs/iprs/internal/apperr"
 )
@@ -28,8 +31,7 @@ func locateProblems(data []byte, dst any, base string) []apperr.FieldError {
 	if t == nil || t.Kind() != reflect.Pointer {
 		return nil
 	}
-	p := &jsonParser{data: data}
-	root, ok := p.value()
+	root, ok := parseTree(data)
 	if !ok {
 		return nil
 	}
@@ -49,8 +51,7 @@ func caseProblems(data []byte, dst any, base string) []apperr.FieldError {
 	if t == nil || t.Kind() != reflect.Pointer || !hasStruct(t.Elem(), 0) {
 		return nil
 	}
-	p := &jsonParser{data: data}
-	root, ok := p.value()
+	root, ok := parseTree(data)
 	if !ok {
 		return nil
 	}
@@ -88,123 +89,68 @@ type jnode struct {
 	vals []*jnode // object member values or array elements
 }
 
-// jsonParser parses a document already known to be valid JSON.
-type jsonParser struct {
-	data []byte
-	pos  int
-}
-
-func (p *jsonParser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\r', '\n':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (p *jsonParser) value() (*jnode, bool) {
-	p.skipSpace()
-	if p.pos >= len(p.data) {
+// parseTree reads data, a document encoding/json accepted, into a tree
+// of jnodes with the token decoder of jsontext. Duplicate member names and
+// invalid UTF-8 are let through, as encoding/json lets them through: the
+// tree must hold what encoding/json decoded.
+func parseTree(data []byte) (*jnode, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data),
+		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	n, err := readNode(dec, data)
+	if err != nil {
 		return nil, false
 	}
-	start := p.pos
-	n := &jnode{}
-	switch c := p.data[p.pos]; c {
-	case '{':
-		n.kind = '{'
-		p.pos++
-		for {
-			p.skipSpace()
-			if p.pos >= len(p.data) {
-				return nil, false
-			}
-			if p.data[p.pos] == '}' {
-				p.pos++
-				break
-			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-				continue
-			}
-			kn, ok := p.value()
-			if !ok || kn.kind != '"' {
-				return nil, false
-			}
-			var key string
-			if err := json.Unmarshal(kn.raw, &key); err != nil {
-				return nil, false
-			}
-			p.skipSpace()
-			if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-				return nil, false
-			}
-			p.pos++
-			vn, ok := p.value()
-			if !ok {
-				return nil, false
-			}
-			n.keys = append(n.keys, key)
-			n.vals = append(n.vals, vn)
+	return n, true
+}
+
+// readNode reads the next value of dec, the decoder of data, into a
+// jnode whose raw is the value's text.
+func readNode(dec *jsontext.Decoder, data []byte) (*jnode, error) {
+	switch kind := dec.PeekKind(); kind {
+	case '{', '[':
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
 		}
-	case '[':
-		n.kind = '['
-		p.pos++
-		for {
-			p.skipSpace()
-			if p.pos >= len(p.data) {
-				return nil, false
-			}
-			if p.data[p.pos] == ']' {
-				p.pos++
-				break
-			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-				continue
-			}
-			vn, ok := p.value()
-			if !ok {
-				return nil, false
-			}
-			n.vals = append(n.vals, vn)
+		// The offset is just past the opening delimiter.
+		start := dec.InputOffset() - 1
+		n := &jnode{kind: byte(kind)}
+		end := jsontext.Kind('}')
+		if kind == '[' {
+			end = ']'
 		}
-	case '"':
-		n.kind = '"'
-		p.pos++
-		for p.pos < len(p.data) && p.data[p.pos] != '"' {
-			if p.data[p.pos] == '\\' {
-				p.pos++
+		for dec.PeekKind() != end {
+			if kind == '{' {
+				name, err := dec.ReadToken()
+				if err != nil {
+					return nil, err
+				}
+				n.keys = append(n.keys, name.String())
 			}
-			p.pos++
+			v, err := readNode(dec, data)
+			if err != nil {
+				return nil, err
+			}
+			n.vals = append(n.vals, v)
 		}
-		if p.pos >= len(p.data) {
-			return nil, false
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
 		}
-		p.pos++
-	case 't', 'f', 'n':
-		lit := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
-		if !strings.HasPrefix(string(p.data[p.pos:min(len(p.data), p.pos+len(lit))]), lit) {
-			return nil, false
+		n.raw = data[start:dec.InputOffset()]
+		return n, nil
+	default:
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
 		}
-		n.kind = c
-		if c == 'n' {
+		n := &jnode{kind: byte(kind), raw: data[dec.InputOffset()-int64(len(raw)) : dec.InputOffset()]}
+		switch kind {
+		case '0':
+			n.kind = 'n'
+		case 'n':
 			n.kind = '0'
 		}
-		p.pos += len(lit)
-	default:
-		n.kind = 'n'
-		for p.pos < len(p.data) && strings.IndexByte("+-0123456789.eE", p.data[p.pos]) >= 0 {
-			p.pos++
-		}
-		if p.pos == start {
-			return nil, false
-		}
+		return n, nil
 	}
-	n.raw = p.data[start:p.pos]
-	return n, true
 }
 
 // describe names the JSON type of n for a detail message.

@@ -64,8 +64,7 @@ func TestValidJSONNumber(t *testing.T) {
 
 func TestParserKeys(t *testing.T) {
 	t.Parallel()
-	p := &jsonParser{data: []byte(` {"a\"b": [1, "x\\", {"\u00e9/~": null}], "t": true} `)}
-	n, ok := p.value()
+	n, ok := parseTree([]byte(` {"a\"b": [1, "x\\", {"\u00e9/~": null}], "t": true} `))
 	if !ok || n.kind != '{' || len(n.keys) != 2 {
 		t.Fatalf("parsed %+v, %v", n, ok)
 	}
@@ -75,6 +74,16 @@ func TestParserKeys(t *testing.T) {
 	arr := n.vals[0]
 	if arr.kind != '[' || len(arr.vals) != 3 || string(arr.vals[1].raw) != `"x\\"` || arr.vals[2].keys[0] != "é/~" {
 		t.Errorf("array = %+v", arr)
+	}
+	// Every node keeps its own text, composites included (an Unmarshaler
+	// is given it), and knows its kind: number 'n', null '0'.
+	if string(arr.raw) != `[1, "x\\", {"\u00e9/~": null}]` || string(arr.vals[2].raw) != `{"\u00e9/~": null}` ||
+		arr.vals[0].kind != 'n' || arr.vals[2].vals[0].kind != '0' || n.vals[1].kind != 't' {
+		t.Errorf("raw texts and kinds: %q %q %c %c %c", arr.raw, arr.vals[2].raw, arr.vals[0].kind, arr.vals[2].vals[0].kind, n.vals[1].kind)
+	}
+	// Duplicate names and invalid UTF-8 pass, as encoding/json lets them.
+	if d, ok := parseTree([]byte("{\"a\":1,\"a\":\"\xff\"}")); !ok || len(d.keys) != 2 {
+		t.Errorf("duplicate names / invalid UTF-8: %+v, %v", d, ok)
 	}
 	var l locator
 	var dst struct {

@@ -24,17 +24,16 @@
 package webhook
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // SecretPrefix starts every signing secret.
@@ -53,19 +52,18 @@ func NewSecret() string {
 
 // Sign returns the webhook-signature header value of a message:
 // "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)),
-// where key is the base64-decoded part of secret after "whsec_".
+// where key is the base64-decoded part of secret after "whsec_". The
+// signing is the Standard Webhooks reference library's.
 func Sign(secret, msgID string, timestamp int64, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
+	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		return "", fmt.Errorf("webhook: secret is not whsec_ and base64: %w", err)
 	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(msgID))
-	mac.Write([]byte("."))
-	mac.Write([]byte(strconv.FormatInt(timestamp, 10)))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+	sig, err := wh.Sign(msgID, time.Unix(timestamp, 0), body)
+	if err != nil {
+		return "", fmt.Errorf("webhook: sign message %s: %w", msgID, err)
+	}
+	return sig, nil
 }
 
 // URLPolicy says which webhook URLs are accepted.

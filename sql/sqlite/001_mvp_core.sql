@@ -1,7 +1,7 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
--- revision: 5
+-- revision: 6
 -- (The revision goes up with every change to this file; `iprs migrate`
 -- applies the file again to a database that recorded a lower one.)
 --
@@ -161,10 +161,13 @@ CREATE INDEX IF NOT EXISTS run_task_claim_idx ON run_task (status, available_at)
 
 -- One row per (run, position): its measures under every scenario of the run,
 -- encoded (package resultcodec) in the order of the run's scenarios.
--- WITHOUT ROWID and no other index: the primary key is the table's only
--- B-tree, which keeps a bulk result write cheap. One position's results are
--- found through the key too, by the run's snapshot ids (run_position_snapshot)
--- as its second column.
+-- A rowid table: rows are appended in the order tasks write them, and the
+-- primary key is a separate index of small entries. (Before revision 6 it was
+-- WITHOUT ROWID: rows of a few kB under hundreds of scenarios then lived in
+-- the key's own B-tree, and a task's rows, a hash bucket spread over the
+-- whole key range, rewrote a 16 kB page each; Migrate rebuilds such a
+-- table.) One position's results are found through the key, by the run's
+-- snapshot ids (run_position_snapshot) as its second column.
 CREATE TABLE IF NOT EXISTS position_result (
     run_id                TEXT    NOT NULL,
     position_snapshot_id  TEXT    NOT NULL,
@@ -175,7 +178,7 @@ CREATE TABLE IF NOT EXISTS position_result (
     portfolio_node_id     TEXT    NOT NULL,
     vals                  BLOB    NOT NULL,
     PRIMARY KEY (run_id, position_snapshot_id, position_id)
-) WITHOUT ROWID;
+);
 DROP TABLE IF EXISTS run_result;
 
 -- Partial aggregates of each task, written with its results, and aggregates

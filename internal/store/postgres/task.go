@@ -377,3 +377,25 @@ func nullTime(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+// TaskQueueDepth counts the open tasks through the queue's partial index
+// (run_task_queue_idx), at the store's clock.
+func (db *DB) TaskQueueDepth(ctx context.Context) (*store.QueueDepth, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var (
+		q      store.QueueDepth
+		oldest *time.Time
+	)
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'QUEUED'), count(*) FILTER (WHERE status = 'RUNNING'),
+    min(available_at) FILTER (WHERE status = 'QUEUED' AND available_at <= `+nowSQL+`), `+nowSQL+`
+FROM run_task WHERE status IN ('QUEUED', 'RUNNING')`, db.clock()).Scan(&q.Queued, &q.Running, &oldest, &q.At)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: task queue depth: %w", err)
+	}
+	q.At = q.At.UTC()
+	if oldest != nil {
+		q.OldestWait = q.At.Sub(*oldest)
+	}
+	return &q, nil
+}

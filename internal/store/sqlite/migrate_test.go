@@ -146,3 +146,57 @@ func TestAuditLogAppendOnly(t *testing.T) {
 		t.Errorf("AuditList = %v, %v; want alice's entry untouched", entries, err)
 	}
 }
+
+// TestMigrateRebuildsWithoutRowidResults: a database whose position_result
+// is the WITHOUT ROWID table of revision 4 gets the rowid table, with its
+// rows and its key.
+func TestMigrateRebuildsWithoutRowidResults(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "r.db")
+	db, err := Open(ctx, path, Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `DROP TABLE position_result;
+CREATE TABLE position_result (run_id TEXT NOT NULL, position_snapshot_id TEXT NOT NULL, position_id TEXT NOT NULL,
+    task_id INTEGER NOT NULL, instrument_id TEXT NOT NULL, product_type TEXT NOT NULL, portfolio_node_id TEXT NOT NULL,
+    vals BLOB NOT NULL, PRIMARY KEY (run_id, position_snapshot_id, position_id)) WITHOUT ROWID;
+INSERT INTO position_result VALUES ('R', 'S', 'P2', 2, 'I2', 'AMORT_LOAN', 'N', x'0102'), ('R', 'S', 'P1', 1, 'I1', 'AMORT_LOAN', 'N', x'03');
+UPDATE schema_migration SET revision = 4`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(ctx, path, Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("Open(Migrate) of revision 4: %v", err)
+	}
+	defer db.Close()
+	var ddl string
+	if err := db.reader.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'position_result'`).Scan(&ddl); err != nil ||
+		strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID") {
+		t.Fatalf("position_result after the migration: %q, %v", ddl, err)
+	}
+	var got []string
+	rows, err := db.reader.QueryContext(ctx, `SELECT position_id || ':' || task_id || ':' || hex(vals) FROM position_result ORDER BY run_id, position_snapshot_id, position_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	rows.Close()
+	if strings.Join(got, " ") != "P1:1:03 P2:2:0102" {
+		t.Errorf("rows after the migration: %v", got)
+	}
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO position_result VALUES ('R', 'S', 'P1', 3, 'I', 'AMORT_LOAN', 'N', x'00')`); err == nil {
+		t.Error("a repeated key was accepted after the migration")
+	}
+	var old int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'position_result_without_rowid'`).Scan(&old); err != nil || old != 0 {
+		t.Errorf("the old table is still there: %d, %v", old, err)
+	}
+}

@@ -116,59 +116,26 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`, p.RunID, p.AfterSnaps
 	return out, nil
 }
 
+// resultsForPositionQuery reads one position id's results in a run
+// (arguments: position id, run id). CROSS JOIN keeps the snapshots as the
+// outer loop: with a plain JOIN SQLite walked every result row of the run
+// (run_id alone on the key) and looked each up in the snapshots, 100,000
+// rows for one position.
+const resultsForPositionQuery = `SELECT ` + resultColumns + ` FROM run_position_snapshot x
+CROSS JOIN position_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id AND rr.position_id = ?
+WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`
+
 // ResultsForPosition returns the run's results of every position with that
 // id: the primary key serves it, with the run's snapshot ids as its second
 // column.
 func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) ([]*store.PositionResult, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+resultColumns+` FROM run_position_snapshot x
-JOIN position_result rr ON rr.run_id = x.run_id AND rr.position_snapshot_id = x.position_snapshot_id AND rr.position_id = ?
-WHERE x.run_id = ? ORDER BY rr.position_snapshot_id`, positionID, runID)
+	rows, err := db.reader.QueryContext(ctx, resultsForPositionQuery, positionID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: results of position %q in run %q: %w", positionID, runID, err)
 	}
 	out, err := collectResults(rows)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: results of position %q in run %q: %w", positionID, runID, err)
-	}
-	return out, nil
-}
-
-// resultKeysChunk is the number of keys one query of ResultsOf looks up
-// (two parameters each).
-const resultKeysChunk = 2000
-
-// ResultsOf returns the run's results of the keys, a chunk of keys per
-// query, each a join of the keys as a VALUES table with the primary key.
-func (db *DB) ResultsOf(ctx context.Context, runID string, keys []store.ResultKey) ([]*store.PositionResult, error) {
-	keys = store.SortedResultKeys(keys)
-	out := []*store.PositionResult{}
-	for start := 0; start < len(keys); start += resultKeysChunk {
-		chunk := keys[start:min(start+resultKeysChunk, len(keys))]
-		var q strings.Builder
-		q.WriteString(`WITH k(s, p) AS (VALUES `)
-		args := make([]any, 0, 2*len(chunk)+1)
-		for i, k := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?)")
-			args = append(args, k.SnapshotID, k.PositionID)
-		}
-		// CROSS JOIN keeps the keys the outer loop (SQLite does not
-		// reorder it): one primary key search per key, whatever the
-		// planner guesses of a VALUES table of parameters.
-		q.WriteString(`) SELECT ` + resultColumns + ` FROM k
-CROSS JOIN position_result rr ON rr.run_id = ? AND rr.position_snapshot_id = k.s AND rr.position_id = k.p
-ORDER BY rr.position_snapshot_id, rr.position_id`)
-		rows, err := db.reader.QueryContext(ctx, q.String(), append(args, runID)...)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		found, err := collectResults(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		out = append(out, found...)
 	}
 	return out, nil
 }
@@ -205,11 +172,9 @@ func (db *DB) ResultScan(ctx context.Context, p store.ResultScanParams, fn func(
 		sb.WriteString(`, p.attributes`)
 	}
 	sb.WriteString(` FROM position_result rr` + join)
-	afterSnap, afterPos := "", ""
 	if p.SnapshotID != "" {
 		// One snapshot: equality on it and a range on the position id,
 		// which start the index scan at the cursor.
-		afterSnap = p.SnapshotID
 		sb.WriteString(`
 WHERE rr.run_id = ? AND rr.position_snapshot_id = ? AND rr.position_id > ?`)
 	} else {
@@ -219,9 +184,10 @@ WHERE rr.run_id = ? AND (rr.position_snapshot_id, rr.position_id) > (?, ?)`)
 	sb.WriteString(`
 ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 	query := sb.String()
-	var chunk []store.PositionResult
-	for {
-		chunk = chunk[:0]
+	return store.ScanAhead(ctx, scanChunk, func(ctx context.Context, afterSnap, afterPos string, chunk []store.PositionResult) ([]store.PositionResult, error) {
+		if p.SnapshotID != "" {
+			afterSnap = p.SnapshotID
+		}
 		args := append(append([]any(nil), attrArgs...), p.RunID, afterSnap, afterPos, scanChunk)
 		err := db.read(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, query, args...)
@@ -259,28 +225,15 @@ ORDER BY rr.position_snapshot_id, rr.position_id LIMIT ?`)
 			return rows.Err()
 		})
 		if err != nil {
-			return fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
+			return nil, fmt.Errorf("sqlite: scan results of run %q: %w", p.RunID, err)
 		}
-		for i := range chunk {
-			if err := fn(&chunk[i]); err != nil {
-				return err
-			}
-		}
-		if len(chunk) < scanChunk {
-			return nil
-		}
-		last := &chunk[len(chunk)-1]
-		afterSnap, afterPos = last.PositionSnapshotID, last.PositionID
-	}
+		return chunk, nil
+	}, fn)
 }
 
 // TaskAggregates reads the partial aggregates of a run's succeeded tasks.
 func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(taskID int64, payload []byte) error) error {
-	type part struct {
-		task    int64
-		payload []byte
-	}
-	var parts []part
+	var parts []store.AggregatePart
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT task_id, payload FROM task_aggregate WHERE run_id = ? AND key_by = ? ORDER BY task_id`,
 			runID, keyBy)
@@ -289,23 +242,18 @@ func (db *DB) TaskAggregates(ctx context.Context, runID, keyBy string, fn func(t
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var pt part
-			if err := rows.Scan(&pt.task, &pt.payload); err != nil {
+			var p store.AggregatePart
+			if err := rows.Scan(&p.TaskID, &p.Payload); err != nil {
 				return err
 			}
-			parts = append(parts, pt)
+			parts = append(parts, p)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: aggregates of run %q: %w", runID, err)
 	}
-	for _, pt := range parts {
-		if err := fn(pt.task, pt.payload); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.EachAggregatePart(parts, fn)
 }
 
 // RunAggregateGet returns a cached aggregate.
@@ -360,4 +308,46 @@ WHERE p.position_snapshot_id IN (SELECT value FROM json_each(?)) ORDER BY 1`, st
 		return nil, fmt.Errorf("sqlite: attribute names: %w", err)
 	}
 	return names, nil
+}
+
+// ResultValues reads the results of the positions named by keys through the
+// primary key: the keys, a JSON array of [snapshot id, position id] pairs,
+// drive the join (CROSS JOIN keeps json_each the outer loop).
+func (db *DB) ResultValues(ctx context.Context, runID string, keys []store.PositionKey, fn func(r *store.PositionResult) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	pairs := make([][2]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]string{k.SnapshotID, k.PositionID}
+	}
+	doc, err := json.Marshal(pairs)
+	if err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT rr.position_snapshot_id, rr.position_id, rr.vals
+FROM json_each(?) k CROSS JOIN position_result rr
+WHERE rr.run_id = ? AND rr.position_snapshot_id = k.value ->> 0 AND rr.position_id = k.value ->> 1`, string(doc), runID)
+	if err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	var out []store.PositionResult
+	for rows.Next() {
+		r := store.PositionResult{RunID: runID}
+		if err := rows.Scan(&r.PositionSnapshotID, &r.PositionID, &r.Values); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: results of %d positions of run %q: scan: %w", len(keys), runID, err)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
+	}
+	for i := range out {
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -291,13 +291,22 @@ func (db *DB) applyMigration(ctx context.Context, m sqliteschema.Migration) (app
 		if n > 0 && revision >= m.Revision {
 			return nil // applied, and the file has not changed since
 		}
+		rebuilt := false
 		if n > 0 {
 			if err := addColumns(ctx, tx); err != nil {
+				return err
+			}
+			if rebuilt, err = setAsideWithoutRowid(ctx, tx); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+		if rebuilt {
+			if err := refillResults(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (version, name, applied_at, revision) VALUES (?, ?, ?, ?)
 ON CONFLICT (version) DO UPDATE SET revision = excluded.revision, applied_at = excluded.applied_at`,
@@ -364,6 +373,42 @@ func addColumns(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.column+" "+c.definition); err != nil {
 			return fmt.Errorf("add column %s.%s: %w", c.table, c.column, err)
 		}
+	}
+	return nil
+}
+
+// setAsideWithoutRowid renames position_result out of the way when a
+// database made before revision 6 has it as a WITHOUT ROWID table, so that
+// the schema file creates it again as a rowid table (rows appended in
+// write order, the key a separate index: a task's rows, spread over the
+// whole key range, no longer rewrite a page of the table per row); then
+// refillResults copies the rows over.
+func setAsideWithoutRowid(ctx context.Context, tx *sql.Tx) (bool, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'position_result'
+AND upper(sql) LIKE '%WITHOUT ROWID%'`).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for a WITHOUT ROWID position_result: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE position_result RENAME TO position_result_without_rowid`); err != nil {
+		return false, fmt.Errorf("set position_result aside: %w", err)
+	}
+	return true, nil
+}
+
+// refillResults copies the rows set aside by setAsideWithoutRowid into the
+// new position_result and drops the old table.
+func refillResults(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO position_result (run_id, position_snapshot_id, position_id, task_id,
+    instrument_id, product_type, portfolio_node_id, vals)
+SELECT run_id, position_snapshot_id, position_id, task_id, instrument_id, product_type, portfolio_node_id, vals
+FROM position_result_without_rowid ORDER BY run_id, task_id`); err != nil {
+		return fmt.Errorf("copy position_result: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE position_result_without_rowid`); err != nil {
+		return fmt.Errorf("drop the old position_result: %w", err)
 	}
 	return nil
 }

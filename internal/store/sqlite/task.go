@@ -309,3 +309,22 @@ WHERE task_id = ?`
 	}
 	return nil
 }
+
+// TaskQueueDepth counts the open tasks through the claim index
+// (run_task_claim_idx), at the store's clock.
+func (db *DB) TaskQueueDepth(ctx context.Context) (*store.QueueDepth, error) {
+	now := db.now()
+	at := toMicros(now)
+	q := store.QueueDepth{At: fromMicros(at)}
+	var oldest sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT coalesce(sum(status = 'QUEUED'), 0), coalesce(sum(status = 'RUNNING'), 0),
+    min(CASE WHEN status = 'QUEUED' AND available_at <= ? THEN available_at END)
+FROM run_task WHERE status IN ('QUEUED', 'RUNNING')`, at).Scan(&q.Queued, &q.Running, &oldest)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: task queue depth: %w", err)
+	}
+	if oldest.Valid {
+		q.OldestWait = time.Duration(at-oldest.Int64) * time.Microsecond
+	}
+	return &q, nil
+}

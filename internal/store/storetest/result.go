@@ -214,56 +214,48 @@ func testResult(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ResultsOf", func(t *testing.T) {
+	t.Run("ResultValues", func(t *testing.T) {
 		f := setup(t, open)
 		rf := newResultFixture(t, f)
-		// Every fourth row, asked for in reverse with repeats, with keys
-		// that have no row: a position of the other snapshot, an unknown
-		// position, an unknown snapshot.
-		var keys []store.ResultKey
-		var want []*store.PositionResult
-		for i := len(rf.rows) - 1; i >= 0; i-- {
-			if i%4 != 1 {
-				continue
+		// Every other row, a key of a position the run lacks, a key of
+		// a snapshot the run lacks, and one key twice.
+		var keys []store.PositionKey
+		want := map[store.PositionKey][]byte{}
+		for i, r := range rf.rows {
+			if i%2 == 0 {
+				k := store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
+				keys = append(keys, k)
+				want[k] = r.Values
 			}
-			r := rf.rows[i]
-			k := store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
-			keys = append(keys, k, k)
-			want = append([]*store.PositionResult{r}, want...)
 		}
-		keys = append(keys, store.ResultKey{SnapshotID: f.id("ps-a"), PositionID: "P-09"},
-			store.ResultKey{SnapshotID: f.id("ps-b"), PositionID: "P-99"}, store.ResultKey{SnapshotID: "no-such-snapshot", PositionID: "P-01"})
-		got, err := f.s.ResultsOf(f.ctx, rf.runID, keys)
+		keys = append(keys, store.PositionKey{SnapshotID: rf.rows[0].PositionSnapshotID, PositionID: "P-99"},
+			store.PositionKey{SnapshotID: f.id("no-such-snapshot"), PositionID: "P-01"})
+		got := map[store.PositionKey][]byte{}
+		err := f.s.ResultValues(f.ctx, rf.runID, keys, func(r *store.PositionResult) error {
+			k := store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
+			if _, dup := got[k]; dup {
+				t.Errorf("%v read twice", k)
+			}
+			if r.RunID != rf.runID {
+				t.Errorf("RunID = %q, want %q", r.RunID, rf.runID)
+			}
+			got[k] = bytes.Clone(r.Values)
+			return nil
+		})
 		if err != nil {
-			t.Fatalf("ResultsOf: %v", err)
+			t.Fatalf("ResultValues: %v", err)
 		}
-		if len(got) != len(want) || len(want) != 3 {
-			t.Fatalf("ResultsOf = %d rows, want %d (3)", len(got), len(want))
+		if !maps.EqualFunc(got, want, bytes.Equal) {
+			t.Errorf("ResultValues read %d rows, want %d: %v", len(got), len(want), slices.Collect(maps.Keys(got)))
 		}
-		for i := range got {
-			checkResult(t, got[i], want[i])
+		if err := f.s.ResultValues(f.ctx, f.id("no-such-run"), keys, func(*store.PositionResult) error {
+			return errors.New("a row of an unknown run")
+		}); err != nil {
+			t.Errorf("ResultValues(unknown run): %v", err)
 		}
-		// Every key at once, more than one chunk's worth with repeats.
-		keys = keys[:0]
-		for range 1500 {
-			for _, r := range rf.rows {
-				keys = append(keys, store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID})
-			}
-		}
-		got, err = f.s.ResultsOf(f.ctx, rf.runID, keys)
-		if err != nil || len(got) != len(rf.rows) {
-			t.Fatalf("ResultsOf(every key, repeated) = %d rows, %v; want %d", len(got), err, len(rf.rows))
-		}
-		for i := range got {
-			checkResult(t, got[i], rf.rows[i])
-		}
-		for _, c := range []struct {
-			run  string
-			keys []store.ResultKey
-		}{{f.id("no-such-run"), keys[:5]}, {rf.runID, nil}} {
-			if got, err := f.s.ResultsOf(f.ctx, c.run, c.keys); err != nil || len(got) != 0 {
-				t.Errorf("ResultsOf(%s, %d keys) = %d rows, %v; want none", c.run, len(c.keys), len(got), err)
-			}
+		stop := errors.New("stop")
+		if err := f.s.ResultValues(f.ctx, rf.runID, keys, func(*store.PositionResult) error { return stop }); !errors.Is(err, stop) {
+			t.Errorf("ResultValues did not return fn's error: %v", err)
 		}
 	})
 

@@ -480,6 +480,67 @@ func testTask(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("QueueDepth", func(t *testing.T) {
+		f := setup(t, open)
+		depth := func(now time.Time) *store.QueueDepth {
+			t.Helper()
+			f.clock.Set(now)
+			q, err := f.s.TaskQueueDepth(f.ctx)
+			if err != nil {
+				t.Fatalf("TaskQueueDepth: %v", err)
+			}
+			if !q.At.Equal(us(now)) {
+				t.Errorf("TaskQueueDepth at %v, want the store's now %v", q.At, us(now))
+			}
+			return q
+		}
+		// A shared database may hold RUNNING tasks of runs cancelled by
+		// earlier subtests (their workers never came back): count from
+		// what is there. Queued tasks of cancelled runs are cancelled.
+		base := depth(T0)
+		if base.Queued != 0 || base.OldestWait != 0 {
+			t.Fatalf("queue before the run: %+v, want no QUEUED task", base)
+		}
+		want := func(what string, q *store.QueueDepth, queued, running int64, wait time.Duration) {
+			t.Helper()
+			if q.Queued != queued || q.Running != base.Running+running || q.OldestWait != wait {
+				t.Errorf("%s: queued %d running %d oldest wait %v, want %d, %d and %v",
+					what, q.Queued, q.Running-base.Running, q.OldestWait, queued, running, wait)
+			}
+			if q.Open() != q.Queued+q.Running {
+				t.Errorf("%s: Open() = %d, want %d", what, q.Open(), q.Queued+q.Running)
+			}
+		}
+
+		tasks := taskSpec(3, "FIXED_BOND", T0, 3)
+		tasks[0].AvailableAt = T0.Add(-time.Minute)
+		tasks[1].AvailableAt = T0.Add(-10 * time.Second)
+		tasks[2].AvailableAt = T0.Add(time.Hour) // waiting out a delay: queued, not waiting
+		MustRun(t, f.ctx, f.s, RunOpts{Run: &store.Run{ID: f.id("run"), HashMod: 3}, Tasks: tasks})
+		now := T0.Add(5 * time.Second)
+		want("three queued", depth(now), 3, 0, 65*time.Second)
+
+		first := f.mustClaim(t, "w1", now)
+		want("the oldest claimed", depth(now), 2, 1, 15*time.Second)
+		f.mustClaim(t, "w2", now)
+		want("both available claimed", depth(now), 1, 2, 0)
+
+		// Past the third task's AvailableAt: it waits; the two leases
+		// expired unclaimed and still count as RUNNING.
+		late := T0.Add(time.Hour + 30*time.Second)
+		want("delay over", depth(late), 1, 2, 30*time.Second)
+
+		if err := f.complete(first, late, nil); err != nil {
+			t.Fatalf("complete: %v", err)
+		}
+		want("one completed", depth(late), 1, 1, 30*time.Second)
+		if _, err := f.s.RunCancel(f.ctx, f.id("run")); err != nil {
+			t.Fatalf("RunCancel: %v", err)
+		}
+		// The queued task is cancelled, and the expired running one with it.
+		want("cancelled", depth(late), 0, 0, 0)
+	})
+
 	t.Run("EngineVersions", func(t *testing.T) {
 		f := setup(t, open)
 		r, tasks := f.simpleRun(t, "run", 4, 3)

@@ -22,6 +22,38 @@ export function common(a, b) {
   return [...new Set(a || [])].filter((x) => bs.has(x));
 }
 
+/** Where the runs' books come from: the portfolio nodes, sorted, or '' for a run given explicit snapshots. */
+function scopeKey(run) {
+  const ids = run.portfolio_scope?.node_ids;
+  return ids?.length ? JSON.stringify([...ids].sort()) : '';
+}
+
+/**
+ * The run to compare run with day over day: among runs, the finished
+ * (COMPLETED or PUBLISHED) run of the same type, portfolio nodes and model
+ * set with the latest as-of time before run's (the latest requested of
+ * those); null when there is none, or run names no portfolio nodes.
+ */
+export function previousRun(run, runs) {
+  const key = scopeKey(run);
+  if (!key) return null;
+  let best = null;
+  for (const r of runs) {
+    if (r.run_id === run.run_id || (r.status !== 'COMPLETED' && r.status !== 'PUBLISHED')
+      || r.run_type !== run.run_type || (r.model_set_id || '') !== (run.model_set_id || '')
+      || scopeKey(r) !== key || !(Date.parse(r.as_of_time) < Date.parse(run.as_of_time))) continue;
+    const [a, b] = best === null ? [1, 0] : [Date.parse(r.as_of_time), Date.parse(best.as_of_time)];
+    const later = a > b || (a === b && Date.parse(r.requested_at) > Date.parse(best.requested_at));
+    if (later) best = r;
+  }
+  return best;
+}
+
+/** The compare page's address for two runs. */
+export function compareHref(base, target) {
+  return `#/compare?${new URLSearchParams({ base, target })}`;
+}
+
 export async function render(main, ctx) {
   const q = ctx.query;
   const f = {

@@ -2,7 +2,7 @@
 // (each scenario's totals and P&L against BASE), its replay (Verify), its
 // tasks and the errors of its DEAD tasks.
 
-import { blob, finalStatus, get, poll, seg, token } from '../api.js';
+import { blob, finalStatus, get, page, poll, seg, token } from '../api.js';
 import {
   badge, card, fmtDuration, fmtInt, fmtTime, h, kv, loading, measureValue, num, pageHead, problemBox,
   progressBar, replace, table,
@@ -10,6 +10,7 @@ import {
 import { kr01View } from '../views/kr01.js';
 import { verifyView } from '../views/verify.js';
 import { scenarioSets } from './var.js';
+import { compareHref, previousRun } from './compare.js';
 
 /** BASE first, then the run's own order. */
 export function scenarioOrder(run, summary) {
@@ -108,6 +109,21 @@ async function download(run, button, note) {
   }
 }
 
+/** Puts in slot a link comparing run with the previous run of its book (see previousRun), when there is one. */
+async function showPrevious(run, slot, signal) {
+  try {
+    const prev = previousRun(run, (await page('/orch/runs', { limit: 200, signal })).items);
+    if (prev) {
+      replace(slot, h('a', {
+        class: 'button', href: compareHref(prev.run_id, run.run_id), id: 'compare-previous',
+        title: `${prev.run_id} · as of ${fmtTime(prev.as_of_time)} → this run`,
+      }, 'Compare with previous'));
+    }
+  } catch (err) {
+    if (err.name !== 'AbortError') replace(slot, h('span', { class: 'muted small', title: err.message }, 'previous run unknown'));
+  }
+}
+
 export async function render(main, ctx) {
   const id = ctx.params[0];
   document.title = `${id} · IPRS`;
@@ -134,6 +150,10 @@ export async function render(main, ctx) {
     exportBtn = h('a', { class: 'button', id: 'export-csv', href: exportPath, download: `${run.run_id}.csv` }, 'Export CSV');
   }
 
+  // Filled with a link to the day-over-day comparison once the runs are read.
+  const previousSlot = h('span', { class: 'previous-slot' });
+  const previousShown = showPrevious(run, previousSlot, ctx.signal);
+
   const showError = (r) => replace(errorEl, r.error ? h('div', { class: 'problem', id: 'run-error' },
     h('div', { class: 'title' }, `Run ${r.status.toLowerCase()}`), h('div', { class: 'detail' }, r.error)) : null);
   showError(run);
@@ -147,6 +167,7 @@ export async function render(main, ctx) {
       actions: [h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/cube`, id: 'open-cube' }, 'Cube'),
         scenarioSets(run).length ? h('a', { class: 'button', href: `#/runs/${seg(run.run_id)}/var`, id: 'open-var' }, 'VaR / ES') : null,
         h('a', { class: 'button', href: `#/compare?base=${seg(run.run_id)}`, id: 'open-compare' }, 'Compare with…'),
+        previousSlot,
         exportBtn].filter(Boolean),
     }),
     note,
@@ -183,7 +204,7 @@ export async function render(main, ctx) {
       if (err.name !== 'AbortError') replace(tasksEl, problemBox(err));
     }
   };
-  await Promise.all([loadSummary(), loadTasks()]);
+  await Promise.all([loadSummary(), loadTasks(), previousShown]);
 
   if (finalStatus(run.status)) return;
   let seen = `${run.status}/${run.progress.positions_done}`;

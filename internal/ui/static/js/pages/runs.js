@@ -4,6 +4,7 @@
 
 import { finalStatus, get, page, poll, seg } from '../api.js';
 import { badge, field, fmtDuration, fmtTime, h, pageHead, problemBox, progressBar, replace, select, table } from '../render.js';
+import { compareHref, previousRun } from './compare.js';
 
 const STATUSES = ['QUEUED', 'RUNNING', 'CANCELLING', 'COMPLETED', 'FAILED', 'CANCELLED', 'PUBLISHED'];
 const TYPES = ['EOD_OFFICIAL', 'INTRADAY', 'SANDBOX'];
@@ -40,6 +41,11 @@ export async function render(main, ctx) {
     { label: 'Progress', cell: (r) => rows.get(r.run_id).bar },
     { label: 'Took', num: true, cell: (r) => rows.get(r.run_id).took },
     { label: 'Scenarios', num: true, cell: (r) => String(r.scenarios.length) },
+    { label: 'Day over day', title: 'Compare with the previous run of the same book, type and model set', cell: (r) => {
+      const prev = previousRun(r, [...rows.values()].map((x) => x.run));
+      return prev ? h('a', { href: compareHref(prev.run_id, r.run_id), class: 'compare-previous', title: `${prev.run_id} → ${r.run_id}` },
+        `vs ${fmtTime(prev.as_of_time)}`) : '';
+    } },
     { label: 'Market', cell: (r) => h('a', { href: `#/market/${seg(r.market_snapshot_id)}`, class: 'mono' }, r.market_snapshot_id) },
     { label: 'Requested', cell: (r) => fmtTime(r.requested_at) },
   ];
