@@ -5,7 +5,7 @@
 -- its own transaction (it drops the top-level BEGIN; and COMMIT; lines below)
 -- and records it in schema_migration.
 --
--- revision: 5
+-- revision: 6
 -- The revision goes up with every change to this file once it has been
 -- applied anywhere; the last statement records it, and `iprs migrate`
 -- applies the file again to a database that recorded a lower one.
@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS position_snapshot (
     product_types         text[]      NOT NULL,
     created_at            timestamptz NOT NULL
 );
+-- check_summary (added in revision 6; NULL before): what the pre-run check
+-- needs of the snapshot's positions, recorded at upload by the
+-- orchestrator (the curves and FX pairs they need, the first run as-of
+-- date at which none has a problem of its own), so that a run can be
+-- checked without reading every position again.
+ALTER TABLE position_snapshot ADD COLUMN IF NOT EXISTS check_summary json;
 CREATE INDEX IF NOT EXISTS position_snapshot_node_idx ON position_snapshot (portfolio_node_id, as_of_time DESC, created_at DESC);
 CREATE INDEX IF NOT EXISTS position_snapshot_hash_idx ON position_snapshot (payload_hash);
 
@@ -336,7 +342,7 @@ BEGIN
 END
 $$;
 
-INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 5)
+INSERT INTO schema_migration (version, name, revision) VALUES (1, '001_mvp_core', 6)
 ON CONFLICT (version) DO UPDATE SET revision = EXCLUDED.revision, applied_at = now()
     WHERE schema_migration.revision < EXCLUDED.revision;
 

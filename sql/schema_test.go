@@ -64,8 +64,8 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"29d2cf9cd6bff0e78205e4b8077f8145b7674cfcb8b60dc099f615f74e610336", 5},
-	"sqlite/001_mvp_core.sql": {"69a2fc24674b7b8795ae7a816f674870c3c53aaa417eefa33dd962d4e36097cb", 6},
+	"001_mvp_core.sql":        {"a41e04b3e01ce76be7e5da744809082599454e30273fa33ec307c9ae3c1560f5", 6},
+	"sqlite/001_mvp_core.sql": {"2cd1187406427543daf482f617ab8e112894b9d16d487ab1d1b83e64565456f6", 7},
 }
 
 func TestRevisionFollowsContent(t *testing.T) {

@@ -116,10 +116,10 @@ type benchOptions struct {
 	// HistoryDays, when positive, loads that much market history first and
 	// adds its 1-day historical scenario set to the scenarios.
 	HistoryDays int
-	// Verify times the replay of the run too.
-	Verify bool
 	// Explain values a second day and times the explain of the two runs.
 	Explain bool
+	// Verify times the replay of the run too.
+	Verify bool
 }
 
 // startCPUProfile writes a CPU profile of this process to path until stop

@@ -80,7 +80,7 @@ new), its run, and the day-over-day comparison of the two runs.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "IPRS %s is running at %s (database: %s)\n", d.version, d.URL, db.Redacted())
 			if !noDemo {
-				o := demoOptions{Loans: demoLoans, HistoryDays: demoDays, DayTwo: dayTwo}
+				o := demoOptions{Loans: demoLoans, HistoryDays: demoDays, DayTwo: dayTwo, Explain: dayTwo}
 				runID, err := loadDemo(ctx, client.New(d.URL, demoToken(cfg), nil), o, out)
 				if err != nil && ctx.Err() == nil {
 					d.Stop()
@@ -167,7 +167,7 @@ func startDev(ctx context.Context, o devOptions) (*devPlatform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version, webhookURLs: webhookPolicy(o.Cfg, true)}
+	p := &platform{st: st, cfg: o.Cfg, logger: o.Logger, version: o.Version, webhookURLs: webhookPolicy(o.Cfg, true), driver: o.DB.Driver}
 	routes := map[string]http.Handler{}
 	for _, spec := range service.All() {
 		if spec.Prefix == "" {
@@ -254,12 +254,14 @@ func (p *platform) rootMux() (*web.Mux, *prometheus.Registry) {
 func registerRoot(m *web.Mux) { m.Public("GET /{$}", rootRedirect()) }
 
 // demoOptions size the demo: the loans of its book, the business days
-// of market history behind its historical VaR (0: no VaR demo), and
-// whether it adds the second business day.
+// of market history behind its historical VaR (0: no VaR demo), whether
+// it adds the second business day and, with it, whether it explains the
+// P&L between the two days.
 type demoOptions struct {
 	Loans       int
 	HistoryDays int
 	DayTwo      bool
+	Explain     bool
 }
 
 // demoRunID is the id of the demo's contractual run of a day.
@@ -326,7 +328,7 @@ func loadDemo(ctx context.Context, c *client.Client, o demoOptions, out io.Write
 		}
 	}
 	if o.DayTwo {
-		if err := demoDayTwo(ctx, c, book, runID, out); err != nil {
+		if err := demoDayTwo(ctx, c, book, runID, o.Explain, out); err != nil {
 			return "", err
 		}
 	}
@@ -477,6 +479,7 @@ Open %[1]s/ for the dashboard; the API reference is %[1]s/openapi.json. Try:
 		fmt.Fprintf(out, `  go run ./cmd/iprs run compare %[1]s %[2]s --max 20
   curl -s '%[3]s/results/compare?base=%[1]s&target=%[2]s&limit=5'
   the dashboard's day-over-day view: %[3]s/#/compare?base=%[1]s&target=%[2]s
+  the dashboard's P&L explains: %[3]s/#/explains
 `, runID, dayTwoRunID, url)
 	}
 	fmt.Fprint(out, `  go run ./cmd/iprs gen --loans 100k --market market.json -o book.json && \

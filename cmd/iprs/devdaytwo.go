@@ -21,8 +21,9 @@ const demoDayTwoSeed = 20260126
 // paid — and values it as the first day's contractual run was valued: its
 // market (the first day's moved by a day, gen.MarketAfter), its book (the
 // first day's rolled on, gen.DemoRoll), its run, then the comparison of
-// the two runs' PV under BASE and the explain of the difference.
-func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1RunID string, out io.Writer) error {
+// the two runs' PV under BASE and, when explain, the explain of the
+// difference.
+func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1RunID string, explain bool, out io.Writer) error {
 	asOf := gen.NextBusinessDay(demoAsOf)
 	mkt, err := jsonReader(gen.MarketAfter(demoMarketID(asOf), demoAsOf, asOf, demoDayTwoSeed))
 	if err != nil {
@@ -62,6 +63,9 @@ func demoDayTwo(ctx context.Context, c *client.Client, day1 gen.Options, day1Run
 	fmt.Fprintln(out)
 	printCompareHeader(out, cmp)
 	fmt.Fprintf(out, "every position: go run ./cmd/iprs run compare %s %s\n", day1RunID, runID)
+	if !explain {
+		return nil
+	}
 	return demoExplain(ctx, c, day1RunID, runID, out)
 }
 
@@ -73,12 +77,22 @@ func describeRoll(s gen.RollStats) string {
 		client.FormatCount(int64(s.BondTrades)), client.FormatCount(int64(s.NewFXForwards)))
 }
 
-// demoExplain is where the demo explains the P&L from the first day's run
-// to the second's (SPEC §4.5: POST /orch/explains, watched like a run,
-// then GET /results/explains/{id} printed as the waterfall carry → rates →
-// spread → fx → amendments → new → matured). Until the explain API is
-// served it prints the command that does so.
-func demoExplain(_ context.Context, _ *client.Client, from, to string, out io.Writer) error {
-	fmt.Fprintf(out, "explain the change: go run ./cmd/iprs explain %s %s --watch\n", from, to)
+// demoExplain explains the P&L from the first day's run to the second's
+// (SPEC §4.5): it asks for the explain (POST /orch/explains, the server
+// naming it), watches it as `iprs explain --watch` does and prints its
+// waterfall carry → rates → spread → fx → amendments → new → matured.
+func demoExplain(ctx context.Context, c *client.Client, from, to string, out io.Writer) error {
+	e, _, err := c.CreateExplain(ctx, client.ExplainRequest{FromRunID: from, ToRunID: to})
+	if err != nil {
+		return fmt.Errorf("explain %s → %s: %w", from, to, err)
+	}
+	fmt.Fprintf(out, "\ndemo: explain %s of the P&L from %s to %s\n", e.ExplainID, from, to)
+	if err := watchExplain(ctx, out, c, e.ExplainID); err != nil {
+		return err
+	}
+	if err := printExplainOf(ctx, out, c, e.ExplainID, "", ""); err != nil {
+		return fmt.Errorf("explain %s: %w", e.ExplainID, err)
+	}
+	fmt.Fprintf(out, "by product type: go run ./cmd/iprs explain get %s --by product_type\n", e.ExplainID)
 	return nil
 }

@@ -39,11 +39,7 @@ func newExplainCmd(a *app) *cobra.Command {
 			if !watch {
 				return nil
 			}
-			err = watchJob(cmd.Context(), w, "explain", func(ctx context.Context) (client.Run, error) {
-				e, err := c.GetExplain(ctx, e.ExplainID)
-				return e.AsRun(), err
-			})
-			if err != nil {
+			if err := watchExplain(cmd.Context(), w, c, e.ExplainID); err != nil {
 				return err
 			}
 			return printExplainOf(cmd.Context(), w, c, e.ExplainID, by, bands)
@@ -68,6 +64,15 @@ func newExplainCmd(a *app) *cobra.Command {
 	get.Flags().StringVar(&getBands, "bands", "", "with --by attr:NAME, increasing band boundaries such as 580,680,740")
 	cmd.AddCommand(get)
 	return cmd
+}
+
+// watchExplain shows an explain's progress until it ends, as watchRun
+// does a run's; an explain that did not complete is an error.
+func watchExplain(ctx context.Context, w io.Writer, c *client.Client, id string) error {
+	return watchJob(ctx, w, "explain", func(ctx context.Context) (client.Run, error) {
+		e, err := c.GetExplain(ctx, id)
+		return e.AsRun(), err
+	})
 }
 
 // printExplainOf fetches an explain and its waterfall and prints them.

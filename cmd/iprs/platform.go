@@ -70,6 +70,8 @@ type platform struct {
 	version string
 	// webhookURLs is what POST /orch/webhooks accepts (webhookPolicy).
 	webhookURLs webhook.URLPolicy
+	// driver is the store's database driver (config.DriverPostgres, …).
+	driver string
 }
 
 // webhookPolicy is the webhook URL policy of a process: https only, http
@@ -124,6 +126,10 @@ func (p *platform) mux(spec service.Spec) (*web.Mux, error) {
 			Registerer:      m.Registry(),
 			FourEyes:        p.cfg.FourEyes,
 			WebhookURLs:     p.webhookURLs,
+			// On PostgreSQL an upload's write holds one pooled
+			// connection, so it may overlap the read; on SQLite it
+			// would hold the single writer for as long as the body.
+			WriteWhileReading: p.driver == config.DriverPostgres,
 		}).Register(mux)
 	case service.Results:
 		results.New(p.st, logger, results.Options{}).Register(mux)
@@ -168,12 +174,7 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Lease:         p.cfg.Lease(),
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
-		Kinds: map[string]worker.ValuerBuilder{
-			store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
-				return explainrun.Build(ctx, st, run)
-			},
-			store.KindVerify: verifyValuer,
-		},
+		Kinds:         workerKinds(),
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once
@@ -212,4 +213,15 @@ func jsonReader(v any) (io.Reader, error) {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
 	return bytes.NewReader(b), nil
+}
+
+// workerKinds values the runs that are not valuations: explains and
+// replays.
+func workerKinds() map[string]worker.ValuerBuilder {
+	return map[string]worker.ValuerBuilder{
+		store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
+			return explainrun.Build(ctx, st, run)
+		},
+		store.KindVerify: verifyValuer,
+	}
 }

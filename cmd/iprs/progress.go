@@ -198,24 +198,8 @@ func watchRun(ctx context.Context, w io.Writer, c *client.Client, id string) err
 // watchJob is watchRun for anything that progresses as a run does (an
 // explain): what names it in the failure, and how to read it.
 func watchJob(ctx context.Context, w io.Writer, what string, get func(context.Context) (client.Run, error)) error {
-	start := time.Now()
 	tty := isTerminal(w)
-	lastStatus, lastDecile := "", -1
-	run, err := client.Wait(ctx, 250*time.Millisecond, get, func(r client.Run) {
-		line := progressLine(r, time.Since(start), tty)
-		if tty {
-			fmt.Fprintf(w, "\r%s", line)
-			return
-		}
-		decile := 0
-		if p := r.Progress; p.PositionsTotal > 0 {
-			decile = int(10 * float64(p.PositionsDone) / float64(p.PositionsTotal))
-		}
-		if r.Status != lastStatus || decile > lastDecile {
-			lastStatus, lastDecile = r.Status, decile
-			fmt.Fprintln(w, strings.TrimRight(line, " "))
-		}
-	})
+	run, err := client.Wait(ctx, 250*time.Millisecond, get, runProgress(w, tty))
 	if tty {
 		fmt.Fprintln(w)
 	}
@@ -231,6 +215,30 @@ func watchJob(ctx context.Context, w io.Writer, what string, get func(context.Co
 		msg = ": " + *run.Error
 	}
 	return fmt.Errorf("%s %s ended %s%s", what, run.RunID, run.Status, msg)
+}
+
+// runProgress returns what draws each poll of a run (or of anything with
+// a run's status and progress): on a terminal a bar redrawn in place,
+// elsewhere a plain line whenever the status changes or another tenth of
+// the positions is done. The caller ends the bar's line.
+func runProgress(w io.Writer, tty bool) func(client.Run) {
+	start := time.Now()
+	lastStatus, lastDecile := "", -1
+	return func(r client.Run) {
+		line := progressLine(r, time.Since(start), tty)
+		if tty {
+			fmt.Fprintf(w, "\r%s", line)
+			return
+		}
+		decile := 0
+		if p := r.Progress; p.PositionsTotal > 0 {
+			decile = int(10 * float64(p.PositionsDone) / float64(p.PositionsTotal))
+		}
+		if r.Status != lastStatus || decile > lastDecile {
+			lastStatus, lastDecile = r.Status, decile
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	}
 }
 
 // progressLine is one line of watchRun, with a bar when withBar.

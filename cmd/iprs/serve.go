@@ -53,7 +53,7 @@ func serve(ctx context.Context, cfg config.Config, spec service.Spec, base *slog
 		return err
 	}
 	defer st.Close()
-	p := &platform{st: st, cfg: cfg, logger: base, version: buildVersion(), webhookURLs: webhookPolicy(cfg, false)}
+	p := &platform{st: st, cfg: cfg, logger: base, version: buildVersion(), webhookURLs: webhookPolicy(cfg, false), driver: cfg.Database.Driver}
 	addr := spec.Addr()
 	if cfg.Addr != "" {
 		addr = cfg.Addr

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iprs/iprs/internal/client"
 	"github.com/iprs/iprs/internal/config"
 	"github.com/iprs/iprs/internal/gen"
 	"github.com/iprs/iprs/internal/store/teststore"
@@ -2396,7 +2397,8 @@ func checkDemoDayTwo(t *testing.T, a api, stdout *lockedBuffer) {
 	out := stdout.String()
 	for _, line := range []string{
 		want,
-		"explain the change: go run ./cmd/iprs explain RUN-DEMO-20260123-40 RUN-DEMO-20260126-40 --watch",
+		"demo: explain " + demoExplainID + " of the P&L from RUN-DEMO-20260123-40 to RUN-DEMO-20260126-40",
+		"explain " + demoExplainID + ": RUN-DEMO-20260123-40 → RUN-DEMO-20260126-40, COMPLETED",
 		fmt.Sprintf("%d loans paid (%d payments), %d matured, 1 prepaid, 1 restructured, 1 new", stats.Paid, stats.Payments, stats.Matured),
 	} {
 		if !strings.Contains(out, line) {
@@ -2408,5 +2410,78 @@ func checkDemoDayTwo(t *testing.T, a api, stdout *lockedBuffer) {
 	if counts["matched"] != 0.0 || counts["breaks"] != float64(stats.Kept()) || counts["only_in_base"] != float64(stats.Gone()) ||
 		counts["only_in_target"] != float64(stats.NewLoans+stats.NewFXForwards) {
 		t.Errorf("compare counts %v, want every one of %d kept positions breaking, %d gone, %d new", counts, stats.Kept(), stats.Gone(), stats.NewLoans)
+	}
+	checkDemoExplain(t, a, out, stats.Kept()+stats.Gone()+stats.NewLoans+stats.NewFXForwards)
+}
+
+// demoExplainID is the id the server gives the demo's explain of its
+// two days (of --demo-loans 40).
+const demoExplainID = "EXPLAIN-RUN-DEMO-20260123-40-RUN-DEMO-20260126-40"
+
+// checkDemoExplain checks the demo's explain of its two days: it is the
+// one explain listed, COMPLETED (it is no run: checkDemoRuns' list of
+// runs does not have it); its from_pv and to_pv are the two runs' BASE PV
+// summaries — the same positions' stored PVs, each an exact sum rounded
+// once, so equal to the last bit; and its total is to_pv − from_pv +
+// carry_cashflows up to rounding, bounded below. The printed table
+// carries the book's total.
+func checkDemoExplain(t *testing.T, a api, out string, positions int) {
+	t.Helper()
+	explains, _ := listOf(t, a.do(t, http.MethodGet, "/orch/explains", nil))
+	if len(explains) != 1 || explains[0]["explain_id"] != demoExplainID || explains[0]["status"] != "COMPLETED" ||
+		explains[0]["from_run_id"] != "RUN-DEMO-20260123-40" || explains[0]["to_run_id"] != "RUN-DEMO-20260126-40" {
+		t.Fatalf("GET /orch/explains lists %v, want the demo's one explain COMPLETED", explains)
+	}
+	basePV := func(runID string) float64 {
+		sum := a.do(t, http.MethodGet, "/results/runs/"+runID+"/summary", nil).object(t, http.StatusOK)
+		return sum["scenarios"].(map[string]any)["BASE"].(map[string]any)["measures"].(map[string]any)["PV"].(float64)
+	}
+	waterfall := func(query string) []client.ExplainItem {
+		w := a.do(t, http.MethodGet, "/results/explains/"+demoExplainID+query, nil)
+		var out struct{ Items []client.ExplainItem }
+		if err := json.Unmarshal(w.body, &out); w.status != http.StatusOK || err != nil {
+			t.Fatalf("%v (%v)", w, err)
+		}
+		return out.Items
+	}
+	whole := waterfall("")
+	if len(whole) != 1 {
+		t.Fatalf("the demo explain's waterfall: %+v", whole)
+	}
+	it := whole[0]
+	if from, to := basePV("RUN-DEMO-20260123-40"), basePV("RUN-DEMO-20260126-40"); it.FromPV != from || it.ToPV != to {
+		t.Errorf("explain from_pv %v to_pv %v, want the runs' BASE PVs %v and %v", it.FromPV, it.ToPV, from, to)
+	}
+	// Each position's seven steps telescope from its from_pv to its to_pv
+	// plus its carry cashflows, each step one rounding (≤ 2⁻⁵³ of the
+	// step); the book's components are exact sums rounded once, the total
+	// once more, and the reference takes three roundings (its three sums)
+	// and two of its own. So |total − reference| ≤ 2⁻⁵³ · (Σ over the
+	// positions of their steps' magnitudes + the book's magnitudes · 2);
+	// the instrument grouping stands for the positions (the generator
+	// names each position's instrument after it: checked below), and a
+	// factor 4 covers the book-level terms and the grouping's own
+	// rounding.
+	mag := func(i client.ExplainItem) float64 {
+		return math.Abs(i.FromPV) + math.Abs(i.ToPV) + math.Abs(i.CarryCashflows) + math.Abs(i.Carry) + math.Abs(i.Rates) +
+			math.Abs(i.Spread) + math.Abs(i.FX) + math.Abs(i.Amendments) + math.Abs(i.New) + math.Abs(i.Matured)
+	}
+	scale := mag(it)
+	perPosition := waterfall("?by=instrument_id")
+	if len(perPosition) != positions {
+		t.Errorf("the explain has %d instruments, want one for each of the %d positions of the two days", len(perPosition), positions)
+	}
+	for _, g := range perPosition {
+		scale += mag(g)
+	}
+	want := it.ToPV - it.FromPV + it.CarryCashflows
+	if d, bound := math.Abs(it.Total-want), 4*0x1p-53*scale; d > bound {
+		t.Errorf("explain total %v, to_pv − from_pv + carry_cashflows %v: off by %g > %g", it.Total, want, d, bound)
+	}
+	if it.Total == 0 || it.Carry == 0 || it.Rates == 0 || it.Matured == 0 || it.New == 0 {
+		t.Errorf("the demo's two days should move carry, rates, matured and new: %+v", it)
+	}
+	if !strings.Contains(out, "total") || !strings.Contains(out, number(it.Total)) {
+		t.Errorf("the demo does not print the explain's total %s:\n%s", number(it.Total), out)
 	}
 }

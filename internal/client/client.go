@@ -301,28 +301,35 @@ func (c *Client) PublishRun(ctx context.Context, id string) (Run, error) {
 // WaitRun polls the run every interval until it is final or ctx ends,
 // calling onProgress (when non-nil) after each poll.
 func (c *Client) WaitRun(ctx context.Context, id string, interval time.Duration, onProgress func(Run)) (Run, error) {
-	return Wait(ctx, interval, func(ctx context.Context) (Run, error) { return c.GetRun(ctx, id) }, onProgress)
+	return poll(ctx, interval, func() (Run, error) { return c.GetRun(ctx, id) }, (*Run).Final, onProgress)
 }
 
 // Wait polls get every interval until what it answers is final or ctx
-// ends, calling onProgress (when non-nil) after each poll.
+// ends, calling onProgress (when non-nil) after each poll: WaitRun for
+// anything that progresses as a run does (an explain).
 func Wait(ctx context.Context, interval time.Duration, get func(context.Context) (Run, error), onProgress func(Run)) (Run, error) {
+	return poll(ctx, interval, func() (Run, error) { return get(ctx) }, (*Run).Final, onProgress)
+}
+
+// poll calls get every interval until final says its answer is final, get
+// fails or ctx ends, calling onProgress (when non-nil) after each answer.
+func poll[T any](ctx context.Context, interval time.Duration, get func() (T, error), final func(*T) bool, onProgress func(T)) (T, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		run, err := get(ctx)
+		v, err := get()
 		if err != nil {
-			return run, err
+			return v, err
 		}
 		if onProgress != nil {
-			onProgress(run)
+			onProgress(v)
 		}
-		if run.Final() {
-			return run, nil
+		if final(&v) {
+			return v, nil
 		}
 		select {
 		case <-ctx.Done():
-			return run, ctx.Err()
+			return v, ctx.Err()
 		case <-t.C:
 		}
 	}

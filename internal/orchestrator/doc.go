@@ -80,6 +80,24 @@
 // read of about the canonical positions' size (docs/benchmarks.md has the
 // figures for a million loans); it is removed when the request ends.
 //
+// With Options.WriteWhileReading (on PostgreSQL, where `iprs serve` and
+// `iprs dev` set it) the write overlaps the read instead of following it:
+// once a first batch of rows is spooled without a problem, the upload
+// begins the snapshot writer (under the client's id, or the id the server
+// makes) and hands it each batch as the read goes on, while still
+// spooling every row. At the end of the body only the last batch and the
+// header are left to store. The early write is rolled back, and the rows
+// written from the spool after the read as above, whenever it cannot be
+// kept: a problem is found (400, nothing stored), the body gives no byte
+// for Options.WriteWaitLimit (2 s; a stalled client holds the store that
+// long at most, then nothing until its 408), the client's id comes after
+// the positions, or the store fails. At most two uploads of a service write
+// early at once (a client that keeps sending, however slowly, holds one
+// pooled connection); the others write after their read. An upload
+// identical to a stored snapshot without an id then writes its rows and
+// rolls them back at the end (200); under a stored client id the writer
+// discards them as they come.
+//
 // A repeated position_id is reported at the repeat and names the index of
 // the first use. A position object has only position_id, instrument_id,
 // product_type, quantity and attributes: any other member is refused (a
@@ -198,6 +216,17 @@
 // last payment after the as-of date, a payment not above the first
 // interest…), reported at the pointer of the member that brought its
 // snapshot in, the detail naming snapshot, position and attribute.
+//
+// The position checks do not read the positions again when they need not:
+// each upload records a check summary with its snapshot
+// (store.PositionSnapshot.CheckSummary: the curves and FX pairs its
+// positions need and the first run as-of date from which none has a
+// problem of its own, pricing.Position.CheckClearFrom, made by this
+// EngineVersion). A run whose market has every curve and pair of every
+// snapshot and whose as-of date is on or after each clear date passes them
+// from the summaries alone; any other run, and a snapshot stored without a
+// summary or by another engine version, reads every position and reports
+// each problem as above.
 //
 // Fan-out: hash_mod is the request's, or DefaultHashMod(positions): the
 // next power of two at or above ceil(positions/5000), clamped to [1, 256],

@@ -70,6 +70,27 @@ type envOpts struct {
 	principals  []auth.Principal
 	fourEyes    bool
 	webhookURLs webhook.URLPolicy
+	// writeWhileReading sets Options.WriteWhileReading; writeWait its
+	// WriteWaitLimit.
+	writeWhileReading bool
+	writeWait         time.Duration
+	// engineVersion is Options.EngineVersion; "" means pricing-test-1.
+	engineVersion string
+}
+
+// eachWriteMode runs fn as eachStore does, once writing uploads after
+// their body is read and once while it is read (Options.WriteWhileReading).
+func eachWriteMode(t *testing.T, opt envOpts, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, early := range []bool{false, true} {
+		o := opt
+		o.writeWhileReading = early
+		name := "after-read"
+		if early {
+			name = "while-reading"
+		}
+		t.Run(name, func(t *testing.T) { eachStore(t, o, fn) })
+	}
 }
 
 // eachStore runs fn on a fresh orchestrator for every backend.
@@ -89,9 +110,13 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 	}
 	reg := prometheus.NewRegistry()
 	clk := &clock{t: time.Date(2026, 1, 23, 18, 0, 0, 0, time.UTC)}
+	engineVersion := opt.engineVersion
+	if engineVersion == "" {
+		engineVersion = "pricing-test-1"
+	}
 	svc := orchestrator.New(st, logger, orchestrator.Options{
 		Now:            clk.Now,
-		EngineVersion:  "pricing-test-1",
+		EngineVersion:  engineVersion,
 		MaxUploadBytes: opt.maxUpload,
 		MaxProblems:    opt.maxProblems,
 		BatchSize:      opt.batchSize,
@@ -99,6 +124,9 @@ func setup(t *testing.T, st store.Store, opt envOpts) *env {
 		Registerer:     reg,
 		FourEyes:       opt.fourEyes,
 		WebhookURLs:    opt.webhookURLs,
+
+		WriteWhileReading: opt.writeWhileReading,
+		WriteWaitLimit:    opt.writeWait,
 	})
 	mux := web.NewMux(web.Config{Service: "orchestrator", Version: "test", Prefix: "/orch", Logger: logger, MaxBodyBytes: testMaxBody,
 		Principals: opt.principals})

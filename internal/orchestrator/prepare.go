@@ -24,7 +24,8 @@ type preparedPosition struct {
 	parse    []pricing.Problem
 	attrs    []byte
 	canonErr error
-	hash     int64 // PositionHash of the position id
+	hash     int64        // PositionHash of the position id
+	facts    summaryFacts // for the snapshot's check summary, when parsed
 }
 
 // prepare decodes a JSON upload's position; a CSV upload's rows are
@@ -33,9 +34,19 @@ func (p *preparedPosition) prepare() {
 	if p.inErr = p.in.UnmarshalJSON(p.raw); p.inErr != nil {
 		return
 	}
-	_, p.parse = pricing.ParsePosition(p.in)
+	p.parsePosition()
 	p.attrs, p.canonErr = canon.Canonicalize(p.in.Attributes)
 	p.hash = PositionHash(p.in.PositionID)
+}
+
+// parsePosition checks the input with pricing.ParsePosition and keeps
+// what the snapshot's check summary needs of the parsed position.
+func (p *preparedPosition) parsePosition() {
+	var pos *pricing.Position
+	pos, p.parse = pricing.ParsePosition(p.in)
+	if pos != nil && len(p.parse) == 0 {
+		p.facts = factsOf(pos)
+	}
 }
 
 // prepChunkSize is the number of positions prepared by one goroutine.

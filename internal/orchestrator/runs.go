@@ -212,7 +212,7 @@ func (s *Service) preRunCheck(ctx context.Context, req *RunRequest) (*checked, e
 		probs.add(ptr, "the run would value no positions: its position snapshots are empty")
 	}
 
-	if market != nil && len(snaps) > 0 && res.total > 0 {
+	if market != nil && len(snaps) > 0 && res.total > 0 && !s.summariesClear(snaps, market, req.asOf) {
 		if len(measures) == 0 {
 			measures = []pricing.Measure{pricing.PV}
 		}

@@ -23,6 +23,10 @@ const (
 	// DefaultBatchSize is the number of position rows added to the store
 	// at a time during an upload.
 	DefaultBatchSize = 5000
+	// DefaultWriteWaitLimit is how long the body of an upload writing
+	// while it reads may stall before the write lets go of the store
+	// (Options.WriteWaitLimit).
+	DefaultWriteWaitLimit = 2 * time.Second
 	// DefaultTaskSize is the number of positions a task aims at when the
 	// server picks hash_mod.
 	DefaultTaskSize = 5000
@@ -70,6 +74,18 @@ type Options struct {
 	// web.DefaultBodyIdleTimeout. The body may take any time while it
 	// keeps arriving.
 	BodyIdleTimeout time.Duration
+	// WriteWhileReading lets an upload write its rows to the store while
+	// its body is still being read (at most two uploads at a time): the
+	// write no longer waits for the whole body (see the package doc). A
+	// body that stalls for WriteWaitLimit makes the upload let go of the
+	// store and write after the read instead. Worth it on PostgreSQL,
+	// where the write holds one pooled connection; on SQLite it would
+	// hold the single writer for as long as the body takes.
+	WriteWhileReading bool
+	// WriteWaitLimit is how long the body of an upload writing while it
+	// reads may give no bytes before the write is rolled back; 0 means
+	// DefaultWriteWaitLimit.
+	WriteWaitLimit time.Duration
 	// Registerer receives the service's metrics (the registry of
 	// internal/web/metrics); nil leaves them unregistered.
 	Registerer prometheus.Registerer
@@ -89,6 +105,9 @@ type Service struct {
 	logger  *slog.Logger
 	opts    Options
 	metrics *serviceMetrics
+	// earlySlots holds a token per upload writing while it reads
+	// (maxEarlyWrites).
+	earlySlots chan struct{}
 }
 
 // New returns the orchestrator over st. It panics only when the metrics
@@ -107,6 +126,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
+	if opts.WriteWaitLimit <= 0 {
+		opts.WriteWaitLimit = DefaultWriteWaitLimit
+	}
 	if opts.TaskSize <= 0 {
 		opts.TaskSize = DefaultTaskSize
 	}
@@ -122,7 +144,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 			panic(fmt.Sprintf("orchestrator: register metrics: %v", err))
 		}
 	}
-	return &Service{store: st, logger: logger, opts: opts, metrics: m}
+	return &Service{store: st, logger: logger, opts: opts, metrics: m, earlySlots: make(chan struct{}, maxEarlyWrites)}
 }
 
 // Register adds the orchestrator's routes to m, whose prefix must be

@@ -245,7 +245,7 @@ func TestUploadClientIDIdempotentAndImmutable(t *testing.T) {
 
 func TestUploadIDAfterPositions(t *testing.T) {
 	t.Parallel()
-	eachStore(t, envOpts{batchSize: 2}, func(t *testing.T, e *env) {
+	eachWriteMode(t, envOpts{batchSize: 2}, func(t *testing.T, e *env) {
 		positions := []map[string]any{loanByTerms("L1", 100), loanByTerms("L2", 200), loanByTerms("L3", 300), bond("B1"), bond("B2")}
 		late := []byte(`{"as_of_time":"2026-01-23T00:00:00Z","positions":` + string(mustJSON(t, positions)) +
 			` , "portfolio_node_id":"BOOK-LATE", "position_snapshot_id" : "PS-LATE"}`)
@@ -430,7 +430,7 @@ func TestUploadRefused(t *testing.T) {
 
 func TestUploadListsEveryProblemUpToTheCap(t *testing.T) {
 	t.Parallel()
-	eachStore(t, envOpts{maxProblems: 50, batchSize: 7}, func(t *testing.T, e *env) {
+	eachWriteMode(t, envOpts{maxProblems: 50, batchSize: 7}, func(t *testing.T, e *env) {
 		var positions []map[string]any
 		for i := 0; i < 80; i++ {
 			p := loanByTerms("L"+strconv.Itoa(i), 1000)
@@ -545,25 +545,27 @@ func (w *failingWriter) Add(ctx context.Context, rows []*store.Position) error {
 func TestUploadStoreFailureLeavesNothing(t *testing.T) {
 	t.Parallel()
 	for _, b := range teststore.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			e := setup(t, failingStore{b.Open(t)}, envOpts{batchSize: 3})
-			var positions []map[string]any
-			for i := 0; i < 20; i++ {
-				positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))
-			}
-			for _, id := range []string{"PS-FAIL", ""} {
-				r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody(id, "BOOK-F", "2026-01-23T00:00:00Z", positions)))
-				e.mustStatus(r, http.StatusInternalServerError)
-				if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "SELECT") {
-					t.Fatalf("500 leaks the cause: %s", r.body)
+		for _, early := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/while-reading=%v", b.Name, early), func(t *testing.T) {
+				e := setup(t, failingStore{b.Open(t)}, envOpts{batchSize: 3, writeWhileReading: early})
+				var positions []map[string]any
+				for i := 0; i < 20; i++ {
+					positions = append(positions, loanByTerms("L"+strconv.Itoa(i), 1000))
 				}
-			}
-			if _, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-F", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
-				t.Fatalf("failed upload stored: %v", err)
-			}
-			// The store is usable afterwards (the writer was released).
-			e.upload(snapshotBody("PS-OK", "BOOK-F", "2026-01-23T00:00:00Z", positions[:2]), http.StatusCreated)
-		})
+				for _, id := range []string{"PS-FAIL", ""} {
+					r := e.do(http.MethodPost, "/orch/position-snapshots", mustJSON(t, snapshotBody(id, "BOOK-F", "2026-01-23T00:00:00Z", positions)))
+					e.mustStatus(r, http.StatusInternalServerError)
+					if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "SELECT") {
+						t.Fatalf("500 leaks the cause: %s", r.body)
+					}
+				}
+				if _, err := e.store.PositionSnapshotLatest(e.ctx, "BOOK-F", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, apperr.ErrNotFound) {
+					t.Fatalf("failed upload stored: %v", err)
+				}
+				// The store is usable afterwards (the writer was released).
+				e.upload(snapshotBody("PS-OK", "BOOK-F", "2026-01-23T00:00:00Z", positions[:2]), http.StatusCreated)
+			})
+		}
 	}
 }
 

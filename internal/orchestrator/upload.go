@@ -29,21 +29,38 @@ type upload struct {
 	probs *problems
 
 	clientID string // position_snapshot_id as given ("" when absent)
+	serverID string // the id the server makes when the client gives none
 	asOf     time.Time
 	nodeID   string
 
 	pass *positionsPass
+
+	body     *bodyClock // when the body last gave bytes
+	began    time.Time  // when reading began
+	readDone time.Time  // when the body was read (commit began)
 }
 
 func (s *Service) newUpload(ctx context.Context) *upload {
-	return &upload{s: s, ctx: ctx, probs: newProblems(s.opts.MaxProblems)}
+	return &upload{s: s, ctx: ctx, probs: newProblems(s.opts.MaxProblems), body: newBodyClock(), began: time.Now()}
 }
 
-// close removes the spool.
+// close stops an early write and removes the spool.
 func (u *upload) close() {
 	if u.pass != nil {
 		u.pass.close()
 	}
+}
+
+// snapshotID is the id the rows are written under: the client's, else
+// one the server makes (once per upload).
+func (u *upload) snapshotID() string {
+	if u.clientID != "" {
+		return u.clientID
+	}
+	if u.serverID == "" {
+		u.serverID = newID("PS-", u.s.now())
+	}
+	return u.serverID
 }
 
 // positionsPass takes the positions of an upload in order: it checks what
@@ -56,6 +73,17 @@ type positionsPass struct {
 	hasher *canon.Hasher
 	rows   *rowSpool
 	buf    []byte
+	// summary gathers the snapshot's check summary.
+	summary *summaryBuilder
+	// early writes the rows to the store as they come
+	// (Options.WriteWhileReading), batch by batch; nil before it begins
+	// or when it was stopped, with earlyOff then set.
+	early    *earlyWrite
+	earlyOff bool
+	// wroteEarly: the early write added every row.
+	wroteEarly bool
+	batch      []*store.Position
+	spooled    int64
 	// pointer is the JSON Pointer of a position's member: sub is
 	// "/position_id", "/attributes/fico", … ("" for the position).
 	pointer func(i int, sub string) string
@@ -73,11 +101,13 @@ func (u *upload) newPass(pointer func(i int, sub string) string) (*positionsPass
 		types:   make(map[string]struct{}),
 		hasher:  h,
 		rows:    rows,
+		summary: newSummaryBuilder(),
 		pointer: pointer,
 	}, nil
 }
 
 func (p *positionsPass) close() {
+	p.stopEarly()
 	if p.rows != nil {
 		p.rows.remove()
 		p.rows = nil
@@ -132,6 +162,7 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition, ba
 		}
 	}
 	if u.probs.count() > 0 {
+		pass.stopEarly()
 		return nil // the upload is refused: no need to hash or spool
 	}
 	pass.types[in.ProductType] = struct{}{}
@@ -145,7 +176,104 @@ func (u *upload) position(pass *positionsPass, i int, prep *preparedPosition, ba
 	}
 	_, _ = pass.hasher.Write(b)
 	pass.rows.add(in.PositionID, in.InstrumentID, in.ProductType, in.Quantity, attrs, prep.hash)
+	pass.summary.add(&prep.facts)
+	u.writeEarly(pass, &in, attrs, prep.hash)
 	return nil
+}
+
+// writeEarly hands a spooled row to the early write, beginning it once a
+// batch of rows is spooled without a problem, when the service writes
+// while reading. A client that stalls before its first full batch never
+// reaches the store before its body is read.
+func (u *upload) writeEarly(pass *positionsPass, in *pricing.PositionInput, attrs []byte, hash int64) {
+	seq := pass.spooled
+	pass.spooled++
+	if !u.s.opts.WriteWhileReading || pass.earlyOff {
+		return
+	}
+	if pass.batch == nil {
+		pass.batch = make([]*store.Position, 0, u.s.opts.BatchSize)
+	}
+	id := u.snapshotID()
+	if pass.early != nil {
+		id = pass.early.id
+	}
+	pass.batch = append(pass.batch, &store.Position{
+		SnapshotID:   id,
+		Seq:          seq,
+		PositionID:   in.PositionID,
+		InstrumentID: in.InstrumentID,
+		ProductType:  in.ProductType,
+		Quantity:     in.Quantity,
+		Attributes:   attrs,
+		Hash:         hash,
+	})
+	if len(pass.batch) < u.s.opts.BatchSize {
+		return
+	}
+	if pass.early == nil {
+		if seq+1 != int64(len(pass.batch)) {
+			pass.stopEarly() // rows before were not batched
+			return
+		}
+		select {
+		case u.s.earlySlots <- struct{}{}:
+		default:
+			pass.stopEarly() // as many uploads write early as may
+			return
+		}
+		pass.early = startEarlyWrite(u.ctx, u.s.store, id, u.body, u.s.opts.WriteWaitLimit)
+		go func(done <-chan struct{}) {
+			<-done
+			<-u.s.earlySlots
+		}(pass.early.done)
+	}
+	if !pass.early.send(pass.batch) {
+		u.logEarlyEnd(pass.early)
+		pass.stopEarly()
+		return
+	}
+	pass.batch = nil
+}
+
+// logEarlyEnd logs why an early write ended before the end of the body.
+func (u *upload) logEarlyEnd(e *earlyWrite) {
+	<-e.done
+	u.s.log(u.ctx).InfoContext(u.ctx, "position snapshot: the write begun while reading stopped; writing after the read",
+		"position_snapshot_id", e.id, "reason", e.err.Error())
+}
+
+// stopEarly ends the early write, if any, rolling it back; the write phase
+// writes from the spool.
+func (p *positionsPass) stopEarly() {
+	p.earlyOff = true
+	p.batch = nil
+	if p.early != nil {
+		p.early.abandon()
+		p.early = nil
+	}
+}
+
+// finishEarly returns the early write's writer with every row added, or
+// nil when there is none or it ended before (then rolled back).
+func (u *upload) finishEarly(id string) store.PositionSnapshotWriter {
+	pass := u.pass
+	e := pass.early
+	if e == nil || pass.earlyOff {
+		return nil
+	}
+	if e.id != id {
+		pass.stopEarly() // the client's id came after the rows
+		return nil
+	}
+	w, err := e.finish(pass.batch)
+	pass.early, pass.batch, pass.earlyOff = nil, nil, true
+	if err != nil {
+		u.logEarlyEnd(e)
+		return nil
+	}
+	pass.wroteEarly = true
+	return w
 }
 
 // appendCanonicalPosition appends the RFC 8785 form of a position as
@@ -177,8 +305,10 @@ func appendCanonicalPosition(b []byte, in *pricing.PositionInput, attrs []byte) 
 // transaction. The body was read in full before, so the transaction (and
 // on SQLite the single writer, on PostgreSQL a pooled connection and the
 // snapshot id's advisory lock) waits on the disk only, never on the
-// client.
+// client. When an early write added every row already (see earlyWrite),
+// only the header is left to store.
 func (u *upload) commit() (*store.PositionSnapshot, bool, error) {
+	u.readDone = time.Now()
 	pass := u.pass
 	_, _ = pass.hasher.WriteString("]")
 	hash, err := payloadHash(u.asOf, u.nodeID, pass.count, pass.hasher.Sum())
@@ -200,7 +330,10 @@ func (u *upload) commit() (*store.PositionSnapshot, bool, error) {
 			return nil, false, fmt.Errorf("look up position snapshot %s: %w", id, err)
 		}
 	} else {
-		id = newID("PS-", u.s.now())
+		id = u.snapshotID()
+	}
+	if w := u.finishEarly(id); w != nil {
+		return u.commitHeader(w, id, hash)
 	}
 	rows, err := pass.rows.reader()
 	if err != nil {
@@ -210,36 +343,55 @@ func (u *upload) commit() (*store.PositionSnapshot, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("begin position snapshot %s: %w", id, err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = w.Rollback(context.WithoutCancel(u.ctx))
-		}
-	}()
+	if err := u.writeSpool(w, rows, id); err != nil {
+		_ = w.Rollback(context.WithoutCancel(u.ctx))
+		return nil, false, err
+	}
+	return u.commitHeader(w, id, hash)
+}
+
+// writeSpool adds the spooled rows to w in batches, one batch being added
+// while the next is read from the spool.
+func (u *upload) writeSpool(w store.PositionSnapshotWriter, rows *rowReader, id string) error {
 	adder := startBatchAdder(u.ctx, id, w)
 	for {
 		batch, err := rows.next(u.s.opts.BatchSize, id)
 		if err != nil {
 			_ = adder.wait()
-			return nil, false, err
+			return err
 		}
 		if len(batch) == 0 {
 			break
 		}
 		if err := adder.add(batch); err != nil {
 			_ = adder.wait()
-			return nil, false, err
+			return err
 		}
 	}
-	if err := adder.wait(); err != nil {
-		return nil, false, err
-	}
+	return adder.wait()
+}
+
+// commitHeader stores the header through w, every row added, and commits;
+// w is rolled back when that fails.
+func (u *upload) commitHeader(w store.PositionSnapshotWriter, id, hash string) (*store.PositionSnapshot, bool, error) {
+	pass := u.pass
+	committed := false
+	defer func() {
+		if !committed {
+			_ = w.Rollback(context.WithoutCancel(u.ctx))
+		}
+	}()
 	types := make([]string, 0, len(pass.types))
 	for t := range pass.types {
 		types = append(types, t)
 	}
 	sort.Strings(types)
+	summary, err := pass.summary.json(u.s.opts.EngineVersion)
+	if err != nil {
+		return nil, false, err
+	}
 	hdr := &store.PositionSnapshot{
+		CheckSummary:    summary,
 		ID:              id,
 		AsOfTime:        u.asOf,
 		PortfolioNodeID: u.nodeID,
@@ -250,6 +402,9 @@ func (u *upload) commit() (*store.PositionSnapshot, bool, error) {
 	}
 	stored, created, err := w.Commit(u.ctx, hdr, u.clientID == "")
 	committed = err == nil
+	u.s.log(u.ctx).DebugContext(u.ctx, "position snapshot written", "position_snapshot_id", id,
+		"read_seconds", u.readDone.Sub(u.began).Seconds(), "write_after_read_seconds", time.Since(u.readDone).Seconds(),
+		"written_while_reading", pass.wroteEarly)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return nil, false, err

@@ -105,7 +105,7 @@ var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 // readCSV reads the tape, recording problems; it returns an error only
 // when reading cannot go on.
 func (u *upload) readCSV(body io.Reader) error {
-	src := &sourceReader{r: body}
+	src := &sourceReader{r: body, clock: u.body}
 	br := bufio.NewReaderSize(src, 1<<16)
 	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
 		_, _ = br.Discard(len(utf8BOM))
@@ -310,7 +310,7 @@ func (l *csvLayout) prepare(p *preparedPosition) {
 		p.pre = probs // the row is refused: ParsePosition would only repeat these
 		return
 	}
-	_, p.parse = pricing.ParsePosition(p.in)
+	p.parsePosition()
 	p.hash = PositionHash(p.in.PositionID)
 }
 

@@ -54,7 +54,7 @@ const tapeTwin = `{"as_of_time":"2026-01-23T00:00:00Z","portfolio_node_id":"BOOK
 
 func TestCSVTapeAndItsJSONTwinHashAlike(t *testing.T) {
 	t.Parallel()
-	eachStore(t, envOpts{batchSize: 3}, func(t *testing.T, e *env) {
+	eachWriteMode(t, envOpts{batchSize: 3}, func(t *testing.T, e *env) {
 		want := expectedPayloadHash(t, []byte(tapeTwin))
 		r := e.doCSV(tapeQuery("PS-TAPE", "BOOK-TAPE", "2026-01-23T00:00:00Z"), "text/csv", tape)
 		e.mustStatus(r, http.StatusCreated)

@@ -35,7 +35,8 @@ type jsonUpload struct {
 // stores it. It returns the stored snapshot and whether it was created now
 // (false: an identical snapshot was stored before).
 func (s *Service) uploadSnapshot(ctx context.Context, body io.Reader) (*store.PositionSnapshot, bool, error) {
-	u := &jsonUpload{upload: s.newUpload(ctx), src: &sourceReader{r: body}, seen: make(map[string]bool, 4)}
+	up := s.newUpload(ctx)
+	u := &jsonUpload{upload: up, src: &sourceReader{r: body, clock: up.body}, seen: make(map[string]bool, 4)}
 	defer u.close()
 	u.dec = newBodyDecoder(u.src)
 	if err := u.readDocument(); err != nil {
@@ -327,12 +328,14 @@ func (u *jsonUpload) fatal(err error) error {
 // sourceReader reads the request body, remembering a read failure (which
 // the decoder reports as its own).
 type sourceReader struct {
-	r   io.Reader
-	err error
+	r     io.Reader
+	err   error
+	clock *bodyClock
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
+	s.clock.saw(n, err)
 	if err != nil && err != io.EOF {
 		s.err = err
 	}

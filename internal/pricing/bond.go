@@ -48,6 +48,8 @@ func (b *bond) requirements() []requirement { return b.curves.requirements() }
 
 func (b *bond) check(int32, *problemList) {}
 
+func (*bond) clearFrom() (int32, bool) { return anyDay, true }
+
 func (b *bond) price(pc priceCall, out *Values) error {
 	if err := b.curves.price(pc, b.days, b.amounts, b.lastDay, out); err != nil {
 		return err

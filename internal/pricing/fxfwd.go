@@ -73,6 +73,8 @@ func (f *fxForward) requirements() []requirement {
 
 func (f *fxForward) check(int32, *problemList) {}
 
+func (*fxForward) clearFrom() (int32, bool) { return anyDay, true }
+
 func (f *fxForward) price(pc priceCall, out *Values) error {
 	wantPV, wantDV01, wantDelta, wantKR := pc.wants(PV), pc.wants(DV01), pc.wants(FXDelta), pc.wants(KR01)
 	if !wantPV && !wantDV01 && !wantDelta && !wantKR {

@@ -191,6 +191,15 @@ func (l *loan) check(asOf int32, probs *problemList) {
 	}
 }
 
+// clearFrom mirrors dataErrors: the last payment must not be after the
+// as-of day, and a loan by its terms must amortize whatever the day.
+func (l *loan) clearFrom() (int32, bool) {
+	if l.fromTerms && !(l.payment > l.firstInterest) {
+		return 0, false
+	}
+	return l.lastPay, true
+}
+
 // loanDataError is one reason a loan cannot be valued.
 type loanDataError struct{ pointer, detail string }
 

@@ -509,3 +509,63 @@ func TestLoanInterpolationRegimes(t *testing.T) {
 		assertClose(t, "PV on "+date, mustGet(t, MustPrice(t, e, p, "BASE"), PV), want, 1e-14)
 	}
 }
+
+// CheckClearFrom is the first run as-of date at which Check finds nothing
+// in the position's own data: checked against Check on engines the day
+// before and the day itself.
+func TestCheckClearFrom(t *testing.T) {
+	t.Parallel()
+	m := MustMarket(t, flatMarketData(0.04, 0.02, 0.03))
+	engineOn := func(asOf time.Time) *Engine { return MustEngine(t, m, []string{"BASE"}, allLoanMeasures, asOf) }
+	terms := func(last string, payment float64) *Position {
+		return MustPosition(t, "S", "AMORT_LOAN", nil, map[string]any{
+			"current_principal": 10000.0, "coupon_rate": 0.12, "last_payment_date": last,
+			"remaining_term_months": 24, "next_payment_date": "2026-03-01", "monthly_payment": payment,
+		})
+	}
+
+	// A loan paid last on 2026-02-01 and no as_of_date of its own: clear
+	// from that day (any time of it, UTC), not the day before.
+	p := terms("2026-02-01", 500)
+	from, ok := p.CheckClearFrom()
+	if want := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC); !ok || !from.Equal(want) {
+		t.Fatalf("CheckClearFrom = %s %v, want %s", from, ok, want)
+	}
+	if probs := engineOn(time.Date(2026, 2, 1, 23, 0, 0, 0, time.UTC)).Check(p); len(probs) != 0 {
+		t.Errorf("Check on the day = %v", probs)
+	}
+	if probs := engineOn(time.Date(2026, 1, 31, 23, 59, 0, 0, time.UTC)).Check(p); len(probs) != 1 {
+		t.Errorf("Check the day before = %v, want the last payment", probs)
+	}
+
+	// A payment not above the first interest (10,000 × 12% / 12 = 100):
+	// never clear, whatever the date.
+	if _, ok := terms("2026-02-01", 100).CheckClearFrom(); ok {
+		t.Error("a loan that never amortizes is clear")
+	}
+	if probs := engineOn(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)).Check(terms("2026-02-01", 100)); len(probs) == 0 {
+		t.Error("Check finds nothing wrong with a loan that never amortizes")
+	}
+
+	// A loan with its own as_of_date is checked on that date whatever the
+	// run's: clear on any date when its last payment is not after it,
+	// never when it is.
+	attrs := loanAttrs(cf("2026-07-23", 0, 1000))
+	if from, ok := MustPosition(t, "A", "AMORT_LOAN", nil, attrs).CheckClearFrom(); !ok || !from.IsZero() {
+		t.Errorf("own as-of, clear: %s %v", from, ok)
+	}
+	attrs["last_payment_date"] = "2026-01-24"
+	late := MustPosition(t, "A", "AMORT_LOAN", nil, attrs)
+	if _, ok := late.CheckClearFrom(); ok {
+		t.Error("own as-of before the last payment: clear")
+	}
+	if probs := engineOn(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)).Check(late); len(probs) == 0 {
+		t.Error("Check finds nothing wrong with a last payment after the position's own as_of_date")
+	}
+
+	// A bond has nothing of its own to check.
+	b := MustPosition(t, "B", "FIXED_BOND", nil, map[string]any{"cashflows": []any{map[string]any{"pay_date": "2026-07-23", "amount": 25.0}}})
+	if from, ok := b.CheckClearFrom(); !ok || !from.IsZero() {
+		t.Errorf("bond: %s %v", from, ok)
+	}
+}

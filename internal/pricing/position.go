@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 )
 
 // PositionInput is one position object of a position snapshot:
@@ -101,6 +102,28 @@ func (p *Position) SupportedMeasures() []Measure {
 
 // Supports reports whether measure m applies to the position's product.
 func (p *Position) Supports(m Measure) bool { return p.typ.supports(m) }
+
+// CheckClearFrom tells from which run as-of date Engine.Check finds nothing
+// wrong with the position's own data (its market data aside): Check of an
+// engine whose run as-of falls on that UTC date or later finds no problem
+// but a missing curve or FX spot. from is the zero time when any date
+// will do (also when the position has its own as_of_date and is clear
+// there); ok is false when Check finds a problem whatever the date. The
+// pre-run check of a whole snapshot can then be answered from the latest
+// such date and the snapshot's requirements.
+func (p *Position) CheckClearFrom() (from time.Time, ok bool) {
+	day, ok := p.prod.clearFrom()
+	switch {
+	case !ok:
+		return time.Time{}, false
+	case p.hasAsOf:
+		return time.Time{}, day <= p.asOf
+	case day == anyDay:
+		return time.Time{}, true
+	}
+	y, m, d := civilFromDays(day)
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+}
 
 // Requirements lists the market data a position needs.
 type Requirements struct {

@@ -1,6 +1,9 @@
 package pricing
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // A product type is registered by its own file (loan.go, bond.go,
 // fxfwd.go): adding a product is one new file that calls registerProduct
@@ -33,12 +36,20 @@ type product interface {
 	// check records problems that depend on the run's as-of day but not on
 	// the market (for example a last payment date after it).
 	check(asOf int32, probs *problemList)
+	// clearFrom returns the first as-of day from which check records
+	// nothing (anyDay when it never records anything); ok false when it
+	// records something whatever the day.
+	clearFrom() (day int32, ok bool)
 	// price sets, in out (which is empty), the wanted measures that apply
 	// to the product under one scenario. An error is a Problem naming what
 	// cannot be priced. priceCall is passed by value so that nothing
 	// escapes to the heap.
 	price(pc priceCall, out *Values) error
 }
+
+// anyDay is the clearFrom of a product whose check never records a
+// problem.
+const anyDay = math.MinInt32
 
 // requirement is one piece of market data a product needs, and the
 // attribute that named it ("" when it is a default).

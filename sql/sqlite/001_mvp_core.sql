@@ -1,7 +1,7 @@
 -- IPRS core schema for SQLite: the twin of sql/001_mvp_core.sql (same tables,
 -- columns and constraints) in SQLite types. `iprs migrate` (or dev mode)
 -- applies it in a transaction and records it in schema_migration.
--- revision: 6
+-- revision: 7
 -- (The revision goes up with every change to this file; `iprs migrate`
 -- applies the file again to a database that recorded a lower one.)
 --
@@ -66,7 +66,10 @@ CREATE TABLE IF NOT EXISTS position_snapshot (
     payload_hash          TEXT    NOT NULL,
     position_count        INTEGER NOT NULL,
     product_types         TEXT    NOT NULL CHECK (json_valid(product_types)),
-    created_at            INTEGER NOT NULL
+    created_at            INTEGER NOT NULL,
+    -- What the pre-run check needs of the positions, recorded at upload
+    -- (revision 7; NULL before): see sql/001_mvp_core.sql.
+    check_summary         TEXT
 );
 CREATE INDEX IF NOT EXISTS position_snapshot_node_idx ON position_snapshot (portfolio_node_id, as_of_time DESC, created_at DESC);
 CREATE INDEX IF NOT EXISTS position_snapshot_hash_idx ON position_snapshot (payload_hash);

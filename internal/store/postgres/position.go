@@ -12,11 +12,11 @@ import (
 	"github.com/iprs/iprs/internal/store"
 )
 
-const positionSnapshotColumns = `position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at`
+const positionSnapshotColumns = `position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at, check_summary`
 
 func scanPositionSnapshot(r pgx.Row) (*store.PositionSnapshot, error) {
 	var s store.PositionSnapshot
-	if err := r.Scan(&s.ID, &s.AsOfTime, &s.PortfolioNodeID, &s.PayloadHash, &s.PositionCount, &s.ProductTypes, &s.CreatedAt); err != nil {
+	if err := r.Scan(&s.ID, &s.AsOfTime, &s.PortfolioNodeID, &s.PayloadHash, &s.PositionCount, &s.ProductTypes, &s.CreatedAt, &s.CheckSummary); err != nil {
 		return nil, err
 	}
 	s.AsOfTime = s.AsOfTime.UTC()
@@ -308,6 +308,15 @@ func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error 
 
 var emptyObject = []byte("{}")
 
+// nullText is b as a text parameter, NULL when b is nil.
+func nullText(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
 // Commit stores the header and commits, or resolves a duplicate.
 func (w *positionWriter) Commit(ctx context.Context, s *store.PositionSnapshot, serverID bool) (*store.PositionSnapshot, bool, error) {
 	if w.done {
@@ -352,15 +361,16 @@ WHERE payload_hash = $1 ORDER BY created_at, position_snapshot_id LIMIT 1`, s.Pa
 		PositionCount:   w.next,
 		ProductTypes:    make([]string, 0, len(w.types)),
 		CreatedAt:       w.db.stampOr(s.CreatedAt),
+		CheckSummary:    slices.Clone(s.CheckSummary),
 	}
 	for t := range w.types {
 		out.ProductTypes = append(out.ProductTypes, t)
 	}
 	slices.Sort(out.ProductTypes)
 	if _, err := w.tx.Exec(ctx, `INSERT INTO position_snapshot
-    (position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		out.ID, out.AsOfTime, out.PortfolioNodeID, out.PayloadHash, out.PositionCount, out.ProductTypes, out.CreatedAt); err != nil {
+    (position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at, check_summary)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json)`,
+		out.ID, out.AsOfTime, out.PortfolioNodeID, out.PayloadHash, out.PositionCount, out.ProductTypes, out.CreatedAt, nullText(out.CheckSummary)); err != nil {
 		return nil, false, fmt.Errorf("postgres: insert position snapshot %q: %w", w.id, err)
 	}
 	if err := w.db.recordAudit(ctx, w.tx, w.id); err != nil {

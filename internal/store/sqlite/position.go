@@ -19,7 +19,7 @@ const positionBatch = 500
 
 const positionColumns = `p.position_snapshot_id, h.portfolio_node_id, p.seq, p.position_id, p.instrument_id, p.product_type, p.quantity, p.attributes, p.position_hash`
 
-const positionSnapshotColumns = `position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at`
+const positionSnapshotColumns = `position_snapshot_id, as_of_time, portfolio_node_id, payload_hash, position_count, product_types, created_at, check_summary`
 
 // PositionSnapshotBegin starts writing a position snapshot: it takes the
 // writer connection (BEGIN IMMEDIATE) until Commit or Rollback.
@@ -159,6 +159,11 @@ WHERE payload_hash = ? ORDER BY created_at, position_snapshot_id LIMIT 1`, s.Pay
 	}
 	row.AsOfTime = fromMicros(toMicros(row.AsOfTime))
 	row.CreatedAt = fromMicros(toMicros(row.CreatedAt))
+	row.CheckSummary = slices.Clone(row.CheckSummary)
+	var summary any // NULL when none
+	if row.CheckSummary != nil {
+		summary = string(row.CheckSummary)
+	}
 	row.ProductTypes = slices.Clone(row.ProductTypes)
 	if row.ProductTypes == nil {
 		row.ProductTypes = []string{}
@@ -168,8 +173,8 @@ WHERE payload_hash = ? ORDER BY created_at, position_snapshot_id LIMIT 1`, s.Pay
 		w.rollback()
 		return nil, false, fmt.Errorf("sqlite: position snapshot %q: encode product types: %w", w.id, err)
 	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO position_snapshot (`+positionSnapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		row.ID, toMicros(row.AsOfTime), row.PortfolioNodeID, row.PayloadHash, row.PositionCount, string(types), toMicros(row.CreatedAt)); err != nil {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO position_snapshot (`+positionSnapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		row.ID, toMicros(row.AsOfTime), row.PortfolioNodeID, row.PayloadHash, row.PositionCount, string(types), toMicros(row.CreatedAt), summary); err != nil {
 		w.rollback()
 		return nil, false, fmt.Errorf("sqlite: insert position snapshot %q: %w", w.id, err)
 	}
@@ -236,9 +241,13 @@ func scanPositionSnapshot(scan func(...any) error) (*store.PositionSnapshot, err
 		s               store.PositionSnapshot
 		asOf, createdAt int64
 		types           string
+		summary         sql.NullString
 	)
-	if err := scan(&s.ID, &asOf, &s.PortfolioNodeID, &s.PayloadHash, &s.PositionCount, &types, &createdAt); err != nil {
+	if err := scan(&s.ID, &asOf, &s.PortfolioNodeID, &s.PayloadHash, &s.PositionCount, &types, &createdAt, &summary); err != nil {
 		return nil, err
+	}
+	if summary.Valid {
+		s.CheckSummary = []byte(summary.String)
 	}
 	s.AsOfTime = fromMicros(asOf)
 	s.CreatedAt = fromMicros(createdAt)

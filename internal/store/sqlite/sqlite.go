@@ -351,6 +351,7 @@ var addedColumns = []struct{ table, column, definition string }{
 	{"run_task", "claim_token", "INTEGER NOT NULL DEFAULT 0"},
 	{"run_task", "engine_version", "TEXT NOT NULL DEFAULT ''"},
 	{"run", "kind", "TEXT NOT NULL DEFAULT 'VALUATION' CHECK (kind IN ('VALUATION', 'EXPLAIN', 'VERIFY'))"},
+	{"position_snapshot", "check_summary", "TEXT"},
 }
 
 // addColumns adds the addedColumns a table lacks.

@@ -115,6 +115,36 @@ func testPositionSnapshot(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("CheckSummaryRoundTrips", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		summary := `{"curves":["USD-OIS"],"note":"€ \u00e9"}`
+		with := MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("sum"), AsOfTime: T0, PortfolioNodeID: f.id("node"),
+			PayloadHash: "h-sum", CheckSummary: []byte(summary)}, manyPositions(f.prefix+"s", 3), 10)
+		without := MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("nosum"), AsOfTime: T0.Add(time.Second), PortfolioNodeID: f.id("node"),
+			PayloadHash: "h-nosum"}, manyPositions(f.prefix+"n", 3), 10)
+		latest, err := f.s.PositionSnapshotLatest(f.ctx, f.id("node"), T0)
+		if err != nil {
+			t.Fatalf("PositionSnapshotLatest: %v", err)
+		}
+		gotWith, err := f.s.PositionSnapshotGet(f.ctx, f.id("sum"))
+		if err != nil {
+			t.Fatalf("PositionSnapshotGet: %v", err)
+		}
+		for name, s := range map[string]*store.PositionSnapshot{"commit": with, "get": gotWith, "latest": latest} {
+			if !jsonEqual(t, s.CheckSummary, []byte(summary)) {
+				t.Errorf("%s: check summary %q, want %q", name, s.CheckSummary, summary)
+			}
+		}
+		gotWithout, err := f.s.PositionSnapshotGet(f.ctx, f.id("nosum"))
+		if err != nil {
+			t.Fatalf("PositionSnapshotGet: %v", err)
+		}
+		if without.CheckSummary != nil || gotWithout.CheckSummary != nil {
+			t.Errorf("no check summary given: commit %q, get %q; want none", without.CheckSummary, gotWithout.CheckSummary)
+		}
+	})
+
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

@@ -49,14 +49,17 @@ export function withQuery(path, query) {
   return s ? `${path}?${s}` : path;
 }
 
-async function send(path, { method = 'GET', query, signal, accept = 'application/json' } = {}) {
+async function send(path, { method = 'GET', query, signal, accept = 'application/json', body } = {}) {
   const url = withQuery(path, query);
   const headers = { Accept: accept };
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(url, { method, headers, signal, cache: 'no-store' });
+    res = await fetch(url, {
+      method, headers, signal, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError(0, {
@@ -85,9 +88,9 @@ export async function get(path, opts = {}) {
   return res.json();
 }
 
-/** POSTs without a body (an action on an object) and returns the JSON answer. */
-export async function post(path, opts = {}) {
-  const res = await send(path, { ...opts, method: 'POST' });
+/** POSTs body as JSON and returns the JSON answer. */
+export async function post(path, body, opts = {}) {
+  const res = await send(path, { ...opts, method: 'POST', body });
   return res.json();
 }
 

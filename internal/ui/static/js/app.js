@@ -16,6 +16,8 @@ import * as books from './pages/books.js';
 import * as book from './pages/book.js';
 import * as valueAtRisk from './pages/var.js';
 import * as compare from './pages/compare.js';
+import * as explains from './pages/explains.js';
+import * as explain from './pages/explain.js';
 
 // [path pattern, page module, nav section]. Add a page here.
 const routes = [
@@ -26,6 +28,8 @@ const routes = [
   [/^\/runs\/([^/]+)\/var$/, valueAtRisk, 'runs'],
   [/^\/runs\/([^/]+)\/positions\/([^/]+)$/, position, 'runs'],
   [/^\/compare$/, compare, 'runs'],
+  [/^\/explains$/, explains, 'explains'],
+  [/^\/explains\/([^/]+)$/, explain, 'explains'],
   [/^\/market$/, markets, 'market'],
   [/^\/market\/([^/]+)$/, market, 'market'],
   [/^\/books$/, books, 'books'],

@@ -8,6 +8,7 @@ import { get, page, seg } from '../api.js';
 import {
   badge, card, field, fmtInt, h, loading, measureValue, pageHead, problemBox, replace, select, stat, table,
 } from '../render.js';
+import { explainButton } from './explains.js';
 
 const PAGE = 100;
 
@@ -98,13 +99,15 @@ export async function render(main, ctx) {
 
   const body = h('div', { id: 'compare-body' });
   const runLink = (id) => h('a', { href: `#/runs/${seg(id)}`, class: 'mono' }, id);
+  const explainNote = h('div', { id: 'compare-explain-note' });
   replace(main,
     pageHead({
       crumbs: [h('a', { href: '#/runs' }, 'Runs')],
       title: 'Compare two runs',
       sub: f.base && f.target ? h('span', null, runLink(f.base), ' → ', runLink(f.target), ' · diff = target − base') : 'Pick a base run and a target run.',
+      actions: f.base && f.target ? [explainButton(f.base, f.target, { id: 'compare-explain', note: explainNote, label: 'Explain the P&L' })] : [],
     }),
-    form, body);
+    explainNote, form, body);
   if (!f.base || !f.target) {
     replace(body, h('div', { class: 'notice', id: 'compare-choose' },
       'Choose the base run and the target run: both must be COMPLETED or PUBLISHED.'));

@@ -11,6 +11,7 @@ import { kr01View } from '../views/kr01.js';
 import { verifyView } from '../views/verify.js';
 import { scenarioSets } from './var.js';
 import { compareHref, previousRun } from './compare.js';
+import { explainButton } from './explains.js';
 
 /** BASE first, then the run's own order. */
 export function scenarioOrder(run, summary) {
@@ -109,15 +110,19 @@ async function download(run, button, note) {
   }
 }
 
-/** Puts in slot a link comparing run with the previous run of its book (see previousRun), when there is one. */
-async function showPrevious(run, slot, signal) {
+/**
+ * Puts in slot a link comparing run with the previous run of its book (see
+ * previousRun), when there is one, and a button explaining the P&L between
+ * them (a refusal shown in note).
+ */
+async function showPrevious(run, slot, signal, note) {
   try {
     const prev = previousRun(run, (await page('/orch/runs', { limit: 200, signal })).items);
     if (prev) {
       replace(slot, h('a', {
         class: 'button', href: compareHref(prev.run_id, run.run_id), id: 'compare-previous',
         title: `${prev.run_id} · as of ${fmtTime(prev.as_of_time)} → this run`,
-      }, 'Compare with previous'));
+      }, 'Compare with previous'), ' ', explainButton(prev.run_id, run.run_id, { id: 'explain-previous', note, label: 'Explain vs previous' }));
     }
   } catch (err) {
     if (err.name !== 'AbortError') replace(slot, h('span', { class: 'muted small', title: err.message }, 'previous run unknown'));
@@ -152,7 +157,7 @@ export async function render(main, ctx) {
 
   // Filled with a link to the day-over-day comparison once the runs are read.
   const previousSlot = h('span', { class: 'previous-slot' });
-  const previousShown = showPrevious(run, previousSlot, ctx.signal);
+  const previousShown = showPrevious(run, previousSlot, ctx.signal, note);
 
   const showError = (r) => replace(errorEl, r.error ? h('div', { class: 'problem', id: 'run-error' },
     h('div', { class: 'title' }, `Run ${r.status.toLowerCase()}`), h('div', { class: 'detail' }, r.error)) : null);

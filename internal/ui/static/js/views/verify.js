@@ -100,7 +100,7 @@ export function verifyView(run, signal) {
   button.addEventListener('click', async () => {
     button.disabled = true;
     try {
-      const v = await post(`/orch/runs/${seg(id)}/verify`, { signal });
+      const v = await post(`/orch/runs/${seg(id)}/verify`, undefined, { signal });
       show(v);
       if (finalStatus(v.status)) button.disabled = false;
       else follow();
