@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,15 +45,13 @@ func newRunVerifyCmd(f *clientFlags) *cobra.Command {
 // watchVerify follows the latest replay of run id until it ends, then
 // prints its verdict; a run that is not verified is an error.
 func watchVerify(ctx context.Context, w io.Writer, c *client.Client, id string) error {
-	tty := isTerminal(w)
-	draw := runProgress(w, tty)
-	v, err := c.WaitVerify(ctx, id, 250*time.Millisecond, func(v client.Verify) {
-		draw(client.Run{RunID: v.VerifyID, Status: v.Status, Progress: v.Progress})
+	var v client.Verify
+	err := watchJob(ctx, w, "replay", func(ctx context.Context) (client.Run, error) {
+		var err error
+		v, err = c.GetVerify(ctx, id)
+		return v.AsRun(), err
 	})
-	if tty {
-		fmt.Fprintln(w)
-	}
-	if err != nil {
+	if r := v.AsRun(); err != nil && !r.Final() {
 		return err
 	}
 	printVerdict(w, v)

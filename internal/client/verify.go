@@ -28,12 +28,6 @@ type Verify struct {
 	PublishHashMatches *bool      `json:"publish_hash_matches"`
 }
 
-// Final reports whether the replay has ended (its verdict is known).
-func (v *Verify) Final() bool {
-	r := Run{Status: v.Status}
-	return r.Final()
-}
-
 // Mismatch is one measure of one position under one scenario whose
 // recomputed value differs from the stored one. Stored and Recomputed are
 // the JSON the server sent (a number, a KR01 ladder object, null, or
@@ -68,5 +62,21 @@ func (c *Client) GetVerify(ctx context.Context, id string) (Verify, error) {
 // WaitVerify polls the latest replay of a run every interval until it has
 // ended or ctx ends, calling onProgress (when non-nil) after each poll.
 func (c *Client) WaitVerify(ctx context.Context, id string, interval time.Duration, onProgress func(Verify)) (Verify, error) {
-	return poll(ctx, interval, func() (Verify, error) { return c.GetVerify(ctx, id) }, (*Verify).Final, onProgress)
+	var last Verify
+	_, err := Wait(ctx, interval, func(ctx context.Context) (Run, error) {
+		v, err := c.GetVerify(ctx, id)
+		last = v
+		return v.AsRun(), err
+	}, func(Run) {
+		if onProgress != nil {
+			onProgress(last)
+		}
+	})
+	return last, err
+}
+
+// AsRun is the replay as a run of its own (its id, status, progress and
+// error), for what follows runs.
+func (v *Verify) AsRun() Run {
+	return Run{RunID: v.VerifyID, Status: v.Status, Progress: v.Progress, Error: v.Error}
 }

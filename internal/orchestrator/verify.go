@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -284,17 +285,17 @@ func (s *Service) makeVerdict(ctx context.Context, target, replay *store.Run) (*
 	v := &verdictView{Mismatches: []verify.Mismatch{}}
 	var batch []*store.PositionResult
 	flush := func() error {
-		keys := make([]store.ResultKey, len(batch))
+		keys := make([]store.PositionKey, len(batch))
 		for i, r := range batch {
-			keys[i] = store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
+			keys[i] = store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
 		}
-		rows, err := s.store.ResultsOf(ctx, target.ID, keys)
+		stored := make(map[store.PositionKey][]byte, len(keys))
+		err := s.store.ResultValues(ctx, target.ID, keys, func(r *store.PositionResult) error {
+			stored[store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = bytes.Clone(r.Values)
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("stored results of run %s: %w", target.ID, err)
-		}
-		stored := make(map[store.ResultKey][]byte, len(rows))
-		for _, r := range rows {
-			stored[store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = r.Values
 		}
 		for i, r := range batch {
 			ms, err := verify.Diff(r.PositionSnapshotID, r.PositionID, replay.Scenarios, stored[keys[i]], r.Values)

@@ -121,7 +121,13 @@ func (e *env) runVerify(id string) verifyAnswer {
 // storedValues decodes the stored row of a position of a run.
 func (e *env) storedValues(runID, snapshotID, positionID string, scenarios int) ([]byte, []pricing.Values) {
 	e.t.Helper()
-	rows, err := e.store.ResultsOf(e.ctx, runID, []store.ResultKey{{SnapshotID: snapshotID, PositionID: positionID}})
+	var rows []*store.PositionResult
+	err := e.store.ResultValues(e.ctx, runID, []store.PositionKey{{SnapshotID: snapshotID, PositionID: positionID}}, func(r *store.PositionResult) error {
+		c := *r
+		c.Values = slices.Clone(r.Values)
+		rows = append(rows, &c)
+		return nil
+	})
 	if err != nil || len(rows) != 1 {
 		e.t.Fatalf("stored row of %s/%s: %d rows, %v", snapshotID, positionID, len(rows), err)
 	}

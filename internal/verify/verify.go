@@ -127,20 +127,24 @@ func (v *Valuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Positio
 	if int64(len(list)) != t.PositionCount {
 		return nil, nil, &runengine.InputError{Err: fmt.Errorf("task %d holds %d positions, %d when run %s was valued", t.ID, len(list), t.PositionCount, v.target.ID)}
 	}
-	keys := make([]store.ResultKey, len(list))
+	keys := make([]store.PositionKey, len(list))
 	for i := range list {
-		keys[i] = store.ResultKey{SnapshotID: list[i].row.PositionSnapshotID, PositionID: list[i].row.PositionID}
+		keys[i] = store.PositionKey{SnapshotID: list[i].row.PositionSnapshotID, PositionID: list[i].row.PositionID}
 	}
 	// The stored rows are read while the positions are priced: one waits
 	// on the database, the other on the CPU.
 	type read struct {
-		rows []*store.PositionResult
+		vals map[store.PositionKey][]byte
 		err  error
 	}
 	stored := make(chan read, 1)
 	go func() {
-		rows, err := v.st.ResultsOf(ctx, v.target.ID, keys)
-		stored <- read{rows, err}
+		vals := make(map[store.PositionKey][]byte, len(keys))
+		err := v.st.ResultValues(ctx, v.target.ID, keys, func(r *store.PositionResult) error {
+			vals[store.PositionKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = bytes.Clone(r.Values)
+			return nil
+		})
+		stored <- read{vals, err}
 	}()
 	recomputed := make([][]byte, len(list))
 	vals := make([]pricing.Values, v.scenarios)
@@ -171,13 +175,9 @@ func (v *Valuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Positio
 	if got.err != nil {
 		return nil, nil, fmt.Errorf("read the stored results of task %d: %w", t.ID, got.err)
 	}
-	old := make(map[store.ResultKey][]byte, len(got.rows))
-	for _, r := range got.rows {
-		old[store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}] = r.Values
-	}
 	var out []*store.PositionResult
 	for i := range list {
-		if b, ok := old[keys[i]]; ok && bytes.Equal(b, recomputed[i]) {
+		if b, ok := got.vals[keys[i]]; ok && bytes.Equal(b, recomputed[i]) {
 			continue
 		}
 		row := list[i].row
