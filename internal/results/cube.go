@@ -271,7 +271,7 @@ func (g grouping) key(row *store.PositionResult) string {
 	if g.bands != nil {
 		return g.bands.KeyOfJSON(row.Attrs[0])
 	}
-	return attrKey(row.Attrs[0])
+	return agg.AttrKey(row.Attrs[0])
 }
 
 // internedKey is key, taking an attribute's key from interned (and adding
@@ -284,19 +284,7 @@ func (g grouping) internedKey(row *store.PositionResult, interned map[string]str
 	if k, ok := interned[string(raw)]; ok {
 		return k
 	}
-	k := attrKey(raw)
+	k := agg.AttrKey(raw)
 	interned[string(raw)] = k
 	return k
-}
-
-// attrKey is the group key of an attribute's JSON text: a string's value,
-// the text of any other value, n/a when absent or null.
-func attrKey(raw []byte) string {
-	if raw == nil {
-		return agg.NA
-	}
-	if s, ok := jsonString(raw); ok {
-		return s
-	}
-	return string(raw)
 }

@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -190,31 +189,4 @@ func (s *Service) cached(ctx context.Context, v *runView, name string, compute f
 		s.memo.put(key, table, len(payload))
 		return table, nil
 	})
-}
-
-// jsonString returns the value of a JSON string's text.
-func jsonString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	if body := raw[1 : len(raw)-1]; raw[len(raw)-1] == '"' && plainJSONString(body) {
-		return string(body), true
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// plainJSONString reports whether b, the text between a JSON string's
-// quotes, is its value as it stands: printable ASCII without escapes or
-// quotes (anything else takes the full decoder).
-func plainJSONString(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
-			return false
-		}
-	}
-	return true
 }
