@@ -122,9 +122,13 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 		table *agg.Table
 		si    = cq.scenario
 	)
-	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
+	taskKeys := agg.TaskKeys()
+	if slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
-	} else {
+	} else if _, isAttr := store.AttrKey(cq.by); isAttr && cq.bands == nil {
+		table, err = s.attrTaskTable(ctx, v, cq.by)
+	}
+	if err == nil && table == nil {
 		table, si, err = s.scannedCube(ctx, v, grouping{by: cq.by, bands: cq.bands}, cq.measure, si)
 	}
 	if err != nil {

@@ -31,18 +31,19 @@ type Position struct {
 
 // Builder accumulates a task's results.
 type Builder struct {
-	runID  string
-	taskID int64
-	base   int
-	tables [agg.NumTaskKeys]*agg.Table
-	attrs  []string     // the attributes aggregated by (WithAttrs)
-	byAttr []*agg.Table // per attribute; nil once too wide
-	pnl    bool
-	scen   []string
-	ms     []pricing.Measure
-	rows   []store.PositionResult
-	ends   []int
-	buf    []byte
+	runID     string
+	taskID    int64
+	base      int
+	tables    [agg.NumTaskKeys]*agg.Table
+	attrs     []string     // the attributes aggregated by (WithAttrs)
+	byAttr    []*agg.Table // per attribute; nil once too wide
+	maxGroups int
+	pnl       bool
+	scen      []string
+	ms        []pricing.Measure
+	rows      []store.PositionResult
+	ends      []int
+	buf       []byte
 }
 
 // New returns a builder for a task of a run over the scenarios (in the
@@ -66,10 +67,14 @@ func New(runID string, taskID int64, scenarios []string, measures []pricing.Meas
 
 // WithAttrs makes the builder also aggregate by each of the attributes
 // named (keyBy "attr:NAME"), from the keys each Position carries. A
-// partial with more than agg.MaxTaskAttrGroups groups is dropped as it
-// passes the bound and stored as too wide: an empty payload. Call it
-// before the first Add.
-func (b *Builder) WithAttrs(names []string) *Builder {
+// partial with more than maxGroups groups (agg.MaxTaskAttrGroups when 0)
+// is dropped as it passes the bound and stored as too wide: an empty
+// payload. Call it before the first Add.
+func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
+	if maxGroups <= 0 {
+		maxGroups = agg.MaxTaskAttrGroups
+	}
+	b.maxGroups = maxGroups
 	b.attrs = slices.Clone(names)
 	b.byAttr = make([]*agg.Table, len(names))
 	for i := range b.byAttr {
@@ -110,7 +115,7 @@ func (b *Builder) Add(p Position, vals []pricing.Values) {
 			continue
 		}
 		t.Add(p.AttrKeys[i], vals, base)
-		if t.Len() > agg.MaxTaskAttrGroups {
+		if t.Len() > b.maxGroups {
 			b.byAttr[i] = nil
 		}
 	}
@@ -140,4 +145,39 @@ func (b *Builder) Results() ([]*store.PositionResult, []store.TaskAggregate) {
 		aggs = append(aggs, store.TaskAggregate{KeyBy: agg.AttrKeyBy(name), Payload: payload})
 	}
 	return out, aggs
+}
+
+// AttrKeyer reads the group keys of a run's aggregated attributes from
+// each position's attributes JSON, as the results service's scans key
+// them (agg.AttrKey). Equal keys share one string.
+type AttrKeyer struct {
+	names  []string
+	reader pricing.AttrReader
+	raw    [][]byte
+	intern map[string]string
+}
+
+// NewAttrKeyer returns a keyer for the attributes named.
+func NewAttrKeyer(names []string) *AttrKeyer {
+	return &AttrKeyer{names: names, raw: make([][]byte, len(names)), intern: make(map[string]string)}
+}
+
+// AppendKeys appends the keys of the attributes JSON object attrs, one per
+// name, to dst.
+func (k *AttrKeyer) AppendKeys(dst []string, attrs []byte) ([]string, error) {
+	if len(k.names) == 0 {
+		return dst, nil
+	}
+	if err := k.reader.Read(attrs, k.names, k.raw); err != nil {
+		return dst, err
+	}
+	for _, r := range k.raw {
+		key, ok := k.intern[string(r)]
+		if !ok {
+			key = agg.AttrKey(r)
+			k.intern[string(r)] = key
+		}
+		dst = append(dst, key)
+	}
+	return dst, nil
 }

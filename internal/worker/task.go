@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/runengine"
@@ -260,10 +259,8 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 	list := make([]taskPosition, 0, int(max(t.PositionCount, 0)))
 	var (
 		bad    error
-		reader pricing.AttrReader
-		raw    = make([][]byte, len(setup.attrs))
+		keyer  = taskresult.NewAttrKeyer(setup.attrs)
 		keys   = make([]string, 0, len(setup.attrs)*cap(list))
-		intern = make(map[string]string)
 		nAttrs = len(setup.attrs)
 	)
 	err := w.st.TaskPositions(ctx, t, func(p *store.Position) error {
@@ -284,17 +281,10 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 		}
 		var attrKeys []string
 		if nAttrs > 0 {
-			if err := reader.Read(p.Attributes, setup.attrs, raw); err != nil {
+			var err error
+			if keys, err = keyer.AppendKeys(keys, p.Attributes); err != nil {
 				bad = &permanentError{err: positionError(p.PositionID, err.Error())}
 				return bad
-			}
-			for _, r := range raw {
-				k, ok := intern[string(r)]
-				if !ok {
-					k = agg.AttrKey(r)
-					intern[string(r)] = k
-				}
-				keys = append(keys, k)
 			}
 			attrKeys = keys[len(keys)-nAttrs : len(keys) : len(keys)]
 		}
@@ -316,7 +306,7 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 		return nil, nil, fmt.Errorf("read positions of task %d: %w", t.ID, err)
 	}
 
-	b := taskresult.New(t.RunID, t.ID, setup.scenarios, setup.measures, len(list)).WithAttrs(setup.attrs)
+	b := taskresult.New(t.RunID, t.ID, setup.scenarios, setup.measures, len(list)).WithAttrs(setup.attrs, 0)
 	vals := make([]pricing.Values, len(setup.scenarios))
 	for i := range list {
 		tp := &list[i]
