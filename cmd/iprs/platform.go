@@ -175,6 +175,8 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
 		Kinds:         workerKinds(),
+		// A run that declares execution.aggregate_attrs overrides these.
+		AggregateAttrs: p.cfg.AggregateAttrs,
 	}
 	if opts.Grace == 0 {
 		opts.Grace = -1 // worker.Options reads 0 as its default: none means release at once

@@ -32,6 +32,12 @@
 //	                         orchestrator` publishes the task queue's depth
 //	                         each minute as Embedded Metric Format lines on
 //	                         stdout; empty (default): not published
+//	IPRS_AGGREGATE_ATTRS     comma-separated attribute names a worker's tasks
+//	                         aggregate by (as by product type) for runs whose
+//	                         request declares no execution.aggregate_attrs, so
+//	                         cubes and VaR by them need no scan; "none" for
+//	                         none; at most 8; default
+//	                         state,loan_program,program,platform,desk
 //
 // Sizes are bytes, optionally with a unit: B, KB, MB, GB (powers of 1000)
 // or KiB, MiB, GiB (powers of 1024), as in "16MiB".
@@ -45,11 +51,13 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/iprs/iprs/internal/auth"
+	"github.com/iprs/iprs/internal/store"
 )
 
 // Environment variable names.
@@ -69,7 +77,21 @@ const (
 	EnvBodyIdleSeconds   = "IPRS_BODY_IDLE_SECONDS"
 	EnvAddr              = "IPRS_ADDR"
 	EnvMetricsNamespace  = "IPRS_METRICS_NAMESPACE"
+	EnvAggregateAttrs    = "IPRS_AGGREGATE_ATTRS"
 )
+
+// DefaultAggregateAttrs are the attributes tasks aggregate by when neither
+// the run nor IPRS_AGGREGATE_ATTRS names any: the low-cardinality
+// categories of a loan tape (about 50 states, a handful of programs and
+// platforms) and of an FX book (desks). Numeric attributes (fico, rates,
+// balances) are wide and are asked for in bands, which partials cannot
+// anticipate; city and ids are nearly one key per position.
+func DefaultAggregateAttrs() []string {
+	return []string{"state", "loan_program", "program", "platform", "desk"}
+}
+
+// MaxAggregateAttrs bounds IPRS_AGGREGATE_ATTRS.
+const MaxAggregateAttrs = 8
 
 // Defaults.
 const (
@@ -136,6 +158,9 @@ type Config struct {
 	// MetricsNamespace is the CloudWatch namespace of the task queue's
 	// metrics; "" publishes none.
 	MetricsNamespace string
+	// AggregateAttrs are the attributes tasks aggregate by for runs that
+	// declare none (IPRS_AGGREGATE_ATTRS); empty: none.
+	AggregateAttrs []string
 }
 
 // Lease is the task lease as a duration.
@@ -269,10 +294,41 @@ func Load(getenv func(string) string) (Config, error) {
 			c.MetricsNamespace = s
 		}
 	}
+	c.AggregateAttrs = DefaultAggregateAttrs()
+	if s := get(EnvAggregateAttrs); s != "" {
+		attrs, err := parseAggregateAttrs(s)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", EnvAggregateAttrs, err))
+		} else {
+			c.AggregateAttrs = attrs
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
+}
+
+// parseAggregateAttrs reads IPRS_AGGREGATE_ATTRS: "none", or attribute
+// names separated by commas, at most MaxAggregateAttrs once repeats are
+// dropped.
+func parseAggregateAttrs(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "none" {
+		return []string{}, nil
+	}
+	var out []string
+	for _, name := range SplitList(s) {
+		if !store.ValidAttrName(name) {
+			return nil, fmt.Errorf("%q is not an attribute name (^[A-Za-z_][A-Za-z0-9_]*$)", name)
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if len(out) > MaxAggregateAttrs {
+		return nil, fmt.Errorf("%d attributes: at most %d", len(out), MaxAggregateAttrs)
+	}
+	return out, nil
 }
 
 // checkFourEyes refuses a four-eyes setting that nobody could satisfy: it
@@ -495,6 +551,10 @@ func (c Config) Dump() string {
 	if metrics == "" {
 		metrics = "(none: not published)"
 	}
+	aggAttrs := strings.Join(c.AggregateAttrs, ",")
+	if aggAttrs == "" {
+		aggAttrs = "none"
+	}
 	lines := [][2]string{
 		{EnvDatabaseURL, db},
 		{EnvAPITokens, tokens},
@@ -511,6 +571,7 @@ func (c Config) Dump() string {
 		{EnvAddr, addr},
 		{EnvWebhookAllowHTTP, strconv.FormatBool(c.WebhookAllowHTTP)},
 		{EnvMetricsNamespace, metrics},
+		{EnvAggregateAttrs, aggAttrs},
 	}
 	var b strings.Builder
 	for _, l := range lines {
@@ -558,6 +619,6 @@ func Variables() []string {
 	return []string{
 		EnvDatabaseURL, EnvAPITokens, EnvFourEyes, EnvMaxBodyBytes, EnvMaxUploadBytes, EnvLogLevel,
 		EnvLogFormat, EnvWorkerConcurrency, EnvLeaseSeconds, EnvWorkerGrace, EnvDBMaxConns, EnvBodyIdleSeconds, EnvAddr,
-		EnvWebhookAllowHTTP, EnvMetricsNamespace,
+		EnvWebhookAllowHTTP, EnvMetricsNamespace, EnvAggregateAttrs,
 	}
 }

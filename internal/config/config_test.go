@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,30 @@ func TestLoadAll(t *testing.T) {
 	}
 }
 
+func TestLoadAggregateAttrs(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		value string
+		want  []string
+	}{
+		{"", []string{"state", "loan_program", "program", "platform", "desk"}},
+		{" state , fico,state ", []string{"state", "fico"}},
+		{"none", []string{}},
+	}
+	for _, tc := range cases {
+		c, err := Load(env(map[string]string{"IPRS_AGGREGATE_ATTRS": tc.value}))
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tc.value, err)
+		}
+		if !slices.Equal(c.AggregateAttrs, tc.want) || c.AggregateAttrs == nil {
+			t.Errorf("IPRS_AGGREGATE_ATTRS=%q: %q, want %q", tc.value, c.AggregateAttrs, tc.want)
+		}
+	}
+	if _, err := Load(env(map[string]string{"IPRS_AGGREGATE_ATTRS": "a,b,c,d,e,f,g,h,i"})); err == nil || !strings.Contains(err.Error(), "at most 8") {
+		t.Errorf("nine attributes: %v, want at most 8", err)
+	}
+}
+
 func TestLoadReportsEveryBadVariable(t *testing.T) {
 	t.Parallel()
 	_, err := Load(env(map[string]string{
@@ -112,6 +137,7 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 		"IPRS_FOUR_EYES":            "perhaps",
 		"IPRS_WEBHOOK_ALLOW_HTTP":   "sometimes",
 		"IPRS_METRICS_NAMESPACE":    "AWS/ECS",
+		"IPRS_AGGREGATE_ATTRS":      "state,loan-program",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted invalid variables")

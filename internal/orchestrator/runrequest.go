@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/iprs/iprs/internal/canon"
 	"github.com/iprs/iprs/internal/marketdata"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/runengine"
+	"github.com/iprs/iprs/internal/store"
 	"github.com/iprs/iprs/internal/web"
 )
 
@@ -42,8 +45,9 @@ type portfolioScope struct {
 }
 
 type executionWire struct {
-	HashMod     *int `json:"hash_mod"`
-	MaxAttempts *int `json:"max_attempts"`
+	HashMod        *int      `json:"hash_mod"`
+	MaxAttempts    *int      `json:"max_attempts"`
+	AggregateAttrs *[]string `json:"aggregate_attrs"`
 }
 
 type scenarioRef struct {
@@ -107,9 +111,15 @@ func (it *scenarioItem) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &it.ID)
 }
 
+// normalizedExecution is the execution settings. AggregateAttrs, the
+// attributes the tasks aggregate by besides product type and node (so
+// that cubes and VaR by them need no scan), is left out of the canonical
+// form when the client does not send it, so requests without it hash as
+// before; an empty list is kept (it declares none).
 type normalizedExecution struct {
-	HashMod     *int `json:"hash_mod"`
-	MaxAttempts int  `json:"max_attempts"`
+	HashMod        *int      `json:"hash_mod"`
+	MaxAttempts    int       `json:"max_attempts"`
+	AggregateAttrs *[]string `json:"aggregate_attrs,omitempty"`
 }
 
 // Canonical returns the RFC 8785 form of the normalized request and its
@@ -252,11 +262,33 @@ func parseRunRequest(w *runRequestWire, maxProblems int) (*RunRequest, error) {
 				req.Execution.MaxAttempts = *e.MaxAttempts
 			}
 		}
+		if e.AggregateAttrs != nil {
+			req.Execution.AggregateAttrs = aggregateAttrs(*e.AggregateAttrs, probs)
+		}
 	}
 	if err := probs.err(apperr.Invalid, "the run request is invalid"); err != nil {
 		return nil, err
 	}
 	return req, nil
+}
+
+// aggregateAttrs checks execution.aggregate_attrs: attribute names, at
+// most runengine.MaxAggregateAttrs once repeats are dropped (in their
+// first order).
+func aggregateAttrs(names []string, probs *problems) *[]string {
+	out := make([]string, 0, len(names))
+	for i, name := range names {
+		switch {
+		case !store.ValidAttrName(name):
+			probs.addf("/execution/aggregate_attrs/"+strconv.Itoa(i), "%q is not an attribute name: it must match ^[A-Za-z_][A-Za-z0-9_]*$", name)
+		case !slices.Contains(out, name):
+			out = append(out, name)
+		}
+	}
+	if len(out) > runengine.MaxAggregateAttrs {
+		probs.addf("/execution/aggregate_attrs", "%d attributes: at most %d", len(out), runengine.MaxAggregateAttrs)
+	}
+	return &out
 }
 
 // scenarioID reads one scenarios item: a scenario id string, or

@@ -292,6 +292,13 @@ func TestRunRequestShapeProblems(t *testing.T) {
 			{"hash_mod fractional", func(b map[string]any) { b["execution"] = map[string]any{"hash_mod": 2.5} }, "/execution/hash_mod", ""},
 			{"max_attempts too large", func(b map[string]any) { b["execution"] = map[string]any{"max_attempts": 21} }, "/execution/max_attempts", "20"},
 			{"max_attempts zero", func(b map[string]any) { b["execution"] = map[string]any{"max_attempts": 0} }, "/execution/max_attempts", "range"},
+			{"aggregate_attrs bad name", func(b map[string]any) {
+				b["execution"] = map[string]any{"aggregate_attrs": []any{"state", "loan-program"}}
+			}, "/execution/aggregate_attrs/1", "loan-program"},
+			{"aggregate_attrs too many", func(b map[string]any) {
+				b["execution"] = map[string]any{"aggregate_attrs": []any{"a", "b", "c", "d", "e", "f", "g", "h", "i", "a"}}
+			}, "/execution/aggregate_attrs", "at most 8"},
+			{"aggregate_attrs wrong type", func(b map[string]any) { b["execution"] = map[string]any{"aggregate_attrs": "state"} }, "/execution/aggregate_attrs", ""},
 			{"no positions", func(b map[string]any) { delete(b, "position_snapshot_id") }, "", "position_snapshot_id or portfolio_scope"},
 			{"both sources", func(b map[string]any) { b["portfolio_scope"] = map[string]any{"node_ids": []any{"BOOK-1"}} }, "/portfolio_scope", "not both"},
 			{"empty scope", func(b map[string]any) {

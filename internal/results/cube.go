@@ -133,9 +133,13 @@ func (s *Service) cube(w http.ResponseWriter, r *http.Request) error {
 		table *agg.Table
 		si    = cq.scenario
 	)
-	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], cq.by) {
+	taskKeys := agg.TaskKeys()
+	if slices.Contains(taskKeys[:], cq.by) {
 		table, err = s.taskTable(ctx, v, cq.by)
-	} else {
+	} else if _, isAttr := store.AttrKey(cq.by); isAttr && cq.bands == nil {
+		table, err = s.attrTaskTable(ctx, v, cq.by)
+	}
+	if err == nil && table == nil {
 		table, si, err = s.scannedCube(ctx, v, grouping{by: cq.by, bands: cq.bands}, cq.measure, si)
 	}
 	if err != nil {
@@ -282,7 +286,7 @@ func (g grouping) key(row *store.PositionResult) string {
 	if g.bands != nil {
 		return g.bands.KeyOfJSON(row.Attrs[0])
 	}
-	return attrKey(row.Attrs[0])
+	return agg.AttrKey(row.Attrs[0])
 }
 
 // internedKey is key, taking an attribute's key from interned (and adding
@@ -295,19 +299,7 @@ func (g grouping) internedKey(row *store.PositionResult, interned map[string]str
 	if k, ok := interned[string(raw)]; ok {
 		return k
 	}
-	k := attrKey(raw)
+	k := agg.AttrKey(raw)
 	interned[string(raw)] = k
 	return k
-}
-
-// attrKey is the group key of an attribute's JSON text: a string's value,
-// the text of any other value, n/a when absent or null.
-func attrKey(raw []byte) string {
-	if raw == nil {
-		return agg.NA
-	}
-	if s, ok := jsonString(raw); ok {
-		return s
-	}
-	return string(raw)
 }

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iprs/iprs/internal/agg"
 	"github.com/iprs/iprs/internal/apperr"
 	"github.com/iprs/iprs/internal/pricing"
 	"github.com/iprs/iprs/internal/resultcodec"
@@ -308,7 +309,7 @@ func attrCell(raw []byte) string {
 	if raw == nil {
 		return ""
 	}
-	if s, ok := jsonString(raw); ok {
+	if s, ok := agg.JSONString(raw); ok {
 		return s
 	}
 	return string(raw)

@@ -87,6 +87,14 @@ func MustRunWithResults(tb testing.TB, st store.Store, runID string, measures, s
 // request (nil for the factory's default).
 func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []byte, measures, scenarios []string, book []bookPosition, hashMod int, reverse bool, only []string) *store.Run {
 	tb.Helper()
+	return mustRunAggregating(tb, st, runID, request, nil, 0, measures, scenarios, book, hashMod, reverse, only)
+}
+
+// mustRunAggregating is mustRunWithRequest whose tasks also aggregate by
+// the attributes named, as a worker's do, with at most maxGroups groups
+// (0: agg.MaxTaskAttrGroups).
+func mustRunAggregating(tb testing.TB, st store.Store, runID string, request []byte, attrs []string, maxGroups int, measures, scenarios []string, book []bookPosition, hashMod int, reverse bool, only []string) *store.Run {
+	tb.Helper()
 	ctx := context.Background()
 	bySnap := map[string][]*store.Position{}
 	var snaps []string
@@ -135,6 +143,7 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 			vals []pricing.Values
 		}
 		var list []pos
+		keyer := taskresult.NewAttrKeyer(attrs)
 		err = st.TaskPositions(ctx, task, func(p *store.Position) error {
 			bp := byID[[2]string{strings.TrimPrefix(p.SnapshotID, runID+"-"), p.PositionID}]
 			vs := make([]pricing.Values, len(scenarios))
@@ -150,8 +159,12 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 					}
 				}
 			}
+			keys, err := keyer.AppendKeys(nil, p.Attributes)
+			if err != nil {
+				return err
+			}
 			list = append(list, pos{taskresult.Position{SnapshotID: p.SnapshotID, PositionID: p.PositionID,
-				InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID}, vs})
+				InstrumentID: p.InstrumentID, ProductType: p.ProductType, PortfolioNodeID: p.PortfolioNodeID, AttrKeys: keys}, vs})
 			return nil
 		})
 		if err != nil {
@@ -163,7 +176,7 @@ func mustRunWithRequest(tb testing.TB, st store.Store, runID string, request []b
 		if reverse {
 			slices.Reverse(list)
 		}
-		b := taskresult.New(runID, task.ID, scenarios, ms, len(list))
+		b := taskresult.New(runID, task.ID, scenarios, ms, len(list)).WithAttrs(attrs, maxGroups)
 		for _, p := range list {
 			b.Add(p.id, p.vals)
 		}

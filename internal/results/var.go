@@ -57,10 +57,13 @@ func (s *Service) valueAtRisk(w http.ResponseWriter, r *http.Request) error {
 		table *agg.Table
 		idx   = vq.scenarios
 	)
-	switch taskKeys := agg.TaskKeys(); {
-	case slices.Contains(taskKeys[:], vq.by):
+	taskKeys := agg.TaskKeys()
+	if slices.Contains(taskKeys[:], vq.by) {
 		table, err = s.taskTable(ctx, v, vq.by)
-	default:
+	} else if _, isAttr := store.AttrKey(vq.by); isAttr {
+		table, err = s.attrTaskTable(ctx, v, vq.by)
+	}
+	if err == nil && table == nil {
 		name := "pnl|" + vq.by + "|" + vq.setID
 		table, err = s.cached(ctx, v, name, func(ctx context.Context) (*agg.Table, error) {
 			return s.scanTable(ctx, v, grouping{by: vq.by}, vq.scenarios, nil, true, 0)

@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -107,6 +106,72 @@ func (s *Service) taskTable(ctx context.Context, v *runView, keyBy string) (*agg
 	})
 }
 
+// attrTaskTable merges the tasks' partial aggregates by an attribute
+// (keyBy "attr:NAME") when every finished task of the run wrote one that
+// is not too wide: the run's tasks aggregated by the attribute (its
+// execution.aggregate_attrs, or the workers' configuration). Otherwise it
+// returns nil, and the caller scans. The tasks are those that wrote the
+// whole-task partial (""), which every valuation task writes.
+func (s *Service) attrTaskTable(ctx context.Context, v *runView, keyBy string) (*agg.Table, error) {
+	if !v.final() {
+		return s.mergeAttrTasks(ctx, v, keyBy)
+	}
+	key := memoKey(v, "tasks|"+keyBy)
+	if t := s.memo.get(key); t != nil {
+		return t, nil
+	}
+	table, err := s.shared(ctx, key, func(ctx context.Context) (*agg.Table, error) {
+		table, err := s.mergeAttrTasks(ctx, v, keyBy)
+		if err != nil || table == nil {
+			return nil, err
+		}
+		s.memo.put(key, table, len(table.AppendBinary(nil)))
+		return table, nil
+	})
+	return table, err
+}
+
+// mergeAttrTasks is attrTaskTable without the memo.
+func (s *Service) mergeAttrTasks(ctx context.Context, v *runView, keyBy string) (*agg.Table, error) {
+	table := agg.New(v.run.Scenarios, v.measures, v.pnl())
+	var tasks []int64
+	usable := true
+	err := s.st.TaskAggregates(ctx, v.run.ID, keyBy, func(taskID int64, payload []byte) error {
+		tasks = append(tasks, taskID)
+		if len(payload) == 0 { // too wide in this task
+			usable = false
+		}
+		if !usable {
+			return nil
+		}
+		part, err := agg.Decode(payload)
+		if err != nil {
+			return fmt.Errorf("run %s task %d: %w", v.run.ID, taskID, err)
+		}
+		if err := table.Merge(part); err != nil {
+			return fmt.Errorf("run %s task %d: %w", v.run.ID, taskID, err)
+		}
+		return nil
+	})
+	if err != nil || !usable || len(tasks) == 0 {
+		return nil, err
+	}
+	// Both reads list task ids in order; a task that finished between
+	// them makes the lists differ, and the caller scans.
+	i := 0
+	err = s.st.TaskAggregates(ctx, v.run.ID, "", func(taskID int64, _ []byte) error {
+		if i >= len(tasks) || tasks[i] != taskID {
+			usable = false
+		}
+		i++
+		return nil
+	})
+	if err != nil || !usable || i != len(tasks) {
+		return nil, err
+	}
+	return table, nil
+}
+
 // shared runs compute once for all concurrent callers with the same key.
 // The computation serves every waiting request: it does not end with the
 // first one's context; a caller whose context ends stops waiting.
@@ -190,31 +255,4 @@ func (s *Service) cached(ctx context.Context, v *runView, name string, compute f
 		s.memo.put(key, table, len(payload))
 		return table, nil
 	})
-}
-
-// jsonString returns the value of a JSON string's text.
-func jsonString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	if body := raw[1 : len(raw)-1]; raw[len(raw)-1] == '"' && plainJSONString(body) {
-		return string(body), true
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// plainJSONString reports whether b, the text between a JSON string's
-// quotes, is its value as it stands: printable ASCII without escapes or
-// quotes (anything else takes the full decoder).
-func plainJSONString(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
-			return false
-		}
-	}
-	return true
 }

@@ -7,6 +7,7 @@ package runengine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -151,4 +152,38 @@ func LoadModelSet(ctx context.Context, st store.Store, id string) (*pricing.Mode
 		return nil, inputErrorf("model set %s as stored: %s: %s", id, probs[0].Pointer, probs[0].Detail)
 	}
 	return ms, nil
+}
+
+// MaxAggregateAttrs bounds the attributes a run's tasks aggregate by.
+const MaxAggregateAttrs = 8
+
+// AggregateAttrs returns the attributes a run's request declares for its
+// tasks to aggregate by (execution.aggregate_attrs), and whether it
+// declares them at all: a run that does not leaves the choice to the
+// workers' configuration.
+func AggregateAttrs(run *store.Run) (attrs []string, declared bool, err error) {
+	if len(run.Request) == 0 {
+		return nil, false, nil
+	}
+	var req struct {
+		Execution struct {
+			AggregateAttrs *[]string `json:"aggregate_attrs"`
+		} `json:"execution"`
+	}
+	if err := json.Unmarshal(run.Request, &req); err != nil {
+		return nil, false, inputErrorf("run %s: request: %v", run.ID, err)
+	}
+	p := req.Execution.AggregateAttrs
+	if p == nil {
+		return nil, false, nil
+	}
+	if len(*p) > MaxAggregateAttrs {
+		return nil, false, inputErrorf("run %s: %d aggregate_attrs, at most %d", run.ID, len(*p), MaxAggregateAttrs)
+	}
+	for _, name := range *p {
+		if !store.ValidAttrName(name) {
+			return nil, false, inputErrorf("run %s: aggregate_attrs: %q is not an attribute name", run.ID, name)
+		}
+	}
+	return *p, true, nil
 }

@@ -2,8 +2,9 @@
 // (store.TaskCompleteParams): one result row per position, holding its
 // values under every scenario of the run (package resultcodec), and the
 // task's partial aggregates (package agg) for the whole task, by product
-// type and by portfolio node, with the P&L vectors against BASE when the
-// run has BASE and PV. The worker builds its results with it, and so do
+// type and by portfolio node (and by each attribute the run aggregates,
+// WithAttrs), with the P&L vectors against BASE when the run has BASE and
+// PV. The worker builds its results with it, and so do
 // tests that write results without a worker, so both write the same thing.
 package taskresult
 
@@ -23,17 +24,26 @@ type Position struct {
 	InstrumentID    string
 	ProductType     string
 	PortfolioNodeID string
+	// AttrKeys are the position's group keys (agg.AttrKey) for the
+	// attributes given to WithAttrs, in their order.
+	AttrKeys []string
 }
 
 // Builder accumulates a task's results.
 type Builder struct {
-	runID  string
-	taskID int64
-	base   int
-	tables [agg.NumTaskKeys]*agg.Table
-	rows   []store.PositionResult
-	ends   []int
-	buf    []byte
+	runID     string
+	taskID    int64
+	base      int
+	tables    [agg.NumTaskKeys]*agg.Table
+	attrs     []string     // the attributes aggregated by (WithAttrs)
+	byAttr    []*agg.Table // per attribute; nil once too wide
+	maxGroups int
+	pnl       bool
+	scen      []string
+	ms        []pricing.Measure
+	rows      []store.PositionResult
+	ends      []int
+	buf       []byte
 }
 
 // New returns a builder for a task of a run over the scenarios (in the
@@ -47,9 +57,28 @@ func New(runID string, taskID int64, scenarios []string, measures []pricing.Meas
 		rows:   make([]store.PositionResult, 0, n),
 		ends:   make([]int, 0, n),
 	}
-	pnl := agg.KeepsPnL(scenarios, measures)
+	b.pnl = agg.KeepsPnL(scenarios, measures)
+	b.scen, b.ms = scenarios, measures
 	for i := range b.tables {
-		b.tables[i] = agg.New(scenarios, measures, pnl)
+		b.tables[i] = agg.New(scenarios, measures, b.pnl)
+	}
+	return b
+}
+
+// WithAttrs makes the builder also aggregate by each of the attributes
+// named (keyBy "attr:NAME"), from the keys each Position carries. A
+// partial with more than maxGroups groups (agg.MaxTaskAttrGroups when 0)
+// is dropped as it passes the bound and stored as too wide: an empty
+// payload. Call it before the first Add.
+func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
+	if maxGroups <= 0 {
+		maxGroups = agg.MaxTaskAttrGroups
+	}
+	b.maxGroups = maxGroups
+	b.attrs = slices.Clone(names)
+	b.byAttr = make([]*agg.Table, len(names))
+	for i := range b.byAttr {
+		b.byAttr[i] = agg.New(b.scen, b.ms, b.pnl)
 	}
 	return b
 }
@@ -81,6 +110,15 @@ func (b *Builder) Add(p Position, vals []pricing.Values) {
 		}
 		b.tables[i].Add(key, vals, base)
 	}
+	for i, t := range b.byAttr {
+		if t == nil {
+			continue
+		}
+		t.Add(p.AttrKeys[i], vals, base)
+		if t.Len() > b.maxGroups {
+			b.byAttr[i] = nil
+		}
+	}
 }
 
 // Len returns the number of positions added.
@@ -95,9 +133,51 @@ func (b *Builder) Results() ([]*store.PositionResult, []store.TaskAggregate) {
 		start = b.ends[i]
 		out[i] = &b.rows[i]
 	}
-	aggs := make([]store.TaskAggregate, len(b.tables))
+	aggs := make([]store.TaskAggregate, len(b.tables), len(b.tables)+len(b.attrs))
 	for i, keyBy := range agg.TaskKeys() {
 		aggs[i] = store.TaskAggregate{KeyBy: keyBy, Payload: b.tables[i].AppendBinary(nil)}
 	}
+	for i, name := range b.attrs {
+		payload := []byte{} // too wide
+		if t := b.byAttr[i]; t != nil {
+			payload = t.AppendBinary(nil)
+		}
+		aggs = append(aggs, store.TaskAggregate{KeyBy: agg.AttrKeyBy(name), Payload: payload})
+	}
 	return out, aggs
+}
+
+// AttrKeyer reads the group keys of a run's aggregated attributes from
+// each position's attributes JSON, as the results service's scans key
+// them (agg.AttrKey). Equal keys share one string.
+type AttrKeyer struct {
+	names  []string
+	reader pricing.AttrReader
+	raw    [][]byte
+	intern map[string]string
+}
+
+// NewAttrKeyer returns a keyer for the attributes named.
+func NewAttrKeyer(names []string) *AttrKeyer {
+	return &AttrKeyer{names: names, raw: make([][]byte, len(names)), intern: make(map[string]string)}
+}
+
+// AppendKeys appends the keys of the attributes JSON object attrs, one per
+// name, to dst.
+func (k *AttrKeyer) AppendKeys(dst []string, attrs []byte) ([]string, error) {
+	if len(k.names) == 0 {
+		return dst, nil
+	}
+	if err := k.reader.Read(attrs, k.names, k.raw); err != nil {
+		return dst, err
+	}
+	for _, r := range k.raw {
+		key, ok := k.intern[string(r)]
+		if !ok {
+			key = agg.AttrKey(r)
+			k.intern[string(r)] = key
+		}
+		dst = append(dst, key)
+	}
+	return dst, nil
 }

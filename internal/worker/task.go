@@ -49,6 +49,10 @@ type runSetup struct {
 	engine    *pricing.Engine
 	scenarios []string // in the engine's scenario index order
 	measures  []pricing.Measure
+	// attrs are the attributes the tasks aggregate by besides product
+	// type and node: the run's execution.aggregate_attrs, or the worker's
+	// Options.AggregateAttrs when the run declares none.
+	attrs []string
 	// valuer values the tasks of a run that is not a valuation (engine,
 	// scenarios and measures are then unset).
 	valuer TaskValuer
@@ -90,7 +94,14 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 	if err != nil {
 		return nil, permanentf("%w", err)
 	}
-	return &runSetup{runID: runID, engine: engine, scenarios: engine.Scenarios(), measures: measures}, nil
+	attrs, declared, err := runengine.AggregateAttrs(run)
+	if err != nil {
+		return nil, permanentf("%w", err)
+	}
+	if !declared {
+		attrs = w.opts.AggregateAttrs
+	}
+	return &runSetup{runID: runID, engine: engine, scenarios: engine.Scenarios(), measures: measures, attrs: attrs}, nil
 }
 
 // processTask runs one claimed task to its end: completed, failed,
@@ -237,6 +248,7 @@ type taskPosition struct {
 	positionID   string
 	instrumentID string
 	productType  string
+	attrKeys     []string // group keys of the run's aggregated attributes
 	pos          *pricing.Position
 }
 
@@ -245,12 +257,26 @@ type taskPosition struct {
 // aggregates them into the task's partial aggregates (TaskAggregateKeys).
 func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*store.PositionResult, []store.TaskAggregate, error) {
 	list := make([]taskPosition, 0, int(max(t.PositionCount, 0)))
-	var bad error
+	var (
+		bad    error
+		keyer  = taskresult.NewAttrKeyer(setup.attrs)
+		keys   = make([]string, 0, len(setup.attrs)*cap(list))
+		nAttrs = len(setup.attrs)
+	)
 	err := w.st.TaskPositions(ctx, t, func(p *store.Position) error {
 		pos, probs := runengine.Position(p)
 		if len(probs) > 0 {
 			bad = &permanentError{err: positionError(p.PositionID, problemsReason(probs))}
 			return bad
+		}
+		var attrKeys []string
+		if nAttrs > 0 {
+			var err error
+			if keys, err = keyer.AppendKeys(keys, p.Attributes); err != nil {
+				bad = &permanentError{err: positionError(p.PositionID, err.Error())}
+				return bad
+			}
+			attrKeys = keys[len(keys)-nAttrs : len(keys) : len(keys)]
 		}
 		list = append(list, taskPosition{
 			snapshotID:   p.SnapshotID,
@@ -258,6 +284,7 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 			positionID:   p.PositionID,
 			instrumentID: p.InstrumentID,
 			productType:  p.ProductType,
+			attrKeys:     attrKeys,
 			pos:          pos,
 		})
 		return nil
@@ -269,7 +296,7 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 		return nil, nil, fmt.Errorf("read positions of task %d: %w", t.ID, err)
 	}
 
-	b := taskresult.New(t.RunID, t.ID, setup.scenarios, setup.measures, len(list))
+	b := taskresult.New(t.RunID, t.ID, setup.scenarios, setup.measures, len(list)).WithAttrs(setup.attrs, 0)
 	vals := make([]pricing.Values, len(setup.scenarios))
 	for i := range list {
 		tp := &list[i]
@@ -284,7 +311,7 @@ func (w *Worker) price(ctx context.Context, setup *runSetup, t *store.Task) ([]*
 			}
 		}
 		b.Add(taskresult.Position{SnapshotID: tp.snapshotID, PositionID: tp.positionID, InstrumentID: tp.instrumentID,
-			ProductType: tp.productType, PortfolioNodeID: tp.nodeID}, vals)
+			ProductType: tp.productType, PortfolioNodeID: tp.nodeID, AttrKeys: tp.attrKeys}, vals)
 	}
 	rows, aggs := b.Results()
 	return rows, aggs, nil

@@ -117,6 +117,10 @@ type Options struct {
 	// TaskValuer of one run of that kind. A task of a kind missing here
 	// fails permanently.
 	Kinds map[string]ValuerBuilder
+	// AggregateAttrs are the attributes the tasks of a valuation aggregate
+	// by (as they do by product type) when its request declares none
+	// (execution.aggregate_attrs); nil: none.
+	AggregateAttrs []string
 }
 
 // A TaskValuer values the tasks of one run that is not a valuation (an

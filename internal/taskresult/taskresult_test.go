@@ -1,0 +1,111 @@
+package taskresult
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/iprs/iprs/internal/agg"
+	"github.com/iprs/iprs/internal/pricing"
+)
+
+func TestAttrKeyerKeysEveryKindOfValue(t *testing.T) {
+	t.Parallel()
+	k := NewAttrKeyer([]string{"s", "esc", "n", "b", "z", "o", "missing"})
+	attrs := `{"b":true,"esc":"caf\u00e9 \"q\"","n":1.50,"o":{"x":[1,2]},"s":"CA","z":null}`
+	got, err := k.AppendKeys([]string{"before"}, []byte(attrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A string is its value; any other value its JSON text; null and
+	// absent are n/a (SPEC §4.6).
+	want := []string{"before", "CA", `café "q"`, "1.50", "true", "n/a", `{"x":[1,2]}`, "n/a"}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	if _, err := k.AppendKeys(nil, []byte(`["not an object"]`)); err == nil {
+		t.Errorf("attributes that are not an object were keyed")
+	}
+}
+
+// TestBuilderAttrPartials: the partial by an attribute sums each group's
+// positions (checked against sums by hand), and one with more groups than
+// allowed is stored as too wide (an empty payload) beside the others.
+func TestBuilderAttrPartials(t *testing.T) {
+	t.Parallel()
+	b := New("R", 1, []string{"BASE"}, []pricing.Measure{pricing.PV}, 4).WithAttrs([]string{"state", "id"}, 3)
+	for i, st := range []string{"CA", "NY", "CA", "CA"} {
+		var v [1]pricing.Values
+		v[0].Set(pricing.PV, float64(i+1)*0.5)
+		b.Add(Position{PositionID: fmt.Sprint(i), ProductType: "AMORT_LOAN", AttrKeys: []string{st, fmt.Sprint("ID", i)}}, v[:])
+	}
+	_, aggs := b.Results()
+	byKey := map[string][]byte{}
+	for _, a := range aggs {
+		byKey[a.KeyBy] = a.Payload
+	}
+	if len(aggs) != agg.NumTaskKeys+2 {
+		t.Fatalf("%d partials, want %d", len(aggs), agg.NumTaskKeys+2)
+	}
+	if p, ok := byKey["attr:id"]; !ok || len(p) != 0 {
+		t.Errorf("attr:id (4 ids, 3 allowed): payload of %d bytes, want empty", len(p))
+	}
+	table, err := agg.Decode(byKey["attr:state"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CA: 0.5 + 1.5 + 2; NY: 1.
+	for key, want := range map[string]float64{"CA": 4, "NY": 1} {
+		g := table.Group(key)
+		if g == nil {
+			t.Fatalf("no group %s in %v", key, table.Keys())
+		}
+		if got := table.Cell(g, 0, pricing.PV).Sum(pricing.PV).Sum(); got != want {
+			t.Errorf("%s: PV %v, want %v", key, got, want)
+		}
+	}
+	if table.Len() != 2 {
+		t.Errorf("groups %v, want CA and NY", table.Keys())
+	}
+}
+
+// loanAttrs are the attributes of a generated loan (internal/gen).
+const loanAttrs = `{"city":"Fresno","coupon_rate":0.0725,"current_principal":183412.55,"fico":712,` +
+	`"last_payment_date":"2026-01-01","loan_program":"Personal 36","monthly_payment":1520.17,"next_payment_date":"2026-02-01",` +
+	`"origination_date":"2024-03-01","original_principal":200000,"platform":"Upstart","program":"P36","remaining_term_months":26,` +
+	`"state":"CA","term_months":36}`
+
+// BenchmarkAddPosition measures what a task spends per position after
+// pricing it, under 4 scenarios × 4 measures: keying its attributes and
+// adding it to the builder, without attributes and with the default five
+// (state, loan_program, program, platform, desk).
+func BenchmarkAddPosition(b *testing.B) {
+	scen := []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}
+	ms := []pricing.Measure{pricing.PV, pricing.DV01, pricing.CS01, pricing.AccruedInterest}
+	vals := make([]pricing.Values, len(scen))
+	for s := range vals {
+		for j, m := range ms {
+			vals[s].Set(m, 1000.25*float64(s+1)+float64(j))
+		}
+	}
+	for _, attrs := range [][]string{nil, {"state", "loan_program", "program", "platform", "desk"}} {
+		b.Run(fmt.Sprintf("attrs=%d", len(attrs)), func(b *testing.B) {
+			const perTask = 5000
+			var bld *Builder
+			k := NewAttrKeyer(attrs)
+			var keys []string
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if i%perTask == 0 {
+					bld = New("R", 1, scen, ms, perTask).WithAttrs(attrs, 0)
+					keys = make([]string, 0, perTask*len(attrs))
+				}
+				var err error
+				if keys, err = k.AppendKeys(keys, []byte(loanAttrs)); err != nil {
+					b.Fatal(err)
+				}
+				bld.Add(Position{PositionID: "P", ProductType: "AMORT_LOAN", AttrKeys: keys[len(keys)-len(attrs):]}, vals)
+			}
+		})
+	}
+}
