@@ -129,6 +129,7 @@ locals {
       IPRS_WORKER_CONCURRENCY   = tostring(var.worker_concurrency)
       IPRS_LEASE_SECONDS        = tostring(var.lease_seconds)
       IPRS_WORKER_GRACE_SECONDS = tostring(var.worker_grace_seconds)
+      IPRS_AGGREGATE_ATTRS      = var.aggregate_attrs
     })
   }
 

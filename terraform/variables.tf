@@ -190,6 +190,17 @@ variable "worker_concurrency" {
   }
 }
 
+variable "aggregate_attrs" {
+  description = "Comma-separated position attributes the workers' tasks aggregate by, as by product type, for runs whose request declares no execution.aggregate_attrs (IPRS_AGGREGATE_ATTRS): cubes and VaR by them need no scan. At most 8; \"none\" for none."
+  type        = string
+  default     = "state,loan_program,program,platform,desk"
+
+  validation {
+    condition     = var.aggregate_attrs == "none" || (length(split(",", var.aggregate_attrs)) <= 8 && alltrue([for a in split(",", var.aggregate_attrs) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", a))]))
+    error_message = "aggregate_attrs must be \"none\" or up to 8 comma-separated attribute names (letters, digits and _, not starting with a digit)."
+  }
+}
+
 variable "lease_seconds" {
   description = "Task lease of the workers, in seconds (IPRS_LEASE_SECONDS); renewed every third of it. A task whose worker dies is claimed again after at most this long."
   type        = number

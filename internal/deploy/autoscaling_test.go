@@ -65,6 +65,7 @@ var readBy = map[string][]service.Name{
 	config.EnvWorkerConcurrency: {service.Worker},
 	config.EnvLeaseSeconds:      {service.Worker},
 	config.EnvWorkerGrace:       {service.Worker},
+	config.EnvAggregateAttrs:    {service.Worker},
 }
 
 func all() []service.Name {
