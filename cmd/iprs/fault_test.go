@@ -57,10 +57,12 @@ func TestWorkersKilledEveryFewSeconds(t *testing.T) {
 
 func testWorkersKilled(t *testing.T, bin, dbURL string, st store.Store, c *client.Client, ctx context.Context, sfx string) {
 
-	// Loan tasks of a few hundred loans under every scenario and stored
-	// measure: long enough to be caught in, short enough for CI.
+	// Loan tasks of about 3,300 loans under every scenario and stored
+	// measure: long enough to be caught in on a quiet machine (tasks of a
+	// few hundred loans ended before the killer saw their new holder, and
+	// the test found the run too quick to attack), short enough for CI.
 	marketID := "MKT-KILL-" + sfx
-	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-KILL-" + sfx, AsOf: demoAsOf, Loans: 2000, Bonds: 60, FXForwards: 30, Seed: 31})
+	gi := MustPushGenerated(t, c, marketID, gen.Options{NodeID: "BOOK-KILL-" + sfx, AsOf: demoAsOf, Loans: 20000, Bonds: 60, FXForwards: 30, Seed: 31})
 	runRequest := func(id string) map[string]any {
 		return fullRunRequest(id, marketID, gi.Receipt.PositionSnapshotID, map[string]any{"hash_mod": 6, "max_attempts": 1})
 	}
