@@ -41,11 +41,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/iprs/iprs/internal/apperr"
@@ -256,12 +253,6 @@ type Store interface {
 	// ResultsForPosition returns the results of every position of the run
 	// with that id (one per snapshot that has it), ordered by snapshot id.
 	ResultsForPosition(ctx context.Context, runID, positionID string) ([]*PositionResult, error)
-	// ResultsOf returns the run's results of the positions keys names,
-	// ordered by (snapshot id, position id): one row per key that has one
-	// (a key without a result, or repeated, adds nothing), through the
-	// primary key whatever the size of the run. A replay (SPEC §5) reads
-	// the stored results of one task's positions with it.
-	ResultsOf(ctx context.Context, runID string, keys []ResultKey) ([]*PositionResult, error)
 	// ResultScan streams a run's position results in ResultList order to
 	// fn. It reads in chunks of a few thousand rows, each read whole in a
 	// short query, and reads the next chunk while fn handles the last
@@ -671,23 +662,6 @@ type ResultListParams struct {
 	AfterSnapshotID string
 	AfterPositionID string
 	From            bool
-}
-
-// ResultKey names the result of one position of a run: its snapshot and
-// its id.
-type ResultKey struct {
-	SnapshotID string
-	PositionID string
-}
-
-// SortedResultKeys returns keys sorted by (snapshot id, position id), as
-// results are ordered, without repeats; keys is not changed.
-func SortedResultKeys(keys []ResultKey) []ResultKey {
-	out := slices.Clone(keys)
-	slices.SortFunc(out, func(a, b ResultKey) int {
-		return cmp.Or(strings.Compare(a.SnapshotID, b.SnapshotID), strings.Compare(a.PositionID, b.PositionID))
-	})
-	return slices.Compact(out)
 }
 
 // ResultScanParams selects the results to stream and the position

@@ -338,11 +338,6 @@ func (w *Watched) ResultValues(ctx context.Context, runID string, keys []Positio
 	return w.check(ctx, w.Store.ResultValues(ctx, runID, keys, fn))
 }
 
-func (w *Watched) ResultsOf(ctx context.Context, runID string, keys []ResultKey) ([]*PositionResult, error) {
-	l, err := w.Store.ResultsOf(ctx, runID, keys)
-	return l, w.check(ctx, err)
-}
-
 func (w *Watched) ResultScan(ctx context.Context, p ResultScanParams, fn func(r *PositionResult) error) error {
 	return w.check(ctx, w.Store.ResultScan(ctx, p, fn))
 }

@@ -152,37 +152,6 @@ WHERE x.run_id = $1 ORDER BY r.position_snapshot_id`, runID, positionID)
 	return out, nil
 }
 
-// resultKeysChunk is the number of keys one query of ResultsOf looks up.
-const resultKeysChunk = 8192
-
-// ResultsOf returns the run's results of the keys, a chunk of keys per
-// query, each a join of the key arrays with the primary key.
-func (db *DB) ResultsOf(ctx context.Context, runID string, keys []store.ResultKey) ([]*store.PositionResult, error) {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	keys = store.SortedResultKeys(keys)
-	out := []*store.PositionResult{}
-	snaps, ids := make([]string, 0, min(len(keys), resultKeysChunk)), make([]string, 0, min(len(keys), resultKeysChunk))
-	for start := 0; start < len(keys); start += resultKeysChunk {
-		snaps, ids = snaps[:0], ids[:0]
-		for _, k := range keys[start:min(start+resultKeysChunk, len(keys))] {
-			snaps, ids = append(snaps, k.SnapshotID), append(ids, k.PositionID)
-		}
-		rows, err := db.pool.Query(ctx, resultSelect+` FROM unnest($2::text[], $3::text[]) AS k(s, p)
-JOIN position_result r ON r.run_id = $1 AND r.position_snapshot_id = k.s AND r.position_id = k.p
-ORDER BY r.position_snapshot_id, r.position_id`, runID, snaps, ids)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		chunk, err := collectResults(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		out = append(out, chunk...)
-	}
-	return out, nil
-}
-
 // ResultScan streams a run's position results in key order, one chunk per
 // query; the attributes asked for come from the position rows, -> giving
 // each as its JSON text (NULL when absent).

@@ -140,46 +140,6 @@ func (db *DB) ResultsForPosition(ctx context.Context, runID, positionID string) 
 	return out, nil
 }
 
-// resultKeysChunk is the number of keys one query of ResultsOf looks up
-// (two parameters each).
-const resultKeysChunk = 2000
-
-// ResultsOf returns the run's results of the keys, a chunk of keys per
-// query, each a join of the keys as a VALUES table with the primary key.
-func (db *DB) ResultsOf(ctx context.Context, runID string, keys []store.ResultKey) ([]*store.PositionResult, error) {
-	keys = store.SortedResultKeys(keys)
-	out := []*store.PositionResult{}
-	for start := 0; start < len(keys); start += resultKeysChunk {
-		chunk := keys[start:min(start+resultKeysChunk, len(keys))]
-		var q strings.Builder
-		q.WriteString(`WITH k(s, p) AS (VALUES `)
-		args := make([]any, 0, 2*len(chunk)+1)
-		for i, k := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?)")
-			args = append(args, k.SnapshotID, k.PositionID)
-		}
-		// CROSS JOIN keeps the keys the outer loop (SQLite does not
-		// reorder it): one primary key search per key, whatever the
-		// planner guesses of a VALUES table of parameters.
-		q.WriteString(`) SELECT ` + resultColumns + ` FROM k
-CROSS JOIN position_result rr ON rr.run_id = ? AND rr.position_snapshot_id = k.s AND rr.position_id = k.p
-ORDER BY rr.position_snapshot_id, rr.position_id`)
-		rows, err := db.reader.QueryContext(ctx, q.String(), append(args, runID)...)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		found, err := collectResults(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: results of %d positions of run %q: %w", len(keys), runID, err)
-		}
-		out = append(out, found...)
-	}
-	return out, nil
-}
-
 // ResultScan streams a run's position results in key order, one short read
 // transaction per chunk. An attribute asked for is read with ->, which
 // gives its JSON text (NULL when absent).

@@ -259,59 +259,6 @@ func testResult(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ResultsOf", func(t *testing.T) {
-		f := setup(t, open)
-		rf := newResultFixture(t, f)
-		// Every fourth row, asked for in reverse with repeats, with keys
-		// that have no row: a position of the other snapshot, an unknown
-		// position, an unknown snapshot.
-		var keys []store.ResultKey
-		var want []*store.PositionResult
-		for i := len(rf.rows) - 1; i >= 0; i-- {
-			if i%4 != 1 {
-				continue
-			}
-			r := rf.rows[i]
-			k := store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID}
-			keys = append(keys, k, k)
-			want = append([]*store.PositionResult{r}, want...)
-		}
-		keys = append(keys, store.ResultKey{SnapshotID: f.id("ps-a"), PositionID: "P-09"},
-			store.ResultKey{SnapshotID: f.id("ps-b"), PositionID: "P-99"}, store.ResultKey{SnapshotID: "no-such-snapshot", PositionID: "P-01"})
-		got, err := f.s.ResultsOf(f.ctx, rf.runID, keys)
-		if err != nil {
-			t.Fatalf("ResultsOf: %v", err)
-		}
-		if len(got) != len(want) || len(want) != 3 {
-			t.Fatalf("ResultsOf = %d rows, want %d (3)", len(got), len(want))
-		}
-		for i := range got {
-			checkResult(t, got[i], want[i])
-		}
-		// Every key at once, more than one chunk's worth with repeats.
-		keys = keys[:0]
-		for range 1500 {
-			for _, r := range rf.rows {
-				keys = append(keys, store.ResultKey{SnapshotID: r.PositionSnapshotID, PositionID: r.PositionID})
-			}
-		}
-		got, err = f.s.ResultsOf(f.ctx, rf.runID, keys)
-		if err != nil || len(got) != len(rf.rows) {
-			t.Fatalf("ResultsOf(every key, repeated) = %d rows, %v; want %d", len(got), err, len(rf.rows))
-		}
-		for i := range got {
-			checkResult(t, got[i], rf.rows[i])
-		}
-		for _, c := range []struct {
-			run  string
-			keys []store.ResultKey
-		}{{f.id("no-such-run"), keys[:5]}, {rf.runID, nil}} {
-			if got, err := f.s.ResultsOf(f.ctx, c.run, c.keys); err != nil || len(got) != 0 {
-				t.Errorf("ResultsOf(%s, %d keys) = %d rows, %v; want none", c.run, len(c.keys), len(got), err)
-			}
-		}
-	})
-
 	t.Run("ScanWithAttributes", func(t *testing.T) {
 		f := setup(t, open)
 		rf := newResultFixture(t, f)
