@@ -746,3 +746,59 @@ func TestAuditLogAppendOnly(t *testing.T) {
 	}
 	storetest.CheckAudit(t, ctx, db, "M1", store.AuditEntry{Principal: "alice", Action: "market_snapshot.create", RequestID: "r1"})
 }
+
+// TestResultValuesProbesKeys: the keyed read of stored results probes the
+// primary key once per key even when the table's statistics predate the
+// run (analyzed when it held a few rows, before a large run was written,
+// as happens between two autovacuum passes). With the planner's defaults
+// that plan hashes every row of the run for each list of keys.
+func TestResultValuesProbesKeys(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Pool().Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	const insert = `INSERT INTO position_result (run_id, position_snapshot_id, position_id, task_id, instrument_id,
+    product_type, portfolio_node_id, vals)
+SELECT $1, 'PS', 'P' || lpad(i::text, 6, '0'), 1, 'I', 'LOAN', 'NODE', '\x00'::bytea FROM generate_series(1, $2::int) AS i`
+	exec(insert, "RUN-SMALL", 10)
+	exec(`ANALYZE position_result`)
+	exec(insert, "RUN-BIG", 50000)
+
+	var snaps, ids []string
+	for i := 1; i <= 1024; i++ {
+		snaps = append(snaps, "PS")
+		ids = append(ids, fmt.Sprintf("P%06d", i*41))
+	}
+	plan, err := db.PlanResultValues(ctx, "RUN-BIG", snaps, ids, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Hash") || strings.Contains(plan, "Merge") || !strings.Contains(plan, "Index Scan using position_result_pkey") {
+		t.Errorf("ResultValues plan, want a nested loop of primary-key probes:\n%s", plan)
+	}
+	defaults, err := db.PlanResultValues(ctx, "RUN-BIG", snaps, ids, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the same query with the planner's defaults:\n%s", defaults)
+
+	got := 0
+	keys := make([]store.PositionKey, len(ids))
+	for i := range ids {
+		keys[i] = store.PositionKey{SnapshotID: snaps[i], PositionID: ids[i]}
+	}
+	if err := db.ResultValues(ctx, "RUN-BIG", keys, func(r *store.PositionResult) error {
+		if !slices.Contains(ids, r.PositionID) || r.RunID != "RUN-BIG" {
+			t.Errorf("row %s of %s not asked for", r.PositionID, r.RunID)
+		}
+		got++
+		return nil
+	}); err != nil || got != len(keys) {
+		t.Fatalf("ResultValues: %d rows of %d, %v", got, len(keys), err)
+	}
+}
