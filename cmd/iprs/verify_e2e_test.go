@@ -72,6 +72,17 @@ func TestRunVerifyCommand(t *testing.T) {
 				t.Errorf("verify an altered run: exit %d, want non-zero with the row %v\nstdout:\n%s\nstderr:\n%s", code, wantRow, out, stderr)
 			}
 
+			// The replay has ended: there is nothing to cancel, and the
+			// command says why.
+			code, out, stderr = runIPRS(context.Background(), env, "run", "verify", "RUN-VFY", "--cancel")
+			if code == 0 || !strings.Contains(stderr, "RUN-VFY~VERIFY-2") || !strings.Contains(stderr, "only a QUEUED or RUNNING replay can be cancelled") {
+				t.Errorf("cancel a completed replay: exit %d, want non-zero naming the replay\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+			}
+			if code, _, stderr = runIPRS(context.Background(), env, "run", "verify", "RUN-VFY", "--cancel", "--watch"); code == 0 ||
+				!strings.Contains(stderr, "cannot be combined") {
+				t.Errorf("--cancel --watch: exit %d, want a usage error\n%s", code, stderr)
+			}
+
 			// The answer matches the API description.
 			var raw json.RawMessage
 			if _, err := c.Do(context.Background(), "GET", "/orch/runs/RUN-VFY/verify", nil, "", &raw); err != nil {

@@ -12,9 +12,10 @@ import (
 	"github.com/iprs/iprs/internal/client"
 )
 
-// newRunVerifyCmd is `iprs run verify ID [--watch]` (SPEC §5 "Replay").
+// newRunVerifyCmd is `iprs run verify ID [--watch | --cancel]` (SPEC §5
+// "Replay").
 func newRunVerifyCmd(f *clientFlags) *cobra.Command {
-	var watch bool
+	var watch, cancel bool
 	cmd := &cobra.Command{
 		Use:   "verify ID",
 		Short: "Re-price a finished run from its stored inputs and compare with its stored results bit for bit",
@@ -22,10 +23,22 @@ func newRunVerifyCmd(f *clientFlags) *cobra.Command {
 			"on the workers from the run's stored inputs and compared with its stored results bit for bit, and\n" +
 			"a published run's publish hash is recomputed. While a replay of the run is open, verify follows\n" +
 			"that one. With --watch it shows the replay's progress, then the verdict and a table of the\n" +
-			"mismatches, and exits non-zero unless the run is verified.",
+			"mismatches, and exits non-zero unless the run is verified. With --cancel it cancels the\n" +
+			"replay of the run that is still open instead.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := f.client()
+			if cancel {
+				if watch {
+					return usageError("--cancel and --watch cannot be combined")
+				}
+				v, err := c.CancelVerify(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "replay %s of run %s: %s\n", v.VerifyID, v.RunID, v.Status)
+				return nil
+			}
 			v, err := c.VerifyRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -39,6 +52,7 @@ func newRunVerifyCmd(f *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the replay, then print the verdict (exit status 1 unless verified)")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the replay of the run that is still open")
 	return cmd
 }
 

@@ -52,6 +52,14 @@ func (c *Client) VerifyRun(ctx context.Context, id string) (Verify, error) {
 	return v, err
 }
 
+// CancelVerify cancels the open replay of a run and returns it,
+// cancelling or cancelled.
+func (c *Client) CancelVerify(ctx context.Context, id string) (Verify, error) {
+	var v Verify
+	_, err := c.Do(ctx, http.MethodPost, verifyPath(id)+"/cancel", nil, "", &v)
+	return v, err
+}
+
 // GetVerify returns the latest replay of a run.
 func (c *Client) GetVerify(ctx context.Context, id string) (Verify, error) {
 	var v Verify

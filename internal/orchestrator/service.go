@@ -167,6 +167,7 @@ func (s *Service) Register(m *web.Mux) {
 	m.HandleFunc("POST /orch/explains/{id}/cancel", s.handleCancelExplain)
 	m.HandleFunc("POST /orch/runs/{id}/verify", s.handleCreateVerify)
 	m.HandleFunc("GET /orch/runs/{id}/verify", s.handleGetVerify)
+	m.HandleFunc("POST /orch/runs/{id}/verify/cancel", s.handleCancelVerify)
 	m.HandleFunc("GET /orch/audit", s.handleAuditList)
 	m.HandleFunc("POST /orch/webhooks", s.handleCreateWebhook)
 	m.HandleFunc("GET /orch/webhooks/{id}", s.handleGetWebhook)

@@ -109,6 +109,45 @@ func (s *Service) handleGetVerify(w http.ResponseWriter, r *http.Request) error 
 	return s.writeVerify(w, r, http.StatusOK, target, latest)
 }
 
+// handleCancelVerify serves POST /orch/runs/{id}/verify/cancel: 202 with
+// the latest replay of the run, cancelling or cancelled (cancelling again
+// is harmless); 409 when it has completed or failed, 404 for a run never
+// verified. Like a run's
+// cancel, tasks being valued finish or are dropped at their next renewal,
+// and the replay's answer is then verified false.
+func (s *Service) handleCancelVerify(w http.ResponseWriter, r *http.Request) error {
+	if _, err := web.Query(r); err != nil {
+		return err
+	}
+	if err := refuseMembers(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	target, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
+	if err != nil {
+		return notFoundOr(err, "run", id)
+	}
+	latest, _, err := s.latestVerify(r.Context(), target)
+	if err != nil {
+		return err
+	}
+	if latest == nil {
+		return apperr.Errorf(apperr.NotFound, "run %s has not been verified: there is no replay to cancel", id)
+	}
+	if finished(latest.Status) && latest.Status != store.RunCancelled {
+		return apperr.Errorf(apperr.Conflict, "replay %s of run %s is %s; only a QUEUED or RUNNING replay can be cancelled", latest.ID, id, latest.Status)
+	}
+	replay, err := s.store.RunCancel(audit.For(r, audit.RunCancel, latest.ID), latest.ID)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return err
+		}
+		return notFoundOr(err, "replay", latest.ID)
+	}
+	s.log(r.Context()).InfoContext(r.Context(), "replay cancel requested", "run_id", id, "verify_id", replay.ID, "status", replay.Status)
+	return s.writeVerify(w, r, http.StatusAccepted, target, replay)
+}
+
 // finished reports whether a run in status has ended.
 func finished(status string) bool {
 	switch status {

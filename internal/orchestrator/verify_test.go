@@ -375,3 +375,66 @@ func TestVerifyOfADeletedRun(t *testing.T) {
 		}
 	})
 }
+
+// An open replay can be cancelled; one that ended cannot, and a run never
+// verified has none to cancel.
+func TestVerifyCancel(t *testing.T) {
+	principals := []auth.Principal{auth.New("reader", "tok-r", auth.Read), auth.New("writer", "tok-w", auth.Read, auth.Write)}
+	eachStore(t, envOpts{principals: principals}, func(t *testing.T, e *env) {
+		const id = "RUN-C"
+		writer, reader := e.as("tok-w"), e.as("tok-r")
+		e.addFullMarket("MKT-C")
+		writer.upload(snapshotBody("PS-C", "BOOK-C", "2026-01-23T00:00:00Z", []map[string]any{loanByTerms("L1", 1000), bond("B1")}), http.StatusCreated)
+		writer.mustStatus(writer.postRun(runBody(id, "MKT-C", "PS-C")), http.StatusCreated)
+		stop := e.startWorker()
+		writer.waitStatus("/orch/runs/" + id)
+		stop()
+
+		cancel := "/orch/runs/" + id + "/verify/cancel"
+		if r := writer.do(http.MethodPost, cancel, nil); r.status != http.StatusNotFound || !strings.Contains(string(r.body), "has not been verified") {
+			t.Errorf("cancel with no replay: %d %s, want 404", r.status, r.body)
+		}
+		if r := writer.do(http.MethodPost, "/orch/runs/NO-SUCH-RUN/verify/cancel", nil); r.status != http.StatusNotFound {
+			t.Errorf("cancel for an unknown run: %d %s, want 404", r.status, r.body)
+		}
+
+		// With no worker, the replay is QUEUED: cancelling it ends it at
+		// once, not verified; cancelling again answers the same.
+		writer.mustStatus(writer.do(http.MethodPost, "/orch/runs/"+id+"/verify", nil), http.StatusAccepted)
+		if r := reader.do(http.MethodPost, cancel, nil); r.status != http.StatusForbidden {
+			t.Errorf("cancel as a reader: %d %s, want 403", r.status, r.body)
+		}
+		if r := writer.do(http.MethodPost, cancel, []byte(`{"x":1}`)); r.status != http.StatusBadRequest {
+			t.Errorf("cancel with a member: %d %s, want 400", r.status, r.body)
+		}
+		for i := range 2 {
+			r := writer.do(http.MethodPost, cancel, nil)
+			writer.mustStatus(r, http.StatusAccepted)
+			m := r.json(t)
+			if m["verify_id"] != id+"~VERIFY-1" || m["status"] != store.RunCancelled || m["verified"] != false {
+				t.Errorf("cancel %d: %s, want VERIFY-1 CANCELLED, verified false", i+1, r.body)
+			}
+		}
+		if got := storetest.MustRunGet(t, e.ctx, e.store, verify.ID(id, 1)); got.Status != store.RunCancelled {
+			t.Errorf("stored replay is %s, want CANCELLED", got.Status)
+		}
+		if got := storetest.MustRunGet(t, e.ctx, e.store, id); got.Status != store.RunCompleted {
+			t.Errorf("the verified run is %s after its replay was cancelled, want COMPLETED", got.Status)
+		}
+		r := writer.do(http.MethodGet, "/orch/audit?object_id="+verify.ID(id, 1), nil)
+		writer.mustStatus(r, http.StatusOK)
+		if n := strings.Count(string(r.body), `"run.cancel"`); n != 1 {
+			t.Errorf("%d run.cancel audit entries under the replay's id, want 1 (the second cancel changed nothing): %s", n, r.body)
+		}
+
+		// The next replay is made afresh and, once it completed, is no
+		// longer cancellable.
+		e.startWorker()
+		if v := writer.runVerify(id); !*v.Verified || v.VerifyID != id+"~VERIFY-2" {
+			t.Errorf("replay after a cancelled one: %+v, want VERIFY-2 verified", v)
+		}
+		if r := writer.do(http.MethodPost, cancel, nil); r.status != http.StatusConflict || !strings.Contains(string(r.body), "COMPLETED") {
+			t.Errorf("cancel a completed replay: %d %s, want 409 naming the status", r.status, r.body)
+		}
+	})
+}
