@@ -92,3 +92,52 @@ func TestDashboardVerify(t *testing.T) {
 	}
 	b.Screenshot("42-verify-mismatch")
 }
+
+// A replay still open can be cancelled from the run page: the Cancel
+// button shows only while it is open, and the section then says the
+// replay was cancelled, not that the results differ.
+func TestDashboardVerifyCancel(t *testing.T) {
+	b := uitest.MustBrowser(t)
+	db := config.Database{Driver: config.DriverSQLite, Path: filepath.Join(t.TempDir(), "iprs.db")}
+	d := mustStartDevWorkers(t, db, nil, 0)
+	gated := startGatedWorker(t, d, "NONE")
+	c := client.New(d.URL, "", nil)
+	MustPushGenerated(t, c, "MKT-UC", gen.Options{SnapshotID: "PS-UC", NodeID: "BOOK-UC", AsOf: demoAsOf, Loans: 6, Seed: 7})
+	const runID = "RUN-UC"
+	run, _, err := c.SubmitRun(context.Background(), map[string]any{
+		"run_id": runID, "run_type": "SANDBOX", "as_of_time": demoAsOf.Format(time.RFC3339),
+		"market_snapshot_id": "MKT-UC", "position_snapshot_id": "PS-UC",
+		"measures": []string{"PV"}, "scenarios": []string{"BASE"}, "execution": map[string]any{"hash_mod": 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range run.Progress.TasksTotal {
+		gated.gate <- struct{}{}
+	}
+	if done, err := c.WaitRun(context.Background(), runID, 20*time.Millisecond, nil); err != nil || done.Status != store.RunCompleted {
+		t.Fatalf("run: %+v, %v", done, err)
+	}
+
+	b.Open(d.URL+"/ui/#/runs/"+runID, "/runs/"+runID)
+	b.WaitJS("the Verify section", `document.getElementById('verify-verdict')?.dataset.verdict === 'never'`)
+	if b.Count("#verify-cancel[hidden]") != 1 {
+		t.Error("Cancel replay is offered with no replay open")
+	}
+	// The gate is shut: the replay stays QUEUED until cancelled.
+	b.Click("#verify-run")
+	b.WaitJS("the open replay", `document.getElementById('verify-verdict')?.dataset.verdict === 'open' && !document.getElementById('verify-cancel').hidden`)
+	b.Screenshot("43-verify-open")
+	b.Click("#verify-cancel")
+	b.WaitJS("the cancelled replay", `document.getElementById('verify-verdict')?.dataset.verdict === 'not-verified'`)
+	if got := b.Text("#verify-verdict"); !strings.Contains(got, "cancelled before it finished") {
+		t.Errorf("a cancelled replay reads %q", got)
+	}
+	if b.Count("#verify-cancel[hidden]") != 1 {
+		t.Error("Cancel replay is still offered after the replay was cancelled")
+	}
+	if v, err := c.GetVerify(context.Background(), runID); err != nil || v.Status != store.RunCancelled || v.VerifyID != runID+"~VERIFY-1" {
+		t.Errorf("the replay after Cancel: %+v, %v; want VERIFY-1 CANCELLED", v, err)
+	}
+	b.Screenshot("44-verify-cancelled")
+}

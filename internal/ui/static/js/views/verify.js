@@ -5,7 +5,7 @@
 // progress, then shows the verdict and the mismatches: each position,
 // scenario and measure whose stored value differs from the recomputed
 // one, both shown to the last digit (a number differing in its last bit
-// reads differently there).
+// reads differently there). While a replay is open, Cancel stops it.
 
 import { finalStatus, get, poll, post, seg } from '../api.js';
 import { badge, fmtInt, fmtTime, h, kv, problemBox, progressBar, replace, stat, table } from '../render.js';
@@ -30,7 +30,9 @@ function verdict(v) {
   const head = h('div', { class: ok ? 'verdict ok' : 'verdict bad', id: 'verify-verdict', 'data-verdict': ok ? 'verified' : 'not-verified', role: ok ? null : 'alert' },
     h('span', { class: 'title' }, ok ? 'Verified' : 'Not verified'),
     h('span', { class: 'muted small' }, ok ? ' · every position re-priced bit for bit equal to the stored results'
-      : v.error ? ` · the replay ${v.status.toLowerCase()}: ${v.error}` : ' · the stored results differ from a replay of their inputs'));
+      : v.error ? ` · the replay ${v.status.toLowerCase()}: ${v.error}`
+        : v.status === 'CANCELLED' ? ' · the replay was cancelled before it finished'
+          : ' · the stored results differ from a replay of their inputs'));
   const stats = h('div', { class: 'stats' },
     stat('Positions checked', `${fmtInt(v.positions_checked)} / ${fmtInt(v.progress?.positions_total ?? 0)}`),
     stat('Mismatches', fmtInt(v.mismatch_count ?? 0)),
@@ -71,13 +73,17 @@ function verdict(v) {
 export function verifyView(run, signal) {
   const body = h('div', { id: 'verify-body' }, h('p', { class: 'muted small' }, 'Loading…'));
   const button = h('button', { type: 'button', id: 'verify-run', title: 'Price every position again from the stored inputs and compare bit for bit' }, 'Verify');
+  const cancel = h('button', { type: 'button', id: 'verify-cancel', hidden: true, title: 'Cancel the replay that is still open' }, 'Cancel replay');
   const el = h('section', { class: 'card', id: 'verify' },
     h('h2', null, 'Verify', h('span', { class: 'note' }, 'replay from stored inputs, compared bit for bit')),
-    h('div', { class: 'actions' }, button), body);
+    h('div', { class: 'actions' }, button, cancel), body);
   const id = run.run_id;
   let following = false;
 
-  const show = (v) => replace(body, verdict(v));
+  const show = (v) => {
+    replace(body, verdict(v));
+    cancel.hidden = finalStatus(v.status) || v.status === 'CANCELLING';
+  };
   const follow = () => {
     if (following) return;
     following = true;
@@ -108,6 +114,17 @@ export function verifyView(run, signal) {
       if (err.name === 'AbortError') return;
       replace(body, problemBox(err));
       button.disabled = !verifiable(run);
+    }
+  });
+  cancel.addEventListener('click', async () => {
+    cancel.disabled = true;
+    try {
+      show(await post(`/orch/runs/${seg(id)}/verify/cancel`, undefined, { signal }));
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      replace(body, problemBox(err));
+    } finally {
+      cancel.disabled = false;
     }
   });
   el.update(run);
