@@ -34,6 +34,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		explain    bool
 		cpuProfile string
 		replay     bool
+		schedules  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -43,7 +44,8 @@ removes afterwards: a temporary SQLite file; or, with --database or DATABASE_URL
 a fresh schema in that PostgreSQL database, or a SQLite file that must not exist
 yet (bench never writes into a database it did not create). It generates a book of
 loans given by their terms, and times each phase through the HTTP API exactly as a
-client sees it: market upload, position upload (streamed), run submission (pre-run
+client sees it: market upload, position upload (streamed from a file the book is
+written to before the clock starts, as iprs push positions does), run submission (pre-run
 check and fan-out), valuation until COMPLETED, and the summary; with --verify, also
 the replay of the run (re-priced and compared bit for bit) until its verdict.
 
@@ -83,7 +85,7 @@ the replay of the run (re-priced and compared bit for bit) until its verdict.
 			return runBench(cmd.Context(), cmd.OutOrStdout(), benchOptions{
 				Loans: n, DB: db, Cfg: cfg, Workers: workers, Concurrency: concurrent,
 				Scenarios: scenarios, Measures: measures, ModelSet: modelSet, HistoryDays: histDays,
-				Explain: explain, Verify: replay,
+				Explain: explain, Verify: replay, Schedules: schedules,
 			})
 		},
 	}
@@ -100,6 +102,7 @@ the replay of the run (re-priced and compared bit for bit) until its verdict.
 	cmd.AddCommand(newBenchLoadCmd(a))
 	f.BoolVar(&explain, "explain", false, "also value a second day (moved market; loans repaid, amended and new) and time the P&L explain between the two runs (apart from the totals)")
 	f.BoolVar(&replay, "verify", false, "also time the replay of the run (POST …/verify until its verdict), which must verify")
+	f.BoolVar(&schedules, "schedules", false, "give every loan its schedule as explicit cashflows (one row per remaining payment; the upload limit of the bench's platform is lifted to fit)")
 	return cmd
 }
 
@@ -120,6 +123,8 @@ type benchOptions struct {
 	Explain bool
 	// Verify times the replay of the run too.
 	Verify bool
+	// Schedules gives every loan its schedule as explicit cashflows.
+	Schedules bool
 }
 
 // startCPUProfile writes a CPU profile of this process to path until stop
@@ -153,6 +158,11 @@ type benchPhase struct {
 
 func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	logger := config.NewLogger(o.Cfg, os.Stderr)
+	if o.Schedules {
+		// About 2.5 KiB a loan: a 1,000,000-loan book passes the default
+		// limit of 2 GiB. The platform is the bench's own.
+		o.Cfg.MaxUploadBytes = max(o.Cfg.MaxUploadBytes, 64<<30)
+	}
 	d, err := startDev(ctx, devOptions{
 		Addr: "127.0.0.1:0", DB: o.DB, Cfg: o.Cfg, Workers: o.Workers, Concurrency: o.Concurrency,
 		Logger: logger, Version: buildVersion(),
@@ -163,8 +173,12 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	phases, _, err := benchPhases(ctx, client.New(d.URL, demoToken(o.Cfg), nil), o)
 	d.Stop()
 	err = errors.Join(err, d.Wait())
-	fmt.Fprintf(out, "iprs bench: %s loans × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
-		client.FormatCount(int64(o.Loans)), len(o.Scenarios), o.Measures, o.DB.Driver, runtime.NumCPU(), max(o.Workers, 1))
+	given := "by terms"
+	if o.Schedules {
+		given = "with explicit schedules"
+	}
+	fmt.Fprintf(out, "iprs bench: %s loans %s × %d built-in scenarios (%v) on %s, %d CPUs, %d workers\n",
+		client.FormatCount(int64(o.Loans)), given, len(o.Scenarios), o.Measures, o.DB.Driver, runtime.NumCPU(), max(o.Workers, 1))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\ttime\tthroughput\t")
 	var total time.Duration
@@ -181,6 +195,24 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	fmt.Fprintf(tw, "upload → COMPLETED\t%s\t\t\n", total.Round(time.Millisecond))
 	tw.Flush()
 	return err
+}
+
+// writeBenchBook writes the book to a temporary file and returns it open,
+// at its start; the caller closes and removes it.
+func writeBenchBook(book gen.Options) (*os.File, error) {
+	f, err := os.CreateTemp("", "iprs-bench-book-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("book file: %w", err)
+	}
+	if _, err = gen.WritePositionSnapshot(f, book); err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("write the book to %s: %w", f.Name(), err)
+	}
+	return f, nil
 }
 
 // benchPhases values a generated book through the API, timing each phase;
@@ -208,15 +240,21 @@ func benchSteps(ctx context.Context, c *client.Client, o benchOptions, stamp str
 
 	// A node id of its own makes the book's content, and so its snapshot,
 	// new on every bench run against a shared database.
-	book := gen.Options{NodeID: "BENCH-" + stamp, AsOf: asOf, Loans: o.Loans, Seed: 1}
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := gen.WritePositionSnapshot(pw, book)
-		pw.CloseWithError(err)
+	// The book is written to a file before the clock starts and uploaded
+	// from it, as `iprs push positions FILE` does: the upload is timed as
+	// a client with its file sees it, without the generator's encoding on
+	// the same cores.
+	book := gen.Options{NodeID: "BENCH-" + stamp, AsOf: asOf, Loans: o.Loans, Seed: 1, Schedules: o.Schedules}
+	file, err := writeBenchBook(book)
+	if err != nil {
+		return phases, err
+	}
+	defer func() {
+		file.Close()
+		os.Remove(file.Name())
 	}()
 	start = time.Now()
-	rec, _, err := c.PushPositionSnapshot(ctx, pr)
-	pr.Close()
+	rec, _, err := c.PushPositionSnapshot(ctx, file)
 	if err != nil {
 		return phases, fmt.Errorf("position snapshot: %w", err)
 	}

@@ -23,6 +23,7 @@ func newGenCmd() *cobra.Command {
 		historyDir       string
 		modelSet         string
 		format           string
+		schedules        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -48,6 +49,9 @@ The book is then written only when --out names a file.
   for f in hist/*.json; do iprs push market "$f"; done
   iprs scenario-set historical --from 2025-01-23 --to 2026-01-23
 
+With --schedules every loan also lists its schedule as explicit cashflows (one
+row per remaining payment, in cents), which win over its terms when valued.
+
 With --format csv it writes a CSV loan tape instead (loans only):
 
   iprs gen --loans 1m --format csv --out tape.csv`,
@@ -57,7 +61,7 @@ With --format csv it writes a CSV loan tape instead (loans only):
 			if err != nil {
 				return fmt.Errorf("--as-of %q: want RFC 3339, like 2026-01-23T17:00:00Z", asOf)
 			}
-			o := gen.Options{SnapshotID: id, NodeID: node, AsOf: t, Seed: seed}
+			o := gen.Options{SnapshotID: id, NodeID: node, AsOf: t, Seed: seed, Schedules: schedules}
 			for _, c := range []struct {
 				flag string
 				val  string
@@ -135,6 +139,7 @@ With --format csv it writes a CSV loan tape instead (loans only):
 	f.IntVar(&history, "history", 0, "write this many business days of market snapshots ending on the --as-of date")
 	f.StringVar(&historyDir, "history-dir", "market-history", "directory for the --history snapshots (created if missing)")
 	f.StringVar(&format, "format", "json", "json (a position snapshot document) or csv (a loan tape: no bonds; --node, --as-of and --id then go to push)")
+	f.BoolVar(&schedules, "schedules", false, "give every loan its schedule as explicit cashflows (JSON only)")
 	return cmd
 }
 

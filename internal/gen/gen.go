@@ -39,6 +39,11 @@ type Options struct {
 	Loans, Bonds, FXForwards int
 	// Seed makes the book reproducible.
 	Seed uint64
+	// Schedules gives each loan its contractual schedule as explicit
+	// cashflows (SPEC §2: they win over the terms, which stay), one row
+	// per remaining payment, amounts in cents: the shape of a servicer's
+	// tape with schedules, for benchmarks of stored schedules.
+	Schedules bool
 	// Edit, when set, sees each position with its 0-based index in the
 	// book before it is written; it may change it, and returning false
 	// leaves it out. A second day of a book is the same options with an
@@ -205,7 +210,11 @@ func Each(o Options, fn func(*Position) error) error {
 		return fn(p)
 	}
 	for i := range o.Loans {
-		if err := emit(loan(rng, asOfDate, i)); err != nil {
+		p := loan(rng, asOfDate, i)
+		if o.Schedules {
+			withSchedule(p)
+		}
+		if err := emit(p); err != nil {
 			return err
 		}
 	}
@@ -303,6 +312,39 @@ func loan(rng *rand.Rand, asOf time.Time, i int) *Position {
 			"platform":              platforms[rng.IntN(len(platforms))],
 		},
 	}
+}
+
+// withSchedule adds to a loan given by its terms the schedule they imply
+// (SPEC §2: from next_payment_date monthly on the same day — generated
+// loans pay on days 1–28 — each period's interest on the balance at
+// coupon_rate/12, principal the rest of monthly_payment, the last payment
+// clearing the balance), with interest and principal rounded to the cent
+// as a servicer would list them; the last principal is what remains.
+func withSchedule(p *Position) {
+	a := p.Attributes
+	balance := a["current_principal"].(float64)
+	r := a["coupon_rate"].(float64) / 12
+	payment := a["monthly_payment"].(float64)
+	n := a["remaining_term_months"].(int)
+	next, err := time.Parse(time.DateOnly, a["next_payment_date"].(string))
+	if err != nil {
+		panic(fmt.Sprintf("gen: a generated loan's next_payment_date %q: %v", a["next_payment_date"], err))
+	}
+	flows := make([]map[string]any, 0, n)
+	for k := 0; k < n && balance > 0; k++ {
+		interest := round2(balance * r)
+		principal := round2(payment - interest)
+		if k == n-1 || principal >= balance {
+			principal = balance
+		}
+		balance = round2(balance - principal)
+		flows = append(flows, map[string]any{
+			"pay_date":  next.AddDate(0, k, 0).Format(time.DateOnly),
+			"interest":  interest,
+			"principal": principal,
+		})
+	}
+	a["cashflows"] = flows
 }
 
 // bondFace is the face amount of one generated bond.

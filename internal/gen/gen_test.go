@@ -264,16 +264,9 @@ func correlation(xs, ys []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-func TestModelSetFitsTheBook(t *testing.T) {
-	t.Parallel()
-	doc, err := json.Marshal(ModelSet("MS-DEMO"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, probs := pricing.ParseModelSet(doc)
-	if len(probs) > 0 {
-		t.Fatalf("the demo model set is not valid: %v", probs)
-	}
+// demoEngine is an engine on the generated market at asOf, BASE only.
+func demoEngine(t *testing.T, measures []pricing.Measure, opts ...pricing.EngineOption) *pricing.Engine {
+	t.Helper()
 	mkt, err := json.Marshal(MarketSnapshot("MKT", asOf))
 	if err != nil {
 		t.Fatal(err)
@@ -286,29 +279,118 @@ func TestModelSetFitsTheBook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := pricing.NewEngine(market, []string{"BASE"}, []pricing.Measure{pricing.PV, pricing.ExpectedLoss}, asOf, pricing.WithModelSet(ms))
+	e, err := pricing.NewEngine(market, []string{"BASE"}, measures, asOf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// parseChecked parses a generated position as an upload would and checks
+// it against e: it must have no problem.
+func parseChecked(t *testing.T, e *pricing.Engine, gp *Position) *pricing.Position {
+	t.Helper()
+	raw, err := json.Marshal(gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in pricing.PositionInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		t.Fatal(err)
+	}
+	p, probs := pricing.ParsePosition(in)
+	if len(probs) > 0 {
+		t.Fatalf("%s: %v", gp.PositionID, probs)
+	}
+	if probs := e.Check(p); len(probs) > 0 {
+		t.Fatalf("%s: %v", gp.PositionID, probs)
+	}
+	return p
+}
+
+// Loans with schedules list what their terms imply: one row a month from
+// next_payment_date, the principal adding up to the balance to the cent,
+// every payment but the last equal to monthly_payment; valued, they are
+// worth what the same loans by their terms are, up to the cents the rows
+// were rounded to.
+func TestSchedulesMatchTheTerms(t *testing.T) {
+	t.Parallel()
+	e := demoEngine(t, []pricing.Measure{pricing.PV})
+	var byTerms []*Position
+	if err := Each(Options{AsOf: asOf, Loans: 400, Seed: 4}, func(p *Position) error {
+		byTerms = append(byTerms, p)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	i := 0
+	err := Each(Options{AsOf: asOf, Loans: 400, Seed: 4, Schedules: true}, func(gp *Position) error {
+		plain := byTerms[i]
+		i++
+		a := gp.Attributes
+		flows := a["cashflows"].([]map[string]any)
+		n := a["remaining_term_months"].(int)
+		if len(flows) == 0 || len(flows) > n || plain.PositionID != gp.PositionID {
+			t.Fatalf("%s: %d rows for %d payments to go", gp.PositionID, len(flows), n)
+		}
+		rows += len(flows)
+		next, _ := time.Parse(time.DateOnly, a["next_payment_date"].(string))
+		principal := 0.0
+		for k, f := range flows {
+			if want := next.AddDate(0, k, 0).Format(time.DateOnly); f["pay_date"] != want {
+				t.Fatalf("%s row %d pays on %v, want %s", gp.PositionID, k, f["pay_date"], want)
+			}
+			pay := f["interest"].(float64) + f["principal"].(float64)
+			if k < len(flows)-1 && math.Abs(pay-a["monthly_payment"].(float64)) > 0.005 {
+				t.Fatalf("%s row %d pays %.2f, want the monthly payment %.2f", gp.PositionID, k, pay, a["monthly_payment"])
+			}
+			principal += f["principal"].(float64)
+		}
+		if bal := a["current_principal"].(float64); math.Abs(principal-bal) > 0.005 {
+			t.Fatalf("%s: principal rows add up to %.4f, balance %.2f", gp.PositionID, principal, bal)
+		}
+		var withRows, terms pricing.Values
+		if err := e.Price(parseChecked(t, e, gp), 0, &withRows); err != nil {
+			return err
+		}
+		if err := e.Price(parseChecked(t, e, plain), 0, &terms); err != nil {
+			return err
+		}
+		pv1, _ := withRows.Get(pricing.PV)
+		pv2, _ := terms.Get(pricing.PV)
+		// Each row's interest is rounded by at most half a cent, which the
+		// balance carries (at most (1+r)^n ≤ 2 times) to the last payment.
+		if tol := 0.01 * float64(len(flows)); math.Abs(pv1-pv2) > tol || pv1 == 0 {
+			t.Errorf("%s: PV %.4f with its rows, %.4f by its terms (tolerance %.2f)", gp.PositionID, pv1, pv2, tol)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("400 loans, %.1f rows each on average", float64(rows)/400)
+	if _, err := WritePositionTape(io.Discard, Options{Loans: 1, Schedules: true}); err != ErrTapeSchedules {
+		t.Errorf("a tape with schedules: %v, want ErrTapeSchedules", err)
+	}
+}
+
+func TestModelSetFitsTheBook(t *testing.T) {
+	t.Parallel()
+	doc, err := json.Marshal(ModelSet("MS-DEMO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, probs := pricing.ParseModelSet(doc)
+	if len(probs) > 0 {
+		t.Fatalf("the demo model set is not valid: %v", probs)
+	}
+	e := demoEngine(t, []pricing.Measure{pricing.PV, pricing.ExpectedLoss}, pricing.WithModelSet(ms))
 	// Every loan takes a rule, and expected losses (relative to balance)
 	// fall as FICO rises among the unsecured programs.
 	lossRate := map[string][2]float64{}
 	err = Each(Options{AsOf: asOf, Loans: 3000, Seed: 9}, func(gp *Position) error {
-		raw, err := json.Marshal(gp)
-		if err != nil {
-			return err
-		}
-		var in pricing.PositionInput
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return err
-		}
-		p, probs := pricing.ParsePosition(in)
-		if len(probs) > 0 {
-			t.Fatalf("%s: %v", gp.PositionID, probs)
-		}
-		if probs := e.Check(p); len(probs) > 0 {
-			t.Fatalf("%s: %v", gp.PositionID, probs)
-		}
+		p := parseChecked(t, e, gp)
 		if _, ok := ms.Match(p); !ok {
 			t.Errorf("%s matches no rule", gp.PositionID)
 		}

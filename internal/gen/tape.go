@@ -22,6 +22,10 @@ var tapeAttributes = []string{
 // cashflows are a list, which a CSV cell cannot hold.
 var ErrTapeBonds = errors.New("a CSV loan tape cannot hold bonds (their cashflows are a list): ask for no bonds, or for JSON")
 
+// ErrTapeSchedules is the error for a tape asked to hold loans with
+// explicit schedules, lists a CSV cell cannot hold either.
+var ErrTapeSchedules = errors.New("a CSV loan tape cannot hold explicit schedules (a list of cashflows): ask for loans by their terms, or for JSON")
+
 // WritePositionTape streams the book as a CSV loan tape (SPEC §5) to w:
 // a header row, then one row per position with the columns position_id,
 // instrument_id, product_type, quantity and one per attribute (empty where
@@ -29,10 +33,14 @@ var ErrTapeBonds = errors.New("a CSV loan tape cannot hold bonds (their cashflow
 // and WritePositionSnapshot's document of the same options are twins with
 // the same payload_hash once uploaded; the snapshot's as-of time, node and
 // id go in the upload's query, not the tape. It returns how many positions
-// it wrote. A book with bonds is ErrTapeBonds.
+// it wrote. A book with bonds is ErrTapeBonds, one with schedules
+// ErrTapeSchedules.
 func WritePositionTape(w io.Writer, o Options) (int, error) {
 	if o.Bonds > 0 {
 		return 0, ErrTapeBonds
+	}
+	if o.Schedules {
+		return 0, ErrTapeSchedules
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	cw := csv.NewWriter(bw)
