@@ -345,3 +345,22 @@ func BenchmarkContractualLoanBookKR01(b *testing.B) {
 	}
 	meter.report(b.N * len(book))
 }
+
+// BenchmarkParseLoanByTerms parses one loan given by its terms (60 monthly
+// payments to go), its schedule generated, as an upload and a worker do
+// for each loan of a book by terms.
+func BenchmarkParseLoanByTerms(b *testing.B) {
+	raw := []byte(`{"position_id": "L1", "instrument_id": "I1", "product_type": "AMORT_LOAN", "quantity": 1,
+		"attributes": {"current_principal": 25000, "coupon_rate": 0.12, "last_payment_date": "2026-01-15",
+		"remaining_term_months": 60, "next_payment_date": "2026-02-15", "fico": 731, "state": "GA"}}`)
+	var in PositionInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, probs := ParsePosition(in); len(probs) > 0 {
+			b.Fatal(probs)
+		}
+	}
+}
