@@ -54,12 +54,26 @@ func explainBooks() (d1, d2 explainDay) {
 		explainBond("ZC", 1, "2027-01-05", 1e6), fx, explainBond("NEW", 1, "2027-01-05", 1e6),
 		explainBond("Q", 3, "2027-01-05", 1e6), loan(90000, "2026-01-03"), swapped,
 	}}
+	// Desks, for the waterfall by attribute: Q moves from RATES to CREDIT
+	// (its group is its second version's), GONE and the first SWAP are
+	// grouped by their first version, the loan has no desk.
+	for i, desk := range []string{"RATES", "FX", "RATES", "RATES", "", "RATES"} {
+		if desk != "" {
+			d1.positions[i]["attributes"].(map[string]any)["desk"] = desk
+		}
+	}
+	for i, desk := range []string{"RATES", "FX", "CREDIT", "CREDIT", "", "FX"} {
+		if desk != "" {
+			d2.positions[i]["attributes"].(map[string]any)["desk"] = desk
+		}
+	}
 	return d1, d2
 }
 
 // pushExplainDay stores a day's market and book and values them (BASE and
-// PV, DV01) with the given hash_mod; it returns the run id.
-func pushExplainDay(t *testing.T, c *client.Client, sfx, name string, d explainDay, hashMod int) string {
+// PV, DV01) with the given hash_mod and, when attrs is not nil, with
+// execution.aggregate_attrs attrs; it returns the run id.
+func pushExplainDay(t *testing.T, c *client.Client, sfx, name string, d explainDay, hashMod int, attrs []string) string {
 	t.Helper()
 	ctx := context.Background()
 	flat := func(id string, r float64) map[string]any {
@@ -84,10 +98,14 @@ func pushExplainDay(t *testing.T, c *client.Client, sfx, name string, d explainD
 			t.Fatalf("push %s: %v", name, err)
 		}
 	}
+	execution := map[string]any{"hash_mod": hashMod}
+	if attrs != nil {
+		execution["aggregate_attrs"] = attrs
+	}
 	run := submitAndWait(t, c, map[string]any{"run_id": "RUN-" + name + sfx, "run_type": "SANDBOX", "as_of_time": d.asOf,
 		"market_snapshot_id": "MKT-" + name + sfx, "position_snapshot_id": "PS-" + name + sfx,
 		"measures": []string{"PV", "DV01"}, "scenarios": []string{"BASE", "RATES_PARALLEL_1BP"},
-		"execution": map[string]any{"hash_mod": hashMod}})
+		"execution": execution})
 	return run.RunID
 }
 
@@ -127,28 +145,35 @@ func explainAndWait(t *testing.T, c *client.Client, from, to string, versions in
 func TestExplainClosedForm(t *testing.T) {
 	t.Parallel()
 	d1, d2 := explainBooks()
-	type answer struct{ byInstrument, byProduct, whole []client.ExplainItem }
+	type answer struct{ byInstrument, byProduct, byDesk, whole []client.ExplainItem }
 	var answers []answer
 	var names []string
 	dbs := testDatabases(t)
+	// The first explain's tasks aggregate by desk (a default attribute:
+	// its second run declares none), so its waterfall by attr:desk merges
+	// their partials; the others' second runs declare another attribute,
+	// and their explains' waterfalls by desk are scanned.
+	noDesk := []string{"state"}
 	cases := []struct {
 		db      testDatabase
 		workers int
 		hashMod int
-	}{{dbs[0], 3, 1}, {dbs[0], 1, 4}}
+		attrs   []string
+	}{{dbs[0], 3, 1, nil}, {dbs[0], 1, 4, noDesk}}
 	if len(dbs) > 1 {
 		cases = append(cases, struct {
 			db      testDatabase
 			workers int
 			hashMod int
-		}{dbs[1], 3, 2})
+			attrs   []string
+		}{dbs[1], 3, 2, noDesk})
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		d := mustStartDevWorkers(t, tc.db.db, nil, tc.workers)
 		c := client.New(d.URL, "", nil)
 		sfx := "-" + uniqueSuffix()
-		from := pushExplainDay(t, c, sfx, "D1", d1, tc.hashMod)
-		to := pushExplainDay(t, c, sfx, "D2", d2, tc.hashMod)
+		from := pushExplainDay(t, c, sfx, "D1", d1, tc.hashMod, tc.attrs)
+		to := pushExplainDay(t, c, sfx, "D2", d2, tc.hashMod, tc.attrs)
 		e := explainAndWait(t, c, from, to, 12)
 		ctx := context.Background()
 		var a answer
@@ -161,6 +186,19 @@ func TestExplainClosedForm(t *testing.T) {
 		}
 		if a.whole, err = c.ExplainResults(ctx, e.ExplainID, "", ""); err != nil {
 			t.Fatal(err)
+		}
+		if a.byDesk, err = c.ExplainResults(ctx, e.ExplainID, "attr:desk", ""); err != nil {
+			t.Fatal(err)
+		}
+		partials := 0
+		if err := d.st.TaskAggregates(ctx, e.ExplainID, "attr:desk", func(_ int64, p []byte) error {
+			partials += len(p)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if (partials > 0) != (tc.attrs == nil) {
+			t.Errorf("platform %d: %d bytes of the explain's task partials by desk, want some only where the tasks aggregate by desk", i, partials)
 		}
 		answers = append(answers, a)
 		names = append(names, tc.db.name)
@@ -209,6 +247,39 @@ func TestExplainClosedForm(t *testing.T) {
 	if rows["SWAP"].Amendments != 0 {
 		t.Errorf("SWAP amendments = %v, want 0: a product type change is matured and new", rows["SWAP"].Amendments)
 	}
+	// By desk: the positions' rows added up by the desk of their second
+	// version, the first for a matured one.
+	deskOf := map[string]string{"ZC": "RATES", "FX": "FX", "GONE": "RATES", "Q": "CREDIT", "NEW": "CREDIT", "L": "n/a"}
+	want := map[string][3]float64{} // matured, new, amendments
+	for _, it := range a.byInstrument {
+		if *it.Key == "SWAP" {
+			continue
+		}
+		w := want[deskOf[*it.Key]]
+		w[0] += it.Matured
+		w[1] += it.New
+		w[2] += it.Amendments
+		want[deskOf[*it.Key]] = w
+	}
+	swapW := want["RATES"]
+	swapW[0] += rows["SWAP"].Matured
+	want["RATES"] = swapW
+	fxW := want["FX"]
+	fxW[1] += rows["SWAP"].New
+	want["FX"] = fxW
+	var keys []string
+	for _, it := range a.byDesk {
+		keys = append(keys, *it.Key)
+		w := want[*it.Key]
+		for j, got := range []float64{it.Matured, it.New, it.Amendments} {
+			if math.Abs(got-w[j]) > 1e-9*math.Max(1, math.Abs(w[j])) {
+				t.Errorf("desk %s component %d = %v, want %v", *it.Key, j, got, w[j])
+			}
+		}
+	}
+	if strings.Join(keys, ",") != "CREDIT,FX,RATES,n/a" {
+		t.Errorf("desks %v, want CREDIT, FX, RATES, n/a", keys)
+	}
 	if len(a.byProduct) != 3 || len(a.whole) != 1 || a.whole[0].Key != nil {
 		t.Errorf("by product_type %d groups, whole %+v", len(a.byProduct), a.whole)
 	}
@@ -232,8 +303,8 @@ func TestExplainRequests(t *testing.T) {
 	c := client.New(d.URL, "", nil)
 	ctx := context.Background()
 	d1, d2 := explainBooks()
-	from := pushExplainDay(t, c, "", "D1", d1, 1)
-	to := pushExplainDay(t, c, "", "D2", d2, 1)
+	from := pushExplainDay(t, c, "", "D1", d1, 1, nil)
+	to := pushExplainDay(t, c, "", "D2", d2, 1, nil)
 
 	out := mustRun("explain", from, to, "--watch")
 	for _, want := range []string{"explain EXPLAIN-RUN-D1-RUN-D2 submitted", "COMPLETED", "carry_cashflows", "10500", "amendments", "matured", "total"} {

@@ -174,7 +174,7 @@ func (p *platform) newWorker(reg *prometheus.Registry, owner string, concurrency
 		Lease:         p.cfg.Lease(),
 		Grace:         p.cfg.WorkerGrace(),
 		EngineVersion: engineVersion(p.version),
-		Kinds:         workerKinds(),
+		Kinds:         workerKinds(p.cfg.AggregateAttrs),
 		// A run that declares execution.aggregate_attrs overrides these.
 		AggregateAttrs: p.cfg.AggregateAttrs,
 	}
@@ -217,12 +217,13 @@ func jsonReader(v any) (io.Reader, error) {
 	return bytes.NewReader(b), nil
 }
 
-// workerKinds values the runs that are not valuations: explains and
+// workerKinds values the runs that are not valuations: explains (whose
+// tasks aggregate by attrs unless their second run declares its own) and
 // replays.
-func workerKinds() map[string]worker.ValuerBuilder {
+func workerKinds(attrs []string) map[string]worker.ValuerBuilder {
 	return map[string]worker.ValuerBuilder{
 		store.KindExplain: func(ctx context.Context, st store.Store, run *store.Run) (worker.TaskValuer, error) {
-			return explainrun.Build(ctx, st, run)
+			return explainrun.Build(ctx, st, run, attrs)
 		},
 		store.KindVerify: verifyValuer,
 	}

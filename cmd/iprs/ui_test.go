@@ -92,7 +92,7 @@ func startGatedWorker(t *testing.T, d *devPlatform, failType string) *gatedWorke
 	w := worker.New(g, slog.New(slog.DiscardHandler), worker.Options{
 		Owner: "ui-test-worker-" + failType, Concurrency: 1, PollInterval: 20 * time.Millisecond,
 		Lease: time.Minute, Grace: -1, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		Kinds: workerKinds(),
+		Kinds: workerKinds(config.DefaultAggregateAttrs()),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -14,7 +14,11 @@
 // position id), reads both runs' stored BASE PVs of them, values each
 // pair with explain.Valuer and builds the rows with package taskresult.
 // A row takes the identity of the second version (the first for a
-// matured position). Anything stored that cannot be used is a
+// matured position), and so do the task's partial aggregates by
+// attribute: the tasks aggregate by the second run's declared
+// execution.aggregate_attrs, else by the workers' (Build's attrs), as a
+// valuation's tasks do, so that the waterfall by such an attribute merges
+// the tasks' partials instead of scanning the explain's rows. Anything stored that cannot be used is a
 // runengine.InputError (the task fails at once); database errors are
 // returned as they are (retried).
 package explainrun
@@ -97,11 +101,14 @@ type TaskValuer struct {
 	runID    string
 	from, to side
 	valuer   *explain.Valuer
+	attrs    []string // the attributes the tasks aggregate by
 }
 
 // Build reads the explain run's two runs, their markets and their model
-// set and builds the valuer of its tasks.
-func Build(ctx context.Context, st store.Store, run *store.Run) (*TaskValuer, error) {
+// set and builds the valuer of its tasks. attrs are the attributes the
+// tasks aggregate by when the second run declares none (the workers'
+// configuration).
+func Build(ctx context.Context, st store.Store, run *store.Run, attrs []string) (*TaskValuer, error) {
 	req, err := ParseRequest(run.Request)
 	if err != nil {
 		return nil, &runengine.InputError{Err: fmt.Errorf("explain %s: %w", run.ID, err)}
@@ -128,6 +135,14 @@ func Build(ctx context.Context, st store.Store, run *store.Run) (*TaskValuer, er
 		if markets[i], err = loadMarketData(ctx, st, r); err != nil {
 			return nil, err
 		}
+	}
+	declared, ok, err := runengine.AggregateAttrs(tv.to.run)
+	if err != nil {
+		return nil, err
+	}
+	tv.attrs = attrs
+	if ok {
+		tv.attrs = declared
 	}
 	if tv.from.run.ModelSetID != tv.to.run.ModelSetID {
 		return nil, &runengine.InputError{Err: fmt.Errorf("runs %s and %s use different model sets", req.FromRunID, req.ToRunID)}
@@ -173,7 +188,8 @@ type pair struct {
 	key          posKey
 	from, to     *explain.Version
 	fromP, toP   *store.Position
-	fromR, toR   bool // a stored result was read
+	fromK, toK   []string // group keys of the aggregated attributes
+	fromR, toR   bool     // a stored result was read
 	fromPV, toPV float64
 }
 
@@ -183,7 +199,7 @@ func (tv *TaskValuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Po
 	if err != nil {
 		return nil, nil, err
 	}
-	b := taskresult.New(tv.runID, t.ID, explain.Scenarios(), Measures(), len(order))
+	b := taskresult.New(tv.runID, t.ID, explain.Scenarios(), Measures(), len(order)).WithAttrs(tv.attrs, 0)
 	vals := make([]pricing.Values, len(explain.Scenarios()))
 	for i, k := range order {
 		if i%256 == 0 {
@@ -206,12 +222,12 @@ func (tv *TaskValuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Po
 			vals[j].Reset()
 			vals[j].Set(pricing.PV, x)
 		}
-		sp := p.toP
+		sp, keys := p.toP, p.toK
 		if sp == nil {
-			sp = p.fromP
+			sp, keys = p.fromP, p.fromK
 		}
 		b.Add(taskresult.Position{SnapshotID: sp.SnapshotID, PositionID: sp.PositionID, InstrumentID: sp.InstrumentID,
-			ProductType: sp.ProductType, PortfolioNodeID: sp.PortfolioNodeID}, vals)
+			ProductType: sp.ProductType, PortfolioNodeID: sp.PortfolioNodeID, AttrKeys: keys}, vals)
 	}
 	rows, aggs := b.Results()
 	return rows, aggs, nil
@@ -236,6 +252,7 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 			g.Go(func() error { return tv.readSidePVs(gctx, keys, byKey, side == 0) })
 		}
 	}
+	keyer := taskresult.NewAttrKeyer(tv.attrs)
 	err := tv.st.TaskPositions(gctx, t, func(sp *store.Position) error {
 		k := posKey{sp.PortfolioNodeID, sp.PositionID}
 		p := pairs[k]
@@ -248,6 +265,12 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 		if err != nil {
 			return err
 		}
+		var keys []string
+		if len(tv.attrs) > 0 {
+			if keys, err = keyer.AppendKeys(nil, sp.Attributes); err != nil {
+				return &runengine.InputError{Err: fmt.Errorf("position %s: %w", sp.PositionID, err)}
+			}
+		}
 		row := *sp
 		row.Attributes = nil
 		for side, s := range []*side{&tv.from, &tv.to} {
@@ -255,9 +278,9 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 				continue
 			}
 			if side == 0 {
-				p.from, p.fromP = v, &row
+				p.from, p.fromP, p.fromK = v, &row, keys
 			} else {
-				p.to, p.toP = v, &row
+				p.to, p.toP, p.toK = v, &row, keys
 			}
 			if pending[side] = append(pending[side], p); len(pending[side]) >= pvBatch {
 				flush(side)

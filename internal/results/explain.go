@@ -63,7 +63,11 @@ func (s *Service) explainResults(w http.ResponseWriter, r *http.Request) error {
 	var table *agg.Table
 	if taskKeys := agg.TaskKeys(); slices.Contains(taskKeys[:], g.by) {
 		table, err = s.taskTable(ctx, v, g.by)
-	} else {
+	} else if _, isAttr := store.AttrKey(g.by); isAttr && g.bands == nil {
+		// The tasks' partials by the attribute, when they all kept one.
+		table, err = s.attrTaskTable(ctx, v, g.by)
+	}
+	if err == nil && table == nil {
 		table, err = s.cached(ctx, v, "explain|"+g.name(), func(ctx context.Context) (*agg.Table, error) {
 			all := make([]int, len(run.Scenarios))
 			for i := range all {
