@@ -12,6 +12,7 @@ import (
 
 	"github.com/iprs/iprs/internal/exactsum"
 	"github.com/iprs/iprs/internal/pricing"
+	"github.com/iprs/iprs/internal/resultcodec"
 	"github.com/iprs/iprs/internal/store"
 )
 
@@ -56,7 +57,8 @@ func startSnapStream(ctx context.Context, wg *sync.WaitGroup, st store.Store, v 
 	go func() {
 		defer wg.Done()
 		defer close(ss.ch)
-		vals := make([]pricing.Values, len(v.run.Scenarios))
+		var val pricing.Values
+		n := len(v.run.Scenarios)
 		batch := make([]entry, 0, streamBatch)
 		send := func() error {
 			select {
@@ -68,11 +70,12 @@ func startSnapStream(ctx context.Context, wg *sync.WaitGroup, st store.Store, v 
 			}
 		}
 		err := st.ResultScan(ctx, store.ResultScanParams{RunID: v.run.ID, SnapshotID: snapshotID, ValuesOnly: true}, func(row *store.PositionResult) error {
-			if err := v.decode(row, vals); err != nil {
-				return err
+			// Only the compared scenario is decoded; the others are
+			// stepped over (their form still checked).
+			if err := resultcodec.DecodeOne(row.Values, n, si, &val); err != nil {
+				return fmt.Errorf("run %s position %s/%s: %w", v.run.ID, row.PositionSnapshotID, row.PositionID, err)
 			}
 			e := entry{id: row.PositionID}
-			val := &vals[si]
 			if x, ok := val.Get(m); ok {
 				e.ok, e.x = true, x
 				if m == pricing.FXDelta {

@@ -431,8 +431,13 @@ func testResult(t *testing.T, open Opener) {
 		const n = 9000 // more than two chunks of any driver
 		positions := manyPositions(f.prefix, n)
 		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("ps")}, positions, 0)
+		want := map[string][]byte{}
 		runID := f.completeWith(t, "run", []string{f.id("ps")}, func(runID string) []*store.PositionResult {
-			return resultRowsFor(runID, "N", []string{"BASE"}, positions, f.id("ps"))
+			rows := resultRowsFor(runID, "N", []string{"BASE"}, positions, f.id("ps"))
+			for _, r := range rows {
+				want[r.PositionID] = r.Values
+			}
+			return rows
 		})
 		otherRun, _ := f.simpleRun(t, "other", 1, 3)
 		other := otherRun.ID
@@ -441,6 +446,9 @@ func testResult(t *testing.T, open Opener) {
 		err := f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: runID, Attrs: []string{"k"}}, func(r *store.PositionResult) error {
 			if prev != nil && compareResults(prev, r) >= 0 {
 				t.Fatalf("rows out of order: %s/%s then %s/%s", prev.PositionSnapshotID, prev.PositionID, r.PositionSnapshotID, r.PositionID)
+			}
+			if !bytes.Equal(r.Values, want[r.PositionID]) {
+				t.Fatalf("row %d (%s): values %q, want %q", seen, r.PositionID, r.Values, want[r.PositionID])
 			}
 			p := *r
 			prev = &p
@@ -457,6 +465,19 @@ func testResult(t *testing.T, open Opener) {
 		})
 		if err != nil || seen != n {
 			t.Errorf("ResultScan = %d rows, %v; want %d", seen, err, n)
+		}
+		// The values only, across chunks: every row's own bytes (a driver
+		// may read them into the bytes of rows fn has had before).
+		seen = 0
+		err = f.s.ResultScan(f.ctx, store.ResultScanParams{RunID: runID, ValuesOnly: true}, func(r *store.PositionResult) error {
+			if !bytes.Equal(r.Values, want[r.PositionID]) {
+				return fmt.Errorf("row %d (%s): values %q, want %q", seen, r.PositionID, r.Values, want[r.PositionID])
+			}
+			seen++
+			return nil
+		})
+		if err != nil || seen != n {
+			t.Errorf("ResultScan(ValuesOnly) = %d rows, %v; want %d", seen, err, n)
 		}
 	})
 
