@@ -17,10 +17,11 @@
 // matured position), and so do the task's partial aggregates by
 // attribute: the tasks aggregate by the second run's declared
 // execution.aggregate_attrs, else by the workers' (Build's attrs), as a
-// valuation's tasks do, so that the waterfall by such an attribute merges
-// the tasks' partials instead of scanning the explain's rows. Anything stored that cannot be used is a
-// runengine.InputError (the task fails at once); database errors are
-// returned as they are (retried).
+// valuation's tasks do, so that the waterfall by such an attribute
+// merges the tasks' partials instead of scanning the explain's rows.
+// Anything stored that cannot be used is a runengine.InputError (the
+// task fails at once); database errors are returned as they are
+// (retried).
 package explainrun
 
 import (
@@ -136,13 +137,8 @@ func Build(ctx context.Context, st store.Store, run *store.Run, attrs []string) 
 			return nil, err
 		}
 	}
-	declared, ok, err := runengine.AggregateAttrs(tv.to.run)
-	if err != nil {
+	if tv.attrs, err = runengine.TaskAttrs(tv.to.run, attrs); err != nil {
 		return nil, err
-	}
-	tv.attrs = attrs
-	if ok {
-		tv.attrs = declared
 	}
 	if tv.from.run.ModelSetID != tv.to.run.ModelSetID {
 		return nil, &runengine.InputError{Err: fmt.Errorf("runs %s and %s use different model sets", req.FromRunID, req.ToRunID)}
@@ -252,7 +248,11 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 			g.Go(func() error { return tv.readSidePVs(gctx, keys, byKey, side == 0) })
 		}
 	}
-	keyer := taskresult.NewAttrKeyer(tv.attrs)
+	var (
+		keyer  = taskresult.NewAttrKeyer(tv.attrs)
+		keyBuf []string // every position's keys, one after the other
+		nAttrs = len(tv.attrs)
+	)
 	err := tv.st.TaskPositions(gctx, t, func(sp *store.Position) error {
 		k := posKey{sp.PortfolioNodeID, sp.PositionID}
 		p := pairs[k]
@@ -266,10 +266,11 @@ func (tv *TaskValuer) readPositions(ctx context.Context, t *store.Task) (map[pos
 			return err
 		}
 		var keys []string
-		if len(tv.attrs) > 0 {
-			if keys, err = keyer.AppendKeys(nil, sp.Attributes); err != nil {
+		if nAttrs > 0 {
+			if keyBuf, err = keyer.AppendKeys(keyBuf, sp.Attributes); err != nil {
 				return &runengine.InputError{Err: fmt.Errorf("position %s: %w", sp.PositionID, err)}
 			}
+			keys = keyBuf[len(keyBuf)-nAttrs : len(keyBuf) : len(keyBuf)]
 		}
 		row := *sp
 		row.Attributes = nil

@@ -270,7 +270,7 @@ func TestPaidLoansAreWorthTheirFirstDayVersion(t *testing.T) {
 	r := DemoRoll(day1, dayTwo)
 	one := book(t, func(fn func(*Position) error) error { return Each(day1, fn) })
 	two := book(t, func(fn func(*Position) error) error { _, err := EachRolled(day1, r, fn); return err })
-	e := engine(t, MarketAfter("MKT-2", asOf, dayTwo, 3), dayTwo)
+	e := engine(t, MarketAfter("MKT-2", asOf, dayTwo, 3), dayTwo, []pricing.Measure{pricing.PV})
 	pv := func(p *Position) float64 {
 		t.Helper()
 		var v pricing.Values
@@ -298,7 +298,9 @@ func TestPaidLoansAreWorthTheirFirstDayVersion(t *testing.T) {
 	}
 }
 
-func engine(t *testing.T, snap map[string]any, asOf time.Time) *pricing.Engine {
+// engine is an engine on the market snapshot snap at asOf, under BASE,
+// for the measures.
+func engine(t *testing.T, snap map[string]any, asOf time.Time, measures []pricing.Measure, opts ...pricing.EngineOption) *pricing.Engine {
 	t.Helper()
 	raw, err := json.Marshal(snap)
 	if err != nil {
@@ -312,7 +314,7 @@ func engine(t *testing.T, snap map[string]any, asOf time.Time) *pricing.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := pricing.NewEngine(m, []string{"BASE"}, []pricing.Measure{pricing.PV}, asOf)
+	e, err := pricing.NewEngine(m, []string{"BASE"}, measures, asOf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -264,50 +264,6 @@ func correlation(xs, ys []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-// demoEngine is an engine on the generated market at asOf, BASE only.
-func demoEngine(t *testing.T, measures []pricing.Measure, opts ...pricing.EngineOption) *pricing.Engine {
-	t.Helper()
-	mkt, err := json.Marshal(MarketSnapshot("MKT", asOf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var md pricing.MarketData
-	if err := json.Unmarshal(mkt, &md); err != nil {
-		t.Fatal(err)
-	}
-	market, err := pricing.NewMarket(md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := pricing.NewEngine(market, []string{"BASE"}, measures, asOf, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-// parseChecked parses a generated position as an upload would and checks
-// it against e: it must have no problem.
-func parseChecked(t *testing.T, e *pricing.Engine, gp *Position) *pricing.Position {
-	t.Helper()
-	raw, err := json.Marshal(gp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var in pricing.PositionInput
-	if err := json.Unmarshal(raw, &in); err != nil {
-		t.Fatal(err)
-	}
-	p, probs := pricing.ParsePosition(in)
-	if len(probs) > 0 {
-		t.Fatalf("%s: %v", gp.PositionID, probs)
-	}
-	if probs := e.Check(p); len(probs) > 0 {
-		t.Fatalf("%s: %v", gp.PositionID, probs)
-	}
-	return p
-}
-
 // Loans with schedules list what their terms imply: one row a month from
 // next_payment_date, the principal adding up to the balance to the cent,
 // every payment but the last equal to monthly_payment; valued, they are
@@ -315,7 +271,7 @@ func parseChecked(t *testing.T, e *pricing.Engine, gp *Position) *pricing.Positi
 // were rounded to.
 func TestSchedulesMatchTheTerms(t *testing.T) {
 	t.Parallel()
-	e := demoEngine(t, []pricing.Measure{pricing.PV})
+	e := engine(t, MarketSnapshot("MKT", asOf), asOf, []pricing.Measure{pricing.PV})
 	var byTerms []*Position
 	if err := Each(Options{AsOf: asOf, Loans: 400, Seed: 4}, func(p *Position) error {
 		byTerms = append(byTerms, p)
@@ -351,10 +307,10 @@ func TestSchedulesMatchTheTerms(t *testing.T) {
 			t.Fatalf("%s: principal rows add up to %.4f, balance %.2f", gp.PositionID, principal, bal)
 		}
 		var withRows, terms pricing.Values
-		if err := e.Price(parseChecked(t, e, gp), 0, &withRows); err != nil {
+		if err := e.Price(parse(t, e, gp), 0, &withRows); err != nil {
 			return err
 		}
-		if err := e.Price(parseChecked(t, e, plain), 0, &terms); err != nil {
+		if err := e.Price(parse(t, e, plain), 0, &terms); err != nil {
 			return err
 		}
 		pv1, _ := withRows.Get(pricing.PV)
@@ -385,12 +341,12 @@ func TestModelSetFitsTheBook(t *testing.T) {
 	if len(probs) > 0 {
 		t.Fatalf("the demo model set is not valid: %v", probs)
 	}
-	e := demoEngine(t, []pricing.Measure{pricing.PV, pricing.ExpectedLoss}, pricing.WithModelSet(ms))
+	e := engine(t, MarketSnapshot("MKT", asOf), asOf, []pricing.Measure{pricing.PV, pricing.ExpectedLoss}, pricing.WithModelSet(ms))
 	// Every loan takes a rule, and expected losses (relative to balance)
 	// fall as FICO rises among the unsecured programs.
 	lossRate := map[string][2]float64{}
 	err = Each(Options{AsOf: asOf, Loans: 3000, Seed: 9}, func(gp *Position) error {
-		p := parseChecked(t, e, gp)
+		p := parse(t, e, gp)
 		if _, ok := ms.Match(p); !ok {
 			t.Errorf("%s matches no rule", gp.PositionID)
 		}

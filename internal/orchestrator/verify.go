@@ -67,16 +67,12 @@ func (s *Service) handleCreateVerify(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	id := r.PathValue("id")
-	target, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
+	target, latest, next, err := s.replays(r)
 	if err != nil {
-		return notFoundOr(err, "run", id)
+		return err
 	}
 	if target.Status != store.RunCompleted && target.Status != store.RunPublished {
 		return apperr.Errorf(apperr.Conflict, "run %s is %s; only a COMPLETED or PUBLISHED run can be verified", id, target.Status)
-	}
-	latest, next, err := s.latestVerify(r.Context(), target)
-	if err != nil {
-		return err
 	}
 	replay := latest
 	if latest == nil || finished(latest.Status) {
@@ -95,11 +91,7 @@ func (s *Service) handleGetVerify(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
-	target, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
-	if err != nil {
-		return notFoundOr(err, "run", id)
-	}
-	latest, _, err := s.latestVerify(r.Context(), target)
+	target, latest, _, err := s.replays(r)
 	if err != nil {
 		return err
 	}
@@ -123,11 +115,7 @@ func (s *Service) handleCancelVerify(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	id := r.PathValue("id")
-	target, err := store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
-	if err != nil {
-		return notFoundOr(err, "run", id)
-	}
-	latest, _, err := s.latestVerify(r.Context(), target)
+	target, latest, _, err := s.replays(r)
 	if err != nil {
 		return err
 	}
@@ -146,6 +134,19 @@ func (s *Service) handleCancelVerify(w http.ResponseWriter, r *http.Request) err
 	}
 	s.log(r.Context()).InfoContext(r.Context(), "replay cancel requested", "run_id", id, "verify_id", replay.ID, "status", replay.Status)
 	return s.writeVerify(w, r, http.StatusAccepted, target, replay)
+}
+
+// replays loads the valuation the path names (404 when there is none),
+// its latest replay (nil when there is none) and the number the next one
+// takes.
+func (s *Service) replays(r *http.Request) (target, latest *store.Run, next int, err error) {
+	id := r.PathValue("id")
+	target, err = store.RunOfKind(r.Context(), s.store, id, store.KindValuation)
+	if err != nil {
+		return nil, nil, 0, notFoundOr(err, "run", id)
+	}
+	latest, next, err = s.latestVerify(r.Context(), target)
+	return target, latest, next, err
 }
 
 // finished reports whether a run in status has ended.

@@ -55,13 +55,6 @@ type loan struct {
 	binding    atomic.Pointer[ruleBinding]
 }
 
-// loanCashflow is one generated payment.
-type loanCashflow struct {
-	day       int32
-	interest  float64
-	principal float64
-}
-
 func parseLoan(a *attrs) product {
 	l := &loan{}
 	l.principal, _ = a.number("current_principal", true)
@@ -143,21 +136,13 @@ func powInt(x float64, n int) float64 {
 	return result
 }
 
-// loanSchedule generates the payments of a loan from its terms (SPEC §2):
-// n monthly payments from the first payment date on the same day of the
-// month (the month's last day where that day is missing); each period's
-// interest is balance × coupon / 12; principal is payment − interest; the
-// last payment clears the balance; a payment that would overshoot pays just
-// balance + interest and ends the schedule early. No rounding.
-func loanSchedule(principal, coupon float64, n int, first int32, payment float64) []loanCashflow {
-	cfs := make([]loanCashflow, 0, n)
-	eachScheduled(principal, coupon, n, first, payment, func(d int32, interest, principal float64) {
-		cfs = append(cfs, loanCashflow{day: d, interest: interest, principal: principal})
-	})
-	return cfs
-}
-
-// eachScheduled calls fn with each payment loanSchedule lists, in order.
+// eachScheduled calls fn with each payment of a loan given by its terms
+// (SPEC §2), in order: n monthly payments from the first payment date on
+// the same day of the month (the month's last day where that day is
+// missing); each period's interest is balance × coupon / 12; principal is
+// payment − interest; the last payment clears the balance; a payment that
+// would overshoot pays just balance + interest and ends the schedule
+// early. No rounding.
 func eachScheduled(principal, coupon float64, n int, first int32, payment float64, fn func(day int32, interest, principal float64)) {
 	y, m, day := civilFromDays(first)
 	balance := principal

@@ -569,3 +569,19 @@ func TestCheckClearFrom(t *testing.T) {
 		t.Errorf("bond: %s %v", from, ok)
 	}
 }
+
+// loanCashflow is one generated payment.
+type loanCashflow struct {
+	day       int32
+	interest  float64
+	principal float64
+}
+
+// loanSchedule lists the payments eachScheduled generates.
+func loanSchedule(principal, coupon float64, n int, first int32, payment float64) []loanCashflow {
+	cfs := make([]loanCashflow, 0, n)
+	eachScheduled(principal, coupon, n, first, payment, func(d int32, interest, principal float64) {
+		cfs = append(cfs, loanCashflow{day: d, interest: interest, principal: principal})
+	})
+	return cfs
+}

@@ -187,3 +187,13 @@ func AggregateAttrs(run *store.Run) (attrs []string, declared bool, err error) {
 	}
 	return *p, true, nil
 }
+
+// TaskAttrs is what a run's tasks aggregate by: the attributes its
+// request declares, or else defaults (the workers' configuration).
+func TaskAttrs(run *store.Run, defaults []string) ([]string, error) {
+	attrs, declared, err := AggregateAttrs(run)
+	if err != nil || declared {
+		return attrs, err
+	}
+	return defaults, nil
+}

@@ -94,12 +94,9 @@ func (w *Worker) buildSetup(ctx context.Context, runID string) (*runSetup, error
 	if err != nil {
 		return nil, permanentf("%w", err)
 	}
-	attrs, declared, err := runengine.AggregateAttrs(run)
+	attrs, err := runengine.TaskAttrs(run, w.opts.AggregateAttrs)
 	if err != nil {
 		return nil, permanentf("%w", err)
-	}
-	if !declared {
-		attrs = w.opts.AggregateAttrs
 	}
 	return &runSetup{runID: runID, engine: engine, scenarios: engine.Scenarios(), measures: measures, attrs: attrs}, nil
 }
