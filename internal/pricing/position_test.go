@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -251,5 +252,37 @@ func TestRequirementsWithOverrides(t *testing.T) {
 		"fx_pair": "JPYUSD", "discount_curve_domestic": "USD-SOFR", "discount_curve_foreign": "JPY-TONA"}}})
 	if strings.Join(got.Curves, ",") != "JPY-TONA,USD-SOFR" || strings.Join(got.FXPairs, ",") != "JPYUSD" {
 		t.Errorf("overridden FX requirements = %+v", got)
+	}
+}
+
+// TestPositionIDsTellCollidingIdsApart forces every id onto one hash (and,
+// in a second tracker, onto two), so that ids are told apart by their text
+// alone: a repeat is reported exactly when the text repeats, naming the
+// first index, and the count is the number of distinct ids.
+func TestPositionIDsTellCollidingIdsApart(t *testing.T) {
+	t.Parallel()
+	for name, hash := range map[string]func(string) uint64{
+		"one hash":  func(string) uint64 { return 7 },
+		"by length": func(s string) uint64 { return uint64(len(s) % 2) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ids := newPositionIDs(hash)
+			seq := []string{"A", "BB", "C", "A", "DDD", "C", "BB", "E", "DDD", "E"}
+			// The index of each id's first use, worked out by hand.
+			want := map[int]int{3: 0, 5: 2, 6: 1, 8: 4, 9: 7}
+			for i, id := range seq {
+				prob, dup := ids.Add(i, id)
+				first, wantDup := want[i]
+				if dup != wantDup {
+					t.Fatalf("Add(%d, %q): repeated = %v, want %v", i, id, dup, wantDup)
+				}
+				if dup && (prob.PositionID != id || !strings.HasSuffix(prob.Detail, fmt.Sprintf("index %d", first))) {
+					t.Errorf("Add(%d, %q) = %+v, want first index %d", i, id, prob, first)
+				}
+			}
+			if ids.Len() != 5 {
+				t.Errorf("Len = %d, want 5", ids.Len())
+			}
+		})
 	}
 }

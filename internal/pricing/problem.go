@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strconv"
 )
 
@@ -37,12 +38,36 @@ func (p Problem) Error() string {
 // PositionIDs finds repeated position ids across one snapshot, which
 // ParsePosition cannot see on its own. Use one per snapshot; it is not safe
 // for concurrent use.
+//
+// It holds no pointer per id: the ids are kept back to back in one byte
+// slice and found by a 64-bit hash of their text, so a snapshot of a
+// million positions adds a few pointer-free blocks to the heap rather than
+// a million strings the garbage collector marks on every cycle of the
+// upload. Two different ids with the same hash are told apart by their
+// text (the second and later go to a small map of their own), so a repeat
+// is reported exactly when the text repeats.
 type PositionIDs struct {
-	first map[string]int
+	hash    func(string) uint64
+	text    []byte         // every distinct id but the colliding ones, back to back
+	entries []idEntry      // one per id in text, in the order first seen
+	byHash  map[uint64]int // hash of an id → its entry
+	others  map[string]int // ids whose hash an earlier, different id has → first index
+}
+
+type idEntry struct {
+	end   int // the id is text[previous entry's end:end]
+	first int // the index of the position that first used it
 }
 
 // NewPositionIDs returns an empty tracker.
-func NewPositionIDs() *PositionIDs { return &PositionIDs{first: make(map[string]int)} }
+func NewPositionIDs() *PositionIDs {
+	seed := maphash.MakeSeed()
+	return newPositionIDs(func(s string) uint64 { return maphash.String(seed, s) })
+}
+
+func newPositionIDs(hash func(string) uint64) *PositionIDs {
+	return &PositionIDs{hash: hash, byHash: make(map[uint64]int)}
+}
 
 // Add records that the position at index (its place in the snapshot's
 // positions list) has the given id. For an id already seen it returns a
@@ -52,19 +77,46 @@ func (s *PositionIDs) Add(index int, id string) (Problem, bool) {
 	if id == "" {
 		return Problem{}, false
 	}
-	if first, dup := s.first[id]; dup {
-		return Problem{
-			PositionID: id,
-			Pointer:    "/position_id",
-			Detail:     "position_id " + strconv.Quote(id) + " is repeated; it is first used by the position at index " + strconv.Itoa(first),
-		}, true
+	h := s.hash(id)
+	e, seen := s.byHash[h]
+	switch {
+	case !seen:
+		s.text = append(s.text, id...)
+		s.byHash[h] = len(s.entries)
+		s.entries = append(s.entries, idEntry{end: len(s.text), first: index})
+		return Problem{}, false
+	case string(s.idOf(e)) == id: // compared without a copy
+		return repeated(id, s.entries[e].first), true
 	}
-	s.first[id] = index
+	if first, dup := s.others[id]; dup {
+		return repeated(id, first), true
+	}
+	if s.others == nil {
+		s.others = make(map[string]int)
+	}
+	s.others[id] = index
 	return Problem{}, false
 }
 
+// idOf returns the text of entry e (valid until the next Add).
+func (s *PositionIDs) idOf(e int) []byte {
+	start := 0
+	if e > 0 {
+		start = s.entries[e-1].end
+	}
+	return s.text[start:s.entries[e].end]
+}
+
+func repeated(id string, first int) Problem {
+	return Problem{
+		PositionID: id,
+		Pointer:    "/position_id",
+		Detail:     "position_id " + strconv.Quote(id) + " is repeated; it is first used by the position at index " + strconv.Itoa(first),
+	}
+}
+
 // Len returns the number of distinct ids recorded.
-func (s *PositionIDs) Len() int { return len(s.first) }
+func (s *PositionIDs) Len() int { return len(s.entries) + len(s.others) }
 
 // problemList collects problems for one position.
 type problemList struct {
