@@ -29,7 +29,10 @@ type PositionInput struct {
 // UnmarshalJSON decodes a position object, keeping type problems for
 // ParsePosition.
 func (in *PositionInput) UnmarshalJSON(data []byte) error {
-	f, ok, err := scanMembers(data, nil)
+	buf := getFields()
+	defer putFields(buf)
+	f, ok, err := scanMembers(data, *buf)
+	*buf = f
 	if err != nil {
 		return fmt.Errorf("position: %w", err)
 	}
@@ -189,13 +192,16 @@ func ParsePosition(in PositionInput) (*Position, []Problem) {
 		}
 	}
 	var a *attrs
+	buf := getFields()
+	defer putFields(buf)
 	if isAbsent(in.Attributes) {
 		probs.addf("/attributes", "attributes is missing")
-	} else if f, ok, err := scanMembers(in.Attributes, nil); err != nil {
+	} else if f, ok, err := scanMembers(in.Attributes, *buf); err != nil {
 		probs.addf("/attributes", "attributes is not valid JSON")
 	} else if !ok {
 		probs.addf("/attributes", "attributes must be an object")
 	} else {
+		*buf = f // its storage goes back to the pool
 		a = &attrs{fields: f, probs: probs}
 	}
 	if a == nil || pt == nil {
