@@ -208,6 +208,58 @@ func (c *Cell) add(m pricing.Measure, v *pricing.Values) {
 	}
 }
 
+// SetGroup makes the group key of t a copy of the group srcKey of src, a
+// table of the same shape: the same counts and the same exact state, each
+// accumulator's partials in the same order, so the copy is what adding the
+// same positions to t under key, in the same order, would have built. A
+// task aggregating by a key that every one of its positions shares
+// (its product type, most often its node) adds them to the whole-task
+// table only and copies that group at the end.
+func (t *Table) SetGroup(key string, src *Table, srcKey string) error {
+	if !slices.Equal(t.scenarios, src.scenarios) || !slices.Equal(t.measures, src.measures) || t.pnl != src.pnl {
+		return fmt.Errorf("agg: copying a group between tables of different shapes")
+	}
+	sg := src.groups[srcKey]
+	if sg == nil {
+		delete(t.groups, key)
+		return nil
+	}
+	g := &Group{Positions: sg.Positions, cells: make([]Cell, len(sg.cells))}
+	for i := range sg.cells {
+		g.cells[i] = sg.cells[i].clone()
+	}
+	if sg.pnl != nil {
+		g.pnl = make([]exactsum.Acc, len(sg.pnl))
+		for i := range sg.pnl {
+			g.pnl[i] = sg.pnl[i].Clone()
+		}
+	}
+	t.groups[key] = g
+	return nil
+}
+
+func (c *Cell) clone() Cell {
+	out := Cell{n: c.n, sum: c.sum.Clone(), weight: c.weight.Clone()}
+	if c.keyed != nil {
+		out.keyed = make(map[string]*exactsum.Acc, len(c.keyed))
+		for k, acc := range c.keyed {
+			a := acc.Clone()
+			out.keyed[k] = &a
+		}
+	}
+	if c.ladders != nil {
+		out.ladders = make(map[string]*[pricing.NumKeyRates]exactsum.Acc, len(c.ladders))
+		for k, l := range c.ladders {
+			var cl [pricing.NumKeyRates]exactsum.Acc
+			for j := range l {
+				cl[j] = l[j].Clone()
+			}
+			out.ladders[k] = &cl
+		}
+	}
+	return out
+}
+
 // Merge adds every group of o, a table over the same scenarios, measures
 // and P&L setting.
 func (t *Table) Merge(o *Table) error {

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 )
 
 // Acc is an exact accumulator of float64 values. The zero value is an empty
@@ -88,6 +89,14 @@ func (a *Acc) addFinite(x float64) {
 		x = hi
 	}
 	a.partials = append(a.partials[:i], x)
+}
+
+// Clone returns a copy of a: the same count, the same partials in the same
+// order, so that anything added to both from here gives the same state.
+func (a *Acc) Clone() Acc {
+	c := *a
+	c.partials = slices.Clone(a.partials)
+	return c
 }
 
 // Count returns the number of values added (including those of merged

@@ -31,12 +31,18 @@ type Position struct {
 
 // Builder accumulates a task's results.
 type Builder struct {
-	runID     string
-	taskID    int64
-	base      int
-	tables    [agg.NumTaskKeys]*agg.Table
-	attrs     []string     // the attributes aggregated by (WithAttrs)
-	byAttr    []*agg.Table // per attribute; nil once too wide
+	runID  string
+	taskID int64
+	base   int
+	tables [agg.NumTaskKeys]*agg.Table
+	attrs  []string     // the attributes aggregated by (WithAttrs)
+	byAttr []*agg.Table // per attribute; nil once too wide
+	// shared[i] is the key every position so far has had in the i-th
+	// keyed table (tables[1:], then byAttr), while they all had the
+	// same: such a table is not added to (its one group is the
+	// whole-task group, copied when it is needed). A task's positions
+	// share their product type, and most often their node.
+	shared    []sharedKey
 	maxGroups int
 	pnl       bool
 	scen      []string
@@ -56,6 +62,7 @@ func New(runID string, taskID int64, scenarios []string, measures []pricing.Meas
 		base:   slices.Index(scenarios, agg.BaseScenario),
 		rows:   make([]store.PositionResult, 0, n),
 		ends:   make([]int, 0, n),
+		shared: make([]sharedKey, agg.NumTaskKeys-1),
 	}
 	b.pnl = agg.KeepsPnL(scenarios, measures)
 	b.scen, b.ms = scenarios, measures
@@ -80,11 +87,47 @@ func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
 	for i := range b.byAttr {
 		b.byAttr[i] = agg.New(b.scen, b.ms, b.pnl)
 	}
+	b.shared = make([]sharedKey, agg.NumTaskKeys-1+len(names))
 	return b
+}
+
+// sharedKey is the key all positions so far share in one keyed table,
+// until a position with another key turns it off.
+type sharedKey struct {
+	key string
+	off bool // a second key came: the table is added to as usual
+}
+
+// addKeyed adds a position to the i-th keyed table t under key, or defers
+// it while every position shares the key. first: no position was added
+// before (to the whole-task table either).
+func (b *Builder) addKeyed(i int, t *agg.Table, key string, first bool, vals []pricing.Values, base *pricing.Values) {
+	sk := &b.shared[i]
+	if !sk.off {
+		if first {
+			sk.key = key
+			return
+		}
+		if key == sk.key {
+			return
+		}
+		// The positions before this one all had sk.key: their group
+		// is the whole-task group as it stands.
+		b.copyWhole(t, sk.key)
+		sk.off = true
+	}
+	t.Add(key, vals, base)
+}
+
+func (b *Builder) copyWhole(t *agg.Table, key string) {
+	if err := t.SetGroup(key, b.tables[0], ""); err != nil {
+		panic(err) // the tables are made alike by New and WithAttrs
+	}
 }
 
 // Add adds one position's values under every scenario of the run.
 func (b *Builder) Add(p Position, vals []pricing.Values) {
+	first := len(b.rows) == 0
 	b.buf = resultcodec.Append(b.buf, vals)
 	b.ends = append(b.ends, len(b.buf))
 	b.rows = append(b.rows, store.PositionResult{
@@ -100,25 +143,26 @@ func (b *Builder) Add(p Position, vals []pricing.Values) {
 	if b.base >= 0 {
 		base = &vals[b.base]
 	}
+	// The keyed tables first: a table whose key changes for the first
+	// time copies the whole-task group as it was before this position.
 	for i, keyBy := range agg.TaskKeys() {
-		key := ""
 		switch keyBy {
 		case "product_type":
-			key = p.ProductType
+			b.addKeyed(i-1, b.tables[i], p.ProductType, first, vals, base)
 		case "portfolio_node_id":
-			key = p.PortfolioNodeID
+			b.addKeyed(i-1, b.tables[i], p.PortfolioNodeID, first, vals, base)
 		}
-		b.tables[i].Add(key, vals, base)
 	}
 	for i, t := range b.byAttr {
 		if t == nil {
 			continue
 		}
-		t.Add(p.AttrKeys[i], vals, base)
+		b.addKeyed(agg.NumTaskKeys-1+i, t, p.AttrKeys[i], first, vals, base)
 		if t.Len() > b.maxGroups {
 			b.byAttr[i] = nil
 		}
 	}
+	b.tables[0].Add("", vals, base)
 }
 
 // Len returns the number of positions added.
@@ -132,6 +176,18 @@ func (b *Builder) Results() ([]*store.PositionResult, []store.TaskAggregate) {
 		b.rows[i].Values = b.buf[start:b.ends[i]:b.ends[i]]
 		start = b.ends[i]
 		out[i] = &b.rows[i]
+	}
+	// The tables whose positions all shared one key have that key's
+	// group only: the whole task's.
+	for i, sk := range b.shared {
+		if sk.off || len(b.rows) == 0 {
+			continue
+		}
+		if i < agg.NumTaskKeys-1 {
+			b.copyWhole(b.tables[i+1], sk.key)
+		} else if t := b.byAttr[i-(agg.NumTaskKeys-1)]; t != nil {
+			b.copyWhole(t, sk.key)
+		}
 	}
 	aggs := make([]store.TaskAggregate, len(b.tables), len(b.tables)+len(b.attrs))
 	for i, keyBy := range agg.TaskKeys() {

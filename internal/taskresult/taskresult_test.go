@@ -1,8 +1,10 @@
 package taskresult
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/iprs/iprs/internal/agg"
@@ -66,6 +68,87 @@ func TestBuilderAttrPartials(t *testing.T) {
 	}
 	if table.Len() != 2 {
 		t.Errorf("groups %v, want CA and NY", table.Keys())
+	}
+}
+
+// TestBuilderSharedKeysMatchTablesBuiltDirectly: a keyed table whose
+// positions all share one key is not added to but copied from the
+// whole-task table. Its payload, and that of a table whose key changes
+// after some positions, must be byte for byte what a table built by adding
+// every position under its own key gives (agg.Table.Add, the second
+// method), for every measure kind (sums, WAL's weight, FX_DELTA per
+// currency, KR01 ladders) and the P&L vectors.
+func TestBuilderSharedKeysMatchTablesBuiltDirectly(t *testing.T) {
+	t.Parallel()
+	scen := []string{"BASE", "RATES_PARALLEL_1BP"}
+	ms := []pricing.Measure{pricing.PV, pricing.WAL, pricing.FXDelta, pricing.KR01}
+	values := func(i int) []pricing.Values {
+		vals := make([]pricing.Values, len(scen))
+		for s := range vals {
+			// Magnitudes far apart, so that the exact sums keep
+			// several partials and their order matters.
+			x := float64(i+1)*1e15/float64(s+3) + 1/float64(i+7)
+			vals[s].Set(pricing.PV, x)
+			vals[s].SetWAL(float64(i%5)+0.25, float64(i+1)*1000.5)
+			vals[s].SetFXDelta(x/3, []string{"EUR", "GBP"}[i%2])
+			var l [pricing.NumKeyRates]float64
+			for j := range l {
+				l[j] = x / float64(j+11)
+			}
+			vals[s].AddKR01([]string{"USD-OIS", "EUR-OIS"}[i%2], l)
+		}
+		return vals
+	}
+	const n = 9
+	// Keys per position of each attribute: one key throughout, a second
+	// key from the fourth position, a key changing at every position,
+	// and a second key at the last.
+	keys := map[string]func(i int) string{
+		"same":   func(int) string { return "A" },
+		"later":  func(i int) string { return map[bool]string{true: "A", false: "B"}[i < 3] },
+		"always": func(i int) string { return fmt.Sprint("K", i%3) },
+		"last":   func(i int) string { return map[bool]string{true: "A", false: "Z"}[i < n-1] },
+	}
+	names := []string{"same", "later", "always", "last"}
+	node := func(i int) string { return map[bool]string{true: "N1", false: "N2"}[i < 5] }
+
+	b := New("R", 1, scen, ms, n).WithAttrs(names, 0)
+	direct := map[string]*agg.Table{}
+	for _, keyBy := range append([]string{"", "product_type", "portfolio_node_id"}, names...) {
+		direct[keyBy] = agg.New(scen, ms, true)
+	}
+	for i := range n {
+		vals := values(i)
+		p := Position{PositionID: fmt.Sprint("P", i), ProductType: "AMORT_LOAN", PortfolioNodeID: node(i)}
+		for _, name := range names {
+			p.AttrKeys = append(p.AttrKeys, keys[name](i))
+			direct[name].Add(keys[name](i), vals, &vals[0])
+		}
+		direct[""].Add("", vals, &vals[0])
+		direct["product_type"].Add("AMORT_LOAN", vals, &vals[0])
+		direct["portfolio_node_id"].Add(node(i), vals, &vals[0])
+		b.Add(p, vals)
+	}
+	_, aggs := b.Results()
+	if len(aggs) != agg.NumTaskKeys+len(names) {
+		t.Fatalf("%d partials, want %d", len(aggs), agg.NumTaskKeys+len(names))
+	}
+	for _, a := range aggs {
+		key := a.KeyBy
+		if name, ok := strings.CutPrefix(key, "attr:"); ok {
+			key = name
+		}
+		want := direct[key].AppendBinary(nil)
+		if !bytes.Equal(a.Payload, want) {
+			t.Errorf("partial by %q: %d bytes differ from the table built directly (%d bytes)", a.KeyBy, len(a.Payload), len(want))
+		}
+	}
+	// Results twice gives the same (the copies are made again, not added).
+	_, again := b.Results()
+	for i := range again {
+		if !bytes.Equal(again[i].Payload, aggs[i].Payload) {
+			t.Errorf("second Results: partial by %q changed", again[i].KeyBy)
+		}
 	}
 }
 
