@@ -16,7 +16,15 @@ const (
 	codeFull     = 13 // SQLITE_FULL: the disk is full
 	codeCantOpen = 14 // SQLITE_CANTOPEN: the file (or its WAL) cannot be opened
 	codeNotADB   = 26 // SQLITE_NOTADB: the file was replaced by something else
+
+	codeConstraintUnique = 2067 // SQLITE_CONSTRAINT_UNIQUE: a unique index refused a row
 )
+
+// isUniqueViolation reports whether err is a unique index refusing a row.
+func isUniqueViolation(err error) bool {
+	var c interface{ Code() int }
+	return errors.As(err, &c) && c.Code() == codeConstraintUnique
+}
 
 // Classify tells which of this driver's errors mean that the database
 // cannot be used, for store.Watch.

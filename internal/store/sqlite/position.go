@@ -105,6 +105,9 @@ func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error 
 		} else {
 			_, err = w.tx.ExecContext(ctx, insertPositionsSQL(len(chunk)), args...)
 		}
+		if isUniqueViolation(err) {
+			return conflictf("position snapshot %q repeats a position id", w.id)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite: position snapshot %q: insert rows from seq %d: %w", w.id, w.n, err)
 		}

@@ -204,6 +204,72 @@ func testPositionSnapshot(t *testing.T, open Opener) {
 		}
 	})
 
+	// A snapshot larger than a driver's write runs (the PostgreSQL
+	// writer copies its rows in sorted runs of 32,768, one run while it
+	// gathers the next): every row stored once, read in seq order; a
+	// repeated id, found while the rows after it are gathered, fails the
+	// snapshot with Conflict and leaves nothing; a rollback while a run is
+	// being copied leaves nothing and the id can be written again.
+	t.Run("LargerThanAWriteRun", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		const n = 40_000
+		big := manyPositions(f.prefix+"big", n)
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("big")}, big, 5000)
+		all := listAllPositions(t, f, f.id("big"), 10_000)
+		if len(all) != n {
+			t.Fatalf("%d positions listed, want %d", len(all), n)
+		}
+		for i, p := range all {
+			if p.Seq != int64(i) || p.PositionID != big[i].PositionID || p.Hash != big[i].Hash {
+				t.Fatalf("position %d = %s seq %d, want %s", i, p.PositionID, p.Seq, big[i].PositionID)
+			}
+		}
+
+		dup := manyPositions(f.prefix+"dup", n)
+		dup[32_767].PositionID = dup[0].PositionID // in the first run
+		hdr := &store.PositionSnapshot{ID: f.id("dup")}
+		fillPositionSnapshot(hdr, dup)
+		w, err := f.s.PositionSnapshotBegin(f.ctx, hdr.ID)
+		if err != nil {
+			t.Fatalf("PositionSnapshotBegin: %v", err)
+		}
+		var addErr error
+		for start := 0; start < n && addErr == nil; start += 5000 {
+			addErr = w.Add(f.ctx, dup[start:min(start+5000, n)])
+		}
+		if addErr == nil {
+			_, _, addErr = w.Commit(f.ctx, hdr, false)
+		}
+		if !errors.Is(addErr, apperr.ErrConflict) {
+			t.Errorf("a repeated position id in a later run: %v, want Conflict", addErr)
+		}
+		if err := w.Rollback(f.ctx); err != nil {
+			t.Errorf("Rollback after the conflict: %v", err)
+		}
+		assertNoSnapshot(t, f, hdr.ID)
+
+		w, err = f.s.PositionSnapshotBegin(f.ctx, f.id("rb"))
+		if err != nil {
+			t.Fatalf("PositionSnapshotBegin: %v", err)
+		}
+		rb := manyPositions(f.prefix+"rb", 40_000)
+		for i := range rb {
+			rb[i].Seq = int64(i)
+		}
+		if err := w.Add(f.ctx, rb); err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		if err := w.Rollback(f.ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		assertNoSnapshot(t, f, f.id("rb"))
+		MustPositionSnapshot(t, f.ctx, f.s, &store.PositionSnapshot{ID: f.id("rb")}, manyPositions(f.prefix+"rb2", 3), 0)
+		if got := listAllPositions(t, f, f.id("rb"), 100); len(got) != 3 {
+			t.Errorf("after rollback and rewrite: %d positions, want 3", len(got))
+		}
+	})
+
 	t.Run("IdempotentAndImmutable", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)
