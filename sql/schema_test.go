@@ -64,7 +64,7 @@ var fileRevisions = map[string]struct {
 	sha256   string
 	revision int
 }{
-	"001_mvp_core.sql":        {"a41e04b3e01ce76be7e5da744809082599454e30273fa33ec307c9ae3c1560f5", 6},
+	"001_mvp_core.sql":        {"441bc5c590d66ad50e4dc81106c31624fe90fa4933fbca193ce547a7d72b63df", 7},
 	"sqlite/001_mvp_core.sql": {"2cd1187406427543daf482f617ab8e112894b9d16d487ab1d1b83e64565456f6", 7},
 }
 

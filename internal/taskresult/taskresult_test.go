@@ -161,8 +161,13 @@ const loanAttrs = `{"city":"Fresno","coupon_rate":0.0725,"current_principal":183
 // BenchmarkAddPosition measures what a task spends per position after
 // pricing it, under 4 scenarios × 4 measures: keying its attributes and
 // adding it to the builder, without attributes and with the default five
-// (state, loan_program, program, platform, desk).
+// (state, loan_program, program, platform, desk). The positions alternate
+// between two loans of different state, program and platform, and have no
+// desk, as in a generated book: four of the eight partials take every
+// position, the other four (product type, node, desk) are copied from the
+// whole-task partial.
 func BenchmarkAddPosition(b *testing.B) {
+	attrsOf := [2][]byte{[]byte(loanAttrs), []byte(strings.NewReplacer(`"CA"`, `"NY"`, `"P36"`, `"P60"`, `"Personal 36"`, `"Personal 60"`, `"Upstart"`, `"Prosper"`).Replace(loanAttrs))}
 	scen := []string{"BASE", "RATES_PARALLEL_1BP", "SPREAD_25BP", "FX_SPOT_1PCT"}
 	ms := []pricing.Measure{pricing.PV, pricing.DV01, pricing.CS01, pricing.AccruedInterest}
 	vals := make([]pricing.Values, len(scen))
@@ -184,7 +189,7 @@ func BenchmarkAddPosition(b *testing.B) {
 					keys = make([]string, 0, perTask*len(attrs))
 				}
 				var err error
-				if keys, err = k.AppendKeys(keys, []byte(loanAttrs)); err != nil {
+				if keys, err = k.AppendKeys(keys, attrsOf[i%2]); err != nil {
 					b.Fatal(err)
 				}
 				bld.Add(Position{PositionID: "P", ProductType: "AMORT_LOAN", AttrKeys: keys[len(keys)-len(attrs):]}, vals)

@@ -47,10 +47,17 @@
 // while the server consumes it, since the columns are fixed and pgx's
 // generic per-value encoding costs more client CPU than the server's work.
 //
-// The snapshot writer copies each batch inside its transaction, which also
+// The snapshot writer copies the rows inside its transaction, which also
 // holds a transaction advisory lock on the snapshot id: concurrent uploads
 // of one id queue, and an upload of an id already stored skips the copy
-// and only compares hashes at Commit. For a server-made id a second lock
+// and only compares hashes at Commit. It gathers the rows in runs of
+// 32,768 and copies each run sorted by (product type, fine bucket, seq)
+// on a goroutine of its own while it gathers the next (the last run at
+// Commit): a table's rows lie in the order they were copied, so each fine
+// bucket's rows of a run share a page or two and a task of a 1,000,000-row
+// snapshot reads a few hundred heap pages rather than one page per
+// position (with the default shared_buffers each a miss read from the
+// kernel: the 1M valuation went from 15.3 to 13.5 s). For a server-made id a second lock
 // on the payload hash makes concurrent uploads of the same content store
 // it once. The position table's indexes are chosen for load speed: the
 // primary key (snapshot, seq) grows at its right end during an upload, the
