@@ -8,7 +8,8 @@ import (
 
 // attrs reads a position's free-form attributes, recording a Problem for
 // every required attribute that is missing and every attribute of the wrong
-// type.
+// type. Its fields come from a checking scan (scanMembers), so the values
+// nested in them are valid JSON and are split with the shallow scanners.
 type attrs struct {
 	fields fields
 	probs  *problemList
@@ -233,7 +234,7 @@ func (a *attrs) nestedString(path ...string) (string, string, bool) {
 			s, ok := a.readString(raw, place{pointer: pointer, name: key}, false)
 			return s, pointer, ok
 		}
-		obj, ok := rawObject(raw)
+		obj, ok := shallowMembers(raw, nil) // checked with the attributes
 		if !ok {
 			a.problem(place{pointer: pointer, name: key}, "must be an object")
 			return "", pointer, false
@@ -250,7 +251,7 @@ func (a *attrs) list(name string) ([]json.RawMessage, bool) {
 		a.problem(place{name: name}, "is missing")
 		return nil, false
 	}
-	items, ok := rawArray(raw)
+	items, ok := shallowElements(raw, nil) // checked with the attributes
 	if !ok {
 		a.problem(place{name: name}, "must be a list")
 		return nil, false
@@ -265,8 +266,8 @@ func (a *attrs) list(name string) ([]json.RawMessage, bool) {
 // item reads one object in a list attribute; its fields are read with the
 // returned itemReader, which is valid until the next call of item.
 func (a *attrs) item(list string, i int, raw json.RawMessage) (itemReader, bool) {
-	obj, ok, err := scanMembers(raw, a.itemBuf)
-	if !ok || err != nil {
+	obj, ok := shallowMembers(raw, a.itemBuf) // checked with the attributes
+	if !ok {
 		a.probs.addf(attrPointer(list)+"/"+strconv.Itoa(i), "%s[%d] must be an object", list, i)
 		return itemReader{}, false
 	}

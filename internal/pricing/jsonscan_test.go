@@ -14,6 +14,8 @@ var jsonSeeds = []string{
 	`{"a":1,}`, `{"a" 1}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a":-}`, `{"a":tru}`, `{"a":"x}`,
 	`{"a":"\x01"}`, `{"a":"\u00g1"}`, `{"a":"\u00"}`, "{\"a\":\"\x01\"}", `{"a":"\`, `[1,]`, `[,1]`, `{"a":1}}`, `{"a":1} x`, `{"a":+1}`, `{"a":0x10}`, `{"a":Infinity}`, `{"a":NaN}`,
 	`{"a":[[[[[[]]]]]]}`, `"s"`, `12`, `null`, ``, `{`, `{"a":`, `{"k\"ey":2}`, `{"a":1,"a":2}`,
+	`{"s":"a\\","t":"\\\"]}","u":["x\\\\",{"k\u0022":"}{"}] , "v" : -1.5e+3 ,"w":true}`,
+	` [ "]" , {"a":"[\"" } ,[ ] , 0 ] `, `{"a\\b":{"c":[1,{"d":"\\"}]}}`,
 	strings.Repeat("[", 600) + strings.Repeat("]", 600),
 }
 
@@ -24,9 +26,11 @@ func TestScannerAgreesWithEncodingJSON(t *testing.T) {
 	}
 }
 
-// checkScanner compares scanMembers and scanElements with encoding/json on b.
+// checkScanner compares scanMembers and scanElements with encoding/json on
+// b, and the shallow scanners with them wherever they accept b.
 func checkScanner(t *testing.T, b []byte) {
 	t.Helper()
+	checkShallow(t, b)
 	valid := json.Valid(b)
 	_, werr := wholeValue(b)
 	deep := bytes.Count(b, []byte("[")) > 500 || bytes.Count(b, []byte("{")) > 500
@@ -72,6 +76,38 @@ func FuzzScanner(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkScanner(t, b)
 	})
+}
+
+// checkShallow: on a value the checking scanners accept, the shallow ones
+// give the same members and elements, byte for byte, at every level.
+func checkShallow(t *testing.T, b []byte) {
+	t.Helper()
+	if f, isObj, err := scanMembers(b, nil); isObj && err == nil {
+		g, ok := shallowMembers(b, nil)
+		if !ok || len(g) != len(f) {
+			t.Errorf("%q: shallow scan gives %d members, checking scan %d", b, len(g), len(f))
+			return
+		}
+		for i := range f {
+			if !bytes.Equal(f[i].key, g[i].key) || !bytes.Equal(f[i].val, g[i].val) {
+				t.Errorf("%q: member %d: shallow %q: %q, checking %q: %q", b, i, g[i].key, g[i].val, f[i].key, f[i].val)
+			}
+			checkShallow(t, f[i].val)
+		}
+	}
+	if e, isArr, err := scanElements(b, nil); isArr && err == nil {
+		g, ok := shallowElements(b, nil)
+		if !ok || len(g) != len(e) {
+			t.Errorf("%q: shallow scan gives %d elements, checking scan %d", b, len(g), len(e))
+			return
+		}
+		for i := range e {
+			if !bytes.Equal(e[i], g[i]) {
+				t.Errorf("%q: element %d: shallow %q, checking %q", b, i, g[i], e[i])
+			}
+			checkShallow(t, e[i])
+		}
+	}
 }
 
 func TestIsJSONNumber(t *testing.T) {
