@@ -205,8 +205,8 @@ func scanArray(b []byte, i, depth int, fn func(val []byte)) (int, error) {
 // escaped; brackets balance outside strings), several times faster than
 // checking every byte. Their answers on valid JSON are those of the
 // checking scanners (FuzzScanner compares them); on anything else they
-// are unspecified, so they are only ever given values a checking scan
-// accepted.
+// are unspecified (but they return, without panicking), so they are only
+// ever given values a checking scan accepted.
 
 // shallowMembers is scanMembers for a value known to be valid JSON.
 func shallowMembers(b []byte, buf fields) (f fields, ok bool) {
@@ -221,9 +221,12 @@ func shallowMembers(b []byte, buf fields) (f fields, ok bool) {
 	i = skipSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
 		end := skipValidString(b, i)
+		if end < i+2 {
+			break // not valid JSON after all: stop rather than fail
+		}
 		key := b[i+1 : end-1]
-		i = skipSpace(b, end)      // at the colon
-		start := skipSpace(b, i+1) // at the value
+		i = skipSpace(b, end)                   // at the colon
+		start := min(skipSpace(b, i+1), len(b)) // at the value
 		end = skipValid(b, start)
 		f = append(f, member{key: key, val: b[start:end]})
 		i = skipSpace(b, end)
@@ -245,6 +248,9 @@ func shallowElements(b []byte, buf []json.RawMessage) (elems []json.RawMessage, 
 	i = skipSpace(b, i+1)
 	for i < len(b) && b[i] != ']' {
 		end := skipValid(b, i)
+		if end == i {
+			break // not valid JSON after all: stop rather than loop
+		}
 		elems = append(elems, b[i:end])
 		i = skipSpace(b, end)
 		if i < len(b) && b[i] == ',' {
@@ -321,7 +327,7 @@ func getFields() *fields { return fieldsPool.Get().(*fields) }
 // putFields returns a list to the pool, dropping its references to the
 // parsed text.
 func putFields(f *fields) {
-	clear(*f)
+	clear((*f)[:cap(*f)]) // a failed scan may have filled it past its length
 	*f = (*f)[:0]
 	fieldsPool.Put(f)
 }

@@ -316,9 +316,10 @@ type PositionSnapshotWriter interface {
 	// Add appends rows; their Seq must continue the previous batch. It
 	// must not fail because the id is taken already (a client's retry):
 	// Commit decides. The writer may keep the rows (not copies) until
-	// Commit or Rollback, so the caller must not change them after Add;
-	// an error of the store (a repeated position id) may then surface
-	// from a later Add or from Commit.
+	// Commit or Rollback, so the caller must not change them after Add,
+	// and may write them after Add returns (whatever its context); an
+	// error of the store (a repeated position id) may then surface from a
+	// later Add or from Commit.
 	Add(ctx context.Context, rows []*Position) error
 	// Commit stores the header and commits. If the id already exists (or,
 	// for a server-made id, a snapshot with the same PayloadHash exists),

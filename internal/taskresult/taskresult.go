@@ -78,6 +78,9 @@ func New(runID string, taskID int64, scenarios []string, measures []pricing.Meas
 // is dropped as it passes the bound and stored as too wide: an empty
 // payload. Call it before the first Add.
 func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
+	if len(b.rows) > 0 {
+		panic("taskresult: WithAttrs after Add") // the partials would miss the positions before
+	}
 	if maxGroups <= 0 {
 		maxGroups = agg.MaxTaskAttrGroups
 	}
@@ -87,7 +90,7 @@ func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
 	for i := range b.byAttr {
 		b.byAttr[i] = agg.New(b.scen, b.ms, b.pnl)
 	}
-	b.shared = make([]sharedKey, agg.NumTaskKeys-1+len(names))
+	b.shared = append(b.shared[:agg.NumTaskKeys-1], make([]sharedKey, len(names))...)
 	return b
 }
 
@@ -151,6 +154,9 @@ func (b *Builder) Add(p Position, vals []pricing.Values) {
 			b.addKeyed(i-1, b.tables[i], p.ProductType, first, vals, base)
 		case "portfolio_node_id":
 			b.addKeyed(i-1, b.tables[i], p.PortfolioNodeID, first, vals, base)
+		case "":
+		default:
+			panic("taskresult: no key for the task grouping " + keyBy)
 		}
 	}
 	for i, t := range b.byAttr {

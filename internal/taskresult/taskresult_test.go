@@ -152,6 +152,52 @@ func TestBuilderSharedKeysMatchTablesBuiltDirectly(t *testing.T) {
 	}
 }
 
+// TestBuilderSharedKeysEdges: a task of no position writes the partials of
+// empty tables; an attribute partial that becomes too wide is stored empty
+// whether or not its keys were shared before; and WithAttrs after Add is
+// refused.
+func TestBuilderSharedKeysEdges(t *testing.T) {
+	t.Parallel()
+	scen := []string{"BASE"}
+	ms := []pricing.Measure{pricing.PV}
+	_, aggs := New("R", 1, scen, ms, 0).WithAttrs([]string{"a"}, 0).Results()
+	empty := agg.New(scen, ms, true).AppendBinary(nil)
+	for _, a := range aggs {
+		if !bytes.Equal(a.Payload, empty) {
+			t.Errorf("no position: partial by %q is not an empty table", a.KeyBy)
+		}
+	}
+
+	b := New("R", 1, scen, ms, 3).WithAttrs([]string{"wide", "same"}, 1)
+	for i, k := range []string{"A", "A", "B"} {
+		var v [1]pricing.Values
+		v[0].Set(pricing.PV, float64(i)+0.5)
+		b.Add(Position{PositionID: fmt.Sprint(i), ProductType: "L", PortfolioNodeID: "N", AttrKeys: []string{k, "S"}}, v[:])
+	}
+	_, aggs = b.Results()
+	byKey := map[string][]byte{}
+	for _, a := range aggs {
+		byKey[a.KeyBy] = a.Payload
+	}
+	if p := byKey["attr:wide"]; len(p) != 0 {
+		t.Errorf("attr:wide (2 keys, 1 allowed): %d bytes, want the empty payload of a too wide partial", len(p))
+	}
+	table, err := agg.Decode(byKey["attr:same"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := table.Group("S"); g == nil || g.Positions != 3 || table.Cell(g, 0, pricing.PV).Sum(pricing.PV).Sum() != 0.5+1.5+2.5 {
+		t.Errorf("attr:same: groups %v, want S with the three positions (PV 4.5)", table.Keys())
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Error("WithAttrs after Add was accepted")
+		}
+	}()
+	b.WithAttrs([]string{"late"}, 0)
+}
+
 // loanAttrs are the attributes of a generated loan (internal/gen).
 const loanAttrs = `{"city":"Fresno","coupon_rate":0.0725,"current_principal":183412.55,"fico":712,` +
 	`"last_payment_date":"2026-01-01","loan_program":"Personal 36","monthly_payment":1520.17,"next_payment_date":"2026-02-01",` +

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -838,5 +839,109 @@ func TestLongAttributesCompressWithLZ4(t *testing.T) {
 	}
 	if stored != attrs {
 		t.Errorf("attributes read back differ from those written")
+	}
+}
+
+// TestPositionWriterRuns: the writer copies its rows in sorted runs, each
+// on a goroutine of its own while it gathers the next. A repeated id in
+// one run surfaces as Conflict from a later Add; a run's copy does not end
+// with the context of the Add that started it; runs of large attributes
+// are cut by bytes; and the rows lie in the table by (product type, fine
+// bucket, seq) within each run.
+func TestPositionWriterRuns(t *testing.T) {
+	t.Parallel()
+	db := MustOpenIsolated(t, postgres.Options{})
+	ctx := t.Context()
+	mk := func(id string, n int, attrs string) []*store.Position {
+		out := make([]*store.Position, n)
+		for i := range out {
+			pid := fmt.Sprintf("P%06d", i)
+			out[i] = pos(pid, []string{"LOAN", "BOND"}[i%2], positionHash(pid), attrs)
+			out[i].SnapshotID, out[i].Seq = id, int64(i)
+		}
+		return out
+	}
+	hdr := func(id string, n int) *store.PositionSnapshot {
+		return &store.PositionSnapshot{ID: id, PositionCount: int64(n), AsOfTime: storetest.T0, PortfolioNodeID: "N", PayloadHash: id}
+	}
+
+	// A repeat in the first run: its copy fails while the third run is
+	// gathered, and the Add that cuts the second run reports it.
+	id := uid(t, "dup")
+	rows := mk(id, 70_000, "")
+	rows[100].PositionID = rows[0].PositionID
+	w, err := db.PositionSnapshotBegin(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addErr error
+	for start := 0; start < len(rows) && addErr == nil; start += 5000 {
+		addErr = w.Add(ctx, rows[start:min(start+5000, len(rows))])
+	}
+	if !errors.Is(addErr, apperr.ErrConflict) {
+		t.Errorf("Add after a run with a repeated id: %v, want Conflict", addErr)
+	}
+	if err := w.Rollback(ctx); err != nil {
+		t.Errorf("Rollback: %v", err)
+	}
+	if _, err := db.PositionSnapshotGet(ctx, id); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("after the conflict: %v, want not found", err)
+	}
+
+	// The Add that starts a run returns and its context ends; the run
+	// is still copied and the snapshot commits.
+	id = uid(t, "ctx")
+	rows = mk(id, 40_000, "")
+	if w, err = db.PositionSnapshotBegin(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	addCtx, cancel := context.WithCancel(ctx)
+	if err := w.Add(addCtx, rows); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, created, err := w.Commit(ctx, hdr(id, len(rows)), false); err != nil || !created {
+		t.Fatalf("Commit after the Add's context ended: created %v, %v", created, err)
+	}
+
+	// Attributes of 2 kB: a run is cut at 32 MiB.
+	// Within each run the rows lie by product type, fine bucket and seq;
+	// runs follow each other in seq order.
+	id = uid(t, "bytes")
+	big := `{"pad":"` + strings.Repeat("x", 2040) + `"}`
+	rows = mk(id, 40_000, big)
+	storetest.MustPositionSnapshot(t, ctx, db, hdr(id, len(rows)), rows, 5000)
+	q, err := db.Pool().Query(ctx, `SELECT seq, product_type, position_hash FROM position WHERE position_snapshot_id = $1 ORDER BY ctid`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Seq  int64
+		Typ  string
+		Hash int64
+	}
+	got, err := pgx.CollectRows(q, pgx.RowToStructByPos[row])
+	if err != nil || len(got) != len(rows) {
+		t.Fatalf("%d rows read back in table order, %v", len(got), err)
+	}
+	// 32 MiB of 2,050-byte attributes: a run is cut at the row that
+	// reaches 32 MiB, every 16,369 rows.
+	perRun := (32<<20 + len(big) - 1) / len(big)
+	for a := 0; a < len(got); a += perRun {
+		b := min(a+perRun, len(got))
+		run := got[a:b]
+		seen := make(map[int64]bool, len(run))
+		for k, r := range run {
+			if r.Seq < int64(a) || r.Seq >= int64(b) || seen[r.Seq] {
+				t.Fatalf("row %d in table order has seq %d, outside the run [%d, %d) or repeated", a+k, r.Seq, a, b)
+			}
+			seen[r.Seq] = true
+			if k > 0 {
+				p := run[k-1]
+				if c := cmp.Or(strings.Compare(p.Typ, r.Typ), cmp.Compare(p.Hash%4096, r.Hash%4096), cmp.Compare(p.Seq, r.Seq)); c >= 0 {
+					t.Fatalf("run [%d, %d): row %d (%s, %d, seq %d) lies after (%s, %d, seq %d)", a, b, k, r.Typ, r.Hash%4096, r.Seq, p.Typ, p.Hash%4096, p.Seq)
+				}
+			}
+		}
 	}
 }

@@ -246,7 +246,8 @@ type positionWriter struct {
 	types  map[string]struct{}
 	done   bool
 	// pending are rows added but not yet copied (see clusterRows).
-	pending []*store.Position
+	pending      []*store.Position
+	pendingBytes int // of their attributes
 	// copying, when not nil, gives the result of the copy of the run
 	// before, which runs on a goroutine of its own while Add gathers the
 	// next: the transaction is used by that goroutine alone until wait
@@ -257,18 +258,24 @@ type positionWriter struct {
 
 // clusterRows is how many rows a snapshot writer gathers before it copies
 // them, sorted by the key a task reads them by (product type, fine bucket,
-// then seq). A table's rows lie in the order they were copied: copied in
+// then seq); clusterBytes bounds the attributes a run holds, whichever
+// comes first. A table's rows lie in the order they were copied: copied in
 // upload order, a task's few thousand rows of a 1,000,000-position
 // snapshot were each on a page of their own, and the run's tasks read
 // every page of the table once per row (a buffer miss and an 8 kB read
 // each with the default shared_buffers). Sorted in runs of 32,768 rows,
 // each fine bucket's rows of a run sit together (8 or so, a page), so a
 // task reads a few hundred pages; the fine index's inserts go in key order
-// too. It costs holding up to that many rows (about 30 MB of a loan tape)
-// and copying the last run after the body ends. A run is copied while the
-// writer gathers the next, so an upload's reading and the database's
-// copying still overlap (it holds two runs at most).
-const clusterRows = 32768
+// too. A run is copied while the writer gathers the next, so an upload's
+// reading and the database's copying still overlap. It costs holding two
+// runs at most — up to 2 × 32 MiB of attributes (a loan tape by terms,
+// about 0.6 kB a loan, fills a run by rows at about 20 MB; loans with
+// their schedules, about 3 kB, by bytes at about 11,000 rows) — and
+// copying the last run after the body ends.
+const (
+	clusterRows  = 32768
+	clusterBytes = 32 << 20
+)
 
 func (w *positionWriter) abort(ctx context.Context) {
 	if w.done {
@@ -304,8 +311,9 @@ func (w *positionWriter) cancelCopy() {
 var positionColumns = []string{"position_snapshot_id", "seq", "position_id", "instrument_id", "product_type", "quantity", "attributes", "position_hash"}
 
 // Add adds a batch of rows to the snapshot. They are copied with the rows
-// around them, in runs of clusterRows (the last by Commit): the writer
-// keeps them until then.
+// around them, in runs of clusterRows rows or clusterBytes of attributes
+// (the last by Commit): the writer keeps them until then. A run's copy
+// outlives the call that started it, whatever that call's context.
 func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error {
 	if w.done {
 		return fmt.Errorf("postgres: add positions to %q: writer is closed", w.id)
@@ -325,18 +333,24 @@ func (w *positionWriter) Add(ctx context.Context, rows []*store.Position) error 
 	if w.exists {
 		return nil
 	}
-	w.pending = append(w.pending, rows...)
-	if len(w.pending) < clusterRows {
-		return nil
+	for _, p := range rows {
+		w.pending = append(w.pending, p)
+		w.pendingBytes += len(p.Attributes)
+		if len(w.pending) < clusterRows && w.pendingBytes < clusterBytes {
+			continue
+		}
+		if err := w.settle(ctx); err != nil {
+			return err
+		}
+		run := w.pending
+		w.pending, w.pendingBytes = make([]*store.Position, 0, len(run)), 0
+		// The copy outlives this call: it ends with its run, or when
+		// Rollback or a failure cancels it, not with the caller's
+		// context (values kept, cancellation not).
+		copyCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		w.copying, w.stopCopy = make(chan error, 1), stop
+		go func() { w.copying <- w.copyRun(copyCtx, run) }()
 	}
-	if err := w.settle(ctx); err != nil {
-		return err
-	}
-	run := w.pending
-	w.pending = make([]*store.Position, 0, clusterRows)
-	copyCtx, stop := context.WithCancel(ctx)
-	w.copying, w.stopCopy = make(chan error, 1), stop
-	go func() { w.copying <- w.copyRun(copyCtx, run) }()
 	return nil
 }
 
@@ -346,7 +360,7 @@ func (w *positionWriter) flush(ctx context.Context) error {
 		return err
 	}
 	err := w.copyRun(ctx, w.pending)
-	w.pending = w.pending[:0]
+	w.pending, w.pendingBytes = w.pending[:0], 0
 	if err != nil {
 		w.abort(ctx)
 	}
