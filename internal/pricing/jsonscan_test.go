@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -151,6 +152,27 @@ func TestAttributesNotValidJSON(t *testing.T) {
 // FuzzParsePosition feeds arbitrary attributes to every product type: no
 // panic, a position xor problems, and a parsed position prices or fails
 // with a Problem.
+// checkTrustedAttrs: a position decoded by UnmarshalJSON, whose attributes
+// ParsePosition then splits without checking them again, parses exactly as
+// the same input with a copy of its attributes, which it checks.
+func checkTrustedAttrs(t *testing.T, productType string, attrs []byte) {
+	t.Helper()
+	typ, _ := json.Marshal(productType)
+	doc := append(append(append([]byte(`{"position_id":"F","product_type":`), typ...), `,"attributes":`...), attrs...)
+	doc = append(doc, '}')
+	var in PositionInput
+	if in.UnmarshalJSON(doc) != nil {
+		return
+	}
+	p1, probs1 := ParsePosition(in)
+	other := in
+	other.Attributes = bytes.Clone(in.Attributes)
+	p2, probs2 := ParsePosition(other)
+	if !reflect.DeepEqual(probs1, probs2) || !reflect.DeepEqual(p1, p2) {
+		t.Fatalf("attributes %q: unchecked split gives %v %v, checked %v %v", attrs, p1, probs1, p2, probs2)
+	}
+}
+
 func FuzzParsePosition(f *testing.F) {
 	f.Add("AMORT_LOAN", []byte(`{"current_principal":1000,"coupon_rate":0.1,"last_payment_date":"2025-12-23","remaining_term_months":12,"next_payment_date":"2026-01-31"}`))
 	f.Add("AMORT_LOAN", []byte(`{"current_principal":1,"coupon_rate":0.1,"last_payment_date":"2025-12-23","cashflows":[{"pay_date":"2026-02-23","interest":1,"principal":1}]}`))
@@ -165,6 +187,7 @@ func FuzzParsePosition(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, productType string, attrs []byte) {
+		checkTrustedAttrs(t, productType, attrs)
 		p, probs := ParsePosition(PositionInput{PositionID: "F", ProductType: productType, Attributes: attrs})
 		if (p == nil) == (len(probs) == 0) {
 			t.Fatalf("position %v with problems %v", p, probs)

@@ -24,6 +24,10 @@ type PositionInput struct {
 	Attributes   json.RawMessage `json:"attributes"`
 
 	decodeProblems []Problem
+	// checkedAttrs is the attributes value UnmarshalJSON checked while
+	// scanning the position object: while Attributes is still that same
+	// slice, ParsePosition splits it without checking it again.
+	checkedAttrs []byte
 }
 
 // UnmarshalJSON decodes a position object, keeping type problems for
@@ -65,6 +69,7 @@ func (in *PositionInput) UnmarshalJSON(data []byte) error {
 	}
 	if raw := f.get("attributes"); !isAbsent(raw) {
 		in.Attributes = append(json.RawMessage(nil), raw...)
+		in.checkedAttrs = in.Attributes // checked by the scan above
 	}
 	for i := range probs {
 		probs[i].PositionID = in.PositionID
@@ -196,7 +201,7 @@ func ParsePosition(in PositionInput) (*Position, []Problem) {
 	defer putFields(buf)
 	if isAbsent(in.Attributes) {
 		probs.addf("/attributes", "attributes is missing")
-	} else if f, ok, err := scanMembers(in.Attributes, *buf); err != nil {
+	} else if f, ok, err := in.attrMembers(*buf); err != nil {
 		probs.addf("/attributes", "attributes is not valid JSON")
 	} else if !ok {
 		probs.addf("/attributes", "attributes must be an object")
@@ -221,6 +226,18 @@ func ParsePosition(in PositionInput) (*Position, []Problem) {
 	}
 	pos.prod = prod
 	return pos, nil
+}
+
+// attrMembers splits the attributes object into its members: without
+// checking it again when it is the value UnmarshalJSON checked (an
+// upload's position), else with the checking scan.
+func (in *PositionInput) attrMembers(buf fields) (fields, bool, error) {
+	a, c := in.Attributes, in.checkedAttrs
+	if len(a) > 0 && len(a) == len(c) && &a[0] == &c[0] {
+		f, ok := shallowMembers(a, buf)
+		return f, ok, nil
+	}
+	return scanMembers(a, buf)
 }
 
 func hasPointer(list []Problem, pointer string) bool {
