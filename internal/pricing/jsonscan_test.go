@@ -89,30 +89,37 @@ func checkShallow(t *testing.T, b []byte) {
 	shallowElements(b, nil)
 	if f, isObj, err := scanMembers(b, nil); isObj && err == nil {
 		g, ok := shallowMembers(b, nil)
-		if !ok || len(g) != len(f) {
-			t.Errorf("%q: shallow scan gives %d members, checking scan %d", b, len(g), len(f))
-			return
-		}
-		for i := range f {
-			if !bytes.Equal(f[i].key, g[i].key) || !bytes.Equal(f[i].val, g[i].val) {
-				t.Errorf("%q: member %d: shallow %q: %q, checking %q: %q", b, i, g[i].key, g[i].val, f[i].key, f[i].val)
-			}
-			checkShallow(t, f[i].val)
-		}
+		sameSplit(t, b, "member", f, g, ok)
 	}
 	if e, isArr, err := scanElements(b, nil); isArr && err == nil {
 		g, ok := shallowElements(b, nil)
-		if !ok || len(g) != len(e) {
-			t.Errorf("%q: shallow scan gives %d elements, checking scan %d", b, len(g), len(e))
-			return
-		}
-		for i := range e {
-			if !bytes.Equal(e[i], g[i]) {
-				t.Errorf("%q: element %d: shallow %q, checking %q", b, i, g[i], e[i])
-			}
-			checkShallow(t, e[i])
-		}
+		sameSplit(t, b, "element", asFields(e), asFields(g), ok)
 	}
+}
+
+// sameSplit compares a shallow split of b (got, ok) with the checking
+// one (want), then every part's own splits.
+func sameSplit(t *testing.T, b []byte, part string, want, got fields, ok bool) {
+	t.Helper()
+	if !ok || len(got) != len(want) {
+		t.Errorf("%q: shallow scan gives %d %ss, checking scan %d", b, len(got), part, len(want))
+		return
+	}
+	for i := range want {
+		if !bytes.Equal(want[i].key, got[i].key) || !bytes.Equal(want[i].val, got[i].val) {
+			t.Errorf("%q: %s %d: shallow %q: %q, checking %q: %q", b, part, i, got[i].key, got[i].val, want[i].key, want[i].val)
+		}
+		checkShallow(t, want[i].val)
+	}
+}
+
+// asFields gives array elements as members without keys.
+func asFields(elems []json.RawMessage) fields {
+	f := make(fields, len(elems))
+	for i, e := range elems {
+		f[i].val = e
+	}
+	return f
 }
 
 func TestIsJSONNumber(t *testing.T) {

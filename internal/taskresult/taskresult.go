@@ -31,18 +31,13 @@ type Position struct {
 
 // Builder accumulates a task's results.
 type Builder struct {
-	runID  string
-	taskID int64
-	base   int
-	tables [agg.NumTaskKeys]*agg.Table
-	attrs  []string     // the attributes aggregated by (WithAttrs)
-	byAttr []*agg.Table // per attribute; nil once too wide
-	// shared[i] is the key every position so far has had in the i-th
-	// keyed table (tables[1:], then byAttr), while they all had the
-	// same: such a table is not added to (its one group is the
-	// whole-task group, copied when it is needed). A task's positions
-	// share their product type, and most often their node.
-	shared    []sharedKey
+	runID     string
+	taskID    int64
+	base      int
+	whole     *agg.Table                      // the whole task (keyBy "")
+	byTask    [agg.NumTaskKeys - 1]keyedTable // agg.TaskKeys()[1:]: product type, node
+	attrs     []string                        // the attributes aggregated by (WithAttrs)
+	byAttr    []keyedTable                    // per attribute
 	maxGroups int
 	pnl       bool
 	scen      []string
@@ -50,6 +45,16 @@ type Builder struct {
 	rows      []store.PositionResult
 	ends      []int
 	buf       []byte
+}
+
+// keyedTable is a partial by a key. While every position so far has had
+// the same key it is not added to: its one group is the whole-task group,
+// copied when the key changes or the results are taken. A task's
+// positions share their product type, and most often their node.
+type keyedTable struct {
+	t     *agg.Table // nil once too wide (an attribute's)
+	key   string     // the key every position so far has had, until split
+	split bool       // a second key came: the table is added to as usual
 }
 
 // New returns a builder for a task of a run over the scenarios (in the
@@ -62,12 +67,12 @@ func New(runID string, taskID int64, scenarios []string, measures []pricing.Meas
 		base:   slices.Index(scenarios, agg.BaseScenario),
 		rows:   make([]store.PositionResult, 0, n),
 		ends:   make([]int, 0, n),
-		shared: make([]sharedKey, agg.NumTaskKeys-1),
 	}
 	b.pnl = agg.KeepsPnL(scenarios, measures)
 	b.scen, b.ms = scenarios, measures
-	for i := range b.tables {
-		b.tables[i] = agg.New(scenarios, measures, b.pnl)
+	b.whole = agg.New(scenarios, measures, b.pnl)
+	for i := range b.byTask {
+		b.byTask[i].t = agg.New(scenarios, measures, b.pnl)
 	}
 	return b
 }
@@ -86,46 +91,57 @@ func (b *Builder) WithAttrs(names []string, maxGroups int) *Builder {
 	}
 	b.maxGroups = maxGroups
 	b.attrs = slices.Clone(names)
-	b.byAttr = make([]*agg.Table, len(names))
+	b.byAttr = make([]keyedTable, len(names))
 	for i := range b.byAttr {
-		b.byAttr[i] = agg.New(b.scen, b.ms, b.pnl)
+		b.byAttr[i].t = agg.New(b.scen, b.ms, b.pnl)
 	}
-	b.shared = append(b.shared[:agg.NumTaskKeys-1], make([]sharedKey, len(names))...)
 	return b
 }
 
-// sharedKey is the key all positions so far share in one keyed table,
-// until a position with another key turns it off.
-type sharedKey struct {
-	key string
-	off bool // a second key came: the table is added to as usual
-}
-
-// addKeyed adds a position to the i-th keyed table t under key, or defers
-// it while every position shares the key. first: no position was added
-// before (to the whole-task table either).
-func (b *Builder) addKeyed(i int, t *agg.Table, key string, first bool, vals []pricing.Values, base *pricing.Values) {
-	sk := &b.shared[i]
-	if !sk.off {
+// add adds a position to kt under key, or defers it while every position
+// shares the key. first: no position was added before (to the whole-task
+// table either).
+func (b *Builder) add(kt *keyedTable, key string, first bool, vals []pricing.Values, base *pricing.Values) {
+	if !kt.split {
 		if first {
-			sk.key = key
+			kt.key = key
 			return
 		}
-		if key == sk.key {
+		if key == kt.key {
 			return
 		}
-		// The positions before this one all had sk.key: their group
+		// The positions before this one all had kt.key: their group
 		// is the whole-task group as it stands.
-		b.copyWhole(t, sk.key)
-		sk.off = true
+		b.copyWhole(kt)
+		kt.split = true
 	}
-	t.Add(key, vals, base)
+	kt.t.Add(key, vals, base)
 }
 
-func (b *Builder) copyWhole(t *agg.Table, key string) {
-	if err := t.SetGroup(key, b.tables[0], ""); err != nil {
+// final returns kt's table as the results take it: with the whole-task
+// group under the shared key when its positions never split.
+func (b *Builder) final(kt *keyedTable) *agg.Table {
+	if kt.t != nil && !kt.split && len(b.rows) > 0 {
+		b.copyWhole(kt)
+	}
+	return kt.t
+}
+
+func (b *Builder) copyWhole(kt *keyedTable) {
+	if err := kt.t.SetGroup(kt.key, b.whole, ""); err != nil {
 		panic(err) // the tables are made alike by New and WithAttrs
 	}
+}
+
+// taskKey is a position's key in the task grouping keyBy (agg.TaskKeys).
+func taskKey(keyBy string, p *Position) string {
+	switch keyBy {
+	case "product_type":
+		return p.ProductType
+	case "portfolio_node_id":
+		return p.PortfolioNodeID
+	}
+	panic("taskresult: no key for the task grouping " + keyBy)
 }
 
 // Add adds one position's values under every scenario of the run.
@@ -148,27 +164,21 @@ func (b *Builder) Add(p Position, vals []pricing.Values) {
 	}
 	// The keyed tables first: a table whose key changes for the first
 	// time copies the whole-task group as it was before this position.
-	for i, keyBy := range agg.TaskKeys() {
-		switch keyBy {
-		case "product_type":
-			b.addKeyed(i-1, b.tables[i], p.ProductType, first, vals, base)
-		case "portfolio_node_id":
-			b.addKeyed(i-1, b.tables[i], p.PortfolioNodeID, first, vals, base)
-		case "":
-		default:
-			panic("taskresult: no key for the task grouping " + keyBy)
-		}
+	keys := agg.TaskKeys()
+	for i, keyBy := range keys[1:] {
+		b.add(&b.byTask[i], taskKey(keyBy, &p), first, vals, base)
 	}
-	for i, t := range b.byAttr {
-		if t == nil {
+	for i := range b.byAttr {
+		kt := &b.byAttr[i]
+		if kt.t == nil {
 			continue
 		}
-		b.addKeyed(agg.NumTaskKeys-1+i, t, p.AttrKeys[i], first, vals, base)
-		if t.Len() > b.maxGroups {
-			b.byAttr[i] = nil
+		b.add(kt, p.AttrKeys[i], first, vals, base)
+		if kt.t.Len() > b.maxGroups {
+			kt.t = nil
 		}
 	}
-	b.tables[0].Add("", vals, base)
+	b.whole.Add("", vals, base)
 }
 
 // Len returns the number of positions added.
@@ -183,25 +193,15 @@ func (b *Builder) Results() ([]*store.PositionResult, []store.TaskAggregate) {
 		start = b.ends[i]
 		out[i] = &b.rows[i]
 	}
-	// The tables whose positions all shared one key have that key's
-	// group only: the whole task's.
-	for i, sk := range b.shared {
-		if sk.off || len(b.rows) == 0 {
-			continue
-		}
-		if i < agg.NumTaskKeys-1 {
-			b.copyWhole(b.tables[i+1], sk.key)
-		} else if t := b.byAttr[i-(agg.NumTaskKeys-1)]; t != nil {
-			b.copyWhole(t, sk.key)
-		}
-	}
-	aggs := make([]store.TaskAggregate, len(b.tables), len(b.tables)+len(b.attrs))
-	for i, keyBy := range agg.TaskKeys() {
-		aggs[i] = store.TaskAggregate{KeyBy: keyBy, Payload: b.tables[i].AppendBinary(nil)}
+	keys := agg.TaskKeys() // the whole task (""), then the keyed ones
+	aggs := make([]store.TaskAggregate, 0, agg.NumTaskKeys+len(b.attrs))
+	aggs = append(aggs, store.TaskAggregate{KeyBy: keys[0], Payload: b.whole.AppendBinary(nil)})
+	for i, keyBy := range keys[1:] {
+		aggs = append(aggs, store.TaskAggregate{KeyBy: keyBy, Payload: b.final(&b.byTask[i]).AppendBinary(nil)})
 	}
 	for i, name := range b.attrs {
 		payload := []byte{} // too wide
-		if t := b.byAttr[i]; t != nil {
+		if t := b.final(&b.byAttr[i]); t != nil {
 			payload = t.AppendBinary(nil)
 		}
 		aggs = append(aggs, store.TaskAggregate{KeyBy: agg.AttrKeyBy(name), Payload: payload})
