@@ -208,6 +208,11 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 	case c == '[':
 		return p.array(dst)
 	case c == '"':
+		if end, ok := p.plainString(); ok {
+			dst = append(dst, p.data[p.pos:end]...)
+			p.pos = end
+			return dst, nil
+		}
 		s, err := p.str()
 		if err != nil {
 			return dst, err
@@ -308,8 +313,13 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 			return dst, p.fail(ErrSyntax, "want a member name string")
 		}
 		nameOff := p.pos
-		name, err := p.str()
-		if err != nil {
+		var name, quoted []byte // quoted: the token, when it is canonical
+		var err error
+		if end, ok := p.plainString(); ok {
+			quoted = p.data[p.pos:end]
+			name = quoted[1 : len(quoted)-1]
+			p.pos = end
+		} else if name, err = p.str(); err != nil {
 			return dst, err
 		}
 		ns := len(p.names)
@@ -325,7 +335,11 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		mstart := len(dst)
-		dst = appendQuoted(dst, name)
+		if quoted != nil {
+			dst = append(dst, quoted...)
+		} else {
+			dst = appendQuoted(dst, name)
+		}
 		dst = append(dst, ':')
 		if dst, err = p.value(dst); err != nil {
 			return dst, err
@@ -383,6 +397,21 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 	t = append(t, '}')
 	p.tmp = t
 	return append(dst[:start], t...), nil
+}
+
+// plainString reports whether the string token at p.pos is printable
+// ASCII without escapes, which is its own canonical form and its own
+// decoded value, and if so the offset just past its closing quote.
+func (p *parser) plainString() (end int, ok bool) {
+	for i := p.pos + 1; i < len(p.data); i++ {
+		switch c := p.data[i]; {
+		case c == '"':
+			return i + 1, true
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // str reads a string token and returns its decoded bytes, valid UTF-8. The
@@ -564,6 +593,10 @@ func (p *parser) number(dst []byte) ([]byte, error) {
 		if string(lit) == "-0" {
 			return append(dst, '0'), nil
 		}
+		return append(dst, lit...), nil
+	}
+	if plainDecimal(p.data[intStart:i], intEnd-intStart) {
+		p.pos = i
 		return append(dst, lit...), nil
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)

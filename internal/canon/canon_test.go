@@ -544,5 +544,83 @@ func FuzzCanonicalize(f *testing.F) {
 		if json.Unmarshal(in, &a) == nil && json.Unmarshal(out, &b) == nil && !reflect.DeepEqual(a, b) {
 			t.Fatalf("value changed: %q → %q", in, out)
 		}
+		// A number is written as the conversion writes its double,
+		// whichever way the canonicalizer took.
+		if lit := bytes.TrimSpace(in); len(lit) > 0 && (lit[0] == '-' || lit[0] >= '0' && lit[0] <= '9') {
+			if f, err := strconv.ParseFloat(string(lit), 64); err == nil {
+				want, _ := AppendFloat(nil, f)
+				if !bytes.Equal(out, want) {
+					t.Fatalf("number %q: got %s, the conversion writes %s", lit, out, want)
+				}
+			}
+		}
 	})
+}
+
+// TestPlainDecimalsCopied checks the literals copied as they are against
+// the conversion (parse to the nearest double, write it as ECMAScript
+// does): decimals of every digit count around the 15-digit bound, with
+// leading zeros around the 1e-6 bound and trailing zeros, both signs.
+func TestPlainDecimalsCopied(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	digits := func(n int, nonzeroFirst bool) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		if nonzeroFirst && n > 0 && b[0] == '0' {
+			b[0] = '1' + byte(r.IntN(9))
+		}
+		return string(b)
+	}
+	copied := 0
+	for range 300000 {
+		var lit string
+		switch r.IntN(3) {
+		case 0: // 0.000ddd
+			lit = "0." + strings.Repeat("0", r.IntN(9)) + digits(1+r.IntN(18), false)
+		default:
+			lit = digits(1+r.IntN(18), true) + "." + digits(1+r.IntN(18), false)
+		}
+		if r.IntN(2) == 0 {
+			lit = "-" + lit
+		}
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := AppendFloat(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Canonicalize([]byte(lit))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: got %s, %v; the conversion writes %s", lit, got, err, want)
+		}
+		if string(want) == lit {
+			copied++
+		}
+	}
+	// Hand-picked bounds: written as they are, or not.
+	for lit, want := range map[string]string{
+		"0.000001":           "0.000001", // 1e-6: five zeros, plain
+		"0.0000001":          "1e-7",     // six zeros: exponent form
+		"-0.0000012":         "-0.0000012",
+		"1.50":               "1.5",
+		"0.0":                "0",
+		"-0.0":               "0",
+		"123456789012.345":   "123456789012.345",   // 15 digits
+		"1234567890123.4567": "1234567890123.4568", // 17 digits: rounded to the double
+		"0.1000000000000001": "0.1000000000000001",
+		"9007199254740993.5": "9007199254740994",
+		"100.25":             "100.25",
+	} {
+		got, err := Canonicalize([]byte(lit))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: got %s, %v; want %s", lit, got, err, want)
+		}
+	}
+	if copied == 0 {
+		t.Fatal("no literal was already canonical: the generator misses the fast path")
+	}
 }

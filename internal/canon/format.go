@@ -46,6 +46,51 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 	return appendDigits(dst, digits, exp+1), nil
 }
 
+// plainDecimal reports whether a valid JSON number literal without its sign,
+// intLen digits, a decimal point and a fraction, is already written as
+// ECMAScript writes the double nearest to it, so that it can be copied
+// instead of converted and formatted (a loan tape's amounts and rates are
+// such literals). That holds when:
+//   - it has no exponent, and its fraction does not end in 0;
+//   - it has at most 15 significant digits: distinct decimals of up to 15
+//     significant digits round to distinct doubles (10^15 < 2^53), so no
+//     shorter digit string round-trips to the same double and the shortest
+//     digits are the literal's own;
+//   - its value is at least 1e-6 (a zero integer part and at most five zeros
+//     after the point): ECMAScript writes smaller values with an exponent.
+//
+// Fewer than 22 integer digits, the other bound of the plain notation,
+// follow from the 15 digits. A value of zero never qualifies (its fraction
+// would end in 0), so -0 is left to the conversion.
+func plainDecimal(lit []byte, intLen int) bool {
+	if intLen+1 >= len(lit) || lit[intLen] != '.' {
+		return false // no fraction, or an exponent right after the integer
+	}
+	frac := lit[intLen+1:]
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return false // an exponent
+		}
+	}
+	if frac[len(frac)-1] == '0' {
+		return false
+	}
+	sig := len(frac)
+	if intLen == 1 && lit[0] == '0' {
+		zeros := 0
+		for frac[zeros] == '0' {
+			zeros++
+		}
+		if zeros > 5 {
+			return false
+		}
+		sig -= zeros
+	} else {
+		sig += intLen
+	}
+	return sig <= 15
+}
+
 // appendDigits writes the significant digits d1…dk (no leading or trailing
 // zeros, k ≥ 1) of the value 0.d1…dk × 10^n in ECMAScript's format.
 func appendDigits(dst, digits []byte, n int) []byte {

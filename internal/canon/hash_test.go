@@ -3,8 +3,10 @@ package canon
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -173,6 +175,41 @@ var benchAttributes = []byte(`{"as_of_date":"2026-01-23","last_payment_date":"20
 
 func BenchmarkCanonicalizeAttributes(b *testing.B) {
 	attrs := benchAttributes
+	b.SetBytes(int64(len(attrs)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Canonicalize(attrs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// scheduleAttributes are the attributes of a loan listing its 42
+// remaining payments, as `iprs gen --schedules` writes them (members in
+// order, amounts in cents): the explicit-schedule book of docs/benchmarks.md.
+func scheduleAttributes() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"as_of_date":"2026-01-23","cashflows":[`)
+	balance := 20229.7
+	for k := range 42 {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		interest := math.Round(balance*0.195/12*100) / 100
+		principal := math.Round((443.15-interest)*100) / 100
+		balance = math.Round((balance-principal)*100) / 100
+		fmt.Fprintf(&b, `{"interest":%s,"pay_date":"%04d-%02d-23","principal":%s}`,
+			strconv.FormatFloat(interest, 'f', -1, 64), 2026+(k+1)/12, 1+(k+1)%12, strconv.FormatFloat(principal, 'f', -1, 64))
+	}
+	b.WriteString(`],"coupon_rate":0.195,"current_principal":20229.7,"fico":730,"state":"FL","term_months":84}`)
+	return b.Bytes()
+}
+
+func BenchmarkCanonicalizeSchedule(b *testing.B) {
+	attrs := scheduleAttributes()
+	if got, err := Canonicalize(attrs); err != nil || !bytes.Equal(got, attrs) {
+		b.Fatalf("the benchmark's attributes are not canonical: %v\n%s\n%s", err, attrs, got)
+	}
 	b.SetBytes(int64(len(attrs)))
 	b.ReportAllocs()
 	for b.Loop() {
