@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -86,6 +87,33 @@ type Options struct {
 func Canonicalize(raw []byte) ([]byte, error) {
 	return Options{}.Append(make([]byte, 0, len(raw)), raw)
 }
+
+// Canonical returns the canonical form of raw like Canonicalize, but when
+// raw is already canonical it returns raw itself rather than a copy (the
+// result then shares raw's memory: neither may be changed while the other
+// is used). Uploads that arrive canonical, as generated books do, are then
+// checked without allocating a second copy of every position.
+func Canonical(raw []byte) ([]byte, error) {
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
+	out, err := Options{}.Append((*bp)[:0], raw)
+	if cap(out) <= maxPooledScratch {
+		*bp = out[:0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(out, raw) {
+		return raw, nil
+	}
+	return bytes.Clone(out), nil
+}
+
+// scratchPool holds the output buffers of Canonical; buffers grown past
+// maxPooledScratch are left to the collector.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledScratch = 1 << 20
 
 // AppendCanonical appends the canonical form of raw to dst. On error dst is
 // returned unchanged in length.

@@ -624,3 +624,36 @@ func TestPlainDecimalsCopied(t *testing.T) {
 		t.Fatal("no literal was already canonical: the generator misses the fast path")
 	}
 }
+
+// TestCanonicalSharesCanonicalInput checks that Canonical gives the
+// canonical form, returning its input itself exactly when that already is
+// the canonical form.
+func TestCanonicalSharesCanonicalInput(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		shared   bool
+	}{
+		{`{"a":1,"b":[2.5,"x"]}`, `{"a":1,"b":[2.5,"x"]}`, true},
+		{`{"b":1,"a":2}`, `{"a":2,"b":1}`, false},
+		{`{"a": 1}`, `{"a":1}`, false},
+		{`[1.50]`, `[1.5]`, false},
+		{`"\u0041"`, `"A"`, false},
+	} {
+		in := []byte(tc.in)
+		got, err := Canonical(in)
+		if err != nil || string(got) != tc.want {
+			t.Fatalf("%s: got %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+		if shared := len(got) > 0 && &got[0] == &in[0]; shared != tc.shared {
+			t.Errorf("%s: shares its input %v, want %v", tc.in, shared, tc.shared)
+		}
+	}
+	if _, err := Canonical([]byte(`{"a":1,"a":2}`)); !errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("duplicate member: got %v", err)
+	}
+	// A result that is a copy survives the next call's use of the pool.
+	first, _ := Canonical([]byte(`{"b":1,"a":2}`))
+	if _, err := Canonical([]byte(`{"d":3,"c":4}`)); err != nil || string(first) != `{"a":2,"b":1}` {
+		t.Errorf("an earlier result changed: %s, %v", first, err)
+	}
+}

@@ -35,7 +35,7 @@ func (p *preparedPosition) prepare() {
 		return
 	}
 	p.parsePosition()
-	p.attrs, p.canonErr = canon.Canonicalize(p.in.Attributes)
+	p.attrs, p.canonErr = canon.Canonical(p.in.Attributes) // shares raw when canonical
 	p.hash = PositionHash(p.in.PositionID)
 }
 
