@@ -71,6 +71,9 @@ func rawString(raw json.RawMessage) (string, bool) {
 // rawNumber decodes a finite JSON number.
 func rawNumber(raw json.RawMessage) (float64, bool) {
 	raw = trimSpace(raw)
+	if f, ok := exactDecimal(raw); ok {
+		return f, true
+	}
 	if !isJSONNumber(raw) {
 		return 0, false
 	}
@@ -80,6 +83,59 @@ func rawNumber(raw json.RawMessage) (float64, bool) {
 	}
 	return f, true
 }
+
+// exactDecimal reads a number literal -?(0|[1-9][0-9]*)(\.[0-9]+)? whose
+// digits, read as one integer m, are below 2^53 and with at most 22 of them
+// after the point: m and 10^k are then exact doubles and their quotient,
+// rounded once by the division, is the double nearest to the literal —
+// what strconv.ParseFloat returns (Clinger's fast path, which strconv takes
+// too, after checking and reading the text a second time). Any other
+// literal, valid or not, is left to the caller (ok false). A loan
+// schedule's amounts are such literals: this reads each in one pass.
+func exactDecimal(b []byte) (float64, bool) {
+	i := 0
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		i++
+	}
+	if i >= len(b) || b[i] < '0' || b[i] > '9' || (b[i] == '0' && i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9') {
+		return 0, false // not a number, or a leading zero
+	}
+	var m uint64
+	frac := -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			if m > 1<<53 { // so m*10+9 never overflows
+				return 0, false
+			}
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false // an exponent, or not a number
+		}
+	}
+	if frac == 0 || frac > 22 {
+		return 0, false // "1." or too many decimals for an exact 10^k
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// exactPow10 are the powers of ten that are exact doubles.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // rawObject decodes a JSON object one level deep.
 func rawObject(raw json.RawMessage) (fields, bool) {

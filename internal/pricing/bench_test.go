@@ -3,6 +3,7 @@ package pricing
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -262,19 +263,39 @@ func BenchmarkParsePosition(b *testing.B) {
 			}
 		}
 	})
-	b.Run("parse", func(b *testing.B) {
-		var in PositionInput
-		if err := json.Unmarshal(raw, &in); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.SetBytes(int64(len(raw)))
-		for b.Loop() {
-			if _, probs := ParsePosition(in); len(probs) > 0 {
-				b.Fatal(probs)
+	parse := func(raw []byte) func(b *testing.B) {
+		return func(b *testing.B) {
+			var in PositionInput
+			if err := json.Unmarshal(raw, &in); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, probs := ParsePosition(in); len(probs) > 0 {
+					b.Fatal(probs)
+				}
 			}
 		}
+	}
+	b.Run("parse", parse(raw))
+	// The same schedule in cents, as loan tapes and `iprs gen --schedules`
+	// give amounts.
+	for i := range cfs {
+		cfs[i].Interest = math.Round(cfs[i].Interest*100) / 100
+		cfs[i].Principal = math.Round(cfs[i].Principal*100) / 100
+	}
+	cents, err := json.Marshal(map[string]any{
+		"position_id": "L1", "instrument_id": "I1", "product_type": "AMORT_LOAN", "quantity": 1,
+		"attributes": map[string]any{
+			"as_of_date": "2026-01-23", "current_principal": 25000.0, "coupon_rate": 0.12,
+			"last_payment_date": "2026-01-15", "cashflows": cfs, "fico": 731, "state": "GA",
+		},
 	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("parse-cents", parse(cents))
 }
 
 // benchModelSet projects every loan: 150% PSA, 100% SDA, 35% severity,

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -76,7 +79,73 @@ func FuzzScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkScanner(t, b)
+		checkExactDecimal(t, b)
 	})
+}
+
+// checkExactDecimal: a literal exactDecimal reads is a JSON number and
+// reads as strconv.ParseFloat reads it, to the bit (the sign of zero too).
+func checkExactDecimal(t *testing.T, b []byte) {
+	t.Helper()
+	got, ok := exactDecimal(b)
+	if !ok {
+		return
+	}
+	if !isJSONNumber(b) {
+		t.Fatalf("exactDecimal(%q) read a literal that is not a JSON number", b)
+	}
+	want, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+		t.Fatalf("exactDecimal(%q) = %v (%016x); ParseFloat gives %v (%016x), %v", b, got, math.Float64bits(got), want, math.Float64bits(want), err)
+	}
+}
+
+// TestExactDecimal compares the one-pass reading of plain decimals with
+// strconv.ParseFloat over literals of every digit count around its bounds
+// (2^53, 22 decimals), and checks that it leaves to the caller what it
+// cannot read exactly.
+func TestExactDecimal(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	read := 0
+	for range 300000 {
+		n := 1 + r.IntN(20)
+		b := make([]byte, 0, n+3)
+		if r.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		point := r.IntN(n + 1) // digits before the point
+		for k := range n {
+			if k == point {
+				if k == 0 {
+					b = append(b, '0')
+				}
+				b = append(b, '.')
+			}
+			c := byte('0' + r.IntN(10))
+			if k == 0 && point > 1 && c == '0' {
+				c = '1'
+			}
+			b = append(b, c)
+		}
+		checkExactDecimal(t, b)
+		if _, ok := exactDecimal(b); ok {
+			read++
+		}
+	}
+	if read < 100000 {
+		t.Fatalf("only %d of the literals read in one pass", read)
+	}
+	for _, lit := range []string{"9007199254740992", "0.1", "-0.0", "-0", "0", "123.45", "0.0000000000000000000001"} {
+		if _, ok := exactDecimal([]byte(lit)); !ok {
+			t.Errorf("%s: not read in one pass", lit)
+		}
+		checkExactDecimal(t, []byte(lit))
+	}
+	for _, lit := range []string{"9007199254740993", "1e5", "1.", ".5", "01", "-", "", "1.5.5", "0.00000000000000000000001", "1 ", "12345678901234567890"} {
+		if _, ok := exactDecimal([]byte(lit)); ok {
+			t.Errorf("%s: read in one pass, want it left to ParseFloat", lit)
+		}
+	}
 }
 
 // checkShallow: on a value the checking scanners accept, the shallow ones
