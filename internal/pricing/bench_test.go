@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -263,11 +264,22 @@ func BenchmarkParsePosition(b *testing.B) {
 			}
 		}
 	})
-	parse := func(raw []byte) func(b *testing.B) {
+	// parse times ParsePosition of a decoded upload (its attributes
+	// checked by the decode), or with stored true of a row read back from
+	// the store: checked again (as a replay parses it), or vouched for
+	// with StoredAttributes (as a worker parses it) when vouched is true.
+	parse := func(raw []byte, stored, vouched bool) func(b *testing.B) {
 		return func(b *testing.B) {
 			var in PositionInput
 			if err := json.Unmarshal(raw, &in); err != nil {
 				b.Fatal(err)
+			}
+			if stored {
+				in = PositionInput{PositionID: in.PositionID, InstrumentID: in.InstrumentID,
+					ProductType: in.ProductType, Quantity: in.Quantity, Attributes: bytes.Clone(in.Attributes)}
+			}
+			if vouched {
+				in.StoredAttributes()
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))
@@ -278,7 +290,7 @@ func BenchmarkParsePosition(b *testing.B) {
 			}
 		}
 	}
-	b.Run("parse", parse(raw))
+	b.Run("parse", parse(raw, false, false))
 	// The same schedule in cents, as loan tapes and `iprs gen --schedules`
 	// give amounts.
 	for i := range cfs {
@@ -295,7 +307,9 @@ func BenchmarkParsePosition(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("parse-cents", parse(cents))
+	b.Run("parse-cents", parse(cents, false, false))
+	b.Run("replay-cents", parse(cents, true, false))
+	b.Run("stored-cents", parse(cents, true, true))
 }
 
 // benchModelSet projects every loan: 150% PSA, 100% SDA, 35% severity,

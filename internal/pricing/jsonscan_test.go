@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/iprs/iprs/internal/canon"
 )
 
 var jsonSeeds = []string{
@@ -246,6 +248,28 @@ func checkTrustedAttrs(t *testing.T, productType string, attrs []byte) {
 	p2, probs2 := ParsePosition(other)
 	if !reflect.DeepEqual(probs1, probs2) || !reflect.DeepEqual(p1, p2) {
 		t.Fatalf("attributes %q: unchecked split gives %v %v, checked %v %v", attrs, p1, probs1, p2, probs2)
+	}
+	checkStoredAttrs(t, productType, attrs)
+}
+
+// checkStoredAttrs: attributes vouched for as stored (StoredAttributes)
+// parse exactly as when checked, when they are what an upload stores (the
+// canonical form); on any other input the unchecked split still returns.
+func checkStoredAttrs(t *testing.T, productType string, attrs []byte) {
+	t.Helper()
+	unchecked := PositionInput{PositionID: "F", ProductType: productType, Attributes: bytes.Clone(attrs)}
+	unchecked.StoredAttributes()
+	ParsePosition(unchecked)
+	attrs, err := canon.Canonicalize(attrs)
+	if err != nil {
+		return
+	}
+	stored := PositionInput{PositionID: "F", ProductType: productType, Attributes: bytes.Clone(attrs)}
+	stored.StoredAttributes()
+	p1, probs1 := ParsePosition(stored)
+	p2, probs2 := ParsePosition(PositionInput{PositionID: "F", ProductType: productType, Attributes: attrs})
+	if !reflect.DeepEqual(probs1, probs2) || !reflect.DeepEqual(p1, p2) {
+		t.Fatalf("attributes %q: as stored gives %v %v, checked %v %v", attrs, p1, probs1, p2, probs2)
 	}
 }
 

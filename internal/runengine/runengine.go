@@ -47,8 +47,23 @@ func Measures(run *store.Run) ([]pricing.Measure, error) {
 }
 
 // Position parses a stored position for the engine, as every task prices
-// it; the problems are why it cannot be priced.
+// it; the problems are why it cannot be priced. Its attributes, checked
+// when they were uploaded, are split without checking their JSON syntax
+// again (pricing.PositionInput.StoredAttributes); ReplayPosition checks
+// everything.
 func Position(p *store.Position) (*pricing.Position, []pricing.Problem) {
+	in := input(p)
+	in.StoredAttributes()
+	return pricing.ParsePosition(in)
+}
+
+// ReplayPosition parses a stored position as Position does, checking its
+// attributes' syntax too: a replay trusts nothing stored.
+func ReplayPosition(p *store.Position) (*pricing.Position, []pricing.Problem) {
+	return pricing.ParsePosition(input(p))
+}
+
+func input(p *store.Position) pricing.PositionInput {
 	in := pricing.PositionInput{
 		PositionID:   p.PositionID,
 		InstrumentID: p.InstrumentID,
@@ -59,7 +74,7 @@ func Position(p *store.Position) (*pricing.Position, []pricing.Problem) {
 		q := *p.Quantity
 		in.Quantity = &q
 	}
-	return pricing.ParsePosition(in)
+	return in
 }
 
 // Build returns the run's engine. Database failures are returned as they

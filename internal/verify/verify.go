@@ -108,7 +108,7 @@ func (v *Valuer) ValueTask(ctx context.Context, t *store.Task) ([]*store.Positio
 	list := make([]parsed, 0, int(max(t.PositionCount, 0)))
 	var bad error
 	err := v.st.TaskPositions(ctx, t, func(p *store.Position) error {
-		pos, probs := runengine.Position(p)
+		pos, probs := runengine.ReplayPosition(p)
 		if len(probs) > 0 {
 			bad = &runengine.InputError{Err: fmt.Errorf("position %s no longer parses: %s", p.PositionID, probs[0].Error())}
 			return bad
